@@ -1,0 +1,111 @@
+"""modelport: train, tune, register, deploy and roll out machine-learning models.
+
+The public Python API lives here. Importing ``modelport`` is light: the
+functions below load their dependencies (SQLAlchemy, scikit-learn, …) when
+first used.
+
+>>> import modelport
+>>> with modelport.start_run(name="baseline") as run:          # doctest: +SKIP
+...     run.log_metric("accuracy", 0.93)
+>>> modelport.load("iris@champion").predict(rows)              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from modelport.errors import ModelportError
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "start_run": "modelport.lifecycle.tracking",
+    "create_run": "modelport.lifecycle.tracking",
+    "metric_history": "modelport.lifecycle.tracking",
+    "search_runs": "modelport.lifecycle.search",
+    "get_run": "modelport.lifecycle.search",
+    "train": "modelport.lifecycle.train",
+    "load_dataset": "modelport.lifecycle.datasets",
+    "register_model": "modelport.lifecycle.registry",
+    "register_run": "modelport.lifecycle.registry",
+    "get_version": "modelport.lifecycle.registry",
+    "get_model": "modelport.lifecycle.registry",
+    "list_models": "modelport.lifecycle.registry",
+    "list_versions": "modelport.lifecycle.registry",
+    "set_alias": "modelport.lifecycle.registry",
+    "delete_alias": "modelport.lifecycle.registry",
+    "set_tag": "modelport.lifecycle.registry",
+    "set_description": "modelport.lifecycle.registry",
+    "delete_model": "modelport.lifecycle.registry",
+    "export_onnx": "modelport.lifecycle.registry",
+    "load": "modelport.lifecycle.registry",
+    "Workspace": "modelport.core.workspace",
+    "Settings": "modelport.config",
+    "Signature": "modelport.core.signature",
+    "Predictor": "modelport.core.formats.base",
+}
+
+__all__ = [
+    "ModelportError",
+    "Predictor",
+    "Settings",
+    "Signature",
+    "Workspace",
+    "__version__",
+    "create_run",
+    "delete_alias",
+    "delete_model",
+    "export_onnx",
+    "get_model",
+    "get_run",
+    "get_version",
+    "list_models",
+    "list_versions",
+    "load",
+    "load_dataset",
+    "metric_history",
+    "register_model",
+    "register_run",
+    "search_runs",
+    "set_alias",
+    "set_description",
+    "set_tag",
+    "start_run",
+    "train",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'modelport' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from modelport.config import Settings
+    from modelport.core.formats.base import Predictor
+    from modelport.core.signature import Signature
+    from modelport.core.workspace import Workspace
+    from modelport.lifecycle.datasets import load_dataset
+    from modelport.lifecycle.registry import (
+        delete_alias,
+        delete_model,
+        export_onnx,
+        get_model,
+        get_version,
+        list_models,
+        list_versions,
+        load,
+        register_model,
+        register_run,
+        set_alias,
+        set_description,
+        set_tag,
+    )
+    from modelport.lifecycle.search import get_run, search_runs
+    from modelport.lifecycle.tracking import create_run, metric_history, start_run
+    from modelport.lifecycle.train import train

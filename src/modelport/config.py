@@ -1,0 +1,37 @@
+"""The one settings object: ``MODELPORT_*`` environment variables, overridable by flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where modelport keeps its metadata and artifacts.
+
+    ``home`` holds the embedded defaults (SQLite database and local artifacts);
+    ``db_url`` and ``artifacts_url`` point elsewhere for a shared deployment.
+    """
+
+    home: Path = field(default_factory=lambda: Path(".modelport"))
+    db_url: str = ""
+    artifacts_url: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.db_url:
+            object.__setattr__(self, "db_url", f"sqlite:///{self.home / 'modelport.db'}")
+        if not self.artifacts_url:
+            object.__setattr__(self, "artifacts_url", str(self.home / "artifacts"))
+
+    @classmethod
+    def from_env(cls, **overrides: str | Path | None) -> Settings:
+        env = {
+            "home": os.environ.get("MODELPORT_HOME") or ".modelport",
+            "db_url": os.environ.get("MODELPORT_DB_URL", ""),
+            "artifacts_url": os.environ.get("MODELPORT_ARTIFACTS_URL", ""),
+        }
+        env.update({k: v for k, v in overrides.items() if v})
+        return cls(home=Path(env["home"]), db_url=str(env["db_url"]),
+                   artifacts_url=str(env["artifacts_url"]))

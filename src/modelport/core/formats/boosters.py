@@ -1,0 +1,113 @@
+"""LightGBM and XGBoost models in their own native text formats.
+
+Both are stored as the booster alone plus the class labels, in a small JSON
+envelope: nothing executable, and loading needs neither the scikit-learn
+wrapper nor pickle. Prediction calls the booster directly, which is also
+faster than the wrapper's checks.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from modelport.core.formats.base import Format, Predictor, module_of
+from modelport.core.signature import Signature
+from modelport.errors import InvalidInputError, require
+
+
+def _envelope(native: str, model: Any) -> bytes:
+    classes = getattr(model, "classes_", None)
+    return json.dumps({
+        "classes": None if classes is None else np.asarray(classes).tolist(),
+        "booster": native,
+    }).encode()
+
+
+def _open_envelope(data: bytes, fmt: str) -> dict[str, Any]:
+    try:
+        env = json.loads(data)
+        env["booster"]
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInputError(f"not a modelport {fmt} artifact") from None
+    return env
+
+
+class BoosterPredictor(Predictor):
+    """A booster whose raw output is a value (regression), the positive-class
+    probability (binary) or one probability per class (multiclass)."""
+
+    def __init__(self, booster: Any, signature: Signature) -> None:
+        super().__init__(signature)
+        self.booster = booster
+
+    def _raw(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_matrix(self, x: np.ndarray) -> np.ndarray:
+        raw = self._raw(x)
+        return self.labels(_as_proba(raw)) if self.is_classifier else raw
+
+    def proba_matrix(self, x: np.ndarray) -> np.ndarray:
+        return _as_proba(self._raw(x))
+
+
+def _as_proba(raw: np.ndarray) -> np.ndarray:
+    raw = np.asarray(raw, dtype=np.float64)
+    return raw if raw.ndim == 2 else np.column_stack([1.0 - raw, raw])
+
+
+class LightGBMPredictor(BoosterPredictor):
+    runtime = "lightgbm"
+
+    def _raw(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.booster.predict(x))
+
+
+class LightGBMFormat(Format):
+    name = "lightgbm"
+    extra = "lightgbm"
+
+    def accepts(self, model: Any) -> bool:
+        return module_of(model) == "lightgbm"
+
+    def dump(self, model: Any) -> bytes:
+        booster = getattr(model, "booster_", model)
+        return _envelope(booster.model_to_string(), model)
+
+    def load_model(self, data: bytes) -> Any:
+        lgb = require("lightgbm", self.extra)
+        return lgb.Booster(model_str=_open_envelope(data, self.name)["booster"])
+
+    def predictor(self, model: Any, signature: Signature) -> Predictor:
+        return LightGBMPredictor(model, signature)
+
+
+class XGBoostPredictor(BoosterPredictor):
+    runtime = "xgboost"
+
+    def _raw(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.booster.inplace_predict(x))
+
+
+class XGBoostFormat(Format):
+    name = "xgboost"
+    extra = "xgboost"
+
+    def accepts(self, model: Any) -> bool:
+        return module_of(model) == "xgboost"
+
+    def dump(self, model: Any) -> bytes:
+        booster = model.get_booster() if hasattr(model, "get_booster") else model
+        return _envelope(bytes(booster.save_raw("json")).decode(), model)
+
+    def load_model(self, data: bytes) -> Any:
+        xgb = require("xgboost", self.extra)
+        booster = xgb.Booster()
+        booster.load_model(bytearray(_open_envelope(data, self.name)["booster"].encode()))
+        return booster
+
+    def predictor(self, model: Any, signature: Signature) -> Predictor:
+        return XGBoostPredictor(model, signature)

@@ -1,0 +1,157 @@
+"""ONNX: the portable, fast runtime — and the export that produces it.
+
+Export converts a native model (scikit-learn through skl2onnx, LightGBM and
+XGBoost through onnxmltools) and then *proves* the copy: both run on the same
+rows and the largest absolute difference of their outputs is recorded. A copy
+that disagrees beyond tolerance is refused, never silently served. Converters
+lag their libraries' releases, so a failed conversion is a clear error and the
+native runtime stays the one in use.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from modelport.core.formats.base import Format, Predictor
+from modelport.core.signature import Signature
+from modelport.errors import ExportError, InvalidInputError, require
+
+log = logging.getLogger(__name__)
+
+# float32 tree thresholds can move a probability by a few ULPs; beyond this, a
+# prediction changed — not rounding
+PARITY_ATOL = 1e-4
+PARITY_RTOL = 1e-4
+
+
+class OnnxPredictor(Predictor):
+    runtime = "onnx"
+    input_dtype = np.float32
+
+    def __init__(self, session: Any, signature: Signature) -> None:
+        super().__init__(signature)
+        self.session = session
+        self._input = session.get_inputs()[0].name
+        outputs = session.get_outputs()
+        self._proba_index = next(
+            (i for i, o in enumerate(outputs) if "prob" in o.name.lower()), None)
+        self._value_index = 0 if not self.is_classifier else None
+
+    def _run(self, x: np.ndarray) -> list[Any]:
+        return self.session.run(None, {self._input: x})
+
+    def predict_matrix(self, x: np.ndarray) -> np.ndarray:
+        if self.is_classifier:
+            return self.labels(self.proba_matrix(x))
+        return np.asarray(self._run(x)[0], dtype=np.float64).reshape(-1)
+
+    def proba_matrix(self, x: np.ndarray) -> np.ndarray:
+        if self._proba_index is None:
+            return super().proba_matrix(x)
+        proba = self._run(x)[self._proba_index]
+        if isinstance(proba, list):  # a ZipMap output: one dict per row
+            proba = [[row[k] for k in sorted(row)] for row in proba]
+        return np.asarray(proba, dtype=np.float64)
+
+
+class OnnxFormat(Format):
+    name = "onnx"
+    extra = "onnx"
+
+    def accepts(self, model: Any) -> bool:
+        return type(model).__name__ == "ModelProto"
+
+    def dump(self, model: Any) -> bytes:
+        return bytes(model.SerializeToString())
+
+    def load_model(self, data: bytes) -> Any:
+        ort = require("onnxruntime", self.extra)
+        options = ort.SessionOptions()
+        # one intra-op thread: serving scales by requests and processes, not by
+        # splitting one small matrix across cores
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        try:
+            return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise InvalidInputError(f"not a loadable ONNX model: {exc}") from None
+
+    def predictor(self, model: Any, signature: Signature) -> Predictor:
+        return OnnxPredictor(model, signature)
+
+
+@dataclass(frozen=True)
+class Parity:
+    """How closely an exported copy matches its source, on the rows both ran."""
+
+    rows: int
+    max_abs_diff: float
+    labels_agree: float  # share of rows with the same label (1.0 for regressors)
+    passed: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def convert(format_name: str, model: Any, signature: Signature) -> bytes:
+    """The ONNX bytes of a native model, or an ExportError saying why not."""
+    converter = _CONVERTERS.get(format_name)
+    if converter is None:
+        raise ExportError(f"no ONNX converter for {format_name} models")
+    n = len(signature.inputs)
+    try:
+        proto = converter(model, n, signature.classes is not None)
+    except ExportError:
+        raise
+    except Exception as exc:  # converters raise anything from RuntimeError to KeyError
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExportError(
+            f"ONNX conversion of this {type(model).__name__} failed ({first}) — "
+            "the model keeps being served by its native runtime"
+        ) from None
+    return bytes(proto.SerializeToString())
+
+
+def _sklearn(model: Any, n: int, classifier: bool) -> Any:
+    skl2onnx = require("skl2onnx", "onnx")
+    from skl2onnx.common.data_types import FloatTensorType
+
+    options = {id(model): {"zipmap": False}} if classifier else None
+    return skl2onnx.convert_sklearn(
+        model, initial_types=[("input", FloatTensorType([None, n]))], options=options)
+
+
+def _lightgbm(model: Any, n: int, classifier: bool) -> Any:
+    onnxmltools = require("onnxmltools", "onnx")
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    return onnxmltools.convert_lightgbm(
+        model, initial_types=[("input", FloatTensorType([None, n]))], zipmap=False)
+
+
+def _xgboost(model: Any, n: int, classifier: bool) -> Any:
+    onnxmltools = require("onnxmltools", "onnx")
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    return onnxmltools.convert_xgboost(
+        model, initial_types=[("input", FloatTensorType([None, n]))])
+
+
+_CONVERTERS = {"sklearn": _sklearn, "lightgbm": _lightgbm, "xgboost": _xgboost}
+
+
+def check_parity(source: Predictor, copy: Predictor, x: np.ndarray) -> Parity:
+    """Run both predictors on ``x`` and compare every output they share."""
+    ref = source.predict_outputs(x)
+    got = copy.predict_outputs(x.astype(np.float32))
+    key = "probabilities" if "probabilities" in ref and "probabilities" in got else "prediction"
+    a = np.asarray(ref[key], dtype=np.float64)
+    b = np.asarray(got[key], dtype=np.float64).reshape(a.shape)
+    diff = float(np.max(np.abs(a - b))) if a.size else 0.0
+    close = bool(np.allclose(a, b, atol=PARITY_ATOL, rtol=PARITY_RTOL))
+    agree = float(np.mean(ref["prediction"] == got["prediction"])) if source.is_classifier else 1.0
+    return Parity(rows=len(x), max_abs_diff=diff, labels_agree=agree, passed=close and agree == 1.0)

@@ -1,0 +1,79 @@
+"""scikit-learn models, stored with skops — never with pickle.
+
+skops refuses to build any type it is not told to trust. What it may trust
+comes from modelport's own reviewed list (``trusted.py``), never from the file
+being loaded, so a crafted artifact cannot widen what it is allowed to build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import numpy as np
+
+from modelport.core.formats.base import Format, Predictor, module_of
+from modelport.core.formats.trusted import TRUSTED_TYPES
+from modelport.core.signature import Signature
+from modelport.errors import UnsafeArtifactError
+
+
+class SklearnPredictor(Predictor):
+    runtime = "sklearn"
+
+    def __init__(self, model: Any, signature: Signature) -> None:
+        super().__init__(signature)
+        self.model = model
+        # the signature has already checked column names; without this, scikit-learn
+        # warns on every matrix from a model that was fitted on a DataFrame
+        with contextlib.suppress(AttributeError):
+            del model.feature_names_in_
+        self._has_proba = self.is_classifier and hasattr(model, "predict_proba")
+
+    def predict_matrix(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.predict(x))
+
+    def proba_matrix(self, x: np.ndarray) -> np.ndarray:
+        if not self._has_proba:
+            return super().proba_matrix(x)
+        return np.asarray(self.model.predict_proba(x), dtype=np.float64)
+
+    def predict_outputs(self, batch: Any) -> dict[str, np.ndarray]:
+        if self._has_proba:
+            return super().predict_outputs(batch)
+        return {"prediction": self.predict(batch)}
+
+
+class SklearnFormat(Format):
+    name = "sklearn"
+    extra = "all"
+
+    def accepts(self, model: Any) -> bool:
+        return module_of(model) == "sklearn"
+
+    def dump(self, model: Any) -> bytes:
+        import skops.io as sio
+
+        data: bytes = sio.dumps(model)
+        untrusted = set(sio.get_untrusted_types(data=data)) - TRUSTED_TYPES
+        if untrusted:
+            raise UnsafeArtifactError(
+                f"cannot store this model safely: it contains types outside modelport's "
+                f"allow-list: {', '.join(sorted(untrusted))}"
+            )
+        return data
+
+    def load_model(self, data: bytes) -> Any:
+        import skops.io as sio
+        from skops.io.exceptions import UntrustedTypesFoundException
+
+        try:
+            return sio.loads(data, trusted=sorted(TRUSTED_TYPES))
+        except UntrustedTypesFoundException as exc:
+            raise UnsafeArtifactError(
+                "refusing to load a scikit-learn artifact that asks for types outside "
+                f"modelport's allow-list: {exc}"
+            ) from None
+
+    def predictor(self, model: Any, signature: Signature) -> Predictor:
+        return SklearnPredictor(model, signature)

@@ -1,0 +1,150 @@
+"""Tables of the metadata store.
+
+Metrics are keyed narrowly — ``(run_id, key, step)`` — with a separate
+latest-value table indexed by ``(key, value)``, so a filter or an ordering on a
+metric reads one index instead of scanning every step (MLflow's search_runs
+slows to minutes at ~30k runs without this). Alembic migrations create these
+tables; this module is their single description.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("experiment", String(200), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("start_time", Float, nullable=False),
+    Column("end_time", Float),
+    Column("duration", Float),
+    Column("dataset_digest", String(64)),
+    Column("git_commit", String(64)),
+    Column("packages", JSON),
+    Index("ix_runs_experiment_start", "experiment", "start_time"),
+    Index("ix_runs_start", "start_time"),
+)
+
+_run_fk = {"ondelete": "CASCADE"}
+
+run_params = Table(
+    "run_params",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", **_run_fk), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+run_metrics = Table(
+    "run_metrics",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", **_run_fk), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("step", Integer, primary_key=True),
+    Column("value", Float, nullable=False),
+    Column("timestamp", Float, nullable=False),
+)
+
+run_latest_metrics = Table(
+    "run_latest_metrics",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", **_run_fk), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Float, nullable=False),
+    Column("step", Integer, nullable=False),
+    Index("ix_run_latest_metrics_key_value", "key", "value"),
+)
+
+run_tags = Table(
+    "run_tags",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", **_run_fk), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+run_artifacts = Table(
+    "run_artifacts",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", **_run_fk), primary_key=True),
+    Column("path", String(500), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("name", String(500), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("columns", JSON, nullable=False),
+    Column("created", Float, nullable=False),
+)
+
+models = Table(
+    "models",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("description", Text, nullable=False, default=""),
+    # the last number handed out: versions are allocated by an atomic
+    # UPDATE ... RETURNING on this row, so two writers never share a number
+    Column("last_version", Integer, nullable=False, default=0),
+    Column("created", Float, nullable=False),
+    Column("updated", Float, nullable=False),
+)
+
+_model_fk = {"ondelete": "CASCADE"}
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("name", String(200), ForeignKey("models.name", **_model_fk), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("format", String(32), nullable=False),
+    Column("artifact_digest", String(64), nullable=False),
+    Column("artifact_size", Integer, nullable=False),
+    Column("sample_digest", String(64)),
+    Column("signature", JSON, nullable=False),
+    Column("input_example", JSON),
+    Column("metrics", JSON, nullable=False),
+    Column("run_id", String(32)),
+    Column("dataset_digest", String(64)),
+    Column("description", Text, nullable=False, default=""),
+    Column("onnx", JSON),
+    Column("created", Float, nullable=False),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("name", String(200), ForeignKey("models.name", **_model_fk), primary_key=True),
+    Column("alias", String(100), primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+# version 0 holds the tags of the model itself
+model_tags = Table(
+    "model_tags",
+    metadata,
+    Column("name", String(200), ForeignKey("models.name", **_model_fk), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -1,0 +1,41 @@
+"""A workspace: one metadata store plus one artifact store, from one Settings.
+
+Every lifecycle function takes an optional workspace; without one it uses the
+process default, built from ``MODELPORT_*`` variables on first use.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from modelport.config import Settings
+from modelport.core.artifacts import ArtifactStore, open_artifacts
+from modelport.core.store import Store, open_store
+
+
+@dataclass
+class Workspace:
+    settings: Settings
+    store: Store
+    artifacts: ArtifactStore
+
+    @classmethod
+    def open(cls, settings: Settings | None = None) -> Workspace:
+        settings = settings or Settings.from_env()
+        return cls(settings, open_store(settings.db_url), open_artifacts(settings.artifacts_url))
+
+
+_lock = threading.Lock()
+_default: Workspace | None = None
+
+
+def current(ws: Workspace | None = None) -> Workspace:
+    """``ws`` itself, or the process default workspace."""
+    global _default
+    if ws is not None:
+        return ws
+    with _lock:
+        if _default is None or _default.settings != Settings.from_env():
+            _default = Workspace.open()
+        return _default

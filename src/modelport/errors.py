@@ -1,0 +1,95 @@
+"""One error hierarchy for the library, the CLI and the HTTP layer.
+
+Every error carries a stable ``code`` and the HTTP ``status`` it maps to, so a
+server renders it as ``{"error": ...}`` without a lookup table and a client can
+re-raise the same class from the code. Messages say what to do next.
+"""
+
+from __future__ import annotations
+
+
+class ModelportError(Exception):
+    """Root of every error modelport raises on purpose."""
+
+    code = "error"
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, str]:
+        return {"error": self.message, "code": self.code}
+
+
+class InvalidInputError(ModelportError):
+    """The caller sent something malformed: a bad reference, a bad value, a bad file."""
+
+    code = "invalid_input"
+    status = 400
+
+
+class SchemaError(ModelportError):
+    """Well-formed input that does not fit a model's signature."""
+
+    code = "schema_mismatch"
+    status = 422
+
+
+class NotFoundError(ModelportError):
+    code = "not_found"
+    status = 404
+
+
+class ConflictError(ModelportError):
+    code = "conflict"
+    status = 409
+
+
+class ArtifactIntegrityError(ModelportError):
+    """A stored artifact no longer matches the digest the registry recorded."""
+
+    code = "artifact_integrity"
+    status = 503
+
+
+class UnsafeArtifactError(ModelportError):
+    """An artifact asks to load types outside modelport's reviewed allow-list."""
+
+    code = "unsafe_artifact"
+    status = 422
+
+
+class ExportError(ModelportError):
+    """A model could not be converted to another format (e.g. ONNX) faithfully."""
+
+    code = "export_failed"
+    status = 422
+
+
+class StoreUnavailableError(ModelportError):
+    code = "store_unavailable"
+    status = 503
+
+
+class MissingDependencyError(ModelportError):
+    """An optional dependency is not installed; the message names the extra."""
+
+    code = "missing_dependency"
+    status = 503
+
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(
+            f"this needs the '{package}' package — install it with: "
+            f"pip install 'modelport[{extra}]'"
+        )
+
+
+def require(module: str, extra: str):  # type: ignore[no-untyped-def]
+    """Import an optional dependency or explain which extra brings it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(module.split(".")[0], extra) from exc

@@ -1,0 +1,92 @@
+"""``modelport quickstart``: the whole first loop on the embedded defaults.
+
+Train two candidates on a bundled dataset, register both, crown the better
+one ``champion``, prove its ONNX copy, load it back and predict. No server, no
+account, no download.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from modelport.interfaces.cli.render import console, table
+
+DATASET, TARGET, NAME = "sklearn:breast_cancer", "target", "breast_cancer"
+CANDIDATES = (("logistic_regression", {}), ("random_forest", {"n_estimators": 100,
+                                                              "max_depth": 8}))
+SELECT_BY = "cv_accuracy_mean"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("quickstart")(quickstart)
+
+
+def quickstart(
+    name: Annotated[str, typer.Option(help="Model name to register under.")] = NAME,
+) -> None:
+    """Train, register, promote, export and serve-test a model in one go."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from modelport.core.workspace import current
+    from modelport.errors import MissingDependencyError
+    from modelport.lifecycle.datasets import load_dataset
+    from modelport.lifecycle.registry import export_onnx, load, set_alias
+    from modelport.lifecycle.train import train
+
+    started = time.perf_counter()
+    ws = current()
+    console.print(f"[bold]modelport quickstart[/bold] — metadata in {ws.settings.db_url}, "
+                  f"artifacts in {ws.settings.artifacts_url}")
+    results = []
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(f"loading {DATASET}", total=None)
+        dataset = load_dataset(DATASET)
+        progress.update(task, description=f"loaded {DATASET}: {dataset.rows} rows, "
+                                          f"{len(dataset.frame.columns) - 1} features")
+        for estimator, params in CANDIDATES:
+            task = progress.add_task(f"training {estimator}", total=None)
+            result = train(dataset, TARGET, estimator, params, name, ws=ws,
+                           progress=lambda msg, t=task: progress.update(t, description=msg))
+            assert result.version is not None
+            results.append(result)
+            progress.update(task, description=f"trained {estimator} → registered "
+                                              f"{result.version.ref}")
+        best = max(results, key=lambda r: r.metrics[SELECT_BY])
+        assert best.version is not None
+        set_alias(name, "champion", best.version.version, ws=ws)
+        task = progress.add_task(f"exporting {best.version.ref} to ONNX", total=None)
+        try:
+            exported = export_onnx(best.version.ref, ws=ws)
+            assert exported.onnx is not None
+            onnx_note = (f"ONNX copy checked: max abs difference "
+                         f"{exported.onnx['max_abs_diff']:.1g} on {exported.onnx['rows']} rows")
+        except MissingDependencyError as exc:
+            onnx_note = f"ONNX export skipped: {exc.message}"
+        progress.update(task, description=onnx_note)
+
+    table("candidates", ["version", "estimator", "cv accuracy", "test accuracy", "test roc_auc"],
+          ([r.version.ref if r.version else "-", r.estimator, r.metrics[SELECT_BY],
+            r.metrics.get("test_accuracy"), r.metrics.get("test_roc_auc")] for r in results))
+    console.print(f"champion: [bold]{name}@champion[/bold] → {best.version.ref} "
+                  f"({best.estimator})")
+
+    predictor = load(f"{name}@champion", ws=ws)
+    rows = dataset.frame.sample(5, random_state=int(time.time()) % 1000)
+    outputs = predictor.predict_outputs(rows)
+    table(f"predictions of {name}@champion on 5 rows", ["row", "actual", "predicted",
+                                                         "probability"],
+          ([int(i), int(actual), int(pred), float(proba.max())] for i, actual, pred, proba in
+           zip(rows.index, rows[TARGET], outputs["prediction"], outputs["probabilities"],
+               strict=True)))
+    console.print(f"done in {time.perf_counter() - started:.1f} s. Try next:")
+    for line in (f"modelport models versions {name}",
+                 f"modelport models show {name}@champion",
+                 "modelport runs list --order-by 'metrics.test_accuracy DESC'",
+                 f"modelport predict {name}@champion --input {DATASET} --runtime onnx",
+                 f"modelport train --data {DATASET} --target {TARGET} --model lightgbm "
+                 f"--name {name}"):
+        console.print(f"  {line}")

@@ -1,0 +1,57 @@
+"""Printing results: rich tables for people, ``--json`` for machines."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+
+def when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+def number(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "-" if value is None else str(value)
+
+
+def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    out = Table(title=title, title_justify="left", header_style="bold")
+    for col in columns:
+        out.add_column(col, overflow="fold")
+    for row in rows:
+        out.add_row(*(number(v) for v in row))
+    console.print(out)
+
+
+def fields(title: str, items: Iterable[tuple[str, Any]]) -> None:
+    out = Table(title=title, title_justify="left", show_header=False, box=None)
+    out.add_column(style="bold")
+    out.add_column(overflow="fold")
+    for key, value in items:
+        out.add_row(key, value if isinstance(value, str) else number(value))
+    console.print(out)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=_plain) + "\n")
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "__dict__"):
+        return value.__dict__
+    return str(value)

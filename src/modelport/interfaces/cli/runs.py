@@ -1,0 +1,64 @@
+"""``modelport runs``: list, search and inspect training runs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from modelport.interfaces.cli.render import console, emit_json, fields, table, when
+
+app = typer.Typer(help="Training runs: search and inspect.", no_args_is_help=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@app.command("list")
+def list_runs(
+    filter: Annotated[str | None, typer.Option(
+        "--filter", "-f",
+        help="e.g. \"metrics.accuracy > 0.9 and params.max_depth = '5'\"")] = None,
+    order_by: Annotated[list[str] | None, typer.Option(
+        "--order-by", "-o", help="e.g. 'metrics.accuracy DESC' (repeatable)")] = None,
+    experiment: Annotated[str | None, typer.Option(help="Only runs of this experiment.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many runs.")] = 20,
+    page_token: Annotated[str | None, typer.Option(help="Continue a previous listing.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List runs, newest first unless --order-by says otherwise."""
+    from modelport.lifecycle.search import search_runs
+
+    page = search_runs(filter, order_by, experiment=experiment, max_results=limit,
+                       page_token=page_token)
+    if as_json:
+        emit_json({"runs": page.runs, "next_page_token": page.next_page_token})
+        return
+    keys = sorted({k for r in page.runs for k in r.metrics if k.startswith("test_")})[:4]
+    table(None, ["run", "name", "status", "started", "seconds", *keys],
+          ([r.id[:12], r.name, r.status, when(r.start_time), r.duration,
+            *(r.metrics.get(k) for k in keys)] for r in page.runs))
+    if page.next_page_token:
+        console.print(f"more: --page-token {page.next_page_token}")
+
+
+@app.command("show")
+def show(run_id: str, as_json: JsonFlag = False) -> None:
+    """Everything a run recorded."""
+    from modelport.lifecycle.search import get_run, search_runs
+
+    if len(run_id) < 32:  # accept the short id that `runs list` prints
+        matches = search_runs(f"id LIKE '{run_id.replace(chr(39), '')}%'", max_results=2).runs
+        run_id = matches[0].id if len(matches) == 1 else run_id
+    run = get_run(run_id)
+    if as_json:
+        emit_json(run)
+        return
+    fields(f"run {run.id}", [
+        ("name", run.name), ("experiment", run.experiment), ("status", run.status),
+        ("started", when(run.start_time)), ("duration s", run.duration),
+        ("dataset", run.dataset_digest or "-"), ("git commit", run.git_commit or "-"),
+        ("packages", ", ".join(f"{k} {v}" for k, v in run.packages.items()))])
+    for title, values in (("params", run.params), ("metrics", run.metrics), ("tags", run.tags),
+                          ("artifacts", run.artifacts)):
+        if values:
+            table(title, ["key", "value"], sorted(values.items()))

@@ -1,0 +1,49 @@
+"""``modelport train``: fit, evaluate, track and (with --name) register a model."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from modelport.interfaces.cli.render import console, emit_json, table
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+
+
+def train(
+    data: Annotated[str, typer.Option(help="CSV/Parquet path or bundled set, e.g. sklearn:iris")],
+    target: Annotated[str, typer.Option(help="The column to predict.")],
+    model: Annotated[str, typer.Option(
+        help="Estimator: short name (random_forest, logistic_regression, lightgbm, …) or "
+             "import path (sklearn.svm.SVC)")],
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", "-p", help="Estimator parameter key=value (repeatable).")] = None,
+    name: Annotated[str | None, typer.Option(help="Register the model under this name.")] = None,
+    experiment: Annotated[str, typer.Option(help="Experiment the run belongs to.")] = "default",
+    test_size: Annotated[float, typer.Option(help="Held-out share of rows.")] = 0.2,
+    cv: Annotated[int, typer.Option(help="Cross-validation folds on the training part.")] = 5,
+    seed: Annotated[int, typer.Option(help="Random seed for the split and the estimator.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Train an estimator on a dataset and record the run."""
+    from modelport.lifecycle.train import parse_params
+    from modelport.lifecycle.train import train as _train
+
+    with console.status("loading") as status:
+        result = _train(data, target, model, parse_params(param or []), name,
+                        experiment=experiment, test_size=test_size, cv=cv, seed=seed,
+                        progress=lambda msg: status.update(msg))
+    if as_json:
+        emit_json({"run_id": result.run_id, "task": result.task, "estimator": result.estimator,
+                   "metrics": result.metrics,
+                   "version": result.version.ref if result.version else None})
+        return
+    table(f"{result.estimator} ({result.task}) — run {result.run_id}", ["metric", "value"],
+          sorted(result.metrics.items()))
+    if result.version:
+        console.print(f"registered [bold]{result.version.ref}[/bold]")
+    else:
+        console.print(f"register it with: modelport models register NAME --run {result.run_id}")

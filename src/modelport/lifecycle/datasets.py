@@ -1,0 +1,81 @@
+"""Datasets: tabular data from a file or a bundled set, with a content digest.
+
+The digest hashes the values and column names, not the file bytes, so the
+same table read from CSV or Parquet has the same digest — lineage follows the
+data, not its encoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelport.errors import InvalidInputError, NotFoundError
+
+BUNDLED = ("iris", "wine", "breast_cancer", "diabetes", "digits")
+
+
+@dataclass
+class Dataset:
+    name: str
+    frame: Any  # pandas.DataFrame
+    digest: str
+
+    @property
+    def rows(self) -> int:
+        return len(self.frame)
+
+
+def digest_frame(frame: Any) -> str:
+    import pandas as pd
+
+    h = hashlib.sha256(json.dumps([[str(c), str(t)] for c, t in frame.dtypes.items()]).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def load_dataset(spec: str) -> Dataset:
+    """``sklearn:NAME`` for a bundled set, else a CSV or Parquet path."""
+    frame = _bundled(spec[8:]) if spec.startswith("sklearn:") else _file(spec)
+    if frame.empty or len(frame.columns) == 0:
+        raise InvalidInputError(f"dataset {spec!r} is empty")
+    frame.columns = [str(c) for c in frame.columns]
+    return Dataset(spec, frame, digest_frame(frame))
+
+
+def _bundled(name: str) -> Any:
+    if name not in BUNDLED:
+        raise NotFoundError(
+            f"unknown bundled dataset 'sklearn:{name}' — choose one of "
+            + ", ".join(f"sklearn:{b}" for b in BUNDLED)
+        )
+    from sklearn import datasets
+
+    return getattr(datasets, f"load_{name}")(as_frame=True).frame
+
+
+def _file(spec: str) -> Any:
+    import pandas as pd
+
+    path = Path(spec)
+    if not path.exists():
+        raise NotFoundError(
+            f"dataset {spec!r} not found — give a CSV or Parquet path, or a bundled set "
+            f"such as sklearn:iris"
+        )
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        if suffix in (".csv", ".txt", ".tsv"):
+            return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+    except pd.errors.EmptyDataError:
+        raise InvalidInputError(f"dataset {spec!r} is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidInputError(f"cannot read dataset {spec!r}: {first}") from None
+    raise InvalidInputError(f"dataset {spec!r}: unsupported file type {suffix or '(none)'} "
+                            "— use .csv or .parquet")

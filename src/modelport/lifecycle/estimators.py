@@ -1,0 +1,134 @@
+"""Which estimators ``modelport train`` knows, by short name or import path.
+
+A short name stands for a family (``random_forest``); the task detected from
+the target picks its classifier or regressor. Import paths are limited to
+scikit-learn, LightGBM and XGBoost: those are the families modelport can store
+safely and convert to ONNX.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+from modelport.errors import InvalidInputError, MissingDependencyError
+
+# short name -> (classifier path, regressor path)
+ESTIMATORS: dict[str, tuple[str | None, str | None]] = {
+    "logistic_regression": ("sklearn.linear_model.LogisticRegression", None),
+    "linear_regression": (None, "sklearn.linear_model.LinearRegression"),
+    "ridge": ("sklearn.linear_model.RidgeClassifier", "sklearn.linear_model.Ridge"),
+    "lasso": (None, "sklearn.linear_model.Lasso"),
+    "elastic_net": (None, "sklearn.linear_model.ElasticNet"),
+    "sgd": ("sklearn.linear_model.SGDClassifier", "sklearn.linear_model.SGDRegressor"),
+    "decision_tree": ("sklearn.tree.DecisionTreeClassifier", "sklearn.tree.DecisionTreeRegressor"),
+    "random_forest": ("sklearn.ensemble.RandomForestClassifier",
+                      "sklearn.ensemble.RandomForestRegressor"),
+    "extra_trees": ("sklearn.ensemble.ExtraTreesClassifier",
+                    "sklearn.ensemble.ExtraTreesRegressor"),
+    "gradient_boosting": ("sklearn.ensemble.GradientBoostingClassifier",
+                          "sklearn.ensemble.GradientBoostingRegressor"),
+    "hist_gradient_boosting": ("sklearn.ensemble.HistGradientBoostingClassifier",
+                               "sklearn.ensemble.HistGradientBoostingRegressor"),
+    "knn": ("sklearn.neighbors.KNeighborsClassifier", "sklearn.neighbors.KNeighborsRegressor"),
+    "svm": ("sklearn.svm.SVC", "sklearn.svm.SVR"),
+    "naive_bayes": ("sklearn.naive_bayes.GaussianNB", None),
+    "mlp": ("sklearn.neural_network.MLPClassifier", "sklearn.neural_network.MLPRegressor"),
+    "lightgbm": ("lightgbm.LGBMClassifier", "lightgbm.LGBMRegressor"),
+    "xgboost": ("xgboost.XGBClassifier", "xgboost.XGBRegressor"),
+}
+
+# families that need standardised inputs to converge or to measure distances fairly:
+# their short names train as StandardScaler → estimator
+SCALED = {"logistic_regression", "sgd", "knn", "svm", "mlp", "lasso", "elastic_net"}
+
+_ALLOWED_ROOTS = {"sklearn": "all", "lightgbm": "lightgbm", "xgboost": "xgboost"}
+
+
+def resolve(name: str, task: str) -> type:
+    """The estimator class for ``name`` (short name or import path) and ``task``."""
+    if name in ESTIMATORS:
+        classifier, regressor = ESTIMATORS[name]
+        path = classifier if task == "classification" else regressor
+        if path is None:
+            other = "regression" if task == "classification" else "classification"
+            raise InvalidInputError(
+                f"estimator {name!r} does only {other}, but the target looks like {task}"
+            )
+    elif "." in name:
+        path = name
+    else:
+        raise InvalidInputError(
+            f"unknown estimator {name!r} — use a short name ({', '.join(sorted(ESTIMATORS))}) "
+            "or an import path such as sklearn.ensemble.RandomForestClassifier"
+        )
+    return _import(path)
+
+
+def _import(path: str) -> type:
+    module_name, _, attr = path.rpartition(".")
+    root = module_name.split(".")[0]
+    if root not in _ALLOWED_ROOTS:
+        raise InvalidInputError(
+            f"estimator {path!r} is not from scikit-learn, LightGBM or XGBoost — "
+            "modelport trains only those (register other models with modelport.register_model)"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == root:
+            raise MissingDependencyError(root, _ALLOWED_ROOTS[root]) from exc
+        raise InvalidInputError(f"unknown estimator {path!r}: no module {module_name!r}") from None
+    cls = getattr(module, attr, None)
+    if not isinstance(cls, type) or not hasattr(cls, "fit"):
+        raise InvalidInputError(f"unknown estimator {path!r}: {attr!r} is not an estimator class")
+    return cls
+
+
+def build(name: str, task: str, params: Mapping[str, Any], seed: int = 0) -> Any:
+    """A ready-to-fit estimator: modelport's defaults, then ``params`` on top.
+
+    Short names in ``SCALED`` become a two-step pipeline; ``params`` always
+    apply to the estimator itself.
+    """
+    est = resolve(name, task)()
+    available = est.get_params()
+    defaults: dict[str, Any] = {}
+    if "random_state" in available:
+        defaults["random_state"] = seed
+    if type(est).__module__.startswith("lightgbm"):
+        defaults["verbose"] = -1
+    if name == "logistic_regression":
+        defaults["max_iter"] = 1000
+    unknown = sorted(set(params) - set(available))
+    if unknown:
+        raise InvalidInputError(
+            f"unknown parameter {unknown[0]!r} for {type(est).__name__} — valid ones: "
+            f"{', '.join(sorted(available))}")
+    est.set_params(**{**defaults, **params})
+    if name not in SCALED:
+        return est
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), est)
+
+
+def final_step(est: Any) -> Any:
+    """The estimator itself, inside a pipeline or not."""
+    steps = getattr(est, "steps", None)
+    return steps[-1][1] if steps else est
+
+
+def task_of(estimator: Any) -> str | None:
+    """'classification' / 'regression' as the estimator declares itself, if it does."""
+    tags = getattr(estimator, "__sklearn_tags__", None)
+    if tags is not None:
+        try:
+            kind = tags().estimator_type
+        except Exception:  # third-party estimators with incomplete tags
+            kind = getattr(estimator, "_estimator_type", None)
+    else:
+        kind = getattr(estimator, "_estimator_type", None)
+    return {"classifier": "classification", "regressor": "regression"}.get(kind or "")

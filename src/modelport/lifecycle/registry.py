@@ -1,0 +1,492 @@
+"""The model registry: names, immutable numbered versions, aliases and tags.
+
+A version's artifact is written to the content-addressed store *before* its
+metadata commits, and removed again if the commit fails, so the registry never
+points at bytes it does not have. Version numbers come from an atomic
+``UPDATE … RETURNING`` on the model's row: concurrent writers — threads,
+processes, machines sharing PostgreSQL — each get their own number.
+
+>>> version = modelport.register_model("iris", clf, X=frame)   # doctest: +SKIP
+>>> modelport.set_alias("iris", "champion", version.version)   # doctest: +SKIP
+>>> modelport.load("iris@champion").predict(frame.head(3))      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, func, select, update
+
+from modelport.core.formats import Predictor, format_for, get_format
+from modelport.core.signature import Signature
+from modelport.core.store import schema as t
+from modelport.core.store.sql import insert_ignore, upsert
+from modelport.core.workspace import Workspace, current
+from modelport.errors import ExportError, InvalidInputError, NotFoundError
+from modelport.lifecycle.refs import (
+    DEFAULT_ALIAS,
+    LATEST,
+    Ref,
+    check_alias,
+    check_name,
+    parse_ref,
+)
+from modelport.lifecycle.tracking import _key, _text
+
+SAMPLE_ROWS = 200
+EXAMPLE_ROWS = 5
+RUNTIMES = ("native", "onnx", "auto")
+
+
+@dataclass
+class ModelVersion:
+    name: str
+    version: int
+    format: str
+    artifact_digest: str
+    artifact_size: int
+    signature: Signature
+    input_example: list[dict[str, Any]] | None
+    metrics: dict[str, float]
+    run_id: str | None
+    dataset_digest: str | None
+    description: str
+    onnx: dict[str, Any] | None
+    created: float
+    sample_digest: str | None = None
+    aliases: list[str] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
+
+    @property
+    def onnx_ready(self) -> bool:
+        return bool(self.onnx and self.onnx.get("passed"))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k != "signature"}
+        out["signature"] = self.signature.to_dict()
+        return out
+
+
+@dataclass
+class Model:
+    name: str
+    description: str
+    created: float
+    updated: float
+    latest_version: int | None
+    versions: int
+    aliases: dict[str, int] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+# ---------------------------------------------------------------- registering
+
+def describe(model: Any, X: Any, sample: Any = None) -> tuple[Signature, list[dict[str, Any]],
+                                                                 np.ndarray]:
+    """Signature, input example and parity sample of ``model`` trained on frame ``X``."""
+    import pandas as pd
+
+    from modelport.lifecycle.estimators import task_of
+
+    if not isinstance(X, pd.DataFrame):
+        X = pd.DataFrame(np.asarray(X)).rename(columns=lambda i: f"f{i}")
+    classes = getattr(model, "classes_", None) if task_of(model) == "classification" else None
+    prediction_dtype = np.asarray(classes).dtype.name if classes is not None else "float64"
+    signature = Signature.infer(X, classes=classes, prediction_dtype=prediction_dtype)
+    example = json.loads(X.head(EXAMPLE_ROWS).to_json(orient="records"))
+    rows = X if sample is None else sample
+    matrix = signature.to_matrix(rows.head(SAMPLE_ROWS) if hasattr(rows, "head")
+                                 else np.asarray(rows)[:SAMPLE_ROWS])
+    return signature, example, matrix
+
+
+def _npy(matrix: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(matrix, dtype=np.float64), allow_pickle=False)
+    return buf.getvalue()
+
+
+def register_model(name: str, model: Any, *, X: Any, sample: Any = None,
+                   metrics: Mapping[str, float] | None = None, run_id: str | None = None,
+                   dataset_digest: str | None = None, description: str = "",
+                   tags: Mapping[str, str] | None = None, ws: Workspace | None = None
+                   ) -> ModelVersion:
+    """Register a trained model as the next version of ``name``.
+
+    ``X`` is (a sample of) the training features: it gives the signature, the
+    input example and the rows on which exports are checked.
+    """
+    check_name(name)
+    fmt = format_for(model)
+    signature, example, matrix = describe(model, X, sample)
+    return register_artifact(
+        name, fmt.name, fmt.dump(model), signature, example=example, sample=matrix,
+        metrics=metrics, run_id=run_id, dataset_digest=dataset_digest, description=description,
+        tags=tags, ws=ws)
+
+
+def register_artifact(name: str, format: str, data: bytes, signature: Signature, *,
+                      example: list[dict[str, Any]] | None = None, sample: np.ndarray | None = None,
+                      metrics: Mapping[str, float] | None = None, run_id: str | None = None,
+                      dataset_digest: str | None = None, description: str = "",
+                      tags: Mapping[str, str] | None = None, ws: Workspace | None = None
+                      ) -> ModelVersion:
+    """Register already-serialised model bytes; the common path of every registration."""
+    ws = current(ws)
+    check_name(name)
+    get_format(format)
+    tag_rows = {_key(k): _text(k, v, 8000, "tag") for k, v in (tags or {}).items()}
+    written = [ws.artifacts.put(data)]
+    if sample is not None:
+        written.append(ws.artifacts.put(_npy(sample)))
+    now = time.time()
+    try:
+        with ws.store.write() as conn:
+            insert_ignore(conn, t.models, {"name": name, "description": "", "last_version": 0,
+                                           "created": now, "updated": now})
+            version = conn.execute(
+                update(t.models).where(t.models.c.name == name)
+                .values(last_version=t.models.c.last_version + 1, updated=now)
+                .returning(t.models.c.last_version)).scalar_one()
+            conn.execute(t.model_versions.insert().values(
+                name=name, version=version, format=format, artifact_digest=written[0],
+                artifact_size=len(data), sample_digest=written[1] if sample is not None else None,
+                signature=signature.to_dict(), input_example=example,
+                metrics={k: float(v) for k, v in (metrics or {}).items()}, run_id=run_id,
+                dataset_digest=dataset_digest, description=description, onnx=None, created=now))
+            if tag_rows:
+                conn.execute(t.model_tags.insert(), [
+                    {"name": name, "version": version, "key": k, "value": v}
+                    for k, v in tag_rows.items()])
+    except BaseException:
+        _discard_unreferenced(ws, written)
+        raise
+    return get_version(Ref(name, version=version), ws=ws)
+
+
+def _discard_unreferenced(ws: Workspace, digests: list[str]) -> None:
+    v = t.model_versions
+    with ws.store.read() as conn:
+        used = set(conn.execute(select(v.c.artifact_digest).where(
+            v.c.artifact_digest.in_(digests))).scalars())
+        used |= set(conn.execute(select(v.c.sample_digest).where(
+            v.c.sample_digest.in_(digests))).scalars())
+        used |= set(conn.execute(select(t.run_artifacts.c.digest).where(
+            t.run_artifacts.c.digest.in_(digests))).scalars())
+    for digest in set(digests) - used:
+        ws.artifacts.delete(digest)
+
+
+# ---------------------------------------------------------------- reading
+
+def _version_from_row(row: Mapping[str, Any]) -> ModelVersion:
+    data = dict(row)
+    data["signature"] = Signature.from_dict(data["signature"])
+    data["metrics"] = data["metrics"] or {}
+    return ModelVersion(**data)
+
+
+def resolve(ref: str | Ref, ws: Workspace | None = None) -> Ref:
+    """The ``NAME:VERSION`` that a reference points at now."""
+    ws = current(ws)
+    ref = parse_ref(ref) if isinstance(ref, str) else ref
+    if ref.version is not None:
+        return ref
+    with ws.store.read() as conn:
+        if ref.alias and ref.alias != LATEST:
+            version = conn.execute(select(t.model_aliases.c.version).where(
+                t.model_aliases.c.name == ref.name, t.model_aliases.c.alias == ref.alias)).scalar()
+            if version is None:
+                _require_model(conn, ref.name)
+                raise NotFoundError(
+                    f"model {ref.name!r} has no alias {ref.alias!r} — set one with: "
+                    f"modelport models alias {ref.name} {ref.alias} VERSION")
+            return Ref(ref.name, version=version)
+        version = None
+        if ref.alias is None:
+            version = conn.execute(select(t.model_aliases.c.version).where(
+                t.model_aliases.c.name == ref.name,
+                t.model_aliases.c.alias == DEFAULT_ALIAS)).scalar()
+        if version is None:
+            version = conn.execute(select(func.max(t.model_versions.c.version)).where(
+                t.model_versions.c.name == ref.name)).scalar()
+        if version is None:
+            _require_model(conn, ref.name)
+            raise NotFoundError(f"model {ref.name!r} has no versions yet")
+        return Ref(ref.name, version=version)
+
+
+def _require_model(conn: Any, name: str) -> None:
+    if conn.execute(select(t.models.c.name).where(t.models.c.name == name)).first() is None:
+        raise NotFoundError(f"model {name!r} not found — list models with: modelport models list")
+
+
+def get_version(ref: str | Ref, ws: Workspace | None = None) -> ModelVersion:
+    ws = current(ws)
+    ref = resolve(ref, ws=ws)
+    with ws.store.read() as conn:
+        row = conn.execute(select(t.model_versions).where(
+            t.model_versions.c.name == ref.name,
+            t.model_versions.c.version == ref.version)).mappings().first()
+        if row is None:
+            _require_model(conn, ref.name)
+            raise NotFoundError(f"model {ref.name!r} has no version {ref.version} — list them "
+                                f"with: modelport models versions {ref.name}")
+        version = _version_from_row(row)
+        _attach(conn, ref.name, [version])
+    return version
+
+
+def _attach(conn: Any, name: str, versions: list[ModelVersion]) -> None:
+    by_number = {v.version: v for v in versions}
+    for alias, number in conn.execute(select(t.model_aliases.c.alias, t.model_aliases.c.version)
+                                      .where(t.model_aliases.c.name == name)):
+        if number in by_number:
+            by_number[number].aliases.append(alias)
+    for number, key, value in conn.execute(
+            select(t.model_tags.c.version, t.model_tags.c.key, t.model_tags.c.value)
+            .where(t.model_tags.c.name == name, t.model_tags.c.version > 0)):
+        if number in by_number:
+            by_number[number].tags[key] = value
+
+
+def list_versions(name: str, ws: Workspace | None = None) -> list[ModelVersion]:
+    ws = current(ws)
+    check_name(name)
+    with ws.store.read() as conn:
+        rows = conn.execute(select(t.model_versions).where(t.model_versions.c.name == name)
+                            .order_by(t.model_versions.c.version.desc())).mappings().all()
+        if not rows:
+            _require_model(conn, name)
+        versions = [_version_from_row(r) for r in rows]
+        _attach(conn, name, versions)
+    return versions
+
+
+def list_models(ws: Workspace | None = None) -> list[Model]:
+    ws = current(ws)
+    v = t.model_versions
+    with ws.store.read() as conn:
+        stats = {n: (latest, count) for n, latest, count in conn.execute(
+            select(v.c.name, func.max(v.c.version), func.count()).group_by(v.c.name))}
+        models = {r["name"]: Model(r["name"], r["description"], r["created"], r["updated"],
+                                   *stats.get(r["name"], (None, 0)))
+                  for r in conn.execute(select(t.models).order_by(t.models.c.name)).mappings()}
+        for name, alias, number in conn.execute(select(t.model_aliases)):
+            models[name].aliases[alias] = number
+        for name, key, value in conn.execute(
+                select(t.model_tags.c.name, t.model_tags.c.key, t.model_tags.c.value)
+                .where(t.model_tags.c.version == 0)):
+            models[name].tags[key] = value
+    return list(models.values())
+
+
+def get_model(name: str, ws: Workspace | None = None) -> Model:
+    check_name(name)
+    for model in list_models(ws=ws):
+        if model.name == name:
+            return model
+    raise NotFoundError(f"model {name!r} not found — list models with: modelport models list")
+
+
+# ---------------------------------------------------------------- changing
+
+def set_alias(name: str, alias: str, version: int, ws: Workspace | None = None) -> None:
+    """Point ``NAME@ALIAS`` at ``version`` (moving it if it pointed elsewhere)."""
+    ws = current(ws)
+    check_alias(alias)
+    get_version(Ref(check_name(name), version=version), ws=ws)
+    with ws.store.write() as conn:
+        upsert(conn, t.model_aliases, {"name": name, "alias": alias, "version": version},
+               update=["version"])
+
+
+def delete_alias(name: str, alias: str, ws: Workspace | None = None) -> None:
+    ws = current(ws)
+    with ws.store.write() as conn:
+        gone = conn.execute(delete(t.model_aliases).where(
+            t.model_aliases.c.name == name, t.model_aliases.c.alias == alias)).rowcount
+    if not gone:
+        raise NotFoundError(f"model {name!r} has no alias {alias!r}")
+
+
+def set_tag(ref: str, key: str, value: str, ws: Workspace | None = None) -> None:
+    """Tag a model (``NAME``) or one version (``NAME:VERSION`` / ``NAME@ALIAS``)."""
+    ws = current(ws)
+    parsed = parse_ref(ref)
+    number = 0
+    if parsed.version is not None or parsed.alias is not None:
+        number = resolve(parsed, ws=ws).version or 0
+    else:
+        get_model(parsed.name, ws=ws)
+    with ws.store.write() as conn:
+        upsert(conn, t.model_tags, {"name": parsed.name, "version": number, "key": _key(key),
+                                    "value": _text(key, value, 8000, "tag")}, update=["value"])
+
+
+def set_description(ref: str, description: str, ws: Workspace | None = None) -> None:
+    ws = current(ws)
+    parsed = parse_ref(ref)
+    with ws.store.write() as conn:
+        if parsed.version is None and parsed.alias is None:
+            table, cond = t.models, t.models.c.name == parsed.name
+        else:
+            number = resolve(parsed, ws=ws).version
+            table = t.model_versions
+            cond = (table.c.name == parsed.name) & (table.c.version == number)
+        if conn.execute(update(table).where(cond).values(description=description)).rowcount == 0:
+            raise NotFoundError(f"model {parsed.name!r} not found")
+
+
+def delete_model(ref: str, ws: Workspace | None = None) -> None:
+    """Delete a whole model (``NAME``) or one version (``NAME:VERSION``).
+
+    Version numbers are never reused. Artifacts stay in the content-addressed
+    store: other versions or runs may share them.
+    """
+    ws = current(ws)
+    parsed = parse_ref(ref)
+    if parsed.alias is not None:
+        raise InvalidInputError(f"delete takes NAME or NAME:VERSION, not an alias ({ref})")
+    if parsed.version is None:
+        with ws.store.write() as conn:  # versions, aliases and tags go by ON DELETE CASCADE
+            if not conn.execute(delete(t.models).where(t.models.c.name == parsed.name)).rowcount:
+                raise NotFoundError(f"model {parsed.name!r} not found")
+        return
+    get_version(parsed, ws=ws)
+    with ws.store.write() as conn:
+        for table in (t.model_aliases, t.model_tags, t.model_versions):
+            conn.execute(delete(table).where(table.c.name == parsed.name,
+                                             table.c.version == parsed.version))
+
+
+# ---------------------------------------------------------------- loading
+
+def load_native(version: ModelVersion, ws: Workspace | None = None) -> Any:
+    """The native model object of a version, from digest-verified bytes."""
+    ws = current(ws)
+    return get_format(version.format).load_model(ws.artifacts.get(version.artifact_digest))
+
+
+def load_sample(version: ModelVersion, ws: Workspace | None = None) -> np.ndarray | None:
+    """The rows recorded at registration for checking exports and warming servers."""
+    if not version.sample_digest:
+        return None
+    ws = current(ws)
+    return np.load(io.BytesIO(ws.artifacts.get(version.sample_digest)), allow_pickle=False)
+
+
+def load(ref: str | Ref, runtime: str = "native", ws: Workspace | None = None) -> Predictor:
+    """A ``Predictor`` for ``ref``.
+
+    ``runtime="onnx"`` uses the version's checked ONNX export; ``"auto"`` uses it
+    when there is one and the native runtime otherwise.
+    """
+    if runtime not in RUNTIMES:
+        raise InvalidInputError(f"unknown runtime {runtime!r} — use one of {', '.join(RUNTIMES)}")
+    ws = current(ws)
+    version = get_version(ref, ws=ws)
+    if runtime == "onnx" and not version.onnx_ready:
+        raise NotFoundError(f"{version.ref} has no ONNX export that passed its parity check — "
+                            f"create one with: modelport models export-onnx {version.ref}")
+    if runtime != "native" and version.onnx_ready:
+        assert version.onnx is not None
+        predictor = get_format("onnx").load(ws.artifacts.get(version.onnx["digest"]),
+                                            version.signature)
+    else:
+        predictor = get_format(version.format).load(ws.artifacts.get(version.artifact_digest),
+                                                     version.signature)
+    predictor.name, predictor.version = version.name, version.version
+    return predictor
+
+
+def export_onnx(ref: str | Ref, ws: Workspace | None = None) -> ModelVersion:
+    """Convert a version to ONNX, check parity on its example and sample rows, and
+    record the result on the version (a failure is recorded too, then raised)."""
+    from modelport.core.formats.onnx import check_parity, convert
+
+    ws = current(ws)
+    version = get_version(ref, ws=ws)
+    if version.format == "onnx":
+        raise InvalidInputError(f"{version.ref} is already an ONNX model")
+    fmt = get_format(version.format)
+    native = fmt.load_model(ws.artifacts.get(version.artifact_digest))
+    rows = [r for r in (version.signature.to_matrix(version.input_example)
+                        if version.input_example else None, load_sample(version, ws=ws))
+            if r is not None]
+    if not rows:
+        raise ExportError(f"{version.ref} has no input example or sample to check an export on")
+    try:
+        data = convert(version.format, native, version.signature)
+        onnx_fmt = get_format("onnx")
+        parity = check_parity(fmt.predictor(native, version.signature),
+                              onnx_fmt.load(data, version.signature), np.vstack(rows))
+    except ExportError as exc:
+        _record_onnx(ws, version, {"passed": False, "error": exc.message})
+        raise
+    digest = ws.artifacts.put(data)
+    _record_onnx(ws, version, {"digest": digest, "size": len(data), **parity.to_dict()})
+    if not parity.passed:
+        raise ExportError(
+            f"the ONNX copy of {version.ref} disagrees with the original (max abs difference "
+            f"{parity.max_abs_diff:.3g}, labels agree on {parity.labels_agree:.1%} of "
+            f"{parity.rows} rows) — it will not be served; the native runtime stays")
+    return get_version(Ref(version.name, version=version.version), ws=ws)
+
+
+def _record_onnx(ws: Workspace, version: ModelVersion, onnx: dict[str, Any]) -> None:
+    with ws.store.write() as conn:
+        conn.execute(update(t.model_versions).where(
+            t.model_versions.c.name == version.name,
+            t.model_versions.c.version == version.version).values(onnx=onnx))
+
+
+# ---------------------------------------------------------------- runs ↔ registry
+
+MODEL_PATH = "model/model"
+MODEL_META = "model/meta.json"
+
+
+def log_model(run: Any, model: Any, X: Any, sample: Any = None) -> None:
+    """Store a trained model with its run, ready to be registered later with
+    ``register_run`` (or ``modelport models register NAME --run RUN_ID``)."""
+    fmt = format_for(model)
+    signature, example, matrix = describe(model, X, sample)
+    run.log_artifact(fmt.dump(model), MODEL_PATH)
+    sample_digest = run.log_artifact(_npy(matrix), "model/sample.npy")
+    meta = {"format": fmt.name, "signature": signature.to_dict(), "input_example": example,
+            "sample_digest": sample_digest}
+    run.log_artifact(json.dumps(meta).encode(), MODEL_META)
+
+
+def register_run(name: str, run_id: str, description: str = "",
+                 tags: Mapping[str, str] | None = None, ws: Workspace | None = None
+                 ) -> ModelVersion:
+    """Register the model a run logged as the next version of ``name``."""
+    from modelport.lifecycle.search import get_run
+
+    ws = current(ws)
+    run = get_run(run_id, ws=ws)
+    if MODEL_PATH not in run.artifacts or MODEL_META not in run.artifacts:
+        raise NotFoundError(f"run {run_id} logged no model — train one with modelport train")
+    meta = json.loads(ws.artifacts.get(run.artifacts[MODEL_META]))
+    sample = np.load(io.BytesIO(ws.artifacts.get(meta["sample_digest"])), allow_pickle=False)
+    metrics = {k: v for k, v in run.metrics.items() if k.startswith(("test_", "cv_"))}
+    return register_artifact(
+        name, meta["format"], ws.artifacts.get(run.artifacts[MODEL_PATH]),
+        Signature.from_dict(meta["signature"]), example=meta["input_example"], sample=sample,
+        metrics=metrics, run_id=run_id, dataset_digest=run.dataset_digest,
+        description=description, tags=tags, ws=ws)

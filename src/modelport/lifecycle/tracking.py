@@ -1,0 +1,268 @@
+"""Tracking: runs with their params, step-wise metrics, tags and artifacts.
+
+>>> with modelport.start_run(name="baseline") as run:     # doctest: +SKIP
+...     run.log_params({"max_depth": 5})
+...     for epoch, loss in enumerate(losses):
+...         run.log_metric("loss", loss, step=epoch)
+
+Each call writes through immediately (a crashed script keeps what it
+logged); ``log_batch`` writes many values in one transaction. The latest
+value of each metric is kept in its own indexed table so searches never scan
+the step history.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from modelport.core.store import schema as t
+from modelport.core.store.sql import insert_ignore, upsert
+from modelport.core.workspace import Workspace, current
+from modelport.errors import ConflictError, InvalidInputError, NotFoundError
+
+MAX_KEY = 250
+MAX_PARAM_VALUE = 6000
+MAX_TAG_VALUE = 8000
+TRACKED_PACKAGES = ("modelport", "numpy", "pandas", "scikit-learn", "lightgbm", "xgboost",
+                    "onnxruntime", "skops")
+
+
+@dataclass
+class RunRecord:
+    """A run as stored: what ``search_runs`` and ``get_run`` return."""
+
+    id: str
+    name: str
+    experiment: str
+    status: str
+    start_time: float
+    end_time: float | None
+    duration: float | None
+    dataset_digest: str | None
+    git_commit: str | None
+    packages: dict[str, str]
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    artifacts: dict[str, str] = field(default_factory=dict)  # path -> digest
+
+
+def _key(key: str) -> str:
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY:
+        raise InvalidInputError(f"invalid key {key!r}: a non-empty string of at most {MAX_KEY} "
+                                "characters")
+    return key
+
+
+def _text(key: str, value: Any, limit: int, what: str) -> str:
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > limit:
+        raise InvalidInputError(f"{what} {key!r} is {len(text)} characters long; the limit is "
+                                f"{limit}")
+    return text
+
+
+def _number(key: str, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"metric {key!r} must be a number, got {value!r}") from None
+    if math.isnan(number):
+        raise InvalidInputError(f"metric {key!r} is NaN")
+    return number
+
+
+class Run:
+    """An active run. Use ``start_run``; the run ends (FINISHED, or FAILED on an
+    exception) when its ``with`` block does."""
+
+    def __init__(self, ws: Workspace, record: RunRecord) -> None:
+        self.ws = ws
+        self.id = record.id
+        self.name = record.name
+        self.experiment = record.experiment
+        self._start = record.start_time
+        self._steps: dict[str, int] = {}
+
+    def log_param(self, key: str, value: Any) -> None:
+        self.log_batch(params={key: value})
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        self.log_batch(params=params)
+
+    def log_metric(self, key: str, value: float, step: int | None = None) -> None:
+        self.log_batch(metrics={key: value}, step=step)
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        self.log_batch(metrics=metrics, step=step)
+
+    def set_tag(self, key: str, value: Any) -> None:
+        self.log_batch(tags={key: value})
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        self.log_batch(tags=tags)
+
+    def log_batch(self, params: Mapping[str, Any] | None = None,
+                  metrics: Mapping[str, float] | None = None,
+                  tags: Mapping[str, Any] | None = None, step: int | None = None) -> None:
+        """Write params, metrics and tags in one transaction.
+
+        A metric logged without ``step`` gets the next step of its key in this
+        run, so a loop of ``log_metric("loss", v)`` keeps its history. A param,
+        once logged, cannot change: re-logging another value is an error.
+        """
+        now = time.time()
+        param_rows = [{"run_id": self.id, "key": _key(k),
+                       "value": _text(k, v, MAX_PARAM_VALUE, "param")}
+                      for k, v in (params or {}).items()]
+        tag_rows = [{"run_id": self.id, "key": _key(k), "value": _text(k, v, MAX_TAG_VALUE, "tag")}
+                    for k, v in (tags or {}).items()]
+        metric_rows = []
+        for k, v in (metrics or {}).items():
+            s = step if step is not None else self._steps.get(_key(k), 0)
+            self._steps[k] = max(self._steps.get(k, 0), s + 1)
+            metric_rows.append({"run_id": self.id, "key": k, "step": int(s),
+                                "value": _number(k, v), "timestamp": now})
+        with self.ws.store.write() as conn:
+            if param_rows:
+                insert_ignore(conn, t.run_params, param_rows)
+                stored = dict(conn.execute(
+                    select(t.run_params.c.key, t.run_params.c.value).where(
+                        t.run_params.c.run_id == self.id,
+                        t.run_params.c.key.in_([r["key"] for r in param_rows]))).all())
+                changed = [r["key"] for r in param_rows if stored[r["key"]] != r["value"]]
+                if changed:
+                    raise ConflictError(
+                        f"param {changed[0]!r} of run {self.id} is already "
+                        f"{stored[changed[0]]!r}; params cannot change — log a metric or a tag")
+            if tag_rows:
+                upsert(conn, t.run_tags, tag_rows, update=["value"])
+            if metric_rows:
+                upsert(conn, t.run_metrics, metric_rows, update=["value", "timestamp"])
+                upsert(conn, t.run_latest_metrics,
+                       [{k: r[k] for k in ("run_id", "key", "value", "step")} for r in metric_rows],
+                       update=["value", "step"],
+                       where=lambda table, new: new.step >= table.c.step)
+
+    def log_artifact(self, source: str | Path | bytes, path: str | None = None) -> str:
+        """Store a file (or bytes) as an artifact of this run; returns its digest."""
+        if isinstance(source, bytes):
+            if not path:
+                raise InvalidInputError("an artifact given as bytes needs a path name")
+            data = source
+        else:
+            file = Path(source)
+            if not file.is_file():
+                raise NotFoundError(f"artifact file {str(file)!r} not found")
+            data, path = file.read_bytes(), path or file.name
+        digest = self.ws.artifacts.put(data)
+        with self.ws.store.write() as conn:
+            upsert(conn, t.run_artifacts,
+                   {"run_id": self.id, "path": path, "digest": digest, "size": len(data)},
+                   update=["digest", "size"])
+        return digest
+
+    def log_dataset(self, dataset: Any) -> None:
+        """Record the dataset this run trained on (its digest is the lineage link)."""
+        with self.ws.store.write() as conn:
+            insert_ignore(conn, t.datasets, {
+                "digest": dataset.digest, "name": dataset.name, "rows": dataset.rows,
+                "columns": [str(c) for c in dataset.frame.columns], "created": time.time()})
+            conn.execute(update(t.runs).where(t.runs.c.id == self.id)
+                         .values(dataset_digest=dataset.digest))
+
+    def end(self, status: str = "FINISHED") -> None:
+        end = time.time()
+        with self.ws.store.write() as conn:
+            conn.execute(update(t.runs).where(t.runs.c.id == self.id).values(
+                status=status, end_time=end, duration=end - self._start))
+
+
+@contextmanager
+def start_run(name: str | None = None, experiment: str = "default",
+              tags: Mapping[str, Any] | None = None, ws: Workspace | None = None
+              ) -> Iterator[Run]:
+    """Open a run; it is FINISHED when the block exits, FAILED if it raises."""
+    run = create_run(name=name, experiment=experiment, tags=tags, ws=ws)
+    try:
+        yield run
+    except BaseException:
+        run.end("FAILED")
+        raise
+    run.end("FINISHED")
+
+
+def create_run(name: str | None = None, experiment: str = "default",
+               tags: Mapping[str, Any] | None = None, ws: Workspace | None = None) -> Run:
+    ws = current(ws)
+    run_id = uuid.uuid4().hex
+    record = RunRecord(id=run_id, name=name or f"run-{run_id[:8]}", experiment=experiment,
+                       status="RUNNING", start_time=time.time(), end_time=None, duration=None,
+                       dataset_digest=None, git_commit=git_commit(), packages=package_versions())
+    with ws.store.write() as conn:
+        conn.execute(t.runs.insert().values(
+            id=record.id, name=record.name, experiment=record.experiment, status=record.status,
+            start_time=record.start_time, git_commit=record.git_commit,
+            packages=record.packages))
+    run = Run(ws, record)
+    if tags:
+        run.set_tags(tags)
+    return run
+
+
+def delete_run(run_id: str, ws: Workspace | None = None) -> None:
+    ws = current(ws)
+    with ws.store.write() as conn:  # params, metrics, tags, artifacts go by ON DELETE CASCADE
+        if conn.execute(delete(t.runs).where(t.runs.c.id == run_id)).rowcount == 0:
+            raise NotFoundError(f"run {run_id!r} not found")
+
+
+def metric_history(run_id: str, key: str, ws: Workspace | None = None) -> list[tuple[int, float]]:
+    """Every (step, value) of one metric of one run, in step order."""
+    ws = current(ws)
+    m = t.run_metrics
+    with ws.store.read() as conn:
+        rows = conn.execute(select(m.c.step, m.c.value).where(m.c.run_id == run_id, m.c.key == key)
+                            .order_by(m.c.step)).all()
+    return [(int(s), float(v)) for s, v in rows]
+
+
+_git_cache: dict[str, str | None] = {}
+
+
+def git_commit(cwd: str | Path | None = None) -> str | None:
+    """The commit of the repository the code runs in, if it runs in one."""
+    where = str(Path(cwd or Path.cwd()).resolve())
+    if where not in _git_cache:
+        try:
+            out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True,
+                                 text=True, timeout=5, check=False)
+            _git_cache[where] = out.stdout.strip() if out.returncode == 0 else None
+        except (OSError, subprocess.TimeoutExpired):
+            _git_cache[where] = None
+    return _git_cache[where]
+
+
+_packages: dict[str, str] | None = None
+
+
+def package_versions() -> dict[str, str]:
+    global _packages
+    if _packages is None:
+        found = {}
+        for name in TRACKED_PACKAGES:
+            with suppress(importlib_metadata.PackageNotFoundError):
+                found[name] = importlib_metadata.version(name)
+        _packages = found
+    return dict(_packages)

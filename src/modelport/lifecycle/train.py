@@ -1,0 +1,188 @@
+"""Training: fit an estimator on a dataset, measure it honestly, track and register it.
+
+The task (classification or regression) comes from the target unless the
+estimator says; a stratified held-out split gives the test metrics and k-fold
+cross-validation on the training part gives their spread. Everything lands in
+one run, and with a name the model is registered from that run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from modelport.core.signature import Signature
+from modelport.core.workspace import Workspace, current
+from modelport.errors import InvalidInputError
+from modelport.lifecycle.datasets import Dataset, load_dataset
+from modelport.lifecycle.estimators import build, final_step, task_of
+from modelport.lifecycle.registry import ModelVersion, log_model, register_run
+from modelport.lifecycle.tracking import start_run
+
+MAX_CLASSES = 50  # integer targets with more distinct values than this are regression
+SCORING = {
+    "classification": {"accuracy": "accuracy", "f1_macro": "f1_macro"},
+    "regression": {"r2": "r2", "rmse": "neg_root_mean_squared_error",
+                   "mae": "neg_mean_absolute_error"},
+}
+
+
+@dataclass
+class TrainResult:
+    run_id: str
+    task: str
+    estimator: str
+    metrics: dict[str, float]
+    duration: float
+    version: ModelVersion | None
+
+
+def parse_params(items: Sequence[str]) -> dict[str, Any]:
+    """``["max_depth=5", "criterion=gini"]`` → ``{"max_depth": 5, "criterion": "gini"}``.
+
+    Values are read as JSON (numbers, true/false/null, lists), then Python's
+    True/False/None, else kept as text.
+    """
+    params: dict[str, Any] = {}
+    for item in items:
+        key, eq, raw = item.partition("=")
+        if not eq or not key.strip():
+            raise InvalidInputError(f"invalid parameter {item!r} — write it as key=value")
+        raw = raw.strip()
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = {"True": True, "False": False, "None": None}.get(raw, raw)
+        params[key.strip()] = value
+    return params
+
+
+def detect_task(y: Any) -> str:
+    """Classification for text, bool, category or few distinct integers; else regression."""
+    import pandas as pd
+
+    kind = y.dtype.kind if not isinstance(y.dtype, pd.CategoricalDtype) else "O"
+    if kind in "OSUb":
+        return "classification"
+    values = y.to_numpy(dtype=np.float64)
+    if kind in "iu" or np.all(np.mod(values, 1) == 0):
+        return "classification" if y.nunique() <= MAX_CLASSES else "regression"
+    return "regression"
+
+
+def _estimator(name: str, y: Any, params: Mapping[str, Any], seed: int) -> tuple[Any, str]:
+    est = build(name, detect_task(y), params, seed)
+    return est, task_of(est) or detect_task(y)  # an import path declares its own task
+
+
+def _check_target(frame: Any, target: str, task: str) -> None:
+    if target not in frame.columns:
+        raise InvalidInputError(
+            f"target column {target!r} not in the dataset — columns are: "
+            f"{', '.join(map(str, frame.columns[:20]))}")
+    y = frame[target]
+    if y.isna().any():
+        raise InvalidInputError(f"target column {target!r} has {int(y.isna().sum())} missing "
+                                "values — drop or fill them first")
+    if len(frame.columns) < 2:
+        raise InvalidInputError("the dataset has no feature columns besides the target")
+    if task == "classification" and y.nunique() < 2:
+        raise InvalidInputError(f"target column {target!r} has a single class — a classifier "
+                                "needs at least two")
+
+
+def train(data: str | Dataset, target: str, model: str, params: Mapping[str, Any] | None = None,
+          name: str | None = None, *, experiment: str = "default", test_size: float = 0.2,
+          cv: int = 5, seed: int = 0, run_name: str | None = None,
+          progress: Callable[[str], None] | None = None, ws: Workspace | None = None
+          ) -> TrainResult:
+    """Train ``model`` on ``data`` to predict ``target``; register as ``name`` if given."""
+    from sklearn.model_selection import cross_validate, train_test_split
+
+    ws = current(ws)
+    say = progress or (lambda _msg: None)
+    dataset = data if isinstance(data, Dataset) else load_dataset(data)
+    frame = dataset.frame
+    if target not in frame.columns:
+        _check_target(frame, target, "regression")
+    X, y = frame.drop(columns=[target]), frame[target]
+    Signature.infer(X)  # non-numeric features fail here, before any fitting
+    est, task = _estimator(model, y, params or {}, seed)
+    _check_target(frame, target, task)
+    if not 0 < test_size < 1:
+        raise InvalidInputError("test_size must be between 0 and 1")
+
+    stratify = y if task == "classification" and y.value_counts().min() >= 2 else None
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=test_size, random_state=seed, stratify=stratify)
+    folds = min(cv, int(y_train.value_counts().min()) if task == "classification" else cv,
+                len(X_train))
+    scoring = dict(SCORING[task])
+    if task == "classification" and y.nunique() == 2:
+        scoring["roc_auc"] = "roc_auc"
+
+    core = final_step(est)
+    estimator_name = f"{type(core).__module__.split('.')[0]}.{type(core).__name__}"
+    started = time.perf_counter()
+    with start_run(name=run_name or f"{model}-{dataset.name}", experiment=experiment,
+                   tags={"task": task, "estimator": estimator_name, "target": target},
+                   ws=ws) as run:
+        run.log_dataset(dataset)
+        run.log_params(_loggable(core.get_params()) | {"estimator": estimator_name,
+                                                       "scaled": core is not est,
+                                                      "test_size": test_size, "cv": folds})
+        metrics: dict[str, float] = {}
+        try:
+            if folds >= 2:
+                say(f"cross-validating {estimator_name} ({folds} folds)")
+                cv_scores = cross_validate(est, X_train, y_train, cv=folds,
+                                           scoring=scoring, error_score="raise")
+                for metric in scoring:
+                    scores = _sign(metric, cv_scores[f"test_{metric}"])
+                    for fold, score in enumerate(scores):
+                        run.log_metric(f"cv_{metric}", float(score), step=fold)
+                    metrics[f"cv_{metric}_mean"] = float(np.mean(scores))
+                    metrics[f"cv_{metric}_std"] = float(np.std(scores))
+            say(f"fitting {estimator_name} on {len(X_train)} rows")
+            est.fit(X_train, y_train)
+        except (ValueError, TypeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InvalidInputError(f"{estimator_name} could not be trained: {first}") from None
+        metrics |= _holdout(est, X_test, y_test, scoring)
+        run.log_metrics(metrics, step=0)
+        run.log_metric("train_seconds", time.perf_counter() - started, step=0)
+        say("storing the model")
+        log_model(run, est, X_train, sample=X_test)
+    version = register_run(name, run.id, ws=ws) if name else None
+    return TrainResult(run.id, task, estimator_name, metrics, time.perf_counter() - started,
+                       version)
+
+
+def _sign(metric: str, scores: np.ndarray) -> np.ndarray:
+    # scikit-learn negates error metrics so that greater is better; we report them as errors
+    return -scores if SCORING["regression"].get(metric, "").startswith("neg_") else scores
+
+
+def _holdout(est: Any, X: Any, y: Any, scoring: Mapping[str, str]) -> dict[str, float]:
+    from sklearn.metrics import get_scorer
+
+    out = {}
+    for metric, scorer in scoring.items():
+        try:
+            score = get_scorer(scorer)(est, X, y)
+            out[f"test_{metric}"] = float(_sign(metric, np.array([score]))[0])
+        except (ValueError, AttributeError):  # e.g. roc_auc on a model without scores
+            continue
+    return out
+
+
+def _loggable(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items()
+            if v is None or isinstance(v, str | int | float | bool)}
+
+
