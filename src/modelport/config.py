@@ -20,6 +20,7 @@ class Settings:
     artifacts_url: str = ""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "home", Path(self.home))
         if not self.db_url:
             object.__setattr__(self, "db_url", f"sqlite:///{self.home / 'modelport.db'}")
         if not self.artifacts_url:

@@ -1,0 +1,3 @@
+from modelport.interfaces.cli.main import run
+
+run()

@@ -1,0 +1,91 @@
+"""Shared fixtures: a fresh workspace per test on every metadata backend.
+
+``ws`` is parametrized over SQLite and the real PostgreSQL on 127.0.0.1:5432;
+each PostgreSQL test gets its own schema, dropped afterwards. Without the
+server the PostgreSQL cases skip — unless MODELPORT_REQUIRE_SERVICES=1 (CI),
+where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from modelport.config import Settings
+from modelport.core.store.engine import forget_stores
+from modelport.core.workspace import Workspace
+
+PG_DSN = os.environ.get("MODELPORT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _require_service(name: str, reason: str) -> None:
+    if os.environ.get("MODELPORT_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{name} is required (MODELPORT_REQUIRE_SERVICES=1) but {reason}")
+    pytest.skip(f"{name} unavailable: {reason}")
+
+
+def _pg_admin():  # type: ignore[no-untyped-def]
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        return psycopg.connect(PG_DSN, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        _require_service("PostgreSQL", str(exc).strip().splitlines()[0])
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    """A fresh PostgreSQL schema, as a SQLAlchemy URL whose search_path is that schema."""
+    schema = f"mp_test_{uuid.uuid4().hex[:12]}"
+    admin = _pg_admin()
+    admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        base = PG_DSN.replace("postgresql://", "postgresql+psycopg://", 1)
+        yield f"{base}?options=-csearch_path%3D{schema}"
+    finally:
+        forget_stores()
+        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.close()
+
+
+def settings_for(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    if backend == "sqlite":
+        return Settings(home=tmp_path / "home")
+    url = request.getfixturevalue("pg_schema")
+    return Settings(home=tmp_path / "home", db_url=url)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    return settings_for(backend, tmp_path, request)
+
+
+@pytest.fixture
+def ws(settings: Settings) -> Iterator[Workspace]:
+    yield Workspace.open(settings)
+    forget_stores()
+
+
+@pytest.fixture
+def env_ws(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    """The workspace the CLI and the default-workspace API will use, via MODELPORT_* vars."""
+    monkeypatch.setenv("MODELPORT_HOME", str(settings.home))
+    monkeypatch.setenv("MODELPORT_DB_URL", settings.db_url)
+    monkeypatch.delenv("MODELPORT_ARTIFACTS_URL", raising=False)
+    return Workspace.open(settings)
+
+
+@pytest.fixture(scope="session")
+def iris():  # type: ignore[no-untyped-def]
+    from modelport.lifecycle.datasets import load_dataset
+
+    return load_dataset("sklearn:iris")
