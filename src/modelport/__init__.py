@@ -38,8 +38,8 @@ _EXPORTS = {
     "set_tag": "modelport.lifecycle.registry",
     "set_description": "modelport.lifecycle.registry",
     "delete_model": "modelport.lifecycle.registry",
-    "export_onnx": "modelport.lifecycle.registry",
-    "load": "modelport.lifecycle.registry",
+    "export_onnx": "modelport.lifecycle.loading",
+    "load": "modelport.lifecycle.loading",
     "Workspace": "modelport.core.workspace",
     "Settings": "modelport.config",
     "Signature": "modelport.core.signature",
@@ -91,15 +91,14 @@ if TYPE_CHECKING:
     from modelport.core.signature import Signature
     from modelport.core.workspace import Workspace
     from modelport.lifecycle.datasets import load_dataset
+    from modelport.lifecycle.loading import export_onnx, load
     from modelport.lifecycle.registry import (
         delete_alias,
         delete_model,
-        export_onnx,
         get_model,
         get_version,
         list_models,
         list_versions,
-        load,
         register_model,
         register_run,
         set_alias,

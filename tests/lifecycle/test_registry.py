@@ -17,6 +17,7 @@ from modelport.errors import (
     SchemaError,
     UnsafeArtifactError,
 )
+from modelport.lifecycle import loading
 from modelport.lifecycle import registry as reg
 from modelport.lifecycle.refs import Ref, parse_ref
 
@@ -41,7 +42,7 @@ def test_register_versions_signature_and_example(ws: Workspace, clf) -> None:  #
     assert v1.input_example[0] == {k: float(v) for k, v in X.iloc[0].items()}
     assert v1.metrics == {"acc": 0.9} and v1.description == "first"
     assert v1.tags == {"owner": "me"}
-    sample = reg.load_sample(v1, ws=ws)
+    sample = loading.load_sample(v1, ws=ws)
     assert sample is not None and sample.shape == (len(X), 4)
     model_info = reg.get_model("iris", ws=ws)
     assert model_info.latest_version == 2 and model_info.versions == 2
@@ -135,7 +136,7 @@ def test_delete_version_and_model(ws: Workspace, clf) -> None:  # type: ignore[n
 def test_load_predicts_and_validates(ws: Workspace, clf) -> None:  # type: ignore[no-untyped-def]
     model, X = clf
     reg.register_model("iris", model, X=X, ws=ws)
-    predictor = reg.load("iris", ws=ws)
+    predictor = loading.load("iris", ws=ws)
     assert (predictor.name, predictor.version) == ("iris", 1)
     np.testing.assert_array_equal(predictor.predict(X), model.predict(X))
     np.testing.assert_allclose(predictor.predict_proba(X[::-1].iloc[:, ::-1]),
@@ -151,7 +152,7 @@ def test_load_predicts_and_validates(ws: Workspace, clf) -> None:  # type: ignor
 def test_regressor_has_no_probabilities(ws: Workspace, iris) -> None:  # type: ignore
     X, y = iris.frame.drop(columns="target"), iris.frame["target"] * 1.5
     reg.register_model("reg", DecisionTreeRegressor(max_depth=3).fit(X, y), X=X, ws=ws)
-    predictor = reg.load("reg", ws=ws)
+    predictor = loading.load("reg", ws=ws)
     assert predictor.signature.classes is None
     assert predictor.predict_outputs(X.head(2)).keys() == {"prediction"}
     with pytest.raises(SchemaError, match="regressor"):
@@ -166,7 +167,7 @@ def test_tampered_artifact_is_refused_on_load(ws: Workspace, clf) -> None:  # ty
     data[-10] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(ArtifactIntegrityError, match="refusing to load"):
-        reg.load("iris", ws=ws)
+        loading.load("iris", ws=ws)
 
 
 def test_unsafe_model_is_never_stored(ws: Workspace, iris) -> None:  # type: ignore
@@ -227,13 +228,13 @@ def test_export_onnx_records_parity(ws: Workspace, clf) -> None:  # type: ignore
     model, X = clf
     reg.register_model("iris", model, X=X, ws=ws)
     with pytest.raises(NotFoundError, match="export-onnx"):
-        reg.load("iris", runtime="onnx", ws=ws)
-    v = reg.export_onnx("iris", ws=ws)
+        loading.load("iris", runtime="onnx", ws=ws)
+    v = loading.export_onnx("iris", ws=ws)
     assert v.onnx_ready and v.onnx is not None
     assert v.onnx["max_abs_diff"] < 1e-4 and v.onnx["labels_agree"] == 1.0
     assert v.onnx["rows"] == 5 + len(X)
-    fast = reg.load("iris", runtime="onnx", ws=ws)
-    assert fast.runtime == "onnx" and reg.load("iris", runtime="auto", ws=ws).runtime == "onnx"
+    fast = loading.load("iris", runtime="onnx", ws=ws)
+    assert fast.runtime == "onnx" and loading.load("iris", runtime="auto", ws=ws).runtime == "onnx"
     np.testing.assert_array_equal(fast.predict(X), model.predict(X))
     with pytest.raises(InvalidInputError, match="unknown runtime"):
-        reg.load("iris", runtime="gpu", ws=ws)
+        loading.load("iris", runtime="gpu", ws=ws)

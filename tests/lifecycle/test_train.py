@@ -7,7 +7,8 @@ import pytest
 from modelport.core.workspace import Workspace
 from modelport.errors import InvalidInputError, NotFoundError, SchemaError
 from modelport.lifecycle.datasets import load_dataset
-from modelport.lifecycle.registry import get_version, load, register_run
+from modelport.lifecycle.loading import load
+from modelport.lifecycle.registry import get_version, register_run
 from modelport.lifecycle.search import get_run
 from modelport.lifecycle.train import detect_task, parse_params, train
 

@@ -23,12 +23,12 @@ from typing import Any
 import numpy as np
 from sqlalchemy import delete, func, select, update
 
-from modelport.core.formats import Predictor, format_for, get_format
+from modelport.core.formats import format_for, get_format
 from modelport.core.signature import Signature
 from modelport.core.store import schema as t
 from modelport.core.store.sql import insert_ignore, upsert
 from modelport.core.workspace import Workspace, current
-from modelport.errors import ExportError, InvalidInputError, NotFoundError
+from modelport.errors import InvalidInputError, NotFoundError
 from modelport.lifecycle.refs import (
     DEFAULT_ALIAS,
     LATEST,
@@ -41,7 +41,6 @@ from modelport.lifecycle.tracking import _key, _text
 
 SAMPLE_ROWS = 200
 EXAMPLE_ROWS = 5
-RUNTIMES = ("native", "onnx", "auto")
 
 
 @dataclass
@@ -371,87 +370,6 @@ def delete_model(ref: str, ws: Workspace | None = None) -> None:
         for table in (t.model_aliases, t.model_tags, t.model_versions):
             conn.execute(delete(table).where(table.c.name == parsed.name,
                                              table.c.version == parsed.version))
-
-
-# ---------------------------------------------------------------- loading
-
-def load_native(version: ModelVersion, ws: Workspace | None = None) -> Any:
-    """The native model object of a version, from digest-verified bytes."""
-    ws = current(ws)
-    return get_format(version.format).load_model(ws.artifacts.get(version.artifact_digest))
-
-
-def load_sample(version: ModelVersion, ws: Workspace | None = None) -> np.ndarray | None:
-    """The rows recorded at registration for checking exports and warming servers."""
-    if not version.sample_digest:
-        return None
-    ws = current(ws)
-    return np.load(io.BytesIO(ws.artifacts.get(version.sample_digest)), allow_pickle=False)
-
-
-def load(ref: str | Ref, runtime: str = "native", ws: Workspace | None = None) -> Predictor:
-    """A ``Predictor`` for ``ref``.
-
-    ``runtime="onnx"`` uses the version's checked ONNX export; ``"auto"`` uses it
-    when there is one and the native runtime otherwise.
-    """
-    if runtime not in RUNTIMES:
-        raise InvalidInputError(f"unknown runtime {runtime!r} — use one of {', '.join(RUNTIMES)}")
-    ws = current(ws)
-    version = get_version(ref, ws=ws)
-    if runtime == "onnx" and not version.onnx_ready:
-        raise NotFoundError(f"{version.ref} has no ONNX export that passed its parity check — "
-                            f"create one with: modelport models export-onnx {version.ref}")
-    if runtime != "native" and version.onnx_ready:
-        assert version.onnx is not None
-        predictor = get_format("onnx").load(ws.artifacts.get(version.onnx["digest"]),
-                                            version.signature)
-    else:
-        predictor = get_format(version.format).load(ws.artifacts.get(version.artifact_digest),
-                                                     version.signature)
-    predictor.name, predictor.version = version.name, version.version
-    return predictor
-
-
-def export_onnx(ref: str | Ref, ws: Workspace | None = None) -> ModelVersion:
-    """Convert a version to ONNX, check parity on its example and sample rows, and
-    record the result on the version (a failure is recorded too, then raised)."""
-    from modelport.core.formats.onnx import check_parity, convert
-
-    ws = current(ws)
-    version = get_version(ref, ws=ws)
-    if version.format == "onnx":
-        raise InvalidInputError(f"{version.ref} is already an ONNX model")
-    fmt = get_format(version.format)
-    native = fmt.load_model(ws.artifacts.get(version.artifact_digest))
-    rows = [r for r in (version.signature.to_matrix(version.input_example)
-                        if version.input_example else None, load_sample(version, ws=ws))
-            if r is not None]
-    if not rows:
-        raise ExportError(f"{version.ref} has no input example or sample to check an export on")
-    try:
-        data = convert(version.format, native, version.signature)
-        onnx_fmt = get_format("onnx")
-        parity = check_parity(fmt.predictor(native, version.signature),
-                              onnx_fmt.load(data, version.signature), np.vstack(rows))
-    except ExportError as exc:
-        _record_onnx(ws, version, {"passed": False, "error": exc.message})
-        raise
-    digest = ws.artifacts.put(data)
-    _record_onnx(ws, version, {"digest": digest, "size": len(data), **parity.to_dict()})
-    if not parity.passed:
-        raise ExportError(
-            f"the ONNX copy of {version.ref} disagrees with the original (max abs difference "
-            f"{parity.max_abs_diff:.3g}, labels agree on {parity.labels_agree:.1%} of "
-            f"{parity.rows} rows) — it will not be served; the native runtime stays")
-    return get_version(Ref(version.name, version=version.version), ws=ws)
-
-
-def _record_onnx(ws: Workspace, version: ModelVersion, onnx: dict[str, Any]) -> None:
-    with ws.store.write() as conn:
-        conn.execute(update(t.model_versions).where(
-            t.model_versions.c.name == version.name,
-            t.model_versions.c.version == version.version).values(onnx=onnx))
 
 
 # ---------------------------------------------------------------- runs ↔ registry

@@ -142,7 +142,7 @@ def delete(ref: Annotated[str, typer.Argument(help="NAME (every version) or NAME
 def export_onnx(ref: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@ALIAS")],
                 as_json: JsonFlag = False) -> None:
     """Convert a version to ONNX and check it predicts what the original does."""
-    from modelport.lifecycle.registry import export_onnx as _export
+    from modelport.lifecycle.loading import export_onnx as _export
 
     with console.status(f"converting {ref} to ONNX and checking parity"):
         v = _export(ref)

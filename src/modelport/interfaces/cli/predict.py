@@ -27,7 +27,7 @@ def predict(
 
     from modelport.errors import InvalidInputError
     from modelport.lifecycle.datasets import load_dataset
-    from modelport.lifecycle.registry import load
+    from modelport.lifecycle.loading import load
 
     predictor = load(ref, runtime=runtime)
     frame = load_dataset(input).frame

@@ -33,7 +33,8 @@ def quickstart(
     from modelport.core.workspace import current
     from modelport.errors import MissingDependencyError
     from modelport.lifecycle.datasets import load_dataset
-    from modelport.lifecycle.registry import export_onnx, load, set_alias
+    from modelport.lifecycle.loading import export_onnx, load
+    from modelport.lifecycle.registry import set_alias
     from modelport.lifecycle.train import train
 
     started = time.perf_counter()
