@@ -60,12 +60,13 @@ class Signature:
         """The signature of a model trained on ``frame`` (a pandas DataFrame)."""
         inputs = []
         for name, dtype in frame.dtypes.items():
-            np_dtype = np.dtype(dtype) if not hasattr(dtype, "numpy_dtype") else dtype.numpy_dtype
-            if np_dtype.kind not in NUMERIC_KINDS:
+            # pandas extension dtypes (Int64, boolean, string…) carry a NumPy kind too
+            if getattr(dtype, "kind", "O") not in NUMERIC_KINDS:
                 raise SchemaError(
                     f"column {name!r} has dtype {dtype}, which the model cannot take — "
                     "only numeric and bool feature columns are supported; encode it first"
                 )
+            np_dtype = np.dtype(getattr(dtype, "numpy_dtype", dtype))
             inputs.append(ColumnSpec(str(name), np_dtype.name))
         outputs = [OutputSpec("prediction", prediction_dtype, [-1])]
         if classes is not None:
@@ -85,6 +86,7 @@ class Signature:
         if isinstance(batch, list):
             if batch and isinstance(batch[0], Mapping):
                 return self._from_columns(_rows_to_columns(batch, self.names), dtype)
+            self._check_row_lengths(batch)
             return self._from_array(_as_array(batch), dtype)
         columns = _columns_of(batch)
         if columns is None:
@@ -94,17 +96,27 @@ class Signature:
             )
         return self._from_columns(columns, dtype)
 
+    def _check_row_lengths(self, rows: list[Any]) -> None:
+        if not rows or not isinstance(rows[0], list | tuple):
+            return
+        n = len(self.inputs)
+        for i, row in enumerate(rows):
+            if not isinstance(row, list | tuple) or len(row) != n:
+                got = f"{len(row)} values" if isinstance(row, list | tuple) else repr(row)
+                raise SchemaError(f"row {i} has {got}, expected {n} ({self._some_names()})")
+
+    def _some_names(self) -> str:
+        return ", ".join(self.names[:5]) + (", …" if len(self.inputs) > 5 else "")
+
     def _from_array(self, arr: np.ndarray, dtype: Any) -> np.ndarray:
-        if arr.ndim == 1 and len(self.inputs) > 0 and arr.shape[0] == len(self.inputs):
+        if arr.ndim == 1:  # a single row: checked for its width below like any other
             arr = arr.reshape(1, -1)
         if arr.ndim != 2:
             raise SchemaError(
                 f"expected a 2-D batch of rows, got an array with {arr.ndim} dimension(s)")
         if arr.shape[1] != len(self.inputs):
             raise SchemaError(
-                f"expected {len(self.inputs)} columns ({', '.join(self.names[:5])}"
-                f"{', …' if len(self.inputs) > 5 else ''}), got {arr.shape[1]}"
-            )
+                f"expected {len(self.inputs)} columns ({self._some_names()}), got {arr.shape[1]}")
         if arr.dtype.kind not in NUMERIC_KINDS:
             for j, spec in enumerate(self.inputs):
                 _check_column(spec, _as_array(arr[:, j].tolist()))
@@ -115,11 +127,15 @@ class Signature:
         if missing:
             raise SchemaError(f"missing column{'s' if len(missing) > 1 else ''} "
                               f"{', '.join(repr(m) for m in missing)}")
-        arrays = [_check_column(spec, _as_array(columns[spec.name])) for spec in self.inputs]
-        lengths = {len(a) for a in arrays}
-        if len(lengths) > 1:
-            raise SchemaError(f"columns have different lengths: {sorted(lengths)}")
-        out = np.empty((lengths.pop() if lengths else 0, len(arrays)), dtype=dtype)
+        arrays = [_check_column(spec, _as_array(columns[spec.name], spec.name))
+                  for spec in self.inputs]
+        rows = len(arrays[0]) if arrays else 0
+        for spec, arr in zip(self.inputs, arrays, strict=True):
+            if len(arr) != rows:
+                raise SchemaError(
+                    f"column {spec.name!r} has {len(arr)} values but column "
+                    f"{self.inputs[0].name!r} has {rows} — every column needs one value per row")
+        out = np.empty((rows, len(arrays)), dtype=dtype)
         for j, arr in enumerate(arrays):
             out[:, j] = arr
         return out
@@ -129,37 +145,55 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _as_array(values: Any) -> np.ndarray:
+def _as_array(values: Any, column: str | None = None) -> np.ndarray:
     if isinstance(values, np.ndarray):
         return values
     if hasattr(values, "to_numpy"):
-        # pandas Series (nullable dtypes give NaN for NA) or pyarrow arrays
+        # pandas Series (nullable dtypes give NaN or NA for NA) or pyarrow arrays
         try:
             return values.to_numpy(zero_copy_only=False)
         except TypeError:
             return values.to_numpy()
     try:
-        return np.asarray(values)
-    except ValueError as exc:
-        raise SchemaError(f"cannot read values as an array: {exc}") from None
+        arr = np.asarray(values)
+    except ValueError:  # nested lists of different lengths
+        where = f"column {column!r}" if column is not None else "the batch"
+        raise SchemaError(f"{where} must hold one number per row, not nested lists") from None
+    # NumPy turns [1, "x"] into ["1", "x"]: keep the values as they came, so an error
+    # can quote the one that is wrong
+    return np.array(values, dtype=object) if arr.dtype.kind in "US" else arr
 
 
 def _check_column(spec: ColumnSpec, arr: np.ndarray) -> np.ndarray:
+    if arr.ndim == 0:
+        raise SchemaError(f"column {spec.name!r} must be a list with one value per row, "
+                          f"got the single value {arr.item()!r}")
     if arr.ndim != 1:
         raise SchemaError(f"column {spec.name!r} must be one value per row")
     if arr.dtype.kind in NUMERIC_KINDS:
         return arr
-    if arr.dtype.kind == "O":
-        # JSON nulls and Python numbers mixed: accept numbers and None (as NaN) only
-        try:
-            return np.array([np.nan if v is None else v for v in arr], dtype=np.float64)
-        except (TypeError, ValueError):
-            bad = next(v for v in arr if v is not None and not isinstance(v, int | float))
-            raise SchemaError(
-                f"column {spec.name!r} expects {_kind(spec.dtype)} values, got {bad!r}"
-            ) from None
-    raise SchemaError(f"column {spec.name!r} expects {_kind(spec.dtype)} values, "
-                      f"got {arr.dtype} values")
+    expects = f"column {spec.name!r} expects {_kind(spec.dtype)} values"
+    values = arr.tolist()
+    # JSON nulls and Python numbers mixed: accept numbers, None and pandas.NA (as NaN)
+    # only — a string is refused even when it reads as a number
+    bad = next((v for v in values if not _missing(v) and not _is_number(v)), _NONE)
+    if bad is not _NONE or arr.dtype.kind != "O":
+        raise SchemaError(f"{expects}, got {(values[0] if bad is _NONE else bad)!r}")
+    try:
+        return np.array([np.nan if _missing(v) else v for v in values], dtype=np.float64)
+    except OverflowError:
+        raise SchemaError(f"{expects}, got a number too large for a float") from None
+
+
+_NONE = object()
+
+
+def _missing(value: Any) -> bool:
+    return value is None or type(value).__name__ == "NAType"  # JSON null, pandas.NA
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.number | np.bool_)
 
 
 def _kind(dtype: str) -> str:

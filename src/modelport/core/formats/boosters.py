@@ -29,10 +29,17 @@ def _envelope(native: str, model: Any) -> bytes:
 def _open_envelope(data: bytes, fmt: str) -> dict[str, Any]:
     try:
         env = json.loads(data)
-        env["booster"]
-    except (ValueError, KeyError, TypeError):
-        raise InvalidInputError(f"not a modelport {fmt} artifact") from None
+    except ValueError:
+        env = None
+    if not isinstance(env, dict) or not isinstance(env.get("booster"), str):
+        raise InvalidInputError(f"not a modelport {fmt} artifact")
     return env
+
+
+def _unreadable(fmt: str, exc: Exception) -> InvalidInputError:
+    """The library's own parse error as one line (XGBoost appends a C++ stack trace)."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return InvalidInputError(f"not a loadable {fmt} model: {first}")
 
 
 class BoosterPredictor(Predictor):
@@ -55,8 +62,11 @@ class BoosterPredictor(Predictor):
 
 
 def _as_proba(raw: np.ndarray) -> np.ndarray:
-    raw = np.asarray(raw, dtype=np.float64)
-    return raw if raw.ndim == 2 else np.column_stack([1.0 - raw, raw])
+    raw = np.asarray(raw)
+    if raw.ndim == 1:  # the positive class only: complement it in the booster's own
+        # precision (float32 for XGBoost), exactly as its scikit-learn wrapper does
+        raw = np.column_stack([1 - raw, raw])
+    return raw.astype(np.float64, copy=False)
 
 
 class LightGBMPredictor(BoosterPredictor):
@@ -79,7 +89,11 @@ class LightGBMFormat(Format):
 
     def load_model(self, data: bytes) -> Any:
         lgb = require("lightgbm", self.extra)
-        return lgb.Booster(model_str=_open_envelope(data, self.name)["booster"])
+        native = _open_envelope(data, self.name)["booster"]
+        try:
+            return lgb.Booster(model_str=native)
+        except lgb.basic.LightGBMError as exc:
+            raise _unreadable(self.name, exc) from None
 
     def predictor(self, model: Any, signature: Signature) -> Predictor:
         return LightGBMPredictor(model, signature)
@@ -105,8 +119,12 @@ class XGBoostFormat(Format):
 
     def load_model(self, data: bytes) -> Any:
         xgb = require("xgboost", self.extra)
+        native = _open_envelope(data, self.name)["booster"]
         booster = xgb.Booster()
-        booster.load_model(bytearray(_open_envelope(data, self.name)["booster"].encode()))
+        try:
+            booster.load_model(bytearray(native.encode()))
+        except xgb.core.XGBoostError as exc:
+            raise _unreadable(self.name, exc) from None
         return booster
 
     def predictor(self, model: Any, signature: Signature) -> Predictor:

@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 PARITY_ATOL = 1e-4
 PARITY_RTOL = 1e-4
 
+# set by ``convert`` on every model it writes: whether the converter's "probabilities"
+# output holds probabilities ("true") or decision scores ("false": RidgeClassifier, SVC
+# without probability=True, SGDClassifier with hinge loss — skl2onnx names both alike)
+PROBABILITIES_KEY = "modelport.probabilities"
+
 
 class OnnxPredictor(Predictor):
     runtime = "onnx"
@@ -36,18 +41,23 @@ class OnnxPredictor(Predictor):
         super().__init__(signature)
         self.session = session
         self._input = session.get_inputs()[0].name
-        outputs = session.get_outputs()
-        self._proba_index = next(
-            (i for i, o in enumerate(outputs) if "prob" in o.name.lower()), None)
-        self._value_index = 0 if not self.is_classifier else None
+        names = [o.name.lower() for o in session.get_outputs()]
+        self._label_index = next((i for i, n in enumerate(names) if "label" in n), None)
+        self._proba_index = next((i for i, n in enumerate(names) if "prob" in n), None)
+        if session.get_modelmeta().custom_metadata_map.get(PROBABILITIES_KEY) == "false":
+            self._proba_index = None
 
     def _run(self, x: np.ndarray) -> list[Any]:
         return self.session.run(None, {self._input: x})
 
     def predict_matrix(self, x: np.ndarray) -> np.ndarray:
-        if self.is_classifier:
+        if not self.is_classifier:
+            return np.asarray(self._run(x)[0], dtype=np.float64).reshape(-1)
+        if self._proba_index is not None:
+            # the argmax maps onto signature.classes, which a bare booster's own label
+            # output (class indexes) would not
             return self.labels(self.proba_matrix(x))
-        return np.asarray(self._run(x)[0], dtype=np.float64).reshape(-1)
+        return np.asarray(self._run(x)[self._label_index or 0]).reshape(-1)
 
     def proba_matrix(self, x: np.ndarray) -> np.ndarray:
         if self._proba_index is None:
@@ -56,6 +66,11 @@ class OnnxPredictor(Predictor):
         if isinstance(proba, list):  # a ZipMap output: one dict per row
             proba = [[row[k] for k in sorted(row)] for row in proba]
         return np.asarray(proba, dtype=np.float64)
+
+    def predict_outputs(self, batch: Any) -> dict[str, np.ndarray]:
+        if self.is_classifier and self._proba_index is None:
+            return {"prediction": self.predict(batch)}
+        return super().predict_outputs(batch)
 
 
 class OnnxFormat(Format):
@@ -75,10 +90,13 @@ class OnnxFormat(Format):
         # splitting one small matrix across cores
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
+        # errors only: converters declare some output shapes loosely (a label of shape
+        # [1], a binary score of [N, 2]) and onnxruntime would log that on every call
+        options.log_severity_level = 3
         try:
             return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise InvalidInputError(f"not a loadable ONNX model: {exc}") from None
+            raise InvalidInputError(f"not a loadable ONNX model: {_first_line(exc)}") from None
 
     def predictor(self, model: Any, signature: Signature) -> Predictor:
         return OnnxPredictor(model, signature)
@@ -103,17 +121,37 @@ def convert(format_name: str, model: Any, signature: Signature) -> bytes:
     if converter is None:
         raise ExportError(f"no ONNX converter for {format_name} models")
     n = len(signature.inputs)
+    classifier = signature.classes is not None
     try:
-        proto = converter(model, n, signature.classes is not None)
+        proto = converter(model, n, classifier)
     except ExportError:
         raise
     except Exception as exc:  # converters raise anything from RuntimeError to KeyError
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ExportError(
-            f"ONNX conversion of this {type(model).__name__} failed ({first}) — "
+            f"ONNX conversion of this {type(model).__name__} failed ({_reason(exc)}) — "
             "the model keeps being served by its native runtime"
         ) from None
+    has_proba = classifier and (format_name != "sklearn" or hasattr(model, "predict_proba"))
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = PROBABILITIES_KEY, "true" if has_proba else "false"
     return bytes(proto.SerializeToString())
+
+
+def _first_line(exc: BaseException, limit: int = 160) -> str:
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _reason(exc: BaseException) -> str:
+    """One line: the error and, when it wraps one, the root cause (skl2onnx buries the
+    useful part — "Expected an int, got a boolean" — under a dump of node attributes)."""
+    root = exc
+    while root.__cause__ is not None:
+        root = root.__cause__
+    if root is exc:
+        return _first_line(exc)
+    return f"{_first_line(exc, 80)}: {_first_line(root)}"
 
 
 def _sklearn(model: Any, n: int, classifier: bool) -> Any:
@@ -137,21 +175,39 @@ def _xgboost(model: Any, n: int, classifier: bool) -> Any:
     onnxmltools = require("onnxmltools", "onnx")
     from onnxmltools.convert.common.data_types import FloatTensorType
 
+    # the converter reads features as f0, f1, …: convert a copy of the booster without
+    # the training column names (the signature maps names to positions already)
+    booster = (model.get_booster() if hasattr(model, "get_booster") else model).copy()
+    booster.feature_names = None
+    booster.feature_types = None
     return onnxmltools.convert_xgboost(
-        model, initial_types=[("input", FloatTensorType([None, n]))])
+        booster, initial_types=[("input", FloatTensorType([None, n]))])
 
 
 _CONVERTERS = {"sklearn": _sklearn, "lightgbm": _lightgbm, "xgboost": _xgboost}
 
 
 def check_parity(source: Predictor, copy: Predictor, x: np.ndarray) -> Parity:
-    """Run both predictors on ``x`` and compare every output they share."""
+    """Run both predictors on ``x`` and compare every output they share.
+
+    Probabilities (or regression values) are compared within tolerance; for a
+    classifier the labels must also agree on every row.
+    """
     ref = source.predict_outputs(x)
     got = copy.predict_outputs(x.astype(np.float32))
-    key = "probabilities" if "probabilities" in ref and "probabilities" in got else "prediction"
+    classifier = source.is_classifier
+    agree = float(np.mean(ref["prediction"] == got["prediction"])) if classifier else 1.0
+    if "probabilities" in ref and "probabilities" in got:
+        key = "probabilities"
+    elif classifier:  # labels only: nothing numeric to compare beyond agreement
+        return Parity(rows=len(x), max_abs_diff=0.0, labels_agree=agree, passed=agree == 1.0)
+    else:
+        key = "prediction"
     a = np.asarray(ref[key], dtype=np.float64)
-    b = np.asarray(got[key], dtype=np.float64).reshape(a.shape)
+    b = np.asarray(got[key], dtype=np.float64)
+    if a.size != b.size:  # e.g. one score column where the source gives two probabilities
+        return Parity(rows=len(x), max_abs_diff=float("inf"), labels_agree=agree, passed=False)
+    b = b.reshape(a.shape)
     diff = float(np.max(np.abs(a - b))) if a.size else 0.0
     close = bool(np.allclose(a, b, atol=PARITY_ATOL, rtol=PARITY_RTOL))
-    agree = float(np.mean(ref["prediction"] == got["prediction"])) if source.is_classifier else 1.0
     return Parity(rows=len(x), max_abs_diff=diff, labels_agree=agree, passed=close and agree == 1.0)

@@ -7,7 +7,7 @@ being loaded, so a crafted artifact cannot widen what it is allowed to build.
 
 from __future__ import annotations
 
-import contextlib
+import copy
 from typing import Any
 
 import numpy as np
@@ -15,7 +15,7 @@ import numpy as np
 from modelport.core.formats.base import Format, Predictor, module_of
 from modelport.core.formats.trusted import TRUSTED_TYPES
 from modelport.core.signature import Signature
-from modelport.errors import UnsafeArtifactError
+from modelport.errors import InvalidInputError, ModelportError, UnsafeArtifactError
 
 
 class SklearnPredictor(Predictor):
@@ -23,11 +23,9 @@ class SklearnPredictor(Predictor):
 
     def __init__(self, model: Any, signature: Signature) -> None:
         super().__init__(signature)
-        self.model = model
         # the signature has already checked column names; without this, scikit-learn
         # warns on every matrix from a model that was fitted on a DataFrame
-        with contextlib.suppress(AttributeError):
-            del model.feature_names_in_
+        self.model = _without_feature_names(model)
         self._has_proba = self.is_classifier and hasattr(model, "predict_proba")
 
     def predict_matrix(self, x: np.ndarray) -> np.ndarray:
@@ -42,6 +40,25 @@ class SklearnPredictor(Predictor):
         if self._has_proba:
             return super().predict_outputs(batch)
         return {"prediction": self.predict(batch)}
+
+
+def _without_feature_names(model: Any) -> Any:
+    """``model`` with no ``feature_names_in_`` on it or on any pipeline step.
+
+    Shallow copies share the fitted arrays, so this is cheap and leaves the caller's
+    model untouched. A Pipeline's own ``feature_names_in_`` is a property reading its
+    first step, which is why the steps are walked.
+    """
+    steps = getattr(model, "steps", None)
+    if isinstance(steps, list):
+        model = copy.copy(model)
+        model.steps = [(name, _without_feature_names(step)) for name, step in steps]
+        return model
+    if "feature_names_in_" not in getattr(model, "__dict__", {}):
+        return model
+    model = copy.copy(model)
+    del model.feature_names_in_
+    return model
 
 
 class SklearnFormat(Format):
@@ -74,6 +91,12 @@ class SklearnFormat(Format):
                 "refusing to load a scikit-learn artifact that asks for types outside "
                 f"modelport's allow-list: {exc}"
             ) from None
+        except ModelportError:
+            raise
+        except Exception as exc:  # a bad zip, a missing or malformed schema, an unknown node
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InvalidInputError(
+                f"not a loadable scikit-learn (skops) artifact: {first}") from None
 
     def predictor(self, model: Any, signature: Signature) -> Predictor:
         return SklearnPredictor(model, signature)
