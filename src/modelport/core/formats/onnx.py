@@ -11,6 +11,7 @@ native runtime stays the one in use.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -123,7 +124,12 @@ def convert(format_name: str, model: Any, signature: Signature) -> bytes:
     n = len(signature.inputs)
     classifier = signature.classes is not None
     try:
-        proto = converter(model, n, classifier)
+        with warnings.catch_warnings():
+            # converters read attributes their libraries have deprecated (SVC.probA_ …);
+            # the user can do nothing about it, the parity check below is what counts
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            proto = converter(model, n, classifier)
     except ExportError:
         raise
     except Exception as exc:  # converters raise anything from RuntimeError to KeyError

@@ -148,3 +148,17 @@ model_tags = Table(
     Column("key", String(250), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# API keys: only a SHA-256 of each secret is kept; the secret is shown once, at creation
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("scopes", JSON, nullable=False),
+    Column("models", JSON),  # None: every model
+    Column("rate_limit", Float),  # requests per second; None: unlimited
+    Column("created", Float, nullable=False),
+    Column("revoked", Float),
+)

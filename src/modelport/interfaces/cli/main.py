@@ -45,9 +45,9 @@ def _settings(
 
 
 # imported for their @app.command registrations
-from modelport.interfaces.cli import predict, quickstart, train  # noqa: E402
+from modelport.interfaces.cli import predict, quickstart, serve, train  # noqa: E402
 
-for module in (quickstart, train, predict):
+for module in (quickstart, train, predict, serve):
     module.register(app)
 
 

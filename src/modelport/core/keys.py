@@ -1,0 +1,109 @@
+"""API keys: who may call what.
+
+A key is ``mp_<id>_<secret>``; the store keeps its id and the SHA-256 of the
+whole key, never the key itself (a leaked database leaks no usable key).
+Keys carry scopes — ``predict`` (inference), ``read`` (metadata, metrics),
+``admin`` (everything) — and may be limited to some models and to a request
+rate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+
+from modelport.core.store import schema as t
+from modelport.core.workspace import Workspace, current
+from modelport.errors import InvalidInputError, NotFoundError
+
+SCOPES = ("predict", "read", "admin")
+PREFIX = "mp_"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    name: str
+    scopes: tuple[str, ...]
+    models: tuple[str, ...] | None
+    rate_limit: float | None
+    created: float
+    revoked: float | None
+
+    def allows(self, scope: str, model: str | None = None) -> bool:
+        if "admin" in self.scopes:
+            return True
+        if scope not in self.scopes:
+            return False
+        return model is None or self.models is None or model in self.models
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _row_to_key(row: Any) -> ApiKey:
+    return ApiKey(row.id, row.name, tuple(row.scopes),
+                  tuple(row.models) if row.models is not None else None, row.rate_limit,
+                  row.created, row.revoked)
+
+
+def create_key(name: str, scopes: Sequence[str] = ("predict",),
+               models: Sequence[str] | None = None, rate_limit: float | None = None,
+               ws: Workspace | None = None) -> tuple[ApiKey, str]:
+    """A new key and its secret — the only time the secret is ever available."""
+    ws = current(ws)
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes:
+        raise InvalidInputError(f"unknown scope {unknown[0] if unknown else '(none)'!r} — use "
+                                f"{', '.join(SCOPES)}")
+    if rate_limit is not None and rate_limit <= 0:
+        raise InvalidInputError("rate limit must be a positive number of requests per second")
+    if not name.strip():
+        raise InvalidInputError("a key needs a name saying who or what uses it")
+    key_id = secrets.token_hex(4)
+    secret = f"{PREFIX}{key_id}_{secrets.token_urlsafe(24)}"
+    key = ApiKey(key_id, name, tuple(scopes), tuple(models) if models else None, rate_limit,
+                 time.time(), None)
+    with ws.store.write() as conn:
+        conn.execute(t.api_keys.insert().values(
+            id=key.id, name=key.name, hash=digest(secret), scopes=list(key.scopes),
+            models=list(key.models) if key.models else None, rate_limit=rate_limit,
+            created=key.created, revoked=None))
+    return key, secret
+
+
+def list_keys(ws: Workspace | None = None, include_revoked: bool = False) -> list[ApiKey]:
+    ws = current(ws)
+    query = select(t.api_keys).order_by(t.api_keys.c.created)
+    if not include_revoked:
+        query = query.where(t.api_keys.c.revoked.is_(None))
+    with ws.store.read() as conn:
+        return [_row_to_key(r) for r in conn.execute(query)]
+
+
+def active_keys_by_hash(ws: Workspace | None = None) -> dict[str, ApiKey]:
+    """Every usable key, by the digest a presented secret will be looked up with."""
+    ws = current(ws)
+    with ws.store.read() as conn:
+        rows = conn.execute(select(t.api_keys).where(t.api_keys.c.revoked.is_(None)))
+        return {r.hash: _row_to_key(r) for r in rows}
+
+
+def revoke_key(key_id: str, ws: Workspace | None = None) -> None:
+    ws = current(ws)
+    with ws.store.write() as conn:
+        done = conn.execute(update(t.api_keys).where(
+            t.api_keys.c.id == key_id, t.api_keys.c.revoked.is_(None)).values(
+            revoked=time.time())).rowcount
+    if not done:
+        raise NotFoundError(f"no active key {key_id!r} — list keys with: modelport keys list")

@@ -1,0 +1,94 @@
+"""``modelport serve`` and ``modelport keys``: the inference server and who may call it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from modelport.interfaces.cli.render import console, emit_json, table, when
+
+keys_app = typer.Typer(help="API keys for the inference server.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.add_typer(keys_app, name="keys")
+
+
+def serve(
+    refs: Annotated[list[str] | None, typer.Argument(
+        help="Models to serve (NAME, NAME:VERSION, NAME@ALIAS); default: every model's "
+             "champion, else its latest version.")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
+    runtime: Annotated[str, typer.Option(
+        help="auto (ONNX when a checked export exists), native or onnx.")] = "auto",
+    auth: Annotated[str, typer.Option(
+        help="API keys: auto (required once any key exists), on or off.")] = "auto",
+    insecure: Annotated[bool, typer.Option(
+        help="Allow a non-loopback address without authentication.")] = False,
+    max_batch: Annotated[int, typer.Option(help="Most rows per model call.")] = 256,
+    batching: Annotated[bool, typer.Option(help="Merge concurrent requests.")] = True,
+    max_body_mb: Annotated[float, typer.Option(help="Largest request body, MiB.")] = 10.0,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+) -> None:
+    """Serve registered models over OIP v2, KServe v1 and MLflow's scoring protocol."""
+    from modelport.runtimes.serving.server import ServeConfig, run
+
+    config = ServeConfig(refs=refs or [], host=host, port=port, workers=workers,
+                         runtime=runtime, auth=auth, insecure=insecure, max_batch=max_batch,
+                         batching=batching, max_body=int(max_body_mb * 1024 * 1024),
+                         access_log=access_log)
+    console.print(f"modelport serving on http://{host}:{port} "
+                  f"({workers} worker{'s' if workers > 1 else ''}) — Ctrl-C to stop")
+    run(config)
+
+
+@keys_app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="Who or what uses the key.")],
+    scope: Annotated[list[str] | None, typer.Option(
+        "--scope", help="predict, read or admin (repeatable; default predict).")] = None,
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", help="Limit the key to these model names (repeatable).")] = None,
+    rate_limit: Annotated[float | None, typer.Option(
+        help="Requests per second this key may make.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Create an API key; its secret is printed once and never stored."""
+    from modelport.core.keys import create_key
+
+    key, secret = create_key(name, scope or ["predict"], model, rate_limit)
+    if as_json:
+        emit_json({**key.to_dict(), "secret": secret})
+        return
+    console.print(f"key {key.id} ({', '.join(key.scopes)}) for {name}:")
+    console.print(secret, soft_wrap=True)
+    console.print("store it now — it cannot be shown again. Clients send it as "
+                  "'Authorization: Bearer KEY'.")
+
+
+@keys_app.command("list")
+def list_(all_: Annotated[bool, typer.Option("--all", help="Include revoked keys.")] = False,
+          as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Keys with their scopes, models and limits (never their secrets)."""
+    from modelport.core.keys import list_keys
+
+    keys = list_keys(include_revoked=all_)
+    if as_json:
+        emit_json(keys)
+        return
+    table(None, ["id", "name", "scopes", "models", "rate/s", "created", "revoked"],
+          ([k.id, k.name, ", ".join(k.scopes), ", ".join(k.models or ["all"]), k.rate_limit,
+            when(k.created), when(k.revoked)] for k in keys))
+
+
+@keys_app.command("revoke")
+def revoke(key_id: str) -> None:
+    """Revoke a key; running servers refuse it within seconds."""
+    from modelport.core.keys import revoke_key
+
+    revoke_key(key_id)
+    console.print(f"revoked {key_id}")

@@ -1,0 +1,1 @@
+"""Runtimes: where registered models do their work (serving, batch, stream, edge)."""

@@ -1,0 +1,105 @@
+"""The little HTTP the server needs, straight on ASGI.
+
+No framework sits on the per-request path: a request is its scope plus a body
+read under a size limit, and a response is two ``send`` calls. Errors are
+``ModelportError``s rendered as ``{"error": ...}`` with their own status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from modelport.errors import InvalidInputError, ModelportError
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class PayloadTooLargeError(ModelportError):
+    code = "payload_too_large"
+    status = 413
+
+
+class MethodNotAllowedError(ModelportError):
+    code = "method_not_allowed"
+    status = 405
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes = b""
+    query: str = ""
+    key: Any = None  # the API key that authenticated the request, if any
+    response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+    def json(self) -> Any:
+        if not self.body:
+            raise InvalidInputError("the request body is empty — send a JSON document")
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInputError(f"malformed JSON: {exc}") from None
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes = b""
+    content_type: bytes = b"application/json"
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    return Response(status, orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY))
+
+
+def error_response(exc: ModelportError) -> Response:
+    return Response(exc.status, orjson.dumps({"error": exc.message}))
+
+
+async def read_body(receive: Receive, limit: int, declared: str | None) -> bytes:
+    """The whole request body, refusing (413) as soon as it passes ``limit`` bytes."""
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"request body of {int(declared):,} bytes is over the "
+                                   f"{limit:,}-byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"request body is over the {limit:,}-byte limit")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def send_response(send: Send, response: Response, extra: list[tuple[bytes, bytes]]
+                        ) -> None:
+    headers = [(b"content-type", response.content_type),
+               (b"content-length", str(len(response.body)).encode()), *response.headers, *extra]
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+def header_map(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+def require_method(request: Request, *allowed: str) -> None:
+    if request.method not in allowed:
+        raise MethodNotAllowedError(f"{request.method} is not allowed on {request.path} — use "
+                                    f"{' or '.join(allowed)}")

@@ -1,0 +1,155 @@
+"""Open Inference Protocol v2 (Triton, KServe v2, MLServer), with binary tensors.
+
+Inputs are one 2-D tensor ``[rows, columns]`` in signature order, or one
+tensor per column named after it. Outputs are ``prediction`` and, for
+classifiers, ``probabilities``; a client asking for binary outputs — as
+``tritonclient`` does by default — gets them after the JSON header.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import orjson
+
+from modelport import __version__
+from modelport.errors import InvalidInputError
+from modelport.runtimes.serving.http import Request, Response, json_response
+from modelport.runtimes.serving.repository import Served
+from modelport.runtimes.serving.tensors import (
+    check_shape,
+    datatype_of,
+    dtype_for,
+    from_binary,
+    from_json,
+    to_binary,
+    to_json_data,
+)
+
+HEADER_LENGTH = "inference-header-content-length"
+EXTENSIONS = ["binary_tensor_data"]
+
+
+def server_metadata() -> Response:
+    return json_response({"name": "modelport", "version": __version__, "extensions": EXTENSIONS})
+
+
+def model_metadata(served: Served) -> Response:
+    sig = served.model.signature
+    width = len(sig.inputs)
+    dtype = "FP32" if served.runtime == "onnx" else "FP64"
+    outputs = []
+    for out in sig.outputs:
+        datatype = datatype_of(np.empty(0, dtype=out.dtype)) if out.dtype != "object" else "BYTES"
+        outputs.append({"name": out.name, "datatype": datatype, "shape": out.shape})
+    return json_response({
+        "name": served.name, "versions": [str(served.version)], "platform": served.runtime,
+        "inputs": [{"name": "input", "datatype": dtype, "shape": [-1, width],
+                    "parameters": {"columns": sig.names}}],
+        "outputs": outputs,
+    })
+
+
+def model_ready(served: Served) -> Response:
+    return json_response({"name": served.name, "ready": True})
+
+
+def parse_request(request: Request) -> tuple[dict[str, Any], memoryview | None]:
+    """The JSON header of an infer request and the binary part after it, if any."""
+    length = request.headers.get(HEADER_LENGTH)
+    if length is None:
+        return _object(request.json()), None
+    if not length.isdigit() or int(length) > len(request.body):
+        raise InvalidInputError(f"{HEADER_LENGTH} {length!r} does not fit a body of "
+                                f"{len(request.body)} bytes")
+    n = int(length)
+    try:
+        header = orjson.loads(request.body[:n])
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInputError(f"malformed JSON header: {exc}") from None
+    return _object(header), memoryview(request.body)[n:]
+
+
+def _object(doc: Any) -> dict[str, Any]:
+    if not isinstance(doc, dict):
+        raise InvalidInputError("an inference request must be a JSON object with 'inputs'")
+    return doc
+
+
+def batch_of(doc: dict[str, Any], binary: memoryview | None, columns: list[str]) -> Any:
+    """The request's rows: a 2-D array, or a mapping of column name to 1-D array."""
+    inputs = doc.get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        raise InvalidInputError("'inputs' must be a non-empty array of tensors")
+    tensors: dict[str, np.ndarray] = {}
+    offset = 0
+    for item in inputs:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise InvalidInputError("each input needs a 'name', 'shape', 'datatype' and 'data'")
+        name = item["name"]
+        shape = check_shape(item.get("shape"), name)
+        dtype = dtype_for(item.get("datatype"), name)
+        params = item.get("parameters") or {}
+        size = params.get("binary_data_size") if isinstance(params, dict) else None
+        if size is not None:
+            if binary is None or not isinstance(size, int) or size < 0 \
+                    or offset + size > len(binary):
+                raise InvalidInputError(f"input {name!r}: binary_data_size {size!r} does not "
+                                        "fit the binary part of the body")
+            tensors[name] = from_binary(binary[offset:offset + size], shape, dtype, name)
+            offset += size
+        else:
+            tensors[name] = from_json(item.get("data"), shape, dtype, name)
+    if len(tensors) == 1:
+        (name, arr), = tensors.items()
+        if arr.ndim == 2 or name not in columns:
+            return arr if arr.ndim != 1 else arr.reshape(1, -1)
+    flat = {}
+    for name, arr in tensors.items():
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        if arr.ndim != 1:
+            raise InvalidInputError(f"input {name!r}: a per-column tensor must have shape [rows] "
+                                    f"or [rows, 1], got {list(arr.shape)}")
+        flat[name] = arr
+    return flat
+
+
+def render(doc: dict[str, Any], served: Served, outputs: dict[str, np.ndarray]) -> Response:
+    requested = doc.get("outputs")
+    params = doc.get("parameters") if isinstance(doc.get("parameters"), dict) else {}
+    binary_default = bool(params.get("binary_data_output", False))
+    wanted: dict[str, bool] = {}
+    if isinstance(requested, list) and requested:
+        for item in requested:
+            name = item.get("name") if isinstance(item, dict) else None
+            if name not in outputs:
+                raise InvalidInputError(f"unknown output {name!r} — this model gives "
+                                        f"{', '.join(outputs)}")
+            p = item.get("parameters") or {}
+            wanted[name] = bool(p.get("binary_data", binary_default)) if isinstance(p, dict) \
+                else binary_default
+    else:
+        wanted = dict.fromkeys(outputs, binary_default)
+    body_outputs, blobs = [], []
+    for name, binary in wanted.items():
+        arr = outputs[name]
+        entry: dict[str, Any] = {"name": name, "datatype": datatype_of(arr),
+                                 "shape": list(arr.shape)}
+        if binary:
+            blob = to_binary(arr)
+            entry["parameters"] = {"binary_data_size": len(blob)}
+            blobs.append(blob)
+        else:
+            entry["data"] = to_json_data(arr)
+        body_outputs.append(entry)
+    result: dict[str, Any] = {"model_name": served.name, "model_version": str(served.version),
+                              "outputs": body_outputs}
+    if isinstance(doc.get("id"), str):
+        result["id"] = doc["id"]
+    header = orjson.dumps(result, option=orjson.OPT_SERIALIZE_NUMPY)
+    if not blobs:
+        return Response(200, header)
+    return Response(200, header + b"".join(blobs), b"application/octet-stream",
+                    [(HEADER_LENGTH.encode(), str(len(header)).encode())])

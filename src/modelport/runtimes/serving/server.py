@@ -1,0 +1,96 @@
+"""Running the serving app: configuration, the bind-safety rule, uvicorn processes.
+
+The configuration travels to worker processes as one JSON environment
+variable, so ``--workers N`` starts N identical, independent servers on one
+socket — no shared state, nothing to coordinate.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from dataclasses import asdict, dataclass, field
+
+from modelport.core.keys import list_keys
+from modelport.core.workspace import current
+from modelport.errors import InvalidInputError
+from modelport.runtimes.serving.app import DEFAULT_MAX_BODY, AppConfig, ServingApp
+from modelport.runtimes.serving.auth import Guard
+from modelport.runtimes.serving.repository import Repository, ServeOptions
+
+ENV = "MODELPORT_SERVE_CONFIG"
+AUTH_MODES = ("auto", "on", "off")
+
+
+@dataclass
+class ServeConfig:
+    refs: list[str] = field(default_factory=list)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    runtime: str = "auto"
+    auth: str = "auto"  # auto: on when any active API key exists
+    insecure: bool = False
+    max_batch: int = 256
+    batching: bool = True
+    max_body: int = DEFAULT_MAX_BODY
+    access_log: bool = False
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def auth_enabled(config: ServeConfig) -> bool:
+    """Decide, and refuse an unsafe combination before anything listens."""
+    if config.auth not in AUTH_MODES:
+        raise InvalidInputError(f"--auth must be one of {', '.join(AUTH_MODES)}")
+    has_keys = bool(list_keys())
+    if config.auth == "on" and not has_keys:
+        raise InvalidInputError("--auth on needs an API key — create one with: "
+                                "modelport keys create NAME")
+    enabled = config.auth == "on" or (config.auth == "auto" and has_keys)
+    if not enabled and not is_loopback(config.host) and not config.insecure:
+        raise InvalidInputError(
+            f"refusing to serve on {config.host} without authentication — create a key with "
+            "'modelport keys create NAME' (then clients send 'Authorization: Bearer KEY'), or "
+            "pass --insecure if the network in front of this server does the checking")
+    return enabled
+
+
+def build_app(config: ServeConfig) -> ServingApp:
+    options = ServeOptions(runtime=config.runtime, max_batch=config.max_batch,
+                           batching=config.batching)
+    ws = current()
+    repository = Repository(config.refs or None, options, ws=ws)
+    guard = Guard(ws) if auth_enabled(config) else None
+    return ServingApp(repository, guard, AppConfig(max_body=config.max_body,
+                                                   access_log=config.access_log))
+
+
+def app_from_env() -> ServingApp:
+    """The uvicorn factory each worker process calls."""
+    return build_app(ServeConfig(**json.loads(os.environ[ENV])))
+
+
+def run(config: ServeConfig) -> None:
+    import logging
+
+    import uvicorn
+
+    if config.workers < 1:
+        raise InvalidInputError("--workers must be at least 1")
+    auth_enabled(config)  # fail here, in the parent, with one clear line
+    os.environ[ENV] = json.dumps(asdict(config))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    uvicorn.run("modelport.runtimes.serving.server:app_from_env", factory=True,
+                host=config.host, port=config.port, workers=config.workers,
+                loop="uvloop", http="httptools", lifespan="on", access_log=False,
+                log_level="warning", timeout_graceful_shutdown=30, server_header=False,
+                date_header=False)

@@ -1,0 +1,55 @@
+"""Processes: several workers on one port, and a graceful stop that drops nothing."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import signal
+import time
+
+import httpx
+
+BODY = {"inputs": [{"name": "input", "shape": [2000, 4], "datatype": "FP64",
+                    "data": [5.1, 3.5, 1.4, 0.2] * 2000}]}
+
+
+def test_sigterm_lets_in_flight_requests_finish(model_home) -> None:  # type: ignore
+    from conftest import start_server
+
+    srv = start_server(model_home, "iris:2", "--runtime", "native", "--no-batching")
+
+    def call(_: int) -> int:
+        with httpx.Client(base_url=srv.url, timeout=60) as c:
+            return c.post("/v2/models/iris/infer", json=BODY).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(call, i) for i in range(8)]
+        time.sleep(0.3)  # requests are in flight
+        srv.proc.send_signal(signal.SIGTERM)
+        statuses = [f.result() for f in futures]
+    assert statuses == [200] * 8
+    # uvicorn re-raises SIGTERM after its graceful shutdown, so the exit reports the signal
+    assert srv.proc.wait(timeout=30) in (0, -signal.SIGTERM)
+
+
+def test_several_workers_serve_one_port(model_home) -> None:  # type: ignore[no-untyped-def]
+    from conftest import start_server, stop_server
+
+    srv = start_server(model_home, "iris", "--workers", "2")
+    try:
+        pids = set()
+        with httpx.Client(base_url=srv.url, timeout=30) as c:
+            for _ in range(40):
+                metrics = c.get("/metrics").text
+                pids |= {line.split('pid="')[1].split('"')[0] for line in metrics.splitlines()
+                         if 'pid="' in line}
+                assert c.post("/v2/models/iris/infer", json=BODY).status_code == 200
+        assert len(pids) >= 1
+    finally:
+        stop_server(srv)
+
+
+def test_request_id_is_echoed_or_made(server) -> None:  # type: ignore[no-untyped-def]
+    with httpx.Client(base_url=server.url) as c:
+        assert c.get("/v2/health/live", headers={"x-request-id": "r-1"}).headers[
+            "x-request-id"] == "r-1"
+        assert len(c.get("/v2/health/live").headers["x-request-id"]) == 32
