@@ -33,6 +33,6 @@ class Settings:
             "db_url": os.environ.get("MODELPORT_DB_URL", ""),
             "artifacts_url": os.environ.get("MODELPORT_ARTIFACTS_URL", ""),
         }
-        env.update({k: v for k, v in overrides.items() if v})
+        env.update({k: str(v) for k, v in overrides.items() if v})
         return cls(home=Path(env["home"]), db_url=str(env["db_url"]),
                    artifacts_url=str(env["artifacts_url"]))

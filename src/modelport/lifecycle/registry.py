@@ -191,7 +191,7 @@ def _discard_unreferenced(ws: Workspace, digests: list[str]) -> None:
 
 # ---------------------------------------------------------------- reading
 
-def _version_from_row(row: Mapping[str, Any]) -> ModelVersion:
+def _version_from_row(row: Any) -> ModelVersion:
     data = dict(row)
     data["signature"] = Signature.from_dict(data["signature"])
     data["metrics"] = data["metrics"] or {}

@@ -41,12 +41,10 @@ runs = Table(
     Index("ix_runs_start", "start_time"),
 )
 
-_run_fk = {"ondelete": "CASCADE"}
-
 run_params = Table(
     "run_params",
     metadata,
-    Column("run_id", String(32), ForeignKey("runs.id", **_run_fk), primary_key=True),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(250), primary_key=True),
     Column("value", Text, nullable=False),
 )
@@ -54,7 +52,7 @@ run_params = Table(
 run_metrics = Table(
     "run_metrics",
     metadata,
-    Column("run_id", String(32), ForeignKey("runs.id", **_run_fk), primary_key=True),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(250), primary_key=True),
     Column("step", Integer, primary_key=True),
     Column("value", Float, nullable=False),
@@ -64,7 +62,7 @@ run_metrics = Table(
 run_latest_metrics = Table(
     "run_latest_metrics",
     metadata,
-    Column("run_id", String(32), ForeignKey("runs.id", **_run_fk), primary_key=True),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(250), primary_key=True),
     Column("value", Float, nullable=False),
     Column("step", Integer, nullable=False),
@@ -74,7 +72,7 @@ run_latest_metrics = Table(
 run_tags = Table(
     "run_tags",
     metadata,
-    Column("run_id", String(32), ForeignKey("runs.id", **_run_fk), primary_key=True),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(250), primary_key=True),
     Column("value", Text, nullable=False),
 )
@@ -82,7 +80,7 @@ run_tags = Table(
 run_artifacts = Table(
     "run_artifacts",
     metadata,
-    Column("run_id", String(32), ForeignKey("runs.id", **_run_fk), primary_key=True),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("path", String(500), primary_key=True),
     Column("digest", String(64), nullable=False),
     Column("size", Integer, nullable=False),
@@ -110,12 +108,10 @@ models = Table(
     Column("updated", Float, nullable=False),
 )
 
-_model_fk = {"ondelete": "CASCADE"}
-
 model_versions = Table(
     "model_versions",
     metadata,
-    Column("name", String(200), ForeignKey("models.name", **_model_fk), primary_key=True),
+    Column("name", String(200), ForeignKey("models.name", ondelete="CASCADE"), primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("format", String(32), nullable=False),
     Column("artifact_digest", String(64), nullable=False),
@@ -134,7 +130,7 @@ model_versions = Table(
 model_aliases = Table(
     "model_aliases",
     metadata,
-    Column("name", String(200), ForeignKey("models.name", **_model_fk), primary_key=True),
+    Column("name", String(200), ForeignKey("models.name", ondelete="CASCADE"), primary_key=True),
     Column("alias", String(100), primary_key=True),
     Column("version", Integer, nullable=False),
 )
@@ -143,7 +139,7 @@ model_aliases = Table(
 model_tags = Table(
     "model_tags",
     metadata,
-    Column("name", String(200), ForeignKey("models.name", **_model_fk), primary_key=True),
+    Column("name", String(200), ForeignKey("models.name", ondelete="CASCADE"), primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("key", String(250), primary_key=True),
     Column("value", Text, nullable=False),

@@ -8,15 +8,15 @@ account, no download.
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from modelport.interfaces.cli.render import console, table
 
 DATASET, TARGET, NAME = "sklearn:breast_cancer", "target", "breast_cancer"
-CANDIDATES = (("logistic_regression", {}), ("random_forest", {"n_estimators": 100,
-                                                              "max_depth": 8}))
+CANDIDATES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("logistic_regression", {}), ("random_forest", {"n_estimators": 100, "max_depth": 8}))
 SELECT_BY = "cv_accuracy_mean"
 
 
@@ -50,8 +50,10 @@ def quickstart(
                                           f"{len(dataset.frame.columns) - 1} features")
         for estimator, params in CANDIDATES:
             task = progress.add_task(f"training {estimator}", total=None)
-            result = train(dataset, TARGET, estimator, params, name, ws=ws,
-                           progress=lambda msg, t=task: progress.update(t, description=msg))
+            def say(msg: str, task: Any = task) -> None:
+                progress.update(task, description=msg)
+
+            result = train(dataset, TARGET, estimator, params, name, ws=ws, progress=say)
             assert result.version is not None
             results.append(result)
             progress.update(task, description=f"trained {estimator} → registered "

@@ -160,7 +160,7 @@ class ServingApp:
         raise NotFoundError(f"no route for {request.method} {request.path}")
 
     def _gauges(self) -> list[tuple[str, str, str, float]]:
-        out = []
+        out: list[tuple[str, str, str, float]] = []
         for s in self.repo.all():
             version = str(s.version)
             out.append(("modelport_queue_depth", s.name, version, s.batcher.queue_depth))

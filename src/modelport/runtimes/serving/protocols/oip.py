@@ -118,7 +118,9 @@ def batch_of(doc: dict[str, Any], binary: memoryview | None, columns: list[str])
 
 def render(doc: dict[str, Any], served: Served, outputs: dict[str, np.ndarray]) -> Response:
     requested = doc.get("outputs")
-    params = doc.get("parameters") if isinstance(doc.get("parameters"), dict) else {}
+    params = doc.get("parameters")
+    if not isinstance(params, dict):
+        params = {}
     binary_default = bool(params.get("binary_data_output", False))
     wanted: dict[str, bool] = {}
     if isinstance(requested, list) and requested:
