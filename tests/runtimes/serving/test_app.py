@@ -1,0 +1,52 @@
+"""The ASGI app in-process: readiness before loading, the access log."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import httpx
+import pytest
+
+from modelport.config import Settings
+from modelport.core.store.engine import forget_stores
+from modelport.core.workspace import Workspace
+from modelport.runtimes.serving.app import AppConfig, ServingApp
+from modelport.runtimes.serving.repository import Repository
+
+
+def _app(model_home, **config) -> ServingApp:  # type: ignore[no-untyped-def]
+    ws = Workspace.open(Settings(home=model_home))
+    return ServingApp(Repository(["iris"], ws=ws), config=AppConfig(**config))
+
+
+async def _get(app: ServingApp, path: str) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        return await client.get(path)
+
+
+def test_not_ready_until_models_are_loaded(model_home) -> None:  # type: ignore
+    app = _app(model_home)
+
+    async def scenario() -> tuple[int, int, int]:
+        before = (await _get(app, "/v2/health/ready")).status_code
+        live = (await _get(app, "/v2/health/live")).status_code
+        await app.startup()
+        after = (await _get(app, "/v2/health/ready")).status_code
+        return before, live, after
+
+    assert asyncio.run(scenario()) == (503, 200, 200)
+    app.repo.close()
+    forget_stores()
+
+
+def test_access_log_is_optional(model_home, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore
+    quiet, loud = _app(model_home), _app(model_home, access_log=True)
+    with caplog.at_level(logging.INFO, logger="modelport.access"):
+        asyncio.run(_get(quiet, "/v2/health/live"))
+        assert not [r for r in caplog.records if r.name == "modelport.access"]
+        asyncio.run(_get(loud, "/v2/health/live"))
+    lines = [r.getMessage() for r in caplog.records if r.name == "modelport.access"]
+    assert len(lines) == 1 and lines[0].startswith("GET /v2/health/live 200")
+    forget_stores()
