@@ -158,3 +158,26 @@ api_keys = Table(
     Column("created", Float, nullable=False),
     Column("revoked", Float),
 )
+
+# batch and forecast jobs: one row per job, updated as parts commit
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(32), nullable=False),  # predict | forecast
+    Column("model", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # running | succeeded | failed
+    Column("input", Text, nullable=False),
+    Column("input_digest", String(64)),
+    Column("output", Text, nullable=False),
+    Column("options", JSON, nullable=False),
+    Column("rows", Integer, nullable=False, default=0),
+    Column("rows_failed", Integer, nullable=False, default=0),
+    Column("parts", Integer, nullable=False, default=0),
+    Column("error", Text),
+    Column("started", Float, nullable=False),
+    Column("ended", Float),
+    Column("duration", Float),
+    Index("ix_jobs_started", "started"),
+)
