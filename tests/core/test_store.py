@@ -57,3 +57,14 @@ def test_bad_database_urls_are_refused(url: str) -> None:
 
 def test_redact_hides_passwords() -> None:
     assert redact("postgresql://u:pw@h/db") == "postgresql://u:***@h/db"
+
+
+def test_head_revision_is_the_newest_migration() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from modelport.core.store.engine import _MIGRATIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    assert ScriptDirectory.from_config(cfg).get_heads() == [HEAD_REVISION]

@@ -181,3 +181,60 @@ jobs = Table(
     Column("duration", Float),
     Index("ix_jobs_started", "started"),
 )
+
+# endpoints: a name whose traffic policy maps versions to weights; ``revision``
+# grows with every change so serving workers notice one with a cheap poll
+endpoints = Table(
+    "endpoints",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("policy", JSON, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("created", Float, nullable=False),
+    Column("updated", Float, nullable=False),
+)
+
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("endpoint", String(200), ForeignKey("endpoints.name", ondelete="CASCADE"),
+           nullable=False),
+    Column("kind", String(16), nullable=False),  # canary | bluegreen | shadow
+    Column("state", String(16), nullable=False),
+    Column("stable", String(220), nullable=False),
+    Column("candidate", String(220), nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("step_started", Float, nullable=False),
+    Column("revision", Integer, nullable=False),  # optimistic concurrency between controllers
+    Column("created", Float, nullable=False),
+    Column("updated", Float, nullable=False),
+    Index("ix_rollouts_endpoint_state", "endpoint", "state"),
+)
+
+rollout_events = Table(
+    "rollout_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rollout_id", String(32), ForeignKey("rollouts.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("at", Float, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("metrics", JSON),
+    Index("ix_rollout_events_rollout", "rollout_id", "id"),
+)
+
+# live statistics per endpoint version, one row per serving worker per window,
+# written by the worker that owns it and summed by the rollout analysis
+endpoint_stats = Table(
+    "endpoint_stats",
+    metadata,
+    Column("endpoint", String(200), primary_key=True),
+    Column("version", String(220), primary_key=True),
+    Column("worker", String(32), primary_key=True),
+    Column("window", Float, primary_key=True),
+    Column("data", JSON, nullable=False),
+)
