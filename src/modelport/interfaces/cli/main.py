@@ -45,9 +45,9 @@ def _settings(
 
 
 # imported for their @app.command registrations
-from modelport.interfaces.cli import predict, quickstart, serve, train  # noqa: E402
+from modelport.interfaces.cli import batch, predict, quickstart, release, serve, train  # noqa: E402
 
-for module in (quickstart, train, predict, serve):
+for module in (quickstart, train, predict, serve, release, batch):
     module.register(app)
 
 

@@ -33,6 +33,8 @@ def serve(
     batching: Annotated[bool, typer.Option(help="Merge concurrent requests.")] = True,
     max_body_mb: Annotated[float, typer.Option(help="Largest request body, MiB.")] = 10.0,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+    controller: Annotated[bool, typer.Option(
+        help="Run the rollout controller in the server.")] = True,
 ) -> None:
     """Serve registered models over OIP v2, KServe v1 and MLflow's scoring protocol."""
     from modelport.runtimes.serving.server import ServeConfig, run
@@ -40,7 +42,7 @@ def serve(
     config = ServeConfig(refs=refs or [], host=host, port=port, workers=workers,
                          runtime=runtime, auth=auth, insecure=insecure, max_batch=max_batch,
                          batching=batching, max_body=int(max_body_mb * 1024 * 1024),
-                         access_log=access_log)
+                         access_log=access_log, controller=controller)
     console.print(f"modelport serving on http://{host}:{port} "
                   f"({workers} worker{'s' if workers > 1 else ''}) — Ctrl-C to stop")
     run(config)

@@ -11,8 +11,11 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from modelport.errors import InvalidInputError, ModelportError, NotFoundError, SchemaError
 from modelport.runtimes.serving import oip_routes
@@ -32,11 +35,14 @@ from modelport.runtimes.serving.http import (
 from modelport.runtimes.serving.metrics import Metrics
 from modelport.runtimes.serving.protocols import kserve, mlflow
 from modelport.runtimes.serving.repository import Repository, Served
+from modelport.runtimes.serving.routing import EndpointRouter
+from modelport.runtimes.serving.stats import StatsRecorder
 
 log = logging.getLogger("modelport.serve")
 access = logging.getLogger("modelport.access")
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
+POLL_S = 0.25  # how often workers look for endpoint changes: a rollback lands within ~0.3 s
 
 
 @dataclass
@@ -49,19 +55,40 @@ class ServingApp:
     """An ASGI app serving the models of one ``Repository``."""
 
     def __init__(self, repository: Repository, guard: Guard | None = None,
-                 config: AppConfig | None = None) -> None:
+                 config: AppConfig | None = None, controller: Any = None) -> None:
         self.repo = repository
         self.guard = guard
         self.config = config or AppConfig()
+        self.controller = controller
         self.metrics = Metrics()
+        self.stats = StatsRecorder()
+        self.feedback = FeedbackMemory()
+        self._tasks: set[asyncio.Task[Any]] = set()
         repository.on_load = self._instrument
 
     def _instrument(self, served: Served) -> None:
         labels = (served.name, str(served.version))
         served.batcher.on_batch = lambda rows: self.metrics.batch_size.observe(labels, rows)
 
+    async def _background(self) -> None:
+        """Follow endpoint policies (4×/s); publish statistics, run the controller (1×/s)."""
+        ticks = 0
+        while True:
+            await asyncio.sleep(POLL_S)
+            ticks += 1
+            try:
+                await asyncio.to_thread(self.repo.refresh_endpoints)
+                if ticks % round(1 / POLL_S) == 0:
+                    self.stats.loaded = self.repo.endpoint_versions()
+                    await asyncio.to_thread(self.stats.flush, self.repo.ws)
+                    if self.controller is not None:
+                        await asyncio.to_thread(self.controller.tick)
+            except Exception:  # a database hiccup must not stop serving
+                log.exception("background refresh failed; retrying")
+
     async def startup(self) -> None:
         await asyncio.to_thread(self.repo.load_all)
+        self._tasks.add(asyncio.get_running_loop().create_task(self._background()))
         log.info("serving %s", ", ".join(f"{s.name}:{s.version} ({s.runtime})"
                                          for s in self.repo.all()) or "no models")
 
@@ -83,6 +110,9 @@ class ServingApp:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                for task in self._tasks:
+                    task.cancel()
+                self.stats.flush(self.repo.ws)
                 self.repo.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -93,14 +123,14 @@ class ServingApp:
         request = Request(scope["method"], scope["path"], headers,
                           query=scope.get("query_string", b"").decode("latin-1"))
         request_id = headers.get("x-request-id") or uuid.uuid4().hex
+        request.id = request_id
         extra = [(b"x-request-id", request_id.encode("latin-1"))]
-        served: Served | None = None
         protocol = "other"
         try:
             if request.method in ("POST", "PUT"):
                 request.body = await read_body(receive, self.config.max_body,
                                                headers.get("content-length"))
-            response, served, protocol = await self._route(request)
+            response, request.served, protocol = await self._route(request)
         except RateLimitedError as exc:
             response = error_response(exc)
             extra.append(retry_after_header(exc))
@@ -109,8 +139,9 @@ class ServingApp:
         except Exception:
             log.exception("unexpected error on %s %s", request.method, request.path)
             response = json_response({"error": "internal server error"}, 500)
+        served: Served | None = request.served
         if served is not None:
-            extra.append((b"x-model-version", served.label))
+            extra.append((b"x-model-version", served.header))
         await send_response(send, response, extra)
         elapsed = time.perf_counter() - started
         self.metrics.request(served.name if served else "", str(served.version) if served
@@ -130,23 +161,24 @@ class ServingApp:
             return await oip_routes.route(self, request, parts[1:])
         if head == "v1" and len(parts) == 3 and parts[1] == "models":
             name, _, verb = parts[2].partition(":")
-            served = self.repo.get(name)
+            served, router = self.repo.get(name, headers=request.headers)
             if verb == "predict":
                 require_method(request, "POST")
                 self.allow(request, "predict", name)
-                outputs = await self.infer(served, kserve.batch_of(request))
+                outputs = await self.infer(request, served, kserve.batch_of(request), router)
                 return kserve.render(outputs), served, "kserve_v1"
             if verb:
                 raise NotFoundError(f"unknown verb ':{verb}' — use :predict")
             require_method(request, "GET")
             self.allow(request, "read", name)
-            return kserve.model_status(served), served, "kserve_v1"
+            return kserve.model_status(name), served, "kserve_v1"
         if head == "invocations":
             require_method(request, "POST")
-            served = self.repo.only()
-            self.allow(request, "predict", served.name)
+            served, router = self.repo.only(request.headers)
+            self.allow(request, "predict", router.name if router else served.name)
             batch = mlflow.batch_of(request, served.model.signature.names)
-            return mlflow.render(await self.infer(served, batch)), served, "mlflow"
+            outputs = await self.infer(request, served, batch, router)
+            return mlflow.render(outputs), served, "mlflow"
         if head in ("ping", "health") and len(parts) == 1:
             require_method(request, "GET")
             return mlflow.ping(), None, "health"
@@ -167,8 +199,34 @@ class ServingApp:
             out.append(("modelport_model_cost_seconds", s.name, version, s.batcher.cost_s))
         return out
 
-    async def infer(self, served: Served, batch: Any) -> dict[str, Any]:
-        """The shared infer path: check, batch, predict."""
+    async def infer(self, request: Request, served: Served, batch: Any,
+                    router: EndpointRouter | None = None) -> dict[str, Any]:
+        """The shared infer path: check, batch, predict — and, behind an endpoint, count
+        the outcome per version, mirror to the shadow and remember it for feedback."""
+        request.served = served  # named in the response even when this version fails
+        if router is None:
+            return await self._predict(served, batch)
+        started = time.perf_counter()
+        try:
+            outputs = await self._predict(served, batch)
+        except ModelportError as exc:
+            if exc.status >= 500 or isinstance(exc, SchemaError):  # the version failed
+                self.stats.request(router.name, served.label, time.perf_counter() - started,
+                                   False, None)
+            raise
+        prediction = outputs["prediction"]
+        self.stats.request(router.name, served.label, time.perf_counter() - started, True,
+                           prediction)
+        self.feedback.remember(request.id, router.name, served.label, prediction)
+        shadow = router.mirror()
+        if shadow is not None and shadow is not served:
+            task = asyncio.get_running_loop().create_task(
+                self._shadow(router.name, shadow, batch, prediction))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return outputs
+
+    async def _predict(self, served: Served, batch: Any) -> dict[str, Any]:
         x = served.predictor.matrix(batch)
         if len(x) == 0:
             raise InvalidInputError("the request has no rows")
@@ -179,3 +237,57 @@ class ServingApp:
         except (ValueError, TypeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise SchemaError(f"the model could not score this input: {first}") from None
+
+    async def _shadow(self, endpoint: str, shadow: Served, batch: Any,
+                      stable: Any) -> None:
+        started = time.perf_counter()
+        try:
+            outputs = await self._predict(shadow, batch)
+        except Exception:
+            self.stats.shadow(endpoint, shadow.label, time.perf_counter() - started, False,
+                              len(stable), 0)
+            return
+        agree = int((outputs["prediction"] == stable).sum())
+        self.stats.shadow(endpoint, shadow.label, time.perf_counter() - started, True,
+                          len(stable), agree)
+
+    def record_feedback(self, name: str, doc: Any) -> Response:
+        """Labels for earlier predictions: by request id, or with the prediction itself."""
+        if not isinstance(doc, dict) or ("label" not in doc and "labels" not in doc):
+            raise InvalidInputError("feedback needs 'label' (or 'labels') and the 'id' of the "
+                                    "request, or the 'version' and 'predictions' it answered")
+        labels = doc.get("labels", [doc.get("label")])
+        if "id" in doc:
+            seen = self.feedback.recall(str(doc["id"]))
+            if seen is None or seen[0] != name:
+                raise NotFoundError(f"no recent prediction with id {doc['id']!r} on {name!r} — "
+                                    "send 'version' and 'predictions' with the labels instead")
+            _, version, predictions = seen
+        elif isinstance(doc.get("version"), str) and "predictions" in doc:
+            version, predictions = doc["version"], doc["predictions"]
+        else:
+            raise InvalidInputError("feedback needs the request 'id', or 'version' and "
+                                    "'predictions'")
+        pred = np.asarray(predictions).astype(str).ravel()
+        true = np.asarray(labels).astype(str).ravel()
+        if pred.shape != true.shape:
+            raise InvalidInputError(f"{pred.size} predictions but {true.size} labels")
+        correct = int((pred == true).sum())
+        self.stats.feedback(name, version, int(pred.size), correct)
+        return json_response({"recorded": int(pred.size), "correct": correct})
+
+
+class FeedbackMemory:
+    """Recent endpoint predictions by request id, so labels can arrive later by id."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        self.size = size
+        self._items: OrderedDict[str, tuple[str, str, Any]] = OrderedDict()
+
+    def remember(self, request_id: str, endpoint: str, version: str, prediction: Any) -> None:
+        self._items[request_id] = (endpoint, version, prediction)
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def recall(self, request_id: str) -> tuple[str, str, Any] | None:
+        return self._items.get(request_id)

@@ -39,6 +39,8 @@ class Request:
     body: bytes = b""
     query: str = ""
     key: Any = None  # the API key that authenticated the request, if any
+    id: str = ""
+    served: Any = None  # the version chosen to answer, once routing chose one
     response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 
     def json(self) -> Any:

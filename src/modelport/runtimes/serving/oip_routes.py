@@ -36,19 +36,26 @@ async def route(app: ServingApp, request: Request, parts: list[str]
     if not rest:
         require_method(request, "GET")
         app.allow(request, "read", name)
-        served = app.repo.get(name, version)
-        return oip.model_metadata(served), served, "v2"
+        served, _ = app.repo.get(name, version)
+        return oip.model_metadata(served, name), served, "v2"
     if rest == ["ready"]:
         require_method(request, "GET")
         app.allow(request, "read", name)
-        served = app.repo.get(name, version)
-        return oip.model_ready(served), served, "v2"
+        served, _ = app.repo.get(name, version)
+        return oip.model_ready(name), served, "v2"
     if rest == ["infer"]:
         require_method(request, "POST")
         app.allow(request, "predict", name)
-        served = app.repo.get(name, version)
+        served, router = app.repo.get(name, version, request.headers)
         doc, binary = oip.parse_request(request)
         batch = oip.batch_of(doc, binary, served.model.signature.names)
-        outputs = await app.infer(served, batch)
-        return oip.render(doc, served, outputs), served, "v2"
+        outputs = await app.infer(request, served, batch, router)
+        return oip.render(doc, served, outputs, name), served, "v2"
+    if rest == ["feedback"] and version is None:
+        require_method(request, "POST")
+        app.allow(request, "predict", name)
+        if name not in app.repo.routers:
+            raise NotFoundError(f"{name!r} is not an endpoint — feedback drives rollout "
+                                "analysis, which needs one: modelport endpoints create")
+        return app.record_feedback(name, request.json()), None, "v2"
     raise NotFoundError(f"no route for {request.method} {request.path}")

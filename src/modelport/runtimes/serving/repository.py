@@ -1,25 +1,33 @@
-"""The models a server holds: loaded, digest-checked, warmed, and found by name.
+"""The models and endpoints a server holds: loaded, digest-checked, warmed, found by name.
 
-Each served name keeps the reference it was asked for (``iris@champion``);
-``/v2/models/iris/versions/3`` loads version 3 of a served name on first use.
-Loading happens once per process, before the server reports ready.
+Each served model name keeps the reference it was asked for
+(``iris@champion``); ``/v2/models/iris/versions/3`` loads version 3 of a
+served name on first use. Endpoints are followed live: a poll of their
+revisions notices a policy change, every version the new policy needs is
+loaded and warmed *first*, and only then is the endpoint's router swapped —
+a request never meets a cold or missing version (KServe's weight-0 lesson).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from modelport.core.formats.base import Predictor
 from modelport.core.workspace import Workspace, current
-from modelport.errors import NotFoundError
+from modelport.errors import InvalidInputError, NotFoundError
+from modelport.lifecycle.endpoints import get_endpoint, list_endpoints, revisions
 from modelport.lifecycle.loading import load, load_sample
 from modelport.lifecycle.refs import Ref, parse_ref
 from modelport.lifecycle.registry import ModelVersion, get_version, list_models
 from modelport.runtimes.serving.batching import Batcher
+from modelport.runtimes.serving.routing import EndpointRouter
+
+UNUSED_GRACE_S = 60.0  # a version no policy needs stays loaded this long (instant rollback)
 
 
 @dataclass
@@ -32,9 +40,13 @@ class Served:
     batcher: Batcher
 
     @property
-    def label(self) -> bytes:
+    def label(self) -> str:
+        return f"{self.name}:{self.version}"
+
+    @property
+    def header(self) -> bytes:
         """The value of the header that tells a client which version answered."""
-        return f"{self.name}:{self.version}".encode()
+        return self.label.encode()
 
 
 @dataclass(frozen=True)
@@ -51,70 +63,141 @@ class Repository:
         self.on_load = on_load
         self.ws = current(ws)
         self.options = options or ServeOptions()
-        self._refs = [parse_ref(r) for r in refs] if refs else None
-        self._default: dict[str, Served] = {}
-        self._pinned: dict[tuple[str, int], Served] = {}
-        self._lock = threading.Lock()
+        self._refs = refs
+        self._models: dict[str, Served] = {}
+        self._versions: dict[str, Served] = {}  # NAME:VERSION -> loaded version
+        self._unused_since: dict[str, float] = {}
+        self.routers: dict[str, EndpointRouter] = {}
+        self._endpoint_filter: set[str] | None = None
+        self._lock = threading.RLock()
         self.ready = False
 
+    # ------------------------------------------------------------ loading
+
     def load_all(self) -> None:
-        refs = self._refs if self._refs is not None else [
-            Ref(m.name) for m in list_models(ws=self.ws) if m.versions]
+        endpoints = {e.name: e for e in list_endpoints(ws=self.ws)}
+        if self._refs is None:
+            refs = [Ref(m.name) for m in list_models(ws=self.ws) if m.versions]
+            self._endpoint_filter = None
+        else:
+            refs, self._endpoint_filter = [], set()
+            for text in self._refs:
+                if text in endpoints:
+                    self._endpoint_filter.add(text)
+                else:
+                    refs.append(parse_ref(text))
         for ref in refs:
-            served = self._load(ref)
-            self._default[ref.name] = served
-            self._pinned[(served.name, served.version)] = served
+            self._models[ref.name] = self._version(get_version(ref, ws=self.ws))
+        for name, endpoint in endpoints.items():
+            if self._endpoint_filter is None or name in self._endpoint_filter:
+                self._install(endpoint)
         self.ready = True
 
-    def _load(self, ref: Ref) -> Served:
-        version = get_version(ref, ws=self.ws)
+    def _version(self, version: ModelVersion) -> Served:
+        label = f"{version.name}:{version.version}"
+        with self._lock:
+            served = self._versions.get(label)
+            if served is None:
+                served = self._versions[label] = self._load(version)
+            return served
+
+    def _load(self, version: ModelVersion) -> Served:
         predictor = load(Ref(version.name, version=version.version),
                          runtime=self.options.runtime, ws=self.ws)
         batcher = Batcher(predictor, max_batch=self.options.max_batch,
                           enabled=self.options.batching)
-        sample = load_sample(version, ws=self.ws)
         if version.input_example:
             batcher.warm(version.signature.to_matrix(version.input_example))
-        elif sample is not None:
-            batcher.warm(np.asarray(sample))
+        else:
+            sample = load_sample(version, ws=self.ws)
+            if sample is not None:
+                batcher.warm(np.asarray(sample))
         served = Served(version.name, version.version, predictor.runtime, version, predictor,
                         batcher)
         if self.on_load is not None:
             self.on_load(served)
         return served
 
+    def _install(self, endpoint) -> None:  # type: ignore[no-untyped-def]
+        """Load what the endpoint's policy needs, then switch its router in one assignment."""
+        versions: Mapping[str, Served] = {
+            label: self._version(get_version(label, ws=self.ws))
+            for label in endpoint.policy.versions()}
+        self.routers[endpoint.name] = EndpointRouter(endpoint, versions)
+
+    def refresh_endpoints(self) -> bool:
+        """Follow endpoint changes; True when a router changed. Called by a poller."""
+        changed = False
+        current_revisions = revisions(ws=self.ws)
+        for name, revision in current_revisions.items():
+            if self._endpoint_filter is not None and name not in self._endpoint_filter:
+                continue
+            router = self.routers.get(name)
+            if router is None or router.revision != revision:
+                self._install(get_endpoint(name, ws=self.ws))
+                changed = True
+        for name in [n for n in self.routers if n not in current_revisions]:
+            del self.routers[name]
+            changed = True
+        self._release_unused()
+        return changed
+
+    def _release_unused(self) -> None:
+        needed = {s.label for s in self._models.values()}
+        for router in self.routers.values():
+            needed.update(router.policy.versions())
+        now = time.monotonic()
+        with self._lock:
+            for label in list(self._versions):
+                if label in needed:
+                    self._unused_since.pop(label, None)
+                elif now - self._unused_since.setdefault(label, now) > UNUSED_GRACE_S:
+                    self._versions.pop(label).batcher.close()
+                    del self._unused_since[label]
+
+    # ------------------------------------------------------------ finding
+
     @property
     def names(self) -> list[str]:
-        return sorted(self._default)
+        return sorted({*self._models, *self.routers})
 
     def all(self) -> list[Served]:
-        return list(self._pinned.values())
+        return list(self._versions.values())
 
-    def get(self, name: str, version: int | None = None) -> Served:
-        served = self._default.get(name)
-        if served is None:
+    def endpoint_versions(self) -> dict[str, set[str]]:
+        return {name: set(r.policy.versions()) for name, r in self.routers.items()}
+
+    def get(self, name: str, version: int | None = None,
+            headers: Mapping[str, str] | None = None) -> tuple[Served, EndpointRouter | None]:
+        """The version that answers ``name`` (an endpoint routes per request)."""
+        router = self.routers.get(name)
+        if router is not None and version is None:
+            return router.choose(headers or {}), router
+        served = self._models.get(name)
+        if served is None and router is None:
             raise NotFoundError(f"model {name!r} is not served here — served: "
                                 f"{', '.join(self.names) or 'none'}")
-        if version is None or version == served.version:
-            return served
-        pinned = self._pinned.get((name, version))
+        model_name = served.name if served is not None else name
+        if router is not None:  # a pinned version of an endpoint: its model, that version
+            model_name = router.policy.routes[0].version.split(":")[0]
+        if version is None and served is not None:
+            return served, None
+        label = f"{model_name}:{version}"
+        pinned = self._versions.get(label)
         if pinned is None:
-            with self._lock:
-                pinned = self._pinned.get((name, version))
-                if pinned is None:
-                    pinned = self._pinned[(name, version)] = self._load(Ref(name, version=version))
-        return pinned
+            pinned = self._version(get_version(label, ws=self.ws))
+        return pinned, None
 
-    def only(self) -> Served:
-        """The single served model, for protocols without a model name (/invocations)."""
-        if len(self._default) != 1:
-            from modelport.errors import InvalidInputError
-
+    def only(self, headers: Mapping[str, str] | None = None
+             ) -> tuple[Served, EndpointRouter | None]:
+        """The single served model or endpoint, for protocols without a name (/invocations)."""
+        names = self.names
+        if len(names) != 1:
             raise InvalidInputError(
-                f"/invocations needs exactly one served model, this server has "
-                f"{len(self._default)} — use /v2/models/NAME/infer or /v1/models/NAME:predict")
-        return next(iter(self._default.values()))
+                f"/invocations needs exactly one served model or endpoint, this server has "
+                f"{len(names)} — use /v2/models/NAME/infer or /v1/models/NAME:predict")
+        return self.get(names[0], headers=headers)
 
     def close(self) -> None:
-        for served in self._pinned.values():
+        for served in self._versions.values():
             served.batcher.close()

@@ -36,6 +36,7 @@ class ServeConfig:
     batching: bool = True
     max_body: int = DEFAULT_MAX_BODY
     access_log: bool = False
+    controller: bool = True  # run the rollout controller inside the server
 
 
 def is_loopback(host: str) -> bool:
@@ -70,8 +71,13 @@ def build_app(config: ServeConfig) -> ServingApp:
     ws = current()
     repository = Repository(config.refs or None, options, ws=ws)
     guard = Guard(ws) if auth_enabled(config) else None
+    controller = None
+    if config.controller:
+        from modelport.control.controller import Controller
+
+        controller = Controller(ws)
     return ServingApp(repository, guard, AppConfig(max_body=config.max_body,
-                                                   access_log=config.access_log))
+                                                   access_log=config.access_log), controller)
 
 
 def app_from_env() -> ServingApp:

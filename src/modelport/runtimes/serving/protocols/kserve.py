@@ -12,12 +12,11 @@ import numpy as np
 
 from modelport.errors import InvalidInputError
 from modelport.runtimes.serving.http import Request, Response, json_response
-from modelport.runtimes.serving.repository import Served
 from modelport.runtimes.serving.tensors import to_json_data
 
 
-def model_status(served: Served) -> Response:
-    return json_response({"name": served.name, "ready": True})
+def model_status(name: str) -> Response:
+    return json_response({"name": name, "ready": True})
 
 
 def batch_of(request: Request) -> Any:

@@ -35,7 +35,7 @@ def server_metadata() -> Response:
     return json_response({"name": "modelport", "version": __version__, "extensions": EXTENSIONS})
 
 
-def model_metadata(served: Served) -> Response:
+def model_metadata(served: Served, name: str) -> Response:
     sig = served.model.signature
     width = len(sig.inputs)
     dtype = "FP32" if served.runtime == "onnx" else "FP64"
@@ -44,15 +44,15 @@ def model_metadata(served: Served) -> Response:
         datatype = datatype_of(np.empty(0, dtype=out.dtype)) if out.dtype != "object" else "BYTES"
         outputs.append({"name": out.name, "datatype": datatype, "shape": out.shape})
     return json_response({
-        "name": served.name, "versions": [str(served.version)], "platform": served.runtime,
+        "name": name, "versions": [str(served.version)], "platform": served.runtime,
         "inputs": [{"name": "input", "datatype": dtype, "shape": [-1, width],
                     "parameters": {"columns": sig.names}}],
         "outputs": outputs,
     })
 
 
-def model_ready(served: Served) -> Response:
-    return json_response({"name": served.name, "ready": True})
+def model_ready(name: str) -> Response:
+    return json_response({"name": name, "ready": True})
 
 
 def parse_request(request: Request) -> tuple[dict[str, Any], memoryview | None]:
@@ -116,7 +116,8 @@ def batch_of(doc: dict[str, Any], binary: memoryview | None, columns: list[str])
     return flat
 
 
-def render(doc: dict[str, Any], served: Served, outputs: dict[str, np.ndarray]) -> Response:
+def render(doc: dict[str, Any], served: Served, outputs: dict[str, np.ndarray], name: str
+           ) -> Response:
     requested = doc.get("outputs")
     params = doc.get("parameters")
     if not isinstance(params, dict):
@@ -125,19 +126,19 @@ def render(doc: dict[str, Any], served: Served, outputs: dict[str, np.ndarray]) 
     wanted: dict[str, bool] = {}
     if isinstance(requested, list) and requested:
         for item in requested:
-            name = item.get("name") if isinstance(item, dict) else None
-            if name not in outputs:
-                raise InvalidInputError(f"unknown output {name!r} — this model gives "
+            wanted_name = item.get("name") if isinstance(item, dict) else None
+            if not isinstance(wanted_name, str) or wanted_name not in outputs:
+                raise InvalidInputError(f"unknown output {wanted_name!r} — this model gives "
                                         f"{', '.join(outputs)}")
             p = item.get("parameters") or {}
-            wanted[name] = bool(p.get("binary_data", binary_default)) if isinstance(p, dict) \
-                else binary_default
+            wanted[wanted_name] = bool(p.get("binary_data", binary_default)) \
+                if isinstance(p, dict) else binary_default
     else:
         wanted = dict.fromkeys(outputs, binary_default)
     body_outputs, blobs = [], []
-    for name, binary in wanted.items():
-        arr = outputs[name]
-        entry: dict[str, Any] = {"name": name, "datatype": datatype_of(arr),
+    for output, binary in wanted.items():
+        arr = outputs[output]
+        entry: dict[str, Any] = {"name": output, "datatype": datatype_of(arr),
                                  "shape": list(arr.shape)}
         if binary:
             blob = to_binary(arr)
@@ -146,7 +147,7 @@ def render(doc: dict[str, Any], served: Served, outputs: dict[str, np.ndarray]) 
         else:
             entry["data"] = to_json_data(arr)
         body_outputs.append(entry)
-    result: dict[str, Any] = {"model_name": served.name, "model_version": str(served.version),
+    result: dict[str, Any] = {"model_name": name, "model_version": str(served.version),
                               "outputs": body_outputs}
     if isinstance(doc.get("id"), str):
         result["id"] = doc["id"]

@@ -1,0 +1,1 @@
+"""Control: the rollout controller — canary, blue-green and shadow releases of endpoints."""

@@ -1,0 +1,166 @@
+"""Endpoints: a stable serving name whose traffic policy says which versions answer.
+
+>>> modelport.create_endpoint("iris-api", "iris@champion")   # doctest: +SKIP
+
+A policy routes by weight (optionally sticky on a request header, so one
+user always meets one version), may mirror a share of requests to a shadow
+version, and lists versions to keep loaded and warm without routing to them
+(blue-green's idle slot, a rolled-back version's grace period). Every change
+bumps the endpoint's ``revision``; serving workers poll revisions and follow
+within a second.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+
+from modelport.core.store import schema as t
+from modelport.core.workspace import Workspace, current
+from modelport.errors import ConflictError, InvalidInputError, NotFoundError
+from modelport.lifecycle.refs import check_name, parse_ref
+from modelport.lifecycle.registry import get_version
+
+
+@dataclass
+class Route:
+    version: str  # NAME:VERSION
+    weight: float
+
+
+@dataclass
+class Policy:
+    routes: list[Route]
+    shadow: str | None = None
+    shadow_percent: float = 0.0
+    sticky_header: str | None = None
+    warm: list[str] = field(default_factory=list)
+
+    @classmethod
+    def single(cls, version: str) -> Policy:
+        return cls([Route(version, 100.0)])
+
+    def versions(self) -> list[str]:
+        """Every version a server must hold loaded for this policy."""
+        seen = [r.version for r in self.routes]
+        for v in [self.shadow, *self.warm]:
+            if v and v not in seen:
+                seen.append(v)
+        return seen
+
+    def weight_of(self, version: str) -> float:
+        return sum(r.weight for r in self.routes if r.version == version)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Policy:
+        return cls(routes=[Route(**r) for r in data["routes"]], shadow=data.get("shadow"),
+                   shadow_percent=float(data.get("shadow_percent", 0.0)),
+                   sticky_header=data.get("sticky_header"), warm=list(data.get("warm", [])))
+
+    def check(self) -> Policy:
+        if not self.routes or any(r.weight < 0 for r in self.routes):
+            raise InvalidInputError("a policy needs at least one route, with weights ≥ 0")
+        if sum(r.weight for r in self.routes) <= 0:
+            raise InvalidInputError("a policy's weights must add up to more than 0")
+        if not 0 <= self.shadow_percent <= 100:
+            raise InvalidInputError("shadow percent must be between 0 and 100")
+        return self
+
+
+@dataclass
+class Endpoint:
+    name: str
+    policy: Policy
+    revision: int
+    created: float
+    updated: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "policy": self.policy.to_dict()}
+
+
+def version_label(ref: str, ws: Workspace | None = None) -> str:
+    """``NAME:VERSION`` for any reference, resolved now."""
+    v = get_version(ref, ws=ws)
+    return f"{v.name}:{v.version}"
+
+
+def _endpoint(row: Any) -> Endpoint:
+    return Endpoint(row.name, Policy.from_dict(row.policy), row.revision, row.created,
+                    row.updated)
+
+
+def create_endpoint(name: str, model: str, ws: Workspace | None = None) -> Endpoint:
+    """A new endpoint sending all traffic to ``model`` (resolved to a version now)."""
+    ws = current(ws)
+    check_name(name)
+    policy = Policy.single(version_label(model, ws=ws))
+    now = time.time()
+    with ws.store.write() as conn:
+        if conn.execute(select(t.endpoints.c.name).where(t.endpoints.c.name == name)).first():
+            raise ConflictError(f"endpoint {name!r} already exists — change it with a rollout "
+                                f"or delete it first: modelport endpoints delete {name}")
+        conn.execute(t.endpoints.insert().values(name=name, policy=policy.to_dict(), revision=1,
+                                                 created=now, updated=now))
+    return get_endpoint(name, ws=ws)
+
+
+def get_endpoint(name: str, ws: Workspace | None = None) -> Endpoint:
+    ws = current(ws)
+    with ws.store.read() as conn:
+        row = conn.execute(select(t.endpoints).where(t.endpoints.c.name == name)).first()
+    if row is None:
+        raise NotFoundError(f"endpoint {name!r} not found — create it with: modelport endpoints "
+                            f"create {name} --model MODEL")
+    return _endpoint(row)
+
+
+def list_endpoints(ws: Workspace | None = None) -> list[Endpoint]:
+    ws = current(ws)
+    with ws.store.read() as conn:
+        return [_endpoint(r) for r in conn.execute(select(t.endpoints)
+                                                   .order_by(t.endpoints.c.name))]
+
+
+def revisions(ws: Workspace | None = None) -> dict[str, int]:
+    """Every endpoint's revision: the cheap query serving workers poll."""
+    ws = current(ws)
+    with ws.store.read() as conn:
+        return dict(conn.execute(select(t.endpoints.c.name, t.endpoints.c.revision)).all())
+
+
+def set_policy(name: str, policy: Policy, ws: Workspace | None = None,
+               conn: Any = None) -> Endpoint:
+    """Replace an endpoint's policy (inside ``conn``'s transaction when given)."""
+    ws = current(ws)
+    policy.check()
+    for version in policy.versions():
+        ref = parse_ref(version)
+        if ref.version is None:
+            raise InvalidInputError(f"policies name fixed versions (NAME:VERSION), not {version}")
+    if conn is None:
+        with ws.store.write() as own:
+            return _write_policy(own, name, policy)
+    return _write_policy(conn, name, policy)
+
+
+def _write_policy(conn: Any, name: str, policy: Policy) -> Endpoint:
+    done = conn.execute(update(t.endpoints).where(t.endpoints.c.name == name).values(
+        policy=policy.to_dict(), revision=t.endpoints.c.revision + 1,
+        updated=time.time())).rowcount
+    if not done:
+        raise NotFoundError(f"endpoint {name!r} not found")
+    return _endpoint(conn.execute(select(t.endpoints).where(t.endpoints.c.name == name)).one())
+
+
+def delete_endpoint(name: str, ws: Workspace | None = None) -> None:
+    ws = current(ws)
+    with ws.store.write() as conn:
+        if not conn.execute(t.endpoints.delete().where(t.endpoints.c.name == name)).rowcount:
+            raise NotFoundError(f"endpoint {name!r} not found")

@@ -1,0 +1,175 @@
+"""Live statistics of endpoint versions, shared through the store.
+
+Each worker counts, per endpoint version and per one-second window, requests,
+errors, a latency histogram, the predicted classes (or a value summary), what
+its shadow did and the labels fed back — in memory on the request path — and
+once a second writes its own rows (no two workers share a row, so a write
+never needs to read). The rollout analysis sums the rows since a step began.
+Rows also say which versions a worker holds loaded: the controller's proof
+that an idle slot is warm.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, select
+
+from modelport.core.store import schema as t
+from modelport.core.store.sql import upsert
+from modelport.core.workspace import Workspace
+
+WINDOW_S = 1.0
+KEEP_S = 3600.0
+# latency buckets: 0.1 ms × 1.25^i up to ~20 s; p99 is read off the first bucket past 99 %
+LATENCY_BOUNDS = [1e-4 * 1.25**i for i in range(56)]
+
+
+def _bucket(seconds: float) -> int:
+    if seconds <= LATENCY_BOUNDS[0]:
+        return 0
+    return min(int(math.log(seconds / 1e-4, 1.25)) + 1, len(LATENCY_BOUNDS) - 1)
+
+
+def empty() -> dict[str, Any]:
+    return {"requests": 0, "errors": 0, "latency": {}, "classes": {}, "value_n": 0,
+            "value_sum": 0.0, "value_sumsq": 0.0, "shadow_requests": 0, "shadow_errors": 0,
+            "shadow_rows": 0, "shadow_agree": 0, "shadow_latency": {}, "feedback": 0,
+            "correct": 0, "loaded": False}
+
+
+def merge(into: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    for key, value in other.items():
+        if isinstance(value, dict):
+            target = into.setdefault(key, {})
+            for k, v in value.items():
+                target[k] = target.get(k, 0) + v
+        elif isinstance(value, bool):
+            into[key] = into.get(key, False) or value
+        else:
+            into[key] = into.get(key, 0) + value
+    return into
+
+
+def _observe_prediction(data: dict[str, Any], prediction: np.ndarray) -> None:
+    if prediction.dtype.kind in "iubOSU":
+        for label, count in zip(*np.unique(prediction.astype(str), return_counts=True),
+                                strict=True):
+            data["classes"][label] = data["classes"].get(label, 0) + int(count)
+    else:
+        values = prediction.astype(np.float64)
+        data["value_n"] += int(values.size)
+        data["value_sum"] += float(values.sum())
+        data["value_sumsq"] += float((values**2).sum())
+
+
+class StatsRecorder:
+    """One worker's counters; ``flush`` writes them to the store."""
+
+    def __init__(self) -> None:
+        self.worker = uuid.uuid4().hex
+        self._windows: dict[float, dict[tuple[str, str], dict[str, Any]]] = defaultdict(dict)
+        self.loaded: dict[str, set[str]] = {}  # endpoint -> versions held loaded
+
+    def _data(self, endpoint: str, version: str) -> dict[str, Any]:
+        window = math.floor(time.time() / WINDOW_S) * WINDOW_S
+        slot = self._windows[window]
+        data = slot.get((endpoint, version))
+        if data is None:
+            data = slot[(endpoint, version)] = empty()
+        return data
+
+    def request(self, endpoint: str, version: str, seconds: float, ok: bool,
+                prediction: np.ndarray | None) -> None:
+        data = self._data(endpoint, version)
+        data["requests"] += 1
+        if not ok:
+            data["errors"] += 1
+        b = str(_bucket(seconds))
+        data["latency"][b] = data["latency"].get(b, 0) + 1
+        if prediction is not None:
+            _observe_prediction(data, prediction)
+
+    def shadow(self, endpoint: str, version: str, seconds: float, ok: bool, rows: int,
+               agree: int) -> None:
+        data = self._data(endpoint, version)
+        data["shadow_requests"] += 1
+        data["shadow_errors"] += 0 if ok else 1
+        data["shadow_rows"] += rows
+        data["shadow_agree"] += agree
+        b = str(_bucket(seconds))
+        data["shadow_latency"][b] = data["shadow_latency"].get(b, 0) + 1
+
+    def feedback(self, endpoint: str, version: str, n: int, correct: int) -> None:
+        data = self._data(endpoint, version)
+        data["feedback"] += n
+        data["correct"] += correct
+
+    def flush(self, ws: Workspace) -> None:
+        """Write every window seen since the last flush; forget the closed ones."""
+        now_window = math.floor(time.time() / WINDOW_S) * WINDOW_S
+        for endpoint, versions in self.loaded.items():  # the heartbeat: what is loaded here
+            for version in versions:
+                self._data(endpoint, version)["loaded"] = True
+        rows = [{"endpoint": e, "version": v, "worker": self.worker, "window": w, "data": d}
+                for w, slot in self._windows.items() for (e, v), d in slot.items()]
+        if rows:
+            with ws.store.write() as conn:
+                upsert(conn, t.endpoint_stats, rows, update=["data"])
+                conn.execute(delete(t.endpoint_stats).where(
+                    t.endpoint_stats.c.worker == self.worker,
+                    t.endpoint_stats.c.window < now_window - KEEP_S))
+        for window in [w for w in self._windows if w < now_window]:
+            del self._windows[window]
+
+
+def read_stats(endpoint: str, since: float, ws: Workspace) -> dict[str, dict[str, Any]]:
+    """Per version: the sum of every worker's windows that began at or after ``since``."""
+    start = math.floor(since / WINDOW_S) * WINDOW_S
+    out: dict[str, dict[str, Any]] = {}
+    with ws.store.read() as conn:
+        for version, data in conn.execute(
+                select(t.endpoint_stats.c.version, t.endpoint_stats.c.data).where(
+                    t.endpoint_stats.c.endpoint == endpoint,
+                    t.endpoint_stats.c.window >= start)):
+            merge(out.setdefault(version, empty()), data)
+    return out
+
+
+def loaded_by(endpoint: str, version: str, within_s: float, ws: Workspace) -> tuple[int, int]:
+    """(workers holding ``version`` loaded, workers alive) over the last ``within_s``."""
+    start = math.floor((time.time() - within_s) / WINDOW_S) * WINDOW_S
+    alive: set[str] = set()
+    holding: set[str] = set()
+    with ws.store.read() as conn:
+        for worker, row_version, data in conn.execute(
+                select(t.endpoint_stats.c.worker, t.endpoint_stats.c.version,
+                       t.endpoint_stats.c.data).where(t.endpoint_stats.c.endpoint == endpoint,
+                                                      t.endpoint_stats.c.window >= start)):
+            if data.get("loaded"):
+                alive.add(worker)
+                if row_version == version:
+                    holding.add(worker)
+    return len(holding), len(alive)
+
+
+def record_feedback(endpoint: str, version: str, predictions: Any, labels: Any,
+                    ws: Workspace) -> int:
+    """Labels for predictions a client already holds (the Python API's feedback path)."""
+    pred = np.asarray(predictions).astype(str)
+    true = np.asarray(labels).astype(str)
+    if pred.shape != true.shape:
+        from modelport.errors import InvalidInputError
+
+        raise InvalidInputError(f"{pred.size} predictions but {true.size} labels")
+    recorder = StatsRecorder()
+    recorder.worker = "api-" + recorder.worker[:12]
+    correct = int((pred == true).sum())
+    recorder.feedback(endpoint, version, int(pred.size), correct)
+    recorder.flush(ws)
+    return correct
