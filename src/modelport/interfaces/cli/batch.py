@@ -1,0 +1,164 @@
+"""``modelport batch``, ``modelport jobs`` and ``modelport forecast``: offline scoring.
+
+Thin: parse, call ``runtimes.batch`` / ``runtimes.forecast``, render. Progress
+goes to stderr (rows, rows/s, ETA) so ``--json`` on stdout stays clean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from modelport.interfaces.cli.render import console, emit_json, errors, fields, table, when
+
+batch_app = typer.Typer(help="Batch prediction over CSV/Parquet files.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Batch and forecast jobs: list and inspect.", no_args_is_help=True)
+forecast_app = typer.Typer(help="Time-series forecasts with statsforecast.",
+                           no_args_is_help=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(batch_app, name="batch")
+    app.add_typer(jobs_app, name="jobs")
+    app.add_typer(forecast_app, name="forecast")
+
+
+@contextmanager
+def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int | None], None]]:
+    """A rich progress bar on stderr with rows, rows/s and ETA; silent when ``quiet``."""
+    if quiet:
+        yield lambda done, total: None
+        return
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class RowsPerSecond(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f} rows/s" if speed else "- rows/s")
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                  TextColumn("{task.completed:,.0f}/{task.fields[total_text]} rows"),
+                  RowsPerSecond(), TimeRemainingColumn(), console=errors,
+                  transient=False) as bar:
+        task = bar.add_task(label, total=None, total_text="?")
+
+        def update(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total,
+                       total_text=f"{total:,}" if total is not None else "?")
+
+        yield update
+
+
+# ---------------------------------------------------------------- batch predict
+
+@batch_app.command("predict")
+def predict(
+    ref: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@ALIAS")],
+    input: Annotated[str, typer.Option(
+        "--input", "-i", help="CSV/Parquet file, directory, glob or fsspec URL.")],
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="Directory to create with the part files.")],
+    format: Annotated[str, typer.Option(help="Output files: parquet or csv.")] = "parquet",
+    batch_size: Annotated[int, typer.Option(help="Rows per chunk (and per part file).")] = 65_536,
+    workers: Annotated[int | None, typer.Option(
+        help="Worker processes (local) or actors (ray); default: every core.")] = None,
+    keep: Annotated[str | None, typer.Option(
+        help="Input columns to copy next to the predictions, e.g. id,date.")] = None,
+    backend: Annotated[str, typer.Option(help="local or ray.")] = "local",
+    ray_address: Annotated[str | None, typer.Option(
+        help="Ray cluster to use (auto, HOST:6379, ray://HOST:10001).")] = None,
+    on_error: Annotated[str, typer.Option(
+        help="Bad rows: fail (stop), skip (count them) or quarantine (write them aside).")
+    ] = "fail",
+    proba: Annotated[bool, typer.Option(help="Add class probability columns.")] = True,
+    runtime: Annotated[str, typer.Option(help="native, onnx or auto.")] = "native",
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output.")] = False,
+    restart: Annotated[bool, typer.Option(
+        help="Discard an unfinished run of this output instead of resuming it.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Predict every row of the input into part files, published atomically at the end.
+
+    Re-running the same command after a failure or a kill resumes from the last
+    committed part.
+    """
+    from modelport.runtimes.batch.job import predict_job
+
+    kept = tuple(k.strip() for k in keep.split(",") if k.strip()) if keep else ()
+    with _progress(f"{ref}", quiet=as_json) as update:
+        report = predict_job(ref, input, str(output), format=format, batch_size=batch_size,
+                             workers=workers, keep=kept, backend=backend, on_error=on_error,
+                             proba=proba, runtime=runtime, overwrite=overwrite, restart=restart,
+                             ray_address=ray_address, progress=update)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    resumed = " (resumed)" if report.resumed else ""
+    console.print(f"job {report.job.id[:12]}{resumed}: {report.rows:,} rows predicted with "
+                  f"{report.job.ref} in {report.seconds:.1f} s "
+                  f"({report.rows_per_second:,.0f} rows/s) → {report.output}")
+    if report.failed:
+        where = f", written to {report.quarantine}" if report.quarantine else " (skipped)"
+        console.print(f"{report.failed:,} rows rejected{where}")
+    if report.empty_files:
+        console.print(f"{report.empty_files} empty input file(s) had no rows")
+
+
+# ---------------------------------------------------------------- jobs
+
+@jobs_app.command("list")
+def list_jobs(
+    status: Annotated[str | None, typer.Option(help="running, succeeded or failed.")] = None,
+    kind: Annotated[str | None, typer.Option(help="predict or forecast.")] = None,
+    model: Annotated[str | None, typer.Option(help="Only jobs of this model name.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many jobs.")] = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """Jobs, newest first."""
+    from modelport.runtimes.batch.jobs import list_jobs as list_
+
+    found = list_(limit=limit, status=status, kind=kind, model=model)
+    if as_json:
+        emit_json([j.to_dict() for j in found])
+        return
+    table(None, ["job", "kind", "model", "status", "rows", "failed", "started", "seconds",
+                 "output"],
+          ([j.id[:12], j.kind, j.ref, j.status, j.rows, j.rows_failed, when(j.started),
+            j.duration, j.output] for j in found))
+
+
+@jobs_app.command("show")
+def show_job(job_id: Annotated[str, typer.Argument(help="A job id or its first characters.")],
+             as_json: JsonFlag = False) -> None:
+    """Everything a job recorded."""
+    from modelport.runtimes.batch.jobs import get_job
+
+    job = get_job(job_id)
+    if as_json:
+        emit_json(job.to_dict())
+        return
+    items: list[tuple[str, Any]] = [
+        ("kind", job.kind), ("model", job.ref), ("status", job.status), ("input", job.input),
+        ("input digest", job.input_digest or "-"), ("output", job.output), ("rows", job.rows),
+        ("rows rejected", job.rows_failed), ("parts", job.parts),
+        ("started", when(job.started)), ("ended", when(job.ended)),
+        ("duration s", job.duration)]
+    if job.error:
+        items.append(("error", job.error))
+    fields(f"job {job.id}", items)
+    if job.options:
+        table("options", ["option", "value"], sorted((k, str(v)) for k, v in job.options.items()))

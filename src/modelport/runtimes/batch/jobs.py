@@ -1,0 +1,144 @@
+"""Jobs: one row per batch prediction or forecast, in the same database as runs and models.
+
+A job row is written when the work starts, updated as parts commit (so a
+killed job shows how far it got) and closed with its outcome. A resumed job
+continues the same row: the id lives in the job's staging directory.
+
+>>> job = create_job("predict", "iris", 3, "data/*.parquet", "out/", {"batch_size": 65536})
+...                                                                     # doctest: +SKIP
+>>> finish_job(job.id, "succeeded")                                     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+
+from modelport.core.store import schema as t
+from modelport.core.workspace import Workspace, current
+from modelport.errors import InvalidInputError, NotFoundError
+
+KINDS = ("predict", "forecast")
+STATUSES = ("running", "succeeded", "failed")
+
+
+@dataclass
+class Job:
+    id: str
+    kind: str
+    model: str
+    version: int
+    status: str
+    input: str
+    input_digest: str | None
+    output: str
+    options: dict[str, Any] = field(default_factory=dict)
+    rows: int = 0
+    rows_failed: int = 0
+    parts: int = 0
+    error: str | None = None
+    started: float = 0.0
+    ended: float | None = None
+    duration: float | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.model}:{self.version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def create_job(kind: str, model: str, version: int, input: str, output: str,
+               options: dict[str, Any], input_digest: str | None = None,
+               ws: Workspace | None = None) -> Job:
+    """Record a job that starts now, as ``running``."""
+    if kind not in KINDS:
+        raise InvalidInputError(f"unknown job kind {kind!r} — one of {', '.join(KINDS)}")
+    ws = current(ws)
+    job = Job(id=uuid.uuid4().hex, kind=kind, model=model, version=version, status="running",
+              input=input, input_digest=input_digest, output=output, options=dict(options),
+              started=time.time())
+    with ws.store.write() as conn:
+        conn.execute(t.jobs.insert().values(**job.to_dict()))
+    return job
+
+
+def restart_job(job_id: str, ws: Workspace | None = None) -> Job:
+    """Mark a job ``running`` again because it is being resumed; counts the resumption."""
+    ws = current(ws)
+    job = get_job(job_id, ws=ws)
+    options = {**job.options, "resumed": int(job.options.get("resumed", 0)) + 1}
+    with ws.store.write() as conn:
+        conn.execute(update(t.jobs).where(t.jobs.c.id == job.id).values(
+            status="running", error=None, ended=None, duration=None, options=options))
+    return get_job(job.id, ws=ws)
+
+
+def update_progress(job_id: str, rows: int, rows_failed: int, parts: int,
+                    ws: Workspace | None = None) -> None:
+    """Record how far a running job got; called as parts commit, at most about once a second."""
+    ws = current(ws)
+    with ws.store.write() as conn:
+        conn.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(
+            rows=rows, rows_failed=rows_failed, parts=parts))
+
+
+def finish_job(job_id: str, status: str, error: str | None = None, *,
+               rows: int | None = None, rows_failed: int | None = None,
+               parts: int | None = None, ws: Workspace | None = None) -> Job:
+    """Close a job as ``succeeded`` or ``failed``, with its final counts when given."""
+    if status not in STATUSES[1:]:
+        raise InvalidInputError(f"a job finishes as succeeded or failed, not {status!r}")
+    ws = current(ws)
+    job = get_job(job_id, ws=ws)
+    now = time.time()
+    counts = {k: v for k, v in (("rows", rows), ("rows_failed", rows_failed), ("parts", parts))
+              if v is not None}
+    with ws.store.write() as conn:
+        conn.execute(update(t.jobs).where(t.jobs.c.id == job.id).values(
+            status=status, error=error, ended=now, duration=now - job.started, **counts))
+    return get_job(job.id, ws=ws)
+
+
+def get_job(job_id: str, ws: Workspace | None = None) -> Job:
+    """A job by its id, or by a unique prefix of it (what ``jobs list`` prints)."""
+    ws = current(ws)
+    if not job_id or not all(c in "0123456789abcdef" for c in job_id):
+        raise InvalidInputError(f"invalid job id {job_id!r} — ids are hexadecimal, as printed "
+                                "by: modelport jobs list")
+    with ws.store.read() as conn:
+        rows = conn.execute(select(t.jobs).where(t.jobs.c.id.like(f"{job_id}%")).limit(2)
+                            ).mappings().all()
+    if not rows:
+        raise NotFoundError(f"job {job_id!r} not found — list jobs with: modelport jobs list")
+    if len(rows) > 1:
+        raise InvalidInputError(f"job id prefix {job_id!r} is ambiguous — give more characters")
+    return _job(rows[0])
+
+
+def list_jobs(limit: int = 20, status: str | None = None, kind: str | None = None,
+              model: str | None = None, ws: Workspace | None = None) -> list[Job]:
+    """The newest jobs first, optionally only those with a status, kind or model."""
+    if status is not None and status not in STATUSES:
+        raise InvalidInputError(f"unknown job status {status!r} — one of {', '.join(STATUSES)}")
+    ws = current(ws)
+    query = select(t.jobs).order_by(t.jobs.c.started.desc()).limit(max(1, limit))
+    if status is not None:
+        query = query.where(t.jobs.c.status == status)
+    if kind is not None:
+        query = query.where(t.jobs.c.kind == kind)
+    if model is not None:
+        query = query.where(t.jobs.c.model == model)
+    with ws.store.read() as conn:
+        return [_job(r) for r in conn.execute(query).mappings()]
+
+
+def _job(row: Any) -> Job:
+    data = dict(row)
+    data["options"] = data["options"] or {}
+    return Job(**data)
