@@ -53,7 +53,7 @@ def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int | None], N
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                   TextColumn("{task.completed:,.0f}/{task.fields[total_text]} rows"),
                   RowsPerSecond(), TimeRemainingColumn(), console=errors,
-                  transient=False) as bar:
+                  transient=True) as bar:
         task = bar.add_task(label, total=None, total_text="?")
 
         def update(done: int, total: int | None) -> None:

@@ -233,7 +233,8 @@ class RayBackend:
         items = [{"task": json.dumps(_task_dict(t))} for t in tasks]
         ds = ray.data.from_items(items, override_num_blocks=len(items))
         ds = ds.map_batches(_RayScorer, fn_constructor_args=(spec, options), batch_size=1,
-                            concurrency=n, num_cpus=1, batch_format="numpy")
+                            compute=ray.data.ActorPoolStrategy(size=n), num_cpus=1,
+                            batch_format="numpy")
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
             for payload in batch["event"]:
                 event = decode_event(bytes(payload))

@@ -1,0 +1,95 @@
+"""``modelport batch``, ``jobs`` and ``forecast`` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from modelport.core.workspace import Workspace
+from modelport.interfaces.cli.main import app
+
+runner = CliRunner(env={"COLUMNS": "200"})
+
+
+def cli(*args: str) -> str:
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def _modelport(env_ws: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MODELPORT_HOME": str(env_ws.settings.home),
+           "MODELPORT_DB_URL": env_ws.settings.db_url, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "modelport", *args], capture_output=True,
+                          text=True, env=env, timeout=120, check=False)
+
+
+@pytest.fixture
+def scored_input(env_ws: Workspace, tmp_path: Path) -> Path:
+    """iris registered as a model, and its rows (with an id) as a Parquet file."""
+    from modelport.lifecycle.train import train
+
+    train("sklearn:iris", "target", "logistic_regression", name="iris", ws=env_ws)
+    from sklearn.datasets import load_iris
+
+    frame = load_iris(as_frame=True).frame.drop(columns=["target"])
+    frame.insert(0, "flower", [f"f{i}" for i in range(len(frame))])
+    frame.to_parquet(tmp_path / "iris.parquet", row_group_size=40)
+    return tmp_path / "iris.parquet"
+
+
+def test_batch_predict_and_jobs(env_ws: Workspace, scored_input: Path, tmp_path: Path) -> None:
+    out = tmp_path / "scores"
+    report = json.loads(cli("batch", "predict", "iris", "--input", str(scored_input),
+                            "--output", str(out), "--keep", "flower", "--batch-size", "50",
+                            "--workers", "1", "--json"))
+    assert report["rows"] == 150 and report["failed"] == 0 and report["model"] == "iris:1"
+    result = pd.read_parquet(out)
+    assert list(result.columns) == ["flower", "prediction", "proba_0", "proba_1", "proba_2"]
+    assert sorted(result.flower) == sorted(f"f{i}" for i in range(150))
+    assert (result.prediction == 0).sum() == 50  # setosa is separable
+
+    text = cli("batch", "predict", "iris", "-i", str(scored_input), "-o", str(out),
+               "--overwrite", "--format", "csv", "--no-proba")
+    assert "150 rows predicted with iris:1" in text and str(out) in text
+    assert [p.suffix for p in out.iterdir() if p.name.startswith("part-")] == [".csv"]
+
+    listed = json.loads(cli("jobs", "list", "--json"))
+    assert [j["status"] for j in listed] == ["succeeded", "succeeded"]
+    assert listed[0]["options"]["format"] == "csv"
+    table = cli("jobs", "list")
+    assert "iris:1" in table and "succeeded" in table
+    shown = cli("jobs", "show", listed[1]["id"][:10])
+    assert "input digest" in shown and listed[1]["input_digest"] in shown
+    assert json.loads(cli("jobs", "show", listed[1]["id"], "--json"))["rows"] == 150
+
+
+def test_batch_errors_are_one_line(env_ws: Workspace, scored_input: Path,
+                                   tmp_path: Path) -> None:
+    pd.read_parquet(scored_input).drop(columns=["petal width (cm)"]).to_csv(
+        tmp_path / "partial.csv", index=False)
+    result = _modelport(env_ws, "batch", "predict", "iris", "-i", str(tmp_path / "partial.csv"),
+                        "-o", str(tmp_path / "out"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error:") and "lacks column 'petal width (cm)'" in line
+
+    frame = pd.read_parquet(scored_input)
+    frame.loc[7, "sepal length (cm)"] = np.nan
+    frame.to_parquet(tmp_path / "holes.parquet")
+    result = _modelport(env_ws, "batch", "predict", "iris", "-i", str(tmp_path / "holes.parquet"),
+                        "-o", str(tmp_path / "out"))
+    [line] = result.stderr.strip().splitlines()
+    assert result.returncode == 1
+    assert "rows 1-150: the model failed" in line and "--on-error skip or quarantine" in line
+    assert not (tmp_path / "out").exists()
+    [failed] = json.loads(cli("jobs", "list", "--status", "failed", "--json"))
+    assert "the model failed" in failed["error"]
