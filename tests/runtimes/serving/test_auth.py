@@ -18,7 +18,7 @@ BODY = {"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP64",
 
 @pytest.fixture(scope="module")
 def secured(model_home):  # type: ignore[no-untyped-def]
-    from conftest import start_server, stop_server
+    from servers import start_server, stop_server
 
     ws = Workspace.open(Settings(home=model_home))
     keys = {

@@ -106,7 +106,7 @@ def test_server_batches_a_slow_model(model_home, concurrency: int) -> None:  # t
 
     import httpx
 
-    from conftest import start_server, stop_server
+    from servers import start_server, stop_server
 
     srv = start_server(model_home, "iris:2", "--runtime", "native")
     body = {"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP64",

@@ -53,7 +53,7 @@ def test_wrong_method_and_nan_input(server) -> None:  # type: ignore[no-untyped-
 
 
 def test_body_limit_gives_413(model_home) -> None:  # type: ignore[no-untyped-def]
-    from conftest import start_server, stop_server
+    from servers import start_server, stop_server
 
     srv = start_server(model_home, "iris", "--max-body-mb", "0.01")
     try:

@@ -13,7 +13,7 @@ BODY = {"inputs": [{"name": "input", "shape": [2000, 4], "datatype": "FP64",
 
 
 def test_sigterm_lets_in_flight_requests_finish(model_home) -> None:  # type: ignore
-    from conftest import start_server
+    from servers import start_server
 
     srv = start_server(model_home, "iris:2", "--runtime", "native", "--no-batching")
 
@@ -32,7 +32,7 @@ def test_sigterm_lets_in_flight_requests_finish(model_home) -> None:  # type: ig
 
 
 def test_several_workers_serve_one_port(model_home) -> None:  # type: ignore[no-untyped-def]
-    from conftest import start_server, stop_server
+    from servers import start_server, stop_server
 
     srv = start_server(model_home, "iris", "--workers", "2")
     try:

@@ -109,7 +109,7 @@ def test_mlflow_scoring_protocol_needs_one_model(server) -> None:  # type: ignor
 
 @pytest.fixture(scope="module")
 def single(model_home):  # type: ignore[no-untyped-def]
-    from conftest import start_server, stop_server
+    from servers import start_server, stop_server
 
     srv = start_server(model_home, "iris@champion")
     yield srv
