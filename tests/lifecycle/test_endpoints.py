@@ -37,7 +37,7 @@ def test_endpoint_lifecycle(versions: Workspace) -> None:
                                      sticky_header="X-User"), ws=ws)
     assert moved.revision == 2 and moved.policy.versions() == ["iris:1", "iris:2"]
     assert get_endpoint("api", ws=ws).policy.sticky_header == "X-User"
-    assert revisions(ws=ws) == {"api": 2}
+    assert revisions(ws=ws) == {"api": (ep.created, 2)}
     assert [e.name for e in list_endpoints(ws=ws)] == ["api"]
     delete_endpoint("api", ws=ws)
     with pytest.raises(NotFoundError, match="endpoints create api"):

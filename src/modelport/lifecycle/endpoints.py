@@ -128,11 +128,17 @@ def list_endpoints(ws: Workspace | None = None) -> list[Endpoint]:
                                                    .order_by(t.endpoints.c.name))]
 
 
-def revisions(ws: Workspace | None = None) -> dict[str, int]:
-    """Every endpoint's revision: the cheap query serving workers poll."""
+def revisions(ws: Workspace | None = None) -> dict[str, tuple[float, int]]:
+    """Every endpoint's (created, revision): the cheap query serving workers poll.
+
+    ``created`` tells a deleted-and-recreated endpoint from the old one, whose
+    revision counter it may repeat.
+    """
     ws = current(ws)
     with ws.store.read() as conn:
-        return dict(conn.execute(select(t.endpoints.c.name, t.endpoints.c.revision)).all())
+        rows = conn.execute(select(t.endpoints.c.name, t.endpoints.c.created,
+                                   t.endpoints.c.revision))
+        return {name: (created, revision) for name, created, revision in rows}
 
 
 def set_policy(name: str, policy: Policy, ws: Workspace | None = None,
@@ -164,3 +170,4 @@ def delete_endpoint(name: str, ws: Workspace | None = None) -> None:
     with ws.store.write() as conn:
         if not conn.execute(t.endpoints.delete().where(t.endpoints.c.name == name)).rowcount:
             raise NotFoundError(f"endpoint {name!r} not found")
+        conn.execute(t.endpoint_stats.delete().where(t.endpoint_stats.c.endpoint == name))

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 class EndpointRouter:
     def __init__(self, endpoint: Endpoint, versions: Mapping[str, Served]) -> None:
         self.name = endpoint.name
-        self.revision = endpoint.revision
+        self.revision = (endpoint.created, endpoint.revision)
         self.policy = endpoint.policy
         self.sticky = endpoint.policy.sticky_header.lower() if endpoint.policy.sticky_header \
             else None

@@ -1,0 +1,87 @@
+"""``modelport endpoints`` and ``modelport rollout`` as a user types them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from modelport.core.workspace import Workspace
+from modelport.interfaces.cli.main import app
+from modelport.interfaces.cli.release import fraction, seconds
+
+runner = CliRunner(env={"COLUMNS": "200"})
+
+
+def cli(*args: str) -> str:
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def models(env_ws: Workspace) -> Workspace:
+    for model in ("decision_tree", "knn"):
+        cli("train", "--data", "sklearn:iris", "--target", "target", "--model", model,
+            "--name", "iris")
+    return env_ws
+
+
+def test_endpoint_and_rollout_commands(models: Workspace) -> None:
+    assert "iris:1 100%" in cli("endpoints", "create", "api", "--model", "iris:1")
+    assert json.loads(cli("endpoints", "list", "--json"))[0]["name"] == "api"
+    out = cli("rollout", "canary", "api", "--to", "iris:2", "--steps", "10,50,100",
+              "--interval", "1m", "--max-error-rate", "2%", "--sticky-header", "X-User")
+    assert "started at 10%" in out
+    shown = cli("endpoints", "show", "api")
+    assert "iris:1 90% · iris:2 10% · sticky on X-User" in shown and "canary" in shown
+    status = json.loads(cli("rollout", "status", "api", "--json"))
+    assert status["rollout"]["config"]["thresholds"]["max_error_rate"] == 0.02
+    assert status["rollout"]["config"]["interval_s"] == 60
+    assert "paused" in cli("rollout", "pause", "api")
+    assert "running" in cli("rollout", "resume", "api")
+    assert "serving iris:1" in cli("rollout", "abort", "api")
+    cli("rollout", "shadow", "api", "--to", "iris:2", "--percent", "10")
+    assert "shadow iris:2 10%" in cli("endpoints", "show", "api")
+    assert "serving iris:2" in cli("rollout", "promote", "api")
+    assert "serving iris:1" in cli("rollout", "rollback", "api")
+    cli("rollout", "bluegreen", "api", "--to", "iris:2", "--grace", "30s")
+    assert "warm iris:2" in cli("endpoints", "show", "api")
+    history = json.loads(cli("rollout", "history", "api", "--json"))
+    assert [h["rollout"]["kind"] for h in history] == ["canary", "shadow", "bluegreen"]
+    assert [e["action"] for e in history[0]["events"]] == ["start", "pause", "resume", "abort"]
+    assert "abort" in cli("rollout", "history", "api")
+    cli("endpoints", "delete", "api", "--yes")
+    assert json.loads(cli("endpoints", "list", "--json")) == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["endpoints", "show", "ghost"], "endpoint 'ghost' not found"),
+    (["endpoints", "create", "api", "--model", "ghost"], "model 'ghost' not found"),
+    (["rollout", "canary", "ghost", "--to", "iris:2"], "endpoint 'ghost' not found"),
+    (["rollout", "canary", "api", "--to", "iris:2", "--steps", "a,b"], "invalid steps"),
+    (["rollout", "canary", "api", "--to", "iris:2", "--interval", "soon"],
+     "invalid duration"),
+    (["rollout", "canary", "api", "--to", "iris:1"], "already what the endpoint serves"),
+    (["rollout", "promote", "api"], "no rollout in progress"),
+    (["rollout", "status", "api"], "has had no rollout"),
+])
+def test_release_errors_are_one_line(models: Workspace, args: list[str], message: str) -> None:
+    cli("endpoints", "create", "api", "--model", "iris:1")
+    env = {**os.environ, "MODELPORT_HOME": str(models.settings.home),
+           "MODELPORT_DB_URL": models.settings.db_url}
+    result = subprocess.run([sys.executable, "-m", "modelport", *args], capture_output=True,
+                            text=True, env=env, timeout=120, check=False)
+    assert result.returncode == 1, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_durations_and_rates() -> None:
+    assert seconds("30s") == 30 and seconds("2m") == 120 and seconds("1h") == 3600
+    assert seconds("250ms") == 0.25 and seconds("5") == 5
+    assert fraction("1%") == 0.01 and fraction("0.05") == 0.05
