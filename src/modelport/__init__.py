@@ -40,6 +40,12 @@ _EXPORTS = {
     "delete_model": "modelport.lifecycle.registry",
     "export_onnx": "modelport.lifecycle.loading",
     "load": "modelport.lifecycle.loading",
+    "create_endpoint": "modelport.lifecycle.endpoints",
+    "get_endpoint": "modelport.lifecycle.endpoints",
+    "list_endpoints": "modelport.lifecycle.endpoints",
+    "delete_endpoint": "modelport.lifecycle.endpoints",
+    "set_policy": "modelport.lifecycle.endpoints",
+    "record_feedback": "modelport.runtimes.serving.stats",
     "Workspace": "modelport.core.workspace",
     "Settings": "modelport.config",
     "Signature": "modelport.core.signature",
@@ -53,23 +59,29 @@ __all__ = [
     "Signature",
     "Workspace",
     "__version__",
+    "create_endpoint",
     "create_run",
     "delete_alias",
+    "delete_endpoint",
     "delete_model",
     "export_onnx",
+    "get_endpoint",
     "get_model",
     "get_run",
     "get_version",
+    "list_endpoints",
     "list_models",
     "list_versions",
     "load",
     "load_dataset",
     "metric_history",
+    "record_feedback",
     "register_model",
     "register_run",
     "search_runs",
     "set_alias",
     "set_description",
+    "set_policy",
     "set_tag",
     "start_run",
     "train",
@@ -91,6 +103,13 @@ if TYPE_CHECKING:
     from modelport.core.signature import Signature
     from modelport.core.workspace import Workspace
     from modelport.lifecycle.datasets import load_dataset
+    from modelport.lifecycle.endpoints import (
+        create_endpoint,
+        delete_endpoint,
+        get_endpoint,
+        list_endpoints,
+        set_policy,
+    )
     from modelport.lifecycle.loading import export_onnx, load
     from modelport.lifecycle.registry import (
         delete_alias,
@@ -108,3 +127,4 @@ if TYPE_CHECKING:
     from modelport.lifecycle.search import get_run, search_runs
     from modelport.lifecycle.tracking import create_run, metric_history, start_run
     from modelport.lifecycle.train import train
+    from modelport.runtimes.serving.stats import record_feedback

@@ -58,6 +58,10 @@ def merge(into: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
 
 def _observe_prediction(data: dict[str, Any], prediction: np.ndarray) -> None:
     if prediction.dtype.kind in "iubOSU":
+        if prediction.size == 1:  # the common single-row request: no np.unique
+            label = str(prediction.flat[0])
+            data["classes"][label] = data["classes"].get(label, 0) + 1
+            return
         for label, count in zip(*np.unique(prediction.astype(str), return_counts=True),
                                 strict=True):
             data["classes"][label] = data["classes"].get(label, 0) + int(count)
@@ -159,8 +163,15 @@ def loaded_by(endpoint: str, version: str, within_s: float, ws: Workspace) -> tu
 
 
 def record_feedback(endpoint: str, version: str, predictions: Any, labels: Any,
-                    ws: Workspace) -> int:
-    """Labels for predictions a client already holds (the Python API's feedback path)."""
+                    ws: Workspace | None = None) -> int:
+    """Labels for predictions a client already holds (the Python API's feedback path).
+
+    >>> modelport.record_feedback("iris-api", "iris:2", [0, 1], [0, 2])   # doctest: +SKIP
+    1
+    """
+    from modelport.core.workspace import current
+
+    ws = current(ws)
     pred = np.asarray(predictions).astype(str)
     true = np.asarray(labels).astype(str)
     if pred.shape != true.shape:
