@@ -376,6 +376,12 @@ def test_garbage_bytes_are_an_invalid_input(format_name: str, garbage: str) -> N
 
 @cache
 def artifact_of(format_name: str) -> bytes:
+    if format_name == "forecast":  # plain data: a history and a chosen model per series
+        from modelport.core.formats.forecast import ForecastModel, SeriesModel
+
+        return get_format("forecast").dump(ForecastModel(
+            "D", 1, 2, [80], np.array(["a"] * 4, dtype=object), np.arange(4), np.arange(4.0),
+            {"a": SeriesModel("Naive")}))
     if format_name == "onnx":
         f = fitted(Case("decision_tree", "multiclass"))
         return convert("sklearn", f.model, f.signature)

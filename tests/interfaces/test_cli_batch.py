@@ -93,3 +93,30 @@ def test_batch_errors_are_one_line(env_ws: Workspace, scored_input: Path,
     assert not (tmp_path / "out").exists()
     [failed] = json.loads(cli("jobs", "list", "--status", "failed", "--json"))
     assert "the model failed" in failed["error"]
+
+
+def test_forecast_train_and_predict(env_ws: Workspace, tmp_path: Path) -> None:
+    pytest.importorskip("statsforecast", reason="the forecast extra is not installed")
+    trained = json.loads(cli("forecast", "train", "--data", "statsforecast:air_passengers",
+                             "--name", "air", "--horizon", "12", "--id-col", "unique_id",
+                             "--models", "AutoETS,SeasonalNaive", "--json"))
+    assert trained["version"] == "air:1" and trained["series"] == 1
+    shown = cli("forecast", "predict", "air", "--horizon", "3")
+    assert "lo_95" in shown and "1961-01-31" in shown
+    out = tmp_path / "air.csv"
+    text = cli("forecast", "predict", "air:1", "--output", str(out), "--levels", "50,99")
+    assert "wrote 12 forecasts (1 series)" in text
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == ["unique_id", "ds", "forecast", "lo_50", "hi_50", "lo_99",
+                                   "hi_99", "model"]
+    assert (frame.hi_99 - frame.lo_99 > frame.hi_50 - frame.lo_50).all()
+    newest, first = json.loads(cli("jobs", "list", "--kind", "forecast", "--json"))
+    assert (newest["status"], newest["rows"], first["rows"]) == ("succeeded", 12, 3)
+
+    pd.DataFrame({"ds": ["2020-01-01", "2020-01-02", "2020-01-05"], "y": [1, 2, 3]}).to_csv(
+        tmp_path / "gappy.csv", index=False)
+    result = _modelport(env_ws, "forecast", "train", "--data", str(tmp_path / "gappy.csv"),
+                        "--name", "gappy", "--horizon", "1", "--freq", "D")
+    *_progress, line = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "series 'series' is irregular: after 2020-01-02 comes 2020-01-05" in line

@@ -6,12 +6,14 @@ from typing import Any
 
 from modelport.core.formats.base import Format, Predictor
 from modelport.core.formats.boosters import LightGBMFormat, XGBoostFormat
+from modelport.core.formats.forecast import ForecastFormat
 from modelport.core.formats.onnx import OnnxFormat
 from modelport.core.formats.sklearn import SklearnFormat
 from modelport.errors import InvalidInputError
 
 FORMATS: dict[str, Format] = {
-    f.name: f for f in (SklearnFormat(), LightGBMFormat(), XGBoostFormat(), OnnxFormat())
+    f.name: f for f in (SklearnFormat(), LightGBMFormat(), XGBoostFormat(), OnnxFormat(),
+                        ForecastFormat())
 }
 
 

@@ -162,3 +162,85 @@ def show_job(job_id: Annotated[str, typer.Argument(help="A job id or its first c
     fields(f"job {job.id}", items)
     if job.options:
         table("options", ["option", "value"], sorted((k, str(v)) for k, v in job.options.items()))
+
+
+# ---------------------------------------------------------------- forecast
+
+def _numbers(text: str, what: str) -> list[int]:
+    from modelport.errors import InvalidInputError
+
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InvalidInputError(f"{what} takes whole numbers separated by commas, got {text!r}"
+                                ) from None
+
+
+@forecast_app.command("train")
+def forecast_train(
+    data: Annotated[str, typer.Option(
+        help="CSV/Parquet of series in long form, or statsforecast:air_passengers.")],
+    name: Annotated[str, typer.Option(help="Model name to register the forecast under.")],
+    horizon: Annotated[int, typer.Option(help="Steps ahead to forecast and to validate on.")],
+    time_col: Annotated[str, typer.Option(help="Time column (dates or whole numbers).")] = "ds",
+    target: Annotated[str, typer.Option(help="Column to forecast.")] = "y",
+    id_col: Annotated[str | None, typer.Option(
+        help="Series id column; without it the data is one series.")] = None,
+    season_length: Annotated[int | None, typer.Option(
+        help="Steps per season; default from the time step (12 for monthly, 7 for daily …).")
+    ] = None,
+    freq: Annotated[str | None, typer.Option(
+        help="Time step as a pandas alias (D, W, MS, h); default: inferred.")] = None,
+    models: Annotated[str, typer.Option(help="Candidates, comma-separated.")] =
+        "AutoARIMA,AutoETS,Theta,SeasonalNaive",
+    cv_windows: Annotated[int, typer.Option(help="Cross-validation windows per series.")] = 2,
+    levels: Annotated[str, typer.Option(help="Prediction interval levels, e.g. 80,95.")] = "80,95",
+    as_json: JsonFlag = False,
+) -> None:
+    """Choose a model per series by cross-validation and register the result."""
+    from modelport.runtimes.forecast.train import train_forecast
+
+    if not as_json:
+        errors.print(f"cross-validating {models.replace(',', ', ')} on every series …")
+    result = train_forecast(data, name=name, horizon=horizon, time_col=time_col, target=target,
+                            id_col=id_col, season_length=season_length, freq=freq,
+                            models=[m.strip() for m in models.split(",") if m.strip()],
+                            cv_windows=cv_windows, levels=_numbers(levels, "--levels"))
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    won = ", ".join(f"{m} {n}" for m, n in result.chosen.items())
+    console.print(f"registered {result.version.ref}: {result.series:,} series "
+                  f"(chosen: {won}), cross-validated MAE {result.cv_mae:.4g}, "
+                  f"{result.seconds:.1f} s")
+
+
+@forecast_app.command("predict")
+def forecast_predict(
+    ref: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@ALIAS")],
+    horizon: Annotated[int | None, typer.Option(
+        help="Steps ahead; default: the horizon it was trained for.")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the forecasts here (.csv or .parquet).")] = None,
+    levels: Annotated[str | None, typer.Option(help="Interval levels, e.g. 80,95.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Processes; default every core.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show when not writing a file.")] = 12,
+    as_json: JsonFlag = False,
+) -> None:
+    """Forecast every series of a registered forecast model, with prediction intervals."""
+    from modelport.runtimes.forecast.predict import forecast
+
+    frame = forecast(ref, horizon=horizon, output=output, workers=workers,
+                     levels=_numbers(levels, "--levels") if levels else None)
+    if as_json:
+        emit_json({"job": frame.attrs.get("job"), "rows": len(frame), "output": str(output)
+                   if output else None,
+                   "forecasts": frame.head(limit).astype({frame.columns[1]: str})
+                   .to_dict(orient="records")})
+        return
+    if output is not None:
+        series = frame.iloc[:, 0].nunique()
+        console.print(f"wrote {len(frame):,} forecasts ({series:,} series) to {output}")
+        return
+    table(ref, list(frame.columns), frame.head(limit).astype({frame.columns[1]: str})
+          .itertuples(index=False))

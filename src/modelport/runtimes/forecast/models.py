@@ -1,0 +1,101 @@
+"""The candidate models, in their two forms: searching (to train) and fixed (to refit).
+
+Training uses statsforecast's automatic models, which search a space (ARIMA
+orders, ETS components). What a search settles on is a small specification —
+``ARIMA(1,1,0)(0,1,0)[12]``, ``ETS(M,Ad,M)`` — kept as JSON in the artifact;
+predicting rebuilds that specification and refits it on the stored history,
+which is deterministic and skips the search.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from modelport.errors import InvalidInputError, require
+
+CANDIDATES = ("AutoARIMA", "AutoETS", "Theta", "SeasonalNaive")
+KNOWN = (*CANDIDATES, "Naive", "HistoricAverage")
+
+
+def check_models(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    lookup = {n.lower(): n for n in KNOWN}
+    unknown = [n for n in names if n.lower() not in lookup]
+    if unknown or not names:
+        raise InvalidInputError(f"unknown forecast model {unknown[0] if unknown else ''!r} — "
+                                f"choose from {', '.join(KNOWN)}")
+    return tuple(dict.fromkeys(lookup[n.lower()] for n in names))
+
+
+def searching(name: str, season_length: int) -> Any:
+    """The model that searches its own specification while fitting."""
+    m = require("statsforecast.models", "forecast")
+    if name == "AutoARIMA":
+        return m.AutoARIMA(season_length=season_length)
+    if name == "AutoETS":
+        return m.AutoETS(season_length=season_length)
+    return fixed(name, season_length, {})
+
+
+def fixed(name: str, season_length: int, params: dict[str, Any]) -> Any:
+    """The model with the specification a search chose; fitting it searches nothing."""
+    m = require("statsforecast.models", "forecast")
+    if name == "AutoARIMA":
+        return m.ARIMA(order=tuple(params["order"]), seasonal_order=tuple(params["seasonal"]),
+                       season_length=int(params["period"]),
+                       include_mean=bool(params["mean"]), include_drift=bool(params["drift"]),
+                       alias=name)
+    if name == "AutoETS":
+        return m.AutoETS(season_length=season_length, model=str(params["model"]),
+                         damped=bool(params["damped"]), alias=name)
+    if name == "Theta":
+        return m.Theta(season_length=season_length, alias=name)
+    if name == "SeasonalNaive":
+        return m.SeasonalNaive(season_length=season_length, alias=name)
+    if name == "Naive":
+        return m.Naive(alias=name)
+    if name == "HistoricAverage":
+        return m.HistoricAverage(alias=name)
+    raise InvalidInputError(f"unknown forecast model {name!r}")
+
+
+_ETS = re.compile(r"ETS\((\w),(\w)(d?),(\w)\)")
+
+
+def spec_of(name: str, fitted: Any) -> dict[str, Any]:
+    """The specification a fitted searching model settled on, as JSON-ready data."""
+    if name == "AutoARIMA":
+        p, q, sp, sq, period, d, sd = (int(v) for v in fitted.model_["arma"])
+        coef = fitted.model_["coef"]
+        return {"order": [p, d, q], "seasonal": [sp, sd, sq], "period": period,
+                "mean": "intercept" in coef, "drift": "drift" in coef}
+    if name == "AutoETS":
+        match = _ETS.fullmatch(str(fitted.model_["method"]))
+        if match is None:
+            raise ValueError(f"unexpected ETS method {fitted.model_['method']!r}")
+        error, trend, damped, season = match.groups()
+        return {"model": f"{error}{trend}{season}", "damped": bool(damped)}
+    return {}
+
+
+def describe(name: str, params: dict[str, Any]) -> str:
+    """A short human label: ``ARIMA(1,1,0)(0,1,0)[12]``, ``ETS(M,Ad,M)``, ``Theta``."""
+    if name == "AutoARIMA" and params:
+        o, s = params["order"], params["seasonal"]
+        return f"ARIMA({o[0]},{o[1]},{o[2]})({s[0]},{s[1]},{s[2]})[{params['period']}]"
+    if name == "AutoETS" and params:
+        model = params["model"]
+        return f"ETS({model[0]},{model[1]}{'d' if params['damped'] else ''},{model[2]})"
+    return name
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """statsforecast warns on every optimiser hiccup; the cross-validation judges the fits."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"statsforecast(\..*)?")
+        warnings.filterwarnings("ignore", category=RuntimeWarning)
+        yield

@@ -1,0 +1,137 @@
+"""Forecasting: model choice by cross-validation, a pickle-free artifact, exact refits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modelport.core.formats import get_format
+from modelport.core.workspace import Workspace
+from modelport.errors import InvalidInputError, SchemaError
+from modelport.lifecycle.loading import load
+from modelport.runtimes.batch import list_jobs
+from modelport.runtimes.forecast import forecast, train_forecast
+from modelport.runtimes.forecast.predict import load_forecaster
+
+pytest.importorskip("statsforecast", reason="the forecast extra is not installed")
+
+
+def generated(series: int = 3, length: int = 48, seed: int = 0) -> pd.DataFrame:
+    """Monthly series: trend + yearly season + noise, one flat one to favour naive models."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k in range(series):
+        t = np.arange(length)
+        y = 100 + k * 10 + 0.8 * t + 12 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 2, length)
+        if k == series - 1:
+            y = np.full(length, 50.0) + rng.normal(0, 0.01, length)
+        rows.append(pd.DataFrame({"store": f"s{k}", "month": pd.date_range(
+            "2019-01-01", periods=length, freq="MS"), "units": y}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_train_chooses_per_series_and_predict_refits_exactly(
+        ws: Workspace, tmp_path: Path) -> None:
+    data = generated()
+    data.to_csv(tmp_path / "sales.csv", index=False)
+    result = train_forecast(str(tmp_path / "sales.csv"), name="sales", horizon=6,
+                            time_col="month", target="units", id_col="store", n_jobs=1, ws=ws)
+    assert result.version.ref == "sales:1" and result.series == 3
+    assert sum(result.chosen.values()) == 3 and result.cv_mae > 0
+    version, model = load_forecaster("sales", ws=ws)
+    assert version.format == "forecast" and model.freq == "MS" and model.season_length == 12
+    assert set(model.series) == {"s0", "s1", "s2"}
+    for chosen in model.series.values():
+        assert chosen.model == min(chosen.scores, key=chosen.scores.__getitem__)
+        assert set(chosen.scores) == {"AutoARIMA", "AutoETS", "Theta", "SeasonalNaive"}
+    assert version.metrics["cv_mae"] == pytest.approx(result.cv_mae)
+    assert version.tags["kind"] == "forecast"
+
+    frame = forecast("sales", horizon=8, levels=[90], output=tmp_path / "f.parquet", ws=ws)
+    assert list(frame.columns) == ["store", "month", "forecast", "lo_90", "hi_90", "model"]
+    assert len(frame) == 24 and frame.groupby("store").size().tolist() == [8, 8, 8]
+    s0 = frame[frame.store == "s0"]
+    assert s0.month.iloc[0] == pd.Timestamp("2023-01-01")
+    assert (s0.lo_90 <= s0.forecast).all() and (s0.forecast <= s0.hi_90).all()
+    assert pd.read_parquet(tmp_path / "f.parquet").equals(frame)
+
+    # the stored spec refits to exactly what statsforecast's own search gives
+    from statsforecast import models as sf
+
+    y = data[data.store == "s0"].units.to_numpy()
+    searching = {"AutoARIMA": sf.AutoARIMA, "AutoETS": sf.AutoETS, "Theta": sf.Theta,
+                 "SeasonalNaive": sf.SeasonalNaive}[model.series["s0"].model](season_length=12)
+    reference = searching.forecast(y=y, h=8, level=[90])
+    np.testing.assert_allclose(s0.forecast, reference["mean"], rtol=1e-6)
+    np.testing.assert_allclose(s0.hi_90, reference["hi-90"], rtol=1e-6)
+
+    [job] = list_jobs(kind="forecast", ws=ws)
+    assert (job.status, job.rows, job.model, job.output) == ("succeeded", 24, "sales",
+                                                            str(tmp_path / "f.parquet"))
+    with pytest.raises(SchemaError, match="answers a horizon, not feature rows"):
+        load("sales", ws=ws).predict(np.zeros((1, 1)))
+
+
+def test_integer_index_and_many_series_in_parallel(ws: Workspace) -> None:
+    rng = np.random.default_rng(3)
+    frames = [pd.DataFrame({"unique_id": i, "ds": np.arange(30), "y": rng.normal(10, 1, 30)})
+              for i in range(80)]
+    train_forecast(pd.concat(frames), name="many", horizon=3, id_col="unique_id",
+                   models=["SeasonalNaive", "Naive", "HistoricAverage"], n_jobs=1, ws=ws)
+    frame = forecast("many", workers=2, ws=ws)
+    assert len(frame) == 240 and frame.ds.tolist()[:3] == [30, 31, 32]
+    assert set(frame.model) <= {"SeasonalNaive", "Naive", "HistoricAverage"}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_bad_series_are_clear_errors(ws: Workspace, tmp_path: Path) -> None:
+    data = generated(series=2)
+    cases = [
+        ({"time_col": "date"}, data, r"column 'date' is not in the data"),
+        ({}, data.assign(units=data.units.astype(object).where(data.index != 5, "n.a.")),
+         r"target column 'units' has a non-numeric value at row 6: 'n.a.'"),
+        ({}, data.assign(units=data.units.where(data.index != 7)),
+         "target column 'units' is missing a value at row 8"),
+        ({}, data.assign(month=data.month.astype(str).where(data.index != 3, "someday")),
+         "time column 'month' has a value that is not a date at row 4: 'someday'"),
+        ({}, data.drop(index=[10]),
+         r"series 's0' is irregular: after 2019-10-01 comes 2019-12-01, expected 2019-11-01"),
+        ({}, pd.concat([data, data.iloc[[4]]]), "series 's0' has more than one value at "
+                                                "2019-05-01"),
+        ({"horizon": 24}, data, r"series 's0' has 48 points; .* needs at least 73"),
+        ({"models": ["Prophet"]}, data, "unknown forecast model 'Prophet'"),
+        ({"freq": "fortnightly"}, data, "unknown --freq 'fortnightly'"),
+        ({}, data.iloc[:0], "the series data is empty"),
+    ]
+    for overrides, frame, message in cases:
+        kwargs = {"time_col": "month", "target": "units", "id_col": "store", "horizon": 6,
+                  **overrides}
+        with pytest.raises(InvalidInputError, match=message):
+            train_forecast(frame, name="bad", n_jobs=1, ws=ws, **kwargs)
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(InvalidInputError, match="is empty"):
+        train_forecast(str(tmp_path / "empty.csv"), name="bad", horizon=3, ws=ws)
+
+
+def test_artifact_is_data_and_refuses_tampering() -> None:
+    fmt = get_format("forecast")
+    from modelport.core.formats.forecast import ForecastModel, SeriesModel
+
+    model = ForecastModel("D", 7, 3, [80], np.array(["a"] * 5, dtype=object),
+                          np.arange(5), np.arange(5.0), {"a": SeriesModel("Theta")})
+    data = fmt.dump(model)
+    assert b"pickle" not in data.lower() and fmt.load_model(data).series["a"].model == "Theta"
+    import io
+
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(io.BytesIO(data))
+    meta = dict(table.schema.metadata)
+    meta[b"modelport.forecast"] = meta[b"modelport.forecast"].replace(b"Theta", b"os.system")
+    buf = io.BytesIO()
+    pq.write_table(table.replace_schema_metadata(meta), buf)
+    with pytest.raises(InvalidInputError, match=r"unknown model\(s\) os\.system"):
+        fmt.load_model(buf.getvalue())
