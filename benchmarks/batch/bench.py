@@ -332,7 +332,6 @@ def main() -> None:
         return
 
     import numpy as np
-
     import report
 
     rows, count = (200_000, 40) if args.quick else (args.rows, args.series)

@@ -65,7 +65,8 @@ def write(results: dict[str, Any], *, rows: int, series: int, quick: bool, **set
             text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: section, text,
                           flags=re.S)
         else:
-            text = text.rstrip() + "\n\n## Batch: scoring files and forecasting\n\n" + section + "\n"
+            title = "## Batch: scoring files and forecasting"
+            text = f"{text.rstrip()}\n\n{title}\n\n{section}\n"
         readme.write_text(text)
     print(md)
 
