@@ -7,14 +7,13 @@ from typing import Annotated, Any
 
 import typer
 
-from modelport.interfaces.cli.render import console, emit_json, fields, table, when
+from modelport.interfaces.cli.render import JsonFlag, console, emit_json, fields, table, when
 
 endpoints_app = typer.Typer(help="Endpoints: named addresses with a traffic policy.",
                             no_args_is_help=True)
 rollout_app = typer.Typer(help="Safe releases: canary, blue-green, shadow.",
                           no_args_is_help=True)
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def register(app: typer.Typer) -> None:

@@ -6,10 +6,13 @@ import json
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 from rich.table import Table
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)

@@ -6,11 +6,10 @@ from typing import Annotated
 
 import typer
 
-from modelport.interfaces.cli.render import console, emit_json, fields, table, when
+from modelport.interfaces.cli.render import JsonFlag, console, emit_json, fields, table, when
 
 app = typer.Typer(help="Training runs: search and inspect.", no_args_is_help=True)
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 @app.command("list")
