@@ -150,7 +150,18 @@ class _Query:
         return alias.c.value
 
 
-def _sort_key(column: Any, term: Term, descending: bool) -> Any:
+def _nullable(term: Term, filtered: set[Term]) -> bool:
+    """Whether a sort key can be missing: a filtered term never is, nor a NOT NULL column."""
+    if term in filtered:
+        return False
+    return term.kind != "attributes" or bool(ATTRIBUTES[term.key].nullable)
+
+
+def _sort_key(column: Any, term: Term, descending: bool, nullable: bool) -> Any:
+    if not nullable:
+        # a plain column lets the database walk the (key, value) index in order and stop
+        # after the page, instead of sorting every match
+        return column
     numeric = term.kind == "metrics" or term.key in _NUMERIC_ATTRIBUTES
     if numeric:
         return func.coalesce(column, _NULL_LOW if descending else _NULL_HIGH)
@@ -173,7 +184,9 @@ def search_runs(filter: str | None = None, order_by: str | Iterable[str] | None 
         q.where.append(_OPS[cond.op](q.column(cond.term, inner=True), cond.value))
     if experiment:
         q.where.append(t.runs.c.experiment == experiment)
-    sort_keys = [(_sort_key(q.column(term, inner=False), term, desc), desc)
+    filtered = {cond.term for cond in conditions}
+    sort_keys = [(_sort_key(q.column(term, inner=False), term, desc,
+                            nullable=_nullable(term, filtered)), desc)
                  for term, desc in ordering]
     sort_keys.append((t.runs.c.id, sort_keys[0][1]))
     if page_token:

@@ -83,6 +83,11 @@ def _number(key: str, value: Any) -> float:
     return number
 
 
+def _newer_step(table: Any, new: Any) -> Any:
+    """The latest value of a metric is the one with the highest step, not the last written."""
+    return new.step >= table.c.step
+
+
 class Run:
     """An active run. Use ``start_run``; the run ends (FINISHED, or FAILED on an
     exception) when its ``with`` block does."""
@@ -152,8 +157,7 @@ class Run:
                 upsert(conn, t.run_metrics, metric_rows, update=["value", "timestamp"])
                 upsert(conn, t.run_latest_metrics,
                        [{k: r[k] for k in ("run_id", "key", "value", "step")} for r in metric_rows],
-                       update=["value", "step"],
-                       where=lambda table, new: new.step >= table.c.step)
+                       update=["value", "step"], where=_newer_step)
 
     def log_artifact(self, source: str | Path | bytes, path: str | None = None) -> str:
         """Store a file (or bytes) as an artifact of this run; returns its digest."""

@@ -19,21 +19,40 @@ def _insert(conn: Connection, table: Table) -> Any:
     return _INSERTS[conn.dialect.name](table)
 
 
+_IGNORES: dict[tuple[str, str], Any] = {}
+
+
 def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]] | dict[str, Any]
                   ) -> None:
     """Insert rows, skipping those whose primary key already exists."""
     if rows:
-        conn.execute(_insert(conn, table).on_conflict_do_nothing(), rows)
+        key = (conn.dialect.name, table.name)
+        stmt = _IGNORES.get(key)
+        if stmt is None:
+            stmt = _IGNORES[key] = _insert(conn, table).on_conflict_do_nothing()
+        conn.execute(stmt, rows)
+
+
+_UPSERTS: dict[tuple[str, str, tuple[str, ...], Any], Any] = {}
 
 
 def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]] | dict[str, Any],
            update: Sequence[str], where: Any = None) -> None:
     """Insert rows, or update ``update`` columns of the existing row with the same
-    primary key (only where ``where`` — written against ``excluded`` — holds)."""
+    primary key (only where ``where`` — written against ``excluded`` — holds).
+
+    Statements are built once per table and shape: building one costs more than
+    running it on the tracking hot path. ``where`` must be a module-level function.
+    """
     if not rows:
         return
-    stmt = _insert(conn, table)
-    keys = [c.name for c in table.primary_key.columns]
-    set_ = {name: stmt.excluded[name] for name in update}
-    cond = where(table, stmt.excluded) if where is not None else None
-    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=set_, where=cond), rows)
+    key = (conn.dialect.name, table.name, tuple(update), where)
+    stmt = _UPSERTS.get(key)
+    if stmt is None:
+        insert = _insert(conn, table)
+        keys = [c.name for c in table.primary_key.columns]
+        set_ = {name: insert.excluded[name] for name in update}
+        cond = where(table, insert.excluded) if where is not None else None
+        stmt = _UPSERTS[key] = insert.on_conflict_do_update(index_elements=keys, set_=set_,
+                                                            where=cond)
+    conn.execute(stmt, rows)
