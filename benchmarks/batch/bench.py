@@ -15,8 +15,8 @@ input size — and the forecast claim, checked side by side on this machine:
   the per-series Python loop a user would write with the same models; both
   must choose the same model for every series.
 
-Each case runs in its own process; peak memory is the sum of the resident
-sizes of that process and its children, sampled every 20 ms.
+Each case runs in its own process; peak memory is the sum of the proportional
+set sizes (PSS) of that process and its children, sampled every 20 ms.
 
     python benchmarks/batch/bench.py [--rows 5000000] [--series 1000] [--quick]
 
@@ -243,7 +243,8 @@ def run_forecast(case: str, count: int, home: str, out: Path) -> dict[str, Any]:
 # ---------------------------------------------------------------- measuring
 
 def _tree_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` and all its descendants."""
+    """Memory of ``pid`` and all its descendants: the sum of their proportional set sizes
+    (PSS), so pages that forked workers share with their parent count once, not twice."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -257,13 +258,15 @@ def _tree_rss(pid: int) -> int:
     while todo:
         p = todo.pop()
         todo.extend(children.get(p, []))
-        try:
-            with open(f"/proc/{p}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-        except OSError:
-            continue
+        for source, key in ((f"/proc/{p}/smaps_rollup", "Pss:"), (f"/proc/{p}/status", "VmRSS:")):
+            try:
+                with open(source) as fh:
+                    found = [int(line.split()[1]) for line in fh if line.startswith(key)]
+            except OSError:
+                continue
+            if found:
+                total += found[0] * 1024
+                break
     return total
 
 
@@ -284,7 +287,7 @@ def measure(args: list[str], env: dict[str, str]) -> dict[str, Any]:
     if proc.returncode != 0:
         raise SystemExit(f"case {args} failed:\n{stderr[-3000:]}")
     result = json.loads(stdout.strip().splitlines()[-1])
-    result["peak_rss_mb"] = round(peak[0] / 2**20, 1)
+    result["peak_rss_mb"] = round(peak[0] / 2**20, 1)  # PSS of the process tree, MiB
     return result
 
 

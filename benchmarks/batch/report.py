@@ -86,8 +86,8 @@ def markdown(record: dict[str, Any], quick: bool) -> str:
         f"Scoring {record['rows']:,} rows × {s['features']} float64 features, Parquet → Parquet, "
         f"chunks of {s['batch']:,} rows, labels only (`--no-proba`); every system's predictions "
         "equal the ceiling's. Wall clock of the whole case (model load, read, predict, write) "
-        "except the ceiling; single-process cases run with one BLAS thread; peak RSS sums the "
-        "process and its workers.",
+        "except the ceiling; single-process cases run with one BLAS thread; peak memory is the "
+        "process's and its workers' summed PSS (shared pages counted once), MiB.",
         "",
     ]
     for model, title in (("lr", "LogisticRegression"),
@@ -97,7 +97,8 @@ def markdown(record: dict[str, Any], quick: bool) -> str:
             continue
         ceiling = cases["ceiling"]["rows_per_s"]
         lines += [f"**{title}**", "",
-                  "| system | rows/s | share of ceiling | seconds | peak RSS (MB) | same answers |",
+                  "| system | rows/s | share of ceiling | seconds | peak memory (MiB) "
+                  "| same answers |",
                   "|---|---:|---:|---:|---:|:---:|"]
         for case, r in cases.items():
             lines.append(f"| {LABELS[case]} | {r['rows_per_s']:,.0f} | "
@@ -113,7 +114,7 @@ def markdown(record: dict[str, Any], quick: bool) -> str:
             f"cross-validation ({s['windows']} window of {s['horizon']} steps), then "
             f"forecast {s['horizon']} steps with 80/95 % intervals.",
             "",
-            "| system | seconds | series/s | peak RSS (MB) |",
+            "| system | seconds | series/s | peak memory (MiB) |",
             "|---|---:|---:|---:|",
             f"| per-series Python loop over the same statsforecast models, 1 process | "
             f"{loop['seconds']:.1f} | {record['series'] / loop['seconds']:.1f} | "
