@@ -20,7 +20,8 @@ def test_job_lifecycle_and_listing(ws: Workspace) -> None:
     first = create_job("predict", "iris", 2, "in/*.csv", "out", {"batch_size": 10}, "ab" * 32,
                        ws=ws)
     second = create_job("forecast", "sales", 1, "series.csv", "f.parquet", {}, ws=ws)
-    assert get_job(first.id, ws=ws).status == "running"
+    assert get_job(first.id, ws=ws).state == "running"  # this very process
+    assert get_job(first.id, ws=ws).to_dict()["state"] == "running"
     update_progress(first.id, rows=100, rows_failed=2, parts=3, ws=ws)
     job = get_job(first.id[:8], ws=ws)
     assert (job.rows, job.rows_failed, job.parts, job.ref) == (100, 2, 3, "iris:2")

@@ -59,7 +59,8 @@ def test_sigkill_then_rerun_gives_every_row_exactly_once(
               if (commits / f"{p.name.split('.')[0]}.json").exists()}
     assert 5 <= len(before) < ROWS // 500
     [killed] = list_jobs(ws=ws)
-    assert killed.status == "running"  # it never got to say otherwise
+    assert killed.status == "running"  # it never got to say otherwise …
+    assert killed.state == "interrupted"  # … but its process is gone
 
     time.sleep(0.5)  # the workers die with the job (PR_SET_PDEATHSIG); give them a moment
     rerun = subprocess.run(_command(tmp_path, workers), env=_env(settings), capture_output=True,

@@ -137,8 +137,14 @@ def list_jobs(
         return
     table(None, ["job", "kind", "model", "status", "rows", "failed", "started", "seconds",
                  "output"],
-          ([j.id[:12], j.kind, j.ref, j.status, j.rows, j.rows_failed, when(j.started),
+          ([j.id[:12], j.kind, j.ref, j.state, j.rows, j.rows_failed, when(j.started),
             j.duration, j.output] for j in found))
+
+
+def _status(job: Any) -> str:
+    if job.state == "interrupted":
+        return "interrupted (its process is gone) — re-run the same command to resume it"
+    return str(job.status)
 
 
 @jobs_app.command("show")
@@ -152,7 +158,7 @@ def show_job(job_id: Annotated[str, typer.Argument(help="A job id or its first c
         emit_json(job.to_dict())
         return
     items: list[tuple[str, Any]] = [
-        ("kind", job.kind), ("model", job.ref), ("status", job.status), ("input", job.input),
+        ("kind", job.kind), ("model", job.ref), ("status", _status(job)), ("input", job.input),
         ("input digest", job.input_digest or "-"), ("output", job.output), ("rows", job.rows),
         ("rows rejected", job.rows_failed), ("parts", job.parts),
         ("started", when(job.started)), ("ended", when(job.ended)),
@@ -161,7 +167,8 @@ def show_job(job_id: Annotated[str, typer.Argument(help="A job id or its first c
         items.append(("error", job.error))
     fields(f"job {job.id}", items)
     if job.options:
-        table("options", ["option", "value"], sorted((k, str(v)) for k, v in job.options.items()))
+        table("options", ["option", "value"],
+              sorted((k, str(v)) for k, v in job.options.items() if k != "process"))
 
 
 # ---------------------------------------------------------------- forecast

@@ -11,6 +11,8 @@ continues the same row: the id lives in the job's staging directory.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -49,8 +51,27 @@ class Job:
     def ref(self) -> str:
         return f"{self.model}:{self.version}"
 
+    @property
+    def state(self) -> str:
+        """``status``, except that a ``running`` job whose process is gone (killed, or its
+        machine restarted) reads ``interrupted`` — known for jobs started on this host."""
+        process = self.options.get("process") or {}
+        if self.status != "running" or process.get("host") != socket.gethostname():
+            return self.status
+        try:
+            os.kill(int(process["pid"]), 0)
+        except ProcessLookupError:
+            return "interrupted"
+        except (PermissionError, KeyError, ValueError, TypeError):
+            pass
+        return self.status
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "state": self.state}
+
+
+def _process() -> dict[str, Any]:
+    return {"host": socket.gethostname(), "pid": os.getpid()}
 
 
 def create_job(kind: str, model: str, version: int, input: str, output: str,
@@ -61,10 +82,10 @@ def create_job(kind: str, model: str, version: int, input: str, output: str,
         raise InvalidInputError(f"unknown job kind {kind!r} — one of {', '.join(KINDS)}")
     ws = current(ws)
     job = Job(id=uuid.uuid4().hex, kind=kind, model=model, version=version, status="running",
-              input=input, input_digest=input_digest, output=output, options=dict(options),
-              started=time.time())
+              input=input, input_digest=input_digest, output=output,
+              options={**options, "process": _process()}, started=time.time())
     with ws.store.write() as conn:
-        conn.execute(t.jobs.insert().values(**job.to_dict()))
+        conn.execute(t.jobs.insert().values(**asdict(job)))
     return job
 
 
@@ -72,7 +93,8 @@ def restart_job(job_id: str, ws: Workspace | None = None) -> Job:
     """Mark a job ``running`` again because it is being resumed; counts the resumption."""
     ws = current(ws)
     job = get_job(job_id, ws=ws)
-    options = {**job.options, "resumed": int(job.options.get("resumed", 0)) + 1}
+    options = {**job.options, "resumed": int(job.options.get("resumed", 0)) + 1,
+               "process": _process()}
     with ws.store.write() as conn:
         conn.execute(update(t.jobs).where(t.jobs.c.id == job.id).values(
             status="running", error=None, ended=None, duration=None, options=options))
