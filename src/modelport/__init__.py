@@ -26,6 +26,9 @@ _EXPORTS = {
     "search_runs": "modelport.lifecycle.search",
     "get_run": "modelport.lifecycle.search",
     "train": "modelport.lifecycle.train",
+    "tune": "modelport.lifecycle.tune",
+    "automl": "modelport.lifecycle.automl",
+    "retrain": "modelport.lifecycle.retrain",
     "load_dataset": "modelport.lifecycle.datasets",
     "register_model": "modelport.lifecycle.registry",
     "register_run": "modelport.lifecycle.registry",
@@ -59,6 +62,7 @@ __all__ = [
     "Signature",
     "Workspace",
     "__version__",
+    "automl",
     "create_endpoint",
     "create_run",
     "delete_alias",
@@ -78,6 +82,7 @@ __all__ = [
     "record_feedback",
     "register_model",
     "register_run",
+    "retrain",
     "search_runs",
     "set_alias",
     "set_description",
@@ -85,6 +90,7 @@ __all__ = [
     "set_tag",
     "start_run",
     "train",
+    "tune",
 ]
 
 
@@ -102,6 +108,7 @@ if TYPE_CHECKING:
     from modelport.core.formats.base import Predictor
     from modelport.core.signature import Signature
     from modelport.core.workspace import Workspace
+    from modelport.lifecycle.automl import automl
     from modelport.lifecycle.datasets import load_dataset
     from modelport.lifecycle.endpoints import (
         create_endpoint,
@@ -124,7 +131,9 @@ if TYPE_CHECKING:
         set_description,
         set_tag,
     )
+    from modelport.lifecycle.retrain import retrain
     from modelport.lifecycle.search import get_run, search_runs
     from modelport.lifecycle.tracking import create_run, metric_history, start_run
     from modelport.lifecycle.train import train
+    from modelport.lifecycle.tune import tune
     from modelport.runtimes.serving.stats import record_feedback

@@ -45,9 +45,17 @@ def _settings(
 
 
 # imported for their @app.command registrations
-from modelport.interfaces.cli import batch, predict, quickstart, release, serve, train  # noqa: E402
+from modelport.interfaces.cli import (  # noqa: E402
+    batch,
+    predict,
+    quickstart,
+    release,
+    serve,
+    train,
+    tune,
+)
 
-for module in (quickstart, train, predict, serve, release, batch):
+for module in (quickstart, train, tune, predict, serve, release, batch):
     module.register(app)
 
 

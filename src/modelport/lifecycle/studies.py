@@ -1,0 +1,270 @@
+"""Where studies live: Optuna storages on modelport's own database.
+
+A study is stored next to the runs it made: Optuna's RDB storage on the
+workspace's database URL (its tables — ``studies``, ``trials``, … — sit beside
+modelport's; Optuna's schema check is skipped because ``alembic_version``
+there is modelport's). Several processes writing one SQLite file hit
+"database is locked", so a multi-worker study on SQLite uses Optuna's journal
+storage, a file under ``MODELPORT_HOME/studies/`` with the same study name;
+on PostgreSQL every worker — on this machine or another — shares the RDB
+storage and joins the same study by name.
+
+A worker killed with ``kill -9`` leaves its trial RUNNING. On PostgreSQL and
+SQLite-RDB Optuna's heartbeat marks it failed once it goes stale; the journal
+storage has no heartbeat, so each trial records ``host:pid`` and
+``fail_dead_trials`` fails the trials whose process is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelport.core.workspace import Workspace, current
+from modelport.errors import InvalidInputError, NotFoundError, require
+
+HEARTBEAT_SECONDS = int(os.environ.get("MODELPORT_TUNE_HEARTBEAT", "10"))
+WORKER_ATTR = "modelport_worker"
+
+
+def optuna() -> Any:
+    """Optuna, imported on first use (``import modelport`` stays light)."""
+    module = require("optuna", "tune")
+    module.logging.set_verbosity(module.logging.WARNING)
+    return module
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Silence Optuna's ExperimentalWarning for the features we chose on purpose
+    (heartbeats, ``fail_stale_trials``, multivariate TPE) — and nothing else."""
+    from optuna.exceptions import ExperimentalWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        yield
+
+
+def rdb_storage(ws: Workspace) -> Any:
+    """Optuna's RDB storage on the workspace database, with a heartbeat for dead workers."""
+    opt = optuna()
+    url = ws.settings.db_url
+    engine_kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        engine_kwargs["connect_args"] = {"timeout": 60}
+    else:
+        engine_kwargs["pool_pre_ping"] = True
+    with quiet():
+        return opt.storages.RDBStorage(
+            url, engine_kwargs=engine_kwargs, skip_compatibility_check=True,
+            heartbeat_interval=HEARTBEAT_SECONDS, grace_period=2 * HEARTBEAT_SECONDS)
+
+
+def journal_path(ws: Workspace) -> Path:
+    return Path(ws.settings.home) / "studies" / "studies.journal"
+
+
+def journal_storage(ws: Workspace) -> Any:
+    opt = optuna()
+    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+    path = journal_path(ws)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return opt.storages.JournalStorage(
+        JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
+
+
+def is_sqlite(ws: Workspace) -> bool:
+    return ws.settings.db_url.startswith("sqlite")
+
+
+def _names(storage: Any) -> set[str]:
+    return {s.study_name for s in storage.get_all_studies()}
+
+
+def storage_for(name: str, workers: int, ws: Workspace | None = None) -> Any:
+    """The storage study ``name`` lives in, or will, for ``workers`` processes."""
+    ws = current(ws)
+    if not is_sqlite(ws):
+        return rdb_storage(ws)
+    in_journal = journal_path(ws).exists() and name in _names(journal_storage(ws))
+    if in_journal:
+        return journal_storage(ws)
+    if workers > 1:
+        if name in _names(rdb_storage(ws)):
+            raise InvalidInputError(
+                f"study {name!r} lives in the SQLite database, which several worker processes "
+                "cannot share — continue it with --workers 1, or use a new study name")
+        return journal_storage(ws)
+    return rdb_storage(ws)
+
+
+def find_study(name: str, ws: Workspace | None = None) -> Any:
+    """A stored study by name, from whichever storage holds it."""
+    ws = current(ws)
+    opt = optuna()
+    for storage in _storages(ws):
+        if name in _names(storage):
+            return opt.load_study(study_name=name, storage=storage)
+    raise NotFoundError(f"study {name!r} not found — list studies with: modelport studies list")
+
+
+def _storages(ws: Workspace) -> list[Any]:
+    found = [rdb_storage(ws)]
+    if is_sqlite(ws) and journal_path(ws).exists():
+        found.append(journal_storage(ws))
+    return found
+
+
+@dataclass
+class StudySummary:
+    name: str
+    storage: str
+    directions: list[str]
+    trials: int
+    complete: int
+    pruned: int
+    failed: int
+    best_values: list[float] | None
+    attrs: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def list_studies(ws: Workspace | None = None) -> list[StudySummary]:
+    """Every study of the workspace, in both storages."""
+    ws = current(ws)
+    opt = optuna()
+    out = []
+    for storage in _storages(ws):
+        kind = "journal" if isinstance(storage, opt.storages.JournalStorage) else "database"
+        for frozen in storage.get_all_studies():
+            study = opt.load_study(study_name=frozen.study_name, storage=storage)
+            out.append(summarize(study, kind))
+    return sorted(out, key=lambda s: s.name)
+
+
+def summarize(study: Any, kind: str = "database") -> StudySummary:
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    count = {s: sum(t.state == s for t in trials) for s in TrialState}
+    best = None
+    if count[TrialState.COMPLETE]:
+        best = (list(study.best_trials[0].values) if len(study.directions) > 1
+                else [float(study.best_value)])
+    return StudySummary(study.study_name, kind, [d.name.lower() for d in study.directions],
+                        len(trials), count[TrialState.COMPLETE], count[TrialState.PRUNED],
+                        count[TrialState.FAIL], best, dict(study.user_attrs))
+
+
+def this_worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def fail_dead_trials(study: Any) -> list[int]:
+    """Mark failed the RUNNING trials whose worker is gone; returns their numbers.
+
+    Journal storage: the worker's ``host:pid`` is checked on this host. RDB
+    storage: Optuna's heartbeat decides (stale after the grace period).
+    """
+    opt = optuna()
+    from optuna.trial import TrialState
+
+    if not isinstance(study._storage, opt.storages.JournalStorage):
+        before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+        with quiet():
+            opt.storages.fail_stale_trials(study)
+        after = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+        return sorted(after - before)
+    host = socket.gethostname()
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner = str(trial.user_attrs.get(WORKER_ATTR, ""))
+        owner_host, _, pid = owner.rpartition(":")
+        if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            failed.append(trial.number)
+    return failed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class StudyReport:
+    summary: StudySummary
+    best_trial: int | None
+    best_params: dict[str, Any]
+    best_run_id: str | None
+    importances: dict[str, float]
+    plot_digest: str | None
+    trials: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["summary"] = self.summary.to_dict()
+        return out
+
+
+def study_report(name: str, plot: bool = True, ws: Workspace | None = None) -> StudyReport:
+    """The best trial, parameter importances and (``plot``) the optimization history,
+    saved as ``study/history.html`` on the best trial's run."""
+    ws = current(ws)
+    opt = optuna()
+    from optuna.trial import TrialState
+
+    study = find_study(name, ws=ws)
+    kind = "journal" if isinstance(study._storage, opt.storages.JournalStorage) else "database"
+    summary = summarize(study, kind)
+    trials = [{"trial": t.number, "state": t.state.name.lower(), "values": t.values,
+               "params": t.params, "run_id": t.user_attrs.get("run_id")}
+              for t in study.get_trials(deepcopy=False)]
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        return StudyReport(summary, None, {}, None, {}, None, trials)
+    maximize = study.directions[0].name.lower() == "maximize"
+    best = max(study.best_trials, key=lambda t: t.values[0] if maximize else -t.values[0])
+    run_id = best.user_attrs.get("run_id")
+    first = (lambda t: t.values[0]) if len(study.directions) > 1 else None
+    importances: dict[str, float] = {}
+    if len(complete) >= 2 and best.params:
+        try:
+            with quiet():
+                importances = {k: float(v) for k, v in opt.importance.get_param_importances(
+                    study, target=first).items()}
+        except (RuntimeError, ValueError):  # too few distinct values to rank anything
+            importances = {}
+    digest = None
+    if plot and run_id:
+        digest = _history_plot(study, first, run_id, ws)
+    return StudyReport(summary, best.number, dict(best.params), run_id, importances, digest,
+                       trials)
+
+
+def _history_plot(study: Any, target: Any, run_id: str, ws: Workspace) -> str:
+    from optuna import visualization
+
+    from modelport.lifecycle.search import get_run
+    from modelport.lifecycle.tracking import Run
+
+    require("plotly", "tune")
+    name = str(study.user_attrs.get("recipe", {}).get("metric") or "score")
+    with quiet():
+        figure = visualization.plot_optimization_history(study, target=target, target_name=name)
+    html = figure.to_html(include_plotlyjs="cdn", full_html=True).encode()
+    return Run(ws, get_run(run_id, ws=ws)).log_artifact(html, "study/history.html")
