@@ -12,7 +12,8 @@ storage and joins the same study by name.
 A worker killed with ``kill -9`` leaves its trial RUNNING. On PostgreSQL and
 SQLite-RDB Optuna's heartbeat marks it failed once it goes stale; the journal
 storage has no heartbeat, so each trial records ``host:pid`` and
-``fail_dead_trials`` fails the trials whose process is gone.
+``fail_dead_trials`` fails the trials whose process is gone (on every storage:
+it also covers a worker killed before its first heartbeat).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import os
 import socket
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,13 +54,15 @@ def quiet() -> Iterator[None]:
 
 def rdb_storage(ws: Workspace) -> Any:
     """Optuna's RDB storage on the workspace database, with a heartbeat for dead workers."""
+    from sqlalchemy.pool import NullPool
+
     opt = optuna()
     url = ws.settings.db_url
-    engine_kwargs: dict[str, Any] = {}
+    # no pool: a storage object is short-lived and nothing closes it, so a pooled
+    # connection would outlive it; a trial's few storage calls afford a connect each
+    engine_kwargs: dict[str, Any] = {"poolclass": NullPool}
     if url.startswith("sqlite"):
         engine_kwargs["connect_args"] = {"timeout": 60}
-    else:
-        engine_kwargs["pool_pre_ping"] = True
     with quiet():
         return opt.storages.RDBStorage(
             url, engine_kwargs=engine_kwargs, skip_compatibility_check=True,
@@ -172,27 +175,26 @@ def this_worker() -> str:
 def fail_dead_trials(study: Any) -> list[int]:
     """Mark failed the RUNNING trials whose worker is gone; returns their numbers.
 
-    Journal storage: the worker's ``host:pid`` is checked on this host. RDB
-    storage: Optuna's heartbeat decides (stale after the grace period).
+    A trial started on this host whose ``host:pid`` no longer runs is failed at
+    once (every storage). On the RDB storage Optuna's heartbeat also fails the
+    trials of workers on other machines, once they are stale for the grace period.
     """
     opt = optuna()
     from optuna.trial import TrialState
 
+    before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
     if not isinstance(study._storage, opt.storages.JournalStorage):
-        before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
         with quiet():
             opt.storages.fail_stale_trials(study)
-        after = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
-        return sorted(after - before)
     host = socket.gethostname()
-    failed = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = str(trial.user_attrs.get(WORKER_ATTR, ""))
         owner_host, _, pid = owner.rpartition(":")
         if owner_host == host and pid.isdigit() and not _alive(int(pid)):
-            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-            failed.append(trial.number)
-    return failed
+            with suppress(opt.exceptions.UpdateFinishedTrialError):
+                study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    after = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+    return sorted(after - before)
 
 
 def _alive(pid: int) -> bool:
