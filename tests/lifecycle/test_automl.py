@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modelport.core.workspace import Workspace
+from modelport.errors import InvalidInputError, NotFoundError
+from modelport.lifecycle.automl import FAMILIES, automl, make_estimator
+from modelport.lifecycle.datasets import Dataset, digest_frame, load_dataset
+from modelport.lifecycle.loading import load
+from modelport.lifecycle.registry import get_version
+from modelport.lifecycle.search import search_runs
+
+pytest.importorskip("optuna")
+
+
+def test_automl_keeps_the_budget_and_registers_the_best(ws: Workspace) -> None:
+    started = time.perf_counter()
+    result = automl("sklearn:breast_cancer", "target", budget=4, name="cancer", cv=3, ws=ws)
+    wall = time.perf_counter() - started
+    assert wall <= 4 * 1.1 and result.elapsed <= wall
+    assert result.task == "classification" and result.metric == "accuracy"
+    tried = {c.family for c in result.leaderboard}
+    assert tried == set(FAMILIES)  # every family's defaults, cheapest first
+    assert len(result.leaderboard) > len(FAMILIES)  # then a search
+    scores = [c.score for c in result.leaderboard]
+    assert scores == sorted(scores, reverse=True) and result.best == result.leaderboard[0]
+    assert result.best.score > 0.93 and result.test_metrics["test_accuracy"] > 0.9
+
+    runs = search_runs(experiment="cancer", ws=ws).runs
+    trials = [r for r in runs if "trial" in r.tags]
+    assert len(trials) >= len(result.leaderboard)
+    assert {r.tags["family"] for r in trials} >= tried and trials[0].tags["study"] == "cancer"
+
+    version = result.version
+    assert version is not None and version.aliases == ["challenger"]
+    assert version.tags["family"] == result.best.family
+    recipe = json.loads(version.tags["recipe"])
+    assert recipe["kind"] == "automl" and recipe["budget"] == 4 and recipe["target"] == "target"
+    frame = load_dataset("sklearn:breast_cancer").frame
+    predictor = load("cancer@challenger", ws=ws)
+    assert (predictor.predict(frame) == frame["target"]).mean() > 0.9
+
+
+def test_missing_values_go_to_families_that_take_nan(backend: str,
+                                                              ws: Workspace) -> None:
+    if backend != "sqlite":
+        pytest.skip("preprocessing is storage-independent")
+    frame = load_dataset("sklearn:diabetes").frame
+    rng = np.random.default_rng(0)
+    frame = frame.mask(rng.random(frame.shape) < 0.05).dropna(subset=["target"])
+    data = Dataset("holes", frame, digest_frame(frame))
+    with pytest.raises(InvalidInputError, match="missing values, which linear, knn cannot"):
+        automl(data, "target", budget=3, families=["linear", "knn"], ws=ws)
+    result = automl(data, "target", budget=3, metric="rmse",
+                    families=["linear", "knn", "lightgbm", "random_forest"], promote=True,
+                    name="holes", cv=3, ws=ws)
+    assert {c.family for c in result.leaderboard} == {"lightgbm", "random_forest"}
+    assert result.task == "regression" and result.best.score > 0
+    scores = [c.score for c in result.leaderboard]
+    assert scores == sorted(scores)  # rmse: smaller is better
+    assert result.version is not None and result.version.aliases == ["champion"]
+    predicted = load("holes", ws=ws).predict(frame.drop(columns=["target"]))
+    assert np.isfinite(predicted).all()
+
+
+def test_make_estimator_scales_where_needed() -> None:
+    linear = make_estimator("linear", "regression", {}, 0)
+    assert [name for name, _ in linear.steps] == ["standardscaler", "ridge"]
+    knn = make_estimator("knn", "classification", {"n_neighbors": 3}, 0)
+    assert [name for name, _ in knn.steps] == ["standardscaler", "kneighborsclassifier"]
+    booster = make_estimator("lightgbm", "classification", {}, 0)
+    assert type(booster).__name__ == "LGBMClassifier" and booster.n_jobs == 1
+
+
+def _inline(frame: pd.DataFrame) -> Dataset:
+    return Dataset("inline", frame, digest_frame(frame))
+
+
+@pytest.mark.parametrize("data, kwargs, message", [
+    ("sklearn:iris", {"budget": 0}, "budget must be a positive number"),
+    ("sklearn:iris", {"budget": -5}, "budget must be a positive number"),
+    ("sklearn:iris", {"budget": float("nan")}, "budget must be a positive number"),
+    ("sklearn:iris", {"families": ["neural_magic"]}, "unknown model family 'neural_magic'"),
+    ("sklearn:iris", {"target": "label"}, "target column 'label' not in the dataset"),
+    ("sklearn:iris", {"metric": "r2"}, "unknown metric 'r2' for classification"),
+    ("one-class", {}, "single class"),
+    ("empty", {}, "empty"),
+    ("missing-target", {}, "missing values"),
+])
+def test_bad_input_is_a_clear_error_and_registers_nothing(backend: str, ws: Workspace,
+                                                          data: str, kwargs: dict,
+                                                          message: str) -> None:
+    if backend != "sqlite":
+        pytest.skip("input checks are storage-independent")
+    frames = {"one-class": pd.DataFrame({"x": [1.0, 2.0, 3.0], "target": [1, 1, 1]}),
+              "empty": pd.DataFrame({"x": [], "target": []}),
+              "missing-target": pd.DataFrame({"x": [1.0, 2.0, 3.0], "target": [0, None, 1]})}
+    source: str | Dataset = _inline(frames[data]) if data in frames else data
+    args = {"target": "target", "budget": 2, **kwargs}
+    with pytest.raises(InvalidInputError, match=message):
+        automl(source, args.pop("target"), args.pop("budget"), name="bad", ws=ws, **args)
+    with pytest.raises(NotFoundError):
+        get_version("bad", ws=ws)
