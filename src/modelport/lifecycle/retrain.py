@@ -27,7 +27,13 @@ import numpy as np
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError
 from modelport.lifecycle.datasets import Dataset, digest_frame, load_dataset
-from modelport.lifecycle.registry import get_version, register_run, set_alias, set_tag
+from modelport.lifecycle.registry import (
+    delete_alias,
+    get_version,
+    register_run,
+    set_alias,
+    set_tag,
+)
 from modelport.lifecycle.tuning_data import greater_is_better, prepare
 
 
@@ -81,8 +87,9 @@ def retrain(name: str, data: str | Dataset, *, margin: float = 0.0, holdout: flo
     if not greater_is_better(metric):
         gain = -gain
     promoted = gain > margin
-    if promoted:
+    if promoted:  # the challenger has won: it is the champion now, not a challenger
         set_alias(name, "champion", challenger.version, ws=ws)
+        delete_alias(name, "challenger", ws=ws)
     decision_run = _record(name, champion.ref, challenger.ref, metric, scores, margin, promoted,
                            dataset, ws)
     decision = RetrainDecision(name, champion.ref, challenger.ref, metric,

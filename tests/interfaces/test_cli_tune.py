@@ -1,0 +1,100 @@
+"""``modelport tune``, ``studies``, ``automl`` and ``retrain`` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from modelport.core.workspace import Workspace
+from modelport.errors import InvalidInputError
+from modelport.interfaces.cli.main import app
+from modelport.interfaces.cli.tune import parse_duration
+
+pytest.importorskip("optuna")
+runner = CliRunner(env={"COLUMNS": "200"})
+
+
+def cli(*args: str) -> str:
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def cli_json(*args: str):  # type: ignore[no-untyped-def]
+    return json.loads(cli(*args, "--json"))
+
+
+def test_tune_studies_automl_retrain(env_ws: Workspace, tmp_path: Path) -> None:
+    space = tmp_path / "space.yaml"
+    space.write_text("n_neighbors: {type: int, low: 1, high: 20}\nweights: [uniform, distance]\n")
+    tuned = cli_json("tune", "--data", "sklearn:wine", "--target", "target", "--model", "knn",
+                     "--space", str(space), "--trials", "4", "--cv", "3", "--name", "wine",
+                     "--promote")
+    assert tuned["version"] == "wine:1" and tuned["aliases"] == ["champion"]
+    assert tuned["counts"]["trials"] == 4 and set(tuned["best_params"]) == {"n_neighbors",
+                                                                             "weights"}
+    shown = cli("tune", "--data", "sklearn:diabetes", "--target", "target", "--model", "ridge",
+                "--trials", "3", "--cv", "3", "--objectives", "score,size", "--study", "mo")
+    assert "Pareto front" in shown and "best trial" in shown
+
+    studies = cli_json("studies", "list")
+    assert {s["name"] for s in studies} == {"wine", "mo"}
+    assert "wine" in cli("studies", "list")
+    report = cli_json("studies", "show", "wine")
+    assert report["summary"]["trials"] == 4 and report["plot_digest"]
+    assert "parameter importances" in cli("studies", "show", "wine", "--no-plot")
+
+    found = cli_json("automl", "--data", "sklearn:iris", "--target", "target", "--budget", "2s",
+                     "--families", "linear,knn", "--cv", "3", "--name", "iris")
+    assert found["version"] == "iris:1" and found["elapsed"] <= 2.2
+    assert found["leaderboard"][0]["family"] in ("linear", "knn")
+    table = cli("automl", "--data", "sklearn:iris", "--target", "target", "--budget", "1",
+                "--families", "knn", "--cv", "3")
+    assert "leaderboard" in table and "held-out test" in table
+
+    decision = cli_json("retrain", "wine", "--data", "sklearn:wine", "--margin", "0.01")
+    assert decision["champion"] == "wine:1" and decision["challenger"] == "wine:2"
+    assert "champion" in cli("retrain", "wine", "--data", "sklearn:wine", "--margin", "1")
+
+
+def _modelport(env_ws: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MODELPORT_HOME": str(env_ws.settings.home),
+           "MODELPORT_DB_URL": env_ws.settings.db_url, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "modelport", *args], capture_output=True,
+                          text=True, env=env, timeout=120, check=False)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # the error path is storage-independent
+@pytest.mark.parametrize("args, message", [
+    (["tune", "--data", "sklearn:iris", "--target", "target", "--model", "knn", "--trials",
+      "0"], "--trials must be positive"),
+    (["tune", "--data", "sklearn:iris", "--target", "target", "--model", "knn", "--space",
+      "nowhere.yaml"], "search space file 'nowhere.yaml' not found"),
+    (["automl", "--data", "sklearn:iris", "--target", "target", "--budget", "0s"],
+     "the budget must be positive"),
+    (["retrain", "ghost", "--data", "sklearn:iris"], "model 'ghost' not found"),
+    (["studies", "show", "ghost"], "study 'ghost' not found"),
+])
+def test_errors_are_one_line(env_ws: Workspace, args: list[str], message: str) -> None:
+    result = _modelport(env_ws, *args)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr
+
+
+@pytest.mark.parametrize("text, seconds", [("90", 90), ("90s", 90), ("2m", 120), ("1.5h", 5400),
+                                           ("1d", 86400)])
+def test_parse_duration(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "soon", "-1s", "0", "5 minutes"])
+def test_parse_duration_rejects(text: str) -> None:
+    with pytest.raises(InvalidInputError):
+        parse_duration(text)
