@@ -3,11 +3,12 @@
 A fitted statsforecast model is a tree of Python objects that only pickle can
 save, and modelport never unpickles. So the artifact holds what is needed to
 rebuild the exact model instead: the training history as a Parquet table, and
-in its metadata, per series, the model the cross-validation chose with the
-specification its automatic search settled on (ARIMA orders, ETS components).
-Loading reads Parquet and JSON — no code runs; predicting refits that fixed
-specification on the history (fast: no search) and forecasts. Fitting is
-deterministic, so the refit gives the model that was validated.
+in its metadata, per series, the model the cross-validation chose with what
+its automatic search settled on (ARIMA orders; ETS components and fitted
+parameters). Loading reads Parquet and JSON — no code runs; predicting rebuilds
+that model on the history without searching (an ARIMA refit of the stored
+order, an ETS filter rerun with the stored parameters) and forecasts: the
+answers are those of the model that was validated.
 
 The statsforecast code lives in ``runtimes/forecast``; this module only
 (de)serialises, so ``core`` stays free of it.

@@ -1,14 +1,17 @@
-"""The candidate models, in their two forms: searching (to train) and fixed (to refit).
+"""The candidate models, in their two forms: searching (to train) and fixed (to forecast).
 
 Training uses statsforecast's automatic models, which search a space (ARIMA
-orders, ETS components). What a search settles on is a small specification —
-``ARIMA(1,1,0)(0,1,0)[12]``, ``ETS(M,Ad,M)`` — kept as JSON in the artifact;
-predicting rebuilds that specification and refits it on the stored history,
-which is deterministic and skips the search.
+orders, ETS components). What a search settles on is kept as JSON in the
+artifact: for ARIMA its orders — refitting that order is deterministic and
+skips the search; for ETS its components *and* fitted parameters (smoothing
+weights, initial states), because an ETS refit may settle in another local
+optimum than the search did — so the exact fitted filter is rerun over the
+history instead (statsforecast's ``forward``), with no optimisation at all.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from collections.abc import Iterator
@@ -77,8 +80,29 @@ def spec_of(name: str, fitted: Any) -> dict[str, Any]:
         if match is None:
             raise ValueError(f"unexpected ETS method {fitted.model_['method']!r}")
         error, trend, damped, season = match.groups()
-        return {"model": f"{error}{trend}{season}", "damped": bool(damped)}
+        model = fitted.model_
+        return {"model": f"{error}{trend}{season}", "damped": bool(damped),
+                "components": [str(c) for c in model["components"]],
+                "par": [None if not math.isfinite(v) else float(v) for v in model["par"]],
+                "n_params": int(model["n_params"]), "period": int(model["m"])}
     return {}
+
+
+def forecast_one(name: str, season_length: int, params: dict[str, Any], y: Any, h: int,
+                 levels: list[int]) -> dict[str, Any]:
+    """Forecast one series with its stored model: ``mean`` and ``lo-L`` / ``hi-L`` arrays."""
+    import numpy as np
+
+    if name == "AutoETS" and "par" in params:
+        model = fixed(name, int(params["period"]), params)
+        model.model_ = {"m": int(params["period"]), "components": list(params["components"]),
+                        "par": np.array([np.nan if v is None else v for v in params["par"]],
+                                        dtype=np.float64),
+                        "n_params": int(params["n_params"]), "fit": None}
+        out: dict[str, Any] = model.forward(y=y, h=h, level=levels)
+        return out
+    result: dict[str, Any] = fixed(name, season_length, params).forecast(y=y, h=h, level=levels)
+    return result
 
 
 def describe(name: str, params: dict[str, Any]) -> str:

@@ -134,10 +134,10 @@ def _run(tasks: list[Task], season: int, h: int, levels: list[int]) -> list[Any]
     with catalogue.quiet():
         for uid, y, name, params in tasks:
             try:
-                result = catalogue.fixed(name, season, params).forecast(y=y, h=h, level=levels)
+                result = catalogue.forecast_one(name, season, params, y, h, levels)
             except Exception:  # a refit that fails falls back, as training's engine did
                 name, params = "Naive", {}
-                result = catalogue.fixed(name, season, params).forecast(y=y, h=h, level=levels)
+                result = catalogue.forecast_one(name, season, params, y, h, levels)
             bands = {lv: (result[f"lo-{lv}"], result[f"hi-{lv}"]) for lv in levels}
             out.append((uid, catalogue.describe(name, params), result["mean"], bands))
     return out
