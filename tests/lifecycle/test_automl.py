@@ -20,9 +20,9 @@ pytest.importorskip("optuna")
 
 def test_automl_keeps_the_budget_and_registers_the_best(ws: Workspace) -> None:
     started = time.perf_counter()
-    result = automl("sklearn:breast_cancer", "target", budget=4, name="cancer", cv=3, ws=ws)
+    result = automl("sklearn:breast_cancer", "target", budget=5, name="cancer", cv=3, ws=ws)
     wall = time.perf_counter() - started
-    assert wall <= 4 * 1.1 and result.elapsed <= wall
+    assert wall <= 5 * 1.1 and result.elapsed <= wall
     assert result.task == "classification" and result.metric == "accuracy"
     tried = {c.family for c in result.leaderboard}
     assert tried == set(FAMILIES)  # every family's defaults, cheapest first
@@ -40,7 +40,7 @@ def test_automl_keeps_the_budget_and_registers_the_best(ws: Workspace) -> None:
     assert version is not None and version.aliases == ["challenger"]
     assert version.tags["family"] == result.best.family
     recipe = json.loads(version.tags["recipe"])
-    assert recipe["kind"] == "automl" and recipe["budget"] == 4 and recipe["target"] == "target"
+    assert recipe["kind"] == "automl" and recipe["budget"] == 5 and recipe["target"] == "target"
     frame = load_dataset("sklearn:breast_cancer").frame
     predictor = load("cancer@challenger", ws=ws)
     assert (predictor.predict(frame) == frame["target"]).mean() > 0.9
@@ -106,3 +106,21 @@ def test_bad_input_is_a_clear_error_and_registers_nothing(backend: str, ws: Work
         automl(source, args.pop("target"), args.pop("budget"), name="bad", ws=ws, **args)
     with pytest.raises(NotFoundError):
         get_version("bad", ws=ws)
+
+
+def test_large_data_is_searched_on_samples_then_rescored(backend: str, ws: Workspace,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    if backend != "sqlite":
+        pytest.skip("sampling is storage-independent")
+    from modelport.lifecycle import automl as module
+
+    # breast_cancer's 455 training rows play "large data": folds fit on 150-row samples
+    monkeypatch.setattr(module, "SAMPLE_ABOVE", 300)
+    monkeypatch.setattr(module, "SAMPLE_ROWS", 150)
+    result = automl("sklearn:breast_cancer", "target", budget=3, families=["linear", "knn"],
+                    cv=3, ws=ws)
+    defaults = [c for c in result.leaderboard if not c.params]
+    assert defaults and all(not c.sampled and c.rows > 150 for c in defaults)
+    # the best sampled candidates were re-scored on all rows before the winner was picked
+    assert not result.best.sampled
+    assert all(c.rows == 150 for c in result.leaderboard if c.sampled)

@@ -59,6 +59,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
 NEEDS_COMPLETE_ROWS = ("linear", "knn")
 SAMPLE_ABOVE = 20_000  # training rows above which search trials fit on a sample first
 SAMPLE_ROWS = 10_000
+THREADS_ABOVE = 20_000  # training rows from which fits use every core
 TOP_FAMILIES = (1.0, 0.6, 0.35)  # share of the search time by rank
 # kept back from the budget for the final refit's tracking and registration
 OVERHEAD = (0.6, 0.03)  # seconds + share of the budget
@@ -152,7 +153,7 @@ def make_estimator(family: str, task: str, params: Mapping[str, Any], seed: int,
     """The family's estimator with the preprocessing it needs (scaling for linear and
     k-NN).
 
-    ``threads`` is 1 below ``SAMPLE_ABOVE`` rows: on small data OpenMP threads
+    ``threads`` is 1 below ``THREADS_ABOVE`` rows: on small data OpenMP threads
     cost more than they save, and on a busy machine they spin — measured here,
     a default LightGBM fit on breast_cancer took 14 s with all threads, 0.12 s
     with one."""
@@ -172,7 +173,7 @@ def make_estimator(family: str, task: str, params: Mapping[str, Any], seed: int,
 
 
 def threads_for(rows: int) -> int:
-    return 1 if rows < SAMPLE_ABOVE else -1
+    return 1 if rows < THREADS_ABOVE else -1
 
 
 class _Search:
@@ -184,18 +185,19 @@ class _Search:
         self.deadline = deadline
         self.board: list[Candidate] = []
         self.spent: dict[str, float] = {}
-        self.cost: dict[str, float] = {}
+        self.cost: dict[str, float] = {}  # seconds of the family's last trial
+        self.full_cost: dict[str, float] = {}  # ... of its last trial on all rows
         self.trials = 0
         self.last_error: str | None = None
         self.threads = threads_for(len(prepared.X))
         self.sign = 1.0 if greater_is_better(prepared.metric) else -1.0
         self.rng = np.random.default_rng(seed)
 
-    def remaining(self) -> float:
+    def remaining(self, keep: float = 0.0) -> float:
         # the final refit costs about one fold fit on 1/(k-1) more rows
-        reserve = 1.3 * self.cost.get(self.board[0].family, 0) / len(self.p.folds) \
+        reserve = 1.3 * self.full_cost.get(self.board[0].family, 0) / len(self.p.folds) \
             if self.board else 0.0
-        return self.deadline - reserve - time.perf_counter()
+        return self.deadline - reserve - keep - time.perf_counter()
 
     def run(self, families: list[str], say: Callable[[str], None]) -> None:
         for i, family in enumerate(families):  # strong defaults first, cheapest first
@@ -204,7 +206,8 @@ class _Search:
             say(f"{family}: defaults")
             self.evaluate(family, {}, sample=False)
         self._search(say)
-        self.board.sort(key=lambda c: (-self.sign * c.score, c.seconds))
+        # candidates scored on all rows rank first: a sample's score is only a preview
+        self.board.sort(key=lambda c: (c.sampled, -self.sign * c.score, c.seconds))
 
     def _search(self, say: Callable[[str], None]) -> None:
         from modelport.lifecycle.studies import optuna, quiet
@@ -228,10 +231,13 @@ class _Search:
         spaces = {f: preset(FAMILIES[f][0 if self.p.task == "classification" else 1])
                   for f in top}
         sample = len(self.p.X) > SAMPLE_ABOVE
-        while self.remaining() > 0:
+        # on samples, keep time to re-score the three best on all rows
+        keep = min(3 * max(self.full_cost.get(f, 0) for f in top),
+                   0.3 * self.remaining()) if sample else 0.0
+        while self.remaining(keep) > 0:
             weights = dict(zip(top, TOP_FAMILIES, strict=False))
             family = min(top, key=lambda f: self.spent.get(f, 0) / weights[f])
-            if self.cost.get(family, 0) > self.remaining():
+            if self.cost.get(family, 0) > self.remaining(keep):
                 top.remove(family)  # this family can no longer finish a trial in time
                 if not top:
                     break
@@ -252,9 +258,9 @@ class _Search:
         sampled = sorted((c for c in self.board if c.sampled),
                          key=lambda c: -self.sign * c.score)[:3]
         for cand in sampled:
-            self.board.remove(cand)
-            if self.remaining() > 0:
-                self.evaluate(cand.family, cand.params, sample=False)
+            if self.remaining() <= 0:
+                break
+            self.evaluate(cand.family, cand.params, sample=False)
 
     def evaluate(self, family: str, params: dict[str, Any], sample: bool) -> Candidate | None:
         """Cross-validate one configuration as a run; ``None`` if it failed or ran late."""
@@ -287,7 +293,7 @@ class _Search:
             self.last_error = f"{family}: {first}"
             run.set_tag("error", first[:500])
             run.end("FAILED")
-            self._charge(family, started, scores)
+            self._charge(family, started, scores, sample)
             return None
         seconds = time.perf_counter() - started
         run.log_batch(metrics={f"cv_{self.p.metric}_mean": float(np.mean(scores)),
@@ -297,16 +303,19 @@ class _Search:
         cand = Candidate(number, family, params, float(np.mean(scores)), float(np.std(scores)),
                          seconds, rows, run.id, sampled=sample)
         self.board.append(cand)
-        self.board.sort(key=lambda c: (-self.sign * c.score, c.seconds))
-        self._charge(family, started, scores)
+        self.board.sort(key=lambda c: (c.sampled, -self.sign * c.score, c.seconds))
+        self._charge(family, started, scores, sample)
         return cand
 
-    def _charge(self, family: str, started: float, scores: list[float]) -> None:
+    def _charge(self, family: str, started: float, scores: list[float],
+                sampled: bool = False) -> None:
         seconds = time.perf_counter() - started
         self.spent[family] = self.spent.get(family, 0) + seconds
         if scores:
-            # the cost of a full trial, extrapolated from the folds that ran
+            # the cost of a whole trial, extrapolated from the folds that ran
             self.cost[family] = seconds * len(self.p.folds) / len(scores)
+            if not sampled:
+                self.full_cost[family] = self.cost[family]
 
 
 def _refit(best: Candidate, p: Prepared, dataset: Dataset, study: str,
