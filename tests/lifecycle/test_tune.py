@@ -54,6 +54,9 @@ def test_tune_records_trials_as_runs_and_registers_the_best(ws: Workspace) -> No
     assert again.counts["trials"] == 7 and again.version is not None
     assert again.version.ref == "wine:2" and again.version.aliases == ["champion"]
 
+    with pytest.raises(InvalidInputError, match="started with another space"):
+        tune("sklearn:wine", "target", "random_forest", trials=8, cv=3, study="wine", ws=ws)
+
     [summary] = [s for s in list_studies(ws=ws) if s.name == "wine"]
     assert summary.trials == 7 and summary.best_values is not None
     report = study_report("wine", ws=ws)

@@ -125,6 +125,7 @@ def tune(data: str | Dataset, target: str, estimator: str, *, space: str | Path 
     _sampler(spec, 0)  # a missing sampler dependency fails before any study exists
     storage = storage_for(spec.study, workers, ws=ws)
     opt_study = _create_study(spec, storage)
+    _check_same_recipe(opt_study, spec)
     opt_study.set_user_attr("recipe", spec.recipe())
     failed = fail_dead_trials(opt_study)
     if failed:
@@ -147,6 +148,18 @@ def tune(data: str | Dataset, target: str, estimator: str, *, space: str | Path 
         say(f"refitting the best trial ({result.best_trial}) and registering {name}")
         _register(result, spec, dataset, name, promote, ws)
     return result
+
+
+def _check_same_recipe(study: Any, spec: TuneSpec) -> None:
+    """A resumed or joined study must search the same thing it started with."""
+    before = study.user_attrs.get("recipe")
+    if not before:
+        return
+    keys = ("target", "estimator", "space", "metric", "objectives", "cv", "seed", "test_size")
+    changed = [k for k in keys if before.get(k) != spec.recipe().get(k)]
+    if changed:
+        raise InvalidInputError(f"study {spec.study!r} was started with another {changed[0]} — "
+                                "use a new study name (--study) to search something else")
 
 
 def _check_budget(trials: int | None, timeout: float | None, workers: int) -> None:
