@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -39,8 +40,9 @@ class Signature:
     outputs: list[OutputSpec] = field(default_factory=list)
     classes: list[Any] | None = None  # class labels, in the order of probability columns
 
-    @property
+    @cached_property
     def names(self) -> list[str]:
+        """Input column names (computed once: servers ask on every request)."""
         return [c.name for c in self.inputs]
 
     def to_dict(self) -> dict[str, Any]:

@@ -7,6 +7,7 @@ is what ``tritonclient`` sends by default.
 
 from __future__ import annotations
 
+import math
 import struct
 from typing import Any
 
@@ -39,9 +40,8 @@ def dtype_for(datatype: Any, name: str) -> np.dtype[Any]:
 
 
 def check_shape(shape: Any, name: str) -> tuple[int, ...]:
-    if (not isinstance(shape, list) or not shape or len(shape) > 8
-            or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
-                       for d in shape)):
+    if not isinstance(shape, list) or not shape or len(shape) > 8 or not all(
+            type(d) is int and d >= 0 for d in shape):
         raise InvalidInputError(f"input {name!r}: shape must be a list of non-negative integers, "
                                 f"got {shape!r}")
     return tuple(shape)
@@ -59,7 +59,7 @@ def from_json(data: Any, shape: tuple[int, ...], dtype: np.dtype[Any], name: str
                           ) from None
     if dtype.kind == "O":
         arr = arr.astype(object)
-    expected = int(np.prod(shape))
+    expected = math.prod(shape)
     if arr.size != expected:
         raise InvalidInputError(f"input {name!r}: shape {list(shape)} needs {expected} values, "
                                 f"data has {arr.size}")
@@ -68,7 +68,7 @@ def from_json(data: Any, shape: tuple[int, ...], dtype: np.dtype[Any], name: str
 
 def from_binary(raw: memoryview, shape: tuple[int, ...], dtype: np.dtype[Any], name: str
                 ) -> np.ndarray:
-    expected = int(np.prod(shape))
+    expected = math.prod(shape)
     if dtype.kind == "O":
         items, offset = [], 0
         while offset < len(raw):
