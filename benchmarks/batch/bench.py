@@ -16,7 +16,8 @@ input size — and the forecast claim, checked side by side on this machine:
   must choose the same model for every series.
 
 Each case runs in its own process; peak memory is the sum of the proportional
-set sizes (PSS) of that process and its children, sampled every 20 ms.
+set sizes (PSS) of that process and its children, sampled every 100 ms, and
+the CPU seconds the process tree used (whole process, start-up included).
 
     python benchmarks/batch/bench.py [--rows 5000000] [--series 1000] [--quick]
 
@@ -242,9 +243,7 @@ def run_forecast(case: str, count: int, home: str, out: Path) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- measuring
 
-def _tree_rss(pid: int) -> int:
-    """Memory of ``pid`` and all its descendants: the sum of their proportional set sizes
-    (PSS), so pages that forked workers share with their parent count once, not twice."""
+def _descendants(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -254,10 +253,19 @@ def _tree_rss(pid: int) -> int:
                 children.setdefault(ppid, []).append(int(entry))
             except (OSError, ValueError, IndexError):
                 continue
-    total, todo = 0, [pid]
+    found, todo = [], [pid]
     while todo:
         p = todo.pop()
+        found.append(p)
         todo.extend(children.get(p, []))
+    return found
+
+
+def _tree_rss(pids: list[int]) -> int:
+    """Memory of a process tree: the sum of the proportional set sizes (PSS), so pages
+    that forked workers share with their parent count once, not twice."""
+    total = 0
+    for p in pids:
         for source, key in ((f"/proc/{p}/smaps_rollup", "Pss:"), (f"/proc/{p}/status", "VmRSS:")):
             try:
                 with open(source) as fh:
@@ -271,23 +279,35 @@ def _tree_rss(pid: int) -> int:
 
 
 def measure(args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """Run one case; its result plus peak memory and the CPU seconds its process tree used
+    (CPU time is what a busy machine disturbs least)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     peak = [0]
 
-    def sample() -> None:
+    def sample() -> None:  # light on purpose: the sampler shares the machine with the case
+        pids, tick = [proc.pid], 0
         while proc.poll() is None:
-            peak[0] = max(peak[0], _tree_rss(proc.pid))
-            time.sleep(0.02)
+            if tick % 5 == 0:
+                pids = _descendants(proc.pid)
+            peak[0] = max(peak[0], _tree_rss(pids))
+            tick += 1
+            time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     stdout, stderr = proc.communicate()
     sampler.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"case {args} failed:\n{stderr[-3000:]}")
     result = json.loads(stdout.strip().splitlines()[-1])
     result["peak_rss_mb"] = round(peak[0] / 2**20, 1)  # PSS of the process tree, MiB
+    result["cpu_seconds"] = round((after.ru_utime + after.ru_stime)
+                                  - (before.ru_utime + before.ru_stime), 2)
     return result
 
 
