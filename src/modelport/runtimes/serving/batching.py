@@ -34,7 +34,9 @@ class Batcher:
         self.max_batch = max_batch
         self.inline_below_s = inline_below_s
         self.enabled = enabled
-        self.cost_s = 0.0  # moving average of one call, measured at warm-up and as it runs
+        self.cost_s = 0.0  # moving average of one call's CPU time, from warm-up on
+        self._last_cost = 0.0
+        self.inline = True  # fast models run on the event loop, without a thread hand-off
         self._queue: deque[tuple[np.ndarray, asyncio.Future[Outputs]]] = deque()
         self._busy = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
@@ -47,21 +49,33 @@ class Batcher:
     def queue_depth(self) -> int:
         return len(self._queue)
 
-    def warm(self, x: np.ndarray, repeat: int = 5) -> None:
-        """Run a few predictions so the first request is not the slow one, and learn the cost."""
+    def warm(self, x: np.ndarray, repeat: int = 7) -> None:
+        """Run a few predictions so the first request is not the slow one, and learn the cost
+        (the median of the calls after the first, which pays for lazy initialisation)."""
+        costs = []
         for _ in range(repeat):
             self._timed(x[:1])
+            costs.append(self._last_cost)
+        self.cost_s = float(np.median(costs[1:]))
+        self.inline = self.cost_s < self.inline_below_s
 
     def _timed(self, x: np.ndarray) -> Outputs:
-        started = time.perf_counter()
+        # CPU time of this thread: waiting for the GIL under load is not the model's cost
+        started = time.thread_time()
         out = self.predictor.predict_outputs(x)
-        elapsed = time.perf_counter() - started
-        self.cost_s = elapsed if self.cost_s == 0 else 0.9 * self.cost_s + 0.1 * elapsed
+        self._last_cost = time.thread_time() - started
+        self.cost_s = 0.95 * self.cost_s + 0.05 * self._last_cost if self.cost_s else \
+            self._last_cost
+        # hysteresis, so one slow call does not flip a fast model off the inline path
+        if self.inline and self.cost_s > 4 * self.inline_below_s:
+            self.inline = False
+        elif not self.inline and self.cost_s < self.inline_below_s:
+            self.inline = True
         return out
 
     async def predict(self, x: np.ndarray) -> Outputs:
         """Predictions for the checked matrix ``x`` — exactly its own rows."""
-        if not self._busy and self.cost_s < self.inline_below_s:
+        if self.inline and not self._busy:
             self._record(len(x))
             return self._timed(x)
         if not self.enabled:
