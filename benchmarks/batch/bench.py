@@ -342,9 +342,16 @@ def main() -> None:
     parser.add_argument("--series", type=int, default=1000)
     parser.add_argument("--quick", action="store_true", help="small sizes, results to work/")
     parser.add_argument("--skip-forecast", action="store_true")
+    parser.add_argument("--report-only", action="store_true",
+                        help="render results/batch.json again (markdown, README section)")
     parser.add_argument("--case"), parser.add_argument("--model")
     parser.add_argument("--data"), parser.add_argument("--home"), parser.add_argument("--out")
     args = parser.parse_args()
+    if args.report_only:
+        import report
+
+        report.rewrite()
+        return
     if args.case:  # a child: run one case, print one JSON line
         out = Path(args.out)
         if args.case in FORECAST:
