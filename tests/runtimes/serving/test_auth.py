@@ -10,7 +10,7 @@ from modelport.config import Settings
 from modelport.core.keys import create_key, list_keys, revoke_key
 from modelport.core.workspace import Workspace
 from modelport.errors import InvalidInputError, NotFoundError
-from modelport.runtimes.serving.server import ServeConfig, auth_enabled, is_loopback
+from modelport.interfaces.server import ServeConfig, auth_enabled, is_loopback
 
 BODY = {"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP64",
                     "data": [5.1, 3.5, 1.4, 0.2]}]}

@@ -37,7 +37,7 @@ def serve(
         help="Run the rollout controller in the server.")] = True,
 ) -> None:
     """Serve registered models over OIP v2, KServe v1 and MLflow's scoring protocol."""
-    from modelport.runtimes.serving.server import ServeConfig, run
+    from modelport.interfaces.server import ServeConfig, run
 
     config = ServeConfig(refs=refs or [], host=host, port=port, workers=workers,
                          runtime=runtime, auth=auth, insecure=insecure, max_batch=max_batch,

@@ -35,8 +35,9 @@ from modelport.runtimes.serving.http import (
 )
 from modelport.runtimes.serving.metrics import Metrics
 from modelport.runtimes.serving.protocols import kserve, mlflow
-from modelport.runtimes.serving.repository import Repository, Served
+from modelport.runtimes.serving.repository import Repository
 from modelport.runtimes.serving.routing import EndpointRouter
+from modelport.runtimes.serving.served import Served
 from modelport.runtimes.serving.stats import StatsRecorder
 
 log = logging.getLogger("modelport.serve")

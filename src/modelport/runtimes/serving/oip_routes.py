@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from modelport.errors import InvalidInputError, NotFoundError
 from modelport.runtimes.serving.http import Request, Response, json_response, require_method
 from modelport.runtimes.serving.protocols import oip
-from modelport.runtimes.serving.repository import Served
-
-if TYPE_CHECKING:
-    from modelport.runtimes.serving.app import ServingApp
+from modelport.runtimes.serving.repository import Repository
+from modelport.runtimes.serving.served import Served
 
 
-async def route(app: ServingApp, request: Request, parts: list[str]
+class App(Protocol):
+    """What the /v2 routes need from the serving app."""
+
+    repo: Repository
+
+    def allow(self, request: Request, scope: str, model: str | None = None) -> None: ...
+
+    async def infer(self, request: Request, served: Served, batch: Any,
+                    router: Any = None) -> dict[str, Any]: ...
+
+    def record_feedback(self, name: str, doc: Any) -> Response: ...
+
+
+async def route(app: App, request: Request, parts: list[str]
                 ) -> tuple[Response, Served | None, str]:
     if not parts or parts == [""]:
         require_method(request, "GET")

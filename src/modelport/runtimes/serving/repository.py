@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from modelport.core.formats.base import Predictor
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, NotFoundError
 from modelport.lifecycle.endpoints import get_endpoint, list_endpoints, revisions
@@ -26,27 +25,9 @@ from modelport.lifecycle.refs import Ref, parse_ref
 from modelport.lifecycle.registry import ModelVersion, get_version, list_models
 from modelport.runtimes.serving.batching import Batcher
 from modelport.runtimes.serving.routing import EndpointRouter
+from modelport.runtimes.serving.served import Served
 
 UNUSED_GRACE_S = 60.0  # a version no policy needs stays loaded this long (instant rollback)
-
-
-@dataclass
-class Served:
-    name: str
-    version: int
-    runtime: str
-    model: ModelVersion
-    predictor: Predictor
-    batcher: Batcher
-
-    @property
-    def label(self) -> str:
-        return f"{self.name}:{self.version}"
-
-    @property
-    def header(self) -> bytes:
-        """The value of the header that tells a client which version answered."""
-        return self.label.encode()
 
 
 @dataclass(frozen=True)

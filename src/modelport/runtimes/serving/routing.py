@@ -12,12 +12,9 @@ import bisect
 import random
 import zlib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from modelport.lifecycle.endpoints import Endpoint
-
-if TYPE_CHECKING:
-    from modelport.runtimes.serving.repository import Served
+from modelport.runtimes.serving.served import Served
 
 
 class EndpointRouter:

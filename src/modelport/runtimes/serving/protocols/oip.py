@@ -16,7 +16,7 @@ import orjson
 from modelport import __version__
 from modelport.errors import InvalidInputError
 from modelport.runtimes.serving.http import Request, Response, json_response
-from modelport.runtimes.serving.repository import Served
+from modelport.runtimes.serving.served import Served
 from modelport.runtimes.serving.tensors import (
     check_shape,
     datatype_of,

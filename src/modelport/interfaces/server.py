@@ -1,4 +1,7 @@
-"""Running the serving app: configuration, the bind-safety rule, uvicorn processes.
+"""Running the server process: configuration, the bind-safety rule, uvicorn workers.
+
+It composes the serving runtime with the rollout controller (control layer),
+so it sits above both.
 
 The configuration travels to worker processes as one JSON environment
 variable, so ``--workers N`` starts N identical, independent servers on one
@@ -12,6 +15,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 
+from modelport.control.controller import Controller
 from modelport.core.keys import list_keys
 from modelport.core.workspace import current
 from modelport.errors import InvalidInputError
@@ -73,8 +77,6 @@ def build_app(config: ServeConfig) -> ServingApp:
     guard = Guard(ws) if auth_enabled(config) else None
     controller = None
     if config.controller:
-        from modelport.control.controller import Controller
-
         controller = Controller(ws)
     return ServingApp(repository, guard, AppConfig(max_body=config.max_body,
                                                    access_log=config.access_log), controller)
@@ -95,7 +97,7 @@ def run(config: ServeConfig) -> None:
     auth_enabled(config)  # fail here, in the parent, with one clear line
     os.environ[ENV] = json.dumps(asdict(config))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    uvicorn.run("modelport.runtimes.serving.server:app_from_env", factory=True,
+    uvicorn.run("modelport.interfaces.server:app_from_env", factory=True,
                 host=config.host, port=config.port, workers=config.workers,
                 loop="uvloop", http="httptools", lifespan="on", access_log=False,
                 log_level="warning", timeout_graceful_shutdown=30, server_header=False,
