@@ -102,6 +102,7 @@ def _modelport(env_ws: Workspace, *args: str) -> subprocess.CompletedProcess[str
     (["models", "show", "ghost@champion"], "model 'ghost' not found"),
     (["runs", "list", "--filter", "metrics.x >"], "cannot parse filter"),
     (["runs", "show", "0" * 32], "not found"),
+    (["--db-url", "mysql://x/y", "models", "list"], "unsupported database"),
 ])
 def test_errors_are_one_line_without_traceback(env_ws: Workspace, args: list[str],
                                                 message: str) -> None:
@@ -129,3 +130,18 @@ def test_import_is_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60).stdout
     assert out.strip() == "[]"
+
+
+def test_error_text_is_printed_as_typed(monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from modelport.errors import MissingDependencyError
+    from modelport.interfaces.cli import main
+
+    def missing() -> None:
+        raise MissingDependencyError("lightgbm", "lightgbm")
+
+    monkeypatch.setattr(main, "app", missing)
+    with pytest.raises(SystemExit) as exit_info:
+        main.run()
+    assert exit_info.value.code == 1
+    assert "pip install 'modelport[lightgbm]'" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from modelport.errors import ModelportError
 from modelport.interfaces.cli import models, runs
@@ -64,7 +65,8 @@ def run() -> None:
     try:
         app()
     except ModelportError as exc:
-        errors.print(f"[red]error:[/red] {exc.message}", soft_wrap=True)
+        # the message is text, not markup: "modelport[postgres]" must print as typed
+        errors.print(f"[red]error:[/red] {escape(exc.message)}", soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         errors.print("interrupted")

@@ -90,6 +90,6 @@ def quickstart(
                  f"modelport models show {name}@champion",
                  "modelport runs list --order-by 'metrics.test_accuracy DESC'",
                  f"modelport predict {name}@champion --input {DATASET} --runtime onnx",
-                 f"modelport train --data {DATASET} --target {TARGET} --model lightgbm "
+                 f"modelport train --data {DATASET} --target {TARGET} --model gradient_boosting "
                  f"--name {name}"):
         console.print(f"  {line}")
