@@ -85,6 +85,13 @@ class MissingDependencyError(ModelportError):
         )
 
 
+def first_line(exc: BaseException) -> str:
+    """One line from an error: libraries wrap context over many lines (or say nothing),
+    and every message modelport shows must be a single clear line."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def require(module: str, extra: str):  # type: ignore[no-untyped-def]
     """Import an optional dependency or explain which extra brings it."""
     import importlib

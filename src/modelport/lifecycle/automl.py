@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from modelport.core.workspace import Workspace, current
-from modelport.errors import InvalidInputError
+from modelport.errors import InvalidInputError, first_line
 from modelport.lifecycle.datasets import Dataset, load_dataset
 from modelport.lifecycle.registry import ModelVersion
 from modelport.lifecycle.tuning_data import Prepared, greater_is_better, prepare, score_model
@@ -289,7 +289,7 @@ class _Search:
                 if time.perf_counter() > self.deadline:
                     raise TimeoutError("ran past the budget")
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             self.last_error = f"{family}: {first}"
             run.set_tag("error", first[:500])
             run.end("FAILED")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelport.errors import InvalidInputError, NotFoundError
+from modelport.errors import InvalidInputError, NotFoundError, first_line
 
 BUNDLED = ("iris", "wine", "breast_cancer", "diabetes", "digits")
 
@@ -75,7 +75,7 @@ def _file(spec: str) -> Any:
     except pd.errors.EmptyDataError:
         raise InvalidInputError(f"dataset {spec!r} is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise InvalidInputError(f"cannot read dataset {spec!r}: {first}") from None
     raise InvalidInputError(f"dataset {spec!r}: unsupported file type {suffix or '(none)'} "
                             "— use .csv or .parquet")

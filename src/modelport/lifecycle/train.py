@@ -18,7 +18,7 @@ import numpy as np
 
 from modelport.core.signature import Signature
 from modelport.core.workspace import Workspace, current
-from modelport.errors import InvalidInputError
+from modelport.errors import InvalidInputError, first_line
 from modelport.lifecycle.datasets import Dataset, load_dataset
 from modelport.lifecycle.estimators import build, final_step, task_of
 from modelport.lifecycle.registry import ModelVersion, log_model, register_run
@@ -151,7 +151,7 @@ def train(data: str | Dataset, target: str, model: str, params: Mapping[str, Any
             say(f"fitting {estimator_name} on {len(X_train)} rows")
             est.fit(X_train, y_train)
         except (ValueError, TypeError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise InvalidInputError(f"{estimator_name} could not be trained: {first}") from None
         metrics |= _holdout(est, X_test, y_test, scoring)
         run.log_metrics(metrics, step=0)

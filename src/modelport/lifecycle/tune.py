@@ -31,7 +31,7 @@ import numpy as np
 
 from modelport.config import Settings
 from modelport.core.workspace import Workspace, current
-from modelport.errors import InvalidInputError, MissingDependencyError
+from modelport.errors import InvalidInputError, MissingDependencyError, first_line
 from modelport.lifecycle.datasets import Dataset, load_dataset
 from modelport.lifecycle.registry import ModelVersion, register_run, set_alias
 from modelport.lifecycle.studies import (
@@ -298,7 +298,7 @@ def _objective(spec: TuneSpec, prepared: Prepared, dataset: Dataset, ws: Workspa
         except opt.TrialPruned:
             raise
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             trial.set_user_attr("error", f"{type(exc).__name__}: {first}"[:500])
             run.set_tag("error", first[:500])
             run.end("FAILED")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelport.errors import InvalidInputError, NotFoundError
+from modelport.errors import InvalidInputError, NotFoundError, first_line
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def load_space(path: str | Path) -> Space:
 
             raw = yaml.safe_load(text)
     except Exception as exc:  # yaml.YAMLError / ValueError: report the parser's first line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise InvalidInputError(f"invalid search space {str(file)!r}: {first}") from None
     return parse_space(raw, str(file))
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from modelport.core.formats.base import Format, Predictor, module_of
 from modelport.core.signature import Signature
-from modelport.errors import InvalidInputError, require
+from modelport.errors import InvalidInputError, first_line, require
 
 
 def _envelope(native: str, model: Any) -> bytes:
@@ -38,7 +38,7 @@ def _open_envelope(data: bytes, fmt: str) -> dict[str, Any]:
 
 def _unreadable(fmt: str, exc: Exception) -> InvalidInputError:
     """The library's own parse error as one line (XGBoost appends a C++ stack trace)."""
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    first = first_line(exc)
     return InvalidInputError(f"not a loadable {fmt} model: {first}")
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from modelport.core.formats.base import Format, Predictor
 from modelport.core.signature import Signature
-from modelport.errors import InvalidInputError, SchemaError
+from modelport.errors import InvalidInputError, SchemaError, first_line
 
 META_KEY = b"modelport.forecast"
 SCHEMA_VERSION = 1
@@ -131,7 +131,7 @@ class ForecastFormat(Format):
                 columns={str(k): str(v) for k, v in meta["columns"].items()},
                 metric=str(meta.get("metric", "mae")))
         except (KeyError, ValueError, TypeError, OSError) as exc:
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            text = first_line(exc)
             raise InvalidInputError(f"not a loadable forecast artifact: {text}") from None
 
     def predictor(self, model: ForecastModel, signature: Signature) -> Predictor:

@@ -19,7 +19,7 @@ import numpy as np
 
 from modelport.core.formats.base import Format, Predictor
 from modelport.core.signature import Signature
-from modelport.errors import ExportError, InvalidInputError, require
+from modelport.errors import ExportError, InvalidInputError, first_line, require
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +144,7 @@ def convert(format_name: str, model: Any, signature: Signature) -> bytes:
 
 
 def _first_line(exc: BaseException, limit: int = 160) -> str:
-    text = str(exc).strip()
-    line = text.splitlines()[0] if text else type(exc).__name__
+    line = first_line(exc)
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 

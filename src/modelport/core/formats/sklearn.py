@@ -15,7 +15,7 @@ import numpy as np
 from modelport.core.formats.base import Format, Predictor, module_of
 from modelport.core.formats.trusted import TRUSTED_TYPES
 from modelport.core.signature import Signature
-from modelport.errors import InvalidInputError, ModelportError, UnsafeArtifactError
+from modelport.errors import InvalidInputError, ModelportError, UnsafeArtifactError, first_line
 
 
 class SklearnPredictor(Predictor):
@@ -94,7 +94,7 @@ class SklearnFormat(Format):
         except ModelportError:
             raise
         except Exception as exc:  # a bad zip, a missing or malformed schema, an unknown node
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise InvalidInputError(
                 f"not a loadable scikit-learn (skops) artifact: {first}") from None
 

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelport.errors import InvalidInputError, NotFoundError
+from modelport.errors import InvalidInputError, NotFoundError, first_line
 
 KINDS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".csv.gz": "csv",
          ".tsv": "csv"}
@@ -89,7 +89,7 @@ def resolve_input(spec: str) -> list[InputFile]:
     try:
         fs, path = fsspec.core.url_to_fs(spec)
     except (ImportError, ValueError) as exc:
-        raise InvalidInputError(f"cannot open input {spec!r}: {_first(exc)}") from None
+        raise InvalidInputError(f"cannot open input {spec!r}: {first_line(exc)}") from None
     if any(c in path for c in "*?["):
         paths = sorted(p for p in fs.glob(path) if not fs.isdir(p))
     elif fs.isdir(path):
@@ -141,7 +141,7 @@ def _describe(fs: Any, path: str, file: InputFile) -> InputFile:
                 return dataclasses.replace(file, rows=meta.num_rows, columns=tuple(schema.names),
                                            types=tuple(_type_name(t) for t in schema.types))
         except Exception as exc:
-            raise InvalidInputError(f"cannot read Parquet file {file.url!r}: {_first(exc)}"
+            raise InvalidInputError(f"cannot read Parquet file {file.url!r}: {first_line(exc)}"
                                     ) from None
     with fs.open(path, "rb", compression="infer") as fh:
         header = fh.readline().decode("utf-8", errors="replace").strip("\r\n")
@@ -297,10 +297,7 @@ def _csv_batches(split: Split, columns: list[str], text_columns: list[str], bad:
         except pa.ArrowInvalid as exc:
             if "Empty CSV file" in str(exc):
                 return
-            raise InvalidInputError(f"cannot read CSV file {split.url!r}: {_first(exc)}"
+            raise InvalidInputError(f"cannot read CSV file {split.url!r}: {first_line(exc)}"
                                     ) from None
 
 
-def _first(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -23,7 +23,7 @@ import numpy as np
 
 from modelport.core.formats import Predictor, get_format
 from modelport.core.signature import Signature
-from modelport.errors import InvalidInputError, ModelportError, SchemaError
+from modelport.errors import InvalidInputError, ModelportError, SchemaError, first_line
 from modelport.runtimes.batch.reader import BadLine, Chunk, Split, read_chunks
 
 POLICIES = ("fail", "skip", "quarantine")
@@ -181,7 +181,7 @@ class Scorer:
                 where = (f"rows {chunk.first_row + 1}-{chunk.first_row + chunk.batch.num_rows}"
                          if len(rows) > 1 else f"row {chunk.first_row + 1}")
                 raise InvalidInputError(f"{split.url} {where}: the model failed: "
-                                        f"{_first(exc)}{_HINT}") from None
+                                        f"{first_line(exc)}{_HINT}") from None
         keep = np.ones(len(x), dtype=bool)
         bad: dict[int, str] = {}
         nonfinite = ~np.isfinite(x).all(axis=1)
@@ -208,7 +208,7 @@ class Scorer:
             raise
         except Exception as exc:
             if len(idx) == 1:
-                bad[int(rows[idx[0]])] = f"the model failed: {_first(exc)}"
+                bad[int(rows[idx[0]])] = f"the model failed: {first_line(exc)}"
                 return
         half = len(idx) // 2
         self._bisect(x, idx[:half], rows, out, bad)
@@ -287,6 +287,3 @@ def _parse(value: str, as_bool: bool) -> Any:
         return None
 
 
-def _first(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

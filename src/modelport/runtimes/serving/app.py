@@ -18,7 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from modelport.errors import InvalidInputError, ModelportError, NotFoundError, SchemaError
+from modelport.errors import (
+    InvalidInputError,
+    ModelportError,
+    NotFoundError,
+    SchemaError,
+    first_line,
+)
 from modelport.runtimes.serving import oip_routes
 from modelport.runtimes.serving.auth import Guard, RateLimitedError, retry_after_header
 from modelport.runtimes.serving.http import (
@@ -241,7 +247,7 @@ class ServingApp:
         except ModelportError:
             raise
         except (ValueError, TypeError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise SchemaError(f"the model could not score this input: {first}") from None
 
     async def _shadow(self, endpoint: str, shadow: Served, batch: Any,
