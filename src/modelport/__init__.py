@@ -26,6 +26,9 @@ _EXPORTS = {
     "search_runs": "modelport.lifecycle.search",
     "get_run": "modelport.lifecycle.search",
     "train": "modelport.lifecycle.train",
+    "train_online": "modelport.lifecycle.online",
+    "StreamRunner": "modelport.runtimes.stream.runner",
+    "StreamConfig": "modelport.runtimes.stream.runner",
     "tune": "modelport.lifecycle.tune",
     "automl": "modelport.lifecycle.automl",
     "retrain": "modelport.lifecycle.retrain",
@@ -60,6 +63,8 @@ __all__ = [
     "Predictor",
     "Settings",
     "Signature",
+    "StreamConfig",
+    "StreamRunner",
     "Workspace",
     "__version__",
     "automl",
@@ -90,6 +95,7 @@ __all__ = [
     "set_tag",
     "start_run",
     "train",
+    "train_online",
     "tune",
 ]
 
@@ -118,6 +124,7 @@ if TYPE_CHECKING:
         set_policy,
     )
     from modelport.lifecycle.loading import export_onnx, load
+    from modelport.lifecycle.online import train_online
     from modelport.lifecycle.registry import (
         delete_alias,
         delete_model,
@@ -137,3 +144,4 @@ if TYPE_CHECKING:
     from modelport.lifecycle.train import train
     from modelport.lifecycle.tune import tune
     from modelport.runtimes.serving.stats import record_feedback
+    from modelport.runtimes.stream.runner import StreamConfig, StreamRunner

@@ -72,6 +72,13 @@ class StoreUnavailableError(ModelportError):
     status = 503
 
 
+class BrokerError(ModelportError):
+    """A message broker refused, timed out or could not be reached."""
+
+    code = "broker_unavailable"
+    status = 503
+
+
 class MissingDependencyError(ModelportError):
     """An optional dependency is not installed; the message names the extra."""
 

@@ -385,6 +385,12 @@ def artifact_of(format_name: str) -> bytes:
     if format_name == "onnx":
         f = fitted(Case("decision_tree", "multiclass"))
         return convert("sklearn", f.model, f.signature)
+    if format_name == "river":
+        from modelport.lifecycle.online import build_online
+
+        model = build_online("logistic_regression")
+        model.learn_one({"a": 1.0}, True)
+        return get_format("river").dump(model)
     name = {"sklearn": "decision_tree"}.get(format_name, format_name)
     return fitted(Case(name, "multiclass", tuple(FAST.get(name, {}).items()))).data
 

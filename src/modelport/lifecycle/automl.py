@@ -41,7 +41,7 @@ import numpy as np
 
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, first_line
-from modelport.lifecycle.datasets import Dataset, load_dataset
+from modelport.lifecycle.datasets import Dataset, DataSource, as_dataset
 from modelport.lifecycle.registry import ModelVersion
 from modelport.lifecycle.tuning_data import Prepared, greater_is_better, prepare, score_model
 
@@ -99,7 +99,7 @@ class AutoMLResult:
     recipe: dict[str, Any] = field(default_factory=dict)
 
 
-def automl(data: str | Dataset, target: str, budget: float = 60, *, metric: str | None = None,
+def automl(data: DataSource, target: str, budget: float = 60, *, metric: str | None = None,
            name: str | None = None, study: str | None = None, families: list[str] | None = None,
            cv: int = 5, seed: int = 0, test_size: float = 0.2, promote: bool = False,
            progress: Callable[[str], None] | None = None, ws: Workspace | None = None
@@ -115,7 +115,7 @@ def automl(data: str | Dataset, target: str, budget: float = 60, *, metric: str 
     if unknown or not chosen:
         raise InvalidInputError(f"unknown model family {unknown[0] if unknown else ''!r} — "
                                 f"choose from {', '.join(FAMILIES)}")
-    dataset = data if isinstance(data, Dataset) else load_dataset(data)
+    dataset = as_dataset(data)
     prepared = prepare(dataset, target, None, metric, test_size, seed, cv)
     if prepared.X.isna().any().any():
         chosen = [f for f in chosen if f not in NEEDS_COMPLETE_ROWS]

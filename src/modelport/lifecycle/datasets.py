@@ -11,7 +11,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from modelport.errors import InvalidInputError, NotFoundError, first_line
 
@@ -35,6 +38,26 @@ def digest_frame(frame: Any) -> str:
     h = hashlib.sha256(json.dumps([[str(c), str(t)] for c, t in frame.dtypes.items()]).encode())
     h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return h.hexdigest()
+
+
+DataSource: TypeAlias = "str | Dataset | pd.DataFrame"
+
+
+def as_dataset(data: DataSource) -> Dataset:
+    """What every training entry point takes: a spec, a ``Dataset`` or a DataFrame."""
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, str):
+        return load_dataset(data)
+    import pandas as pd
+
+    if not isinstance(data, pd.DataFrame):
+        raise InvalidInputError(f"cannot train on a {type(data).__name__} — give a CSV or "
+                                "Parquet path, a bundled set (sklearn:iris) or a DataFrame")
+    if data.empty or len(data.columns) == 0:
+        raise InvalidInputError("the DataFrame is empty")
+    frame = data.rename(columns=str)
+    return Dataset("dataframe", frame, digest_frame(frame))
 
 
 def load_dataset(spec: str) -> Dataset:

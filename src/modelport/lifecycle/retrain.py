@@ -26,7 +26,7 @@ import numpy as np
 
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError
-from modelport.lifecycle.datasets import Dataset, digest_frame, load_dataset
+from modelport.lifecycle.datasets import Dataset, DataSource, as_dataset, digest_frame
 from modelport.lifecycle.registry import (
     delete_alias,
     get_version,
@@ -54,7 +54,7 @@ class RetrainDecision:
         return dict(self.__dict__)
 
 
-def retrain(name: str, data: str | Dataset, *, margin: float = 0.0, holdout: float = 0.2,
+def retrain(name: str, data: DataSource, *, margin: float = 0.0, holdout: float = 0.2,
             seed: int = 0, progress: Callable[[str], None] | None = None,
             ws: Workspace | None = None) -> RetrainDecision:
     """Retrain ``name``'s champion recipe on ``data``; promote the result if it is better."""
@@ -66,7 +66,7 @@ def retrain(name: str, data: str | Dataset, *, margin: float = 0.0, holdout: flo
         raise InvalidInputError("the holdout share must be between 0 and 1")
     champion = get_version(f"{name}@champion", ws=ws)
     recipe = _recipe(champion.tags, champion.ref)
-    dataset = data if isinstance(data, Dataset) else load_dataset(data)
+    dataset = as_dataset(data)
     target = recipe["target"]
     # checks the new data (target present, not a single class…) and splits off the holdout
     split = prepare(dataset, target, recipe.get("estimator"), recipe.get("metric"), holdout,

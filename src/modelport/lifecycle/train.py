@@ -19,7 +19,7 @@ import numpy as np
 from modelport.core.signature import Signature
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, first_line
-from modelport.lifecycle.datasets import Dataset, load_dataset
+from modelport.lifecycle.datasets import DataSource, as_dataset
 from modelport.lifecycle.estimators import build, final_step, task_of
 from modelport.lifecycle.registry import ModelVersion, log_model, register_run
 from modelport.lifecycle.tracking import start_run
@@ -80,7 +80,7 @@ def _estimator(name: str, y: Any, params: Mapping[str, Any], seed: int) -> tuple
     return est, task_of(est) or detect_task(y)  # an import path declares its own task
 
 
-def _check_target(frame: Any, target: str, task: str) -> None:
+def check_target(frame: Any, target: str, task: str) -> None:
     if target not in frame.columns:
         raise InvalidInputError(
             f"target column {target!r} not in the dataset — columns are: "
@@ -96,7 +96,7 @@ def _check_target(frame: Any, target: str, task: str) -> None:
                                 "needs at least two")
 
 
-def train(data: str | Dataset, target: str, model: str, params: Mapping[str, Any] | None = None,
+def train(data: DataSource, target: str, model: str, params: Mapping[str, Any] | None = None,
           name: str | None = None, *, experiment: str = "default", test_size: float = 0.2,
           cv: int = 5, seed: int = 0, run_name: str | None = None,
           progress: Callable[[str], None] | None = None, ws: Workspace | None = None
@@ -106,14 +106,14 @@ def train(data: str | Dataset, target: str, model: str, params: Mapping[str, Any
 
     ws = current(ws)
     say = progress or (lambda _msg: None)
-    dataset = data if isinstance(data, Dataset) else load_dataset(data)
+    dataset = as_dataset(data)
     frame = dataset.frame
     if target not in frame.columns:
-        _check_target(frame, target, "regression")
+        check_target(frame, target, "regression")
     X, y = frame.drop(columns=[target]), frame[target]
     Signature.infer(X)  # non-numeric features fail here, before any fitting
     est, task = _estimator(model, y, params or {}, seed)
-    _check_target(frame, target, task)
+    check_target(frame, target, task)
     if not 0 < test_size < 1:
         raise InvalidInputError("test_size must be between 0 and 1")
 

@@ -32,7 +32,7 @@ import numpy as np
 from modelport.config import Settings
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, MissingDependencyError, first_line
-from modelport.lifecycle.datasets import Dataset, load_dataset
+from modelport.lifecycle.datasets import Dataset, DataSource, as_dataset, load_dataset
 from modelport.lifecycle.registry import ModelVersion, register_run, set_alias
 from modelport.lifecycle.studies import (
     WORKER_ATTR,
@@ -90,7 +90,7 @@ class TuneResult:
     recipe: dict[str, Any] = field(default_factory=dict)
 
 
-def tune(data: str | Dataset, target: str, estimator: str, *, space: str | Path |
+def tune(data: DataSource, target: str, estimator: str, *, space: str | Path |
          Mapping[str, Any] | None = None, trials: int | None = 20, timeout: float | None = None,
          metric: str | None = None, objectives: Sequence[str] = ("score",), sampler: str = "tpe",
          study: str | None = None, name: str | None = None, workers: int = 1, cv: int = 5,
@@ -116,7 +116,7 @@ def tune(data: str | Dataset, target: str, estimator: str, *, space: str | Path 
         raise InvalidInputError("several workers need data they can each load: give a path "
                                 "or sklearn:NAME")
     parsed = _space(space, estimator)
-    dataset = data if isinstance(data, Dataset) else load_dataset(data)
+    dataset = as_dataset(data)
     prepared = prepare(dataset, target, estimator, metric, test_size, seed, cv)
     _check_space_fits(parsed, estimator, prepared.task)
     spec = TuneSpec(dataset.name, target, estimator, space_to_dict(parsed),

@@ -16,7 +16,7 @@ import numpy as np
 from modelport.core.signature import Signature
 from modelport.errors import InvalidInputError
 from modelport.lifecycle.datasets import Dataset
-from modelport.lifecycle.train import SCORING, _check_target, detect_task
+from modelport.lifecycle.train import SCORING, check_target, detect_task
 
 ERRORS = {"rmse", "mae"}
 
@@ -64,13 +64,13 @@ def prepare(dataset: Dataset, target: str, estimator: str | None, metric: str | 
     if frame is None or len(frame) == 0:
         raise InvalidInputError(f"dataset {dataset.name!r} is empty")
     if target not in frame.columns:
-        _check_target(frame, target, "regression")
+        check_target(frame, target, "regression")
     X, y = frame.drop(columns=[target]), frame[target]
     Signature.infer(X)  # non-numeric features fail here, before any search
     task = detect_task(y)
     if estimator is not None:
         task = task_of(build(estimator, task, {})) or task
-    _check_target(frame, target, task)
+    check_target(frame, target, task)
     scoring = metrics_for(task, y)
     metric = metric or ("accuracy" if task == "classification" else "r2")
     if metric not in scoring:

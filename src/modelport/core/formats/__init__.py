@@ -7,13 +7,14 @@ from typing import Any
 from modelport.core.formats.base import Format, Predictor
 from modelport.core.formats.boosters import LightGBMFormat, XGBoostFormat
 from modelport.core.formats.forecast import ForecastFormat
+from modelport.core.formats.online import OnlineFormat
 from modelport.core.formats.onnx import OnnxFormat
 from modelport.core.formats.sklearn import SklearnFormat
 from modelport.errors import InvalidInputError
 
 FORMATS: dict[str, Format] = {
     f.name: f for f in (SklearnFormat(), LightGBMFormat(), XGBoostFormat(), OnnxFormat(),
-                        ForecastFormat())
+                        ForecastFormat(), OnlineFormat())
 }
 
 
@@ -32,7 +33,7 @@ def format_for(model: Any) -> Format:
             return fmt
     raise InvalidInputError(
         f"modelport cannot store a {type(model).__module__}.{type(model).__name__}: "
-        f"supported are scikit-learn, LightGBM, XGBoost and ONNX models"
+        f"supported are scikit-learn, LightGBM, XGBoost, ONNX and River models"
     )
 
 

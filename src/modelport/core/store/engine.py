@@ -22,7 +22,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, Operati
 
 from modelport.errors import InvalidInputError, MissingDependencyError, StoreUnavailableError
 
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _IMMEDIATE = "modelport_immediate"
 

@@ -238,3 +238,18 @@ endpoint_stats = Table(
     Column("window", Float, primary_key=True),
     Column("data", JSON, nullable=False),
 )
+
+# one row per stream consumer: what it runs, how far it got, its last checkpoint
+streams = Table(
+    "streams",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("consumer", String(200), primary_key=True),
+    Column("model", String(220), nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("state", String(16), nullable=False),  # running | stopped | failed
+    Column("stats", JSON, nullable=False),
+    Column("checkpoint", JSON, nullable=True),  # {digest, events, at, labels}
+    Column("started", Float, nullable=False),
+    Column("updated", Float, nullable=False),
+)

@@ -52,11 +52,12 @@ from modelport.interfaces.cli import (  # noqa: E402
     quickstart,
     release,
     serve,
+    stream,
     train,
     tune,
 )
 
-for module in (quickstart, train, tune, predict, serve, release, batch):
+for module in (quickstart, train, tune, predict, serve, release, batch, stream):
     module.register(app)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -26,23 +26,45 @@ def train(
     test_size: Annotated[float, typer.Option(help="Held-out share of rows.")] = 0.2,
     cv: Annotated[int, typer.Option(help="Cross-validation folds on the training part.")] = 5,
     seed: Annotated[int, typer.Option(help="Random seed for the split and the estimator.")] = 0,
+    online: Annotated[bool, typer.Option(
+        help="An online (River) model, learnt row by row: --model is a pipeline such as "
+             "'preprocessing.StandardScaler | linear_model.LogisticRegression' or a preset "
+             "(logistic_regression, linear_regression, pa_classifier, hoeffding_tree).")
+                      ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Train an estimator on a dataset and record the run."""
     from modelport.lifecycle.train import parse_params
     from modelport.lifecycle.train import train as _train
 
+    if online:
+        _train_online(data, target, model, parse_params(param or []), name, experiment, as_json)
+        return
     with console.status("loading") as status:
         result = _train(data, target, model, parse_params(param or []), name,
                         experiment=experiment, test_size=test_size, cv=cv, seed=seed,
                         progress=lambda msg: status.update(msg))
+    _show(result, result.estimator, f"{result.estimator} ({result.task})", as_json)
+
+
+def _train_online(data: str, target: str, model: str, params: dict[str, Any], name: str | None,
+                  experiment: str, as_json: bool) -> None:
+    from modelport.lifecycle.online import train_online
+
+    with console.status("loading") as status:
+        result = train_online(data, target, model, params, name, experiment=experiment,
+                              progress=lambda msg: status.update(msg))
+    _show(result, result.recipe, f"{result.recipe} ({result.task}, progressive validation)",
+          as_json)
+
+
+def _show(result: Any, estimator: str, title: str, as_json: bool) -> None:
     if as_json:
-        emit_json({"run_id": result.run_id, "task": result.task, "estimator": result.estimator,
+        emit_json({"run_id": result.run_id, "task": result.task, "estimator": estimator,
                    "metrics": result.metrics,
                    "version": result.version.ref if result.version else None})
         return
-    table(f"{result.estimator} ({result.task}) — run {result.run_id}", ["metric", "value"],
-          sorted(result.metrics.items()))
+    table(f"{title} — run {result.run_id}", ["metric", "value"], sorted(result.metrics.items()))
     if result.version:
         console.print(f"registered [bold]{result.version.ref}[/bold]")
     else:
