@@ -61,6 +61,20 @@ def test_train_on_a_csv_with_text_and_missing_values(ws: Workspace, csv: Path,
 
 
 @pytest.mark.storage_independent
+def test_tune_searches_with_the_same_preprocessing(ws: Workspace) -> None:
+    from modelport.lifecycle.tune import tune
+
+    data = Dataset("mixed", FRAME, digest_frame(FRAME))
+    space = {"C": {"type": "float", "low": 0.01, "high": 10, "log": True}}
+    result = tune(data, "target", "logistic_regression", space=space, trials=3, cv=3,
+                  name="tuned", ws=ws)
+    assert result.best_values[0] > 0.9 and result.counts["trials"] == 3
+    version = get_version("tuned", ws=ws)
+    assert version.signature.categorical
+    assert (load("tuned", ws=ws).predict(X) == FRAME["target"]).mean() > 0.9
+
+
+@pytest.mark.storage_independent
 def test_onnx_export_of_category_models(ws: Workspace, csv: Path) -> None:
     """Boosters convert the codes with parity; scikit-learn models are refused and stay
     native."""
