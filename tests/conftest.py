@@ -64,6 +64,21 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "storage_independent: run on SQLite only — what the test checks does not "
+                   "depend on the metadata store, so a PostgreSQL copy would only repeat it")
+
+
+@pytest.hookimpl(tryfirst=True)  # before the fixture's own parametrization over BACKENDS
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # generate the SQLite case only, rather than a PostgreSQL case that skips: a skip
+    # in CI should mean a missing service, never a test that was not meant to run
+    if metafunc.definition.get_closest_marker("storage_independent") \
+            and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", ["sqlite"])
+
+
 @pytest.fixture
 def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     return settings_for(backend, tmp_path, request)

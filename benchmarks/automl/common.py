@@ -14,6 +14,9 @@ DATASETS = {  # name -> (task, metric)
     "digits": ("classification", "accuracy"),
     "iris": ("classification", "accuracy"),
     "diabetes": ("regression", "r2"),
+    # breast_cancer with two text columns (one carries signal) and 8 % holes in ten numeric
+    # columns and the text: what real tables look like, generated so nothing is downloaded
+    "cancer_mixed": ("classification", "accuracy"),
 }
 TEST_SIZE = 0.25
 FOLDS = 5
@@ -25,7 +28,10 @@ def load(name: str) -> tuple[Any, Any, Any, Any, str, str]:
     from sklearn import datasets
     from sklearn.model_selection import train_test_split
 
-    frame = getattr(datasets, f"load_{name}")(as_frame=True).frame
+    if name == "cancer_mixed":
+        frame = mixed()
+    else:
+        frame = getattr(datasets, f"load_{name}")(as_frame=True).frame
     frame.columns = [str(c) for c in frame.columns]
     task, metric = DATASETS[name]
     X, y = frame.drop(columns=["target"]), frame["target"]
@@ -34,6 +40,26 @@ def load(name: str) -> tuple[Any, Any, Any, Any, str, str]:
         stratify=y if task == "classification" else None)
     return (X_train.reset_index(drop=True), X_test, y_train.reset_index(drop=True), y_test,
             task, metric)
+
+
+def mixed() -> Any:
+    """breast_cancer plus ``grade`` (text that tracks the target 70/30), ``site`` (noise)
+    and missing values. Text columns are pandas categories: FLAML, LightGBM and
+    modelport all take those as they are."""
+    import numpy as np
+    from sklearn import datasets
+
+    frame = datasets.load_breast_cancer(as_frame=True).frame
+    rng = np.random.default_rng(SEED)
+    benign = frame["target"].to_numpy() == 1
+    grade = np.where(benign, rng.choice(["low", "mid", "high"], len(frame), p=[0.6, 0.3, 0.1]),
+                     rng.choice(["low", "mid", "high"], len(frame), p=[0.1, 0.3, 0.6]))
+    frame.insert(0, "grade", grade)
+    frame.insert(1, "site", rng.choice(["north", "south", "east", "west"], len(frame)))
+    holes = ["grade", *frame.columns[2:12]]
+    for column in holes:
+        frame.loc[rng.random(len(frame)) < 0.08, column] = None
+    return frame.astype({"grade": "category", "site": "category"})
 
 
 def splitter(task: str) -> Any:

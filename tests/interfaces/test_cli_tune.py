@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,36 @@ def test_tune_studies_automl_retrain(env_ws: Workspace, tmp_path: Path) -> None:
     assert "champion" in cli("retrain", "wine", "--data", "sklearn:wine", "--margin", "1")
 
 
+@pytest.mark.storage_independent
+def test_automl_ensemble_on_text_columns_then_retrain_every(env_ws: Workspace,
+                                                            tmp_path: Path) -> None:
+    from frames import mixed_frame
+
+    data = tmp_path / "mixed.csv"
+    mixed_frame().to_csv(data, index=False)
+    found = cli_json("automl", "--data", str(data), "--target", "target", "--budget", "3s",
+                     "--families", "linear,lightgbm", "--cv", "3", "--ensemble", "2",
+                     "--name", "mixed", "--promote")
+    voted = found["ensemble"]
+    assert voted["families"] in (["linear", "lightgbm"], ["lightgbm", "linear"])
+    assert voted["registered"] == (voted["ensemble_test_accuracy"] > voted["best_test_accuracy"])
+    assert "ensemble of" in cli("automl", "--data", str(data), "--target", "target",
+                                "--budget", "2s", "--families", "linear,knn", "--cv", "3",
+                                "--ensemble", "2")
+
+    started = time.perf_counter()
+    out = cli("retrain", "mixed", "--data", str(data), "--every", "1s", "--times", "2",
+              "--json")
+    assert time.perf_counter() - started >= 1  # one real wait, between the two retrains
+    decoder, docs, at = json.JSONDecoder(), [], 0
+    while out[at:].strip():
+        at += len(out[at:]) - len(out[at:].lstrip())
+        doc, at = decoder.raw_decode(out, at)
+        docs.append(doc)
+    assert [d["challenger"] for d in docs] == ["mixed:2", "mixed:3"]
+    assert all(d["holdout_rows"] == 114 for d in docs)
+
+
 def _modelport(env_ws: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MODELPORT_HOME": str(env_ws.settings.home),
            "MODELPORT_DB_URL": env_ws.settings.db_url, "COLUMNS": "200"}
@@ -80,6 +111,8 @@ def _modelport(env_ws: Workspace, *args: str) -> subprocess.CompletedProcess[str
     (["automl", "--data", "sklearn:iris", "--target", "target", "--budget", "0s"],
      "the budget must be positive"),
     (["retrain", "ghost", "--data", "sklearn:iris"], "model 'ghost' not found"),
+    (["retrain", "ghost", "--data", "sklearn:iris", "--times", "2"],
+     "--times counts the retrains of --every"),
     (["studies", "show", "ghost"], "study 'ghost' not found"),
 ])
 def test_errors_are_one_line(env_ws: Workspace, args: list[str], message: str) -> None:

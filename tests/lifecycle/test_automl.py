@@ -12,6 +12,7 @@ from modelport.errors import InvalidInputError, NotFoundError
 from modelport.lifecycle.automl import FAMILIES, automl, make_estimator
 from modelport.lifecycle.datasets import Dataset, digest_frame, load_dataset
 from modelport.lifecycle.loading import load
+from modelport.lifecycle.preprocessing import Features
 from modelport.lifecycle.registry import get_version
 from modelport.lifecycle.search import search_runs
 
@@ -46,20 +47,18 @@ def test_automl_keeps_the_budget_and_registers_the_best(ws: Workspace) -> None:
     assert (predictor.predict(frame) == frame["target"]).mean() > 0.9
 
 
-def test_missing_values_go_to_families_that_take_nan(backend: str,
-                                                              ws: Workspace) -> None:
-    if backend != "sqlite":
-        pytest.skip("preprocessing is storage-independent")
+@pytest.mark.storage_independent
+def test_missing_values_reach_every_family(ws: Workspace) -> None:
     frame = load_dataset("sklearn:diabetes").frame
     rng = np.random.default_rng(0)
     frame = frame.mask(rng.random(frame.shape) < 0.05).dropna(subset=["target"])
     data = Dataset("holes", frame, digest_frame(frame))
-    with pytest.raises(InvalidInputError, match="missing values, which linear, knn cannot"):
-        automl(data, "target", budget=3, families=["linear", "knn"], ws=ws)
     result = automl(data, "target", budget=3, metric="rmse",
                     families=["linear", "knn", "lightgbm", "random_forest"], promote=True,
                     name="holes", cv=3, ws=ws)
-    assert {c.family for c in result.leaderboard} == {"lightgbm", "random_forest"}
+    # linear and k-NN impute (they were left out before imputing pipelines could be stored)
+    assert {c.family for c in result.leaderboard} == {"linear", "knn", "lightgbm",
+                                                      "random_forest"}
     assert result.task == "regression" and result.best.score > 0
     scores = [c.score for c in result.leaderboard]
     assert scores == sorted(scores)  # rmse: smaller is better
@@ -71,6 +70,14 @@ def test_missing_values_go_to_families_that_take_nan(backend: str,
 def test_make_estimator_scales_where_needed() -> None:
     linear = make_estimator("linear", "regression", {}, 0)
     assert [name for name, _ in linear.steps] == ["standardscaler", "ridge"]
+    mixed = make_estimator("linear", "regression", {}, 0,
+                           features=Features(categorical=(0,), cardinality=(3,), missing=True,
+                                             width=3))
+    columns = mixed.steps[0][1]
+    assert [(name, cols) for name, _, cols in columns.transformers] == [
+        ("numeric", [1, 2]), ("categories", [0])]
+    numeric = columns.transformers[0][1]
+    assert [name for name, _ in numeric.steps] == ["simpleimputer", "standardscaler"]
     knn = make_estimator("knn", "classification", {"n_neighbors": 3}, 0)
     assert [name for name, _ in knn.steps] == ["standardscaler", "kneighborsclassifier"]
     booster = make_estimator("lightgbm", "classification", {}, 0)
@@ -81,6 +88,7 @@ def _inline(frame: pd.DataFrame) -> Dataset:
     return Dataset("inline", frame, digest_frame(frame))
 
 
+@pytest.mark.storage_independent
 @pytest.mark.parametrize("data, kwargs, message", [
     ("sklearn:iris", {"budget": 0}, "budget must be a positive number"),
     ("sklearn:iris", {"budget": -5}, "budget must be a positive number"),
@@ -92,11 +100,9 @@ def _inline(frame: pd.DataFrame) -> Dataset:
     ("empty", {}, "empty"),
     ("missing-target", {}, "missing values"),
 ])
-def test_bad_input_is_a_clear_error_and_registers_nothing(backend: str, ws: Workspace,
+def test_bad_input_is_a_clear_error_and_registers_nothing(ws: Workspace,
                                                           data: str, kwargs: dict,
                                                           message: str) -> None:
-    if backend != "sqlite":
-        pytest.skip("input checks are storage-independent")
     frames = {"one-class": pd.DataFrame({"x": [1.0, 2.0, 3.0], "target": [1, 1, 1]}),
               "empty": pd.DataFrame({"x": [], "target": []}),
               "missing-target": pd.DataFrame({"x": [1.0, 2.0, 3.0], "target": [0, None, 1]})}
@@ -108,10 +114,9 @@ def test_bad_input_is_a_clear_error_and_registers_nothing(backend: str, ws: Work
         get_version("bad", ws=ws)
 
 
-def test_large_data_is_searched_on_samples_then_rescored(backend: str, ws: Workspace,
+@pytest.mark.storage_independent
+def test_large_data_is_searched_on_samples_then_rescored(ws: Workspace,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    if backend != "sqlite":
-        pytest.skip("sampling is storage-independent")
     from modelport.lifecycle import automl as module
 
     # breast_cancer's 455 training rows play "large data": folds fit on 150-row samples

@@ -50,9 +50,8 @@ def test_a_better_challenger_is_promoted_and_the_decision_recorded(ws: Workspace
     assert run.metrics["challenger_score"] == decision.challenger_score
 
 
-def test_the_champion_stays_unless_the_margin_is_beaten(backend: str, ws: Workspace) -> None:
-    if backend != "sqlite":
-        pytest.skip("the decision logic is storage-independent")
+@pytest.mark.storage_independent
+def test_the_champion_stays_unless_the_margin_is_beaten(ws: Workspace) -> None:
     from modelport.lifecycle.automl import automl
 
     automl("sklearn:breast_cancer", "target", budget=2, families=["linear", "knn"], cv=3,
@@ -65,9 +64,8 @@ def test_the_champion_stays_unless_the_margin_is_beaten(backend: str, ws: Worksp
     assert get_run(decision.run_id, ws=ws).tags["decision"] == "kept"
 
 
-def test_bad_retrain_input(backend: str, ws: Workspace) -> None:
-    if backend != "sqlite":
-        pytest.skip("input checks are storage-independent")
+@pytest.mark.storage_independent
+def test_bad_retrain_input(ws: Workspace) -> None:
     with pytest.raises(NotFoundError, match="model 'ghost' not found"):
         retrain("ghost", "sklearn:iris", ws=ws)
     train("sklearn:iris", "target", "knn", name="plain", ws=ws)

@@ -118,14 +118,20 @@ def test_bad_data_files(ws: Workspace, tmp_path) -> None:  # type: ignore[no-unt
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "model.bin").write_bytes(b"\x00")
     pd.DataFrame({"x": [1, 2, 3, 4], "y": [1, 1, 1, 1]}).to_csv(tmp_path / "one.csv", index=False)
-    pd.DataFrame({"x": ["a", "b", "c", "d"], "y": [0, 1, 0, 1]}).to_csv(tmp_path / "text.csv",
+    ids = [f"user-{i}" for i in range(1200)]  # an identifier, not a category
+    pd.DataFrame({"x": ids, "y": [0, 1] * 600}).to_csv(tmp_path / "ids.csv", index=False)
+    pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "gone": [None] * 4, "y": [0, 1, 0, 1]}).to_csv(
+        tmp_path / "gone.csv", index=False)
+    pd.DataFrame({"x": ["a", "b", "c", "d"], "y": [0, 1, 0, 1]}).to_csv(tmp_path / "tiny.csv",
                                                                         index=False)
     pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0, None, 1]}).to_csv(tmp_path / "na.csv",
                                                                    index=False)
     cases = [("empty.csv", InvalidInputError, "empty"),
              ("model.bin", InvalidInputError, "unsupported file type"),
              ("one.csv", InvalidInputError, "single class"),
-             ("text.csv", SchemaError, "column 'x'"),
+             ("ids.csv", SchemaError, "column 'x' has 1,200 distinct values — more than 1,000"),
+             ("gone.csv", SchemaError, "column 'gone' has no values"),
+             ("tiny.csv", InvalidInputError, "cannot hold out 0.2 of 4 rows"),
              ("na.csv", InvalidInputError, "missing values")]
     for name, error, message in cases:
         with pytest.raises(error, match=message):

@@ -67,9 +67,8 @@ def test_tune_records_trials_as_runs_and_registers_the_best(ws: Workspace) -> No
     assert b"Optimization History" in html
 
 
-def test_poor_trials_are_pruned_fold_by_fold(backend: str, ws: Workspace) -> None:
-    if backend != "sqlite":
-        pytest.skip("pruning is storage-independent; once is enough")
+@pytest.mark.storage_independent
+def test_poor_trials_are_pruned_fold_by_fold(ws: Workspace) -> None:
     space = {"max_depth": {"type": "int", "low": 1, "high": 12}}
     result = tune("sklearn:digits", "target", "decision_tree", space=space, trials=16,
                   sampler="random", cv=5, study="prune", ws=ws)
@@ -79,9 +78,8 @@ def test_poor_trials_are_pruned_fold_by_fold(backend: str, ws: Workspace) -> Non
     assert len(metric_history(pruned[0].id, "cv_accuracy", ws=ws)) < 5
 
 
-def test_multi_objective_shows_the_pareto_front(backend: str, ws: Workspace) -> None:
-    if backend != "sqlite":
-        pytest.skip("multi-objective is storage-independent")
+@pytest.mark.storage_independent
+def test_multi_objective_shows_the_pareto_front(ws: Workspace) -> None:
     result = tune("sklearn:diabetes", "target", "random_forest", space=FOREST, trials=6, cv=3,
                   metric="rmse", objectives=["score", "size"], sampler="nsga2", study="mo",
                   name="dia", ws=ws)
@@ -150,6 +148,7 @@ def _frame(**columns: list) -> Dataset:  # type: ignore[type-arg]
     return Dataset("inline", frame, digest_frame(frame))
 
 
+@pytest.mark.storage_independent
 @pytest.mark.parametrize("kwargs, message", [
     ({"trials": 0}, "--trials must be positive"),
     ({"trials": None, "timeout": -1}, "--timeout must be positive"),
@@ -164,10 +163,8 @@ def _frame(**columns: list) -> Dataset:  # type: ignore[type-arg]
     ({"space": {"n_estimators": [-5]}}, "completed no trial, nothing was registered"),
     ({"model": "ridge"}, "invalid search space|no built-in search space|does only"),
 ])
-def test_bad_input_is_a_clear_error_and_registers_nothing(backend: str, ws: Workspace,
+def test_bad_input_is_a_clear_error_and_registers_nothing(ws: Workspace,
                                                           kwargs: dict, message: str) -> None:
-    if backend != "sqlite":
-        pytest.skip("input checks are storage-independent")
     args = {"data": "sklearn:iris", "target": "target", "model": "random_forest",
             "space": FOREST, "trials": 2, "cv": 3, **kwargs}
     with pytest.raises(InvalidInputError, match=message):
@@ -176,9 +173,8 @@ def test_bad_input_is_a_clear_error_and_registers_nothing(backend: str, ws: Work
         get_version("bad", ws=ws)
 
 
-def test_bad_data_and_space_files(backend: str, ws: Workspace, tmp_path: Path) -> None:
-    if backend != "sqlite":
-        pytest.skip("input checks are storage-independent")
+@pytest.mark.storage_independent
+def test_bad_data_and_space_files(ws: Workspace, tmp_path: Path) -> None:
     (tmp_path / "broken.yaml").write_text("n_estimators: {type: int, low: [")
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
     (tmp_path / "log.yaml").write_text("n_estimators: {type: int, low: 0, high: 9, log: true}")

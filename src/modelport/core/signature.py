@@ -4,6 +4,15 @@ Inferred from training data, stored on every model version, and enforced on
 every prediction: a batch is checked and turned into the one float matrix the
 model expects, with errors that name the offending column. Checking here,
 once, lets every runtime (serving, batch, stream, edge) skip its own checks.
+
+Text columns are categorical: the signature keeps the categories seen in
+training (``ColumnSpec.categories``, dtype ``"string"``) and the matrix holds
+each value's code — its position in that list. A value never seen in training
+is ``UNKNOWN`` (-1), a missing one NaN. So every runtime still receives one
+float matrix, and the model decides what a code means (one-hot columns for
+linear models and k-NN, ordered codes for trees and boosters — see
+``lifecycle/preprocessing.py``). A numeric 2-D array is taken as already coded
+(what ``to_matrix`` returns); anything holding text is read as values.
 """
 
 from __future__ import annotations
@@ -19,12 +28,53 @@ from modelport.errors import SchemaError
 
 NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, float
 _KIND_NAMES = {"b": "bool", "i": "integer", "u": "integer", "f": "float"}
+STRING = "string"  # the dtype of a categorical (text) column
+UNKNOWN = -1.0  # the code of a category not seen in training
+# more distinct values than this is an identifier or free text, not a category: one-hot
+# columns for each would swamp the model and the signature
+MAX_CATEGORIES = 1000
 
 
 @dataclass(frozen=True)
 class ColumnSpec:
     name: str
-    dtype: str  # a NumPy dtype name: float64, int64, bool …
+    dtype: str  # a NumPy dtype name (float64, int64, bool …) or "string" for a category
+    categories: list[str] | None = None  # a "string" column's training values, by code
+
+    @cached_property
+    def codes(self) -> dict[str, float]:
+        """Category -> code, built once (servers encode on every request)."""
+        return {c: float(i) for i, c in enumerate(self.categories or ())}
+
+    def encode(self, values: Any) -> np.ndarray:
+        """The codes of one column of category values (text, numbers or bools)."""
+        if hasattr(values, "to_pylist") and hasattr(values, "type"):
+            values = values.to_pylist()  # Arrow: dictionary-encoded arrays decode here
+        arr = _as_array(values, self.name)
+        if arr.ndim != 1:
+            raise SchemaError(f"column {self.name!r} must be one value per row")
+        codes = self.codes
+        try:
+            return np.array([codes[v] if v in codes else _code(v, codes)
+                             for v in arr.tolist()], dtype=np.float64)
+        except TypeError:  # an unhashable value: a list or an object in a cell
+            raise SchemaError(f"column {self.name!r} expects one text value per row") from None
+
+
+def _code(value: Any, codes: dict[str, float]) -> float:
+    if _missing(value) or (isinstance(value, float) and value != value):
+        return np.nan
+    return codes.get(_label(value), UNKNOWN)
+
+
+def _label(value: Any) -> str:
+    """A category value as the text the signature keeps: training and serving agree
+    whether a client sends "3", 3 or b"3"."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, np.generic):
+        value = value.item()
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -45,8 +95,17 @@ class Signature:
         """Input column names (computed once: servers ask on every request)."""
         return [c.name for c in self.inputs]
 
+    @cached_property
+    def categorical(self) -> bool:
+        """Whether any input is a category column (numeric models skip the text path)."""
+        return any(c.categories is not None for c in self.inputs)
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        for column in data["inputs"]:  # numeric columns are stored as they always were
+            if column["categories"] is None:
+                del column["categories"]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Signature:
@@ -58,23 +117,44 @@ class Signature:
 
     @classmethod
     def infer(cls, frame: Any, classes: Sequence[Any] | None = None,
-              prediction_dtype: str = "float64") -> Signature:
-        """The signature of a model trained on ``frame`` (a pandas DataFrame)."""
-        inputs = []
-        for name, dtype in frame.dtypes.items():
-            # pandas extension dtypes (Int64, boolean, string…) carry a NumPy kind too
-            if getattr(dtype, "kind", "O") not in NUMERIC_KINDS:
-                raise SchemaError(
-                    f"column {name!r} has dtype {dtype}, which the model cannot take — "
-                    "only numeric and bool feature columns are supported; encode it first"
-                )
-            np_dtype = np.dtype(getattr(dtype, "numpy_dtype", dtype))
-            inputs.append(ColumnSpec(str(name), np_dtype.name))
+              prediction_dtype: str = "float64",
+              inputs: Sequence[ColumnSpec] | None = None) -> Signature:
+        """The signature of a model trained on ``frame`` (a pandas DataFrame).
+
+        ``inputs`` (from ``infer_inputs`` on all the data, before a split) keeps a
+        category that only the held-out rows have."""
+        inputs = list(inputs) if inputs is not None else cls.infer_inputs(frame)
         outputs = [OutputSpec("prediction", prediction_dtype, [-1])]
         if classes is not None:
             outputs.append(OutputSpec("probabilities", "float64", [-1, len(classes)]))
             classes = [_plain(c) for c in classes]
         return cls(inputs=inputs, outputs=outputs, classes=list(classes) if classes else None)
+
+    @staticmethod
+    def infer_inputs(frame: Any) -> list[ColumnSpec]:
+        """The input columns of ``frame``.
+
+        Text, category and object columns become categorical; a column with no
+        value at all, or with more than ``MAX_CATEGORIES`` distinct texts, is
+        refused: neither can teach a model anything."""
+        inputs = []
+        for name, dtype in frame.dtypes.items():
+            column = frame[name]
+            if len(column) and column.isna().all():
+                raise SchemaError(f"column {name!r} has no values (every row is missing) — "
+                                  "drop it or fill it before training")
+            # pandas extension dtypes (Int64, boolean, string…) carry a NumPy kind too
+            kind = getattr(dtype, "kind", "O")
+            if kind in NUMERIC_KINDS and type(dtype).__name__ != "CategoricalDtype":
+                np_dtype = np.dtype(getattr(dtype, "numpy_dtype", dtype))
+                inputs.append(ColumnSpec(str(name), np_dtype.name))
+            elif kind in "OSU":
+                inputs.append(ColumnSpec(str(name), STRING, _categories(name, column)))
+            else:
+                raise SchemaError(
+                    f"column {name!r} has dtype {dtype}, which the model cannot take — "
+                    "feature columns must be numbers, bools or text; convert it first")
+        return inputs
 
     def to_matrix(self, batch: Any, dtype: Any = np.float64) -> np.ndarray:
         """Check ``batch`` against the inputs and return a C-contiguous 2-D matrix.
@@ -120,6 +200,9 @@ class Signature:
             raise SchemaError(
                 f"expected {len(self.inputs)} columns ({self._some_names()}), got {arr.shape[1]}")
         if arr.dtype.kind not in NUMERIC_KINDS:
+            if self.categorical:  # rows holding text: read column by column
+                return self._from_columns({s.name: arr[:, j] for j, s in enumerate(self.inputs)},
+                                          dtype)
             for j, spec in enumerate(self.inputs):
                 _check_column(spec, _as_array(arr[:, j].tolist()))
         return np.ascontiguousarray(arr, dtype=dtype)
@@ -130,6 +213,7 @@ class Signature:
             raise SchemaError(f"missing column{'s' if len(missing) > 1 else ''} "
                               f"{', '.join(repr(m) for m in missing)}")
         arrays = [_check_column(spec, _as_array(columns[spec.name], spec.name))
+                  if spec.categories is None else spec.encode(columns[spec.name])
                   for spec in self.inputs]
         rows = len(arrays[0]) if arrays else 0
         for spec, arr in zip(self.inputs, arrays, strict=True):
@@ -141,6 +225,15 @@ class Signature:
         for j, arr in enumerate(arrays):
             out[:, j] = arr
         return out
+
+
+def _categories(name: Any, column: Any) -> list[str]:
+    values = sorted({_label(v) for v in column.dropna().unique()})
+    if len(values) > MAX_CATEGORIES:
+        raise SchemaError(
+            f"column {name!r} has {len(values):,} distinct values — more than {MAX_CATEGORIES:,} "
+            "is an identifier or free text, not a category; drop the column before training")
+    return values
 
 
 def _plain(value: Any) -> Any:

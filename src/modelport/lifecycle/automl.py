@@ -7,10 +7,11 @@
 
 At small budgets a well-chosen default beats a search (FIELD.md: FLAML tied
 or lost to plain LightGBM defaults on 5 of 6 data sets at 10 s), so every
-family is first cross-validated with its defaults, cheapest first. Families
-that need imputation (linear, k-NN) are left out when features have missing
-values (see ``NEEDS_COMPLETE_ROWS``); categorical text columns are refused by
-the signature, as in ``train``. The rest of the budget goes to a TPE search
+family is first cross-validated with its defaults, cheapest first. Each family
+gets the preprocessing it needs (``preprocessing.py``): text columns become
+category codes, one-hot encoded for linear models and k-NN, whose missing
+numbers are imputed; trees and boosters take codes and NaN as they are. The
+rest of the budget goes to a TPE search
 inside the best three families, each given time in proportion to its rank —
 a cheap family gets more trials for the same seconds. On large data search
 trials fit on a sample first and only the best are re-scored on all rows. Every candidate is a Run
@@ -22,10 +23,10 @@ The wall clock is kept: a trial that would not finish before the deadline
 (minus the time the final refit needs) is not started, and one that runs
 late is abandoned between folds.
 
-No ensemble is registered: the best candidates are usually LightGBM or
-XGBoost, stored in their native formats; a scikit-learn Voting/Stacking
-ensemble holding them would have to go through skops with the boosters'
-Python objects trusted — exactly the pickle-like surface modelport refuses.
+With ``ensemble=K`` the best configuration of each of the top K families is
+refitted too, and their soft vote (``core/formats/ensemble.py``: each member
+stored in its own format, no pickle) is registered instead of the single
+winner when it scores better on the held-out rows; both scores are recorded.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ import numpy as np
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, first_line
 from modelport.lifecycle.datasets import Dataset, DataSource, as_dataset
+from modelport.lifecycle.preprocessing import Features
 from modelport.lifecycle.registry import ModelVersion
 from modelport.lifecycle.tuning_data import Prepared, greater_is_better, prepare, score_model
 
@@ -54,9 +56,6 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "random_forest": ("random_forest", "random_forest"),
     "extra_trees": ("extra_trees", "extra_trees"),
 }
-# need complete rows: scikit-learn's SimpleImputer keeps a numpy.dtype that skops does not
-# trust, so an imputing pipeline could not be stored; trees and boosters take NaN natively
-NEEDS_COMPLETE_ROWS = ("linear", "knn")
 SAMPLE_ABOVE = 20_000  # training rows above which search trials fit on a sample first
 SAMPLE_ROWS = 10_000
 THREADS_ABOVE = 20_000  # training rows from which fits use every core
@@ -94,17 +93,23 @@ class AutoMLResult:
     best: Candidate
     test_metrics: dict[str, float]
     run_id: str
-    estimator: Any = None  # the fitted winner
+    # the fitted winner (or ensemble); it takes the encoded frame (preprocessing.encode),
+    # so predict raw rows through the registered model: modelport.load(version.ref)
+    estimator: Any = None
     version: ModelVersion | None = None
     recipe: dict[str, Any] = field(default_factory=dict)
+    # with ensemble=K: members' families, both held-out scores, whether it was registered
+    ensemble: dict[str, Any] | None = None
 
 
 def automl(data: DataSource, target: str, budget: float = 60, *, metric: str | None = None,
            name: str | None = None, study: str | None = None, families: list[str] | None = None,
            cv: int = 5, seed: int = 0, test_size: float = 0.2, promote: bool = False,
-           progress: Callable[[str], None] | None = None, ws: Workspace | None = None
-           ) -> AutoMLResult:
-    """Find a good model for ``target`` within ``budget`` seconds; register it as ``name``."""
+           ensemble: int = 1, progress: Callable[[str], None] | None = None,
+           ws: Workspace | None = None) -> AutoMLResult:
+    """Find a good model for ``target`` within ``budget`` seconds; register it as ``name``.
+
+    ``ensemble`` > 1 tries a soft vote of the top that many families (see above)."""
     started = time.perf_counter()
     ws = current(ws)
     say = progress or (lambda _msg: None)
@@ -115,61 +120,64 @@ def automl(data: DataSource, target: str, budget: float = 60, *, metric: str | N
     if unknown or not chosen:
         raise InvalidInputError(f"unknown model family {unknown[0] if unknown else ''!r} — "
                                 f"choose from {', '.join(FAMILIES)}")
+    if not isinstance(ensemble, int) or not 1 <= ensemble <= len(FAMILIES):
+        raise InvalidInputError(f"ensemble must be 1 (no ensemble) to {len(FAMILIES)} "
+                                f"families, got {ensemble}")
+    if ensemble > 1 and test_size <= 0:
+        raise InvalidInputError("an ensemble is kept only if it beats the best model on "
+                                "held-out rows: use a test_size above 0")
     dataset = as_dataset(data)
     prepared = prepare(dataset, target, None, metric, test_size, seed, cv)
-    if prepared.X.isna().any().any():
-        chosen = [f for f in chosen if f not in NEEDS_COMPLETE_ROWS]
-        say("features have missing values: searching only families that take NaN")
-        if not chosen:
-            raise InvalidInputError(f"the features have missing values, which "
-                                    f"{', '.join(NEEDS_COMPLETE_ROWS)} cannot take — add "
-                                    "lightgbm, xgboost, random_forest or extra_trees")
     study = study or name or f"automl-{int(time.time())}"
     recipe = {"kind": "automl", "data": dataset.name, "target": target, "budget": budget,
               "metric": prepared.metric, "families": chosen, "cv": cv, "seed": seed,
-              "test_size": test_size}
+              "test_size": test_size, **({"ensemble": ensemble} if ensemble > 1 else {})}
     deadline = started + budget - OVERHEAD[0] - OVERHEAD[1] * budget
-    search = _Search(prepared, dataset, study, seed, ws, deadline=deadline)
+    search = _Search(prepared, dataset, study, seed, ws, deadline=deadline, ensemble=ensemble)
     search.run([f for f in FAMILIES if f in chosen], say)
     if not search.board:
         raise InvalidInputError(f"AutoML tried nothing within {budget} s, nothing was "
                                 f"registered: {search.last_error or 'the budget is too small'}")
     best = search.board[0]
     say(f"refitting the winner ({best.family}) on {len(prepared.X)} rows")
-    estimator, run_id, test_metrics = _refit(best, prepared, dataset, study, recipe, seed, ws)
+    estimator = _fit(best, prepared, seed)
+    family, voted = best.family, None
+    if ensemble > 1:
+        estimator, voted = _vote(estimator, search.top_families(ensemble), prepared, seed, say)
+        family = "ensemble" if voted["registered"] else family
+    run_id, test_metrics = _log(estimator, family, best, prepared, dataset, study, recipe,
+                                voted, ws)
     version = None
     if name:
         from modelport.lifecycle.tune import register_version
 
-        version = register_version(name, run_id, {"recipe": json.dumps(recipe), "study": study,
-                                                  "family": best.family}, promote, ws)
+        tags = {"recipe": json.dumps(recipe), "study": study, "family": family}
+        if family == "ensemble" and voted is not None:
+            tags["members"] = ",".join(voted["families"])
+        version = register_version(name, run_id, tags, promote, ws)
     return AutoMLResult(study, prepared.task, prepared.metric, float(budget),
                         time.perf_counter() - started, search.board, best, test_metrics, run_id,
-                        estimator, version, recipe)
+                        estimator, version, recipe, voted)
 
 
 def make_estimator(family: str, task: str, params: Mapping[str, Any], seed: int,
-                   threads: int = 1) -> Any:
+                   threads: int = 1, features: Features | None = None) -> Any:
     """The family's estimator with the preprocessing it needs (scaling for linear and
-    k-NN).
+    k-NN; with ``features``, category codes and missing values as ``preprocessing``
+    decides).
 
     ``threads`` is 1 below ``THREADS_ABOVE`` rows: on small data OpenMP threads
     cost more than they save, and on a busy machine they spin — measured here,
     a default LightGBM fit on breast_cancer took 14 s with all threads, 0.12 s
     with one."""
-    from sklearn.pipeline import Pipeline, make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     from modelport.lifecycle.estimators import build
 
     short = FAMILIES[family][0 if task == "classification" else 1]
     extra: dict[str, Any] = {}
     if family in ("random_forest", "extra_trees", "lightgbm", "xgboost"):
         extra["n_jobs"] = threads
-    est = build(short, task, {**extra, **params}, seed)
-    if family == "linear" and not isinstance(est, Pipeline):
-        est = make_pipeline(StandardScaler(), est)
-    return est
+    return build(short, task, {**extra, **params}, seed, features,
+                 scale=True if family == "linear" else None)
 
 
 def threads_for(rows: int) -> int:
@@ -180,9 +188,10 @@ class _Search:
     """The search state: the leaderboard and the time spent per family."""
 
     def __init__(self, prepared: Prepared, dataset: Dataset, study: str, seed: int,
-                 ws: Workspace, deadline: float) -> None:
+                 ws: Workspace, deadline: float, ensemble: int = 1) -> None:
         self.p, self.dataset, self.study, self.seed, self.ws = prepared, dataset, study, seed, ws
         self.deadline = deadline
+        self.ensemble = ensemble
         self.board: list[Candidate] = []
         self.spent: dict[str, float] = {}
         self.cost: dict[str, float] = {}  # seconds of the family's last trial
@@ -194,10 +203,19 @@ class _Search:
         self.rng = np.random.default_rng(seed)
 
     def remaining(self, keep: float = 0.0) -> float:
-        # the final refit costs about one fold fit on 1/(k-1) more rows
-        reserve = 1.3 * self.full_cost.get(self.board[0].family, 0) / len(self.p.folds) \
-            if self.board else 0.0
+        # the final refit (of each ensemble member) costs about one fold fit on 1/(k-1)
+        # more rows
+        refits = [c.family for c in self.top_families(self.ensemble)] if self.board else []
+        reserve = 1.3 * sum(self.full_cost.get(f, 0) for f in refits) / len(self.p.folds)
         return self.deadline - reserve - keep - time.perf_counter()
+
+    def top_families(self, k: int) -> list[Candidate]:
+        """The best candidate scored on all rows of each of the ``k`` best families."""
+        top: dict[str, Candidate] = {}
+        for cand in self.board:  # sorted: all-row scores first, best first
+            if not cand.sampled and cand.family not in top:
+                top[cand.family] = cand
+        return list(top.values())[:k]
 
     def run(self, families: list[str], say: Callable[[str], None]) -> None:
         for i, family in enumerate(families):  # strong defaults first, cheapest first
@@ -278,7 +296,8 @@ class _Search:
         rows = 0
         try:
             run.log_params({**params, "family": family})
-            est = make_estimator(family, self.p.task, params, self.seed, self.threads)
+            est = make_estimator(family, self.p.task, params, self.seed, self.threads,
+                                 self.p.features)
             for fit_rows, val_rows in self.p.folds:
                 if sample and len(fit_rows) > SAMPLE_ROWS:
                     fit_rows = self.rng.choice(fit_rows, SAMPLE_ROWS, replace=False)
@@ -318,15 +337,39 @@ class _Search:
                 self.full_cost[family] = self.cost[family]
 
 
-def _refit(best: Candidate, p: Prepared, dataset: Dataset, study: str,
-           recipe: Mapping[str, Any], seed: int, ws: Workspace
-           ) -> tuple[Any, str, dict[str, float]]:
+def _fit(cand: Candidate, p: Prepared, seed: int) -> Any:
+    return make_estimator(cand.family, p.task, cand.params, seed, threads_for(len(p.X)),
+                          p.features).fit(p.X, p.y)
+
+
+def _vote(best: Any, top: list[Candidate], p: Prepared, seed: int,
+          say: Callable[[str], None]) -> tuple[Any, dict[str, Any]]:
+    """The soft vote of ``top`` if it beats ``best`` on the held-out rows, else ``best``."""
+    from modelport.core.formats.ensemble import Ensemble
+
+    families = [c.family for c in top]
+    report: dict[str, Any] = {"families": families, "registered": False}
+    if len(top) < 2:
+        report["reason"] = "fewer than two families finished a trial on all rows"
+        return best, report
+    say(f"refitting {', '.join(families[1:])} for an ensemble with {families[0]}")
+    voting = Ensemble([best] + [_fit(c, p, seed) for c in top[1:]])
+    single = score_model(best, p.X_test, p.y_test, p.metric)
+    voted = score_model(voting, p.X_test, p.y_test, p.metric)
+    better = voted > single if greater_is_better(p.metric) else voted < single
+    report.update({f"best_test_{p.metric}": single, f"ensemble_test_{p.metric}": voted,
+                   "registered": better})
+    return (voting if better else best), report
+
+
+def _log(est: Any, family: str, best: Candidate, p: Prepared, dataset: Dataset, study: str,
+         recipe: Mapping[str, Any], voted: Mapping[str, Any] | None, ws: Workspace
+         ) -> tuple[str, dict[str, float]]:
+    """Measure the final model on the held-out rows and log it in the study's best run."""
     from modelport.lifecycle.registry import log_model
     from modelport.lifecycle.tracking import start_run
     from modelport.lifecycle.tuning_data import metrics_for
 
-    est = make_estimator(best.family, p.task, best.params, seed,
-                         threads_for(len(p.X))).fit(p.X, p.y)
     test_metrics: dict[str, float] = {}
     if p.X_test is not None:
         for metric in metrics_for(p.task, p.y):
@@ -334,13 +377,14 @@ def _refit(best: Candidate, p: Prepared, dataset: Dataset, study: str,
                 test_metrics[f"test_{metric}"] = score_model(est, p.X_test, p.y_test, metric)
             except (ValueError, AttributeError):  # roc_auc on a model without scores
                 continue
+    extra = {k: v for k, v in (voted or {}).items() if k.endswith(f"test_{p.metric}")}
     with start_run(name=f"{study}-best", experiment=study,
-                   tags={"study": study, "kind": "automl", "family": best.family,
+                   tags={"study": study, "kind": "automl", "family": family,
                          "best_trial": best.trial}, ws=ws) as run:
         run.log_dataset(dataset)
-        run.log_params({**best.params, "family": best.family, "recipe": json.dumps(recipe)})
+        run.log_params({**best.params, "family": family, "recipe": json.dumps(recipe),
+                        **({"members": ",".join(voted["families"])} if voted else {})})
         run.log_metrics({f"cv_{p.metric}_mean": best.score, f"cv_{p.metric}_std": best.std,
-                         **test_metrics}, step=0)
-        log_model(run, est, p.X, sample=p.X_test if p.X_test is not None else None)
-    return est, run.id, test_metrics
-
+                         **test_metrics, **extra}, step=0)
+        log_model(run, est, p.raw_X, sample=p.raw_X_test, inputs=p.inputs)
+    return run.id, test_metrics

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelport.errors import InvalidInputError, MissingDependencyError
+from modelport.lifecycle.preprocessing import Features, wrap
 
 # short name -> (classifier path, regressor path)
 ESTIMATORS: dict[str, tuple[str | None, str | None]] = {
@@ -86,11 +87,13 @@ def _import(path: str) -> type:
     return cls
 
 
-def build(name: str, task: str, params: Mapping[str, Any], seed: int = 0) -> Any:
+def build(name: str, task: str, params: Mapping[str, Any], seed: int = 0,
+          features: Features | None = None, scale: bool | None = None) -> Any:
     """A ready-to-fit estimator: modelport's defaults, then ``params`` on top.
 
-    Short names in ``SCALED`` become a two-step pipeline; ``params`` always
-    apply to the estimator itself.
+    Short names in ``SCALED`` (or ``scale=True``) are scaled first; ``features``
+    (category columns, missing values) add the preprocessing of
+    ``preprocessing.wrap``. ``params`` always apply to the estimator itself.
     """
     est = resolve(name, task)()
     available = est.get_params()
@@ -107,12 +110,7 @@ def build(name: str, task: str, params: Mapping[str, Any], seed: int = 0) -> Any
             f"unknown parameter {unknown[0]!r} for {type(est).__name__} — valid ones: "
             f"{', '.join(sorted(available))}")
     est.set_params(**{**defaults, **params})
-    if name not in SCALED:
-        return est
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return make_pipeline(StandardScaler(), est)
+    return wrap(name, est, features, name in SCALED if scale is None else scale)
 
 
 def final_step(est: Any) -> Any:

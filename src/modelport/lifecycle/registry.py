@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,7 @@ import numpy as np
 from sqlalchemy import delete, func, select, update
 
 from modelport.core.formats import format_for, get_format
-from modelport.core.signature import Signature
+from modelport.core.signature import ColumnSpec, Signature
 from modelport.core.store import schema as t
 from modelport.core.store.sql import insert_ignore, upsert
 from modelport.core.workspace import Workspace, current
@@ -93,9 +93,10 @@ class Model:
 
 # ---------------------------------------------------------------- registering
 
-def describe(model: Any, X: Any, sample: Any = None) -> tuple[Signature, list[dict[str, Any]],
-                                                                 np.ndarray]:
-    """Signature, input example and parity sample of ``model`` trained on frame ``X``."""
+def describe(model: Any, X: Any, sample: Any = None, inputs: Sequence[ColumnSpec] | None = None
+             ) -> tuple[Signature, list[dict[str, Any]], np.ndarray]:
+    """Signature, input example and parity sample of ``model`` trained on frame ``X``
+    (the raw frame: its text columns give the example; ``inputs`` their categories)."""
     import pandas as pd
 
     from modelport.lifecycle.estimators import task_of
@@ -104,7 +105,8 @@ def describe(model: Any, X: Any, sample: Any = None) -> tuple[Signature, list[di
         X = pd.DataFrame(np.asarray(X)).rename(columns=lambda i: f"f{i}")
     classes = getattr(model, "classes_", None) if task_of(model) == "classification" else None
     prediction_dtype = np.asarray(classes).dtype.name if classes is not None else "float64"
-    signature = Signature.infer(X, classes=classes, prediction_dtype=prediction_dtype)
+    signature = Signature.infer(X, classes=classes, prediction_dtype=prediction_dtype,
+                                inputs=inputs)
     example = json.loads(X.head(EXAMPLE_ROWS).to_json(orient="records"))
     rows = X if sample is None else sample
     matrix = signature.to_matrix(rows.head(SAMPLE_ROWS) if hasattr(rows, "head")
@@ -378,11 +380,12 @@ MODEL_PATH = "model/model"
 MODEL_META = "model/meta.json"
 
 
-def log_model(run: Any, model: Any, X: Any, sample: Any = None) -> None:
+def log_model(run: Any, model: Any, X: Any, sample: Any = None,
+              inputs: Sequence[ColumnSpec] | None = None) -> None:
     """Store a trained model with its run, ready to be registered later with
     ``register_run`` (or ``modelport models register NAME --run RUN_ID``)."""
     fmt = format_for(model)
-    signature, example, matrix = describe(model, X, sample)
+    signature, example, matrix = describe(model, X, sample, inputs)
     run.log_artifact(fmt.dump(model), MODEL_PATH)
     sample_digest = run.log_artifact(_npy(matrix), "model/sample.npy")
     meta = {"format": fmt.name, "signature": signature.to_dict(), "input_example": example,

@@ -71,7 +71,7 @@ def retrain(name: str, data: DataSource, *, margin: float = 0.0, holdout: float 
     # checks the new data (target present, not a single class…) and splits off the holdout
     split = prepare(dataset, target, recipe.get("estimator"), recipe.get("metric"), holdout,
                     seed, int(recipe.get("cv", 5)))
-    train_frame = split.X.assign(**{target: split.y.to_numpy()})
+    train_frame = split.raw_X.assign(**{target: split.y.to_numpy()})
     fresh = Dataset(dataset.name, train_frame, digest_frame(train_frame))
     say(f"re-running the {recipe['kind']} recipe of {champion.ref} on {len(train_frame)} rows")
     run_id = _rerun(recipe, fresh, name, ws, say)
@@ -81,7 +81,7 @@ def retrain(name: str, data: DataSource, *, margin: float = 0.0, holdout: float 
     set_alias(name, "challenger", challenger.version, ws=ws)
     metric = split.metric
     say(f"scoring {champion.ref} and {challenger.ref} on {len(split.X_test)} held-out rows")
-    scores = {ref: _score(ref, split.X_test, split.y_test, metric, ws)
+    scores = {ref: _score(ref, split.raw_X_test, split.y_test, metric, ws)
               for ref in (champion.ref, challenger.ref)}
     gain = scores[challenger.ref] - scores[champion.ref]
     if not greater_is_better(metric):
@@ -97,6 +97,30 @@ def retrain(name: str, data: DataSource, *, margin: float = 0.0, holdout: float 
                                decision_run, len(split.X_test))
     set_tag(challenger.ref, "retrain_decision", json.dumps(decision.to_dict()), ws=ws)
     return decision
+
+
+def retrain_every(name: str, data: str, interval: float, *, times: int | None = None,
+                  on_decision: Callable[[RetrainDecision], None] | None = None,
+                  sleep: Callable[[float], None] = time.sleep, **options: Any
+                  ) -> list[RetrainDecision]:
+    """``retrain`` now and then every ``interval`` seconds, re-reading ``data`` each time
+    (a path whose file is replaced with fresh rows), ``times`` times or until stopped.
+
+    The interval runs from the end of one retrain to the start of the next, so a slow
+    retrain never overlaps the next one. ``sleep`` is the scheduler's clock (tests
+    pass a fake one; the retrains themselves stay real)."""
+    if not interval > 0:
+        raise InvalidInputError(f"the interval must be positive, got {interval}")
+    if times is not None and times < 1:
+        raise InvalidInputError(f"times must be at least 1, got {times}")
+    decisions: list[RetrainDecision] = []
+    while True:
+        decisions.append(retrain(name, data, **options))
+        if on_decision is not None:
+            on_decision(decisions[-1])
+        if times is not None and len(decisions) >= times:
+            return decisions
+        sleep(interval)
 
 
 def _recipe(tags: Mapping[str, str], ref: str) -> dict[str, Any]:
@@ -123,8 +147,8 @@ def _rerun(recipe: Mapping[str, Any], data: Dataset, name: str, ws: Workspace,
 
         return automl(data, recipe["target"], recipe["budget"], metric=recipe["metric"],
                       study=study, families=recipe.get("families"), cv=recipe["cv"],
-                      seed=recipe["seed"], test_size=recipe["test_size"], progress=say,
-                      ws=ws).run_id
+                      seed=recipe["seed"], test_size=recipe["test_size"],
+                      ensemble=int(recipe.get("ensemble", 1)), progress=say, ws=ws).run_id
     from modelport.lifecycle.train import train
     from modelport.lifecycle.tune import tune
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from modelport.core.signature import Signature
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, first_line
 from modelport.lifecycle.datasets import DataSource, as_dataset
 from modelport.lifecycle.estimators import build, final_step, task_of
+from modelport.lifecycle.preprocessing import Features, encode
 from modelport.lifecycle.registry import ModelVersion, log_model, register_run
 from modelport.lifecycle.tracking import start_run
 
@@ -75,8 +75,9 @@ def detect_task(y: Any) -> str:
     return "regression"
 
 
-def _estimator(name: str, y: Any, params: Mapping[str, Any], seed: int) -> tuple[Any, str]:
-    est = build(name, detect_task(y), params, seed)
+def _estimator(name: str, y: Any, params: Mapping[str, Any], seed: int,
+               features: Features | None = None) -> tuple[Any, str]:
+    est = build(name, detect_task(y), params, seed, features)
     return est, task_of(est) or detect_task(y)  # an import path declares its own task
 
 
@@ -110,16 +111,21 @@ def train(data: DataSource, target: str, model: str, params: Mapping[str, Any] |
     frame = dataset.frame
     if target not in frame.columns:
         check_target(frame, target, "regression")
-    X, y = frame.drop(columns=[target]), frame[target]
-    Signature.infer(X)  # non-numeric features fail here, before any fitting
-    est, task = _estimator(model, y, params or {}, seed)
+    raw, y = frame.drop(columns=[target]), frame[target]
+    # unusable features fail here, before any fitting; text columns become category codes
+    X, signature = encode(raw)
+    est, task = _estimator(model, y, params or {}, seed, Features.of(signature, X))
     check_target(frame, target, task)
     if not 0 < test_size < 1:
         raise InvalidInputError("test_size must be between 0 and 1")
 
     stratify = y if task == "classification" and y.value_counts().min() >= 2 else None
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=test_size, random_state=seed, stratify=stratify)
+    try:
+        X_train, X_test, y_train, y_test, raw_train, raw_test = train_test_split(
+            X, y, raw, test_size=test_size, random_state=seed, stratify=stratify)
+    except ValueError as exc:  # too few rows for the held-out share
+        raise InvalidInputError(f"cannot hold out {test_size:g} of {len(X)} rows: "
+                                f"{first_line(exc)}") from None
     folds = min(cv, int(y_train.value_counts().min()) if task == "classification" else cv,
                 len(X_train))
     scoring = dict(SCORING[task])
@@ -157,7 +163,7 @@ def train(data: DataSource, target: str, model: str, params: Mapping[str, Any] |
         run.log_metrics(metrics, step=0)
         run.log_metric("train_seconds", time.perf_counter() - started, step=0)
         say("storing the model")
-        log_model(run, est, X_train, sample=X_test)
+        log_model(run, est, raw_train, sample=raw_test, inputs=signature.inputs)
     version = register_run(name, run.id, ws=ws) if name else None
     return TrainResult(run.id, task, estimator_name, metrics, time.perf_counter() - started,
                        version)

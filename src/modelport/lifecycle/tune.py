@@ -273,7 +273,8 @@ def _objective(spec: TuneSpec, prepared: Prepared, dataset: Dataset, ws: Workspa
         try:
             run.log_dataset(dataset)
             run.log_params(params)
-            est = build(spec.estimator, prepared.task, params, spec.seed)
+            est = build(spec.estimator, prepared.task, params, spec.seed,
+                        features=prepared.features)
             scores: list[float] = []
             model = est
             for fold, (fit_rows, val_rows) in enumerate(prepared.folds):

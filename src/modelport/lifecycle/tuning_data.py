@@ -2,8 +2,11 @@
 
 Tuning and AutoML split exactly as ``train`` does (same ``test_size``, seed
 and stratification), so when ``train`` refits the winner its test metrics
-come from rows the search never saw. Scores are signed as ``train`` reports
-them: errors (rmse, mae) are positive and smaller is better.
+come from rows the search never saw. Features are encoded once, before the
+split (``preprocessing.encode``): every trial fits on category codes, and the
+raw frames are kept for the registered model's example and parity sample.
+Scores are signed as ``train`` reports them: errors (rmse, mae) are positive
+and smaller is better.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from modelport.core.signature import Signature
+from modelport.core.signature import ColumnSpec
 from modelport.errors import InvalidInputError
 from modelport.lifecycle.datasets import Dataset
+from modelport.lifecycle.preprocessing import Features, encode
 from modelport.lifecycle.train import SCORING, check_target, detect_task
 
 ERRORS = {"rmse", "mae"}
@@ -23,13 +27,17 @@ ERRORS = {"rmse", "mae"}
 
 @dataclass
 class Prepared:
-    X: Any  # the training part (a DataFrame); folds index into it
+    X: Any  # the training part, encoded (a float DataFrame); folds index into it
     y: Any
-    X_test: Any
+    X_test: Any  # encoded too
     y_test: Any
     task: str
     metric: str
     folds: list[tuple[np.ndarray, np.ndarray]]
+    inputs: list[ColumnSpec]  # the signature's inputs, from all the rows
+    features: Features
+    raw_X: Any  # the training part as the user gave it
+    raw_X_test: Any
 
 
 def metrics_for(task: str, y: Any) -> dict[str, str]:
@@ -65,8 +73,9 @@ def prepare(dataset: Dataset, target: str, estimator: str | None, metric: str | 
         raise InvalidInputError(f"dataset {dataset.name!r} is empty")
     if target not in frame.columns:
         check_target(frame, target, "regression")
-    X, y = frame.drop(columns=[target]), frame[target]
-    Signature.infer(X)  # non-numeric features fail here, before any search
+    raw, y = frame.drop(columns=[target]), frame[target]
+    X, signature = encode(raw)  # unusable features fail here, before any search
+    features = Features.of(signature, X)
     task = detect_task(y)
     if estimator is not None:
         task = task_of(build(estimator, task, {})) or task
@@ -80,12 +89,12 @@ def prepare(dataset: Dataset, target: str, estimator: str | None, metric: str | 
         raise InvalidInputError("test_size must be at least 0 and below 1")
     if cv < 2:
         raise InvalidInputError(f"cv must be at least 2, got {cv}")
-    X_test = y_test = None
+    X_test = y_test = raw_test = None
     if test_size > 0:
         stratify = y if task == "classification" and y.value_counts().min() >= 2 else None
-        X, X_test, y, y_test = train_test_split(X, y, test_size=test_size, random_state=seed,
-                                                stratify=stratify)
-    X, y = X.reset_index(drop=True), y.reset_index(drop=True)
+        X, X_test, y, y_test, raw, raw_test = train_test_split(
+            X, y, raw, test_size=test_size, random_state=seed, stratify=stratify)
+    X, y, raw = X.reset_index(drop=True), y.reset_index(drop=True), raw.reset_index(drop=True)
     if task == "classification":
         folds_n = min(cv, int(y.value_counts().min()))
         splitter: Any = StratifiedKFold(max(folds_n, 2), shuffle=True, random_state=seed)
@@ -96,4 +105,5 @@ def prepare(dataset: Dataset, target: str, estimator: str | None, metric: str | 
         raise InvalidInputError(f"too few rows to cross-validate: the smallest class of "
                                 f"{target!r} has {folds_n} row(s) in the training part")
     folds = list(splitter.split(X, y))
-    return Prepared(X, y, X_test, y_test, task, metric, folds)
+    return Prepared(X, y, X_test, y_test, task, metric, folds, signature.inputs, features, raw,
+                    raw_test)

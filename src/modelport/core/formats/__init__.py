@@ -6,6 +6,7 @@ from typing import Any
 
 from modelport.core.formats.base import Format, Predictor
 from modelport.core.formats.boosters import LightGBMFormat, XGBoostFormat
+from modelport.core.formats.ensemble import EnsembleFormat
 from modelport.core.formats.forecast import ForecastFormat
 from modelport.core.formats.online import OnlineFormat
 from modelport.core.formats.onnx import OnnxFormat
@@ -14,7 +15,7 @@ from modelport.errors import InvalidInputError
 
 FORMATS: dict[str, Format] = {
     f.name: f for f in (SklearnFormat(), LightGBMFormat(), XGBoostFormat(), OnnxFormat(),
-                        ForecastFormat(), OnlineFormat())
+                        ForecastFormat(), OnlineFormat(), EnsembleFormat())
 }
 
 

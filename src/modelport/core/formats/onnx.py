@@ -121,6 +121,11 @@ def convert(format_name: str, model: Any, signature: Signature) -> bytes:
     converter = _CONVERTERS.get(format_name)
     if converter is None:
         raise ExportError(f"no ONNX converter for {format_name} models")
+    if format_name == "sklearn" and signature.categorical:
+        # skl2onnx's OneHotEncoder cannot take the NaN category, and its trees lose the
+        # routing of missing codes (parity fails); boosters convert codes exactly
+        raise ExportError("scikit-learn models with category columns are not exported to "
+                          "ONNX — the model keeps being served by its native runtime")
     n = len(signature.inputs)
     classifier = signature.classes is not None
     try:

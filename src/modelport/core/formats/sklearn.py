@@ -54,6 +54,13 @@ def _without_feature_names(model: Any) -> Any:
         model = copy.copy(model)
         model.steps = [(name, _without_feature_names(step)) for name, step in steps]
         return model
+    parts = model.__dict__.get("transformers_") if hasattr(model, "__dict__") else None
+    if isinstance(parts, list):  # a fitted ColumnTransformer: its parts were fitted on frames
+        model = copy.copy(model)
+        model.transformers_ = [(name, _without_feature_names(part), cols)
+                               for name, part, cols in parts]
+        model.__dict__.pop("feature_names_in_", None)
+        return model
     if "feature_names_in_" not in getattr(model, "__dict__", {}):
         return model
     model = copy.copy(model)

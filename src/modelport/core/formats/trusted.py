@@ -20,6 +20,10 @@ TRUSTED_TYPES: frozenset[str] = frozenset(
         "sklearn.metrics._dist_metrics.ManhattanDistance64",
         "sklearn.metrics._dist_metrics.ChebyshevDistance64",
         "sklearn.metrics._dist_metrics.MinkowskiDistance64",
+        # what SimpleImputer and OneHotEncoder remember of their input's dtype: a dtype
+        # describes a memory layout and runs no code when built; the arrays themselves
+        # are still loaded by skops without pickle (allow_pickle=False)
+        "numpy.dtype",
         # neural network optimizer state
         "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
         "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",

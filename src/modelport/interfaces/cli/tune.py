@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from typing import Annotated
 
 import typer
@@ -151,6 +150,9 @@ def automl(
     cv: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     promote: Annotated[bool, typer.Option(help="Alias the best as champion.")] = False,
+    ensemble: Annotated[int, typer.Option(
+        help="Also try a soft vote of the best model of the top K families; registered "
+             "when it beats the single best on the held-out rows.")] = 1,
     as_json: JsonFlag = False,
 ) -> None:
     """Search model families within a time budget; register the best."""
@@ -160,13 +162,14 @@ def automl(
     with console.status("searching") as status:
         result = _automl(data, target, seconds, metric=metric, name=name,
                          families=families.split(",") if families else None, cv=cv, seed=seed,
-                         promote=promote, progress=lambda msg: status.update(msg))
+                         promote=promote, ensemble=ensemble,
+                         progress=lambda msg: status.update(msg))
     if as_json:
         emit_json({"study": result.study, "task": result.task, "metric": result.metric,
                    "budget": result.budget, "elapsed": result.elapsed,
                    "best": result.best.to_dict(), "test_metrics": result.test_metrics,
                    "leaderboard": [c.to_dict() for c in result.leaderboard],
-                   "run_id": result.run_id,
+                   "run_id": result.run_id, "ensemble": result.ensemble,
                    "version": result.version.ref if result.version else None})
         return
     table(f"leaderboard — {len(result.leaderboard)} candidates in {result.elapsed:.1f} s "
@@ -175,6 +178,12 @@ def automl(
           [[i + 1, c.family, c.score, c.std, c.seconds, _params(c.params) or "(defaults)"]
            for i, c in enumerate(result.leaderboard[:15])])
     table("held-out test", ["metric", "value"], sorted(result.test_metrics.items()))
+    if result.ensemble is not None:
+        voted = result.ensemble
+        scores = [f"{k}: {v:.4f}" for k, v in voted.items() if k.endswith(result.metric)]
+        console.print(f"ensemble of {', '.join(voted['families'])}: "
+                      f"{'registered' if voted['registered'] else 'not better, not registered'}"
+                      f"{' (' + ', '.join(scores) + ')' if scores else ''}")
     if result.version:
         console.print(f"registered [bold]{result.version.ref}[/bold] as "
                       f"{', '.join(result.version.aliases)}")
@@ -188,24 +197,32 @@ def retrain(
     holdout: Annotated[float, typer.Option(help="Share of the new data held out.")] = 0.2,
     every: Annotated[str | None, typer.Option(
         help="Repeat at this interval (e.g. 1h), re-reading the data; Ctrl-C stops.")] = None,
+    times: Annotated[int | None, typer.Option(
+        help="With --every: stop after this many retrains.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed of the holdout split.")] = 0,
     as_json: JsonFlag = False,
 ) -> None:
     """Re-run the champion's recipe on new data; promote the result only if it is better."""
-    from modelport.lifecycle.retrain import retrain as _retrain
+    from modelport.lifecycle.retrain import RetrainDecision, retrain_every
 
-    interval = parse_duration(every, "interval") if every is not None else None
-    while True:
-        with console.status("retraining") as status:
-            decision = _retrain(name, data, margin=margin, holdout=holdout, seed=seed,
-                                progress=lambda msg: status.update(msg))
+    if times is not None and every is None:
+        raise InvalidInputError("--times counts the retrains of --every: give an interval too")
+
+    def show(decision: RetrainDecision) -> None:
         if as_json:
             emit_json(decision.to_dict())
-        else:
-            verdict = "promoted to champion" if decision.promoted else "champion kept"
-            table(f"retrain {name}: {verdict}", ["model", decision.metric],
-                  [[decision.champion + " (champion)", decision.champion_score],
-                   [decision.challenger + " (challenger)", decision.challenger_score]])
-        if interval is None:
             return
-        time.sleep(interval)
+        verdict = "promoted to champion" if decision.promoted else "champion kept"
+        table(f"retrain {name}: {verdict}", ["model", decision.metric],
+              [[decision.champion + " (champion)", decision.champion_score],
+               [decision.challenger + " (challenger)", decision.challenger_score]])
+
+    interval = parse_duration(every, "interval") if every is not None else 1.0
+    with console.status("retraining") as status:
+        def shown(decision: RetrainDecision) -> None:
+            show(decision)
+            status.update(f"next retrain in {every}")
+
+        retrain_every(name, data, interval, times=1 if every is None else times,
+                      on_decision=shown, margin=margin, holdout=holdout, seed=seed,
+                      progress=lambda msg: status.update(msg))

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from modelport.core.formats import Predictor, get_format
-from modelport.core.signature import Signature
+from modelport.core.signature import STRING, Signature
 from modelport.errors import InvalidInputError, ModelportError, SchemaError, first_line
 from modelport.runtimes.batch.reader import BadLine, Chunk, Split, read_chunks
 
@@ -123,13 +123,16 @@ class Scorer:
     # ------------------------------------------------------------ checking
 
     def _column(self, batch: Any, name: str, dtype: str, rejected: dict[int, str]) -> Any:
-        """The column as a numeric Arrow array; text is parsed, unparsable values rejected."""
+        """The column as a numeric Arrow array; text is parsed, unparsable values rejected.
+        A category column goes as it is: the signature turns its values into codes."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         col = batch.column(name)
         if pa.types.is_dictionary(col.type):
             col = col.dictionary_decode()
+        if dtype == STRING:
+            return col
         kind = np.dtype(dtype).kind
         if pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or \
                 pa.types.is_boolean(col.type) or pa.types.is_null(col.type):

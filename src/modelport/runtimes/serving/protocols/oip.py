@@ -1,7 +1,8 @@
 """Open Inference Protocol v2 (Triton, KServe v2, MLServer), with binary tensors.
 
 Inputs are one 2-D tensor ``[rows, columns]`` in signature order, or one
-tensor per column named after it. Outputs are ``prediction`` and, for
+tensor per column named after it — the way to send a text (category) column,
+as a ``BYTES`` tensor, JSON strings or binary. Outputs are ``prediction`` and, for
 classifiers, ``probabilities``; a client asking for binary outputs — as
 ``tritonclient`` does by default — gets them after the JSON header.
 """
@@ -43,11 +44,14 @@ def model_metadata(served: Served, name: str) -> Response:
     for out in sig.outputs:
         datatype = datatype_of(np.empty(0, dtype=out.dtype)) if out.dtype != "object" else "BYTES"
         outputs.append({"name": out.name, "datatype": datatype, "shape": out.shape})
+    inputs: list[dict[str, Any]] = [{"name": "input", "datatype": dtype, "shape": [-1, width],
+                                     "parameters": {"columns": sig.names}}]
+    if sig.categorical:  # text does not fit one numeric tensor: one tensor per column
+        inputs = [{"name": c.name, "datatype": "BYTES" if c.categories is not None else dtype,
+                   "shape": [-1]} for c in sig.inputs]
     return json_response({
         "name": name, "versions": [str(served.version)], "platform": served.runtime,
-        "inputs": [{"name": "input", "datatype": dtype, "shape": [-1, width],
-                    "parameters": {"columns": sig.names}}],
-        "outputs": outputs,
+        "inputs": inputs, "outputs": outputs,
     })
 
 
