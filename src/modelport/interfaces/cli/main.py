@@ -48,6 +48,7 @@ def _settings(
 # imported for their @app.command registrations
 from modelport.interfaces.cli import (  # noqa: E402
     batch,
+    edge,
     predict,
     quickstart,
     release,
@@ -56,7 +57,7 @@ from modelport.interfaces.cli import (  # noqa: E402
     tune,
 )
 
-for module in (quickstart, train, tune, predict, serve, release, batch):
+for module in (quickstart, train, tune, predict, serve, release, batch, edge):
     module.register(app)
 
 
