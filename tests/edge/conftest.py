@@ -4,7 +4,6 @@ MODELPORT_REQUIRE_SERVICES=1)."""
 
 from __future__ import annotations
 
-import os
 import socket
 import uuid
 from collections.abc import Iterator
@@ -73,22 +72,24 @@ def train_models(ws: Workspace) -> None:
     register_model("wine", LogisticRegression(max_iter=5000).fit(Xw, yw), X=Xw, ws=ws)
 
 
-@pytest.fixture(scope="module")
-def publisher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A SQLite publisher home with signing key 'release' and the models above."""
+@pytest.fixture(scope="session")
+def publisher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite publisher home with signing key 'release' (public half beside the home as
+    release.pub) and the models above; built once per session."""
     home = tmp_path_factory.mktemp("publisher") / "home"
-    old = os.environ.get("MODELPORT_HOME")
-    os.environ["MODELPORT_HOME"] = str(home)
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MODELPORT_HOME", str(home))
         from modelport.runtimes.edge.signing import create_signing_key, public_pem
 
         create_signing_key("release")
         (home.parent / "release.pub").write_bytes(public_pem("release"))
-        ws = Workspace.open(Settings(home=home))
-        train_models(ws)
-        yield home
-    finally:
-        if old is None:
-            os.environ.pop("MODELPORT_HOME", None)
-        else:
-            os.environ["MODELPORT_HOME"] = old
+    train_models(Workspace.open(Settings(home=home)))
+    return home
+
+
+@pytest.fixture(autouse=True)
+def publisher_env(publisher: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Edge tests run as the publisher: MODELPORT_HOME points at its home."""
+    monkeypatch.setenv("MODELPORT_HOME", str(publisher))
+    monkeypatch.delenv("MODELPORT_DB_URL", raising=False)
+    monkeypatch.delenv("MODELPORT_ARTIFACTS_URL", raising=False)

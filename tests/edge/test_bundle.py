@@ -29,7 +29,7 @@ def trust(publisher: Path) -> Trust:
     return Trust.load([publisher.parent / "release.pub"])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def cancer1(ws: Workspace) -> bytes:
     return build_bundle("cancer:1", key="release", ws=ws).data
 

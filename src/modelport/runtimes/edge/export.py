@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,7 +84,9 @@ def build_bundle(ref: str, key: str | None = None, quantize: str | None = None,
     if quantized:
         _accept_quantized(version, parity, source.predict_outputs(rows), copy, rows)
     manifest: dict[str, Any] = {
-        "model": version.name, "version": version.version, "created": time.time(),
+        # no timestamp: the same version, key and options give the same bytes, so
+        # re-publishing (widening a canary) announces the same digest
+        "model": version.name, "version": version.version,
         "signature": version.signature.to_dict(),
         "source": {"format": version.format, "artifact_sha256": version.artifact_digest,
                    "onnx_sha256": version.onnx["digest"]},

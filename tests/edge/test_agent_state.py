@@ -1,0 +1,99 @@
+"""Crash recovery from every stage an update can be cut at, without a broker: the
+agent's startup alone must land on a consistent, verified bundle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from modelport.config import Settings
+from modelport.core.workspace import Workspace
+from modelport.runtimes.edge.export import build_bundle
+from modelport_edge.agent import Agent, AgentConfig
+from modelport_edge.canary import bucket, selected, target
+from modelport_edge.device import DeviceDir, State
+from modelport_edge.mqtt import Broker
+from modelport_edge.trust import Trust
+
+
+@pytest.fixture
+def bundles(publisher: Path) -> tuple[bytes, bytes]:
+    ws = Workspace.open(Settings(home=publisher))
+    return (build_bundle("cancer:1", key="release", ws=ws).data,
+            build_bundle("cancer:2", key="release", ws=ws).data)
+
+
+def _agent(root: Path, publisher: Path) -> Agent:
+    return Agent(AgentConfig(Broker.parse("mqtt://127.0.0.1:1883"), "d", "g", root,
+                             Trust.load([publisher.parent / "release.pub"])))
+
+
+def _device(root: Path, bundles: tuple[bytes, bytes]) -> tuple[DeviceDir, str, str]:
+    from modelport_edge.bundle import sha256
+
+    device = DeviceDir(root)
+    v1, v2 = sha256(bundles[0]), sha256(bundles[1])
+    device.store(v1, bundles[0])
+    device.store(v2, bundles[1])
+    return device, v1, v2
+
+
+def test_killed_after_the_swap_before_the_health_check(tmp_path: Path, publisher: Path,
+                                                       bundles: tuple[bytes, bytes]) -> None:
+    device, v1, v2 = _device(tmp_path, bundles)
+    device.save(State(current=v2, previous=v1, pending={
+        "digest": v2, "stage": "check", "from": v1, "previous": None}))
+    agent = _agent(tmp_path, publisher)
+    agent.recover()
+    state = device.load()
+    assert (state.current, state.previous, state.pending) == (v1, None, None)
+    assert state.interrupted == {v2: 1}
+    assert agent.model is not None and agent.model.bundle.version == 1
+    assert agent.status()["state"] == "ok" and agent.status()["digest"] == v1
+    assert not device.bundle_path(v2).exists()  # unconfirmed: fetched again if still wanted
+
+
+def test_killed_during_the_download(tmp_path: Path, publisher: Path,
+                                    bundles: tuple[bytes, bytes]) -> None:
+    device, v1, v2 = _device(tmp_path, bundles)
+    device.bundle_path(v2).unlink()
+    device.part_path(v2).write_bytes(bundles[1][:100])
+    device.save(State(current=v1, pending={"digest": v2, "stage": "download", "from": v1}))
+    agent = _agent(tmp_path, publisher)
+    agent.recover()
+    assert device.load().current == v1 and not device.part_path(v2).exists()
+    assert agent.model is not None and agent.model.bundle.version == 1
+
+
+def test_a_damaged_current_bundle_falls_back_to_the_previous(
+        tmp_path: Path, publisher: Path, bundles: tuple[bytes, bytes]) -> None:
+    device, v1, v2 = _device(tmp_path, bundles)
+    device.save(State(current=v2, previous=v1))
+    device.bundle_path(v2).write_bytes(bundles[1][:-10])  # disk corruption
+    agent = _agent(tmp_path, publisher)
+    agent.recover()
+    assert device.load().current == v1 and agent.model is not None
+    assert agent.last_error is not None and agent.last_error["digest"] == v2
+
+
+def test_state_file_is_replaced_whole(tmp_path: Path) -> None:
+    device = DeviceDir(tmp_path)
+    device.save(State(current="a" * 64))
+    assert json.loads(device.state_path.read_text())["current"] == "a" * 64
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")] == []
+
+
+def test_canary_selection_is_stable_and_widening_keeps_devices() -> None:
+    devices = [f"d{i}" for i in range(400)]
+    at10 = {d for d in devices if selected(d, "m", 2, 10)}
+    at50 = {d for d in devices if selected(d, "m", 2, 50)}
+    assert at10 < at50 and 20 < len(at10) < 60 and 160 < len(at50) < 240
+    assert all(0 <= bucket(d, "m", 2) < 100 for d in devices)
+    notice = {"model": "m", "version": 2, "digest": "new", "percent": 10,
+              "fallback": {"model": "m", "version": 1, "digest": "old"}}
+    chosen = {d: target(notice, d)["digest"] for d in devices}  # type: ignore[index]
+    assert {d for d, digest in chosen.items() if digest == "new"} == at10
+    assert target({**notice, "fallback": None}, next(d for d in devices if d not in at10)) \
+        is None
