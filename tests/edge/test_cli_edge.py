@@ -63,6 +63,10 @@ def test_export_verify_predict_and_refusals(publisher: Path, tmp_path: Path) -> 
     (["edge", "devices", "--broker", "mqtt://127.0.0.1:1", "--wait", "0.1"],
      "cannot reach the MQTT broker at 127.0.0.1:1"),
     (["keys", "signing", "public", "nobody"], "no signing key 'nobody'"),
+    (["edge", "agent", "--broker", "mqtt://127.0.0.1:1883", "--device-id", "d", "--group",
+      "g", "--dir", "dev"], "the agent needs --trust PUBKEY_FILE"),
+    (["edge", "agent", "--broker", "http://x", "--device-id", "d", "--group", "g", "--dir",
+      "dev", "--trust", "missing.pub"], "cannot read trusted key missing.pub"),
 ])
 def test_errors_are_one_line(publisher: Path, tmp_path: Path, args: list[str],
                              message: str) -> None:

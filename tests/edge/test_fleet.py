@@ -80,7 +80,11 @@ def test_v1_to_all_then_v2_canary_to_a_third(fleet: tuple[Spawn, Watcher], prefi
     others = [d for d in ids if not selected(d, "cancer", 2, 34)][:2]
     for device_id in [canary, *others]:
         spawn(device_id, "field")
-    v1 = _publish("cancer:1", "field", prefix, mosquitto)
+    done = CliRunner().invoke(app, ["edge", "publish", "cancer:1", "--group", "field",
+                                    "--broker", mosquitto, "--topic-prefix", prefix,
+                                    "--key", "release", "--json"])
+    assert done.exit_code == 0, done.output
+    v1 = json.loads(done.output)
     assert v1["fallback"] is None and v1["percent"] == 100
     for device_id in [canary, *others]:
         watch.on(device_id, 1)
