@@ -45,13 +45,14 @@ from modelport_edge.bundle import MAX_BUNDLE, Bundle, read_bundle
 from modelport_edge.device import DeviceDir, State
 from modelport_edge.errors import BundleRejected
 from modelport_edge.mqtt import Broker, Topics, client, connect
-from modelport_edge.runtime import EdgeModel, health_check
+from modelport_edge.runtime import EdgeModel, Health, health_check
 from modelport_edge.trust import Trust
 
 log = logging.getLogger("modelport_edge.agent")
 
 MAX_INTERRUPTED = 3  # crashes during one update before its bundle is refused
-RETRYABLE = frozenset({"download_failed", "truncated"})  # may be the network, not the bundle
+# may be the network or the device, not the bundle: tried again after --retry seconds
+RETRYABLE = frozenset({"download_failed", "truncated", "error"})
 
 
 @dataclass
@@ -98,13 +99,10 @@ class Agent:
         state = self.dir.load()
         if state.pending:
             digest = str(state.pending.get("digest"))
-            if state.pending.get("stage") == "check":  # swapped, never confirmed healthy
-                state.current = state.pending.get("from")
-                state.previous = state.pending.get("previous")
+            _undo(state)
             state.interrupted[digest] = state.interrupted.get(digest, 0) + 1
             log.warning("update to %s was interrupted; back on %s", digest[:12],
                         (state.current or "no bundle")[:12])
-            state.pending = None
             self.dir.save(state)
         self.dir.clean(state)
         for candidate in (state.current, state.previous):
@@ -204,6 +202,11 @@ class Agent:
             self._install(state, target, digest)
         except BundleRejected as exc:
             self._refuse(self.dir.load(), digest, exc)
+        except Exception as exc:  # a full disk, a bug: undo, report, try again later
+            log.exception("update to %s failed", digest[:12])
+            state = self.dir.load()
+            _undo(state)
+            self._refuse(state, digest, BundleRejected("error", f"update failed: {exc}"))
 
     def _install(self, state: State, target: dict[str, Any], digest: str) -> None:
         before, older = state.current, state.previous
@@ -218,8 +221,11 @@ class Agent:
         state.current, state.previous = digest, before
         state.pending = {**state.pending, "stage": "check"}
         self.dir.save(state)
-        candidate = EdgeModel(bundle)
-        health = health_check(candidate)
+        try:
+            candidate = EdgeModel(bundle)
+            health = health_check(candidate)
+        except BundleRejected as exc:  # onnxruntime cannot load it on this device
+            health = Health(False, exc.message, 0, 0.0)
         self.last_health = health.to_dict()
         if not health.ok:
             state.current, state.previous, state.pending = before, older, None
@@ -370,6 +376,15 @@ class Agent:
         info = self._mqtt.publish(topic, json.dumps(self.status(online)), qos=1, retain=True)
         with contextlib.suppress(RuntimeError, ValueError):
             info.wait_for_publish(5)
+
+
+def _undo(state: State) -> None:
+    """Put ``state`` back to where it was before its pending update began."""
+    pending = state.pending or {}
+    if pending.get("stage") == "check":  # swapped, never confirmed healthy
+        state.current = pending.get("from")
+        state.previous = pending.get("previous")
+    state.pending = None
 
 
 def _inputs(bundle: Bundle) -> list[tuple[str, str]]:
