@@ -141,7 +141,7 @@ def announce(home: Path, broker: str, prefix: str, group: str, data: bytes, *,
 
 class FlakyServer:
     """Serves one bundle; ``mode`` "stall" sends half of it and hangs (the first time
-    only), "truncate" sends half and closes the connection."""
+    only), "truncate" sends half and closes the connection, "ok" sends it whole."""
 
     def __init__(self, data: bytes, mode: str) -> None:
         self.data, self.mode = data, mode
@@ -155,7 +155,7 @@ class FlakyServer:
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(server.data)))
                 self.end_headers()
-                if server.mode == "stall" and server.requests > 1:
+                if server.mode == "ok" or (server.mode == "stall" and server.requests > 1):
                     self.wfile.write(server.data)
                     return
                 self.wfile.write(server.data[: len(server.data) // 2])

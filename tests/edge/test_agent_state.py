@@ -78,6 +78,34 @@ def test_a_damaged_current_bundle_falls_back_to_the_previous(
     assert agent.last_error is not None and agent.last_error["digest"] == v2
 
 
+def test_a_model_this_device_cannot_load_is_rolled_back(
+        tmp_path: Path, publisher: Path, bundles: tuple[bytes, bytes]) -> None:
+    from fleet import FlakyServer
+    from helpers import entries
+
+    from modelport.runtimes.edge.signing import load_private
+    from modelport_edge.bundle import pack, sha256
+
+    device, v1, _ = _device(tmp_path, bundles)
+    device.save(State(current=v1))
+    manifest = json.loads(entries(bundles[1])["manifest.json"])
+    broken = pack(manifest, b"not an onnx model", load_private("release"))
+    agent = _agent(tmp_path, publisher)
+    agent.recover()
+    server = FlakyServer(broken, "ok")
+    try:
+        agent.apply({"model": "cancer", "version": 2, "digest": sha256(broken),
+                     "size": len(broken), "url": server.url, "percent": 100})
+    finally:
+        server.close()
+    state = device.load()
+    assert state.current == v1 and state.pending is None
+    assert state.refused[sha256(broken)]["reason"] == "health_check"
+    assert "onnxruntime cannot load the model" in state.refused[sha256(broken)]["message"]
+    assert agent.status()["state"] == "rolled_back" and agent.model is not None
+    assert agent.model.bundle.version == 1
+
+
 def test_state_file_is_replaced_whole(tmp_path: Path) -> None:
     device = DeviceDir(tmp_path)
     device.save(State(current="a" * 64))
