@@ -146,12 +146,14 @@ class FlakyServer:
     def __init__(self, data: bytes, mode: str) -> None:
         self.data, self.mode = data, mode
         self.requests = 0
+        self.authorization: list[str | None] = []  # the Authorization header of each request
         self.release = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server.requests += 1
+                server.authorization.append(self.headers.get("Authorization"))
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(server.data)))
                 self.end_headers()
@@ -169,7 +171,8 @@ class FlakyServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/bundle"
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.url = f"{self.base}/bundle"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def close(self) -> None:

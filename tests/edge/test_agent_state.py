@@ -106,6 +106,39 @@ def test_a_model_this_device_cannot_load_is_rolled_back(
     assert agent.model.bundle.version == 1
 
 
+def test_the_api_key_goes_only_to_the_agents_own_server(
+        tmp_path: Path, publisher: Path, bundles: tuple[bytes, bytes]) -> None:
+    from fleet import FlakyServer
+
+    from modelport_edge.bundle import sha256
+
+    device, v1, v2 = _device(tmp_path, bundles)
+    device.bundle_path(v2).unlink()
+    device.save(State(current=v1))
+    server = FlakyServer(bundles[1], "ok")
+    notice = {"model": "cancer", "version": 2, "digest": v2, "size": len(bundles[1]),
+              "url": server.url, "percent": 100}
+    try:
+        elsewhere = _agent(tmp_path, publisher)
+        elsewhere.cfg.server, elsewhere.cfg.api_key = "http://hub.example:8000", "mp_secret"
+        elsewhere.recover()
+        elsewhere.apply(notice)
+        assert server.authorization == [None]
+        assert device.load().current == v2 == sha256(bundles[1])
+
+        device.save(State(current=v1))
+        ours = _agent(tmp_path, publisher)
+        ours.cfg.server, ours.cfg.api_key = server.base, "mp_secret"
+        ours.recover()
+        ours.apply({**notice, "url": "/bundle"})
+        assert server.authorization[-1] == "Bearer mp_secret"
+        assert device.load().current == v2
+        ours.apply({**notice, "digest": "../../etc/passwd"})  # a malformed notice: ignored
+        assert device.load().current == v2 and "../../etc/passwd" not in device.load().refused
+    finally:
+        server.close()
+
+
 def test_state_file_is_replaced_whole(tmp_path: Path) -> None:
     device = DeviceDir(tmp_path)
     device.save(State(current="a" * 64))

@@ -50,6 +50,7 @@ from modelport_edge.trust import Trust
 
 log = logging.getLogger("modelport_edge.agent")
 
+_HEX = frozenset("0123456789abcdef")
 MAX_INTERRUPTED = 3  # crashes during one update before its bundle is refused
 # may be the network or the device, not the bundle: tried again after --retry seconds
 RETRYABLE = frozenset({"download_failed", "truncated", "error"})
@@ -184,6 +185,9 @@ class Agent:
         if target is None:
             return
         digest = str(target.get("digest", ""))
+        if len(digest) != 64 or not set(digest) <= _HEX:
+            log.warning("ignoring a notice whose digest is not a SHA-256: %r", digest[:80])
+            return
         state = self.dir.load()
         if digest == state.current:
             return
@@ -252,7 +256,12 @@ class Agent:
         if size > self.cfg.max_size:
             raise BundleRejected("too_large", f"the bundle is {size:,} bytes, over this "
                                               f"device's {self.cfg.max_size:,}-byte limit")
-        headers = {"Authorization": f"Bearer {self.cfg.api_key}"} if self.cfg.api_key else {}
+        # the key goes only to our own server: a notice may name any URL (the signature
+        # protects the bundle, nothing would protect a key sent elsewhere)
+        server = self.cfg.server
+        ours = server is not None and url.startswith(server.rstrip("/") + "/")
+        headers = ({"Authorization": f"Bearer {self.cfg.api_key}"}
+                   if self.cfg.api_key and ours else {})
         part = self.dir.part_path(digest)
         hasher, total = hashlib.sha256(), 0
         try:
