@@ -110,6 +110,10 @@ def test_v1_to_all_then_v2_canary_to_a_third(fleet: tuple[Spawn, Watcher], prefi
     assert {d: s["version"] for d, s in listed.items()} == {canary: 2, others[0]: 1,
                                                             others[1]: 1}
     assert all(s["healthy"] and s["online"] for s in listed.values())
+    shown = CliRunner(env={"COLUMNS": "200"}).invoke(app, [
+        "edge", "devices", "--group", "field", "--broker", mosquitto, "--topic-prefix", prefix])
+    assert shown.exit_code == 0 and f"{canary} " in shown.output
+    assert shown.output.count("cancer:1") == 2 and shown.output.count("cancer:2") == 1
     watch.wait(lambda: watch.statuses[canary]["metrics"]["predictions"] >= 3, 5,
                "the canary's metrics")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import venv
 from pathlib import Path
@@ -28,7 +29,11 @@ def test_edge_runtime_alone_in_a_fresh_venv(publisher: Path, tmp_path: Path) -> 
     venv.create(env_dir, with_pip=True)
     py = env_dir / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    install = subprocess.run([py, "-m", "pip", "install", "-q", str(REPO / "edge")],
+    # built from a copy: pip's build leaves build/ and egg-info behind in its source
+    source = tmp_path / "edge-src"
+    shutil.copytree(REPO / "edge", source, ignore=shutil.ignore_patterns(
+        "build", "*.egg-info", "__pycache__"))
+    install = subprocess.run([py, "-m", "pip", "install", "-q", str(source)],
                              capture_output=True, text=True, env=env, timeout=200)
     assert install.returncode == 0, install.stderr[-2000:]
     listed = subprocess.run([py, "-m", "pip", "list", "--format", "json"], capture_output=True,

@@ -151,11 +151,11 @@ def devices(
     if as_json:
         emit_json(found)
         return
-    table(None, ["device", "group", "model", "bundle", "state", "healthy", "predictions",
-                 "last error", "last seen"],
+    table(None, ["device", "group", "model", "bundle", "state", "healthy", "online",
+                 "predictions", "last error", "last seen"],
           ([d.get("device"), d.get("group"),
             f"{d.get('model')}:{d.get('version')}" if d.get("model") else "-",
-            (d.get("digest") or "-")[:12], d.get("state"), d.get("healthy"),
+            (d.get("digest") or "-")[:12], d.get("state"), d.get("healthy"), d.get("online"),
             (d.get("metrics") or {}).get("predictions"),
             (d.get("last_error") or {}).get("reason", "-"), when(d.get("ts"))]
            for d in found))
