@@ -79,6 +79,21 @@ class BrokerError(ModelportError):
     status = 503
 
 
+class BundleRejectedError(ModelportError):
+    """An edge bundle was refused: bad signature, unknown key, altered, truncated…
+
+    The edge runtime (``modelport_edge``, which never imports modelport) raises
+    its own ``BundleRejected``; the CLI re-raises it as this, keeping its reason.
+    """
+
+    code = "bundle_rejected"
+    status = 422
+
+    def __init__(self, message: str, reason: str = "rejected") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class MissingDependencyError(ModelportError):
     """An optional dependency is not installed; the message names the extra."""
 

@@ -48,6 +48,7 @@ def _settings(
 # imported for their @app.command registrations
 from modelport.interfaces.cli import (  # noqa: E402
     batch,
+    edge,
     predict,
     quickstart,
     release,
@@ -57,7 +58,7 @@ from modelport.interfaces.cli import (  # noqa: E402
     tune,
 )
 
-for module in (quickstart, train, tune, predict, serve, release, batch, stream):
+for module in (quickstart, train, tune, predict, serve, release, batch, stream, edge):
     module.register(app)
 
 

@@ -7,8 +7,10 @@ from typing import Annotated
 import typer
 
 from modelport.interfaces.cli.render import console, emit_json, table, when
+from modelport.interfaces.cli.signing import signing_app
 
 keys_app = typer.Typer(help="API keys for the inference server.", no_args_is_help=True)
+keys_app.add_typer(signing_app, name="signing")
 
 
 def register(app: typer.Typer) -> None:

@@ -25,7 +25,7 @@ from modelport.errors import (
     SchemaError,
     first_line,
 )
-from modelport.runtimes.serving import oip_routes
+from modelport.runtimes.serving import edge_routes, oip_routes
 from modelport.runtimes.serving.auth import Guard, RateLimitedError, retry_after_header
 from modelport.runtimes.serving.http import (
     Receive,
@@ -170,6 +170,8 @@ class ServingApp:
         parts = request.path.strip("/").split("/")
         head = parts[0]
         if head == "v2":
+            if parts[1:2] == ["edge"]:
+                return await edge_routes.route(self, request, parts[2:])
             return await oip_routes.route(self, request, parts[1:])
         if head == "v1" and len(parts) == 3 and parts[1] == "models":
             name, _, verb = parts[2].partition(":")

@@ -1,0 +1,148 @@
+"""Running a verified bundle with onnxruntime, and the health check that proves it runs.
+
+The model only ever comes from a ``Bundle`` that ``read_bundle`` verified, so
+onnxruntime never parses bytes the publisher did not sign.
+
+>>> model = load("iris.mpb", trust=Trust.load(["publisher.pub"]))  # doctest: +SKIP
+>>> model.predict([{"sepal_length": 5.1, ...}])["prediction"]        # doctest: +SKIP
+array([0])
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelport_edge.bundle import Bundle, read_bundle
+from modelport_edge.errors import BundleRejected
+from modelport_edge.trust import Trust
+
+# written by modelport's ONNX export: "false" when a classifier's "probabilities"
+# output holds decision scores rather than probabilities
+PROBABILITIES_KEY = "modelport.probabilities"
+
+
+class EdgeModel:
+    """A bundle's model, loaded: ``predict(rows)`` → ``{"prediction", "probabilities"?}``.
+
+    Rows are a list of mappings (column name → value), a list of lists in
+    signature order, or a 2-D array. Thread-safe (onnxruntime sessions are).
+    """
+
+    def __init__(self, bundle: Bundle, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        self.bundle = bundle
+        self.names = [c["name"] for c in bundle.inputs]
+        classes = bundle.manifest["signature"].get("classes")
+        self.classes = None if classes is None else np.asarray(classes)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(bundle.model_bytes, options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise BundleRejected("unloadable", f"onnxruntime cannot load the model: "
+                                               f"{first}") from None
+        self._input = self.session.get_inputs()[0].name
+        outputs = [o.name.lower() for o in self.session.get_outputs()]
+        self._label = next((i for i, n in enumerate(outputs) if "label" in n), None)
+        self._proba = next((i for i, n in enumerate(outputs) if "prob" in n), None)
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if meta.get(PROBABILITIES_KEY) == "false":
+            self._proba = None
+
+    def matrix(self, rows: Any) -> np.ndarray:
+        """The float32 input matrix, columns in signature order, width checked."""
+        if isinstance(rows, Mapping):
+            rows = [rows]
+        if isinstance(rows, list) and rows and isinstance(rows[0], Mapping):
+            try:
+                rows = [[row[name] for name in self.names] for row in rows]
+            except KeyError as exc:
+                raise ValueError(f"a row has no column {exc.args[0]!r}") from None
+        x = np.asarray(rows, dtype=np.float32)
+        if x.ndim == 1:
+            x = x.reshape(1, -1)
+        if x.ndim != 2 or x.shape[1] != len(self.names):
+            raise ValueError(f"expected rows of {len(self.names)} values "
+                             f"({', '.join(self.names[:5])}…), got shape {x.shape}")
+        return np.ascontiguousarray(x)
+
+    def predict(self, rows: Any) -> dict[str, np.ndarray]:
+        return self.predict_matrix(self.matrix(rows))
+
+    def predict_matrix(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        out = self.session.run(None, {self._input: x})
+        if self.classes is None:
+            return {"prediction": np.asarray(out[0], dtype=np.float64).reshape(-1)}
+        if self._proba is None:
+            return {"prediction": np.asarray(out[self._label or 0]).reshape(-1)}
+        proba = np.asarray(out[self._proba], dtype=np.float64)
+        return {"prediction": self.classes[np.argmax(proba, axis=1)], "probabilities": proba}
+
+
+def load(path: str | Path | bytes, trust: Trust) -> EdgeModel:
+    """Verify the bundle at ``path`` against ``trust``, then load it."""
+    return EdgeModel(read_bundle(path, trust))
+
+
+@dataclass
+class Health:
+    ok: bool
+    reason: str
+    rows: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "reason": self.reason, "rows": self.rows,
+                "seconds": round(self.seconds, 6)}
+
+
+def health_check(model: EdgeModel) -> Health:
+    """Replay the manifest's smoke rows and compare with its recorded outputs.
+
+    The expected outputs were computed from this very model file when the
+    bundle was built, so any difference means this device runs it differently
+    (another onnxruntime, a broken install) — not that the model changed.
+    """
+    smoke = model.bundle.manifest["smoke"]
+    started = time.perf_counter()
+    try:
+        got = model.predict(smoke["inputs"])
+    except Exception as exc:
+        return Health(False, f"smoke prediction failed: {exc}", 0,
+                      time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    rows = len(smoke["inputs"])
+    expected = smoke["expected"]
+    atol, rtol = float(smoke.get("atol", 1e-4)), float(smoke.get("rtol", 1e-4))
+    for key, want in expected.items():
+        if key not in got:
+            return Health(False, f"the model gives no {key!r} output", rows, elapsed)
+        have = got[key]
+        want_arr = np.asarray(want)
+        if want_arr.dtype.kind in "fc" and np.asarray(have).dtype.kind in "fc":
+            if want_arr.shape != have.shape or not np.allclose(have, want_arr, atol=atol,
+                                                                rtol=rtol):
+                diff = (float(np.max(np.abs(have - want_arr)))
+                        if want_arr.shape == have.shape else float("inf"))
+                return Health(False, f"smoke {key} differ from the manifest (max abs diff "
+                                     f"{diff:.3g} > {atol:g})", rows, elapsed)
+        elif np.size(have) != want_arr.size:
+            return Health(False, f"smoke {key} have {np.size(have)} values, the manifest "
+                                 f"{want_arr.size}", rows, elapsed)
+        elif [str(v) for v in np.ravel(have)] != [str(v) for v in np.ravel(want_arr)]:
+            wrong = sum(str(a) != str(b) for a, b in zip(np.ravel(have), np.ravel(want_arr),
+                                                          strict=False))
+            return Health(False, f"smoke {key} differ from the manifest on {wrong} of {rows} "
+                                 "rows", rows, elapsed)
+    return Health(True, "ok", rows, elapsed)

@@ -1,0 +1,39 @@
+"""Which bundles were published: the only artifacts the server hands to devices.
+
+A published bundle is recorded as a tag on its model version
+(``edge.bundle.<sha256>`` → JSON with group, percent, size, key id), so the
+record lives in the registry, survives restarts, is shared by every server
+replica, and needs no table of its own. ``GET /v2/edge/bundles/<sha256>``
+serves a digest only if such a tag exists — the route is not a window onto
+arbitrary artifacts (model files, samples).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from modelport.core.store import schema as t
+from modelport.core.workspace import Workspace, current
+from modelport.lifecycle.registry import set_tag
+
+TAG_PREFIX = "edge.bundle."
+
+
+def record_published(ref: str, digest: str, info: dict[str, Any],
+                     ws: Workspace | None = None) -> None:
+    set_tag(ref, TAG_PREFIX + digest, json.dumps(info, sort_keys=True), ws=ws)
+
+
+def find_published(digest: str, ws: Workspace | None = None) -> dict[str, Any] | None:
+    """The record of a published bundle, or None if this digest was never published."""
+    ws = current(ws)
+    with ws.store.read() as conn:
+        row = conn.execute(select(t.model_tags.c.name, t.model_tags.c.version,
+                                  t.model_tags.c.value)
+                           .where(t.model_tags.c.key == TAG_PREFIX + digest).limit(1)).first()
+    if row is None:
+        return None
+    return {"model": row.name, "version": row.version, **json.loads(row.value)}

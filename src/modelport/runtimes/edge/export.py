@@ -1,0 +1,190 @@
+"""Building a signed bundle from a registered version: ONNX, optional int8, manifest, signature.
+
+The bundle's model is the version's checked ONNX export (made on the spot if
+there is none yet), or that export dynamically quantized to int8. Either way
+the copy is compared with the *source* model on the version's example and
+sample rows, and the result goes into the manifest: a device, or a person,
+can see how far the bundle is from what was trained. Quantization is refused
+when it moves labels on more than ``MIN_LABEL_AGREEMENT`` of the rows (or a
+regressor's values by more than ``MAX_REL_ERROR`` of their range).
+
+The smoke rows a device replays in its health check carry the outputs of the
+bundle's own model, computed by the same ``modelport_edge`` code the device
+runs — so a healthy device reproduces them exactly, quantized or not.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelport.core.formats import get_format
+from modelport.core.formats.onnx import check_parity
+from modelport.core.workspace import Workspace, current
+from modelport.errors import ExportError, InvalidInputError, require
+from modelport.lifecycle.loading import export_onnx, load_sample
+from modelport.lifecycle.registry import ModelVersion, get_version
+from modelport.runtimes.edge import signing
+
+QUANTIZE = ("int8",)
+SMOKE_ROWS = 16
+QUANTIZABLE = frozenset({"MatMul", "Gemm", "Conv"})
+INTEGER_OPS = frozenset({"MatMulInteger", "DynamicQuantizeMatMul", "ConvInteger",
+                         "DynamicQuantizeLinear"})
+MIN_LABEL_AGREEMENT = 0.98
+MAX_REL_ERROR = 0.05
+SMOKE_ATOL = 1e-4
+
+
+@dataclass(frozen=True)
+class ExportedBundle:
+    data: bytes
+    digest: str
+    manifest: dict[str, Any]
+    path: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        m = self.manifest
+        return {"path": str(self.path) if self.path else None, "digest": self.digest,
+                "size": len(self.data), "model": m["model"], "version": m["version"],
+                "key_id": m["key_id"], "quantized": m["quantized"], "parity": m["parity"],
+                "sizes": m["sizes"]}
+
+
+def build_bundle(ref: str, key: str | None = None, quantize: str | None = None,
+                 ws: Workspace | None = None) -> ExportedBundle:
+    """A signed bundle of ``ref`` (bytes, digest and manifest), not yet written anywhere."""
+    require("onnxruntime", "onnx")
+    from modelport_edge.bundle import Bundle, pack, read_bundle, sha256
+    from modelport_edge.runtime import EdgeModel
+    from modelport_edge.trust import Trust
+
+    if quantize not in (None, *QUANTIZE):
+        raise InvalidInputError(f"unknown quantization {quantize!r} — use int8")
+    ws = current(ws)
+    private = signing.load_private(signing.choose(key))
+    version = get_version(ref, ws=ws)
+    if not version.onnx_ready:
+        version = export_onnx(version.ref, ws=ws)
+    assert version.onnx is not None
+    onnx_bytes = ws.artifacts.get(version.onnx["digest"])
+    model_bytes, quantized = onnx_bytes, None
+    if quantize == "int8":
+        model_bytes, quantized = _quantize_int8(onnx_bytes)
+    rows = _rows(version, ws)
+    source = get_format(version.format).load(ws.artifacts.get(version.artifact_digest),
+                                              version.signature)
+    copy = get_format("onnx").load(model_bytes, version.signature)
+    parity = check_parity(source, copy, rows).to_dict()
+    if quantized:
+        _accept_quantized(version, parity, source.predict_outputs(rows), copy, rows)
+    manifest: dict[str, Any] = {
+        # no timestamp: the same version, key and options give the same bytes, so
+        # re-publishing (widening a canary) announces the same digest
+        "model": version.name, "version": version.version,
+        "signature": version.signature.to_dict(),
+        "source": {"format": version.format, "artifact_sha256": version.artifact_digest,
+                   "onnx_sha256": version.onnx["digest"]},
+        "quantized": quantized,
+        "parity": {"against": "source model", **parity},
+        "sizes": {"source_onnx": len(onnx_bytes), "model": len(model_bytes)},
+    }
+    smoke = rows[:SMOKE_ROWS].astype(np.float32)
+    own = EdgeModel(Bundle({**manifest, "smoke": {}}, model_bytes, "", "", 0))
+    expected = own.predict_matrix(smoke)
+    manifest["smoke"] = {"inputs": smoke.tolist(), "atol": SMOKE_ATOL, "rtol": SMOKE_ATOL,
+                         "expected": {k: np.asarray(v).tolist() for k, v in expected.items()}}
+    data = pack(manifest, model_bytes, private)
+    # read back as a device would: what we hand out must verify
+    verified = read_bundle(data, Trust([private.public_key()]))
+    return ExportedBundle(data, sha256(data), verified.manifest)
+
+
+def export_bundle(ref: str, out: str | Path, key: str | None = None,
+                  quantize: str | None = None, ws: Workspace | None = None) -> ExportedBundle:
+    """Build the bundle of ``ref`` and write it to ``out`` (atomically)."""
+    bundle = build_bundle(ref, key=key, quantize=quantize, ws=ws)
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(bundle.data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return ExportedBundle(bundle.data, bundle.digest, bundle.manifest, path)
+
+
+def _rows(version: ModelVersion, ws: Workspace) -> np.ndarray:
+    parts = []
+    if version.input_example:
+        parts.append(version.signature.to_matrix(version.input_example))
+    sample = load_sample(version, ws=ws)
+    if sample is not None:
+        parts.append(sample)
+    if not parts:
+        raise ExportError(f"{version.ref} has no input example or sample rows to check a "
+                          "bundle on")
+    return np.vstack(parts).astype(np.float64)
+
+
+def _quantize_int8(onnx_bytes: bytes) -> tuple[bytes, dict[str, Any]]:
+    """Dynamic int8 quantization: int8 weights, activations quantized on the fly.
+
+    It applies to MatMul / Gemm / Conv; tree ensembles and the ONNX-ML linear
+    operators have none, so their model is kept as it is and the manifest says so.
+    """
+    require("onnx", "onnx")
+    import logging
+
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    ops = {n.op_type for n in onnx.load_from_string(onnx_bytes).graph.node}
+    if not ops & QUANTIZABLE:
+        return onnx_bytes, {"method": "dynamic", "weights": "int8", "integer_ops": 0,
+                            "note": "no MatMul/Gemm/Conv in this model: tree and ONNX-ML "
+                                    "linear operators stay float, the model is unchanged"}
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantizer logs advice on the root logger
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            src, dst = Path(tmp) / "model.onnx", Path(tmp) / "model.int8.onnx"
+            src.write_bytes(onnx_bytes)
+            quantize_dynamic(src, dst, weight_type=QuantType.QInt8)
+            data = dst.read_bytes()
+    except Exception as exc:  # the quantizer raises anything from ValueError up
+        raise ExportError(f"int8 quantization failed: {exc}") from None
+    finally:
+        root.setLevel(level)
+    quantized = [n.op_type for n in onnx.load_from_string(data).graph.node]
+    integer = sum(op in INTEGER_OPS for op in quantized)
+    return data, {"method": "dynamic", "weights": "int8", "integer_ops": integer, "note": None}
+
+
+def _accept_quantized(version: ModelVersion, parity: dict[str, Any],
+                      reference: dict[str, np.ndarray], copy: Any, rows: np.ndarray) -> None:
+    if version.signature.classes is not None:
+        if parity["labels_agree"] < MIN_LABEL_AGREEMENT:
+            raise ExportError(
+                f"int8 quantization of {version.ref} changes the label of "
+                f"{1 - parity['labels_agree']:.1%} of {parity['rows']} rows (limit "
+                f"{1 - MIN_LABEL_AGREEMENT:.0%}) — export it without --quantize")
+        return
+    ref = np.asarray(reference["prediction"], dtype=np.float64)
+    got = np.asarray(copy.predict_outputs(rows.astype(np.float32))["prediction"], dtype=float)
+    spread = float(np.ptp(ref)) or 1.0
+    rel = float(np.max(np.abs(ref - got))) / spread
+    parity["max_rel_error"] = rel
+    if rel > MAX_REL_ERROR:
+        raise ExportError(f"int8 quantization of {version.ref} moves predictions by up to "
+                          f"{rel:.1%} of their range (limit {MAX_REL_ERROR:.0%}) — export it "
+                          "without --quantize")
