@@ -35,26 +35,32 @@ class OnlinePredictor(Predictor):
         return [dict(zip(names, row, strict=True)) for row in x.tolist()]
 
     def predict_matrix(self, x: np.ndarray) -> np.ndarray:
+        return self.outputs_of_rows(self.rows(x))["prediction"]
+
+    def proba_matrix(self, x: np.ndarray) -> np.ndarray:
+        return self._proba(self.rows(x))
+
+    def predict_outputs(self, batch: Any) -> dict[str, np.ndarray]:
+        return self.outputs_of_rows(self.rows(self.matrix(batch)))
+
+    def outputs_of_rows(self, rows: list[dict[str, float]]) -> dict[str, np.ndarray]:
+        """Outputs for rows already checked and made dicts — a learning stream keeps
+        those dicts to learn from later, so they are built once."""
         if self._classes is not None:
             # through the probabilities: River's binary models answer True/False for 1/0,
             # and the signature's classes are what clients were promised
-            return self.labels(self.proba_matrix(x))
+            proba = self._proba(rows)
+            return {"prediction": self.labels(proba), "probabilities": proba}
         predict = self.model.predict_one
-        out = [predict(row) for row in self.rows(x)]
-        return np.asarray([np.nan if p is None else p for p in out], dtype=np.float64)
+        return {"prediction": np.asarray([np.nan if p is None else p for p in map(predict, rows)],
+                                         dtype=np.float64)}
 
-    def proba_matrix(self, x: np.ndarray) -> np.ndarray:
+    def _proba(self, rows: list[dict[str, float]]) -> np.ndarray:
         assert self._classes is not None
         proba = self.model.predict_proba_one
         classes = self._classes
-        return np.asarray([[p.get(c, 0.0) for c in classes] for p in map(proba, self.rows(x))],
-                          dtype=np.float64).reshape(len(x), len(classes))
-
-    def learn(self, x: np.ndarray, y: Any) -> None:
-        """Teach the model these rows, in order (labels as the model was trained on)."""
-        learn = self.model.learn_one
-        for row, label in zip(self.rows(x), np.asarray(y).tolist(), strict=True):
-            learn(row, label)
+        return np.asarray([[p.get(c, 0.0) for c in classes] for p in map(proba, rows)],
+                          dtype=np.float64).reshape(len(rows), len(classes))
 
     def fresh(self) -> OnlinePredictor:
         """The same recipe with nothing learnt — what a drift ``reset`` starts over from."""

@@ -3,6 +3,7 @@ register what a consumer has learnt. Thin: parse, call ``runtimes.stream``, rend
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 import time
@@ -39,7 +40,7 @@ def run(
         help="Where malformed events go [default: the source with a .dead suffix]")] = None,
     batch_size: Annotated[int, typer.Option(help="Most events per model call.")] = 256,
     checkpoint_events: Annotated[int, typer.Option(help="Checkpoint after this many events.")
-                                 ] = 5000,
+                                 ] = 20_000,
     checkpoint_seconds: Annotated[float, typer.Option(help="… or after this many seconds.")
                                   ] = 5.0,
     join_seconds: Annotated[float, typer.Option(
@@ -70,6 +71,10 @@ def run(
         join_seconds=join_seconds, claim_after=claim_after, drift=drift, on_drift=on_drift,
         retrain_data=retrain_data)
     runner = StreamRunner(ref, config, say=lambda msg: errors.print(msg))
+    # a long-lived consumer: what is loaded now stays, so keep it out of the collector's
+    # scans, and collect young objects less often (events make many short-lived ones)
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

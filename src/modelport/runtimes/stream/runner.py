@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -39,12 +40,11 @@ from modelport.lifecycle.online_score import OnlineScore
 from modelport.lifecycle.tracking import create_run
 from modelport.runtimes.stream import progress
 from modelport.runtimes.stream.brokers import dead_letter_url, open_sink, open_source
-from modelport.runtimes.stream.brokers.base import Message
+from modelport.runtimes.stream.brokers.base import Message, Source
 from modelport.runtimes.stream.drift import DriftWatch
 from modelport.runtimes.stream.events import (
     DeadLetter,
     Event,
-    Label,
     parse_events,
     parse_labels,
     predictions,
@@ -67,7 +67,7 @@ class StreamConfig:
     batch_size: int = 256
     wait: float = 0.2  # longest wait for the first event of a batch
     claim_after: float = 30.0
-    checkpoint_events: int = 5000
+    checkpoint_events: int = 20_000
     checkpoint_seconds: float = 5.0
     join_events: int = 100_000
     join_seconds: float = 3600.0
@@ -185,12 +185,15 @@ class StreamRunner:
         self._run = run
         dead_url = c.dead_letter or dead_letter_url(c.source)
         state = "failed"
-        with open_source(c.source, c.group, c.consumer, claim_after=c.claim_after) as source, \
-                open_sink(c.sink) as sink, open_sink(dead_url) as dead_sink:
-            labels = (open_source(c.labels, c.group, c.consumer, claim_after=c.claim_after)
-                      if c.labels else None)
-            self._source, self._sink, self._dead_sink = source, sink, dead_sink
-            self._labels = labels
+        with ExitStack() as opened:
+            self._source = opened.enter_context(
+                open_source(c.source, c.group, c.consumer, c.claim_after))
+            self._sink = opened.enter_context(open_sink(c.sink))
+            self._dead_sink = opened.enter_context(open_sink(dead_url))
+            self._labels: Source | None = None
+            if c.labels:
+                self._labels = opened.enter_context(
+                    open_source(c.labels, c.group, c.consumer, c.claim_after))
             try:
                 last_work = time.monotonic()
                 while not stop.is_set():
@@ -205,8 +208,6 @@ class StreamRunner:
                 state = "stopped"
             finally:
                 self._beat(force=True, state=state)
-                if labels is not None:
-                    labels.close()
                 run.end("FINISHED" if state == "stopped" else "FAILED")
         return self.stats
 
@@ -235,12 +236,18 @@ class StreamRunner:
         x, events, bad = self._matrix(events)
         dead += bad
         if events:
-            outputs = self.predictor.predict_outputs(x)
+            rows = None
+            if self.config.learn:  # the dicts River predicts from are the ones it learns from
+                assert isinstance(self.predictor, OnlinePredictor)
+                rows = self.predictor.rows(x)
+                outputs = self.predictor.outputs_of_rows(rows)
+            else:
+                outputs = self.predictor.predict_outputs(x)
             self._sink.publish(predictions(events, outputs, str(self.predictor.name),
                                            self.predictor.version))
             self.stats.predictions += len(events)
             if self._labels is not None:
-                self._remember(events, x, outputs["prediction"])
+                self._remember(events, rows, outputs["prediction"])
             if self.drift is not None:
                 drifted = self.drift.batch(x, self.stats.events)
                 if drifted:
@@ -276,13 +283,18 @@ class StreamRunner:
             self._dead_sink.publish([d.payload(self.config.source) for d in dead])
             self.stats.dead_letters += len(dead)
 
-    def _remember(self, events: list[Event], x: np.ndarray, predicted: np.ndarray) -> None:
-        rows, values = x.tolist(), predicted.tolist()
-        for event, row, value in zip(events, rows, values, strict=True):
-            early = self.window.add(event.id, row, value)
-            if early is not None:
-                label, pending = early
-                self._teach([(pending.row, pending.prediction, label)])
+    def _remember(self, events: list[Event], rows: list[dict[str, float]] | None,
+                  predicted: np.ndarray) -> None:
+        add, now, values = self.window.add, time.time(), predicted.tolist()
+        early = []
+        for i, event in enumerate(events):
+            came_first = add(event.id, rows[i] if rows else None, values[i], now)
+            if came_first is not None:  # its label, already converted, was waiting
+                label, pending = came_first
+                early.append((pending.row, pending.prediction, label))
+        self.window.expire(now)
+        if early:
+            self._teach(early)
 
     def _join(self, messages: list[Message]) -> None:
         labels, dead = parse_labels(messages)
@@ -290,25 +302,31 @@ class StreamRunner:
         self.stats.labels += len(messages)
         if self.config.learn:
             self._unacked_labels.extend(messages)
-        joined = []
+        joined, bad = [], []
         for label in labels:
-            pending = self.window.label(label.id, label.value)
+            try:
+                value = _as_class(label.value, self.predictor)
+            except (TypeError, ValueError):
+                bad.append(DeadLetter(label.message, f"label {label.value!r} is not a number"))
+                continue
+            pending = self.window.label(label.id, value)
             if pending is not None:
-                joined.append((pending.row, pending.prediction, _as_class(label, self.predictor)))
+                joined.append((pending.row, pending.prediction, value))
+        self._dead(bad)
+        self.window.expire()
         if joined:
             self._teach(joined)
         if not self.config.learn and self._labels is not None:
             self._labels.ack(messages)  # nothing learnt: nothing to checkpoint first
 
-    def _teach(self, joined: list[tuple[list[float], Any, Any]]) -> None:
+    def _teach(self, joined: list[tuple[dict[str, float] | None, Any, Any]]) -> None:
         """Score each joined prediction, watch its error, and learn from it if learning."""
         learn_one = self.predictor.model.learn_one if self.config.learn else None  # type: ignore[attr-defined]
-        names = self.signature.names
         score, drift = self.score, self.drift
         for row, prediction, label in joined:
             error = score.update(label, prediction)
             if learn_one is not None:
-                learn_one(dict(zip(names, row, strict=True)), label)
+                learn_one(row, label)
                 self.stats.learnt += 1
             if drift is not None and drift.error(error, score.n):
                 self._on_drift()
@@ -385,15 +403,15 @@ class StreamRunner:
                            ws=self.ws)
 
 
-def _as_class(label: Label, predictor: Predictor) -> Any:
+def _as_class(value: Any, predictor: Predictor) -> Any:
     """Labels arrive as JSON; a classifier learns them as the classes it was trained on."""
     classes = predictor.classes
     if classes is None:
-        return float(label.value)
+        return float(value)
     for c in classes.tolist():
-        if c == label.value or str(c) == str(label.value):
+        if c == value or str(c) == str(value):
             return c
-    return label.value  # a class never seen before: River classifiers take new ones
+    return value  # a class never seen before: River classifiers take new ones
 
 
 def _public(config: StreamConfig) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Any
 
 @dataclass(slots=True)
 class Pending:
-    row: list[float]
+    row: dict[str, float] | None  # the features, kept only when the model learns from them
     prediction: Any
     at: float
 
@@ -45,9 +45,10 @@ class JoinWindow:
     # ids that left the window unlabelled or were already learnt: tells late from unknown
     gone: OrderedDict[str, None] = field(default_factory=OrderedDict)
 
-    def add(self, event_id: str, row: list[float], prediction: Any,
+    def add(self, event_id: str, row: dict[str, float] | None, prediction: Any,
             now: float | None = None) -> tuple[Any, Pending] | None:
-        """Remember a prediction; returns (label, pending) when its label came first."""
+        """Remember a prediction; returns (label, pending) when its label came first.
+        Call ``expire`` once per batch to apply the bounds."""
         now = time.time() if now is None else now
         pending = Pending(row, prediction, now)
         if event_id in self.early:
@@ -59,7 +60,6 @@ class JoinWindow:
             return None
         self.predicted[event_id] = pending
         self.predicted.move_to_end(event_id)
-        self._expire(now)
         return None
 
     def label(self, event_id: str, value: Any, now: float | None = None) -> Pending | None:
@@ -76,7 +76,6 @@ class JoinWindow:
             self.counts.duplicate += 1
         else:
             self.early[event_id] = (value, now)
-            self._expire(now)
         return None
 
     def _forget(self, event_id: str) -> None:
@@ -84,8 +83,9 @@ class JoinWindow:
         while len(self.gone) > self.max_events:
             self.gone.popitem(last=False)
 
-    def _expire(self, now: float) -> None:
-        limit = now - self.max_age
+    def expire(self, now: float | None = None) -> None:
+        """Drop what is over the bounds: predictions to ``gone``, early labels as unmatched."""
+        limit = (time.time() if now is None else now) - self.max_age
         for queue, unmatched in ((self.predicted, False), (self.early, True)):
             while queue and (len(queue) > self.max_events
                              or _at(next(iter(queue.values()))) < limit):
