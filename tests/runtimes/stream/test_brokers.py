@@ -140,11 +140,28 @@ def test_info_reports_lag_and_pending(broker: str, broker_url: str) -> None:
         with brokers.open_sink(broker_url) as sink:
             sink.publish(payloads(10))
         assert source.info() == SourceInfo(lag=10, pending=0)
-        got = drain(source, 4, batch=4)
-        assert len(got) == 4
-        assert source.info() == SourceInfo(lag=6, pending=4)
-        source.ack(got)
-        assert source.info() == SourceInfo(lag=6, pending=0)
+        got = drain(source, 10, batch=20)  # never a full batch: no read-ahead (see below)
+        assert len(got) == 10
+        assert source.info() == SourceInfo(lag=0, pending=10)
+        source.ack(got[:4])
+        assert source.info() == SourceInfo(lag=0, pending=6)
+
+
+@pytest.mark.parametrize("broker", ["redis"], indirect=True)
+def test_redis_reads_ahead_after_a_full_batch(broker_url: str) -> None:
+    """A full batch means more is waiting: the next one is asked for at once, so Redis
+    reads it while the caller works; it counts as pending (delivered to this consumer)
+    and is handed out, in order, by the next read."""
+    with brokers.open_source(broker_url, "g", "c1") as source:
+        with brokers.open_sink(broker_url) as sink:
+            sink.publish(payloads(10))
+        first = source.read(4, timeout=0.5)
+        assert len(first) == 4
+        assert source.info() == SourceInfo(lag=2, pending=8)
+        rest = drain(source, 6, batch=4)
+        assert [m.data for m in first + rest] == payloads(10)
+        source.ack(first + rest)
+        assert source.info() == SourceInfo(lag=0, pending=0)
 
 
 def test_delete_removes_the_data(broker_url: str) -> None:
