@@ -27,6 +27,7 @@ from modelport.core.signature import Signature
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, first_line, require
 from modelport.lifecycle.datasets import DataSource, as_dataset
+from modelport.lifecycle.online_score import OnlineScore
 from modelport.lifecycle.registry import ModelVersion, register_artifact
 from modelport.lifecycle.tracking import start_run
 from modelport.lifecycle.train import check_target, detect_task
@@ -185,8 +186,6 @@ def train_online(data: DataSource, target: str, recipe: str,
 
 def _progressive(predictor: Any, matrix: np.ndarray, labels: list[Any], task: str,
                  run: Any) -> dict[str, float]:
-    from modelport.lifecycle.online_score import OnlineScore
-
     score = OnlineScore(task)
     every = max(1, len(labels) // LOG_POINTS)
     model, rows = predictor.model, predictor.rows(matrix)

@@ -125,9 +125,7 @@ class _Decoder:
                 raise UnsafeArtifactError("malformed online-model state: a bare list")
             return tree
         if len(tree) == 1 or "factory" in tree or "maxlen" in tree or "dtype" in tree:
-            return self._data(tree)
-        if "ref" in tree:
-            return self._refs[tree["ref"]]
+            return self._data(tree)  # plain data, and {"ref": n}
         if "method" in tree:
             owner = self.decode(tree["of"])
             if not _qualname(type(owner)).startswith("river."):
