@@ -212,6 +212,12 @@ def server_specs(ctx: Context, model: str) -> list[ServerSpec]:
         [Endpoint("noop", "/invocations", ctx.bodies["inputs"], None)], cwd=HERE,
         notes="answers a fixed JSON after reading the body; one worker, uvloop + httptools")
 
+    floor = ServerSpec(
+        "floor", "no-op on modelport's own HTTP server (for information)",
+        [str(ctx.mp_python), "noop_h1.py", HOST, "{port}"],
+        [Endpoint("noop", "/invocations", ctx.bodies["inputs"], None)], cwd=HERE,
+        notes="the ceiling's fixed answer on modelport's HTTP server: its HTTP cost alone")
+
     def modelport(key: str, label: str, flags: list[str], invocations: bool) -> ServerSpec:
         endpoints = [Endpoint("v2", f"/v2/models/{model}/infer", ctx.bodies["v2"], _v2_label)]
         if invocations:
@@ -223,7 +229,7 @@ def server_specs(ctx: Context, model: str) -> list[ServerSpec]:
                           endpoints, env={"MODELPORT_HOME": str(WORK / "home")},
                           notes=" ".join(["modelport serve", model, *flags]))
 
-    specs = [ceiling,
+    specs = [ceiling, floor,
              modelport("modelport", "modelport serve (default: ONNX + batching)",
                        ["--runtime", "auto"], invocations=True)]
     if model == "forest":

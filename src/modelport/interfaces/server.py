@@ -1,24 +1,27 @@
-"""Running the server process: configuration, the bind-safety rule, uvicorn workers.
+"""Running the server: configuration, the bind-safety rule, the worker processes.
 
 It composes the serving runtime with the rollout controller (control layer),
-so it sits above both.
+so it sits above both. ``--workers N`` starts N identical, independent
+servers on one socket — no shared state, nothing to coordinate.
 
-The configuration travels to worker processes as one JSON environment
-variable, so ``--workers N`` starts N identical, independent servers on one
-socket — no shared state, nothing to coordinate.
+The app is ASGI too: ``uvicorn --factory modelport.interfaces.server:app_from_env``
+runs it under another server, configured by the JSON in ``MODELPORT_SERVE_CONFIG``.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
+import logging
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from modelport.control.controller import Controller
 from modelport.core.keys import list_keys
 from modelport.core.workspace import current
 from modelport.errors import InvalidInputError
+from modelport.runtimes.serving import process
 from modelport.runtimes.serving.app import DEFAULT_MAX_BODY, AppConfig, ServingApp
 from modelport.runtimes.serving.auth import Guard
 from modelport.runtimes.serving.repository import Repository, ServeOptions
@@ -83,22 +86,19 @@ def build_app(config: ServeConfig) -> ServingApp:
 
 
 def app_from_env() -> ServingApp:
-    """The uvicorn factory each worker process calls."""
+    """An ASGI app factory for other servers."""
     return build_app(ServeConfig(**json.loads(os.environ[ENV])))
 
 
 def run(config: ServeConfig) -> None:
-    import logging
-
-    import uvicorn
-
     if config.workers < 1:
         raise InvalidInputError("--workers must be at least 1")
     auth_enabled(config)  # fail here, in the parent, with one clear line
-    os.environ[ENV] = json.dumps(asdict(config))
+    sock = process.bind(config.host, config.port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    uvicorn.run("modelport.interfaces.server:app_from_env", factory=True,
-                host=config.host, port=config.port, workers=config.workers,
-                loop="uvloop", http="httptools", lifespan="on", access_log=False,
-                log_level="warning", timeout_graceful_shutdown=30, server_header=False,
-                date_header=False)
+    make_app = functools.partial(build_app, config)
+    with sock:
+        if config.workers == 1:
+            process.serve(make_app, sock, config.max_body)
+        else:
+            process.supervise(make_app, sock, config.max_body, config.workers)

@@ -50,3 +50,26 @@ def test_access_log_is_optional(model_home, caplog: pytest.LogCaptureFixture) ->
     lines = [r.getMessage() for r in caplog.records if r.name == "modelport.access"]
     assert len(lines) == 1 and lines[0].startswith("GET /v2/health/live 200")
     forget_stores()
+
+
+def test_the_asgi_factory_serves_under_another_server(model_home, monkeypatch) -> None:  # type: ignore
+    import json
+
+    from modelport.interfaces.server import ENV, app_from_env
+
+    monkeypatch.setenv("MODELPORT_HOME", str(model_home))
+    monkeypatch.setenv(ENV, json.dumps({"refs": ["iris"], "controller": False}))
+    forget_stores()
+    app = app_from_env()
+
+    async def scenario() -> int:
+        await app.startup()
+        body = {"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP64",
+                            "data": [5.1, 3.5, 1.4, 0.2]}]}
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            status = (await client.post("/v2/models/iris/infer", json=body)).status_code
+        await app.shutdown()
+        return status
+
+    assert asyncio.run(scenario()) == 200

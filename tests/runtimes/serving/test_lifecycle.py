@@ -27,8 +27,7 @@ def test_sigterm_lets_in_flight_requests_finish(model_home) -> None:  # type: ig
         srv.proc.send_signal(signal.SIGTERM)
         statuses = [f.result() for f in futures]
     assert statuses == [200] * 8
-    # uvicorn re-raises SIGTERM after its graceful shutdown, so the exit reports the signal
-    assert srv.proc.wait(timeout=30) in (0, -signal.SIGTERM)
+    assert srv.proc.wait(timeout=30) == 0
 
 
 def test_several_workers_serve_one_port(model_home) -> None:  # type: ignore[no-untyped-def]

@@ -34,6 +34,7 @@ from modelport.runtimes.serving.http import (
     Scope,
     Send,
     error_response,
+    header_map,
     json_response,
     read_body,
     require_method,
@@ -104,9 +105,16 @@ class ServingApp:
         log.info("serving %s", ", ".join(f"{s.name}:{s.version} ({s.runtime})"
                                          for s in self.repo.all()) or "no models")
 
+    async def shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self.stats.flush(self.repo.ws)
+        self.repo.close()
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI, so the app also runs under any ASGI server (and in-process in tests)."""
         if scope["type"] == "http":
-            await self._http(scope, receive, send)
+            await self._asgi_http(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
 
@@ -122,26 +130,36 @@ class ServingApp:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                for task in self._tasks:
-                    task.cancel()
-                self.stats.flush(self.repo.ws)
-                self.repo.close()
+                await self.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.perf_counter()
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        request = Request(scope["method"], scope["path"], headers,
+    async def _asgi_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope["method"], scope["path"], header_map(scope),
                           query=scope.get("query_string", b"").decode("latin-1"))
-        request_id = headers.get("x-request-id") or f"{_ID_PREFIX}{next(_ids):x}"
+        failure = None
+        if request.method in ("POST", "PUT"):
+            try:
+                request.body = await read_body(receive, self.config.max_body,
+                                               request.headers.get("content-length"))
+            except ModelportError as exc:
+                failure = exc
+        await send_response(send, await self.respond(request, failure))
+
+    async def respond(self, request: Request, failure: ModelportError | None = None
+                      ) -> Response:
+        """One request, body already read, to its response: route, errors, ids, metrics.
+
+        ``failure`` is what already went wrong while reading the request (an over-long
+        body): it is answered the same way as an error raised by a route."""
+        started = time.perf_counter()
+        request_id = request.headers.get("x-request-id") or f"{_ID_PREFIX}{next(_ids):x}"
         request.id = request_id
         extra = [(b"x-request-id", request_id.encode("latin-1"))]
         protocol = "other"
         try:
-            if request.method in ("POST", "PUT"):
-                request.body = await read_body(receive, self.config.max_body,
-                                               headers.get("content-length"))
+            if failure is not None:
+                raise failure
             response, request.served, protocol = await self._route(request)
         except RateLimitedError as exc:
             response = error_response(exc)
@@ -154,13 +172,14 @@ class ServingApp:
         served: Served | None = request.served
         if served is not None:
             extra.append((b"x-model-version", served.header))
-        await send_response(send, response, extra)
+        response.headers.extend(extra)
         elapsed = time.perf_counter() - started
         self.metrics.request(served.name if served else "", str(served.version) if served
                              else "", protocol, response.status, elapsed)
         if self.config.access_log:
             access.info("%s %s %d %.2fms %s", request.method, request.path, response.status,
                         elapsed * 1000, request_id)
+        return response
 
     def allow(self, request: Request, scope: str, model: str | None = None) -> None:
         if self.guard is not None:

@@ -89,10 +89,9 @@ async def read_body(receive: Receive, limit: int, declared: str | None) -> bytes
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def send_response(send: Send, response: Response, extra: list[tuple[bytes, bytes]]
-                        ) -> None:
+async def send_response(send: Send, response: Response) -> None:
     headers = [(b"content-type", response.content_type),
-               (b"content-length", str(len(response.body)).encode()), *response.headers, *extra]
+               (b"content-length", str(len(response.body)).encode()), *response.headers]
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})
 

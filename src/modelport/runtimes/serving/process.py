@@ -1,0 +1,129 @@
+"""Server processes: one bound socket, N workers on it, a graceful stop on SIGTERM.
+
+The parent binds the socket once, so a bad address fails in the parent with one
+clear line, before any model loads; workers (spawned, never forked — a forked
+SQLAlchemy pool or onnxruntime session is not safe) inherit it and each accept
+from it; the kernel spreads connections among them. A worker that dies is
+started again; a worker that cannot start (a model that fails to load) stops
+the whole server, since its siblings would fail the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from modelport.errors import InvalidInputError, ModelportError
+from modelport.runtimes.serving import h1
+from modelport.runtimes.serving.http import Request, Response
+
+log = logging.getLogger("modelport.serve")
+
+STARTUP_FAILED = 3  # a worker's exit code when its app could not start
+GRACE_S = 30.0  # how long in-flight requests get to finish after SIGTERM
+
+
+class App(Protocol):
+    """What a worker runs: the serving app's life cycle and its request handler."""
+
+    async def startup(self) -> None: ...
+
+    async def shutdown(self) -> None: ...
+
+    async def respond(self, request: Request, failure: ModelportError | None = None
+                      ) -> Response: ...
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise InvalidInputError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(make_app: Callable[[], App], sock: socket.socket, max_body: int) -> None:
+    """Run one worker until SIGTERM or SIGINT, then close gracefully."""
+    import uvloop
+
+    uvloop.run(_serve(make_app, sock, max_body))
+
+
+async def _serve(make_app: Callable[[], App], sock: socket.socket, max_body: int) -> None:
+    app = make_app()
+    await app.startup()
+    server = h1.Server(app.respond, max_body)
+    await server.start(sock)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    await server.close(GRACE_S)
+    await app.shutdown()
+
+
+def _worker(make_app: Callable[[], App], sock: socket.socket, max_body: int) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        serve(make_app, sock, max_body)
+    except ModelportError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        sys.exit(STARTUP_FAILED)
+
+
+def supervise(make_app: Callable[[], App], sock: socket.socket, max_body: int,
+              workers: int) -> None:
+    """Run ``workers`` processes on ``sock``; restart the ones that die; stop them on
+    SIGTERM/SIGINT, letting each finish what it is answering."""
+    context = multiprocessing.get_context("spawn")
+    stopping = False
+
+    def start() -> Any:
+        process = context.Process(target=_worker, args=(make_app, sock, max_body),
+                                  name="modelport-serve")
+        process.start()
+        return process
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    processes = [start() for _ in range(workers)]
+    try:
+        while not stopping:
+            time.sleep(0.2)
+            for i, process in enumerate(processes):
+                if process.is_alive() or stopping:
+                    continue
+                if process.exitcode == STARTUP_FAILED:
+                    raise InvalidInputError("a worker could not start (see its message "
+                                            "above); stopping the server")
+                log.warning("worker %s exited with %s; starting another", process.pid,
+                            process.exitcode)
+                processes[i] = start()
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(GRACE_S + 5)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -1,0 +1,223 @@
+"""modelport's HTTP/1.1 server on raw sockets: what clients and proxies rely on.
+
+The handler here echoes what it was given, so each test sees exactly what the
+server parsed; the real app behind it is tested through ``modelport serve``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+import pytest
+
+from modelport.errors import ModelportError
+from modelport.runtimes.serving import h1
+from modelport.runtimes.serving.http import Request, Response, error_response
+from modelport.runtimes.serving.process import bind
+
+
+async def echo(request: Request, failure: ModelportError | None = None) -> Response:
+    if failure is not None:
+        return error_response(failure)
+    if request.path == "/slow":
+        await asyncio.sleep(0.2)
+    if request.path == "/crash":
+        raise RuntimeError("a bug")
+    doc = {"method": request.method, "path": request.path, "query": request.query,
+           "body": request.body.decode(), "headers": request.headers}
+    return Response(200, orjson.dumps(doc))
+
+
+Scenario = Callable[[int, h1.Server], Awaitable[Any]]
+
+
+def run(scenario: Scenario, max_body: int = 1000) -> Any:
+    async def main() -> Any:
+        sock = bind("127.0.0.1", 0)
+        server = h1.Server(echo, max_body)
+        await server.start(sock)
+        try:
+            return await scenario(sock.getsockname()[1], server)
+        finally:
+            await server.close(1)
+
+    return asyncio.run(main())
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.lower(): v for k, v in (line.split(": ", 1) for line in lines[1:] if line)}
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return status, headers, body
+
+
+def post(path: str, body: bytes, *extra: str) -> bytes:
+    head = [f"POST {path} HTTP/1.1", "Host: t", f"Content-Length: {len(body)}", *extra]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+def test_keep_alive_and_pipelined_requests_answer_in_order() -> None:
+    async def scenario(port: int, server: h1.Server) -> list[Any]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        # the slow one first: a pipelined fast request must still be answered after it
+        writer.write(post("/slow", b"1") + post("/fast?x=1", b"2") + post("/m%20n", b"3"))
+        answers = [await read_response(reader) for _ in range(3)]
+        writer.write(post("/again", b"4"))  # the same connection, still open
+        answers.append(await read_response(reader))
+        writer.close()
+        return [(s, orjson.loads(b)["path"], orjson.loads(b)["body"]) for s, _, b in answers]
+
+    assert run(scenario) == [(200, "/slow", "1"), (200, "/fast", "2"), (200, "/m n", "3"),
+                             (200, "/again", "4")]
+
+
+def test_request_parts_reach_the_handler() -> None:
+    async def scenario(port: int, server: h1.Server) -> Any:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(post("/p?a=1&b=2", b"xyz", "X-Request-Id: r-7", "X-Dup: 1"))
+        status, headers, body = await read_response(reader)
+        writer.close()
+        return status, headers["content-type"], orjson.loads(body)
+
+    status, content_type, doc = run(scenario)
+    assert status == 200 and content_type == "application/json"
+    assert doc["method"] == "POST" and doc["query"] == "a=1&b=2" and doc["body"] == "xyz"
+    assert doc["headers"]["x-request-id"] == "r-7"  # names are lower-cased
+
+
+def test_chunked_body_and_expect_continue() -> None:
+    async def scenario(port: int, server: h1.Server) -> Any:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+                     b"Expect: 100-continue\r\n\r\n")
+        interim = await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+        status, _, body = await read_response(reader)
+        writer.close()
+        return interim, status, orjson.loads(body)["body"]
+
+    assert run(scenario) == (b"HTTP/1.1 100 Continue\r\n\r\n", 200, "abcde")
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_a_body_over_the_limit_is_413_and_the_connection_closes(declared: bool) -> None:
+    big = b"x" * 5000
+
+    async def scenario(port: int, server: h1.Server) -> Any:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        if declared:
+            writer.write(post("/big", big))
+        else:  # chunked: the size is only known while reading
+            writer.write(b"POST /big HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         + b"".join(b"%x\r\n%s\r\n" % (500, b"x" * 500) for _ in range(10))
+                         + b"0\r\n\r\n")
+        status, headers, body = await read_response(reader)
+        rest = await reader.read()
+        writer.close()
+        return status, headers.get("connection"), orjson.loads(body)["error"], rest
+
+    status, connection, error, rest = run(scenario)
+    assert status == 413 and connection == "close" and "1,000-byte limit" in error
+    assert rest == b""  # closed by the server
+
+
+def test_malformed_requests_get_400_json_then_close() -> None:
+    async def scenario(port: int, server: h1.Server) -> Any:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"NOT HTTP AT ALL\r\n\r\n")
+        status, _, body = await read_response(reader)
+        rest = await reader.read()
+        writer.close()
+        return status, orjson.loads(body), rest
+
+    status, doc, rest = run(scenario)
+    assert status == 400 and doc["error"].startswith("malformed HTTP request") and rest == b""
+
+
+def test_too_many_header_bytes_is_431() -> None:
+    async def scenario(port: int, server: h1.Server) -> Any:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        filler = [f"X-F{i}: {'v' * 1000}" for i in range(70)]
+        writer.write(post("/h", b"", *filler))
+        status, headers, _ = await read_response(reader)
+        writer.close()
+        return status, headers.get("connection")
+
+    assert run(scenario) == (431, "close")
+
+
+def test_http10_and_connection_close_end_the_connection_head_has_no_body() -> None:
+    async def scenario(port: int, server: h1.Server) -> Any:
+        out = []
+        for request in (b"GET /a HTTP/1.0\r\n\r\n",
+                        b"GET /b HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(request)
+            status, headers, _ = await read_response(reader)
+            out.append((status, headers.get("connection"), await reader.read()))
+            writer.close()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"HEAD /h HTTP/1.1\r\nHost: t\r\n\r\nGET /after HTTP/1.1\r\nHost: t\r\n\r\n")
+        head = await reader.readuntil(b"\r\n\r\n")
+        status, _, body = await read_response(reader)  # the next answer follows directly
+        writer.close()
+        out.append((int(head.split()[1]), orjson.loads(body)["path"], status))
+        return out
+
+    assert run(scenario) == [(200, "close", b""), (200, "close", b""), (200, "/after", 200)]
+
+
+def test_a_crashing_handler_gets_500_and_the_server_goes_on() -> None:
+    async def scenario(port: int, server: h1.Server) -> Any:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(post("/crash", b""))
+        status, _, body = await read_response(reader)
+        writer.close()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(post("/ok", b""))
+        after, _, _ = await read_response(reader)
+        writer.close()
+        return status, orjson.loads(body), after
+
+    assert run(scenario) == (500, {"error": "internal server error"}, 200)
+
+
+def test_idle_and_slow_connections_time_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(h1, "IDLE_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(h1, "REQUEST_TIMEOUT_S", 0.3)
+
+    async def scenario(port: int, server: h1.Server) -> Any:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        idle = await asyncio.wait_for(reader.read(), 5)  # closed without a word
+        writer.close()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /s HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+        status, _, _ = await asyncio.wait_for(read_response(reader), 5)
+        writer.close()
+        return idle, status
+
+    assert run(scenario) == (b"", 408)
+
+
+def test_graceful_close_finishes_in_flight_requests_and_closes_idle_ones() -> None:
+    async def scenario(port: int, server: h1.Server) -> Any:
+        busy_r, busy_w = await asyncio.open_connection("127.0.0.1", port)
+        idle_r, idle_w = await asyncio.open_connection("127.0.0.1", port)
+        busy_w.write(post("/slow", b"in flight"))
+        await asyncio.sleep(0.05)
+        closing = asyncio.get_running_loop().create_task(server.close(5))
+        status, _, body = await read_response(busy_r)
+        idle = await idle_r.read()
+        await closing
+        with pytest.raises(OSError):
+            await asyncio.open_connection("127.0.0.1", port)
+        busy_w.close()
+        idle_w.close()
+        return status, orjson.loads(body)["body"], idle
+
+    assert run(scenario) == (200, "in flight", b"")
