@@ -229,7 +229,7 @@ def server_specs(ctx: Context, model: str) -> list[ServerSpec]:
                           endpoints, env={"MODELPORT_HOME": str(WORK / "home")},
                           notes=" ".join(["modelport serve", model, *flags]))
 
-    specs = [ceiling, floor,
+    specs = [ceiling, *([floor] if model == "lr" else []),
              modelport("modelport", "modelport serve (default: ONNX + batching)",
                        ["--runtime", "auto"], invocations=True)]
     if model == "forest":
@@ -467,6 +467,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="short runs (2 s), results to benchmarks/serving/work/ only")
     parser.add_argument("--duration", type=float, help="seconds per wrk run (default 8)")
     parser.add_argument("--warmup", type=float, help="warm-up seconds per endpoint (default 2)")
+    parser.add_argument("--rounds", type=int,
+                        help="alternating rounds over every server; each line reports the "
+                             "round with the median rps (default 3; 1 with --quick)")
     parser.add_argument("--models", default=",".join(MODELS),
                         help="comma-separated subset of: lr,forest")
     parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=None,
@@ -529,13 +532,18 @@ def main(argv: list[str] | None = None) -> int:
     profile_results: list[dict[str, Any]] = []
     replaced = 0
     started = time.monotonic()
+    rounds = args.rounds or (1 if args.quick else 3)
     try:
-        for model in models:
-            for spec in server_specs(ctx, model):
-                model_runs, info = measure(fleet, spec, model, expected[model], duration,
-                                           warmup)
-                runs += model_runs
-                servers.setdefault(model, {})[spec.key] = info
+        every: list[dict[str, Any]] = []
+        for round_no in range(1, rounds + 1):
+            for model in models:
+                for spec in server_specs(ctx, model):
+                    log(f"round {round_no} of {rounds}")
+                    model_runs, info = measure(fleet, spec, model, expected[model], duration,
+                                               warmup)
+                    every += [{**run, "round": round_no} for run in model_runs]
+                    servers.setdefault(model, {})[spec.key] = info
+        runs = report.median_rounds(every)
         BUDGET.seconds += REMEASURE_SHARE * BUDGET.seconds
         replaced = remeasure_disturbed(fleet, ctx, runs, expected, duration, warmup)
         if do_profile:
@@ -555,6 +563,7 @@ def main(argv: list[str] | None = None) -> int:
         "versions": {"modelport": mp_versions, "peers": peer_versions},
         "settings": {
             "duration_s": duration, "warmup_s": warmup, "concurrency": list(CONCURRENCY),
+            "rounds": rounds,
             "server_core": int(SERVER_CORE), "load_core": int(loadgen.LOAD_CORE),
             "wrk_version": loadgen.version(),
             "wrk_command": f"taskset -c {loadgen.LOAD_CORE} wrk -t1 -cC -d{duration:g}s "

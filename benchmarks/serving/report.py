@@ -30,6 +30,25 @@ def find(runs: list[dict[str, Any]], model: str, server: str, endpoint: str | No
     return None
 
 
+def median_rounds(every: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One run per (model, server, endpoint, concurrency): the round with the median rps.
+
+    The servers take turns round after round, so a slow minute of a shared machine
+    lands on one round of each, not on all the runs of one server; every round's rps
+    stays in the record."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for run in every:
+        key = (run["model"], run["server"], run["endpoint"], run["concurrency"])
+        groups.setdefault(key, []).append(run)
+    out = []
+    for group in groups.values():
+        ranked = sorted(group, key=lambda r: r["rps"])
+        chosen = dict(ranked[(len(ranked) - 1) // 2])
+        chosen["rounds_rps"] = [round(r["rps"]) for r in group]
+        out.append(chosen)
+    return out
+
+
 def _line(what: str, value: float | None, threshold: float, higher: bool, unit: str = "×"
           ) -> dict[str, Any]:
     met = None if value is None else (value >= threshold if higher else value <= threshold)
@@ -203,12 +222,15 @@ def markdown(result: dict[str, Any], with_profiles: bool = True) -> str:
         f" Python {result['machine']['python']}. Server pinned to core {s['server_core']} "
         f"(`taskset`), load from core {s['load_core']}: `{s['wrk_command']}`; "
         f"{s['duration_s']:g}-second runs after a {s['warmup_s']:g}-second warm-up per "
-        f"endpoint; single-row JSON POSTs; errors = non-2xx + socket errors.",
+        f"endpoint; single-row JSON POSTs; errors = non-2xx + socket errors. "
+        f"{s.get('rounds', 1)} round(s): every server measured in turn, round after round; "
+        "each cell is the round with the median rps (all rounds' rps are in the JSON).",
         "",
         f"Versions: modelport {v['modelport'].get('modelport')} ({result['git']}), "
         f"onnxruntime {v['modelport'].get('onnxruntime')}, MLflow {v['peers'].get('mlflow')}, "
         f"BentoML {v['peers'].get('bentoml')}, Starlette {v['peers'].get('starlette')}, "
-        f"uvicorn {v['peers'].get('uvicorn')} (modelport's: {v['modelport'].get('uvicorn')}), "
+        f"uvicorn {v['peers'].get('uvicorn')} (the ceiling's; modelport serves with its own "
+        f"HTTP server on httptools {v['modelport'].get('httptools')}), "
         f"scikit-learn {v['modelport'].get('scikit-learn')}, {s['wrk_version']}.",
     ]
     for model in result["models"]:

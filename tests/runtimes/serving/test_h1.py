@@ -167,9 +167,19 @@ def test_http10_and_connection_close_end_the_connection_head_has_no_body() -> No
         status, _, body = await read_response(reader)  # the next answer follows directly
         writer.close()
         out.append((int(head.split()[1]), orjson.loads(body)["path"], status))
+
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        ask = b"GET /k HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+        writer.write(ask)
+        _, headers, _ = await read_response(reader)
+        writer.write(ask)  # still open: an HTTP/1.0 client that asked was told it stays
+        again, _, _ = await read_response(reader)
+        writer.close()
+        out.append((headers.get("connection"), again))
         return out
 
-    assert run(scenario) == [(200, "close", b""), (200, "close", b""), (200, "/after", 200)]
+    assert run(scenario) == [(200, "close", b""), (200, "close", b""), (200, "/after", 200),
+                             ("keep-alive", 200)]
 
 
 def test_a_crashing_handler_gets_500_and_the_server_goes_on() -> None:
@@ -221,3 +231,18 @@ def test_graceful_close_finishes_in_flight_requests_and_closes_idle_ones() -> No
         return status, orjson.loads(body)["body"], idle
 
     assert run(scenario) == (200, "in flight", b"")
+
+
+def test_a_declared_oversize_body_is_refused_before_it_is_sent() -> None:
+    async def scenario(port: int, server: h1.Server) -> Any:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        # the client waits for 100 Continue, as curl does for large uploads: it gets 413 now
+        writer.write(b"POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000000\r\n"
+                     b"Expect: 100-continue\r\n\r\n")
+        status, headers, _ = await asyncio.wait_for(read_response(reader), 5)
+        writer.write(b"x" * 100_000)  # sent anyway: dropped, the answer is not lost
+        rest = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        return status, headers.get("connection"), rest
+
+    assert run(scenario) == (413, "close", b"")

@@ -56,7 +56,11 @@ class Predictor(ABC):
     def predict_outputs(self, batch: Any) -> dict[str, np.ndarray]:
         """Every output of the signature at once: ``prediction`` and, for classifiers,
         ``probabilities`` — computed in one pass where the runtime allows."""
-        x = self.matrix(batch)
+        return self.outputs_of_matrix(self.matrix(batch))
+
+    def outputs_of_matrix(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """``predict_outputs`` for an already checked matrix (the hot path: a server
+        checks each request once, before batching)."""
         if not self.is_classifier:
             return {"prediction": self.predict_matrix(x)}
         proba = self.proba_matrix(x)
@@ -64,7 +68,7 @@ class Predictor(ABC):
 
     def labels(self, proba: np.ndarray) -> np.ndarray:
         assert self.classes is not None
-        return self.classes[np.argmax(proba, axis=1)]
+        return self.classes[proba.argmax(axis=1)]
 
     @abstractmethod
     def predict_matrix(self, x: np.ndarray) -> np.ndarray:

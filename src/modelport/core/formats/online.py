@@ -40,8 +40,8 @@ class OnlinePredictor(Predictor):
     def proba_matrix(self, x: np.ndarray) -> np.ndarray:
         return self._proba(self.rows(x))
 
-    def predict_outputs(self, batch: Any) -> dict[str, np.ndarray]:
-        return self.outputs_of_rows(self.rows(self.matrix(batch)))
+    def outputs_of_matrix(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        return self.outputs_of_rows(self.rows(x))
 
     def outputs_of_rows(self, rows: list[dict[str, float]]) -> dict[str, np.ndarray]:
         """Outputs for rows already checked and made dicts — a learning stream keeps

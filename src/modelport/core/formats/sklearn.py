@@ -36,10 +36,10 @@ class SklearnPredictor(Predictor):
             return super().proba_matrix(x)
         return np.asarray(self.model.predict_proba(x), dtype=np.float64)
 
-    def predict_outputs(self, batch: Any) -> dict[str, np.ndarray]:
+    def outputs_of_matrix(self, x: np.ndarray) -> dict[str, np.ndarray]:
         if self._has_proba:
-            return super().predict_outputs(batch)
-        return {"prediction": self.predict(batch)}
+            return super().outputs_of_matrix(x)
+        return {"prediction": self.predict_matrix(x)}
 
 
 def _without_feature_names(model: Any) -> Any:

@@ -166,8 +166,8 @@ class Scorer:
 
     def _outputs(self, x: np.ndarray) -> dict[str, np.ndarray]:
         if self.proba:
-            return self.predictor.predict_outputs(x)
-        return {"prediction": self.predictor.predict(x)}
+            return self.predictor.outputs_of_matrix(x)
+        return {"prediction": self.predictor.predict_matrix(x)}
 
     def _predict(self, x: np.ndarray, split: Split, chunk: Chunk, rows: np.ndarray
                  ) -> tuple[dict[str, np.ndarray], dict[int, str]]:

@@ -173,13 +173,18 @@ class ServingApp:
         if served is not None:
             extra.append((b"x-model-version", served.header))
         response.headers.extend(extra)
-        elapsed = time.perf_counter() - started
-        self.metrics.request(served.name if served else "", str(served.version) if served
-                             else "", protocol, response.status, elapsed)
-        if self.config.access_log:
-            access.info("%s %s %d %.2fms %s", request.method, request.path, response.status,
-                        elapsed * 1000, request_id)
+        # counted once the answer is on its way: the client need not wait for the books
+        asyncio.get_running_loop().call_soon(self._account, request, response.status,
+                                             protocol, time.perf_counter() - started)
         return response
+
+    def _account(self, request: Request, status: int, protocol: str, elapsed: float) -> None:
+        served: Served | None = request.served
+        self.metrics.request(served.name if served else "", served.version_text if served
+                             else "", protocol, status, elapsed)
+        if self.config.access_log:
+            access.info("%s %s %d %.2fms %s", request.method, request.path, status,
+                        elapsed * 1000, request.id)
 
     def allow(self, request: Request, scope: str, model: str | None = None) -> None:
         if self.guard is not None:
@@ -264,7 +269,7 @@ class ServingApp:
         if len(x) == 0:
             raise InvalidInputError("the request has no rows")
         try:
-            return await served.batcher.predict(x)
+            return served.batcher.now(x) or await served.batcher.predict(x)
         except ModelportError:
             raise
         except (ValueError, TypeError) as exc:

@@ -55,16 +55,19 @@ def _status_line(status: int) -> bytes:
 _STATUS_LINES = {status: _status_line(status) for status in _REASONS}
 
 
-def render(response: Response, keep_alive: bool, head_only: bool = False) -> bytes:
+# what a response says of its connection: nothing (HTTP/1.1 keeps it), keep-alive
+# (HTTP/1.0 closes unless told), or close
+KEEP, KEEP_10, CLOSE = b"", b"connection: keep-alive\r\n", b"connection: close\r\n"
+
+
+def render(response: Response, connection: bytes, head_only: bool = False) -> bytes:
     """The bytes of one response: status line, headers, body."""
     parts = [_STATUS_LINES.get(response.status) or _status_line(response.status),
              b"content-type: ", response.content_type,
              b"\r\ncontent-length: %d\r\n" % len(response.body)]
     for name, value in response.headers:
         parts += (name, b": ", value, b"\r\n")
-    if not keep_alive:
-        parts.append(b"connection: close\r\n")
-    parts.append(b"\r\n")
+    parts += (connection, b"\r\n")
     if not head_only:
         parts.append(response.body)
     return b"".join(parts)
@@ -125,7 +128,7 @@ class Connection(asyncio.Protocol):
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
-        self.pending: deque[tuple[Request, ModelportError | None, bool]] = deque()
+        self.pending: deque[tuple[Request, ModelportError | None, bytes]] = deque()
         self.busy = False  # a request is being answered
         self.receiving = False  # between a request's first and last byte
         self.closing = False  # answer what was received, then close
@@ -135,7 +138,8 @@ class Connection(asyncio.Protocol):
         self._header_bytes = 0
         self._body: list[bytes] = []
         self._size = 0
-        self._failure: ModelportError | None = None
+        self._too_many_headers = False
+        self._refused = False  # a request was refused before its end: ignore the rest
 
     # -- the transport's side
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -148,6 +152,8 @@ class Connection(asyncio.Protocol):
         self.server.forget(self)
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -163,101 +169,126 @@ class Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.resume_reading()
 
-    # -- the parser's side
-    def on_message_begin(self) -> None:
-        self.receiving = True
-        self._url = b""
-        self._headers = {}
-        self._header_bytes = 0
-        self._body = []
-        self._size = 0
-        self._failure = None
-        self.since = self.loop.time()
-
+    # -- the parser's side (no on_message_begin: one call less per request; the URL
+    # starts every request, and the state is fresh after the previous one completed)
     def on_url(self, url: bytes) -> None:
-        self._url += url
+        if self.receiving:  # the URL came in pieces
+            self._url += url
+        else:
+            self.receiving = True
+            self._url = url
+            self.since = self.loop.time()
+        self._header_bytes += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_bytes += len(name) + len(value)
-        if self._header_bytes > MAX_HEADER_BYTES or len(self._headers) >= MAX_HEADERS:
-            self._failure = self._failure or HeadersTooLargeError(
-                f"request headers are over {MAX_HEADER_BYTES:,} bytes or {MAX_HEADERS} fields")
-            return
-        self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        if self._header_bytes <= MAX_HEADER_BYTES and len(self._headers) < MAX_HEADERS:
+            self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        else:
+            self._too_many_headers = True
 
     def on_headers_complete(self) -> None:
+        if self._too_many_headers or self._header_bytes > MAX_HEADER_BYTES:
+            self._refuse(HeadersTooLargeError(
+                f"the request line and headers are over {MAX_HEADER_BYTES:,} bytes or "
+                f"{MAX_HEADERS} fields"))
+            return
         declared = self._headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.server.max_body:
-            self._failure = self._failure or PayloadTooLargeError(
+            self._refuse(PayloadTooLargeError(
                 f"request body of {int(declared):,} bytes is over the "
-                f"{self.server.max_body:,}-byte limit")
-        if (self._failure is None and self.transport is not None
-                and self._headers.get("expect", "").lower() == "100-continue"):
+                f"{self.server.max_body:,}-byte limit"))
+        elif (self.transport is not None
+              and self._headers.get("expect", "").lower() == "100-continue"):
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
-        if self._failure is not None:
+        if self._refused:
             return
         self._size += len(body)
         if self._size > self.server.max_body:
-            self._failure = PayloadTooLargeError(
-                f"request body is over the {self.server.max_body:,}-byte limit")
-            self._body = []
+            self._refuse(PayloadTooLargeError(
+                f"request body is over the {self.server.max_body:,}-byte limit"))
             return
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        if self._refused:
+            return
+        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        connection = CLOSE
+        if self.parser.should_keep_alive():
+            connection = KEEP_10 if self.parser.get_http_version() == "1.0" else KEEP
+        self.pending.append((self._request(body), None, connection))
+        self._headers = {}
+        self._header_bytes = 0
+        self._body = []
+        self._size = 0
+        self._next()
+
+    def _request(self, body: bytes) -> Request:
         self.receiving = False
         url = httptools.parse_url(self._url)
         path = url.path.decode("latin-1")
         if "%" in path:
             path = unquote(path, encoding="latin-1")
-        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
-        request = Request(self.parser.get_method().decode("latin-1"), path, self._headers,
-                          body, (url.query or b"").decode("latin-1"))
-        # a refused request's body may be unread: the connection cannot be reused
-        keep_alive = self._failure is None and self.parser.should_keep_alive()
-        self.pending.append((request, self._failure, keep_alive))
-        if not keep_alive and self.transport is not None:
+        return Request(self.parser.get_method().decode("latin-1"), path, self._headers,
+                       body, (url.query or b"").decode("latin-1"))
+
+    def _refuse(self, failure: ModelportError) -> None:
+        """Answer a request that will not be read to its end right away, then close —
+        waiting for a body that is not wanted could take forever."""
+        self._refused = True
+        self._body = []
+        if self.transport is not None:
             self.transport.pause_reading()
+        self.pending.append((self._request(b""), failure, CLOSE))
         self._next()
 
     # -- answering
     def _next(self) -> None:
         while self.pending and not self.busy and self.transport is not None:
-            request, failure, keep_alive = self.pending.popleft()
-            keep_alive = keep_alive and not self.closing
+            request, failure, connection = self.pending.popleft()
+            if self.closing:
+                connection = CLOSE
             self.busy = True
             coro = self.server.handler(request, failure)
             try:  # eagerly: a request that never waits is answered right here
                 waiting_on = coro.send(None)
             except StopIteration as done:
-                self._answer(request, done.value, keep_alive)
+                self._answer(request, done.value, connection)
                 continue
             except BaseException:
                 self._reject(500, "internal server error")
                 return
             task = self.loop.create_task(_resume(coro, waiting_on))
             task.add_done_callback(functools.partial(self._answered, request=request,
-                                                     keep_alive=keep_alive))
+                                                     connection=connection))
 
     def _answered(self, task: asyncio.Task[Response], *, request: Request,
-                  keep_alive: bool) -> None:
+                  connection: bytes) -> None:
         if task.cancelled() or task.exception() is not None:
             self._reject(500, "internal server error")
             return
-        self._answer(request, task.result(), keep_alive)
+        self._answer(request, task.result(), connection)
         self._next()
 
-    def _answer(self, request: Request, response: Response, keep_alive: bool) -> None:
+    def _answer(self, request: Request, response: Response, connection: bytes) -> None:
         self.busy = False
-        if self.transport is None:
+        if self.transport is None or self.transport.is_closing():
             return
-        self.transport.write(render(response, keep_alive, request.method == "HEAD"))
-        if not keep_alive:
+        self.transport.write(render(response, connection, request.method == "HEAD"))
+        if connection is CLOSE:
             self.closing = True
             self.pending.clear()
-            self.transport.close()
+            if self._refused and self.transport.can_write_eof():
+                # a lingering close: closing with unread bytes would reset the connection
+                # and could take the answer with it — end our side, drop what still comes,
+                # and let the client (or the idle timeout) close
+                self.transport.write_eof()
+                self.transport.resume_reading()
+            else:
+                self.transport.close()
         elif self.closing and not self.pending and not self.receiving:
             self.transport.close()
         elif not self.receiving:
@@ -265,10 +296,10 @@ class Connection(asyncio.Protocol):
 
     def _reject(self, status: int, message: str) -> None:
         """A request that cannot be parsed or answered: say why, then close."""
-        if self.transport is None:
+        if self.transport is None or self.transport.is_closing():
             return
         body = orjson.dumps({"error": message})
-        self.transport.write(render(Response(status, body), keep_alive=False))
+        self.transport.write(render(Response(status, body), CLOSE))
         self.closing = True
         self.pending.clear()
         self.transport.close()

@@ -31,17 +31,21 @@ class MethodNotAllowedError(ModelportError):
     status = 405
 
 
-@dataclass
 class Request:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes = b""
-    query: str = ""
-    key: Any = None  # the API key that authenticated the request, if any
-    id: str = ""
-    served: Any = None  # the version chosen to answer, once routing chose one
-    response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    """One request, body read. A plain slotted class: one is made per request."""
+
+    __slots__ = ("body", "headers", "id", "key", "method", "path", "query", "served")
+
+    def __init__(self, method: str, path: str, headers: dict[str, str], body: bytes = b"",
+                 query: str = "") -> None:
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.body = body
+        self.query = query
+        self.key: Any = None  # the API key that authenticated the request, if any
+        self.id = ""
+        self.served: Any = None  # the version chosen to answer, once routing chose one
 
     def json(self) -> Any:
         if not self.body:

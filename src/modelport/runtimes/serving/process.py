@@ -11,6 +11,7 @@ the whole server, since its siblings would fail the same way.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import signal
@@ -65,6 +66,9 @@ def serve(make_app: Callable[[], App], sock: socket.socket, max_body: int) -> No
 async def _serve(make_app: Callable[[], App], sock: socket.socket, max_body: int) -> None:
     app = make_app()
     await app.startup()
+    # what startup loaded (libraries, models) lives as long as the process: keep it out
+    # of the collector's way, so a collection under load walks only per-request objects
+    gc.freeze()
     server = h1.Server(app.respond, max_body)
     await server.start(sock)
     stop = asyncio.Event()

@@ -88,11 +88,11 @@ class Repository:
         batcher = Batcher(predictor, max_batch=self.options.max_batch,
                           enabled=self.options.batching)
         if version.input_example:
-            batcher.warm(version.signature.to_matrix(version.input_example))
+            batcher.warm(predictor.matrix(version.input_example))
         else:
             sample = load_sample(version, ws=self.ws)
             if sample is not None:
-                batcher.warm(np.asarray(sample))
+                batcher.warm(predictor.matrix(np.asarray(sample)))
         served = Served(version.name, version.version, predictor.runtime, version, predictor,
                         batcher)
         if self.on_load is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from modelport.core.formats.base import Predictor
 from modelport.lifecycle.registry import ModelVersion
@@ -17,12 +17,12 @@ class Served:
     model: ModelVersion
     predictor: Predictor
     batcher: Batcher
+    # made once: every response names its version
+    label: str = field(init=False)  # NAME:VERSION
+    header: bytes = field(init=False)  # the label, for the x-model-version header
+    version_text: str = field(init=False)
 
-    @property
-    def label(self) -> str:
-        return f"{self.name}:{self.version}"
-
-    @property
-    def header(self) -> bytes:
-        """The value of the header that tells a client which version answered."""
-        return self.label.encode()
+    def __post_init__(self) -> None:
+        self.version_text = str(self.version)
+        self.label = f"{self.name}:{self.version}"
+        self.header = self.label.encode()

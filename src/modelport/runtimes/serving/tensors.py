@@ -27,8 +27,15 @@ _BY_KIND = {("b", 1): "BOOL", ("u", 1): "UINT8", ("u", 2): "UINT16", ("u", 4): "
             ("i", 8): "INT64", ("f", 2): "FP16", ("f", 4): "FP32", ("f", 8): "FP64"}
 
 
+_BY_DTYPE: dict[np.dtype[Any], str] = {}
+
+
 def datatype_of(arr: np.ndarray) -> str:
-    return _BY_KIND.get((arr.dtype.kind, arr.dtype.itemsize), "BYTES")
+    datatype = _BY_DTYPE.get(arr.dtype)
+    if datatype is None:
+        datatype = _BY_DTYPE[arr.dtype] = _BY_KIND.get((arr.dtype.kind, arr.dtype.itemsize),
+                                                        "BYTES")
+    return datatype
 
 
 def dtype_for(datatype: Any, name: str) -> np.dtype[Any]:
@@ -101,7 +108,7 @@ def to_binary(arr: np.ndarray) -> bytes:
 
 def to_json_data(arr: np.ndarray) -> Any:
     """Flat row-major data: the array itself where orjson serialises it, else a list."""
-    flat = arr.ravel()
+    flat = arr.ravel()  # a contiguous view, or a contiguous copy
     if flat.dtype.kind in "biuf":
-        return np.ascontiguousarray(flat)
+        return flat
     return [x.decode() if isinstance(x, bytes) else x for x in flat.tolist()]

@@ -122,23 +122,7 @@ def batch_of(doc: dict[str, Any], binary: memoryview | None, columns: list[str])
 
 def render(doc: dict[str, Any], served: Served, outputs: dict[str, np.ndarray], name: str
            ) -> Response:
-    requested = doc.get("outputs")
-    params = doc.get("parameters")
-    if not isinstance(params, dict):
-        params = {}
-    binary_default = bool(params.get("binary_data_output", False))
-    wanted: dict[str, bool] = {}
-    if isinstance(requested, list) and requested:
-        for item in requested:
-            wanted_name = item.get("name") if isinstance(item, dict) else None
-            if not isinstance(wanted_name, str) or wanted_name not in outputs:
-                raise InvalidInputError(f"unknown output {wanted_name!r} — this model gives "
-                                        f"{', '.join(outputs)}")
-            p = item.get("parameters") or {}
-            wanted[wanted_name] = bool(p.get("binary_data", binary_default)) \
-                if isinstance(p, dict) else binary_default
-    else:
-        wanted = dict.fromkeys(outputs, binary_default)
+    wanted = _wanted(doc, outputs)
     body_outputs, blobs = [], []
     for output, binary in wanted.items():
         arr = outputs[output]
@@ -151,12 +135,35 @@ def render(doc: dict[str, Any], served: Served, outputs: dict[str, np.ndarray], 
         else:
             entry["data"] = to_json_data(arr)
         body_outputs.append(entry)
-    result: dict[str, Any] = {"model_name": name, "model_version": str(served.version),
+    result: dict[str, Any] = {"model_name": name, "model_version": served.version_text,
                               "outputs": body_outputs}
-    if isinstance(doc.get("id"), str):
+    if "id" in doc and isinstance(doc["id"], str):
         result["id"] = doc["id"]
     header = orjson.dumps(result, option=orjson.OPT_SERIALIZE_NUMPY)
     if not blobs:
         return Response(200, header)
     return Response(200, header + b"".join(blobs), b"application/octet-stream",
                     [(HEADER_LENGTH.encode(), str(len(header)).encode())])
+
+
+def _wanted(doc: dict[str, Any], outputs: dict[str, np.ndarray]) -> dict[str, bool]:
+    """Which outputs to answer, each as binary or not; every one as JSON by default."""
+    requested = doc.get("outputs")
+    params = doc.get("parameters")
+    if not requested and not params:  # the common request
+        return dict.fromkeys(outputs, False)
+    if not isinstance(params, dict):
+        params = {}
+    binary_default = bool(params.get("binary_data_output", False))
+    if not isinstance(requested, list) or not requested:
+        return dict.fromkeys(outputs, binary_default)
+    wanted: dict[str, bool] = {}
+    for item in requested:
+        wanted_name = item.get("name") if isinstance(item, dict) else None
+        if not isinstance(wanted_name, str) or wanted_name not in outputs:
+            raise InvalidInputError(f"unknown output {wanted_name!r} — this model gives "
+                                    f"{', '.join(outputs)}")
+        p = item.get("parameters") or {}
+        wanted[wanted_name] = bool(p.get("binary_data", binary_default)) \
+            if isinstance(p, dict) else binary_default
+    return wanted
