@@ -42,41 +42,43 @@ class OnnxPredictor(Predictor):
         super().__init__(signature)
         self.session = session
         self._input = session.get_inputs()[0].name
-        self._outputs = [o.name for o in session.get_outputs()]
+        outputs = [o.name for o in session.get_outputs()]
+        label = next((n for n in outputs if "label" in n.lower()), None)
+        proba = next((n for n in outputs if "prob" in n.lower()), None)
+        if session.get_modelmeta().custom_metadata_map.get(PROBABILITIES_KEY) == "false":
+            proba = None
+        self._has_proba = proba is not None
+        # one output fetched per call, the one used: a regressor's value, a classifier's
+        # probabilities (the argmax maps onto signature.classes, which a bare booster's own
+        # label output — class indexes — would not), else its labels
+        self._fetch = [outputs[0] if not self.is_classifier else proba or label or outputs[0]]
         # the binding under InferenceSession.run: the wrapper re-validates input names and
         # rebuilds the output list on every call — half of a small model's time; inputs
         # here are already checked against the signature
         self._call = getattr(session, "_sess", None)
-        names = [o.lower() for o in self._outputs]
-        self._label_index = next((i for i, n in enumerate(names) if "label" in n), None)
-        self._proba_index = next((i for i, n in enumerate(names) if "prob" in n), None)
-        if session.get_modelmeta().custom_metadata_map.get(PROBABILITIES_KEY) == "false":
-            self._proba_index = None
 
-    def _run(self, x: np.ndarray) -> list[Any]:
+    def _run(self, x: np.ndarray) -> Any:
         if self._call is not None:
-            return self._call.run(self._outputs, {self._input: x}, None)  # type: ignore[no-any-return]
-        return self.session.run(self._outputs, {self._input: x})  # type: ignore[no-any-return]
+            return self._call.run(self._fetch, {self._input: x}, None)[0]
+        return self.session.run(self._fetch, {self._input: x})[0]
 
     def predict_matrix(self, x: np.ndarray) -> np.ndarray:
         if not self.is_classifier:
-            return np.asarray(self._run(x)[0], dtype=np.float64).reshape(-1)
-        if self._proba_index is not None:
-            # the argmax maps onto signature.classes, which a bare booster's own label
-            # output (class indexes) would not
+            return np.asarray(self._run(x), dtype=np.float64).reshape(-1)
+        if self._has_proba:
             return self.labels(self.proba_matrix(x))
-        return np.asarray(self._run(x)[self._label_index or 0]).reshape(-1)
+        return np.asarray(self._run(x)).reshape(-1)
 
     def proba_matrix(self, x: np.ndarray) -> np.ndarray:
-        if self._proba_index is None:
+        if not self._has_proba:
             return super().proba_matrix(x)
-        proba = self._run(x)[self._proba_index]
+        proba = self._run(x)
         if isinstance(proba, list):  # a ZipMap output: one dict per row
             proba = [[row[k] for k in sorted(row)] for row in proba]
         return np.asarray(proba, dtype=np.float64)
 
     def outputs_of_matrix(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        if self.is_classifier and self._proba_index is None:
+        if self.is_classifier and not self._has_proba:
             return {"prediction": self.predict_matrix(x)}
         return super().outputs_of_matrix(x)
 

@@ -8,6 +8,7 @@ path is the same short sequence whichever client calls.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import time
@@ -81,7 +82,7 @@ class ServingApp:
 
     def _instrument(self, served: Served) -> None:
         labels = (served.name, str(served.version))
-        served.batcher.on_batch = lambda rows: self.metrics.batch_size.observe(labels, rows)
+        served.batcher.on_batch = functools.partial(self.metrics.batch_size.observe, labels)
 
     async def _background(self) -> None:
         """Follow endpoint policies (4×/s); publish statistics, run the controller (1×/s)."""
@@ -173,18 +174,13 @@ class ServingApp:
         if served is not None:
             extra.append((b"x-model-version", served.header))
         response.headers.extend(extra)
-        # counted once the answer is on its way: the client need not wait for the books
-        asyncio.get_running_loop().call_soon(self._account, request, response.status,
-                                             protocol, time.perf_counter() - started)
-        return response
-
-    def _account(self, request: Request, status: int, protocol: str, elapsed: float) -> None:
-        served: Served | None = request.served
+        elapsed = time.perf_counter() - started
         self.metrics.request(served.name if served else "", served.version_text if served
-                             else "", protocol, status, elapsed)
+                             else "", protocol, response.status, elapsed)
         if self.config.access_log:
-            access.info("%s %s %d %.2fms %s", request.method, request.path, status,
-                        elapsed * 1000, request.id)
+            access.info("%s %s %d %.2fms %s", request.method, request.path, response.status,
+                        elapsed * 1000, request_id)
+        return response
 
     def allow(self, request: Request, scope: str, model: str | None = None) -> None:
         if self.guard is not None:
