@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,3 +63,13 @@ def stop_server(server: Server) -> None:
     except subprocess.TimeoutExpired:
         server.proc.kill()
         server.proc.wait()
+
+
+@contextlib.contextmanager
+def serving(home: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """A server for the length of a ``with`` block (a fixture's whole life)."""
+    server = start_server(home, *args, env=env)
+    try:
+        yield server
+    finally:
+        stop_server(server)

@@ -26,7 +26,7 @@ from modelport.control import rollout as ro
 from modelport.core.store.engine import forget_stores
 from modelport.core.workspace import Workspace
 from modelport.lifecycle.endpoints import create_endpoint, get_endpoint
-from servers import Server, start_server, stop_server
+from servers import Server, serving, start_server, stop_server
 
 ROW = [5.1, 3.5, 1.4, 0.2]
 
@@ -57,9 +57,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(home: Path) -> Iterator[Server]:
-    srv = start_server(home)
-    yield srv
-    stop_server(srv)
+    with serving(home) as srv:
+        yield srv
 
 
 @pytest.fixture

@@ -59,6 +59,10 @@ def test_a_model_with_unstorable_parts_is_refused_when_saved() -> None:
     ({"defaultdict": [], "factory": "eval"}, "factory"),
     ({"method": "__init__", "of": {"dict": []}}, "non-River"),
     ([1, 2], "bare list"),
+    ({"object": "river.linear_model.LogisticRegression", "state": []}, "malformed"),
+    ({"list": [{"ref": 7}]}, "malformed"),
+    ({"object": "river.linear_model.LogisticRegression", "id": 0, "state": [["a"]]},
+     "malformed"),
 ])
 def test_crafted_state_naming_foreign_code_is_refused(state: object, message: str) -> None:
     data = orjson.dumps({"river_state": 1, "model": state})

@@ -10,7 +10,7 @@ import pytest
 from modelport.config import Settings
 from modelport.core.store.engine import forget_stores
 from modelport.core.workspace import Workspace
-from servers import Server, start_server, stop_server
+from servers import Server, serving
 
 
 def make_models(home: Path) -> Workspace:
@@ -45,6 +45,5 @@ def model_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(model_home: Path) -> Iterator[Server]:
-    srv = start_server(model_home)
-    yield srv
-    stop_server(srv)
+    with serving(model_home) as srv:
+        yield srv

@@ -16,7 +16,7 @@ from frames import mixed_frame
 from modelport.config import Settings
 from modelport.core.store.engine import forget_stores
 from modelport.core.workspace import Workspace
-from servers import Server, start_server, stop_server
+from servers import Server, serving, start_server, stop_server
 
 FRAME = mixed_frame()
 X = FRAME.drop(columns="target")
@@ -50,9 +50,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(home: Path) -> Iterator[Server]:
-    srv = start_server(home)
-    yield srv
-    stop_server(srv)
+    with serving(home) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")

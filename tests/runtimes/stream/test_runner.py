@@ -162,3 +162,19 @@ def test_labels_without_learning_watch_a_batch_model_and_drift_starts_a_retrain(
     assert runner.stats.drift["error_at"][0] > 1000
     new = max(list_versions("watched", ws=env_ws), key=lambda v: v.version)
     assert "retrained_from" in new.tags
+
+
+def test_a_broker_that_cannot_be_opened_fails_the_run(online_model: str,
+                                                      env_ws: Workspace) -> None:
+    from modelport.errors import BrokerError
+    from modelport.lifecycle.search import search_runs
+
+    runner = StreamRunner(online_model, StreamConfig(
+        source="redis://127.0.0.1:1/0?stream=nowhere", sink="redis://127.0.0.1:1/0?stream=x",
+        group="g", name="unreachable"))
+    with pytest.raises(BrokerError):
+        runner.run(max_events=1)
+    runs = search_runs(experiment="stream", ws=env_ws).runs
+    assert [r.status for r in runs if r.name == "stream-unreachable-" + runner.config.consumer
+            ] == ["FAILED"]
+    assert [s.state for s in list_streams("unreachable", ws=env_ws)] == ["failed"]

@@ -41,7 +41,12 @@ def encode(obj: Any) -> Any:
 
 def decode(tree: Any) -> Any:
     """Rebuild what ``encode`` wrote, trusting only River's classes and plain data."""
-    return _Decoder().decode(tree)
+    try:
+        return _Decoder().decode(tree)
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        # a tree ``encode`` never wrote: a missing field, a dangling reference
+        raise UnsafeArtifactError(f"malformed online-model state: {type(exc).__name__} "
+                                  f"{exc}") from None
 
 
 def _qualname(cls: type) -> str:

@@ -186,15 +186,15 @@ class StreamRunner:
         dead_url = c.dead_letter or dead_letter_url(c.source)
         state = "failed"
         with ExitStack() as opened:
-            self._source = opened.enter_context(
-                open_source(c.source, c.group, c.consumer, c.claim_after))
-            self._sink = opened.enter_context(open_sink(c.sink))
-            self._dead_sink = opened.enter_context(open_sink(dead_url))
-            self._labels: Source | None = None
-            if c.labels:
-                self._labels = opened.enter_context(
-                    open_source(c.labels, c.group, c.consumer, c.claim_after))
-            try:
+            try:  # a broker that cannot be opened fails the run too, not leaves it running
+                self._source = opened.enter_context(
+                    open_source(c.source, c.group, c.consumer, c.claim_after))
+                self._sink = opened.enter_context(open_sink(c.sink))
+                self._dead_sink = opened.enter_context(open_sink(dead_url))
+                self._labels: Source | None = None
+                if c.labels:
+                    self._labels = opened.enter_context(
+                        open_source(c.labels, c.group, c.consumer, c.claim_after))
                 last_work = time.monotonic()
                 while not stop.is_set():
                     if self.step():
