@@ -8,12 +8,17 @@ only mean something side by side, on one machine, in one run, with the same
 fitted model and the same request for every server — this script is that
 run, and it records the ratios with a verdict each.
 
-    python benchmarks/serving/bench.py [--quick] [--duration 8]
+    python benchmarks/serving/bench.py [--quick] [--duration 8] [--rounds 3]
 
 Setup, the same as in FIELD.md: each server pinned to core 0 (``taskset -c
 0``), wrk on core 1 (one thread, keep-alive connections, one precomputed
 single-row JSON POST), concurrency 1 and 32, after a short warm-up per
-endpoint. Every answer is checked (the expected label) before any load.
+endpoint. Every answer is checked (the expected label) before any load. The
+servers take turns for ``--rounds`` rounds and each line reports its median
+round, so a slow minute of this shared machine does not decide a ratio. A
+no-op on modelport's own HTTP server is measured beside the ceiling (a no-op
+ASGI app under uvicorn) for information: ``modelport serve`` does not run on
+uvicorn, and the pair shows what its HTTP layer costs.
 
 It needs nothing installed but Python 3.11+ and root for ``apt-get install
 wrk`` (when wrk is missing): it builds two virtualenvs under
