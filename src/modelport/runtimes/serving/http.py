@@ -1,8 +1,9 @@
-"""The little HTTP the server needs, straight on ASGI.
+"""The little HTTP the app needs: a request, a response, and their ASGI form.
 
-No framework sits on the per-request path: a request is its scope plus a body
-read under a size limit, and a response is two ``send`` calls. Errors are
-``ModelportError``s rendered as ``{"error": ...}`` with their own status.
+No framework sits on the per-request path: a ``Request`` is what modelport's
+own server (h1) or an ASGI scope plus its body gives, a ``Response`` is
+status, body and headers. Errors are ``ModelportError``s rendered as
+``{"error": ...}`` with their own status.
 """
 
 from __future__ import annotations
