@@ -81,7 +81,7 @@ class ServingApp:
         repository.on_load = self._instrument
 
     def _instrument(self, served: Served) -> None:
-        labels = (served.name, str(served.version))
+        labels = (served.name, served.version_text)
         served.batcher.on_batch = functools.partial(self.metrics.batch_size.observe, labels)
 
     async def _background(self) -> None:
@@ -228,7 +228,7 @@ class ServingApp:
     def _gauges(self) -> list[tuple[str, str, str, float]]:
         out: list[tuple[str, str, str, float]] = []
         for s in self.repo.all():
-            version = str(s.version)
+            version = s.version_text
             out.append(("modelport_queue_depth", s.name, version, s.batcher.queue_depth))
             out.append(("modelport_model_cost_seconds", s.name, version, s.batcher.cost_s))
         return out

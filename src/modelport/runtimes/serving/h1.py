@@ -32,7 +32,7 @@ import httptools
 import orjson
 
 from modelport.errors import ModelportError
-from modelport.runtimes.serving.http import PayloadTooLargeError, Request, Response
+from modelport.runtimes.serving.http import Request, Response, declared_too_large, too_large
 
 Handler = Callable[[Request, ModelportError | None], Coroutine[Any, Any, Response]]
 
@@ -193,11 +193,9 @@ class Connection(asyncio.Protocol):
                 f"the request line and headers are over {MAX_HEADER_BYTES:,} bytes or "
                 f"{MAX_HEADERS} fields"))
             return
-        declared = self._headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.server.max_body:
-            self._refuse(PayloadTooLargeError(
-                f"request body of {int(declared):,} bytes is over the "
-                f"{self.server.max_body:,}-byte limit"))
+        refusal = declared_too_large(self._headers.get("content-length"), self.server.max_body)
+        if refusal is not None:
+            self._refuse(refusal)
         elif (self.transport is not None
               and self._headers.get("expect", "").lower() == "100-continue"):
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -207,8 +205,7 @@ class Connection(asyncio.Protocol):
             return
         self._size += len(body)
         if self._size > self.server.max_body:
-            self._refuse(PayloadTooLargeError(
-                f"request body is over the {self.server.max_body:,}-byte limit"))
+            self._refuse(too_large(self.server.max_body))
             return
         self._body.append(body)
 

@@ -73,11 +73,24 @@ def error_response(exc: ModelportError) -> Response:
     return Response(exc.status, orjson.dumps({"error": exc.message}))
 
 
+def declared_too_large(declared: str | None, limit: int) -> PayloadTooLargeError | None:
+    """The refusal of a body whose Content-Length is over ``limit``, before reading it."""
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return PayloadTooLargeError(f"request body of {int(declared):,} bytes is over the "
+                                    f"{limit:,}-byte limit")
+    return None
+
+
+def too_large(limit: int) -> PayloadTooLargeError:
+    """The refusal of a body found over ``limit`` while reading it (chunked, or lying)."""
+    return PayloadTooLargeError(f"request body is over the {limit:,}-byte limit")
+
+
 async def read_body(receive: Receive, limit: int, declared: str | None) -> bytes:
     """The whole request body, refusing (413) as soon as it passes ``limit`` bytes."""
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(f"request body of {int(declared):,} bytes is over the "
-                                   f"{limit:,}-byte limit")
+    refusal = declared_too_large(declared, limit)
+    if refusal is not None:
+        raise refusal
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -87,7 +100,7 @@ async def read_body(receive: Receive, limit: int, declared: str | None) -> bytes
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLargeError(f"request body is over the {limit:,}-byte limit")
+            raise too_large(limit)
         chunks.append(chunk)
         if not message.get("more_body", False):
             break

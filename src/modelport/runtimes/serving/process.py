@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import uvloop
+
 from modelport.errors import InvalidInputError, ModelportError
 from modelport.runtimes.serving import h1
 from modelport.runtimes.serving.http import Request, Response
@@ -58,8 +60,6 @@ def bind(host: str, port: int) -> socket.socket:
 
 def serve(make_app: Callable[[], App], sock: socket.socket, max_body: int) -> None:
     """Run one worker until SIGTERM or SIGINT, then close gracefully."""
-    import uvloop
-
     uvloop.run(_serve(make_app, sock, max_body))
 
 

@@ -50,7 +50,7 @@ def model_metadata(served: Served, name: str) -> Response:
         inputs = [{"name": c.name, "datatype": "BYTES" if c.categories is not None else dtype,
                    "shape": [-1]} for c in sig.inputs]
     return json_response({
-        "name": name, "versions": [str(served.version)], "platform": served.runtime,
+        "name": name, "versions": [served.version_text], "platform": served.runtime,
         "inputs": inputs, "outputs": outputs,
     })
 
