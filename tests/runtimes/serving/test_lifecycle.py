@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import concurrent.futures
+import http.client
+import json
 import signal
 import time
 
@@ -13,21 +14,28 @@ BODY = {"inputs": [{"name": "input", "shape": [2000, 4], "datatype": "FP64",
 
 
 def test_sigterm_lets_in_flight_requests_finish(model_home) -> None:  # type: ignore
-    from servers import start_server
+    from servers import start_server, stop_server
 
     srv = start_server(model_home, "iris:2", "--runtime", "native", "--no-batching")
-
-    def call(_: int) -> int:
-        with httpx.Client(base_url=srv.url, timeout=60) as c:
-            return c.post("/v2/models/iris/infer", json=BODY).status_code
-
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        futures = [pool.submit(call, i) for i in range(8)]
-        time.sleep(0.3)  # requests are in flight
+    host, port = srv.host_port.split(":")
+    body = json.dumps(BODY)
+    connections = [http.client.HTTPConnection(host, int(port), timeout=60) for _ in range(8)]
+    try:
+        for conn in connections:  # accepted by the server, not waiting in the backlog
+            conn.request("GET", "/v2/health/live")
+            conn.getresponse().read()
+        for conn in connections:
+            conn.request("POST", "/v2/models/iris/infer", body,
+                         {"content-type": "application/json"})
+        time.sleep(0.3)  # every request is received; they run one at a time
         srv.proc.send_signal(signal.SIGTERM)
-        statuses = [f.result() for f in futures]
-    assert statuses == [200] * 8
-    assert srv.proc.wait(timeout=30) == 0
+        statuses = [conn.getresponse().status for conn in connections]
+        assert statuses == [200] * 8
+        assert srv.proc.wait(timeout=30) == 0
+    finally:
+        for conn in connections:
+            conn.close()
+        stop_server(srv)
 
 
 def test_several_workers_serve_one_port(model_home) -> None:  # type: ignore[no-untyped-def]
