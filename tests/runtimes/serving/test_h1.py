@@ -104,6 +104,23 @@ def test_chunked_body_and_expect_continue() -> None:
     assert run(scenario) == (b"HTTP/1.1 100 Continue\r\n\r\n", 200, "abcde")
 
 
+def test_answers_written_at_the_end_of_the_turn_keep_their_order() -> None:
+    """Answers wait for the end of the loop's turn to be written together; an interim
+    100 Continue for a later pipelined request must still come after them."""
+    async def scenario(port: int, server: h1.Server) -> Any:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(post("/first", b"1") + b"POST /second HTTP/1.1\r\nHost: t\r\n"
+                     b"Content-Length: 1\r\nExpect: 100-continue\r\n\r\n")
+        first = await read_response(reader)
+        interim = await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"2")
+        second = await read_response(reader)
+        writer.close()
+        return orjson.loads(first[2])["path"], interim, orjson.loads(second[2])["path"]
+
+    assert run(scenario) == ("/first", b"HTTP/1.1 100 Continue\r\n\r\n", "/second")
+
+
 @pytest.mark.parametrize("declared", [True, False])
 def test_a_body_over_the_limit_is_413_and_the_connection_closes(declared: bool) -> None:
     big = b"x" * 5000

