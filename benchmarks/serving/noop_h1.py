@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 
 from modelport.errors import ModelportError
-from modelport.runtimes.serving import process
+from modelport.runtimes.serving import h1, process
 from modelport.runtimes.serving.http import Request, Response
 
 ANSWER = b'{"predictions":[1]}'
@@ -33,4 +33,5 @@ class NoopApp:
 
 
 if __name__ == "__main__":
-    process.serve(NoopApp, process.bind(sys.argv[1], int(sys.argv[2])), 10 * 1024 * 1024)
+    process.serve(NoopApp, process.bind(sys.argv[1], int(sys.argv[2])),
+                  h1.Options(10 * 1024 * 1024))

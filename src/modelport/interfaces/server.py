@@ -21,13 +21,14 @@ from modelport.control.controller import Controller
 from modelport.core.keys import list_keys
 from modelport.core.workspace import current
 from modelport.errors import InvalidInputError
-from modelport.runtimes.serving import process
+from modelport.runtimes.serving import h1, process
 from modelport.runtimes.serving.app import DEFAULT_MAX_BODY, AppConfig, ServingApp
 from modelport.runtimes.serving.auth import Guard
 from modelport.runtimes.serving.repository import Repository, ServeOptions
 
 ENV = "MODELPORT_SERVE_CONFIG"
 AUTH_MODES = ("auto", "on", "off")
+MAX_BUSY_POLL_US = 10_000  # beyond this, polling costs a core's worth of CPU for nothing
 
 
 @dataclass
@@ -42,6 +43,7 @@ class ServeConfig:
     max_batch: int = 256
     batching: bool = True
     max_body: int = DEFAULT_MAX_BODY
+    busy_poll_us: float = h1.BUSY_POLL_S * 1e6
     access_log: bool = False
     controller: bool = True  # run the rollout controller inside the server
 
@@ -90,15 +92,23 @@ def app_from_env() -> ServingApp:
     return build_app(ServeConfig(**json.loads(os.environ[ENV])))
 
 
-def run(config: ServeConfig) -> None:
+def check(config: ServeConfig) -> None:
+    """Refuse bad settings with one clear line, before anything listens or loads."""
     if config.workers < 1:
         raise InvalidInputError("--workers must be at least 1")
-    auth_enabled(config)  # fail here, in the parent, with one clear line
+    if not 0 <= config.busy_poll_us <= MAX_BUSY_POLL_US:
+        raise InvalidInputError(f"--busy-poll-us must be between 0 and {MAX_BUSY_POLL_US:,}")
+    auth_enabled(config)
+
+
+def run(config: ServeConfig) -> None:
+    check(config)
+    options = h1.Options(config.max_body, config.busy_poll_us / 1e6)
     sock = process.bind(config.host, config.port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     make_app = functools.partial(build_app, config)
     with sock:
         if config.workers == 1:
-            process.serve(make_app, sock, config.max_body)
+            process.serve(make_app, sock, options)
         else:
-            process.supervise(make_app, sock, config.max_body, config.workers)
+            process.supervise(make_app, sock, options, config.workers)

@@ -13,7 +13,9 @@ from typing import Any
 import orjson
 import pytest
 
-from modelport.errors import ModelportError
+from modelport.errors import InvalidInputError, ModelportError
+from modelport.interfaces.server import ServeConfig
+from modelport.interfaces.server import run as serve_run
 from modelport.runtimes.serving import h1
 from modelport.runtimes.serving.http import Request, Response, error_response
 from modelport.runtimes.serving.process import bind
@@ -34,10 +36,10 @@ async def echo(request: Request, failure: ModelportError | None = None) -> Respo
 Scenario = Callable[[int, h1.Server], Awaitable[Any]]
 
 
-def run(scenario: Scenario, max_body: int = 1000) -> Any:
+def run(scenario: Scenario, max_body: int = 1000, busy_poll_s: float = h1.BUSY_POLL_S) -> Any:
     async def main() -> Any:
         sock = bind("127.0.0.1", 0)
-        server = h1.Server(echo, max_body)
+        server = h1.Server(echo, h1.Options(max_body, busy_poll_s))
         await server.start(sock)
         try:
             return await scenario(sock.getsockname()[1], server)
@@ -263,3 +265,34 @@ def test_a_declared_oversize_body_is_refused_before_it_is_sent() -> None:
         return status, headers.get("connection"), rest
 
     assert run(scenario) == (413, "close", b"")
+
+
+def test_busy_polling_fades_when_idle_and_returns_with_close_requests() -> None:
+    """After answering, a worker polls a while before sleeping; polling that finds nothing
+    shrinks to none, and requests that follow answers closely bring it back."""
+    async def scenario(port: int, server: h1.Server) -> list[float]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        windows = []
+        for _ in range(5):  # spaced beyond the window: each poll finds nothing
+            writer.write(post("/spaced", b"1"))
+            await read_response(reader)
+            await asyncio.sleep(0.25)
+            windows.append(server._poll_window)
+        for _ in range(3):  # each request right after the previous answer
+            writer.write(post("/close", b"1"))
+            await read_response(reader)
+        windows.append(server._poll_window)
+        writer.close()
+        return windows
+
+    windows = run(scenario, busy_poll_s=0.1)
+    assert windows[:5] == pytest.approx([0.05, 0.025, 0.0125, 0.0, 0.0])
+    assert windows[5] > 0
+
+
+def test_busy_polling_can_be_turned_off_and_is_bounded() -> None:
+    server = h1.Server(echo, h1.Options(1000, busy_poll_s=0.0))
+    server.received()
+    assert server._poll_window == 0.0
+    with pytest.raises(InvalidInputError, match="--busy-poll-us"):
+        serve_run(ServeConfig(busy_poll_us=-1))

@@ -58,18 +58,18 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(make_app: Callable[[], App], sock: socket.socket, max_body: int) -> None:
+def serve(make_app: Callable[[], App], sock: socket.socket, options: h1.Options) -> None:
     """Run one worker until SIGTERM or SIGINT, then close gracefully."""
-    uvloop.run(_serve(make_app, sock, max_body))
+    uvloop.run(_serve(make_app, sock, options))
 
 
-async def _serve(make_app: Callable[[], App], sock: socket.socket, max_body: int) -> None:
+async def _serve(make_app: Callable[[], App], sock: socket.socket, options: h1.Options) -> None:
     app = make_app()
     await app.startup()
     # what startup loaded (libraries, models) lives as long as the process: keep it out
     # of the collector's way, so a collection under load walks only per-request objects
     gc.freeze()
-    server = h1.Server(app.respond, max_body)
+    server = h1.Server(app.respond, options)
     await server.start(sock)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -80,16 +80,16 @@ async def _serve(make_app: Callable[[], App], sock: socket.socket, max_body: int
     await app.shutdown()
 
 
-def _worker(make_app: Callable[[], App], sock: socket.socket, max_body: int) -> None:
+def _worker(make_app: Callable[[], App], sock: socket.socket, options: h1.Options) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
-        serve(make_app, sock, max_body)
+        serve(make_app, sock, options)
     except ModelportError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         sys.exit(STARTUP_FAILED)
 
 
-def supervise(make_app: Callable[[], App], sock: socket.socket, max_body: int,
+def supervise(make_app: Callable[[], App], sock: socket.socket, options: h1.Options,
               workers: int) -> None:
     """Run ``workers`` processes on ``sock``; restart the ones that die; stop them on
     SIGTERM/SIGINT, letting each finish what it is answering."""
@@ -97,7 +97,7 @@ def supervise(make_app: Callable[[], App], sock: socket.socket, max_body: int,
     stopping = False
 
     def start() -> Any:
-        process = context.Process(target=_worker, args=(make_app, sock, max_body),
+        process = context.Process(target=_worker, args=(make_app, sock, options),
                                   name="modelport-serve")
         process.start()
         return process
