@@ -47,9 +47,10 @@ def serve(
     config = ServeConfig(refs=refs or [], host=host, port=port, workers=workers,
                          runtime=runtime, auth=auth, insecure=insecure, max_batch=max_batch,
                          batching=batching, max_body=int(max_body_mb * 1024 * 1024),
+                         # unset: ServeConfig's default, the one place it is written
                          **({} if busy_poll_us is None else {"busy_poll_us": busy_poll_us}),
                          access_log=access_log, controller=controller)
-    check(config)
+    check(config)  # before the banner: a bad setting is one line, nothing more
     console.print(f"modelport serving on http://{host}:{port} "
                   f"({workers} worker{'s' if workers > 1 else ''}) — Ctrl-C to stop")
     run(config)

@@ -88,8 +88,12 @@ def render(response: Response, connection: bytes, head_only: bool = False) -> by
 
 @dataclass(frozen=True)
 class Options:
+    """What a server allows and how it waits: the largest request body (bytes) and
+    how long to poll after answering (seconds; 0 sleeps at once, for the least CPU on
+    a machine where latency matters less)."""
+
     max_body: int
-    busy_poll_s: float = BUSY_POLL_S  # 0: sleep as soon as there is nothing to do
+    busy_poll_s: float = BUSY_POLL_S
 
 
 class Server:
@@ -103,7 +107,7 @@ class Server:
         self._polling = False
         self._poll_until = 0.0
         self._received = 0  # requests read, so polling knows when one came
-        self._seen = 0
+        self._seen = 0  # _received when the current polling began
         self._sent_at = 0.0
         self.connections: set[Connection] = set()
         self._server: asyncio.AbstractServer | None = None
@@ -132,6 +136,7 @@ class Server:
         self._unsent.append(connection)
 
     def _send(self) -> None:
+        """End of a turn: write every answer made in it, then poll before sleeping."""
         unsent, self._unsent = self._unsent, []
         for connection in unsent:
             connection.flush()
@@ -156,10 +161,13 @@ class Server:
                 self._poll_max / 8 else 0.0
 
     def received(self) -> None:
+        """Count a request; one that came after polling gave up, but soon enough that a
+        longer window would have caught it, widens the window to catch the next."""
         self._received += 1
-        if not self._poll_window and self._poll_max \
-                and time.perf_counter() - self._sent_at < self._poll_max:
-            self._poll_window = self._poll_max / 8  # requests follow answers closely again
+        if not self._polling and self._poll_max:
+            gap = time.perf_counter() - self._sent_at
+            if self._poll_window < gap < self._poll_max:
+                self._poll_window = min(self._poll_max, max(2 * gap, self._poll_max / 8))
 
     def forget(self, connection: Connection) -> None:
         self.connections.discard(connection)
@@ -215,6 +223,11 @@ class Connection(asyncio.Protocol):
         self.pending.clear()
         self.server.forget(self)
 
+    def eof_received(self) -> bool:
+        """The client closed its sending side: answer what it sent, then close."""
+        self.closing = True
+        return bool(self.busy or self.pending or self._out)  # True keeps our side open
+
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
@@ -262,8 +275,12 @@ class Connection(asyncio.Protocol):
             self._refuse(refusal)
         elif (self.transport is not None
               and self._headers.get("expect", "").lower() == "100-continue"):
-            self.flush()  # answers to earlier pipelined requests go first
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            # an interim answer may not overtake earlier pipelined ones: write those
+            # first, and while one is still being answered send none (RFC 9110 lets
+            # a server skip it; the client sends its body after a short wait)
+            self.flush()
+            if not self.busy and not self.pending:
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
         if self._refused:
@@ -312,7 +329,7 @@ class Connection(asyncio.Protocol):
     def _next(self) -> None:
         while self.pending and not self.busy and self.transport is not None:
             request, failure, connection = self.pending.popleft()
-            if self.closing:
+            if self.closing and not self.pending:  # the last one received closes
                 connection = CLOSE
             self.busy = True
             coro = self.server.handler(request, failure)
@@ -340,10 +357,9 @@ class Connection(asyncio.Protocol):
         self.busy = False
         if self.transport is None or self.transport.is_closing():
             return
-        if not self._out:
-            self.server.send_later(self)
-        self._out.append(render(response, connection, request.method == "HEAD"))
-        if connection is CLOSE:
+        data = render(response, connection, request.method == "HEAD")
+        if connection is CLOSE:  # the last answer: out now, after any made before it
+            self._out.append(data)
             self.flush()
             self.closing = True
             self.pending.clear()
@@ -355,16 +371,21 @@ class Connection(asyncio.Protocol):
                 self.transport.resume_reading()
             else:
                 self.transport.close()
-        elif self.closing and not self.pending and not self.receiving:
+            return
+        if not self._out:
+            self.server.send_later(self)
+        self._out.append(data)
+        if self.closing and not self.pending and not self.receiving:
             self.flush()
             self.transport.close()
         elif not self.receiving:
             self.since = self.loop.time()
 
     def flush(self) -> None:
-        if self._out and self.transport is not None:
-            self.transport.write(self._out[0] if len(self._out) == 1 else b"".join(self._out))
-        self._out = []
+        """Write the answers this connection made in this turn, in order, in one call."""
+        out, self._out = self._out, []
+        if out and self.transport is not None:
+            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
 
     def _reject(self, status: int, message: str) -> None:
         """A request that cannot be parsed or answered: say why, then close."""
@@ -397,7 +418,6 @@ class Connection(asyncio.Protocol):
             if now - self.since > REQUEST_TIMEOUT_S:
                 self._reject(408, "the request was not received in time")
         elif now - self.since > IDLE_TIMEOUT_S:
-            self.flush()
             self.transport.close()
 
 
