@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from modelport.core.formats import linear
 from modelport.core.formats.base import Format, Predictor
 from modelport.core.signature import Signature
 from modelport.errors import ExportError, InvalidInputError, first_line, require
@@ -38,7 +39,9 @@ class OnnxPredictor(Predictor):
     runtime = "onnx"
     input_dtype = np.float32
 
-    def __init__(self, session: Any, signature: Signature) -> None:
+    def __init__(self, session: Any, signature: Signature, graph: bytes | None = None) -> None:
+        """``graph``: the model's bytes, so a one-node linear graph can answer a few rows
+        without onnxruntime (``linear``); without them every call goes to onnxruntime."""
         super().__init__(signature)
         self.session = session
         self._input = session.get_inputs()[0].name
@@ -56,6 +59,9 @@ class OnnxPredictor(Predictor):
         # rebuilds the output list on every call — half of a small model's time; inputs
         # here are already checked against the signature
         self._call = getattr(session, "_sess", None)
+        self._small = None
+        if graph is not None and (not self.is_classifier or self._has_proba):
+            self._small = linear.compile_graph(graph, session, self._input, self._fetch[0])
 
     def _run(self, x: np.ndarray) -> Any:
         if self._call is not None:
@@ -78,9 +84,22 @@ class OnnxPredictor(Predictor):
         return np.asarray(proba, dtype=np.float64)
 
     def outputs_of_matrix(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        if self._small is not None and len(x) <= self._small.max_rows:
+            return self._small_outputs(x)
         if self.is_classifier and not self._has_proba:
             return {"prediction": self.predict_matrix(x)}
         return super().outputs_of_matrix(x)
+
+
+    def _small_outputs(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        assert self._small is not None
+        rows = self._small.rows(x)
+        if not self.is_classifier:
+            return {"prediction": np.array([r[0] for r in rows], dtype=np.float64)}
+        assert self.classes is not None
+        best = [max(range(len(r)), key=r.__getitem__) for r in rows]
+        return {"prediction": self.classes.take(best),
+                "probabilities": np.array(rows, dtype=np.float64)}
 
 
 class OnnxFormat(Format):
@@ -110,6 +129,9 @@ class OnnxFormat(Format):
 
     def predictor(self, model: Any, signature: Signature) -> Predictor:
         return OnnxPredictor(model, signature)
+
+    def load(self, data: bytes, signature: Signature) -> Predictor:
+        return OnnxPredictor(self.load_model(data), signature, graph=data)
 
 
 @dataclass(frozen=True)
