@@ -9,7 +9,8 @@ def _stats(requests: int, errors: int = 0, seconds: float = 0.001,
     rec = StatsRecorder()
     for i in range(requests):
         rec.request("ep", "m:1", seconds, i >= errors, None)
-    data = merge(empty(), next(iter(next(iter(rec._windows.values())).values())))
+    _, rows = rec.snapshot()
+    data = merge(empty(), rows[0]["data"])
     if classes:
         data["classes"] = classes
     return data
@@ -53,3 +54,34 @@ def test_p99_from_buckets() -> None:
     assert p99_ms({}) is None
     data = _stats(100, seconds=0.002)
     assert 1.5 < p99_ms(data["latency"]) < 2.6
+
+
+def test_noted_requests_are_counted_into_their_windows(monkeypatch) -> None:  # type: ignore
+    """The request path only notes a request; the counts, latency buckets and classes
+    come out the same when the counters are taken, each in the window it came in."""
+    import math
+
+    import numpy as np
+
+    from modelport.runtimes.serving import stats
+
+    now = [100.2]
+    monkeypatch.setattr(stats.time, "time", lambda: now[0])
+    rec = StatsRecorder()
+    rec.request("ep", "m:1", 0.0005, True, np.array([1]))
+    rec.request("ep", "m:1", 0.2, False, np.array([1, 2]))
+    rec.request("ep", "m:2", 0.00005, True, np.array([0.5, 1.5]))  # a regressor's values
+    now[0] = 101.1
+    rec.request("ep", "m:1", 0.0005, True, np.array([2]))
+    _, rows = rec.snapshot()
+    by = {(r["window"], r["version"]): r["data"] for r in rows}
+    first = by[(100.0, "m:1")]
+    bucket = [str(int(math.log(s / 1e-4, 1.25)) + 1) for s in (0.0005, 0.2)]
+    assert (first["requests"], first["errors"]) == (2, 1)
+    assert first["latency"] == {bucket[0]: 1, bucket[1]: 1}
+    assert first["classes"] == {"1": 2, "2": 1}
+    regressor = by[(100.0, "m:2")]
+    assert regressor["latency"] == {"0": 1}
+    assert (regressor["value_n"], regressor["value_sum"]) == (2, 2.0)
+    assert by[(101.0, "m:1")]["classes"] == {"2": 1}
+    assert rec.snapshot()[1] == rows  # counted once: nothing noted since

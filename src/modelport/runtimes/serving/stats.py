@@ -11,6 +11,7 @@ that an idle slot is warm.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 import uuid
@@ -30,10 +31,19 @@ KEEP_S = 3600.0
 LATENCY_BOUNDS = [1e-4 * 1.25**i for i in range(56)]
 
 
-def _bucket(seconds: float) -> int:
-    if seconds <= LATENCY_BOUNDS[0]:
-        return 0
-    return min(int(math.log(seconds / 1e-4, 1.25)) + 1, len(LATENCY_BOUNDS) - 1)
+def _buckets(seconds: Any) -> np.ndarray:
+    """The latency bucket of each duration, all at once."""
+    s = np.asarray(seconds, dtype=np.float64)
+    out = np.zeros(s.shape, dtype=np.int64)
+    above = s > LATENCY_BOUNDS[0]
+    out[above] = np.minimum((np.log(s[above] / 1e-4) / math.log(1.25)).astype(np.int64) + 1,
+                            len(LATENCY_BOUNDS) - 1)
+    return out
+
+
+def _count(histogram: dict[str, int], buckets: np.ndarray) -> None:
+    for bucket, n in zip(*np.unique(buckets, return_counts=True), strict=True):
+        histogram[str(bucket)] = histogram.get(str(bucket), 0) + int(n)
 
 
 def empty() -> dict[str, Any]:
@@ -58,13 +68,10 @@ def merge(into: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
 
 def _observe_prediction(data: dict[str, Any], prediction: np.ndarray) -> None:
     if prediction.dtype.kind in "iubOSU":
-        if prediction.size == 1:  # the common single-row request: no np.unique
-            label = str(prediction.flat[0])
-            data["classes"][label] = data["classes"].get(label, 0) + 1
-            return
-        for label, count in zip(*np.unique(prediction.astype(str), return_counts=True),
-                                strict=True):
-            data["classes"][label] = data["classes"].get(label, 0) + int(count)
+        labels = prediction if prediction.dtype.kind in "iub" else prediction.astype(str)
+        for label, count in zip(*np.unique(labels, return_counts=True), strict=True):
+            key = str(label)
+            data["classes"][key] = data["classes"].get(key, 0) + int(count)
     else:
         values = prediction.astype(np.float64)
         data["value_n"] += int(values.size)
@@ -73,15 +80,23 @@ def _observe_prediction(data: dict[str, Any], prediction: np.ndarray) -> None:
 
 
 class StatsRecorder:
-    """One worker's counters; ``flush`` writes them to the store."""
+    """One worker's counters; ``flush`` writes them to the store.
+
+    A request is only noted on its way (``request``: one list append); the notes are
+    counted into their windows when the counters are written — counting each on the
+    request path cost 3 µs, 15 % of a small model's endpoint request."""
 
     def __init__(self) -> None:
         self.worker = uuid.uuid4().hex
         self._windows: dict[float, dict[tuple[str, str], dict[str, Any]]] = defaultdict(dict)
+        self._noted: dict[tuple[float, str, str], list[tuple[float, bool, Any]]] = {}
         self.loaded: dict[str, set[str]] = {}  # endpoint -> versions held loaded
+        self._written_before = 0.0  # windows before this are in the store: forget them
 
-    def _data(self, endpoint: str, version: str) -> dict[str, Any]:
-        window = math.floor(time.time() / WINDOW_S) * WINDOW_S
+    def _data(self, endpoint: str, version: str, window: float | None = None
+              ) -> dict[str, Any]:
+        if window is None:
+            window = math.floor(time.time() / WINDOW_S) * WINDOW_S
         slot = self._windows[window]
         data = slot.get((endpoint, version))
         if data is None:
@@ -90,14 +105,22 @@ class StatsRecorder:
 
     def request(self, endpoint: str, version: str, seconds: float, ok: bool,
                 prediction: np.ndarray | None) -> None:
-        data = self._data(endpoint, version)
-        data["requests"] += 1
-        if not ok:
-            data["errors"] += 1
-        b = str(_bucket(seconds))
-        data["latency"][b] = data["latency"].get(b, 0) + 1
-        if prediction is not None:
-            _observe_prediction(data, prediction)
+        key = (math.floor(time.time() / WINDOW_S) * WINDOW_S, endpoint, version)
+        noted = self._noted.get(key)
+        if noted is None:
+            noted = self._noted[key] = []
+        noted.append((seconds, ok, prediction))
+
+    def _count_noted(self) -> None:
+        noted, self._noted = self._noted, {}
+        for (window, endpoint, version), items in noted.items():
+            data = self._data(endpoint, version, window)
+            data["requests"] += len(items)
+            data["errors"] += sum(1 for _, ok, _ in items if not ok)
+            _count(data["latency"], _buckets([seconds for seconds, _, _ in items]))
+            predictions = [np.ravel(p) for _, _, p in items if p is not None]
+            if predictions:
+                _observe_prediction(data, np.concatenate(predictions))
 
     def shadow(self, endpoint: str, version: str, seconds: float, ok: bool, rows: int,
                agree: int) -> None:
@@ -106,8 +129,7 @@ class StatsRecorder:
         data["shadow_errors"] += 0 if ok else 1
         data["shadow_rows"] += rows
         data["shadow_agree"] += agree
-        b = str(_bucket(seconds))
-        data["shadow_latency"][b] = data["shadow_latency"].get(b, 0) + 1
+        _count(data["shadow_latency"], _buckets([seconds]))
 
     def feedback(self, endpoint: str, version: str, n: int, correct: int) -> None:
         data = self._data(endpoint, version)
@@ -116,20 +138,34 @@ class StatsRecorder:
 
     def flush(self, ws: Workspace) -> None:
         """Write every window seen since the last flush; forget the closed ones."""
+        self.write(self.snapshot(), ws)
+
+    def snapshot(self) -> tuple[float, list[dict[str, Any]]]:
+        """The rows to write, copied — taken on the thread that records, so ``write`` can
+        run on another while requests go on being counted."""
+        self._count_noted()
         now_window = math.floor(time.time() / WINDOW_S) * WINDOW_S
         for endpoint, versions in self.loaded.items():  # the heartbeat: what is loaded here
             for version in versions:
                 self._data(endpoint, version)["loaded"] = True
-        rows = [{"endpoint": e, "version": v, "worker": self.worker, "window": w, "data": d}
+        for window in [w for w in self._windows if w < self._written_before]:
+            del self._windows[window]
+        rows = [{"endpoint": e, "version": v, "worker": self.worker, "window": w,
+                 "data": copy.deepcopy(d)}
                 for w, slot in self._windows.items() for (e, v), d in slot.items()]
+        return now_window, rows
+
+    def write(self, snapshot: tuple[float, list[dict[str, Any]]], ws: Workspace) -> None:
+        now_window, rows = snapshot
         if rows:
             with ws.store.write() as conn:
                 upsert(conn, t.endpoint_stats, rows, update=["data"])
                 conn.execute(delete(t.endpoint_stats).where(
                     t.endpoint_stats.c.worker == self.worker,
                     t.endpoint_stats.c.window < now_window - KEEP_S))
-        for window in [w for w in self._windows if w < now_window]:
-            del self._windows[window]
+        # the closed windows are stored: the next snapshot, on the recording thread,
+        # forgets them (a write that failed raised before this, so they are kept)
+        self._written_before = now_window
 
 
 def read_stats(endpoint: str, since: float, ws: Workspace) -> dict[str, dict[str, Any]]:
