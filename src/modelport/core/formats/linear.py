@@ -3,9 +3,8 @@
 Why: onnxruntime's fixed cost per call dominates a single row of a linear
 model — 5 µs in a tight loop, ~45 µs on a server whose caches the network
 path keeps cold (measured under load: a LogisticRegression server answered
-1.3–1.4× more single-row requests at c=1 and c=32 with the call replaced). A
-graph that is
-one ``LinearClassifier`` or ``LinearRegressor`` — what skl2onnx writes for
+1.3–1.4× more single-row requests at c=1 and c=32 with the call replaced).
+A graph that is one ``LinearClassifier`` or ``LinearRegressor`` — what skl2onnx writes for
 LogisticRegression, LinearRegression, Ridge and the like — optionally after a
 ``Scaler`` (a StandardScaler in the pipeline, folded into the weights) is one
 dot product per output; in plain Python floats that is a few microseconds for
@@ -74,11 +73,11 @@ def compile_graph(data: bytes, session: Any, input_name: str, output_name: str
 
     if len(data) > MAX_GRAPH_BYTES:  # not parsed at all: a forest's graph can be large
         return None
-    fetched = output_name
     graph = onnx.load_from_string(data).graph
     nodes = list(graph.node)
     attrs = [{a.name: helper.get_attribute_value(a) for a in n.attribute} for n in nodes]
     scaler = normalizer = None
+    linear_output = output_name  # the linear node's output the evaluator stands for
     if nodes and nodes[0].op_type == "Scaler":
         scaler = attrs.pop(0)
         nodes.pop(0)
@@ -86,16 +85,16 @@ def compile_graph(data: bytes, session: Any, input_name: str, output_name: str
         normalizer = attrs.pop()
         if normalizer.get("norm") != b"L1" or nodes[-1].output[0] != output_name:
             return None
-        output_name = nodes[-1].input[0]  # what the linear node must give the normalizer
+        linear_output = nodes[-1].input[0]  # what it gives the normalizer
         nodes.pop()
     if len(graph.input) != 1 or len(nodes) != 1:
         return None
     node, attr = nodes[0], attrs[0]
     if node.op_type == "LinearClassifier":
-        ok = output_name in node.output[1:2]
+        ok = linear_output in node.output[1:2]
         targets = len(attr.get("classlabels_ints") or attr.get("classlabels_strings") or [])
     elif node.op_type == "LinearRegressor":  # several targets: onnxruntime's shape stands
-        ok, targets = output_name in node.output, int(attr.get("targets", 1))
+        ok, targets = linear_output in node.output, int(attr.get("targets", 1))
         ok = ok and targets == 1
     else:
         return None
@@ -119,7 +118,7 @@ def compile_graph(data: bytes, session: Any, input_name: str, output_name: str
         transform = _then_l1(transform)
     linear = Linear(tuple(zip(weights, intercepts, strict=True)), transform,
                     BUDGET // len(coefficients))
-    return linear if _agrees(linear, session, input_name, fetched, width) else None
+    return linear if _agrees(linear, session, input_name, output_name, width) else None
 
 
 def _then_l1(transform: Callable[[list[float]], list[float]]

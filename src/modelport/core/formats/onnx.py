@@ -90,16 +90,13 @@ class OnnxPredictor(Predictor):
             return {"prediction": self.predict_matrix(x)}
         return super().outputs_of_matrix(x)
 
-
     def _small_outputs(self, x: np.ndarray) -> dict[str, np.ndarray]:
         assert self._small is not None
         rows = self._small.rows(x)
         if not self.is_classifier:
             return {"prediction": np.array([r[0] for r in rows], dtype=np.float64)}
-        assert self.classes is not None
-        best = [max(range(len(r)), key=r.__getitem__) for r in rows]
-        return {"prediction": self.classes.take(best),
-                "probabilities": np.array(rows, dtype=np.float64)}
+        proba = np.array(rows, dtype=np.float64)
+        return {"prediction": self.labels(proba), "probabilities": proba}
 
 
 class OnnxFormat(Format):

@@ -31,6 +31,10 @@ KEEP_S = 3600.0
 LATENCY_BOUNDS = [1e-4 * 1.25**i for i in range(56)]
 
 
+def _window_now() -> float:
+    return math.floor(time.time() / WINDOW_S) * WINDOW_S
+
+
 def _buckets(seconds: Any) -> np.ndarray:
     """The latency bucket of each duration, all at once."""
     s = np.asarray(seconds, dtype=np.float64)
@@ -95,9 +99,7 @@ class StatsRecorder:
 
     def _data(self, endpoint: str, version: str, window: float | None = None
               ) -> dict[str, Any]:
-        if window is None:
-            window = math.floor(time.time() / WINDOW_S) * WINDOW_S
-        slot = self._windows[window]
+        slot = self._windows[_window_now() if window is None else window]
         data = slot.get((endpoint, version))
         if data is None:
             data = slot[(endpoint, version)] = empty()
@@ -105,7 +107,7 @@ class StatsRecorder:
 
     def request(self, endpoint: str, version: str, seconds: float, ok: bool,
                 prediction: np.ndarray | None) -> None:
-        key = (math.floor(time.time() / WINDOW_S) * WINDOW_S, endpoint, version)
+        key = (_window_now(), endpoint, version)
         noted = self._noted.get(key)
         if noted is None:
             noted = self._noted[key] = []
@@ -144,7 +146,7 @@ class StatsRecorder:
         """The rows to write, copied — taken on the thread that records, so ``write`` can
         run on another while requests go on being counted."""
         self._count_noted()
-        now_window = math.floor(time.time() / WINDOW_S) * WINDOW_S
+        now_window = _window_now()
         for endpoint, versions in self.loaded.items():  # the heartbeat: what is loaded here
             for version in versions:
                 self._data(endpoint, version)["loaded"] = True
