@@ -93,6 +93,8 @@ def test_feedback_names_a_version_the_endpoint_serves(ep: Workspace) -> None:
         record_feedback("api", "iris:3", [0], [0], ep)
     with pytest.raises(InvalidFeedbackError, match="at most 220"):
         record_feedback("api", "x" * 300, [0], [0], ep)
+    # the Python API holds the store: any number of labels at once
+    assert record_feedback("api", "iris:1", [0] * 20_000, [0] * 20_000, ep) == 20_000
 
 
 def test_accuracy_from_fed_back_labels_aborts(ep: Workspace) -> None:

@@ -88,36 +88,36 @@ class FeedbackMemory:
         return None
 
 
-def _values(doc: dict[str, Any], key: str) -> list[Any]:
+def _values(doc: dict[str, Any], key: str, most: int | None = MAX_LABELS) -> list[Any]:
     """A bounded list of scalar labels (or predictions) from the document."""
     values = doc[key] if isinstance(doc[key], list) else [doc[key]]
-    if len(values) > MAX_LABELS:
+    if most is not None and len(values) > most:
         raise InvalidFeedbackError(f"{len(values):,} {key} in one request — send at most "
-                                f"{MAX_LABELS:,}")
+                                   f"{MAX_LABELS:,}")
     for value in values:
         if not isinstance(value, _SCALARS):
             raise InvalidFeedbackError(f"each of the {key} must be a number, string or boolean")
         if isinstance(value, str) and len(value) > MAX_LABEL_CHARS:
             raise InvalidFeedbackError(f"one of the {key} has {len(value):,} characters — at "
-                                    f"most {MAX_LABEL_CHARS} are kept")
+                                       f"most {MAX_LABEL_CHARS} are kept")
     return values
 
 
-def labels_of(doc: Any) -> list[Any]:
+def labels_of(doc: Any, most: int | None = MAX_LABELS) -> list[Any]:
     if not isinstance(doc, dict) or ("label" not in doc and "labels" not in doc):
         raise InvalidFeedbackError("feedback needs 'label' (or 'labels') and the 'id' of the "
-                                "request, or the 'version' and 'predictions' it answered")
-    return _values(doc, "labels" if "labels" in doc else "label")
+                                   "request, or the 'version' and 'predictions' it answered")
+    return _values(doc, "labels" if "labels" in doc else "label", most)
 
 
 def served_version(version: Any, versions: Collection[str], endpoint: str) -> str:
     """``version`` if the endpoint's policy names it: stats rows exist for served ones only."""
     if not isinstance(version, str) or len(version) > MAX_VERSION_CHARS:
         raise InvalidFeedbackError("'version' must be a version label such as 'iris:2' "
-                                f"(at most {MAX_VERSION_CHARS} characters)")
+                                   f"(at most {MAX_VERSION_CHARS} characters)")
     if version not in versions:
         raise InvalidFeedbackError(f"{endpoint!r} does not serve {version!r} — it serves "
-                                f"{', '.join(sorted(versions))}")
+                                   f"{', '.join(sorted(versions))}")
     return version
 
 
@@ -145,7 +145,7 @@ def record(name: str, request: Request, router: EndpointRouter | None,
         request_id = doc["id"]
         if not isinstance(request_id, str) or len(request_id) > MAX_ID_CHARS:
             raise InvalidFeedbackError(f"'id' must be the request id the server answered with "
-                                    f"(a string of at most {MAX_ID_CHARS} characters)")
+                                       f"(a string of at most {MAX_ID_CHARS} characters)")
         seen = memory.take(request_id, name)
         if seen is None:
             raise NotFoundError(f"no prediction of {name!r} with id {request_id!r} in the last "
@@ -158,7 +158,7 @@ def record(name: str, request: Request, router: EndpointRouter | None,
         predictions, verified = _values(doc, "predictions"), False
     else:
         raise InvalidFeedbackError("feedback needs the request 'id', or 'version' and "
-                                "'predictions'")
+                                   "'predictions'")
     n, correct = score(predictions, labels)
     stats.feedback(name, version, n, correct, verified=verified)
     return json_response({"recorded": n, "correct": correct, "verified": verified})
@@ -168,8 +168,9 @@ def record_feedback(endpoint: str, version: str, predictions: Any, labels: Any,
                     ws: Workspace | None = None) -> int:
     """Labels for predictions a client already holds (the Python API's feedback path).
 
-    The caller holds the store itself, so these count in the analysis; the version must
-    still be one the endpoint's policy names. Returns how many were correct.
+    The caller holds the store itself, so these count in the analysis and any number may
+    come at once; the version must still be one the endpoint's policy names. Returns how
+    many were correct.
     """
     from modelport.core.workspace import current
     from modelport.lifecycle.endpoints import get_endpoint
@@ -177,7 +178,7 @@ def record_feedback(endpoint: str, version: str, predictions: Any, labels: Any,
     ws = current(ws)
     doc = {"labels": np.ravel(labels).tolist(), "predictions": np.ravel(predictions).tolist()}
     version = served_version(version, get_endpoint(endpoint, ws=ws).policy.versions(), endpoint)
-    n, correct = score(_values(doc, "predictions"), labels_of(doc))
+    n, correct = score(_values(doc, "predictions", None), labels_of(doc, None))
     recorder = StatsRecorder()
     recorder.worker = "api-" + recorder.worker[:12]
     recorder.feedback(endpoint, version, n, correct)
