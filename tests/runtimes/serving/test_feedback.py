@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import time
 
-from modelport.runtimes.serving.feedback import FeedbackMemory
+import numpy as np
+
+from modelport.runtimes.serving.feedback import MAX_ID_CHARS, FeedbackMemory
 
 
-def test_keeps_the_recent_half_to_all_of_its_size() -> None:
-    memory = FeedbackMemory(size=4)
+def test_keeps_the_recent_half_to_all_of_its_rows() -> None:
+    memory = FeedbackMemory(rows=4)
     now = time.perf_counter()
     for i in range(5):
-        memory.remember(f"r{i}", "ep", "m:1", i, now)
+        memory.remember(f"r{i}", "ep", "m:1", [i], now)
     assert [memory.take(f"r{i}", "ep") for i in range(5)] == [
-        None, None, ("m:1", 2), ("m:1", 3), ("m:1", 4)]
+        None, None, ("m:1", [2]), ("m:1", [3]), ("m:1", [4])]
+
+
+def test_large_batches_and_long_ids_cannot_fill_it() -> None:
+    memory = FeedbackMemory(rows=1000)
+    now = time.perf_counter()
+    for i in range(10):
+        memory.remember(f"big{i}", "ep", "m:1", np.zeros(600), now)
+    held = [i for i in range(10) if memory.take(f"big{i}", "ep") is not None]
+    assert held == [9]  # 600 rows each: only the last request is still held
+    memory.remember("i" * (MAX_ID_CHARS + 1), "ep", "m:1", [0], now)
+    assert memory.take("i" * (MAX_ID_CHARS + 1), "ep") is None  # never labellable: not kept
 
 
 def test_each_prediction_is_labelled_once_on_its_own_endpoint() -> None:

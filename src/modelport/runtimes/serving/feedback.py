@@ -56,25 +56,30 @@ class InvalidFeedbackError(ModelportError):
 class FeedbackMemory:
     """Recent endpoint predictions by request id, so labels can arrive later by id.
 
-    Two plain dicts, the newer filled until it holds half of ``size``, then the older
-    dropped: between ``size / 2`` and ``size`` ids are remembered, and remembering one
-    is a dict store — an ordered dict's upkeep cost 1 µs of every endpoint request.
-    Each entry keeps the ``perf_counter`` its request started at (the infer path has
-    it already), so an id older than ``retention_s`` is refused without a clock read
-    per request. ``take`` removes what it returns: one prediction, one set of labels.
+    Two plain dicts, the newer filled until it holds half of ``rows`` predicted rows,
+    then the older dropped: what is held stays under ``rows`` (plus one request),
+    however large the batches, and remembering one is a dict store — an ordered
+    dict's upkeep cost 1 µs of every endpoint request. An id longer than a feedback
+    request may name is not kept. Each entry keeps the ``perf_counter`` its request
+    started at (the infer path has it already), so an id older than ``retention_s``
+    is refused without a clock read per request. ``take`` removes what it returns:
+    one prediction, one set of labels.
     """
 
-    def __init__(self, size: int = 50_000, retention_s: float = RETENTION_S) -> None:
-        self.size = size
+    def __init__(self, rows: int = 50_000, retention_s: float = RETENTION_S) -> None:
         self.retention_s = retention_s
+        self._half = rows // 2
+        self._held = 0  # rows in the newer dict
         self._new: dict[str, tuple[str, str, Any, float]] = {}
         self._old: dict[str, tuple[str, str, Any, float]] = {}
 
     def remember(self, request_id: str, endpoint: str, version: str, prediction: Any,
                  at: float) -> None:
-        self._new[request_id] = (endpoint, version, prediction, at)
-        if len(self._new) >= self.size // 2:
-            self._old, self._new = self._new, {}
+        if len(request_id) <= MAX_ID_CHARS:
+            self._new[request_id] = (endpoint, version, prediction, at)
+            self._held += len(prediction)
+            if self._held >= self._half:
+                self._old, self._new, self._held = self._new, {}, 0
 
     def take(self, request_id: str, endpoint: str) -> tuple[str, Any] | None:
         """(version, prediction) of a recent request to ``endpoint``, forgotten from now on."""
