@@ -83,7 +83,10 @@ def test_forged_feedback_cannot_abort_a_healthy_canary(server: Server, ws: Works
             server.client() as forger:
         ro.start_canary("ep-forged", "iris:2", [50, 100], interval_s=4,
                         thresholds={"min_requests": 20, "min_feedback": 5}, ws=ws)
-        time.sleep(0.6)  # the server follows the new policy within ~0.3 s
+        deadline = time.time() + 10  # the server follows the new policy within ~0.3 s
+        while forger.post("/v2/models/ep-forged/infer", json=body(ROW),
+                          headers=keys["predict"]).headers["x-model-version"] != "iris:2":
+            assert time.time() < deadline
         answers = []
         for key in ("predict", "admin"):  # a client's key, and even an operator's
             answers += [_forge(forger, "ep-forged", keys[key], "iris:2", right=False),
