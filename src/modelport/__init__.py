@@ -51,7 +51,7 @@ _EXPORTS = {
     "list_endpoints": "modelport.lifecycle.endpoints",
     "delete_endpoint": "modelport.lifecycle.endpoints",
     "set_policy": "modelport.lifecycle.endpoints",
-    "record_feedback": "modelport.runtimes.serving.stats",
+    "record_feedback": "modelport.runtimes.serving.feedback",
     "Workspace": "modelport.core.workspace",
     "Settings": "modelport.config",
     "Signature": "modelport.core.signature",
@@ -143,5 +143,5 @@ if TYPE_CHECKING:
     from modelport.lifecycle.tracking import create_run, metric_history, start_run
     from modelport.lifecycle.train import train
     from modelport.lifecycle.tune import tune
-    from modelport.runtimes.serving.stats import record_feedback
+    from modelport.runtimes.serving.feedback import record_feedback
     from modelport.runtimes.stream.runner import StreamConfig, StreamRunner

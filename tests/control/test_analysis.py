@@ -5,10 +5,12 @@ from modelport.runtimes.serving.stats import StatsRecorder, empty, merge
 
 
 def _stats(requests: int, errors: int = 0, seconds: float = 0.001,
-           classes: dict[str, int] | None = None) -> dict:
+           classes: dict[str, int] | None = None, client_errors: int = 0) -> dict:
     rec = StatsRecorder()
     for i in range(requests):
-        rec.request("ep", "m:1", seconds, i >= errors, None)
+        rec.request("ep", "m:1", seconds, 500 if i < errors else 200, None)
+    for _ in range(client_errors):
+        rec.request("ep", "m:1", 0.0001, 422, None)
     _, rows = rec.snapshot()
     data = merge(empty(), rows[0]["data"])
     if classes:
@@ -26,6 +28,27 @@ def test_fails_fast_on_errors_relative_to_stable() -> None:
     # errors everywhere are not the candidate's fault
     same = analyse(_stats(20, errors=4), _stats(80, errors=16), LIMITS, 1, 30)
     assert same.decision == "wait"
+
+
+def test_client_errors_neither_fail_nor_shield_a_candidate() -> None:
+    aimed = analyse(_stats(20, client_errors=400), _stats(80), LIMITS, elapsed_s=1,
+                    interval_s=30)
+    assert aimed.decision == "wait" and aimed.metrics["candidate"]["client_errors"] == 400
+    # fast 4xx do not dilute a failing candidate's error rate nor its latency
+    failing = analyse(_stats(20, errors=4, client_errors=1000), _stats(80), LIMITS, 1, 30)
+    assert failing.decision == "fail" and "error rate 20.0%" in failing.reason
+    slow = analyse(_stats(20, seconds=0.12, client_errors=1000), _stats(80), LIMITS, 1, 30)
+    assert slow.decision == "fail" and "p99 latency" in slow.reason
+
+
+def test_unverified_feedback_is_shown_but_never_judged() -> None:
+    limits = Thresholds(min_requests=1000, min_feedback=20)
+    candidate, stable = _stats(20), _stats(80)
+    candidate.update(unverified_feedback=100, unverified_correct=0)
+    stable.update(unverified_feedback=100, unverified_correct=100)
+    verdict = analyse(candidate, stable, limits, 1, 30)
+    assert verdict.decision == "wait"
+    assert verdict.metrics["candidate"]["unverified_accuracy"] == 0
 
 
 def test_fails_on_latency_and_passes_after_the_interval() -> None:
@@ -68,11 +91,11 @@ def test_noted_requests_are_counted_into_their_windows(monkeypatch) -> None:  # 
     now = [100.2]
     monkeypatch.setattr(stats.time, "time", lambda: now[0])
     rec = StatsRecorder()
-    rec.request("ep", "m:1", 0.0005, True, np.array([1]))
-    rec.request("ep", "m:1", 0.2, False, np.array([1, 2]))
-    rec.request("ep", "m:2", 0.00005, True, np.array([0.5, 1.5]))  # a regressor's values
+    rec.request("ep", "m:1", 0.0005, 200, np.array([1]))
+    rec.request("ep", "m:1", 0.2, 500, np.array([1, 2]))
+    rec.request("ep", "m:2", 0.00005, 200, np.array([0.5, 1.5]))  # a regressor's values
     now[0] = 101.1
-    rec.request("ep", "m:1", 0.0005, True, np.array([2]))
+    rec.request("ep", "m:1", 0.0005, 200, np.array([2]))
     _, rows = rec.snapshot()
     by = {(r["window"], r["version"]): r["data"] for r in rows}
     first = by[(100.0, "m:1")]

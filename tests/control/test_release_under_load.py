@@ -1,40 +1,42 @@
 """Releases under real load: a client keeps calling an endpoint while versions change.
 
-(a) a canary failing on 20 % of inputs is rolled back, its errors confined to its
-share for less than one interval; (b) a canary 100 ms slower is rolled back on
+(a) a canary failing (5xx) on 20 % of inputs is rolled back, its errors confined to
+its share for less than one interval; (b) a canary 100 ms slower is rolled back on
 latency; (c) a good canary is promoted; (d) a blue-green switch and a rollback
-drop nothing; (e) a controller killed mid-rollout resumes.
+drop nothing; (e) a controller killed mid-rollout resumes; (f) malformed requests
+aimed at a canary through its sticky header (4xx) do not abort it.
 """
 
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from modelport.config import Settings
 from modelport.control import rollout as ro
 from modelport.core.store.engine import forget_stores
 from modelport.core.workspace import Workspace
-from modelport.lifecycle.endpoints import create_endpoint, get_endpoint
+from modelport.lifecycle.endpoints import get_endpoint
+from releases import ROW, Load, body, ended_at, new_endpoint, wait_state
 from servers import Server, serving, start_server, stop_server
 
-ROW = [5.1, 3.5, 1.4, 0.2]
+VIRGINICA = [6.7, 3.0, 5.2, 2.3]
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """iris:1 stable forest · :2 fails on missing values · :3 ~100 ms slower · :4 a good twin."""
+    """iris:1 stable forest · :2 fails on missing values · :3 ~100 ms slower · :4 a good twin
+    · :5 broken: its classes lost one label, so predicting virginica is an IndexError (500)."""
+    import numpy as np
     from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
 
     from modelport.lifecycle.datasets import load_dataset
     from modelport.lifecycle.registry import register_model
@@ -51,6 +53,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
                    X=X, ws=ws)
     register_model("iris", RandomForestClassifier(n_estimators=30, random_state=1).fit(X, y),
                    X=X, ws=ws)
+    broken = LogisticRegression(max_iter=300).fit(X, y)
+    broken.classes_ = np.array([0, 1])
+    register_model("iris", broken, X=X[y == 0], ws=ws)
     forget_stores()
     return home
 
@@ -67,86 +72,25 @@ def ws(home: Path) -> Iterator[Workspace]:
     forget_stores()
 
 
-class Load:
-    """Threads calling an endpoint until stopped; every answer is kept."""
-
-    def __init__(self, url: str, endpoint: str, threads: int = 4, bad_share: float = 0.0) -> None:
-        self.url, self.endpoint, self.bad_share = url, endpoint, bad_share
-        self.results: list[tuple[float, int, str]] = []  # (time, status, version)
-        self.failures: list[str] = []  # transport errors: dropped requests
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(i,)) for i in range(threads)]
-
-    def _run(self, seed: int) -> None:
-        rng = random.Random(seed)
-        with httpx.Client(base_url=self.url, timeout=30) as client:
-            while not self._stop.is_set():
-                row = [None] * 4 if rng.random() < self.bad_share else ROW
-                body = {"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP64",
-                                    "data": row}]}
-                try:
-                    r = client.post(f"/v2/models/{self.endpoint}/infer", json=body)
-                except httpx.TransportError as exc:
-                    self.failures.append(repr(exc))
-                    continue
-                self.results.append((time.time(), r.status_code,
-                                     r.headers.get("x-model-version", "")))
-
-    def __enter__(self) -> Load:
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join(timeout=60)
-
-
-def _new_endpoint(server: Server, ws: Workspace, name: str) -> None:
-    create_endpoint(name, "iris:1", ws=ws)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        if httpx.get(f"{server.url}/v2/models/{name}/ready").status_code == 200:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"server never picked up endpoint {name}")
-
-
-def _wait_state(ws: Workspace, endpoint: str, states: tuple[str, ...],
-                timeout: float) -> ro.Rollout:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        r = ro.latest_rollout(endpoint, ws=ws)
-        if r.state in states:
-            return r
-        time.sleep(0.2)
-    raise AssertionError(f"{endpoint} never reached {states}: {ro.latest_rollout(endpoint, ws=ws)}")
-
-
-def _ended_at(ws: Workspace, endpoint: str) -> float:
-    (_, events), = ro.history(endpoint, ws=ws)[-1:]
-    return events[-1].at
-
-
 def test_failing_canary_is_rolled_back_within_its_share(server: Server, ws: Workspace) -> None:
-    _new_endpoint(server, ws, "ep-a")
+    new_endpoint(server, ws, "ep-a")
     interval = 30.0
-    with Load(server.url, "ep-a", bad_share=0.2) as load:
+    with Load(server.url, "ep-a", bad_share=0.2, bad_row=VIRGINICA) as load:
         time.sleep(1)
-        ro.start_canary("ep-a", "iris:2", [20, 100], interval_s=interval,
+        ro.start_canary("ep-a", "iris:5", [20, 100], interval_s=interval,
                         thresholds={"min_requests": 40}, ws=ws)
         started = time.time()
-        final = _wait_state(ws, "ep-a", ("aborted", "promoted"), timeout=interval)
-        ended = _ended_at(ws, "ep-a")
+        final = wait_state(ws, "ep-a", ("aborted", "promoted"), timeout=interval)
+        ended = ended_at(ws, "ep-a")
         time.sleep(2)
     assert final.state == "aborted"
     assert ended - started < interval  # caught within the first interval
     errors = [(t, v) for t, status, v in load.results if status != 200]
-    assert errors and {v for _, v in errors} == {"iris:2"}  # only the canary failed
+    assert {status for _, status, _ in load.results} == {200, 500}
+    assert errors and {v for _, v in errors} == {"iris:5"}  # only the canary failed
     assert max(t for t, _ in errors) < ended + 1.0  # and not after the rollback landed
     during = [v for t, _, v in load.results if started < t < ended + 1.0]
-    canary = during.count("iris:2")
+    canary = during.count("iris:5")
     assert 0 < canary / len(during) < 0.45  # the canary only ever had its ~20 % share
     assert len(errors) <= canary
     assert not load.failures
@@ -155,12 +99,12 @@ def test_failing_canary_is_rolled_back_within_its_share(server: Server, ws: Work
 
 
 def test_slow_canary_is_rolled_back_on_latency(server: Server, ws: Workspace) -> None:
-    _new_endpoint(server, ws, "ep-b")
+    new_endpoint(server, ws, "ep-b")
     with Load(server.url, "ep-b") as load:
         time.sleep(1)
         ro.start_canary("ep-b", "iris:3", [25, 100], interval_s=30,
                         thresholds={"min_requests": 20, "max_p99_ms": 50}, ws=ws)
-        final = _wait_state(ws, "ep-b", ("aborted", "promoted"), timeout=40)
+        final = wait_state(ws, "ep-b", ("aborted", "promoted"), timeout=40)
     assert final.state == "aborted"
     (_, events), = ro.history("ep-b", ws=ws)
     assert "p99 latency" in events[-1].reason
@@ -169,12 +113,12 @@ def test_slow_canary_is_rolled_back_on_latency(server: Server, ws: Workspace) ->
 
 
 def test_good_canary_is_promoted(server: Server, ws: Workspace) -> None:
-    _new_endpoint(server, ws, "ep-c")
+    new_endpoint(server, ws, "ep-c")
     with Load(server.url, "ep-c") as load:
         ro.start_canary("ep-c", "iris:4", [50, 100], interval_s=2,
                         thresholds={"min_requests": 20}, ws=ws)
-        final = _wait_state(ws, "ep-c", ("aborted", "promoted"), timeout=40)
-        promoted_at = _ended_at(ws, "ep-c")
+        final = wait_state(ws, "ep-c", ("aborted", "promoted"), timeout=40)
+        promoted_at = ended_at(ws, "ep-c")
         time.sleep(1.5)
     assert final.state == "promoted"
     assert get_endpoint("ep-c", ws=ws).policy.routes[0].version == "iris:4"
@@ -186,11 +130,11 @@ def test_good_canary_is_promoted(server: Server, ws: Workspace) -> None:
 
 
 def test_bluegreen_switch_and_rollback_drop_nothing(server: Server, ws: Workspace) -> None:
-    _new_endpoint(server, ws, "ep-d")
+    new_endpoint(server, ws, "ep-d")
     with Load(server.url, "ep-d", threads=6) as load:
         time.sleep(1)
         ro.start_bluegreen("ep-d", "iris:4", grace_s=60, ws=ws)
-        switched = _wait_state(ws, "ep-d", ("switched",), timeout=30)
+        switched = wait_state(ws, "ep-d", ("switched",), timeout=30)
         time.sleep(1.5)
         rolled = ro.rollback("ep-d", ws=ws)
         rollback_at = rolled.updated
@@ -226,7 +170,7 @@ def test_controller_killed_mid_rollout_resumes(tmp_path: Path) -> None:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     try:
-        _new_endpoint(srv, ws, "ep-e")
+        new_endpoint(srv, ws, "ep-e")
         first = controller()
         with Load(srv.url, "ep-e") as load:
             ro.start_canary("ep-e", "iris:2", [30, 60, 100], interval_s=1.5,
@@ -242,7 +186,7 @@ def test_controller_killed_mid_rollout_resumes(tmp_path: Path) -> None:
             assert held.state == "running" and held.step >= 1
             second = controller()
             try:
-                final = _wait_state(ws, "ep-e", ("promoted", "aborted"), timeout=40)
+                final = wait_state(ws, "ep-e", ("promoted", "aborted"), timeout=40)
             finally:
                 second.terminate()
                 second.wait()
@@ -251,3 +195,35 @@ def test_controller_killed_mid_rollout_resumes(tmp_path: Path) -> None:
     finally:
         stop_server(srv)
         forget_stores()
+
+
+def test_malformed_requests_aimed_at_a_canary_do_not_abort_it(server: Server,
+                                                              ws: Workspace) -> None:
+    """A client's 4xx says nothing about the version: reported apart, never judged."""
+    new_endpoint(server, ws, "ep-f")
+    malformed = {"inputs": [{"name": "input", "shape": [1, 3], "datatype": "FP64",
+                             "data": [1.0, 2.0, 3.0]}]}
+    with Load(server.url, "ep-f") as load, server.client() as attacker:
+        ro.start_canary("ep-f", "iris:4", [50, 100], interval_s=3, sticky_header="X-User",
+                        thresholds={"min_requests": 20}, ws=ws)
+        deadline = time.time() + 10
+        user = None
+        while user is None and time.time() < deadline:  # a user the canary answers
+            for candidate in (f"user-{i}" for i in range(20)):
+                r = attacker.post("/v2/models/ep-f/infer", json=body(ROW),
+                                  headers={"x-user": candidate})
+                if r.headers["x-model-version"] == "iris:4":
+                    user = candidate
+                    break
+        assert user is not None
+        answers = [attacker.post("/v2/models/ep-f/infer", json=malformed,
+                                 headers={"x-user": user}) for _ in range(100)]
+        final = wait_state(ws, "ep-f", ("aborted", "promoted"), timeout=40)
+    assert {(a.status_code, a.headers["x-model-version"]) for a in answers} == {(422, "iris:4")}
+    assert final.state == "promoted"
+    (_, events), = ro.history("ep-f", ws=ws)
+    assert [e.action for e in events] == ["start", "step", "promote"]
+    first_step = events[1].metrics
+    assert first_step["candidate"]["client_errors"] >= 100  # reported, apart
+    assert first_step["candidate"]["errors"] == 0
+    assert all(status == 200 for _, status, _ in load.results) and not load.failures

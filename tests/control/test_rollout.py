@@ -13,7 +13,8 @@ from modelport.core.workspace import Workspace
 from modelport.errors import ConflictError, InvalidInputError, NotFoundError
 from modelport.lifecycle.endpoints import Policy, Route, create_endpoint, get_endpoint
 from modelport.lifecycle.registry import register_model
-from modelport.runtimes.serving.stats import StatsRecorder, record_feedback
+from modelport.runtimes.serving.feedback import record_feedback
+from modelport.runtimes.serving.stats import StatsRecorder
 
 
 @pytest.fixture
@@ -27,10 +28,13 @@ def ep(ws: Workspace, iris) -> Workspace:  # type: ignore[no-untyped-def]
     return ws
 
 
-def traffic(ws: Workspace, version: str, n: int, errors: int = 0, seconds: float = 0.001) -> None:
+def traffic(ws: Workspace, version: str, n: int, errors: int = 0, seconds: float = 0.001,
+            client_errors: int = 0) -> None:
     rec = StatsRecorder()
     for i in range(n):
-        rec.request("api", version, seconds, i >= errors, None)
+        rec.request("api", version, seconds, 500 if i < errors else 200, None)
+    for _ in range(client_errors):
+        rec.request("api", version, seconds, 422, None)
     rec.flush(ws)
 
 
@@ -66,6 +70,31 @@ def test_canary_aborts_on_errors_and_records_why(ep: Workspace) -> None:
     assert get_endpoint("api", ws=ep).policy == Policy.single("iris:1")
     (_, events), = ro.history("api", ws=ep)
     assert events[-1].action == "abort" and "error rate 10.0%" in events[-1].reason
+
+
+def test_client_errors_are_reported_but_never_abort(ep: Workspace) -> None:
+    ro.start_canary("api", "iris:2", [20, 100], interval_s=60,
+                    thresholds={"min_requests": 100}, ws=ep)
+    traffic(ep, "iris:1", 100)
+    traffic(ep, "iris:2", 10, client_errors=500)
+    Controller(ep).tick()
+    assert ro.latest_rollout("api", ws=ep).state == "running"
+    traffic(ep, "iris:2", 10, errors=1)  # one 5xx in 20 answered: the version failed
+    Controller(ep).tick()
+    (_, events), = ro.history("api", ws=ep)
+    assert events[-1].action == "abort" and "error rate 5.0%" in events[-1].reason
+    assert events[-1].metrics["candidate"]["client_errors"] == 500
+
+
+def test_feedback_names_a_version_the_endpoint_serves(ep: Workspace) -> None:
+    from modelport.runtimes.serving.feedback import InvalidFeedbackError
+
+    with pytest.raises(InvalidFeedbackError, match="does not serve 'iris:3'"):
+        record_feedback("api", "iris:3", [0], [0], ep)
+    with pytest.raises(InvalidFeedbackError, match="at most 220"):
+        record_feedback("api", "x" * 300, [0], [0], ep)
+    # the Python API holds the store: any number of labels at once
+    assert record_feedback("api", "iris:1", [0] * 20_000, [0] * 20_000, ep) == 20_000
 
 
 def test_accuracy_from_fed_back_labels_aborts(ep: Workspace) -> None:

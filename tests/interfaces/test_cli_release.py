@@ -59,6 +59,26 @@ def test_endpoint_and_rollout_commands(models: Workspace) -> None:
     assert json.loads(cli("endpoints", "list", "--json")) == []
 
 
+def test_status_shows_client_errors_apart_and_feedback_keys(models: Workspace) -> None:
+    from modelport.runtimes.serving.stats import StatsRecorder
+
+    cli("endpoints", "create", "api", "--model", "iris:1")
+    cli("rollout", "canary", "api", "--to", "iris:2", "--steps", "10,100")
+    rec = StatsRecorder()
+    for status in (200, 200, 500, *[422] * 7):
+        rec.request("api", "iris:2", 0.001, status, None)
+    rec.feedback("api", "iris:2", 4, 3)
+    rec.feedback("api", "iris:2", 10, 0, verified=False)
+    rec.flush(models)
+    shown = json.loads(cli("rollout", "status", "api", "--json"))["stats"]["iris:2"]
+    assert (shown["requests"], shown["errors"], shown["client_errors"]) == (3, 1, 7)
+    table = cli("rollout", "status", "api")
+    assert "client errors (4xx)" in table and "33.33%" in table
+    assert "75.0% of 4 · unverified 0.0% of 10" in table
+    created = json.loads(cli("keys", "create", "labeller", "--scope", "feedback", "--json"))
+    assert created["scopes"] == ["feedback"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["endpoints", "show", "ghost"], "endpoint 'ghost' not found"),
     (["endpoints", "create", "api", "--model", "ghost"], "model 'ghost' not found"),

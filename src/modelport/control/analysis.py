@@ -7,6 +7,11 @@ labels) — so clients meet a bad canary's errors for less than one interval;
 *pass* once the interval is over with enough requests and no breach; *wait*
 otherwise. Error rate and accuracy are judged relative to the stable version,
 so traffic that fails everywhere does not blame the candidate.
+
+Only what a client cannot aim at a version judges it: errors are server-side
+failures (5xx) — a client's 4xx, which anyone can send through a sticky header,
+is reported beside them and moves nothing — and accuracy counts only labels
+for predictions the server made (``unverified_feedback`` is shown, not used).
 """
 
 from __future__ import annotations
@@ -68,10 +73,14 @@ def summary(stats: dict[str, Any]) -> dict[str, Any]:
     requests = stats["requests"]
     out: dict[str, Any] = {"requests": requests, "errors": stats["errors"],
                            "error_rate": stats["errors"] / requests if requests else 0.0,
-                           "p99_ms": p99_ms(stats["latency"])}
+                           "p99_ms": p99_ms(stats["latency"]),
+                           "client_errors": stats.get("client_errors", 0)}
     if stats["feedback"]:
         out["accuracy"] = stats["correct"] / stats["feedback"]
         out["feedback"] = stats["feedback"]
+    if stats.get("unverified_feedback"):
+        out["unverified_feedback"] = stats["unverified_feedback"]
+        out["unverified_accuracy"] = stats["unverified_correct"] / stats["unverified_feedback"]
     if stats["shadow_requests"]:
         out["shadow_requests"] = stats["shadow_requests"]
         out["shadow_error_rate"] = stats["shadow_errors"] / stats["shadow_requests"]

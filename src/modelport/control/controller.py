@@ -41,6 +41,8 @@ class Controller:
                 handler(r)
             except ConflictError:
                 continue  # another controller acted first
+            except Exception:  # one rollout that cannot move never holds the others
+                log.exception("rollout of %s failed this tick; retrying", r.endpoint)
 
     def _canary(self, r: Rollout) -> None:
         if r.state != "running":

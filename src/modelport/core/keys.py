@@ -3,8 +3,10 @@
 A key is ``mp_<id>_<secret>``; the store keeps its id and the SHA-256 of the
 whole key, never the key itself (a leaked database leaks no usable key).
 Keys carry scopes — ``predict`` (inference), ``read`` (metadata, metrics),
-``admin`` (everything) — and may be limited to some models and to a request
-rate.
+``feedback`` (labels that steer rollout analysis), ``admin`` (everything) — and
+may be limited to some models and to a request rate. ``predict`` does not imply
+``feedback``: a predict key ships inside every client app, while labels move
+release decisions, so only the pipeline that owns the ground truth gets them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from modelport.core.store import schema as t
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, NotFoundError
 
-SCOPES = ("predict", "read", "admin")
+SCOPES = ("predict", "read", "feedback", "admin")
 PREFIX = "mp_"
 
 

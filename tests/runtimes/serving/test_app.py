@@ -74,12 +74,3 @@ def test_the_asgi_factory_serves_under_another_server(model_home, monkeypatch) -
 
     assert asyncio.run(scenario()) == 200
 
-
-def test_feedback_memory_keeps_the_recent_half_to_all_of_its_size() -> None:
-    from modelport.runtimes.serving.app import FeedbackMemory
-
-    memory = FeedbackMemory(size=4)
-    for i in range(5):
-        memory.remember(f"r{i}", "ep", "m:1", i)
-    assert [memory.recall(f"r{i}") for i in range(5)] == [
-        None, None, ("ep", "m:1", 2), ("ep", "m:1", 3), ("ep", "m:1", 4)]

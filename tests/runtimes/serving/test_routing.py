@@ -98,16 +98,17 @@ def test_feedback_by_request_id_and_by_prediction(server, endpoint) -> None:  # 
         r = c.post("/v2/models/iris-ep/infer", json=BODY, headers={"x-request-id": "req-1"})
         assert r.status_code == 200
         ok = c.post("/v2/models/iris-ep/feedback", json={"id": "req-1", "label": 0})
-        assert ok.json() == {"recorded": 1, "correct": 1}
-        wrong = c.post("/v2/models/iris-ep/feedback",
-                       json={"version": "iris:1", "predictions": [0, 1], "labels": [2, 1]})
-        assert wrong.json() == {"recorded": 2, "correct": 1}
+        assert ok.json() == {"recorded": 1, "correct": 1, "verified": True}
+        held = c.post("/v2/models/iris-ep/feedback",
+                      json={"version": "iris:1", "predictions": [0, 1], "labels": [2, 1]})
+        assert held.json() == {"recorded": 2, "correct": 1, "verified": False}
         missing = c.post("/v2/models/iris-ep/feedback", json={"id": "nope", "label": 0})
         assert missing.status_code == 404
         bad = c.post("/v2/models/iris-ep/feedback", json={"label": 0})
-        assert bad.status_code == 400
+        assert bad.status_code == 422
         not_endpoint = c.post("/v2/models/iris/feedback", json={"id": "req-1", "label": 0})
         assert not_endpoint.status_code == 404 and "not an endpoint" in not_endpoint.json()["error"]
     time.sleep(1.5)
     stats = read_stats("iris-ep", started, endpoint)["iris:1"]
-    assert (stats["feedback"], stats["correct"]) == (3, 2)
+    assert (stats["feedback"], stats["correct"]) == (1, 1)  # what the server answered
+    assert (stats["unverified_feedback"], stats["unverified_correct"]) == (2, 1)  # apart

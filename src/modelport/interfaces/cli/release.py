@@ -188,10 +188,22 @@ def status(name: str, as_json: JsonFlag = False) -> None:
         ("state", r.state), ("stable", r.stable), ("candidate", r.candidate), ("step", step),
         ("in this state", f"{time.time() - r.step_started:.0f} s"),
         ("policy", _policy_text(ep.policy))])
-    table("since the step began", ["version", "requests", "errors", "error rate", "p99 ms",
-                                   "accuracy", "shadow agreement"],
-          ([v, s["requests"], s["errors"], f"{s['error_rate']:.2%}", s["p99_ms"],
-            s.get("accuracy"), s.get("shadow_agreement")] for v, s in sorted(live.items())))
+    table("since the step began", ["version", "requests", "errors (5xx)", "error rate",
+                                   "client errors (4xx)", "p99 ms", "accuracy",
+                                   "shadow agreement"],
+          ([v, s["requests"], s["errors"], f"{s['error_rate']:.2%}", s["client_errors"],
+            s["p99_ms"], _accuracy(s), s.get("shadow_agreement")]
+           for v, s in sorted(live.items())))
+
+
+def _accuracy(s: dict[str, Any]) -> str | None:
+    """Accuracy on labels the server can vouch for, and apart, on those it cannot."""
+    parts = []
+    if "accuracy" in s:
+        parts.append(f"{s['accuracy']:.1%} of {s['feedback']}")
+    if "unverified_accuracy" in s:
+        parts.append(f"unverified {s['unverified_accuracy']:.1%} of {s['unverified_feedback']}")
+    return " · ".join(parts) or None
 
 
 def _simple(verb: str, doc: str) -> None:

@@ -60,7 +60,8 @@ def serve(
 def create(
     name: Annotated[str, typer.Argument(help="Who or what uses the key.")],
     scope: Annotated[list[str] | None, typer.Option(
-        "--scope", help="predict, read or admin (repeatable; default predict).")] = None,
+        "--scope", help="predict, read, feedback (labels for rollout analysis; not "
+                        "implied by predict) or admin (repeatable; default predict).")] = None,
     model: Annotated[list[str] | None, typer.Option(
         "--model", help="Limit the key to these model names (repeatable).")] = None,
     rate_limit: Annotated[float | None, typer.Option(

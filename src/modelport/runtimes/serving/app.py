@@ -16,8 +16,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from modelport.errors import (
     InvalidInputError,
     ModelportError,
@@ -25,7 +23,7 @@ from modelport.errors import (
     SchemaError,
     first_line,
 )
-from modelport.runtimes.serving import edge_routes, oip_routes
+from modelport.runtimes.serving import edge_routes, feedback, oip_routes
 from modelport.runtimes.serving.auth import Guard, RateLimitedError, retry_after_header
 from modelport.runtimes.serving.http import (
     Receive,
@@ -75,7 +73,7 @@ class ServingApp:
         self.controller = controller
         self.metrics = Metrics()
         self.stats = StatsRecorder()
-        self.feedback = FeedbackMemory()
+        self.feedback = feedback.FeedbackMemory()
         self._tasks: set[asyncio.Task[Any]] = set()
         repository.on_load = self._instrument
 
@@ -91,15 +89,25 @@ class ServingApp:
             ticks += 1
             try:
                 await asyncio.to_thread(self.repo.refresh_endpoints)
-                if ticks % round(1 / POLL_S) == 0:
-                    self.stats.loaded = self.repo.endpoint_versions()
-                    # counted here, on the loop's thread; written on another
-                    await asyncio.to_thread(self.stats.write, self.stats.snapshot(),
-                                            self.repo.ws)
-                    if self.controller is not None:
-                        await asyncio.to_thread(self.controller.tick)
             except Exception:  # a database hiccup must not stop serving
                 log.exception("background refresh failed; retrying")
+            if ticks % round(1 / POLL_S) == 0:
+                await self.publish()
+
+    async def publish(self) -> None:
+        """Write this worker's statistics, then run the controller: each in its own
+        ``try``, so a write the store refuses never holds a rollout where it is."""
+        try:
+            self.stats.loaded = self.repo.endpoint_versions()
+            # counted here, on the loop's thread; written on another
+            await asyncio.to_thread(self.stats.write, self.stats.snapshot(), self.repo.ws)
+        except Exception:
+            log.exception("writing statistics failed; kept for the next write")
+        if self.controller is not None:
+            try:
+                await asyncio.to_thread(self.controller.tick)
+            except Exception:
+                log.exception("rollout controller tick failed; retrying")
 
     async def startup(self) -> None:
         await asyncio.to_thread(self.repo.load_all)
@@ -110,7 +118,10 @@ class ServingApp:
     async def shutdown(self) -> None:
         for task in self._tasks:
             task.cancel()
-        self.stats.flush(self.repo.ws)
+        try:
+            self.stats.flush(self.repo.ws)
+        except Exception:  # the last second's statistics are not worth a failed stop
+            log.exception("writing the last statistics failed")
         self.repo.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -244,15 +255,14 @@ class ServingApp:
         started = time.perf_counter()
         try:
             outputs = await self._predict(served, batch)
-        except ModelportError as exc:
-            if exc.status >= 500 or isinstance(exc, SchemaError):  # the version failed
-                self.stats.request(router.name, served.label, time.perf_counter() - started,
-                                   False, None)
+        except Exception as exc:  # 5xx: the version failed; 4xx: counted apart
+            self.stats.request(router.name, served.label, time.perf_counter() - started,
+                               exc.status if isinstance(exc, ModelportError) else 500, None)
             raise
         prediction = outputs["prediction"]
-        self.stats.request(router.name, served.label, time.perf_counter() - started, True,
+        self.stats.request(router.name, served.label, time.perf_counter() - started, 200,
                            prediction)
-        self.feedback.remember(request.id, router.name, served.label, prediction)
+        self.feedback.remember(request.id, router.name, served.label, prediction, started)
         shadow = router.mirror()
         if shadow is not None and shadow is not served:
             task = asyncio.get_running_loop().create_task(
@@ -286,49 +296,6 @@ class ServingApp:
         self.stats.shadow(endpoint, shadow.label, time.perf_counter() - started, True,
                           len(stable), agree)
 
-    def record_feedback(self, name: str, doc: Any) -> Response:
-        """Labels for earlier predictions: by request id, or with the prediction itself."""
-        if not isinstance(doc, dict) or ("label" not in doc and "labels" not in doc):
-            raise InvalidInputError("feedback needs 'label' (or 'labels') and the 'id' of the "
-                                    "request, or the 'version' and 'predictions' it answered")
-        labels = doc.get("labels", [doc.get("label")])
-        if "id" in doc:
-            seen = self.feedback.recall(str(doc["id"]))
-            if seen is None or seen[0] != name:
-                raise NotFoundError(f"no recent prediction with id {doc['id']!r} on {name!r} — "
-                                    "send 'version' and 'predictions' with the labels instead")
-            _, version, predictions = seen
-        elif isinstance(doc.get("version"), str) and "predictions" in doc:
-            version, predictions = doc["version"], doc["predictions"]
-        else:
-            raise InvalidInputError("feedback needs the request 'id', or 'version' and "
-                                    "'predictions'")
-        pred = np.asarray(predictions).astype(str).ravel()
-        true = np.asarray(labels).astype(str).ravel()
-        if pred.shape != true.shape:
-            raise InvalidInputError(f"{pred.size} predictions but {true.size} labels")
-        correct = int((pred == true).sum())
-        self.stats.feedback(name, version, int(pred.size), correct)
-        return json_response({"recorded": int(pred.size), "correct": correct})
-
-
-class FeedbackMemory:
-    """Recent endpoint predictions by request id, so labels can arrive later by id.
-
-    Two plain dicts, the newer filled until it holds half of ``size``, then the older
-    dropped: between ``size / 2`` and ``size`` ids are remembered, and remembering one
-    is a dict store — an ordered dict's upkeep cost 1 µs of every endpoint request."""
-
-    def __init__(self, size: int = 50_000) -> None:
-        self.size = size
-        self._new: dict[str, tuple[str, str, Any]] = {}
-        self._old: dict[str, tuple[str, str, Any]] = {}
-
-    def remember(self, request_id: str, endpoint: str, version: str, prediction: Any) -> None:
-        self._new[request_id] = (endpoint, version, prediction)
-        if len(self._new) >= self.size // 2:
-            self._old, self._new = self._new, {}
-
-    def recall(self, request_id: str) -> tuple[str, str, Any] | None:
-        found = self._new.get(request_id)
-        return found if found is not None else self._old.get(request_id)
+    def record_feedback(self, name: str, request: Request) -> Response:
+        return feedback.record(name, request, self.repo.routers.get(name), self.feedback,
+                               self.stats)

@@ -21,7 +21,7 @@ class App(Protocol):
     async def infer(self, request: Request, served: Served, batch: Any,
                     router: Any = None) -> dict[str, Any]: ...
 
-    def record_feedback(self, name: str, doc: Any) -> Response: ...
+    def record_feedback(self, name: str, request: Request) -> Response: ...
 
 
 async def route(app: App, request: Request, parts: list[str]
@@ -64,9 +64,6 @@ async def route(app: App, request: Request, parts: list[str]
         return oip.render(doc, served, outputs, name), served, "v2"
     if rest == ["feedback"] and version is None:
         require_method(request, "POST")
-        app.allow(request, "predict", name)
-        if name not in app.repo.routers:
-            raise NotFoundError(f"{name!r} is not an endpoint — feedback drives rollout "
-                                "analysis, which needs one: modelport endpoints create")
-        return app.record_feedback(name, request.json()), None, "v2"
+        app.allow(request, "feedback", name)
+        return app.record_feedback(name, request), None, "v2"
     raise NotFoundError(f"no route for {request.method} {request.path}")

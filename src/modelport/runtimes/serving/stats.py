@@ -1,8 +1,10 @@
 """Live statistics of endpoint versions, shared through the store.
 
-Each worker counts, per endpoint version and per one-second window, requests,
-errors, a latency histogram, the predicted classes (or a value summary), what
-its shadow did and the labels fed back — in memory on the request path — and
+Each worker counts, per endpoint version and per one-second window, requests
+the version answered, its failures (5xx), the client's mistakes (4xx, apart:
+they say nothing about the version), a latency histogram, the predicted
+classes (or a value summary), what its shadow did and the labels fed back —
+in memory on the request path — and
 once a second writes its own rows (no two workers share a row, so a write
 never needs to read). The rollout analysis sums the rows since a step began.
 Rows also say which versions a worker holds loaded: the controller's proof
@@ -12,6 +14,7 @@ that an idle slot is warm.
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import time
 import uuid
@@ -25,8 +28,11 @@ from modelport.core.store import schema as t
 from modelport.core.store.sql import upsert
 from modelport.core.workspace import Workspace
 
+log = logging.getLogger("modelport.stats")
+
 WINDOW_S = 1.0
 KEEP_S = 3600.0
+WRITE_ATTEMPTS = 3  # a window the store refuses this many times in a row is dropped
 # latency buckets: 0.1 ms × 1.25^i up to ~20 s; p99 is read off the first bucket past 99 %
 LATENCY_BOUNDS = [1e-4 * 1.25**i for i in range(56)]
 
@@ -51,10 +57,11 @@ def _count(histogram: dict[str, int], buckets: np.ndarray) -> None:
 
 
 def empty() -> dict[str, Any]:
-    return {"requests": 0, "errors": 0, "latency": {}, "classes": {}, "value_n": 0,
-            "value_sum": 0.0, "value_sumsq": 0.0, "shadow_requests": 0, "shadow_errors": 0,
-            "shadow_rows": 0, "shadow_agree": 0, "shadow_latency": {}, "feedback": 0,
-            "correct": 0, "loaded": False}
+    return {"requests": 0, "errors": 0, "client_errors": 0, "latency": {}, "classes": {},
+            "value_n": 0, "value_sum": 0.0, "value_sumsq": 0.0, "shadow_requests": 0,
+            "shadow_errors": 0, "shadow_rows": 0, "shadow_agree": 0, "shadow_latency": {},
+            "feedback": 0, "correct": 0, "unverified_feedback": 0, "unverified_correct": 0,
+            "loaded": False}
 
 
 def merge(into: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
@@ -88,14 +95,19 @@ class StatsRecorder:
 
     A request is only noted on its way (``request``: one list append); the notes are
     counted into their windows when the counters are written — counting each on the
-    request path cost 3 µs, 15 % of a small model's endpoint request."""
+    request path cost 3 µs, 15 % of a small model's endpoint request.
+
+    A write the store refuses keeps its windows for the next one; after
+    ``WRITE_ATTEMPTS`` refusals in a row the closed windows are dropped (logged), so
+    one bad row or a long outage never blocks the writes after it nor grows memory."""
 
     def __init__(self) -> None:
         self.worker = uuid.uuid4().hex
         self._windows: dict[float, dict[tuple[str, str], dict[str, Any]]] = defaultdict(dict)
-        self._noted: dict[tuple[float, str, str], list[tuple[float, bool, Any]]] = {}
+        self._noted: dict[tuple[float, str, str], list[tuple[float, int, Any]]] = {}
         self.loaded: dict[str, set[str]] = {}  # endpoint -> versions held loaded
         self._written_before = 0.0  # windows before this are in the store: forget them
+        self._refused = 0  # writes refused in a row
 
     def _data(self, endpoint: str, version: str, window: float | None = None
               ) -> dict[str, Any]:
@@ -105,22 +117,27 @@ class StatsRecorder:
             data = slot[(endpoint, version)] = empty()
         return data
 
-    def request(self, endpoint: str, version: str, seconds: float, ok: bool,
+    def request(self, endpoint: str, version: str, seconds: float, status: int,
                 prediction: np.ndarray | None) -> None:
+        """Note one request and the HTTP status it got (200, a 4xx, a 5xx)."""
         key = (_window_now(), endpoint, version)
         noted = self._noted.get(key)
         if noted is None:
             noted = self._noted[key] = []
-        noted.append((seconds, ok, prediction))
+        noted.append((seconds, status, prediction))
 
     def _count_noted(self) -> None:
         noted, self._noted = self._noted, {}
         for (window, endpoint, version), items in noted.items():
             data = self._data(endpoint, version, window)
-            data["requests"] += len(items)
-            data["errors"] += sum(1 for _, ok, _ in items if not ok)
-            _count(data["latency"], _buckets([seconds for seconds, _, _ in items]))
-            predictions = [np.ravel(p) for _, _, p in items if p is not None]
+            # a client's mistake is neither a request the version answered nor its error,
+            # nor its latency: aimed at a canary, it must not abort (or dilute) it
+            answered = [item for item in items if not 400 <= item[1] < 500]
+            data["client_errors"] += len(items) - len(answered)
+            data["requests"] += len(answered)
+            data["errors"] += sum(1 for _, status, _ in answered if status >= 500)
+            _count(data["latency"], _buckets([seconds for seconds, _, _ in answered]))
+            predictions = [np.ravel(p) for _, _, p in answered if p is not None]
             if predictions:
                 _observe_prediction(data, np.concatenate(predictions))
 
@@ -133,10 +150,13 @@ class StatsRecorder:
         data["shadow_agree"] += agree
         _count(data["shadow_latency"], _buckets([seconds]))
 
-    def feedback(self, endpoint: str, version: str, n: int, correct: int) -> None:
+    def feedback(self, endpoint: str, version: str, n: int, correct: int,
+                 verified: bool = True) -> None:
+        """Labels for ``n`` predictions; unverified ones are kept apart from the analysis."""
         data = self._data(endpoint, version)
-        data["feedback"] += n
-        data["correct"] += correct
+        prefix = "" if verified else "unverified_"
+        data[f"{prefix}feedback"] += n
+        data[f"{prefix}correct"] += correct
 
     def flush(self, ws: Workspace) -> None:
         """Write every window seen since the last flush; forget the closed ones."""
@@ -159,14 +179,24 @@ class StatsRecorder:
 
     def write(self, snapshot: tuple[float, list[dict[str, Any]]], ws: Workspace) -> None:
         now_window, rows = snapshot
-        if rows:
-            with ws.store.write() as conn:
-                upsert(conn, t.endpoint_stats, rows, update=["data"])
-                conn.execute(delete(t.endpoint_stats).where(
-                    t.endpoint_stats.c.worker == self.worker,
-                    t.endpoint_stats.c.window < now_window - KEEP_S))
-        # the closed windows are stored: the next snapshot, on the recording thread,
-        # forgets them (a write that failed raised before this, so they are kept)
+        try:
+            if rows:
+                with ws.store.write() as conn:
+                    upsert(conn, t.endpoint_stats, rows, update=["data"])
+                    conn.execute(delete(t.endpoint_stats).where(
+                        t.endpoint_stats.c.worker == self.worker,
+                        t.endpoint_stats.c.window < now_window - KEEP_S))
+        except Exception:
+            self._refused += 1
+            if self._refused < WRITE_ATTEMPTS:
+                raise  # kept: the next write carries these windows again
+            log.warning("the store refused %d statistics writes in a row; dropping the "
+                        "windows before %.0f", self._refused, now_window)
+            self._refused = 0
+        else:
+            self._refused = 0
+        # the closed windows are stored (or given up): the next snapshot, on the
+        # recording thread, forgets them
         self._written_before = now_window
 
 
@@ -199,26 +229,3 @@ def loaded_by(endpoint: str, version: str, within_s: float, ws: Workspace) -> tu
                     holding.add(worker)
     return len(holding), len(alive)
 
-
-def record_feedback(endpoint: str, version: str, predictions: Any, labels: Any,
-                    ws: Workspace | None = None) -> int:
-    """Labels for predictions a client already holds (the Python API's feedback path).
-
-    >>> modelport.record_feedback("iris-api", "iris:2", [0, 1], [0, 2])   # doctest: +SKIP
-    1
-    """
-    from modelport.core.workspace import current
-
-    ws = current(ws)
-    pred = np.asarray(predictions).astype(str)
-    true = np.asarray(labels).astype(str)
-    if pred.shape != true.shape:
-        from modelport.errors import InvalidInputError
-
-        raise InvalidInputError(f"{pred.size} predictions but {true.size} labels")
-    recorder = StatsRecorder()
-    recorder.worker = "api-" + recorder.worker[:12]
-    correct = int((pred == true).sum())
-    recorder.feedback(endpoint, version, int(pred.size), correct)
-    recorder.flush(ws)
-    return correct
