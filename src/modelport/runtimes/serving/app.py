@@ -245,17 +245,15 @@ class ServingApp:
         key = request.key
         return key.model_set if key is not None and key.restricted else None
 
-    async def find(self, request: Request, name: str, version: int | None = None
-                   ) -> tuple[Served, EndpointRouter | None]:
-        """The version answering ``name`` — or its version ``version``, loaded on first
-        use on a thread (a load takes from milliseconds to seconds: never on the loop)."""
-        if version is None:
-            return self.repo.get(name, request.headers)
+    async def pinned(self, request: Request, name: str, version: int) -> Served:
+        """Version ``version`` of ``name``, loaded on first use on a thread (a load takes
+        milliseconds to seconds: never on the loop). Behind an endpoint, only the versions
+        of its policy unless the key is admin (or the server has no keys)."""
         key = request.key
         label, served = self.repo.pinned(name, version, key is None or "admin" in key.scopes)
         if served is None:
             served = await asyncio.to_thread(self.repo.load, label)
-        return served, None
+        return served
 
     async def _route(self, request: Request) -> tuple[Response, Served | None, str]:
         parts = request.path.strip("/").split("/")
@@ -329,7 +327,10 @@ class ServingApp:
         outcome per version, mirror to the shadow and remember it for feedback. A body
         that cannot be read is the client's error (4xx), never the version's."""
         request.served = served  # named in the response even when this version fails
-        x, batch, context = await parsing.read(len(request.body), served, parse, args)
+        if len(request.body) <= parsing.INLINE_BYTES:  # no coroutine for the common case
+            x, batch, context = parsing.read_now(served, parse, args)
+        else:
+            x, batch, context = await parsing.read_off_loop(served, parse, args)
         if router is None:
             return await self._predict(served, x), context
         started = time.perf_counter()
@@ -365,7 +366,9 @@ class ServingApp:
                       stable: Any) -> None:
         started = time.perf_counter()
         try:
-            x, _, _ = await parsing.read(size, shadow, _given, (batch,))
+            x, _, _ = parsing.read_now(shadow, _given, (batch,)) \
+                if size <= parsing.INLINE_BYTES else \
+                await parsing.read_off_loop(shadow, _given, (batch,))
             outputs = await self._predict(shadow, x)
         except Exception:
             self.stats.shadow(endpoint, shadow.label, time.perf_counter() - started, False,

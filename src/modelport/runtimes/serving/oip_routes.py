@@ -20,8 +20,7 @@ class App(Protocol):
 
     def allow(self, request: Request, scope: str, model: str | None = None) -> None: ...
 
-    async def find(self, request: Request, name: str, version: int | None = None
-                   ) -> tuple[Served, Any]: ...
+    async def pinned(self, request: Request, name: str, version: int) -> Served: ...
 
     async def infer(self, request: Request, served: Served, router: Any, parse: Any,
                     *args: Any) -> tuple[dict[str, Any], Any]: ...
@@ -55,17 +54,22 @@ async def route(app: App, request: Request, parts: list[str]
     if not rest:
         require_method(request, "GET")
         app.allow(request, "read", name)
-        served, _ = await app.find(request, name, version)
+        served = app.repo.get(name)[0] if version is None else \
+            await app.pinned(request, name, version)
         return oip.model_metadata(served, name), served, "v2"
     if rest == ["ready"]:
         require_method(request, "GET")
         app.allow(request, "read", name)
-        served, _ = await app.find(request, name, version)
+        served = app.repo.get(name)[0] if version is None else \
+            await app.pinned(request, name, version)
         return oip.model_ready(name), served, "v2"
     if rest == ["infer"]:
         require_method(request, "POST")
         app.allow(request, "predict", name)
-        served, router = await app.find(request, name, version)
+        if version is None:
+            served, router = app.repo.get(name, request.headers)
+        else:
+            served, router = await app.pinned(request, name, version), None
         outputs, doc = await app.infer(request, served, router, oip.read, request,
                                        served.model.signature.names)
         return oip.render(doc, served, outputs, name), served, "v2"

@@ -62,15 +62,13 @@ def read_now(served: Served, fn: Parse[T], args: tuple[Any, ...]
     return x, batch, context
 
 
-async def read(body_size: int, served: Served, fn: Parse[T], args: tuple[Any, ...]
-               ) -> tuple[np.ndarray, Any, T]:
-    """``read_now``, on the loop for a small body, else on a parse thread with a deadline.
+async def read_off_loop(served: Served, fn: Parse[T], args: tuple[Any, ...]
+                        ) -> tuple[np.ndarray, Any, T]:
+    """``read_now`` on a parse thread, with a deadline — for bodies over ``INLINE_BYTES``.
 
     A thread that passes the deadline cannot be stopped; it finishes alone while the
     client gets its 413 — which is why the pool is small and each parser's worst case
     is bounded up front (the CSV header width, orjson's nesting limit)."""
-    if body_size <= INLINE_BYTES:
-        return read_now(served, fn, args)
     global _executor
     if _executor is None:
         _executor = ThreadPoolExecutor(PARSE_THREADS, thread_name_prefix="modelport-parse")
