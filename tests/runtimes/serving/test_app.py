@@ -93,3 +93,17 @@ def test_feedback_memory_keeps_the_recent_half_to_all_of_its_size() -> None:
         memory.remember(f"r{i}", "ep", "m:1", i)
     assert [memory.recall(f"r{i}") for i in range(5)] == [
         None, None, ("ep", "m:1", 2), ("ep", "m:1", 3), ("ep", "m:1", 4)]
+
+
+def test_a_scope_check_without_a_key_fails_closed(model_home) -> None:  # type: ignore
+    """Routes check scopes on the key authenticated before routing; should a route ever be
+    reached without one while keys are required, it is 401, not open."""
+    from modelport.runtimes.serving.auth import Guard, UnauthorizedError
+    from modelport.runtimes.serving.http import Request
+
+    ws = Workspace.open(Settings(home=model_home))
+    app = ServingApp(Repository(["iris"], ws=ws), Guard(ws, "on"))
+    with pytest.raises(UnauthorizedError, match="API key is required"):
+        app.allow(Request("GET", "/v2/health/live", {}), "read", "iris")
+    ServingApp(Repository(["iris"], ws=ws)).allow(Request("GET", "/", {}), "read")  # no auth
+    forget_stores()

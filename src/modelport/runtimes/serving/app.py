@@ -31,6 +31,7 @@ from modelport.runtimes.serving.auth import (
     ForbiddenError,
     Guard,
     RateLimitedError,
+    UnauthorizedError,
     authorize,
     is_loopback,
     retry_after_header,
@@ -236,9 +237,12 @@ class ServingApp:
 
     def allow(self, request: Request, scope: str, model: str | None = None) -> None:
         """403 unless the request's key may use ``scope`` (on ``model``); the key was
-        authenticated before routing, so this is a set lookup — and nothing without auth."""
+        authenticated before routing, so this is a set lookup — and nothing without auth.
+        Fails closed: a route reached without a key while keys are required is 401."""
         if request.key is not None:
             authorize(request.key, scope, model)
+        elif self.guard is not None:
+            raise UnauthorizedError("an API key is required — send 'Authorization: Bearer KEY'")
 
     def visible(self, request: Request) -> frozenset[str] | None:
         """The models the request's key may know of; None: all of them."""
