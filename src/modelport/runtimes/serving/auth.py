@@ -61,9 +61,10 @@ class Guard:
         self.buckets = buckets if buckets is not None else Buckets()
 
     def refresh(self) -> bool:
-        """Re-read the keys (blocking: call it off the event loop); whether auth is on."""
-        self._keys = active_keys_by_hash(ws=self.ws)
+        """Re-read the keys (blocking: call it off the event loop); whether auth is on.
+        A failed read keeps the last keys and is retried ``refresh_s`` later."""
         self.loaded = time.monotonic()
+        self._keys = active_keys_by_hash(ws=self.ws)
         if self._keys:
             self.on = True  # latched: once a key exists, keys stay required
         return self.on
