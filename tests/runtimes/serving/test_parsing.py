@@ -48,6 +48,15 @@ def test_a_csv_header_wider_than_the_signature_is_refused_before_parsing(app) ->
     status, body = _csv(app, header + b"\n" + b"1," * 199_999 + b"1\n")
     assert time.perf_counter() - started < 1.0
     assert status == 422 and b"200,000 columns" in body and b"takes 4" in body
+    # a first row wider than the header: pandas read 200,000 leading values as an index (30 s)
+    started = time.perf_counter()
+    status, body = _csv(app, ",".join(COLUMNS).encode() + b"\n" + b"1," * 199_999 + b"1\n")
+    assert time.perf_counter() - started < 1.0
+    assert status == 422 and b"200,000 values" in body
+    quoted = ",".join(COLUMNS).encode() + b'\n"5,1",3.5,1.4,0.2\n'  # a quoted comma is one value
+    assert b"first CSV row" not in _csv(app, quoted)[1]
+    crlf = (",".join(COLUMNS) + "\r" + "5.1,3.5,1.4,0.2\r" * 200).encode()  # old Mac line ends
+    assert _csv(app, crlf)[0] == 200
     # extra columns within reason are still read (and ignored)
     extra = ",".join([*COLUMNS, *(f"x{i}" for i in range(60))]).encode()
     status, body = _csv(app, extra + b"\n" + b"5.1,3.5,1.4,0.2" + b",0" * 60 + b"\n")

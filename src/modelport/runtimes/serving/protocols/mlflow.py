@@ -11,13 +11,14 @@ allows is refused at once (pandas' work grows with the square of the columns).
 
 from __future__ import annotations
 
+import csv
 import io
 from typing import Any
 
 import numpy as np
 
 from modelport import __version__
-from modelport.errors import InvalidInputError, ModelportError, SchemaError
+from modelport.errors import InvalidInputError, ModelportError, SchemaError, first_line
 from modelport.runtimes.serving.http import Request, Response, json_response
 from modelport.runtimes.serving.protocols.columnar import columns
 from modelport.runtimes.serving.tensors import to_json_data
@@ -97,15 +98,33 @@ def max_csv_columns(n: int) -> int:
 def _csv(body: bytes, n: int) -> Any:
     import pandas as pd
 
-    end = body.find(b"\n")
-    fields = body.count(b",", 0, end if end >= 0 else len(body)) + 1
-    if fields > max_csv_columns(n):
-        raise SchemaError(f"the CSV header names {fields:,} columns; this model takes {n} "
-                          f"(at most {max_csv_columns(n)} are read)")
+    _check_width(body, n)
     try:
         return pd.read_csv(io.BytesIO(body))
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"cannot read the CSV body: {first_line(exc)}") from None
+
+
+def _check_width(body: bytes, n: int) -> None:
+    """Refuse, before pandas, the two shapes that make it slow: a header far wider than the
+    model (its column selection grows with the square of the columns) and a first row wider
+    than the header (it then reads the extra leading values as a many-level index)."""
+    ends = [i for i in (body.find(b"\n"), body.find(b"\r")) if i >= 0]
+    fields = body.count(b",", 0, min(ends) if ends else len(body)) + 1  # an upper bound
+    if fields > max_csv_columns(n):
+        raise SchemaError(f"the CSV header names {fields:,} columns; this model takes {n} "
+                          f"(at most {max_csv_columns(n)} are read)")
+    # the exact field counts of the header and the first row (quotes respected; the csv
+    # module reads only as far as these two records)
+    text = io.TextIOWrapper(io.BytesIO(body), encoding="utf-8", errors="replace", newline="")
+    try:
+        reader = csv.reader(text)
+        header, first = next(reader, []), next(reader, None)
+    except csv.Error as exc:
         raise InvalidInputError(f"cannot read the CSV body: {exc}") from None
+    if first is not None and len(first) > len(header):
+        raise SchemaError(f"the first CSV row has {len(first):,} values but the header names "
+                          f"{len(header)} columns")
 
 
 def render(outputs: dict[str, np.ndarray]) -> Response:
