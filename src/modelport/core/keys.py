@@ -15,7 +15,7 @@ import hashlib
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, update
@@ -37,16 +37,31 @@ class ApiKey:
     rate_limit: float | None
     created: float
     revoked: float | None
+    # the models as a set, so a check on every request is O(1) however many a key names
+    model_set: frozenset[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "model_set",
+                           frozenset(self.models) if self.models is not None else None)
+
+    @property
+    def restricted(self) -> bool:
+        """Whether the key reaches only some models (an admin key reaches all)."""
+        return self.model_set is not None and "admin" not in self.scopes
 
     def allows(self, scope: str, model: str | None = None) -> bool:
         if "admin" in self.scopes:
             return True
         if scope not in self.scopes:
             return False
-        return model is None or self.models is None or model in self.models
+        return model is None or self.model_set is None or model in self.model_set
+
+    def sees(self, model: str) -> bool:
+        """Whether the key may know of ``model`` at all (lists, metrics, bundles)."""
+        return not self.restricted or model in self.model_set  # type: ignore[operator]
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "model_set"}
 
 
 def digest(secret: str) -> str:

@@ -1,17 +1,20 @@
 """Running the server: configuration, the bind-safety rule, the worker processes.
 
 It composes the serving runtime with the rollout controller (control layer),
-so it sits above both. ``--workers N`` starts N identical, independent
-servers on one socket — no shared state, nothing to coordinate.
+so it sits above both. ``--workers N`` starts N identical servers on one
+socket; the one thing they share is the rate-limit table, made here before the
+workers start, so a key's limit holds per server, not per worker.
 
 The app is ASGI too: ``uvicorn --factory modelport.interfaces.server:app_from_env``
 runs it under another server, configured by the JSON in ``MODELPORT_SERVE_CONFIG``.
+There the listening address is not known in advance, so an app that requires no
+key answers only connections made to a loopback address (unless ``insecure``),
+and each worker process of that server keeps its own rate-limit table.
 """
 
 from __future__ import annotations
 
 import functools
-import ipaddress
 import json
 import logging
 import os
@@ -23,7 +26,8 @@ from modelport.core.workspace import current
 from modelport.errors import InvalidInputError
 from modelport.runtimes.serving import h1, process
 from modelport.runtimes.serving.app import DEFAULT_MAX_BODY, AppConfig, ServingApp
-from modelport.runtimes.serving.auth import Guard
+from modelport.runtimes.serving.auth import Guard, is_loopback
+from modelport.runtimes.serving.limits import Buckets
 from modelport.runtimes.serving.repository import Repository, ServeOptions
 
 ENV = "MODELPORT_SERVE_CONFIG"
@@ -48,15 +52,6 @@ class ServeConfig:
     controller: bool = True  # run the rollout controller inside the server
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def auth_enabled(config: ServeConfig) -> bool:
     """Decide, and refuse an unsafe combination before anything listens."""
     if config.auth not in AUTH_MODES:
@@ -74,22 +69,29 @@ def auth_enabled(config: ServeConfig) -> bool:
     return enabled
 
 
-def build_app(config: ServeConfig) -> ServingApp:
+def build_app(config: ServeConfig, buckets: Buckets | None = None,
+              asgi: bool = False) -> ServingApp:
+    """One worker's app. ``buckets``: the rate-limit table the server's workers share.
+
+    With ``--auth auto`` the guard is made even while no key exists: the app re-reads
+    the keys every few seconds and requires one from the moment the first is created."""
     options = ServeOptions(runtime=config.runtime, max_batch=config.max_batch,
                            batching=config.batching)
     ws = current()
     repository = Repository(config.refs or None, options, ws=ws)
-    guard = Guard(ws) if auth_enabled(config) else None
+    mode = "on" if auth_enabled(config) else config.auth
+    guard = None if mode == "off" else Guard(ws, mode, buckets)
     controller = None
     if config.controller:
         controller = Controller(ws)
-    return ServingApp(repository, guard, AppConfig(max_body=config.max_body,
-                                                   access_log=config.access_log), controller)
+    app_config = AppConfig(max_body=config.max_body, access_log=config.access_log,
+                           loopback_only=asgi and not config.insecure)
+    return ServingApp(repository, guard, app_config, controller)
 
 
 def app_from_env() -> ServingApp:
     """An ASGI app factory for other servers."""
-    return build_app(ServeConfig(**json.loads(os.environ[ENV])))
+    return build_app(ServeConfig(**json.loads(os.environ[ENV])), asgi=True)
 
 
 def check(config: ServeConfig) -> None:
@@ -106,7 +108,7 @@ def run(config: ServeConfig) -> None:
     options = h1.Options(config.max_body, config.busy_poll_us / 1e6)
     sock = process.bind(config.host, config.port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    make_app = functools.partial(build_app, config)
+    make_app = functools.partial(build_app, config, Buckets())
     with sock:
         if config.workers == 1:
             process.serve(make_app, sock, options)

@@ -53,6 +53,8 @@ def test_access_log_is_optional(model_home, caplog: pytest.LogCaptureFixture) ->
 
 
 def test_the_asgi_factory_serves_under_another_server(model_home, monkeypatch) -> None:  # type: ignore
+    """Without keys it answers only connections to a loopback address (the address another
+    server listens on is known only per connection): never open on a public interface."""
     import json
 
     from modelport.interfaces.server import ENV, app_from_env
@@ -62,15 +64,37 @@ def test_the_asgi_factory_serves_under_another_server(model_home, monkeypatch) -
     forget_stores()
     app = app_from_env()
 
-    async def scenario() -> int:
+    async def scenario() -> list[int]:
         await app.startup()
         body = {"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP64",
                             "data": [5.1, 3.5, 1.4, 0.2]}]}
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            status = (await client.post("/v2/models/iris/infer", json=body)).status_code
+        statuses = []
+        for base in ("http://127.0.0.1:8000", "http://[::1]:8000", "http://10.1.2.3:8000",
+                     "http://example.com"):
+            async with httpx.AsyncClient(transport=transport, base_url=base) as client:
+                statuses.append((await client.post("/v2/models/iris/infer", json=body))
+                                .status_code)
         await app.shutdown()
-        return status
+        return statuses
 
-    assert asyncio.run(scenario()) == 200
+    assert asyncio.run(scenario()) == [200, 200, 403, 403]
+    monkeypatch.setenv(ENV, json.dumps({"refs": ["iris"], "controller": False,
+                                        "insecure": True}))
+    assert not app_from_env().config.loopback_only
+    forget_stores()
 
+
+
+def test_a_scope_check_without_a_key_fails_closed(model_home) -> None:  # type: ignore
+    """Routes check scopes on the key authenticated before routing; should a route ever be
+    reached without one while keys are required, it is 401, not open."""
+    from modelport.runtimes.serving.auth import Guard, UnauthorizedError
+    from modelport.runtimes.serving.http import Request
+
+    ws = Workspace.open(Settings(home=model_home))
+    app = ServingApp(Repository(["iris"], ws=ws), Guard(ws, "on"))
+    with pytest.raises(UnauthorizedError, match="API key is required"):
+        app.allow(Request("GET", "/v2/health/live", {}), "read", "iris")
+    ServingApp(Repository(["iris"], ws=ws)).allow(Request("GET", "/", {}), "read")  # no auth
+    forget_stores()

@@ -135,3 +135,48 @@ def test_mlflow_scoring_protocol(single) -> None:  # type: ignore[no-untyped-def
         assert r.json() == {"predictions": [0, 0, 0]}
         r = c.post("/invocations", json={"inputs": ROWS, "instances": ROWS})
         assert r.status_code == 400 and "exactly one of" in r.json()["error"]
+
+
+def test_kserve_v1_lists_models_answers_liveness_and_reads_columns(server) -> None:  # type: ignore
+    cols = list(X.columns)
+    with server.client() as c:
+        listed = c.get("/v1/models")
+        assert listed.status_code == 200
+        assert {"iris", "diabetes", "flowers"} <= set(listed.json()["models"])
+        assert c.get("/").json() == {"status": "alive"}  # kserve's is_server_live
+        columnar = {"inputs": {name: X[name].head(3).tolist() for name in cols}}  # TF Serving
+        r = c.post("/v1/models/iris:predict", json=columnar)
+        assert r.status_code == 200 and r.json()["predictions"] == [0, 0, 0], r.text
+        one = {"inputs": {name: float(X[name].iloc[0]) for name in cols}}  # a lone row
+        assert c.post("/v1/models/iris:predict", json=one).json()["predictions"] == [0]
+        ragged = {"inputs": {**columnar["inputs"], cols[0]: [[1.0], 2.0, 3.0]}}
+        r = c.post("/v1/models/iris:predict", json=ragged)
+        assert r.status_code == 422 and repr(cols[0]) in r.json()["error"]
+
+
+def test_every_405_names_the_allowed_methods(server) -> None:  # type: ignore[no-untyped-def]
+    with server.client() as c:
+        for method, path, allowed in [
+            ("GET", "/v2/models/iris/infer", "POST"), ("POST", "/v2/models/iris", "GET"),
+            ("PUT", "/v1/models/iris:predict", "POST"), ("POST", "/v1/models", "GET"),
+            ("GET", "/invocations", "POST"), ("POST", "/metrics", "GET"),
+            ("DELETE", "/v2/health/live", "GET"), ("POST", "/", "GET"),
+            ("POST", "/version", "GET"),
+        ]:
+            r = c.request(method, path)
+            assert r.status_code == 405 and r.headers["allow"] == allowed, (method, path)
+
+
+def test_mlflow_errors_are_mlflow_shaped(single) -> None:  # type: ignore[no-untyped-def]
+    """MLflow's client reads error_code and message; modelport's own 'error' stays too."""
+    with single.client() as c:
+        r = c.post("/invocations", content=b"a;b", headers={"content-type": "text/plain"})
+        assert r.status_code == 415
+        assert r.json()["error_code"] == "BAD_REQUEST" and "text/plain" in r.json()["message"]
+        r = c.post("/invocations", json={"rows": []})
+        assert r.status_code == 400 and r.json()["error_code"] == "BAD_REQUEST"
+        assert r.json()["message"] == r.json()["error"]
+        r = c.post("/invocations", json={"inputs": {"sepal length (cm)": [[1], 2]}})
+        assert r.status_code == 422 and r.json()["error_code"] == "BAD_REQUEST"
+        r = c.get("/invocations")
+        assert r.status_code == 405 and r.json()["error_code"] == "BAD_REQUEST"

@@ -14,18 +14,29 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+import numpy as np
 
 from modelport.errors import (
-    InvalidInputError,
     ModelportError,
     NotFoundError,
     SchemaError,
     first_line,
 )
-from modelport.runtimes.serving import edge_routes, feedback, oip_routes
-from modelport.runtimes.serving.auth import Guard, RateLimitedError, retry_after_header
+from modelport.runtimes.serving import edge_routes, feedback, oip_routes, parsing
+from modelport.runtimes.serving.auth import (
+    OPEN_PATHS,
+    ForbiddenError,
+    Guard,
+    RateLimitedError,
+    UnauthorizedError,
+    authorize,
+    is_loopback,
+    retry_after_header,
+)
 from modelport.runtimes.serving.http import (
+    MethodNotAllowedError,
     Receive,
     Request,
     Response,
@@ -45,6 +56,7 @@ from modelport.runtimes.serving.routing import EndpointRouter
 from modelport.runtimes.serving.served import Served
 from modelport.runtimes.serving.stats import StatsRecorder
 
+T = TypeVar("T")
 log = logging.getLogger("modelport.serve")
 access = logging.getLogger("modelport.access")
 
@@ -60,6 +72,29 @@ POLL_S = 0.25  # how often workers look for endpoint changes: a rollback lands w
 class AppConfig:
     max_body: int = DEFAULT_MAX_BODY
     access_log: bool = False
+    # under another ASGI server the listening address is only known per connection: while
+    # no key is required, answer only connections made to a loopback address
+    loopback_only: bool = False
+
+
+def _given(batch: Any) -> tuple[Any, None]:
+    """A batch already parsed (for the shadow, which checks it against its own signature)."""
+    return batch, None
+
+
+def _error(request: Request, exc: ModelportError | None) -> Response:
+    """An error as the protocol of the route words it (None: a server bug, 500)."""
+    if request.path == "/invocations":
+        return mlflow.error(exc.status, exc.message) if exc else \
+            mlflow.error(500, "internal server error")
+    return error_response(exc) if exc else json_response({"error": "internal server error"}, 500)
+
+
+def _local(scope: Scope) -> bool:
+    """Whether an ASGI connection was made to a loopback address. Unknown (no ``server``
+    in the scope, as uvicorn gives for a unix socket) is not: fail closed."""
+    server = scope.get("server")
+    return server is not None and is_loopback(str(server[0]))
 
 
 class ServingApp:
@@ -68,7 +103,8 @@ class ServingApp:
     def __init__(self, repository: Repository, guard: Guard | None = None,
                  config: AppConfig | None = None, controller: Any = None) -> None:
         self.repo = repository
-        self.guard = guard
+        self._guard = guard  # followed live: in auto mode it turns on with the first key
+        self.guard = guard if guard is not None and guard.on else None  # None: no auth
         self.config = config or AppConfig()
         self.controller = controller
         self.metrics = Metrics()
@@ -87,6 +123,13 @@ class ServingApp:
         while True:
             await asyncio.sleep(POLL_S)
             ticks += 1
+            guard = self._guard
+            if guard is not None and time.monotonic() - guard.loaded >= guard.refresh_s:
+                try:  # keys follow the store: revoked ones stop, new ones work, auto turns on
+                    on = await asyncio.to_thread(guard.refresh)
+                    self.guard = guard if on else None
+                except Exception:
+                    log.exception("reading API keys failed; keeping the last ones")
             try:
                 await asyncio.to_thread(self.repo.refresh_endpoints)
             except Exception:  # a database hiccup must not stop serving
@@ -150,8 +193,12 @@ class ServingApp:
     async def _asgi_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope["method"], scope["path"], header_map(scope),
                           query=scope.get("query_string", b"").decode("latin-1"))
-        failure = None
-        if request.method in ("POST", "PUT"):
+        failure: ModelportError | None = None
+        if self.config.loopback_only and self.guard is None and not _local(scope):
+            failure = ForbiddenError("this server requires no API key, so it answers only on a "
+                                     "loopback address — create a key with: modelport keys "
+                                     "create NAME (or set \"insecure\": true)")
+        elif request.method in ("POST", "PUT"):
             try:
                 request.body = await read_body(receive, self.config.max_body,
                                                request.headers.get("content-length"))
@@ -173,15 +220,21 @@ class ServingApp:
         try:
             if failure is not None:
                 raise failure
+            guard = self.guard
+            if guard is not None and request.path not in OPEN_PATHS:  # before any lookup
+                request.key = guard.authenticate(request.headers)
             response, request.served, protocol = await self._route(request)
         except RateLimitedError as exc:
-            response = error_response(exc)
+            response = _error(request, exc)
             extra.append(retry_after_header(exc))
+        except MethodNotAllowedError as exc:
+            response = _error(request, exc)
+            extra.append((b"allow", ", ".join(exc.allowed).encode()))
         except ModelportError as exc:
-            response = error_response(exc)
+            response = _error(request, exc)
         except Exception:
             log.exception("unexpected error on %s %s", request.method, request.path)
-            response = json_response({"error": "internal server error"}, 500)
+            response = _error(request, None)
         served: Served | None = request.served
         if served is not None:
             extra.append((b"x-model-version", served.header))
@@ -195,8 +248,28 @@ class ServingApp:
         return response
 
     def allow(self, request: Request, scope: str, model: str | None = None) -> None:
-        if self.guard is not None:
-            request.key = self.guard.check(request.headers, scope, model)
+        """403 unless the request's key may use ``scope`` (on ``model``); the key was
+        authenticated before routing, so this is a set lookup — and nothing without auth.
+        Fails closed: a route reached without a key while keys are required is 401."""
+        if request.key is not None:
+            authorize(request.key, scope, model)
+        elif self.guard is not None:
+            raise UnauthorizedError("an API key is required — send 'Authorization: Bearer KEY'")
+
+    def visible(self, request: Request) -> frozenset[str] | None:
+        """The models the request's key may know of; None: all of them."""
+        key = request.key
+        return key.model_set if key is not None and key.restricted else None
+
+    async def pinned(self, request: Request, name: str, version: int) -> Served:
+        """Version ``version`` of ``name``, loaded on first use on a thread (a load takes
+        milliseconds to seconds: never on the loop). Behind an endpoint, only the versions
+        of its policy unless the key is admin (or the server has no keys)."""
+        key = request.key
+        label, served = self.repo.pinned(name, version, key is None or "admin" in key.scopes)
+        if served is None:
+            served = await asyncio.to_thread(self.repo.load, label)
+        return served
 
     async def _route(self, request: Request) -> tuple[Response, Served | None, str]:
         parts = request.path.strip("/").split("/")
@@ -205,37 +278,55 @@ class ServingApp:
             if parts[1:2] == ["edge"]:
                 return await edge_routes.route(self, request, parts[2:])
             return await oip_routes.route(self, request, parts[1:])
-        if head == "v1" and len(parts) == 3 and parts[1] == "models":
-            name, _, verb = parts[2].partition(":")
-            served, router = self.repo.get(name, headers=request.headers)
-            if verb == "predict":
-                require_method(request, "POST")
-                self.allow(request, "predict", name)
-                outputs = await self.infer(request, served, kserve.batch_of(request), router)
-                return kserve.render(outputs), served, "kserve_v1"
-            if verb:
-                raise NotFoundError(f"unknown verb ':{verb}' — use :predict")
-            require_method(request, "GET")
-            self.allow(request, "read", name)
-            return kserve.model_status(name), served, "kserve_v1"
-        if head == "invocations":
+        if head == "v1" and parts[1:2] == ["models"]:
+            return await self._kserve_v1(request, parts[2:])
+        if head == "invocations" and len(parts) == 1:
             require_method(request, "POST")
             served, router = self.repo.only(request.headers)
             self.allow(request, "predict", router.name if router else served.name)
-            batch = mlflow.batch_of(request, served.model.signature.names)
-            outputs = await self.infer(request, served, batch, router)
+            outputs, _ = await self.infer(request, served, router, mlflow.batch_of, request,
+                                          served.model.signature.names)
             return mlflow.render(outputs), served, "mlflow"
-        if head in ("ping", "health") and len(parts) == 1:
-            require_method(request, "GET")
-            return mlflow.ping(), None, "health"
-        if head == "version" and len(parts) == 1:
-            return mlflow.version(), None, "health"
-        if head == "metrics" and len(parts) == 1:
+        if len(parts) == 1:
+            if head in ("ping", "health"):
+                require_method(request, "GET")
+                return mlflow.ping(), None, "health"
+            if head == "":
+                require_method(request, "GET")
+                return kserve.live(), None, "health"
+            if head == "version":
+                require_method(request, "GET")
+                return mlflow.version(), None, "health"
+            if head == "metrics":
+                require_method(request, "GET")
+                self.allow(request, "read")
+                body = self.metrics.render(self._gauges(), self.visible(request))
+                return Response(200, body, b"text/plain; version=0.0.4"), None, "metrics"
+        raise NotFoundError(f"no route for {request.method} {request.path}")
+
+    async def _kserve_v1(self, request: Request, rest: list[str]
+                         ) -> tuple[Response, Served | None, str]:
+        if not rest or rest == [""]:
             require_method(request, "GET")
             self.allow(request, "read")
-            return Response(200, self.metrics.render(self._gauges()),
-                            b"text/plain; version=0.0.4"), None, "metrics"
-        raise NotFoundError(f"no route for {request.method} {request.path}")
+            visible = self.visible(request)
+            names = [n for n in self.repo.names if visible is None or n in visible]
+            return kserve.models(names), None, "kserve_v1"
+        if len(rest) != 1:
+            raise NotFoundError(f"no route for {request.method} {request.path}")
+        name, _, verb = rest[0].partition(":")
+        if verb == "predict":
+            require_method(request, "POST")
+            self.allow(request, "predict", name)
+            served, router = self.repo.get(name, request.headers)
+            outputs, _ = await self.infer(request, served, router, kserve.batch_of, request)
+            return kserve.render(outputs), served, "kserve_v1"
+        if verb:
+            raise NotFoundError(f"unknown verb ':{verb}' — use :predict")
+        require_method(request, "GET")
+        self.allow(request, "read", name)
+        served, _ = self.repo.get(name, request.headers)
+        return kserve.model_status(name), served, "kserve_v1"
 
     def _gauges(self) -> list[tuple[str, str, str, float]]:
         out: list[tuple[str, str, str, float]] = []
@@ -245,19 +336,31 @@ class ServingApp:
             out.append(("modelport_model_cost_seconds", s.name, version, s.batcher.cost_s))
         return out
 
-    async def infer(self, request: Request, served: Served, batch: Any,
-                    router: EndpointRouter | None = None) -> dict[str, Any]:
-        """The shared infer path: check, batch, predict — and, behind an endpoint, count
-        the outcome per version, mirror to the shadow and remember it for feedback."""
+    async def infer(self, request: Request, served: Served, router: EndpointRouter | None,
+                    parse: parsing.Parse[T], *args: Any) -> tuple[dict[str, Any], T]:
+        """The shared infer path: read the body (``parse(*args)`` gives the batch and what
+        the renderer needs), check, batch, predict — and, behind an endpoint, count the
+        outcome per version, mirror to the shadow and remember it for feedback. A body
+        that cannot be read is the client's error (4xx), never the version's."""
         request.served = served  # named in the response even when this version fails
+        try:
+            if len(request.body) <= parsing.INLINE_BYTES:  # no coroutine for the common case
+                x, batch, context = parsing.read_now(served, parse, args)
+            else:
+                x, batch, context = await parsing.read_off_loop(served, parse, args)
+        except ModelportError as exc:  # the client's mistake: reported apart, never judged
+            if router is not None:
+                self.stats.request(router.name, served.label, 0.0, exc.status, None)
+            raise
         if router is None:
-            return await self._predict(served, batch)
+            return await self._predict(served, x), context
         started = time.perf_counter()
         try:
-            outputs = await self._predict(served, batch)
-        except Exception as exc:  # 5xx: the version failed; 4xx: counted apart
+            outputs = await self._predict(served, x)
+        except Exception as exc:  # the input passed its checks: whatever fails is the version's
+            status = exc.status if isinstance(exc, ModelportError) else 500
             self.stats.request(router.name, served.label, time.perf_counter() - started,
-                               exc.status if isinstance(exc, ModelportError) else 500, None)
+                               500 if isinstance(exc, SchemaError) else status, None)
             raise
         prediction = outputs["prediction"]
         self.stats.request(router.name, served.label, time.perf_counter() - started, 200,
@@ -266,15 +369,12 @@ class ServingApp:
         shadow = router.mirror()
         if shadow is not None and shadow is not served:
             task = asyncio.get_running_loop().create_task(
-                self._shadow(router.name, shadow, batch, prediction))
+                self._shadow(router.name, shadow, len(request.body), batch, prediction))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return outputs
+        return outputs, context
 
-    async def _predict(self, served: Served, batch: Any) -> dict[str, Any]:
-        x = served.predictor.matrix(batch)
-        if len(x) == 0:
-            raise InvalidInputError("the request has no rows")
+    async def _predict(self, served: Served, x: np.ndarray) -> dict[str, Any]:
         try:
             return served.batcher.now(x) or await served.batcher.predict(x)
         except ModelportError:
@@ -283,11 +383,14 @@ class ServingApp:
             first = first_line(exc)
             raise SchemaError(f"the model could not score this input: {first}") from None
 
-    async def _shadow(self, endpoint: str, shadow: Served, batch: Any,
+    async def _shadow(self, endpoint: str, shadow: Served, size: int, batch: Any,
                       stable: Any) -> None:
         started = time.perf_counter()
         try:
-            outputs = await self._predict(shadow, batch)
+            x, _, _ = parsing.read_now(shadow, _given, (batch,)) \
+                if size <= parsing.INLINE_BYTES else \
+                await parsing.read_off_loop(shadow, _given, (batch,))
+            outputs = await self._predict(shadow, x)
         except Exception:
             self.stats.shadow(endpoint, shadow.label, time.perf_counter() - started, False,
                               len(stable), 0)

@@ -1,20 +1,29 @@
 """Who may call the server: API keys, their scopes and models, and rate limits.
 
-Keys are read from the store into memory and refreshed every few seconds, so
-a revoked key stops working without a restart and no request waits on the
-database. Health probes stay open (load balancers carry no keys).
+Every request but a health probe is authenticated first, before any route
+looks at a model name or a version — an unauthenticated caller learns nothing
+about what is served. Keys are read from the store into memory and re-read
+every few seconds *off* the event loop, so a revoked key stops working without
+a restart, a new key works at once, and no request waits on the database.
+
+``--auth auto`` turns authentication on as soon as the first key exists — also
+while the server runs — and leaves it on (revoking every key locks the server,
+it never opens it again). Health probes stay open: load balancers carry no keys.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
-import threading
 import time
-from dataclasses import dataclass, field
 
 from modelport.core.keys import ApiKey, active_keys_by_hash, digest
 from modelport.core.workspace import Workspace
 from modelport.errors import ModelportError
+from modelport.runtimes.serving.limits import Buckets
+
+# answered without a key: liveness/readiness probes (OIP, MLflow, KServe's is_server_live)
+OPEN_PATHS = frozenset({"/", "/ping", "/health", "/v2/health/live", "/v2/health/ready"})
 
 
 class UnauthorizedError(ModelportError):
@@ -36,33 +45,32 @@ class RateLimitedError(ModelportError):
         self.retry_after = retry_after
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    stamp: float = field(default_factory=time.monotonic)
-
-
 class Guard:
-    """Checks the key a request presents (``Authorization: Bearer KEY`` or ``X-API-Key``)."""
+    """Checks the key a request presents (``Authorization: Bearer KEY`` or ``X-API-Key``).
 
-    def __init__(self, ws: Workspace, refresh_s: float = 2.0) -> None:
+    ``mode`` is ``on`` (keys required from the start) or ``auto`` (required once any
+    key exists). ``buckets`` are the rate-limit table the server's workers share."""
+
+    def __init__(self, ws: Workspace, mode: str = "on", buckets: Buckets | None = None,
+                 refresh_s: float = 2.0) -> None:
         self.ws = ws
         self.refresh_s = refresh_s
         self._keys: dict[str, ApiKey] = active_keys_by_hash(ws=ws)
-        self._loaded = time.monotonic()
-        self._buckets: dict[str, _Bucket] = {}
-        self._refreshing = threading.Lock()
+        self.on = mode == "on" or bool(self._keys)
+        self.loaded = time.monotonic()
+        self.buckets = buckets if buckets is not None else Buckets()
 
-    def _current(self) -> dict[str, ApiKey]:
-        if time.monotonic() - self._loaded > self.refresh_s and self._refreshing.acquire(False):
-            try:
-                self._keys = active_keys_by_hash(ws=self.ws)
-                self._loaded = time.monotonic()
-            finally:
-                self._refreshing.release()
-        return self._keys
+    def refresh(self) -> bool:
+        """Re-read the keys (blocking: call it off the event loop); whether auth is on.
+        A failed read keeps the last keys and is retried ``refresh_s`` later."""
+        self.loaded = time.monotonic()
+        self._keys = active_keys_by_hash(ws=self.ws)
+        if self._keys:
+            self.on = True  # latched: once a key exists, keys stay required
+        return self.on
 
-    def check(self, headers: dict[str, str], scope: str, model: str | None = None) -> ApiKey:
+    def authenticate(self, headers: dict[str, str]) -> ApiKey:
+        """The key a request presents, or 401; spends one token of its rate limit (429)."""
         secret = headers.get("x-api-key")
         if secret is None:
             auth = headers.get("authorization", "")
@@ -71,30 +79,31 @@ class Guard:
         if not secret:
             raise UnauthorizedError("an API key is required — send 'Authorization: Bearer KEY' "
                                     "(create one with: modelport keys create NAME)")
-        key = self._current().get(digest(secret))
+        key = self._keys.get(digest(secret))
         if key is None:
             raise UnauthorizedError("unknown or revoked API key")
-        if not key.allows(scope, model):
-            what = f"{scope} on model {model!r}" if model else scope
-            raise ForbiddenError(f"key {key.id} ({key.name}) may not {what}")
         if key.rate_limit:
-            self._spend(key)
+            wait = self.buckets.spend(key.id, key.rate_limit)
+            if wait:
+                raise RateLimitedError(f"key {key.id} is over its limit of {key.rate_limit:g} "
+                                       "requests per second", retry_after=wait)
         return key
 
-    def _spend(self, key: ApiKey) -> None:
-        """A token bucket per key: ``rate_limit`` per second, bursts up to one second's worth."""
-        assert key.rate_limit
-        now = time.monotonic()
-        bucket = self._buckets.get(key.id)
-        if bucket is None:
-            bucket = self._buckets[key.id] = _Bucket(key.rate_limit, now)
-        bucket.tokens = min(key.rate_limit, bucket.tokens + (now - bucket.stamp) * key.rate_limit)
-        bucket.stamp = now
-        if bucket.tokens < 1:
-            wait = (1 - bucket.tokens) / key.rate_limit
-            raise RateLimitedError(f"key {key.id} is over its limit of {key.rate_limit:g} "
-                                   "requests per second", retry_after=wait)
-        bucket.tokens -= 1
+
+def authorize(key: ApiKey, scope: str, model: str | None = None) -> None:
+    """403 unless ``key`` may use ``scope`` (on ``model``): O(1), a set lookup."""
+    if not key.allows(scope, model):
+        what = f"{scope} on model {model!r}" if model else scope
+        raise ForbiddenError(f"key {key.id} ({key.name}) may not {what}")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def retry_after_header(exc: RateLimitedError) -> tuple[bytes, bytes]:

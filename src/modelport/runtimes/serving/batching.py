@@ -76,9 +76,10 @@ class Batcher:
         return out
 
     def now(self, x: np.ndarray) -> Outputs | None:
-        """Predictions right away, when this model runs inline and nothing is queued;
-        else None, and the caller awaits ``predict`` — no coroutine for the common case."""
-        if not self.inline or self._busy:
+        """Predictions right away, when this model runs inline, nothing is queued and the
+        request is no bigger than a batch; else None, and the caller awaits ``predict`` —
+        no coroutine for the common case, and no big request on the event loop."""
+        if not self.inline or self._busy or len(x) > self.max_batch:
             return None
         self._record(len(x))
         self._calls += 1

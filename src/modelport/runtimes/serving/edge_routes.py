@@ -1,7 +1,8 @@
 """``GET /v2/edge/bundles/<sha256>``: where device agents download published bundles.
 
 Only digests recorded as published (``runtimes/edge/catalog.py``) are served,
-never an arbitrary artifact; with auth on, the key needs the ``read`` scope.
+never an arbitrary artifact; with auth on, the key needs the ``read`` scope on
+the bundle's model (a key limited to some models gets only their bundles).
 The bytes come through the artifact store, which re-hashes them on the way.
 """
 
@@ -36,6 +37,7 @@ async def route(app: App, request: Request, parts: list[str]) -> tuple[Response,
     if published is None:
         raise NotFoundError(f"no published edge bundle {digest[:16]}… — publish one with: "
                             "modelport edge publish REF --group G")
+    app.allow(request, "read", str(published["model"]))
     data = await asyncio.to_thread(app.repo.ws.artifacts.get, digest)
     headers = [(b"x-bundle-model", f"{published['model']}:{published['version']}".encode())]
     return Response(200, data, b"application/octet-stream", headers), None, "edge"

@@ -31,6 +31,10 @@ class MethodNotAllowedError(ModelportError):
     code = "method_not_allowed"
     status = 405
 
+    def __init__(self, message: str, allowed: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.allowed = allowed  # for the Allow header every 405 carries
+
 
 class Request:
     """One request, body read. A plain slotted class: one is made per request."""
@@ -121,4 +125,4 @@ def header_map(scope: Scope) -> dict[str, str]:
 def require_method(request: Request, *allowed: str) -> None:
     if request.method not in allowed:
         raise MethodNotAllowedError(f"{request.method} is not allowed on {request.path} — use "
-                                    f"{' or '.join(allowed)}")
+                                    f"{' or '.join(allowed)}", allowed)

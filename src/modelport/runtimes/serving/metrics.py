@@ -3,6 +3,7 @@
 Recording is a dict increment on the request path; the exposition is built
 only when ``/metrics`` is scraped. Each worker process keeps its own series
 (labelled with its ``pid``), as Prometheus expects from separate targets.
+A key limited to some models reads only their series.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import bisect
 import os
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
@@ -43,21 +44,29 @@ class Metrics:
         if model:
             self.latency.observe((model, version), seconds)
 
-    def render(self, gauges: Iterable[tuple[str, str, str, float]] = ()) -> bytes:
-        """The text exposition; ``gauges`` are (name, model, version, value) read now."""
+    def render(self, gauges: Iterable[tuple[str, str, str, float]] = (),
+               models: Container[str] | None = None) -> bytes:
+        """The text exposition; ``gauges`` are (name, model, version, value) read now.
+        With ``models``, only the series of those models (not even the model-less ones)."""
         out: list[str] = []
         pid = self.pid
         out += ["# HELP modelport_requests_total Requests answered, by model, version, "
                 "protocol and status.", "# TYPE modelport_requests_total counter"]
         for (model, version, protocol, status), n in sorted(self.requests.items()):
+            if models is not None and model not in models:
+                continue
             out.append(f'modelport_requests_total{{model="{model}",version="{version}",'
                        f'protocol="{protocol}",status="{status}",pid="{pid}"}} {n}')
         _histogram(out, "modelport_request_duration_seconds", "Time to answer a request.",
-                   self.latency, lambda lb: f'model="{lb[0]}",version="{lb[1]}",pid="{pid}"')
+                   self.latency, lambda lb: f'model="{lb[0]}",version="{lb[1]}",pid="{pid}"',
+                   models)
         _histogram(out, "modelport_batch_size_rows", "Rows per model call (micro-batches).",
-                   self.batch_size, lambda lb: f'model="{lb[0]}",version="{lb[1]}",pid="{pid}"')
+                   self.batch_size, lambda lb: f'model="{lb[0]}",version="{lb[1]}",pid="{pid}"',
+                   models)
         by_name: dict[str, list[str]] = defaultdict(list)
         for name, model, version, value in gauges:
+            if models is not None and model not in models:
+                continue
             by_name[name].append(f'{name}{{model="{model}",version="{version}",pid="{pid}"}} '
                                  f'{value:g}')
         for name, lines in by_name.items():
@@ -66,9 +75,11 @@ class Metrics:
 
 
 def _histogram(out: list[str], name: str, help_: str, hist: Histogram,
-               labels: Callable[[tuple[str, ...]], str]) -> None:
+               labels: Callable[[tuple[str, ...]], str], models: Container[str] | None) -> None:
     out += [f"# HELP {name} {help_}", f"# TYPE {name} histogram"]
     for key, counts in sorted(hist.counts.items()):
+        if models is not None and key[0] not in models:
+            continue
         base, running = labels(key), 0
         for bound, n in zip((*hist.buckets, float("inf")), counts, strict=True):
             running += n

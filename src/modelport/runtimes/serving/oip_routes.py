@@ -10,6 +10,8 @@ from modelport.runtimes.serving.protocols import oip
 from modelport.runtimes.serving.repository import Repository
 from modelport.runtimes.serving.served import Served
 
+MAX_VERSION_DIGITS = 9
+
 
 class App(Protocol):
     """What the /v2 routes need from the serving app."""
@@ -18,8 +20,10 @@ class App(Protocol):
 
     def allow(self, request: Request, scope: str, model: str | None = None) -> None: ...
 
-    async def infer(self, request: Request, served: Served, batch: Any,
-                    router: Any = None) -> dict[str, Any]: ...
+    async def pinned(self, request: Request, name: str, version: int) -> Served: ...
+
+    async def infer(self, request: Request, served: Served, router: Any, parse: Any,
+                    *args: Any) -> tuple[dict[str, Any], Any]: ...
 
     def record_feedback(self, name: str, request: Request) -> Response: ...
 
@@ -41,26 +45,33 @@ async def route(app: App, request: Request, parts: list[str]
     name, rest = parts[1], parts[2:]
     version = None
     if rest[:1] == ["versions"]:
-        if len(rest) < 2 or not rest[1].isdigit():
-            raise InvalidInputError(f"invalid version in {request.path}")
-        version, rest = int(rest[1]), rest[2:]
+        text = rest[1] if len(rest) > 1 else ""
+        # ASCII digits only: str.isdigit() also says yes to '²', which int() refuses
+        if not (text.isascii() and text.isdigit()) or len(text) > MAX_VERSION_DIGITS:
+            raise InvalidInputError(f"invalid version {text[:16]!r} in the path — a version "
+                                    "is a whole number: /v2/models/NAME/versions/3/infer")
+        version, rest = int(text), rest[2:]
     if not rest:
         require_method(request, "GET")
         app.allow(request, "read", name)
-        served, _ = app.repo.get(name, version)
+        served = app.repo.get(name)[0] if version is None else \
+            await app.pinned(request, name, version)
         return oip.model_metadata(served, name), served, "v2"
     if rest == ["ready"]:
         require_method(request, "GET")
         app.allow(request, "read", name)
-        served, _ = app.repo.get(name, version)
+        served = app.repo.get(name)[0] if version is None else \
+            await app.pinned(request, name, version)
         return oip.model_ready(name), served, "v2"
     if rest == ["infer"]:
         require_method(request, "POST")
         app.allow(request, "predict", name)
-        served, router = app.repo.get(name, version, request.headers)
-        doc, binary = oip.parse_request(request)
-        batch = oip.batch_of(doc, binary, served.model.signature.names)
-        outputs = await app.infer(request, served, batch, router)
+        if version is None:
+            served, router = app.repo.get(name, request.headers)
+        else:
+            served, router = await app.pinned(request, name, version), None
+        outputs, doc = await app.infer(request, served, router, oip.read, request,
+                                       served.model.signature.names)
         return oip.render(doc, served, outputs, name), served, "v2"
     if rest == ["feedback"] and version is None:
         require_method(request, "POST")

@@ -23,6 +23,7 @@ from modelport.lifecycle.endpoints import get_endpoint, list_endpoints, revision
 from modelport.lifecycle.loading import load, load_sample
 from modelport.lifecycle.refs import Ref, parse_ref
 from modelport.lifecycle.registry import ModelVersion, get_version, list_models
+from modelport.runtimes.serving.auth import ForbiddenError
 from modelport.runtimes.serving.batching import Batcher
 from modelport.runtimes.serving.routing import EndpointRouter
 from modelport.runtimes.serving.served import Served
@@ -148,26 +149,46 @@ class Repository:
     def endpoint_versions(self) -> dict[str, set[str]]:
         return {name: set(r.policy.versions()) for name, r in self.routers.items()}
 
-    def get(self, name: str, version: int | None = None,
-            headers: Mapping[str, str] | None = None) -> tuple[Served, EndpointRouter | None]:
+    def get(self, name: str, headers: Mapping[str, str] | None = None
+            ) -> tuple[Served, EndpointRouter | None]:
         """The version that answers ``name`` (an endpoint routes per request)."""
         router = self.routers.get(name)
-        if router is not None and version is None:
+        if router is not None:
             return router.choose(headers or {}), router
         served = self._models.get(name)
-        if served is None and router is None:
-            raise NotFoundError(f"model {name!r} is not served here — served: "
-                                f"{', '.join(self.names) or 'none'}")
-        model_name = served.name if served is not None else name
-        if router is not None:  # a pinned version of an endpoint: its model, that version
-            model_name = router.policy.routes[0].version.split(":")[0]
-        if version is None and served is not None:
-            return served, None
-        label = f"{model_name}:{version}"
-        pinned = self._versions.get(label)
-        if pinned is None:
-            pinned = self._version(get_version(label, ws=self.ws))
-        return pinned, None
+        if served is None:
+            raise self._unknown(name)
+        return served, None
+
+    def _unknown(self, name: str) -> NotFoundError:
+        return NotFoundError(f"model {name!r} is not served here — served: "
+                             f"{', '.join(self.names) or 'none'}")
+
+    def pinned(self, name: str, version: int, any_version: bool = True
+               ) -> tuple[str, Served | None]:
+        """Version ``version`` of a served name: its label, and the version when it is
+        loaded already (else the caller loads it with ``load`` — off the event loop).
+
+        Behind an endpoint only the versions of its policy answer unless ``any_version``
+        (an admin key, or a server without keys): a pinned URL must not reach around a
+        rollout, nor load every version ever registered."""
+        router = self.routers.get(name)
+        if router is not None:
+            label = f"{router.model}:{version}"
+            if not any_version and label not in router.versions:
+                raise ForbiddenError(
+                    f"version {version} is not in endpoint {name!r}'s policy — call "
+                    f"/v2/models/{name}/infer, or use an admin key to reach other versions")
+        else:
+            served = self._models.get(name)
+            if served is None:
+                raise self._unknown(name)
+            label = f"{served.name}:{version}"
+        return label, self._versions.get(label)
+
+    def load(self, label: str) -> Served:
+        """Load (or find) a version by its label. Blocking: call it off the event loop."""
+        return self._version(get_version(label, ws=self.ws))
 
     def only(self, headers: Mapping[str, str] | None = None
              ) -> tuple[Served, EndpointRouter | None]:
@@ -177,7 +198,7 @@ class Repository:
             raise InvalidInputError(
                 f"/invocations needs exactly one served model or endpoint, this server has "
                 f"{len(names)} — use /v2/models/NAME/infer or /v1/models/NAME:predict")
-        return self.get(names[0], headers=headers)
+        return self.get(names[0], headers)
 
     def close(self) -> None:
         for served in self._versions.values():

@@ -22,6 +22,9 @@ class EndpointRouter:
         self.name = endpoint.name
         self.revision = (endpoint.created, endpoint.revision)
         self.policy = endpoint.policy
+        self.versions = frozenset(endpoint.policy.versions())  # O(1) "is V in the policy?"
+        # the model a pinned version (/versions/N) of this endpoint names
+        self.model = endpoint.policy.routes[0].version.split(":")[0]
         self.sticky = endpoint.policy.sticky_header.lower() if endpoint.policy.sticky_header \
             else None
         self._bounds: list[float] = []

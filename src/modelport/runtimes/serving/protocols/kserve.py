@@ -1,7 +1,8 @@
 """KServe's v1 protocol: ``POST /v1/models/NAME:predict`` with ``{"instances": [...]}``.
 
 Instances are rows, either lists in signature order or objects of column to
-value; predictions come back one per instance.
+value; TF Serving's columnar ``{"inputs": {"col": [...]}}`` is read as columns.
+Predictions come back one per row. ``GET /v1/models`` lists the served models.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 
 from modelport.errors import InvalidInputError
 from modelport.runtimes.serving.http import Request, Response, json_response
+from modelport.runtimes.serving.protocols.columnar import columns
 from modelport.runtimes.serving.tensors import to_json_data
 
 
@@ -19,12 +21,24 @@ def model_status(name: str) -> Response:
     return json_response({"name": name, "ready": True})
 
 
-def batch_of(request: Request) -> Any:
+def models(names: list[str]) -> Response:
+    return json_response({"models": names})
+
+
+def live() -> Response:
+    """``GET /``: KServe's model server answers this (its client's ``is_server_live``)."""
+    return json_response({"status": "alive"})
+
+
+def batch_of(request: Request) -> tuple[Any, None]:
     doc = request.json()
     rows = doc.get("instances", doc.get("inputs")) if isinstance(doc, dict) else None
+    if isinstance(rows, dict) and "instances" not in doc:
+        return columns(rows), None
     if not isinstance(rows, list) or not rows:
-        raise InvalidInputError("expected {\"instances\": [row, ...]} with at least one row")
-    return rows
+        raise InvalidInputError("expected {\"instances\": [row, ...]} with at least one row, "
+                                "or {\"inputs\": {\"column\": [value, ...]}}")
+    return rows, None
 
 
 def render(outputs: dict[str, np.ndarray]) -> Response:

@@ -75,6 +75,12 @@ def parse_request(request: Request) -> tuple[dict[str, Any], memoryview | None]:
     return _object(header), memoryview(request.body)[n:]
 
 
+def read(request: Request, columns: list[str]) -> tuple[Any, dict[str, Any]]:
+    """The request's rows, and its JSON header (which the answer is rendered against)."""
+    doc, binary = parse_request(request)
+    return batch_of(doc, binary, columns), doc
+
+
 def _object(doc: Any) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise InvalidInputError("an inference request must be a JSON object with 'inputs'")
