@@ -41,11 +41,11 @@ CAP = 24  # connections per server in these tests
 
 
 async def echo(request: Request, failure: ModelportError | None = None) -> Response:
-    """What the server parsed, as JSON; ``/slow`` waits first."""
+    """What the server parsed, as JSON; ``/slow?S`` waits S seconds (0.05) first."""
     if failure is not None:
         return error_response(failure)
     if request.path == "/slow":
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(float(request.query or 0.05))
     doc = {"method": request.method, "path": request.path, "body": request.body.decode(),
            "headers": request.headers}
     return Response(200, orjson.dumps(doc))
@@ -56,7 +56,8 @@ async def asgi_echo(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] != "http":
         return
     headers = header_map(scope)
-    request = Request(scope["method"], scope["path"], headers)
+    request = Request(scope["method"], scope["path"], headers,
+                      query=scope["query_string"].decode("latin-1"))
     failure = None
     try:
         request.body = await read_body(receive, MAX_BODY, headers.get("content-length"),

@@ -338,3 +338,16 @@ def test_busy_polling_can_be_turned_off_and_is_bounded() -> None:
     for bad in (-1, 10_001, float("nan")):
         with pytest.raises(InvalidInputError, match="--busy-poll-us"):
             check(ServeConfig(busy_poll_us=bad))
+
+
+def test_max_connections_is_checked_and_defaults_to_what_the_process_may_open(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import resource
+
+    with pytest.raises(InvalidInputError, match="--max-connections"):
+        check(ServeConfig(max_connections=0))
+    assert h1.Options(1000).max_connections == h1.default_max_connections()
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (1024, 4096))
+    assert h1.default_max_connections() == 960  # a few descriptors left for the rest
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (100_000, 100_000))
+    assert h1.default_max_connections() == 1000

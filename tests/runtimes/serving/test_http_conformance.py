@@ -8,8 +8,10 @@ change on either side shows up.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import socket
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from typing import Any
 import orjson
 import pytest
 from http_targets import (
+    CAP,
     Target,
     closed,
     connect,
@@ -278,3 +281,102 @@ def test_compressed_bodies(target: Target, name: str, raw: bytes, status: int,
     assert answer is not None and answer[0] == status
     if body is not None:
         assert orjson.loads(answer[2])["body"] == body.decode()
+
+
+# -- backpressure, the connection cap, timeouts
+SLOW = b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n"
+
+
+def test_a_client_that_pipelines_without_reading_gets_few_requests_queued(
+        target: Target) -> None:
+    with connect(target.port) as sock:
+        sock.sendall(SLOW * 2000)  # 66 KB of requests, every answer waits 50 ms
+        time.sleep(0.3)
+        queued = target.queued()
+    assert queued <= expect(target, h1.MAX_PENDING + h1._SLICE // len(SLOW), Differs(
+        2000, "uvicorn parses everything it reads; it stops reading only when answers back "
+        "up, and queues every request parsed meanwhile"))
+
+
+def test_pipelined_requests_are_all_answered_in_order_with_backpressure(
+        target: Target) -> None:
+    requests = b"".join(b"GET /slow?0.01 HTTP/1.1\r\nHost: a\r\nX-N: %d\r\n\r\n" % i
+                        for i in range(12))
+    with connect(target.port) as sock:
+        sock.sendall(requests)
+        answers = [read_answer(sock) for _ in range(12)]
+    assert [orjson.loads(a[2])["headers"]["x-n"] for a in answers if a] == \
+        [str(i) for i in range(12)]
+
+
+@contextlib.contextmanager
+def connections(port: int, n: int, first: bytes = b"") -> Iterator[list[socket.socket]]:
+    socks = []
+    try:
+        for _ in range(n):
+            sock = connect(port)
+            if first:
+                sock.sendall(first)
+            socks.append(sock)
+        yield socks
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def settle(target: Target, n: int, fewer: bool = False, wait_s: float = 5) -> None:
+    """Wait until the server holds ``n`` connections (or, ``fewer``, at most ``n``)."""
+    deadline = time.monotonic() + wait_s
+    while (target.connections() > n if fewer else target.connections() < n) and \
+            time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+AT_CAP = Differs(503, "uvicorn's --limit-concurrency answers 503 over the limit, whatever "
+                      "the connections holding it are doing")
+HEALTH = b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n"
+
+
+def test_slow_heads_over_the_cap_do_not_lock_a_new_client_out(target: Target) -> None:
+    """Twice the cap of slowloris connections (a head that never ends): a health probe
+    from a new client still gets through, the oldest slow head making room."""
+    with connections(target.port, 2 * CAP, b"GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ") as slow:
+        settle(target, CAP)
+        for sock in slow:
+            sock.send(b"v")
+        assert exchange(target.port, HEALTH) == expect(target, 200, AT_CAP)
+        assert (target.connections() <= CAP) == expect(target, True, Differs(
+            False, "uvicorn keeps every connection it accepts; its limit is on requests"))
+
+
+def test_idle_keep_alive_connections_at_the_cap_make_room(target: Target) -> None:
+    with connections(target.port, CAP, HEALTH) as idle:
+        for sock in idle:
+            assert read_answer(sock) is not None  # answered, now idle and kept alive
+        assert exchange(target.port, HEALTH) == expect(target, 200, AT_CAP)
+
+
+def test_when_every_connection_is_busy_a_new_one_gets_503(target: Target) -> None:
+    with connections(target.port, CAP, b"GET /slow?1 HTTP/1.1\r\nHost: a\r\n\r\n"):
+        settle(target, CAP)
+        time.sleep(0.1)
+        assert exchange(target.port, HEALTH) == 503
+    settle(target, 0, fewer=True, wait_s=1.5)  # the answers still go out
+
+
+def test_a_head_that_takes_too_long_is_408(target: Target,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(h1, "HEADER_TIMEOUT_S", 0.3)
+    with connect(target.port) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n")
+        started = time.monotonic()
+        sock.settimeout(0.2)
+        answer = None
+        while answer is None and time.monotonic() - started < 2.5:
+            try:
+                sock.send(b"X: 1\r\n")  # a header at a time, never the end
+            except OSError:
+                break
+            answer = read_answer(sock)
+    assert (answer[0] if answer else None) == expect(target, 408, Differs(
+        None, "uvicorn has no header timeout: a head may take as long as it likes"))
