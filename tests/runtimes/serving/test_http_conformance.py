@@ -8,6 +8,7 @@ change on either side shows up.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gzip
 import socket
@@ -30,7 +31,8 @@ from http_targets import (
     uvicorn_server,
 )
 
-from modelport.runtimes.serving import h1
+from modelport.runtimes.serving import h1, listening
+from modelport.runtimes.serving.process import bind
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -380,3 +382,52 @@ def test_a_head_that_takes_too_long_is_408(target: Target,
             answer = read_answer(sock)
     assert (answer[0] if answer else None) == expect(target, 408, Differs(
         None, "uvicorn has no header timeout: a head may take as long as it likes"))
+
+
+# -- shutting down
+@pytest.mark.parametrize("name", ["modelport", "uvicorn"])
+def test_a_request_sent_on_an_idle_connection_during_shutdown_is_answered(name: str) -> None:
+    """A keep-alive connection idle when shutdown begins: its client's next request
+    (already on its way) is answered with ``Connection: close``, not lost."""
+    with (modelport_server() if name == "modelport" else uvicorn_server()) as t:
+        with connect(t.port) as sock:
+            sock.sendall(HEALTH)
+            assert read_answer(sock) is not None  # now idle, kept alive
+            if name == "modelport":
+                closing = asyncio.run_coroutine_threadsafe(t.server.close(5), t.loop)
+            else:
+                t.server.should_exit = True
+            time.sleep(0.1)
+            try:
+                sock.sendall(HEALTH)
+                answer = read_answer(sock)
+            except OSError:
+                answer = None
+            outcome = (answer[0], answer[1].get("connection")) if answer else None
+            assert outcome == expect(t, (200, "close"), Differs(
+                None, "uvicorn closes idle keep-alive connections as soon as it stops"))
+            assert closed(sock, 2)
+        if name == "modelport":
+            closing.result(5)
+
+
+def test_a_stopping_listener_drops_new_handshakes_and_keeps_queued_connections() -> None:
+    """The kernel queued one connection; then the socket refuses handshakes: a new
+    client's SYN goes unanswered (it will retry), the queued one is still accepted and
+    served — closing the socket at this point would have reset it."""
+    listener = bind("127.0.0.1", 0)
+    port = listener.getsockname()[1]
+    with listener, socket.create_connection(("127.0.0.1", port), timeout=2) as queued:
+        queued.sendall(b"hello")
+        assert listening.refuse_handshakes(listener)
+        late = socket.socket()
+        late.settimeout(0.3)
+        with late, pytest.raises(TimeoutError):
+            late.connect(("127.0.0.1", port))
+        assert listening.has_queued(listener)
+        accepted, _ = listener.accept()
+        with accepted:
+            assert accepted.recv(5) == b"hello"
+            accepted.sendall(b"world")
+            assert queued.recv(5) == b"world"
+        assert not listening.has_queued(listener)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import http.client
 import json
 import signal
+import threading
 import time
 
 import httpx
@@ -61,3 +63,85 @@ def test_request_id_is_echoed_or_made(server) -> None:  # type: ignore[no-untype
             "x-request-id"] == "r-1"
         made = {c.get("/v2/health/live").headers["x-request-id"] for _ in range(3)}
         assert len(made) == 3 and all(len(i) > 12 for i in made)
+
+
+class Load:
+    """Clients that keep sending requests on keep-alive connections, and retry a
+    refused connection (as a Kubernetes Service's clients do) — every other failure
+    is counted: a reset, a connection closed under a request, a 5xx."""
+
+    def __init__(self, port: int, clients: int) -> None:
+        self.port = port
+        self.stop = threading.Event()
+        self.failures: list[str] = []
+        self.answered: collections.Counter[str] = collections.Counter()  # by process
+        self.refused = 0
+        self.threads = [threading.Thread(target=self._client, daemon=True)
+                        for _ in range(clients)]
+
+    def __enter__(self) -> Load:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(10)
+
+    def _client(self) -> None:
+        body = json.dumps({"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP64",
+                                       "data": [5.1, 3.5, 1.4, 0.2]}]})
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        while not self.stop.is_set():
+            try:
+                conn.request("POST", "/v2/models/iris/infer", body,
+                             {"content-type": "application/json"})
+                response = conn.getresponse()
+                response.read()
+            except ConnectionRefusedError:  # nothing listens: safe to try again
+                self.refused += 1
+                conn.close()
+                time.sleep(0.02)
+                continue
+            except (OSError, http.client.HTTPException) as exc:
+                self.failures.append(repr(exc))
+                conn.close()
+                continue
+            if response.status != 200:
+                self.failures.append(f"status {response.status}")
+            self.answered[response.getheader("x-request-id", "").split("-")[0]] += 1
+        conn.close()
+
+
+def test_a_rolling_restart_under_load_fails_no_request(model_home) -> None:  # type: ignore
+    """Two workers under 16 keep-alive clients; SIGTERM, then a new server on the same
+    port: every request is answered, by the old server or by the new one."""
+    from servers import free_port, start_server, stop_server
+
+    port = free_port()
+    args = ("iris:1", "--workers", "2")
+    old = start_server(model_home, *args, port=port)
+    try:
+        with Load(port, 16) as load:
+            time.sleep(1.0)
+            stopped = time.monotonic()
+            old.proc.send_signal(signal.SIGTERM)
+            assert old.proc.wait(timeout=20) == 0
+            exit_s = time.monotonic() - stopped
+            new = start_server(model_home, *args, port=port)
+            try:
+                served = sum(load.answered.values())
+                deadline = time.monotonic() + 10
+                while sum(load.answered.values()) < served + 200 and \
+                        time.monotonic() < deadline:
+                    time.sleep(0.05)
+            finally:
+                load.stop.set()
+                stop_server(new)
+    finally:
+        stop_server(old)
+    assert load.failures == []
+    assert sum(load.answered.values()) >= served + 200  # the new server took over
+    assert len(load.answered) >= 2  # answers came from old and new worker processes
+    assert exit_s < 3.0  # a short drain, then out: no 30 s grace, no busy polling

@@ -47,6 +47,7 @@ import httptools
 import orjson
 
 from modelport.errors import InvalidInputError, ModelportError
+from modelport.runtimes.serving import listening
 from modelport.runtimes.serving.http import (
     Request,
     Response,
@@ -159,12 +160,14 @@ class Server:
         self._sent_at = 0.0
         self.connections: set[Connection] = set()
         self._server: asyncio.AbstractServer | None = None
+        self._sock: Any = None
         self._all_closed = asyncio.Event()
         self._sweeper: asyncio.TimerHandle | None = None
         self._unsent: list[Connection] = []  # connections with answers not yet written
 
     async def start(self, sock: Any) -> None:
         loop = asyncio.get_running_loop()
+        self._sock = sock
         self._server = await loop.create_server(lambda: Connection(self), sock=sock,
                                                 backlog=2048)
         self._sweep()
@@ -252,11 +255,15 @@ class Server:
         self.closing = True
         self._poll_max = self._poll_window = 0.0  # nothing may keep the loop spinning
         if self._server is not None:
+            if self._sock is not None:  # accept what the kernel queued, then close
+                await listening.drain_queue(self._sock)
             self._server.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
         if self.connections:
             self._all_closed.clear()
+        else:  # none now, maybe none ever: nothing would set it
+            self._all_closed.set()
         for connection in list(self.connections):
             connection.closing = True  # busy ones close after their answers
         try:
