@@ -16,7 +16,7 @@ import uvloop
 
 from modelport.errors import InvalidInputError, ModelportError
 from modelport.interfaces.server import ServeConfig, check
-from modelport.runtimes.serving import h1
+from modelport.runtimes.serving import connection, h1
 from modelport.runtimes.serving.http import Request, Response, error_response
 from modelport.runtimes.serving.process import bind
 
@@ -255,8 +255,8 @@ def test_a_crashing_handler_gets_500_and_the_server_goes_on() -> None:
 
 
 def test_idle_and_slow_connections_time_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(h1, "IDLE_TIMEOUT_S", 0.3)
-    monkeypatch.setattr(h1, "REQUEST_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(connection, "IDLE_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(connection, "REQUEST_TIMEOUT_S", 0.3)
 
     async def scenario(port: int, server: h1.Server) -> Any:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)

@@ -31,7 +31,7 @@ from http_targets import (
     uvicorn_server,
 )
 
-from modelport.runtimes.serving import h1, listening
+from modelport.runtimes.serving import connection, listening
 from modelport.runtimes.serving.process import bind
 
 pytestmark = pytest.mark.timeout(60)
@@ -182,10 +182,10 @@ def stream(sock: socket.socket, first: bytes, piece: bytes, most: int) -> tuple[
 
 
 @pytest.mark.parametrize(("where", "first", "limit", "status"), [
-    ("header", b"GET / HTTP/1.1\r\nHost: a\r\nX-Long: ", h1.MAX_HEADER_BYTES, 431),
-    ("url", b"GET /", h1.MAX_URL_BYTES, 414),
+    ("header", b"GET / HTTP/1.1\r\nHost: a\r\nX-Long: ", connection.MAX_HEADER_BYTES, 431),
+    ("url", b"GET /", connection.MAX_URL_BYTES, 414),
     ("trailer", b"POST / HTTP/1.1\r\nHost: a\r\n" + CHUNKED.encode() + b"\r\n\r\n0\r\nX-T: ",
-     h1.MAX_HEADER_BYTES, 431),
+     connection.MAX_HEADER_BYTES, 431),
 ], ids=["header", "url", "trailer"])
 def test_a_head_sent_in_pieces_is_refused_once_past_its_limit(
         target: Target, where: str, first: bytes, limit: int, status: int) -> None:
@@ -295,7 +295,8 @@ def test_a_client_that_pipelines_without_reading_gets_few_requests_queued(
         sock.sendall(SLOW * 2000)  # 66 KB of requests, every answer waits 50 ms
         time.sleep(0.3)
         queued = target.queued()
-    assert queued <= expect(target, h1.MAX_PENDING + h1._SLICE // len(SLOW), Differs(
+    bound = connection.MAX_PENDING + connection._SLICE // len(SLOW)  # a slice's worth
+    assert queued <= expect(target, bound, Differs(
         2000, "uvicorn parses everything it reads; it stops reading only when answers back "
         "up, and queues every request parsed meanwhile"))
 
@@ -368,7 +369,7 @@ def test_when_every_connection_is_busy_a_new_one_gets_503(target: Target) -> Non
 
 def test_a_head_that_takes_too_long_is_408(target: Target,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(h1, "HEADER_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(connection, "HEADER_TIMEOUT_S", 0.3)
     with connect(target.port) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n")
         started = time.monotonic()
@@ -431,3 +432,20 @@ def test_a_stopping_listener_drops_new_handshakes_and_keeps_queued_connections()
             accepted.sendall(b"world")
             assert queued.recv(5) == b"world"
         assert not listening.has_queued(listener)
+
+
+@pytest.mark.parametrize("algorithm", ["gzip", "deflate"])
+def test_tritonclient_compressed_requests(server: Any, algorithm: str) -> None:
+    """tritonclient's ``request_compression_algorithm`` against ``modelport serve``:
+    the binary tensor body arrives compressed and is answered as if it had not been."""
+    import numpy as np
+    import tritonclient.http as triton
+
+    client = triton.InferenceServerClient(server.host_port)
+    rows = np.tile(np.array([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]], np.float32), (50, 1))
+    tensor = triton.InferInput("input", list(rows.shape), "FP32")
+    tensor.set_data_from_numpy(rows)
+    plain = client.infer("iris", [tensor]).as_numpy("prediction")
+    packed = client.infer("iris", [tensor], request_compression_algorithm=algorithm)
+    assert (packed.as_numpy("prediction") == plain).all() and plain[:2].tolist() == [0, 2]
+    client.close()
