@@ -107,7 +107,6 @@ def render(response: Response, connection: bytes, head_only: bool = False) -> by
     return b"".join(parts)
 
 
-
 class _Stop(Exception):
     """Raised in a parser callback to stop parsing a connection that was refused."""
 
@@ -139,7 +138,8 @@ class Connection(asyncio.Protocol):
         self._detour = False
         self._held: list[bytes] | None = None  # a head arriving in pieces, held back
         self._held_size = 0
-        self._held_body = -1  # body size when a chunked body's pieces began to be held
+        self._held_lines = False
+        self._held_body = -1  # body size when held chunk data was parsed at the limit
         self._tail = b""
         self._unfed: bytes | None = None  # read, not parsed: the client is too far ahead
         self._write_paused = False
@@ -283,6 +283,7 @@ class Connection(asyncio.Protocol):
             return  # trailer over the limit
         self._held = []
         self._held_size = 0
+        self._held_lines = False  # a line ended in what was held
         self._held_body = -1
         self._tail = data[-3:]
         self._route()
@@ -297,8 +298,10 @@ class Connection(asyncio.Protocol):
             self._route()
             return b"".join(held)
         self._tail = (self._tail + data[-3:])[-3:]
-        if not self._head_done and not self._headers and not any(b"\n" in p for p in held) \
-                and self._header_bytes + self._held_size > MAX_URL_BYTES:
+        if b"\n" in data:
+            self._held_lines = True
+        if not self._head_done and not self._headers and not self._held_lines \
+                and self._header_bytes + self._held_size > MAX_URL_BYTES:  # still the URL
             self._refuse(UriTooLongError(_URL_TOO_LONG))
         elif self._held_size > MAX_HEADER_BYTES:
             if not self._head_done:
@@ -439,6 +442,8 @@ class Connection(asyncio.Protocol):
         self._body = []
         if self.transport is not None:
             self.transport.pause_reading()
+        if self._mark >= 0:  # refused in a chunked body: the request's own headers
+            self._headers = self._request_headers
         if self._head_done:
             request = self._request(b"")
         else:  # the URL may be cut short: name only the method
