@@ -7,6 +7,7 @@ server parsed; the real app behind it is tested through ``modelport serve``.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -351,3 +352,36 @@ def test_max_connections_is_checked_and_defaults_to_what_the_process_may_open(
     assert h1.default_max_connections() == 960  # a few descriptors left for the rest
     monkeypatch.setattr(resource, "getrlimit", lambda _: (100_000, 100_000))
     assert h1.default_max_connections() == 1000
+
+
+def test_busy_polling_never_delays_a_signal_and_stops_on_close() -> None:
+    """A worker polling its sockets (a window of 50 ms, refreshed by a busy client)
+    handles SIGTERM-like signals within a few milliseconds, and stops polling when it
+    begins to close."""
+    import os
+    import signal
+
+    async def scenario(port: int, server: h1.Server) -> Any:
+        loop = asyncio.get_running_loop()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        got: list[float] = []
+        loop.add_signal_handler(signal.SIGUSR1, lambda: got.append(time.perf_counter()))
+        delays = []
+        for _ in range(5):
+            writer.write(post("/p", b"1"))
+            await read_response(reader)  # the server now polls for the next request
+            sent = time.perf_counter()
+            os.kill(os.getpid(), signal.SIGUSR1)
+            while len(got) < len(delays) + 1:
+                await asyncio.sleep(0)
+            delays.append(got[-1] - sent)
+        loop.remove_signal_handler(signal.SIGUSR1)
+        closing = loop.create_task(server.close(1, 0.05))
+        await asyncio.sleep(0)
+        polling = server._poll_window
+        writer.close()
+        await closing
+        return max(delays), polling
+
+    worst, polling = run(scenario, busy_poll_s=0.05, loop="uvloop")
+    assert worst < 0.01 and polling == 0.0
