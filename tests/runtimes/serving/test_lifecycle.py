@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import http.client
 import json
 import signal
+import socket
 import threading
 import time
 
@@ -145,3 +147,40 @@ def test_a_rolling_restart_under_load_fails_no_request(model_home) -> None:  # t
     assert sum(load.answered.values()) >= served + 200  # the new server took over
     assert len(load.answered) >= 2  # answers came from old and new worker processes
     assert exit_s < 3.0  # a short drain, then out: no 30 s grace, no busy polling
+
+
+def test_slowloris_does_not_lock_clients_out_of_a_real_server(model_home) -> None:  # type: ignore
+    """Under ``ulimit -n 256``, 400 connections sending a header a byte at a time: the
+    server caps its connections below what it may open (so it never runs out of
+    descriptors), and health probes and inference from new clients are still
+    answered quickly, the slowest heads making room."""
+    import resource
+
+    from servers import start_server, stop_server
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    try:
+        srv = start_server(model_home, "iris:1")
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    host, port = srv.host_port.split(":")
+    slow = []
+    try:
+        for _ in range(400):
+            sock = socket.create_connection((host, int(port)), timeout=5)
+            sock.sendall(b"POST /v2/models/iris/infer HTTP/1.1\r\nHost: a\r\nX-Slow: ")
+            slow.append(sock)
+        for _ in range(3):
+            for sock in slow:
+                with contextlib.suppress(OSError):
+                    sock.send(b"v")
+            started = time.monotonic()
+            with httpx.Client(base_url=srv.url, timeout=5) as c:
+                assert c.get("/v2/health/ready").status_code == 200
+                assert c.post("/v2/models/iris/infer", json=BODY).status_code == 200
+            assert time.monotonic() - started < 1.0
+    finally:
+        for sock in slow:
+            sock.close()
+        stop_server(srv)

@@ -6,6 +6,12 @@ SQLAlchemy pool or onnxruntime session is not safe) inherit it and each accept
 from it; the kernel spreads connections among them. A worker that dies is
 started again; a worker that cannot start (a model that fails to load) stops
 the whole server, since its siblings would fail the same way.
+
+A stop (SIGTERM, SIGINT) loses no request: the parent passes it to every worker
+at once; each makes the shared socket refuse new handshakes, accepts what the
+kernel had already queued (``listening``), closes it, answers what it received
+and, for a short drain, requests still arriving on open connections (with
+``Connection: close``), then exits — well within a second of its last answer.
 """
 
 from __future__ import annotations
