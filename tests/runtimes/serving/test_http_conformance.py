@@ -361,7 +361,7 @@ def test_idle_keep_alive_connections_at_the_cap_make_room(target: Target) -> Non
 
 def test_when_every_connection_is_busy_a_new_one_gets_503(target: Target) -> None:
     with connections(target.port, CAP, b"GET /slow?1 HTTP/1.1\r\nHost: a\r\n\r\n"):
-        settle(target, CAP)
+        settle(target, CAP - 1)  # uvicorn already turns the last one away
         time.sleep(0.1)
         assert exchange(target.port, HEALTH) == 503
     settle(target, 0, fewer=True, wait_s=1.5)  # the answers still go out
@@ -395,10 +395,16 @@ def test_a_request_sent_on_an_idle_connection_during_shutdown_is_answered(name: 
             sock.sendall(HEALTH)
             assert read_answer(sock) is not None  # now idle, kept alive
             if name == "modelport":
-                closing = asyncio.run_coroutine_threadsafe(t.server.close(5), t.loop)
+                closing = asyncio.run_coroutine_threadsafe(t.server.close(5, 2.0), t.loop)
             else:
                 t.server.should_exit = True
-            time.sleep(0.1)
+            deadline = time.monotonic() + 2
+            while time.monotonic() < deadline:  # until it no longer listens: stopping
+                try:
+                    connect(t.port, 0.2).close()
+                except OSError:
+                    break
+                time.sleep(0.02)
             try:
                 sock.sendall(HEALTH)
                 answer = read_answer(sock)
