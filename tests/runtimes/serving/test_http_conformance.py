@@ -455,3 +455,18 @@ def test_tritonclient_compressed_requests(server: Any, algorithm: str) -> None:
     packed = client.infer("iris", [tensor], request_compression_algorithm=algorithm)
     assert (packed.as_numpy("prediction") == plain).all() and plain[:2].tolist() == [0, 2]
     client.close()
+
+
+def test_a_client_that_pipelines_then_half_closes_gets_every_answer(target: Target) -> None:
+    """More requests than the server will queue, then the client's side closes: the
+    requests kept unread are still answered, then the connection closes."""
+    requests = b"".join(b"GET /slow?0.005 HTTP/1.1\r\nHost: a\r\nX-N: %d\r\n\r\n" % i
+                        for i in range(60))  # 3 KB: more than a slice
+    with connect(target.port) as sock:
+        sock.sendall(requests)
+        sock.shutdown(socket.SHUT_WR)  # all sent: only the answers are left to come
+        answers = [read_answer(sock) for _ in range(60)]
+    numbers = [orjson.loads(a[2])["headers"]["x-n"] for a in answers if a]
+    assert numbers == expect(target, [str(i) for i in range(60)], Differs(
+        [], "uvicorn closes the connection when the client half-closes, dropping the "
+            "pipelined requests it has not answered yet"))

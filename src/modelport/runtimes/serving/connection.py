@@ -456,8 +456,8 @@ class Connection(asyncio.Protocol):
     def _next(self) -> None:
         while self.pending and not self.busy and self.transport is not None:
             request, failure, connection = self.pending.popleft()
-            if self.closing and not self.pending:  # the last one received closes
-                connection = CLOSE
+            if self.closing and not self.pending and self._unfed is None:
+                connection = CLOSE  # the last one received closes
             self.busy = True
             coro = self.server.handler(request, failure)
             try:  # eagerly: a request that never waits is answered right here
@@ -503,7 +503,7 @@ class Connection(asyncio.Protocol):
         if not self._out:
             self.server.send_later(self)
         self._out.append(data)
-        if self.closing and not self.pending and not self.receiving:
+        if self.closing and not self.pending and not self.receiving and self._unfed is None:
             self.flush()
             self.transport.close()
         elif not self.receiving:
