@@ -39,17 +39,6 @@ DRAIN_S = 0.5  # on shutdown, how long an idle connection may still send a reque
 BUSY_POLL_S = 200e-6  # longer than a client's round trip on one host, far below a tick
 
 
-@dataclass(frozen=True)
-class Options:
-    """What a server allows and how it waits: the largest request body (bytes) and
-    how long to poll after answering (seconds; 0 sleeps at once, for the least CPU on
-    a machine where latency matters less)."""
-
-    max_body: int
-    busy_poll_s: float = BUSY_POLL_S
-    max_connections: int = field(default_factory=lambda: default_max_connections())
-
-
 def default_max_connections() -> int:
     """1,000 connections per worker, fewer if the process may not open that many files
     (a few dozen descriptors are left for the rest: models, the store, logs)."""
@@ -57,6 +46,17 @@ def default_max_connections() -> int:
     if soft == resource.RLIM_INFINITY:
         return 1000
     return max(16, min(1000, soft - 64))
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a server allows and how it waits: the largest request body (bytes), how
+    long to poll after answering (seconds; 0 sleeps at once, for the least CPU on a
+    machine where latency matters less), and how many connections it holds."""
+
+    max_body: int
+    busy_poll_s: float = BUSY_POLL_S
+    max_connections: int = field(default_factory=default_max_connections)
 
 
 class Server:
@@ -170,6 +170,8 @@ class Server:
         already sending is answered (with ``Connection: close``) instead of lost."""
         self.closing = True
         self._poll_max = self._poll_window = 0.0  # nothing may keep the loop spinning
+        for connection in self.connections:
+            connection.closing = True  # from now on every answer closes its connection
         if self._server is not None:
             if self._sock is not None:  # accept what the kernel queued, then close
                 await listening.drain_queue(self._sock)
@@ -180,8 +182,6 @@ class Server:
             self._all_closed.clear()
         else:  # none now, maybe none ever: nothing would set it
             self._all_closed.set()
-        for connection in list(self.connections):
-            connection.closing = True  # busy ones close after their answers
         try:
             await asyncio.wait_for(self._all_closed.wait(), drain_s)
         except TimeoutError:
