@@ -33,8 +33,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(home: Path, *args: str, env: dict[str, str] | None = None) -> Server:
-    port = free_port()
+def start_server(home: Path, *args: str, env: dict[str, str] | None = None,
+                 port: int | None = None) -> Server:
+    port = port or free_port()
     log = home.parent / f"server-{port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(

@@ -48,6 +48,7 @@ class ServeConfig:
     batching: bool = True
     max_body: int = DEFAULT_MAX_BODY
     busy_poll_us: float = h1.BUSY_POLL_S * 1e6
+    max_connections: int | None = None  # per worker; None: h1.default_max_connections()
     access_log: bool = False
     controller: bool = True  # run the rollout controller inside the server
 
@@ -100,12 +101,15 @@ def check(config: ServeConfig) -> None:
         raise InvalidInputError("--workers must be at least 1")
     if not 0 <= config.busy_poll_us <= MAX_BUSY_POLL_US:
         raise InvalidInputError(f"--busy-poll-us must be between 0 and {MAX_BUSY_POLL_US:,}")
+    if config.max_connections is not None and config.max_connections < 1:
+        raise InvalidInputError("--max-connections must be at least 1")
     auth_enabled(config)
 
 
 def run(config: ServeConfig) -> None:
     check(config)
-    options = h1.Options(config.max_body, config.busy_poll_us / 1e6)
+    options = h1.Options(config.max_body, config.busy_poll_us / 1e6,
+                         config.max_connections or h1.default_max_connections())
     sock = process.bind(config.host, config.port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     make_app = functools.partial(build_app, config, Buckets())

@@ -7,6 +7,7 @@ server parsed; the real app behind it is tested through ``modelport serve``.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,7 +17,7 @@ import uvloop
 
 from modelport.errors import InvalidInputError, ModelportError
 from modelport.interfaces.server import ServeConfig, check
-from modelport.runtimes.serving import h1
+from modelport.runtimes.serving import connection, h1
 from modelport.runtimes.serving.http import Request, Response, error_response
 from modelport.runtimes.serving.process import bind
 
@@ -255,8 +256,8 @@ def test_a_crashing_handler_gets_500_and_the_server_goes_on() -> None:
 
 
 def test_idle_and_slow_connections_time_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(h1, "IDLE_TIMEOUT_S", 0.3)
-    monkeypatch.setattr(h1, "REQUEST_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(connection, "IDLE_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(connection, "REQUEST_TIMEOUT_S", 0.3)
 
     async def scenario(port: int, server: h1.Server) -> Any:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -338,3 +339,49 @@ def test_busy_polling_can_be_turned_off_and_is_bounded() -> None:
     for bad in (-1, 10_001, float("nan")):
         with pytest.raises(InvalidInputError, match="--busy-poll-us"):
             check(ServeConfig(busy_poll_us=bad))
+
+
+def test_max_connections_is_checked_and_defaults_to_what_the_process_may_open(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import resource
+
+    with pytest.raises(InvalidInputError, match="--max-connections"):
+        check(ServeConfig(max_connections=0))
+    assert h1.Options(1000).max_connections == h1.default_max_connections()
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (1024, 4096))
+    assert h1.default_max_connections() == 960  # a few descriptors left for the rest
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (100_000, 100_000))
+    assert h1.default_max_connections() == 1000
+
+
+def test_busy_polling_never_delays_a_signal_and_stops_on_close() -> None:
+    """A worker polling its sockets (a window of 50 ms, refreshed by a busy client)
+    handles SIGTERM-like signals within a few milliseconds, and stops polling when it
+    begins to close."""
+    import os
+    import signal
+
+    async def scenario(port: int, server: h1.Server) -> Any:
+        loop = asyncio.get_running_loop()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        got: list[float] = []
+        loop.add_signal_handler(signal.SIGUSR1, lambda: got.append(time.perf_counter()))
+        delays = []
+        for _ in range(5):
+            writer.write(post("/p", b"1"))
+            await read_response(reader)  # the server now polls for the next request
+            sent = time.perf_counter()
+            os.kill(os.getpid(), signal.SIGUSR1)
+            while len(got) < len(delays) + 1:
+                await asyncio.sleep(0)
+            delays.append(got[-1] - sent)
+        loop.remove_signal_handler(signal.SIGUSR1)
+        closing = loop.create_task(server.close(1, 0.05))
+        await asyncio.sleep(0)
+        polling = server._poll_window
+        writer.close()
+        await closing
+        return max(delays), polling
+
+    worst, polling = run(scenario, busy_poll_s=0.05, loop="uvloop")
+    assert worst < 0.01 and polling == 0.0

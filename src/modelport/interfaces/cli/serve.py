@@ -37,6 +37,10 @@ def serve(
     busy_poll_us: Annotated[float | None, typer.Option(
         help="After answering, poll for the next request up to this long before sleeping "
              "(adaptive; default 200; 0 = off, for the least CPU).")] = None,
+    max_connections: Annotated[int | None, typer.Option(
+        help="Open connections per worker; over it a new one replaces the longest idle "
+             "or slowest-sending one, else gets 503 (default 1000, fewer under a low "
+             "'ulimit -n').")] = None,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
     controller: Annotated[bool, typer.Option(
         help="Run the rollout controller in the server.")] = True,
@@ -49,7 +53,8 @@ def serve(
                          batching=batching, max_body=int(max_body_mb * 1024 * 1024),
                          # unset: ServeConfig's default, the one place it is written
                          **({} if busy_poll_us is None else {"busy_poll_us": busy_poll_us}),
-                         access_log=access_log, controller=controller)
+                         max_connections=max_connections, access_log=access_log,
+                         controller=controller)
     check(config)  # before the banner: a bad setting is one line, nothing more
     console.print(f"modelport serving on http://{host}:{port} "
                   f"({workers} worker{'s' if workers > 1 else ''}) — Ctrl-C to stop")

@@ -201,7 +201,8 @@ class ServingApp:
         elif request.method in ("POST", "PUT"):
             try:
                 request.body = await read_body(receive, self.config.max_body,
-                                               request.headers.get("content-length"))
+                                               request.headers.get("content-length"),
+                                               request.headers.get("content-encoding"))
             except ModelportError as exc:
                 failure = exc
         await send_response(send, await self.respond(request, failure))

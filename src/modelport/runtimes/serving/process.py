@@ -6,6 +6,12 @@ SQLAlchemy pool or onnxruntime session is not safe) inherit it and each accept
 from it; the kernel spreads connections among them. A worker that dies is
 started again; a worker that cannot start (a model that fails to load) stops
 the whole server, since its siblings would fail the same way.
+
+A stop (SIGTERM, SIGINT) loses no request: the parent passes it to every worker
+at once; each makes the shared socket refuse new handshakes, accepts what the
+kernel had already queued (``listening``), closes it, answers what it received
+and, for a short drain, requests still arriving on open connections (with
+``Connection: close``), then exits — well within a second of its last answer.
 """
 
 from __future__ import annotations
@@ -77,6 +83,7 @@ async def _serve(make_app: Callable[[], App], sock: socket.socket, options: h1.O
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     await server.close(GRACE_S)
+    sock.close()
     await app.shutdown()
 
 
@@ -105,9 +112,13 @@ def supervise(make_app: Callable[[], App], sock: socket.socket, options: h1.Opti
     def stop(signum: int, frame: Any) -> None:
         nonlocal stopping
         stopping = True
+        for process in processes:  # at once: each stops accepting, drains, exits
+            if process.is_alive():
+                process.terminate()
 
+    processes: list[Any] = []
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-    processes = [start() for _ in range(workers)]
+    processes.extend(start() for _ in range(workers))
     try:
         while not stopping:
             time.sleep(0.2)
@@ -124,6 +135,7 @@ def supervise(make_app: Callable[[], App], sock: socket.socket, options: h1.Opti
         for process in processes:
             if process.is_alive():
                 process.terminate()
+        sock.close()  # the workers hold the socket until they have drained it
         for process in processes:
             process.join(GRACE_S + 5)
             if process.is_alive():
