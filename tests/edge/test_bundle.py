@@ -17,6 +17,7 @@ from modelport.lifecycle.loading import load
 from modelport.runtimes.edge.export import build_bundle, export_bundle
 from modelport.runtimes.edge.signing import load_private, local_trust
 from modelport_edge import BundleRejected, EdgeModel, Trust, health_check, read_bundle
+from modelport_edge.bundle import pack
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +147,30 @@ def test_export_errors_are_clear(ws: Workspace) -> None:
         build_bundle("cancer:1", key="nope", ws=ws)
     assert list(local_trust().keys) == [read_bundle(
         build_bundle("cancer:1", key="release", ws=ws).data, local_trust()).key_id]
+
+
+def test_a_signed_bundle_whose_model_reads_external_data_finds_no_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """onnxruntime resolves external data of in-memory bytes against the working
+    directory; the device runtime points it at an empty folder instead."""
+    from onnx import TensorProto, helper
+
+    (tmp_path / "device.key").write_bytes(b"PRIVATE KEY OF THE DEVICE")
+    monkeypatch.chdir(tmp_path)
+    weights = TensorProto(name="W", data_type=TensorProto.UINT8, dims=[8])
+    weights.data_location = TensorProto.EXTERNAL
+    for k, v in (("location", "device.key"), ("offset", "0"), ("length", "8")):
+        entry = weights.external_data.add()
+        entry.key, entry.value = k, v
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["input", "W"], ["output"])], "g",
+        [helper.make_tensor_value_info("input", TensorProto.UINT8, [8])],
+        [helper.make_tensor_value_info("output", TensorProto.UINT8, [8])], initializer=[weights])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    key = Ed25519PrivateKey.generate()
+    manifest = {"model": "evil", "version": 1, "smoke": {},
+                "signature": {"inputs": [{"name": "x", "dtype": "float64"}]}}
+    bundle = read_bundle(pack(manifest, model.SerializeToString(), key),
+                         Trust([key.public_key()]))
+    with pytest.raises(BundleRejected, match="External data path"):
+        EdgeModel(bundle)
