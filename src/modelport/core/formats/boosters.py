@@ -14,8 +14,11 @@ from typing import Any
 import numpy as np
 
 from modelport.core.formats.base import Format, Predictor, module_of
+from modelport.core.formats.lightgbm_check import check_lightgbm_text
+from modelport.core.formats.tree_check import check_width
+from modelport.core.formats.xgboost_check import check_xgboost_json
 from modelport.core.signature import Signature
-from modelport.errors import InvalidInputError, first_line, require
+from modelport.errors import InvalidInputError, UnsafeArtifactError, first_line, require
 
 
 def _envelope(native: str, model: Any) -> bytes:
@@ -40,6 +43,16 @@ def _unreadable(fmt: str, exc: Exception) -> InvalidInputError:
     """The library's own parse error as one line (XGBoost appends a C++ stack trace)."""
     first = first_line(exc)
     return InvalidInputError(f"not a loadable {fmt} model: {first}")
+
+
+def _check_outputs(per_row: int, signature: Signature) -> None:
+    """A booster's outputs per row must fit the signature's classes: one value for a
+    regressor or a binary classifier, one per class otherwise."""
+    classes = signature.classes
+    expected = 1 if classes is None or len(classes) == 2 else len(classes)
+    if per_row != expected:
+        raise UnsafeArtifactError(f"the booster gives {per_row} values per row; its signature "
+                                  f"needs {expected}")
 
 
 class BoosterPredictor(Predictor):
@@ -90,12 +103,15 @@ class LightGBMFormat(Format):
     def load_model(self, data: bytes) -> Any:
         lgb = require("lightgbm", self.extra)
         native = _open_envelope(data, self.name)["booster"]
+        check_lightgbm_text(native)  # LightGBM's parser aborts the process on some errors
         try:
             return lgb.Booster(model_str=native)
-        except lgb.basic.LightGBMError as exc:
+        except Exception as exc:  # LightGBMError, or the pandas_categorical line's JSON
             raise _unreadable(self.name, exc) from None
 
     def predictor(self, model: Any, signature: Signature) -> Predictor:
+        check_width(model.num_feature(), signature, "LightGBM model")
+        _check_outputs(model.num_model_per_iteration(), signature)
         return LightGBMPredictor(model, signature)
 
 
@@ -120,6 +136,7 @@ class XGBoostFormat(Format):
     def load_model(self, data: bytes) -> Any:
         xgb = require("xgboost", self.extra)
         native = _open_envelope(data, self.name)["booster"]
+        check_xgboost_json(native)  # XGBoost walks child and feature indices unchecked
         booster = xgb.Booster()
         try:
             booster.load_model(bytearray(native.encode()))
@@ -128,4 +145,5 @@ class XGBoostFormat(Format):
         return booster
 
     def predictor(self, model: Any, signature: Signature) -> Predictor:
+        check_width(model.num_features(), signature, "XGBoost model")
         return XGBoostPredictor(model, signature)
