@@ -20,6 +20,8 @@ from modelport.core.formats.xgboost_check import check_xgboost_json
 from modelport.core.signature import Signature
 from modelport.errors import InvalidInputError, UnsafeArtifactError, first_line, require
 
+MAX_CLASSES = 100_000
+
 
 def _envelope(native: str, model: Any) -> bytes:
     classes = getattr(model, "classes_", None)
@@ -32,10 +34,15 @@ def _envelope(native: str, model: Any) -> bytes:
 def _open_envelope(data: bytes, fmt: str) -> dict[str, Any]:
     try:
         env = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         env = None
     if not isinstance(env, dict) or not isinstance(env.get("booster"), str):
         raise InvalidInputError(f"not a modelport {fmt} artifact")
+    classes = env.get("classes")
+    if classes is not None and (not isinstance(classes, list) or len(classes) > MAX_CLASSES
+                                or not all(isinstance(c, str | int | float) for c in classes)):
+        raise UnsafeArtifactError(f"{fmt} artifact: classes must be a list of at most "
+                                  f"{MAX_CLASSES} labels")
     return env
 
 

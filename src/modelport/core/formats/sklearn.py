@@ -12,11 +12,14 @@ from typing import Any
 
 import numpy as np
 
+from modelport.core.formats.archive import open_zip
 from modelport.core.formats.base import Format, Predictor, module_of
 from modelport.core.formats.tree_check import check_sklearn, check_width
 from modelport.core.formats.trusted import TRUSTED_TYPES
 from modelport.core.signature import Signature
 from modelport.errors import InvalidInputError, ModelportError, UnsafeArtifactError, first_line
+
+MAX_ENTRIES = 1_000_000  # skops writes one entry per array: a big forest has thousands
 
 
 class SklearnPredictor(Predictor):
@@ -92,6 +95,7 @@ class SklearnFormat(Format):
         import skops.io as sio
         from skops.io.exceptions import UntrustedTypesFoundException
 
+        open_zip(data, "scikit-learn (skops) artifact", MAX_ENTRIES).close()
         try:
             model = sio.loads(data, trusted=sorted(TRUSTED_TYPES))
         except UntrustedTypesFoundException as exc:
