@@ -275,3 +275,65 @@ def test_a_lightgbm_string_that_fails_to_parse_is_refused_and_the_process_surviv
     assert get_format("lightgbm").load(good, SIGNATURE).predict(X.head(3)).shape == (3,)
     with pytest.raises(UnsafeArtifactError, match="expects 4 features"):
         get_format("lightgbm").load(good, WIDE)
+
+
+# ---- nearest-neighbour indexes (KDTree, BallTree) ------------------------------------------
+
+def _crafted_neighbors(algorithm: str, edit: Callable[[list[Any]], None]) -> bytes:
+    import skops.io as sio
+    from sklearn.neighbors import KNeighborsClassifier
+
+    model = KNeighborsClassifier(algorithm=algorithm).fit(X, Y)
+    state = list(model._tree.__getstate__())
+    edit(state)
+    model._tree.__setstate__(tuple(state))
+    return bytes(sio.dumps(model))
+
+
+def _node_field(field: str, value: int) -> Callable[[list[Any]], None]:
+    def edit(state: list[Any]) -> None:
+        nodes = state[2].copy()
+        nodes[field][-1] = value
+        state[2] = nodes
+    return edit
+
+
+def _deeper(state: list[Any]) -> None:
+    nodes = state[2].copy()
+    nodes["is_leaf"][:] = 0
+    state[2] = nodes
+
+
+NEIGHBOR_EDITS: dict[str, tuple[Callable[[list[Any]], None], str]] = {
+    "point index out of range": (lambda s: s[1].__setitem__(0, 10**6), "point index"),
+    "leaf range past the points": (_node_field("idx_end", 10**6), "nodes do not fit"),
+    "a leaf that is not one": (_deeper, "nodes do not fit"),
+    "narrower data": (lambda s: s.__setitem__(0, s[0][:, :2].copy()), "features"),
+}
+
+
+@pytest.mark.parametrize("algorithm", ["kd_tree", "ball_tree"])
+@pytest.mark.parametrize("case", list(NEIGHBOR_EDITS))
+def test_crafted_neighbour_indexes_are_refused(algorithm: str, case: str) -> None:
+    edit, message = NEIGHBOR_EDITS[case]
+    with pytest.raises(UnsafeArtifactError, match=message):
+        get_format("sklearn").load(_crafted_neighbors(algorithm, edit), SIGNATURE)
+
+
+def test_a_real_neighbour_index_loads_and_predicts() -> None:
+    data = _crafted_neighbors("kd_tree", lambda s: None)
+    assert get_format("sklearn").load(data, SIGNATURE).predict(X.head(4)).shape == (4,)
+
+
+def test_minkowski_weights_of_another_width_are_refused() -> None:
+    import skops.io as sio
+    from sklearn.neighbors import KNeighborsClassifier
+
+    model = KNeighborsClassifier(algorithm="ball_tree", metric="minkowski",
+                                 metric_params={"w": np.ones(4)}).fit(X, Y)
+    state = list(model._tree.__getstate__())
+    p, _, mat = state[11].__getstate__()
+    state[11].__setstate__((p, np.ones(2), mat))
+    model._tree.__setstate__(tuple(state))
+    with pytest.raises(UnsafeArtifactError, match="metric weights"):
+        get_format("sklearn").load(bytes(sio.dumps(model)), SIGNATURE)

@@ -68,7 +68,7 @@ def check_sklearn(model: Any) -> None:
 
 # attributes whose estimators a parent calls on its own, already checked matrix
 # (forests and gradient boosting skip the children's input checks)
-_SAME_INPUT = frozenset({"estimators_", "estimator_", "tree_", "_predictors"})
+_SAME_INPUT = frozenset({"estimators_", "estimator_", "tree_", "_predictors", "_tree"})
 
 
 class _Walker:
@@ -82,6 +82,9 @@ class _Walker:
         kind = type(obj).__name__
         if kind == "Tree" and type(obj).__module__ == "sklearn.tree._tree":
             _sklearn_tree(obj, width)
+        elif kind in ("KDTree", "BallTree") and type(obj).__module__.startswith(
+                "sklearn.neighbors."):
+            _neighbors_tree(kind, obj, width)
         elif isinstance(obj, list | tuple):
             for item in obj:
                 self.visit(item, width)
@@ -121,6 +124,30 @@ def _sklearn_tree(tree: Any, width: int | None) -> None:
                                   "nodes, outputs and classes")
     check_tree("scikit-learn tree", left, tree.children_right, left != -1, tree.feature,
                tree.threshold, n_features, values=value)
+
+
+def _neighbors_tree(kind: str, tree: Any, width: int | None) -> None:
+    """A KDTree/BallTree query reads nodes 2i+1 and 2i+2 below every non-leaf node i, and
+    rows ``data[idx_array[idx_start:idx_end]]`` at the leaves: all of it must be in range."""
+    data, idx, nodes, bounds, *_rest = tree.__getstate__()
+    where = f"scikit-learn {kind}"
+    data, idx, bounds = np.asarray(data), np.asarray(idx), np.asarray(bounds)
+    if data.ndim != 2 or (width is not None and data.shape[1] != width):
+        raise UnsafeArtifactError(f"{where}: its data is not rows of the model's features")
+    n, n_nodes = len(data), len(nodes)
+    if idx.shape != (n,) or (n and (idx.min() < 0 or idx.max() >= n)):
+        raise UnsafeArtifactError(f"{where}: a point index is outside its {n} points")
+    start, end = nodes["idx_start"], nodes["idx_end"]
+    inner = np.flatnonzero(nodes["is_leaf"] == 0)
+    if n_nodes == 0 or (start < 0).any() or (end < start).any() or (end > n).any() \
+            or (inner.size and 2 * inner.max() + 2 >= n_nodes) \
+            or bounds.ndim != 3 or bounds.shape[1:] != (n_nodes, data.shape[1]):
+        raise UnsafeArtifactError(f"{where}: its nodes do not fit its {n} points")
+    metric = tree.__getstate__()[11]
+    weights = np.asarray(metric.__getstate__()[1])
+    if type(metric).__name__.startswith("Minkowski") and weights.size \
+            and weights.shape != (data.shape[1],):  # read per feature, unchecked at query
+        raise UnsafeArtifactError(f"{where}: metric weights do not match its features")
 
 
 def _hist_predictors(est: Any, predictors: Any, width: int | None) -> None:
