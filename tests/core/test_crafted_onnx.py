@@ -132,3 +132,24 @@ def test_a_version_registered_before_the_check_is_refused_at_load(
         _register(ws, adder(external("W", secret)))
     with pytest.raises(UnsafeArtifactError, match="external data"):
         loading.load("evil", ws=ws)
+
+
+def test_an_ensemble_member_with_external_data_is_refused_at_register(
+        ws: Workspace, secret: str) -> None:
+    import zipfile as zf_module
+    from io import BytesIO
+
+    buf = BytesIO()
+    with zf_module.ZipFile(buf, "w") as zf:
+        zf.writestr("ensemble.json", '{"weights": [1, 1], "members": ['
+                    '{"format": "onnx", "path": "member-0.onnx"},'
+                    '{"format": "onnx", "path": "member-1.onnx"}]}')
+        weights = helper.make_tensor("W", TensorProto.UINT8, [WIDTH], [1] * WIDTH)
+        zf.writestr("member-0.onnx", adder(weights))
+        zf.writestr("member-1.onnx", adder(external("W", secret)))
+    from modelport.lifecycle.registry import register_artifact
+
+    signature = Signature.infer(__import__("pandas").DataFrame(
+        np.zeros((2, WIDTH)), columns=[f"f{i}" for i in range(WIDTH)]))
+    with pytest.raises(UnsafeArtifactError, match="external data"):
+        register_artifact("evil", "ensemble", buf.getvalue(), signature, ws=ws)

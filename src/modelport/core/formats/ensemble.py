@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -151,7 +152,15 @@ class EnsembleFormat(Format):
             zf.writestr(MANIFEST, json.dumps(manifest))
         return buf.getvalue()
 
+    def check(self, data: bytes) -> None:
+        """Each member's own registration check (an ONNX member's external data, …)."""
+        self._open(data, lambda fmt, member: fmt.check(member))
+
     def load_model(self, data: bytes) -> LoadedEnsemble:
+        return self._open(data, lambda fmt, member: fmt.load_model(member))
+
+    def _open(self, data: bytes, each: Callable[[Format, bytes], Any]) -> LoadedEnsemble:
+        """The manifest and members of ``data``, each member passed through ``each``."""
         from modelport.core.formats import get_format
 
         what = "modelport ensemble"
@@ -170,7 +179,7 @@ class EnsembleFormat(Format):
                     # the one name dump writes: a manifest cannot point at an entry twice
                     if entry["path"] != f"member-{i}.{fmt.name}":
                         raise ValueError(f"member {i} is not stored as member-{i}.{fmt.name}")
-                members = [(fmt, fmt.load_model(_entry(zf, entry["path"], None)))
+                members = [(fmt, each(fmt, _entry(zf, entry["path"], None)))
                            for fmt, entry in zip(formats, entries, strict=True)]
         except (zipfile.BadZipFile, KeyError, TypeError, ValueError, RecursionError) as exc:
             raise InvalidInputError(f"not a loadable {what}: {first_line(exc)}") from None
