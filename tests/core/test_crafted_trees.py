@@ -167,6 +167,12 @@ XGB_EDITS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "short arrays": (lambda d: _xgb_tree(d)["left_children"].pop(), "node arrays"),
     "tree count": (lambda d: d["booster"]["learner"]["gradient_booster"]["model"]["trees"]
                    .pop(), "tree counts"),
+    "tree id": (lambda d: _xgb_tree(d).__setitem__("id", 0), "has id"),
+    "iteration bounds": (lambda d: d["booster"]["learner"]["gradient_booster"]["model"]
+                         ["iteration_indptr"].__setitem__(0, -1), "iteration bounds"),
+    "negative output count": (lambda d: d["booster"]["learner"]["learner_model_param"]
+                              .__setitem__("num_target", "-1"), "malformed"),
+    "a newer format": (lambda d: d["booster"].__setitem__("version", [99, 0, 0]), "newer"),
 }
 
 
@@ -247,6 +253,7 @@ LGB_EDITS: dict[str, tuple[str, Callable[[list[str]], None], str]] = {
     "a missing value": ("decision_type", lambda v: v.pop(), "values, expected"),
     "categorical without categories": ("decision_type", _set(0, "1"), "num_cat=0"),
     "too many leaves": ("num_leaves", _set(0, "400000000"), "num_leaves"),
+    "categories without a categorical split": ("num_cat", _set(0, "1"), "num_cat=1"),
 }
 
 
@@ -337,3 +344,108 @@ def test_minkowski_weights_of_another_width_are_refused() -> None:
     model._tree.__setstate__(tuple(state))
     with pytest.raises(UnsafeArtifactError, match="metric weights"):
         get_format("sklearn").load(bytes(sio.dumps(model)), SIGNATURE)
+
+
+def test_a_stray_tree_after_the_trees_is_refused() -> None:
+    """Found by fuzzing: a ``Tree=`` line among the parameters segfaults LightGBM."""
+    classes, text = _lightgbm_text()
+    crafted = text.replace("\nparameters:\n", "\nparameters:\nTree=9\n", 1)
+    data = json.dumps({"classes": classes, "booster": crafted}).encode()
+    with pytest.raises(UnsafeArtifactError, match="after the trees"):
+        get_format("lightgbm").load_model(data)
+
+
+def test_xgboost_categories_must_be_codes_in_their_sorted_order() -> None:
+    """Found by fuzzing: a negative category or an encoder out of order crashes XGBoost."""
+    xgb = pytest.importorskip("xgboost")
+    frame = X.copy()
+    codes = np.random.RandomState(3).randint(0, 6, len(frame))
+    frame["d"] = pd.Categorical(codes)
+    model = xgb.XGBClassifier(n_estimators=3, max_depth=3, enable_categorical=True,
+                              tree_method="hist").fit(frame, (codes > 2).astype(int))
+    envelope = json.loads(get_format("xgboost").dump(model))
+    for edit in ("tree", "encoder"):
+        doc = json.loads(envelope["booster"])
+        booster = doc["learner"]["gradient_booster"]["model"]
+        if edit == "tree":
+            tree = next(t for t in booster["trees"] if t["categories"])
+            tree["categories"][0] = -5
+        else:
+            booster["cats"]["enc"][3]["values"][1] = 7
+        data = json.dumps({"classes": envelope["classes"], "booster": json.dumps(doc)}).encode()
+        with pytest.raises(UnsafeArtifactError, match="categor"):
+            get_format("xgboost").load_model(data)
+
+
+FUZZ = """
+import json, random, resource, sys
+import numpy as np
+resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+from modelport.core.formats import get_format
+from modelport.errors import ModelportError
+fmt_name, seed, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+envelope = json.loads(sys.stdin.read())
+rng = random.Random(seed)
+fmt = get_format(fmt_name)
+values = [-1, 0, 1, 2, 3, 7, 99, -99, 2147483647, 10**6, "nan", "", "x", "-1", "5"]
+def mutate_text(text):
+    lines = text.split("\\n")
+    for _ in range(rng.randint(1, 3)):
+        j = rng.randrange(len(lines))
+        if "=" in lines[j]:
+            key, _, rest = lines[j].partition("=")
+            parts = rest.split(" ")
+            parts[rng.randrange(len(parts))] = str(rng.choice(values))
+            lines[j] = key + "=" + " ".join(parts)
+        else:
+            lines.insert(j, rng.choice(["Tree=9", "num_leaves=3", ""]))
+    return "\\n".join(lines)
+def leaves(node, path=()):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from leaves(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from leaves(v, path + (i,))
+    else:
+        yield path
+def mutate_json(text):
+    doc = json.loads(text)
+    paths = list(leaves(doc))
+    for _ in range(rng.randint(1, 3)):
+        path = rng.choice(paths)
+        node = doc
+        for k in path[:-1]:
+            node = node[k]
+        node[path[-1]] = rng.choice(values)
+    return json.dumps(doc)
+for _ in range(count):
+    booster = (mutate_text if fmt_name == "lightgbm" else mutate_json)(envelope["booster"])
+    data = json.dumps({"classes": envelope["classes"], "booster": booster}).encode()
+    try:
+        native = fmt.load_model(data)
+    except ModelportError:
+        continue
+    try:
+        (native.predict if fmt_name == "lightgbm" else native.inplace_predict)(
+            np.random.rand(16, 4))
+    except Exception:
+        pass  # a Python exception is fine: the process lives
+print("survived")
+"""
+
+
+@pytest.mark.parametrize("fmt", ["lightgbm", "xgboost"])
+def test_random_mutations_never_take_the_process_down(fmt: str) -> None:
+    """A few hundred random edits of a real model: each is refused, fails with an
+    exception, or predicts — none aborts or segfaults the process."""
+    pytest.importorskip(fmt)
+    if fmt == "lightgbm":
+        classes, text = _lightgbm_text()
+    else:
+        doc = _xgboost_doc()
+        classes, text = doc["classes"], json.dumps(doc["booster"])
+    done = subprocess.run([sys.executable, "-c", FUZZ, fmt, "7", "300"], timeout=600,
+                          input=json.dumps({"classes": classes, "booster": text}),
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and "survived" in done.stdout, done.stderr[-2000:]

@@ -46,6 +46,12 @@ def _open_envelope(data: bytes, fmt: str) -> dict[str, Any]:
     return env
 
 
+def _version(text: str) -> tuple[int, ...]:
+    """``"3.2.0"`` (or ``"3.2.0rc1"``) as ``(3, 2, 0)``."""
+    parts = [int("".join(c for c in part if c.isdigit()) or 0) for part in text.split(".")[:3]]
+    return tuple(parts + [0] * (3 - len(parts)))
+
+
 def _unreadable(fmt: str, exc: Exception) -> InvalidInputError:
     """The library's own parse error as one line (XGBoost appends a C++ stack trace)."""
     first = first_line(exc)
@@ -89,6 +95,17 @@ def _as_proba(raw: np.ndarray) -> np.ndarray:
     return raw.astype(np.float64, copy=False)
 
 
+def _smoke(predictor: BoosterPredictor, fmt: str) -> BoosterPredictor:
+    """One prediction at load: what a booster would fail on for every request (a base
+    score its objective rejects, …) fails once, here, as a clear error."""
+    width = len(predictor.signature.inputs)
+    try:
+        predictor.outputs_of_matrix(np.zeros((1, width), dtype=predictor.input_dtype))
+    except Exception as exc:  # the library's own error types
+        raise _unreadable(fmt, exc) from None
+    return predictor
+
+
 class LightGBMPredictor(BoosterPredictor):
     runtime = "lightgbm"
 
@@ -119,7 +136,7 @@ class LightGBMFormat(Format):
     def predictor(self, model: Any, signature: Signature) -> Predictor:
         check_width(model.num_feature(), signature, "LightGBM model")
         _check_outputs(model.num_model_per_iteration(), signature)
-        return LightGBMPredictor(model, signature)
+        return _smoke(LightGBMPredictor(model, signature), self.name)
 
 
 class XGBoostPredictor(BoosterPredictor):
@@ -143,7 +160,8 @@ class XGBoostFormat(Format):
     def load_model(self, data: bytes) -> Any:
         xgb = require("xgboost", self.extra)
         native = _open_envelope(data, self.name)["booster"]
-        check_xgboost_json(native)  # XGBoost walks child and feature indices unchecked
+        # XGBoost walks child, feature and category indices unchecked
+        check_xgboost_json(native, _version(xgb.__version__))
         booster = xgb.Booster()
         try:
             booster.load_model(bytearray(native.encode()))
@@ -153,4 +171,4 @@ class XGBoostFormat(Format):
 
     def predictor(self, model: Any, signature: Signature) -> Predictor:
         check_width(model.num_features(), signature, "XGBoost model")
-        return XGBoostPredictor(model, signature)
+        return _smoke(XGBoostPredictor(model, signature), self.name)

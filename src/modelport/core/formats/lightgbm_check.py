@@ -37,6 +37,7 @@ def check_lightgbm_text(text: str) -> int:
     if not data.startswith(b"tree\n") or start < 0 or end < start:
         raise InvalidInputError("not a loadable lightgbm model: no tree section")
     header = _header(data[:start])
+    _trailer(data[end + 1:])
     n_features = _int(header, "max_feature_idx", 0, MAX_FEATURES - 1) + 1
     per_iteration = _int(header, "num_tree_per_iteration", 1, 100_000)
     _int(header, "num_class", 1, 100_000)
@@ -65,6 +66,24 @@ def _header(raw: bytes) -> dict[str, str]:
         if eq:
             header[key.strip()] = value
     return header
+
+
+def _trailer(raw: bytes) -> None:
+    """After the trees, only the sections LightGBM writes: a stray ``Tree=`` line there
+    crashes its loader."""
+    lines = raw.decode(errors="replace").split("\n")
+    if lines[0] != "end of trees" or sum(line == "end of trees" for line in lines) != 1:
+        raise _bad("the tree section does not end once with 'end of trees'")
+    section = ""
+    for line in lines[1:]:
+        if line in ("", "feature_importances:", "parameters:", "end of parameters") \
+                or line.startswith("pandas_categorical:"):
+            section = line
+        elif not ((section == "feature_importances:" and "=" in line
+                   and not line.startswith("Tree="))
+                  or (section == "parameters:" and line.startswith("[")
+                      and line.endswith("]"))):
+            raise _bad(f"unexpected line after the trees: {line[:40]!r}")
 
 
 def _blocks(section: bytes) -> list[bytes]:
@@ -152,10 +171,10 @@ def _categorical(fields: dict[str, str], where: str, decision: np.ndarray,
     """A categorical split's threshold indexes ``cat_boundaries``, which slices
     ``cat_threshold``: all three must agree."""
     is_cat = (decision & 1) == 1
-    if not is_cat.any():
+    if int(is_cat.sum()) != categories:  # LightGBM writes one category set per such split
+        raise _bad(f"{where}: num_cat={categories} for {int(is_cat.sum())} categorical splits")
+    if not categories:
         return
-    if categories == 0:
-        raise _bad(f"{where}: a categorical split in a tree with num_cat=0")
     bounds = _array(fields, "cat_boundaries", categories + 1, int, where)
     if bounds[0] != 0 or (np.diff(bounds) < 0).any():
         raise _bad(f"{where}: cat_boundaries are not increasing from 0")
