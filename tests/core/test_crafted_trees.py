@@ -449,3 +449,37 @@ def test_random_mutations_never_take_the_process_down(fmt: str) -> None:
                           input=json.dumps({"classes": classes, "booster": text}),
                           capture_output=True, text=True)
     assert done.returncode == 0 and "survived" in done.stdout, done.stderr[-2000:]
+
+
+# ---- libsvm (SVC, SVR) -------------------------------------------------------------------
+
+SVM_EDITS: dict[str, Callable[[Any], None]] = {
+    "fewer coefficients than support vectors":
+        lambda m: setattr(m, "_dual_coef_", m._dual_coef_[:, :3].copy()),
+    "support counts past the vectors":
+        lambda m: setattr(m, "_n_support", m._n_support * 5),
+    "intercepts for other classes": lambda m: setattr(m, "_intercept_", np.zeros(7)),
+    "narrower support vectors":
+        lambda m: setattr(m, "support_vectors_", m.support_vectors_[:, :2].copy()),
+    "a precomputed kernel": lambda m: setattr(m, "kernel", "precomputed"),
+}
+
+
+@pytest.mark.parametrize("case", list(SVM_EDITS))
+def test_crafted_libsvm_models_are_refused(case: str) -> None:
+    import skops.io as sio
+    from sklearn.svm import SVC
+
+    model = SVC().fit(X, Y)
+    SVM_EDITS[case](model)
+    with pytest.raises(UnsafeArtifactError, match="SVC"):
+        get_format("sklearn").load(bytes(sio.dumps(model)), SIGNATURE)
+
+
+def test_real_svms_load() -> None:
+    import skops.io as sio
+    from sklearn.svm import SVC, SVR
+
+    for model in (SVC().fit(X, Y), SVR().fit(X, X["a"])):
+        loaded = get_format("sklearn").load(bytes(sio.dumps(model)), Signature.infer(X))
+        assert loaded.predict(X.head(2)).shape == (2,)

@@ -10,7 +10,9 @@ node twice and always ends), features below the width the model is fed,
 thresholds that are numbers and finite leaf values.
 
 The checks are on what the walk uses, not on how a library happens to lay
-out its nodes, so any tree a library writes passes.
+out its nodes, so any tree a library writes passes. The same walk checks the
+other compiled structures scikit-learn predicts from without bounds checks:
+nearest-neighbour indexes (KDTree, BallTree) and libsvm models (SVC, SVR).
 """
 
 from __future__ import annotations
@@ -107,6 +109,8 @@ class _Walker:
         predictors = attrs.get("_predictors")
         if predictors is not None:
             _hist_predictors(est, predictors, width)
+        if "_dual_coef_" in attrs and "support_vectors_" in attrs:
+            _libsvm(est, width)
         for key, value in attrs.items():
             if key != "_predictors":
                 self.visit(value, width if key in _SAME_INPUT else None)
@@ -124,6 +128,37 @@ def _sklearn_tree(tree: Any, width: int | None) -> None:
                                   "nodes, outputs and classes")
     check_tree("scikit-learn tree", left, tree.children_right, left != -1, tree.feature,
                tree.threshold, n_features, values=value)
+
+
+LIBSVM_KERNELS = frozenset({"linear", "poly", "rbf", "sigmoid"})
+LIBSVM_CLASSIFIERS = frozenset({"c_svc", "nu_svc"})
+
+
+def _libsvm(est: Any, width: int | None) -> None:
+    """libsvm rebuilds its model from these arrays and reads them by the counts they
+    imply: per-class support counts, one coefficient row per other class, one intercept
+    per pair of classes."""
+    sv = np.asarray(est.support_vectors_)
+    dual, intercept = np.asarray(est._dual_coef_), np.asarray(est._intercept_)
+    n_sv = sv.shape[0] if sv.ndim == 2 else -1
+    kernel, impl = getattr(est, "kernel", None), getattr(est, "_impl", None)
+    counts = np.asarray(getattr(est, "_n_support", []))
+    if impl in LIBSVM_CLASSIFIERS:
+        k = len(counts)
+        pairs = k * (k - 1) // 2
+        ok = k >= 2 and counts.min() >= 0 and counts.sum() == n_sv \
+            and dual.shape == (k - 1, n_sv) and intercept.shape == (pairs,) \
+            and all(len(np.asarray(getattr(est, a, []))) in (0, pairs)
+                    for a in ("_probA", "_probB"))
+    else:
+        ok = impl in ("epsilon_svr", "nu_svr", "one_class") and dual.shape == (1, n_sv) \
+            and intercept.shape == (1,)
+    if not ok or kernel not in LIBSVM_KERNELS or len(np.asarray(est.support_)) != n_sv \
+            or (width is not None and sv.shape[1] != width) \
+            or not np.isfinite(sv).all() or not np.isfinite(dual).all():
+        raise UnsafeArtifactError(f"scikit-learn {type(est).__name__}: its support vectors, "
+                                  "coefficients and intercepts do not agree (or its kernel "
+                                  "is not one modelport serves)")
 
 
 def _neighbors_tree(kind: str, tree: Any, width: int | None) -> None:
