@@ -17,6 +17,7 @@ from modelport.lifecycle.loading import load
 from modelport.runtimes.edge.export import build_bundle, export_bundle
 from modelport.runtimes.edge.signing import load_private, local_trust
 from modelport_edge import BundleRejected, EdgeModel, Trust, health_check, read_bundle
+from modelport_edge.bundle import pack
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +147,74 @@ def test_export_errors_are_clear(ws: Workspace) -> None:
         build_bundle("cancer:1", key="nope", ws=ws)
     assert list(local_trust().keys) == [read_bundle(
         build_bundle("cancer:1", key="release", ws=ws).data, local_trust()).key_id]
+
+
+def test_a_signed_bundle_whose_model_reads_external_data_finds_no_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """onnxruntime resolves external data of in-memory bytes against the working
+    directory; the device runtime points it at an empty folder instead."""
+    from onnx import TensorProto, helper
+
+    (tmp_path / "device.key").write_bytes(b"PRIVATE KEY OF THE DEVICE")
+    monkeypatch.chdir(tmp_path)
+    weights = TensorProto(name="W", data_type=TensorProto.UINT8, dims=[8])
+    weights.data_location = TensorProto.EXTERNAL
+    for k, v in (("location", "device.key"), ("offset", "0"), ("length", "8")):
+        entry = weights.external_data.add()
+        entry.key, entry.value = k, v
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["input", "W"], ["output"])], "g",
+        [helper.make_tensor_value_info("input", TensorProto.UINT8, [8])],
+        [helper.make_tensor_value_info("output", TensorProto.UINT8, [8])], initializer=[weights])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    key = Ed25519PrivateKey.generate()
+    manifest = {"model": "evil", "version": 1, "smoke": {},
+                "signature": {"inputs": [{"name": "x", "dtype": "float64"}]}}
+    bundle = read_bundle(pack(manifest, model.SerializeToString(), key),
+                         Trust([key.public_key()]))
+    with pytest.raises(BundleRejected, match="External data path"):
+        EdgeModel(bundle)
+
+
+def _with_entry_mode(data: bytes, name: str, mode: int) -> bytes:
+    """The same bundle with ``name`` marked as another kind of zip entry."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(buf, "w") as dst:
+        for info in src.infolist():
+            if info.filename == name:
+                info.external_attr = mode << 16
+            dst.writestr(info, src.read(info))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("mode", [0o120777, 0o040755])  # a symlink, a directory
+def test_a_bundle_entry_that_is_a_link_or_directory_is_refused(
+        cancer1: bytes, trust: Trust, mode: int) -> None:
+    with pytest.raises(BundleRejected, match="not a regular file") as info:
+        read_bundle(_with_entry_mode(cancer1, "model.onnx", mode), trust)
+    assert info.value.reason == "unsafe_archive"
+
+
+def test_a_bundle_that_unpacks_past_the_limit_is_refused_before_unpacking(
+        cancer1: bytes, trust: Trust) -> None:
+    import io
+    import zipfile
+
+    files = entries(cancer1)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in ("manifest.json", "signature.json"):
+            zf.writestr(name, files[name])
+        with zf.open("model.onnx", "w", force_zip64=True) as fh:
+            for _ in range(64):
+                fh.write(bytes(1 << 20))
+    bomb = buf.getvalue()
+    assert len(bomb) < 1024 * 1024
+    with pytest.raises(BundleRejected, match="would unpack to 67,108,864 bytes") as info:
+        read_bundle(bomb, trust, max_size=16 * 1024 * 1024)
+    assert info.value.reason == "too_large"
+    with pytest.raises(BundleRejected, match="unexpected entry"):
+        read_bundle(rezip({**files, **{f"x{i}": b"" for i in range(5)}}), trust)

@@ -22,6 +22,7 @@ import base64
 import hashlib
 import io
 import json
+import stat
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -151,6 +152,11 @@ def _check_entries(zf: zipfile.ZipFile, max_size: int) -> dict[str, zipfile.ZipI
         if info.filename not in ENTRIES or info.filename in infos:
             raise BundleRejected("unsafe_archive", f"unexpected entry {info.filename!r} in the "
                                  "bundle — only manifest.json, model.onnx, signature.json")
+        kind = stat.S_IFMT(info.external_attr >> 16)
+        if kind not in (0, stat.S_IFREG) or info.is_dir():
+            # never extracted, but a link or a directory is not what any publisher writes
+            raise BundleRejected("unsafe_archive", f"{info.filename} is not a regular file "
+                                 "in the bundle (a link or a directory)")
         if info.file_size > max_size:
             raise BundleRejected("too_large", f"{info.filename} would unpack to "
                                  f"{info.file_size:,} bytes, over the limit")

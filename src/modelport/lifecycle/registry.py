@@ -148,7 +148,7 @@ def register_artifact(name: str, format: str, data: bytes, signature: Signature,
     """Register already-serialised model bytes; the common path of every registration."""
     ws = current(ws)
     check_name(name)
-    get_format(format)
+    get_format(format).check(data)
     tag_rows = {_key(k): _text(k, v, 8000, "tag") for k, v in (tags or {}).items()}
     written = [ws.artifacts.put(data)]
     if sample is not None:

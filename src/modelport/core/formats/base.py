@@ -95,9 +95,16 @@ class Format(ABC):
     @abstractmethod
     def dump(self, model: Any) -> bytes: ...
 
+    def check(self, data: bytes) -> None:
+        """Refuse bytes that are unsafe to keep (``UnsafeArtifactError``): called when a
+        version is registered, so a crafted artifact never enters the registry; a format
+        whose checks need the model object runs them in ``load_model`` as well."""
+        return None  # most formats validate while they load
+
     @abstractmethod
     def load_model(self, data: bytes) -> Any:
-        """The native model object — only ever from bytes whose digest was verified."""
+        """The native model object — only ever from bytes whose digest was verified,
+        validated before anything trusts its structure."""
 
     @abstractmethod
     def predictor(self, model: Any, signature: Signature) -> Predictor: ...

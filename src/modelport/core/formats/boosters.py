@@ -14,8 +14,13 @@ from typing import Any
 import numpy as np
 
 from modelport.core.formats.base import Format, Predictor, module_of
+from modelport.core.formats.lightgbm_check import check_lightgbm_text
+from modelport.core.formats.tree_check import check_width
+from modelport.core.formats.xgboost_check import check_xgboost_json
 from modelport.core.signature import Signature
-from modelport.errors import InvalidInputError, first_line, require
+from modelport.errors import InvalidInputError, UnsafeArtifactError, first_line, require
+
+MAX_CLASSES = 100_000
 
 
 def _envelope(native: str, model: Any) -> bytes:
@@ -29,17 +34,38 @@ def _envelope(native: str, model: Any) -> bytes:
 def _open_envelope(data: bytes, fmt: str) -> dict[str, Any]:
     try:
         env = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         env = None
     if not isinstance(env, dict) or not isinstance(env.get("booster"), str):
         raise InvalidInputError(f"not a modelport {fmt} artifact")
+    classes = env.get("classes")
+    if classes is not None and (not isinstance(classes, list) or len(classes) > MAX_CLASSES
+                                or not all(isinstance(c, str | int | float) for c in classes)):
+        raise UnsafeArtifactError(f"{fmt} artifact: classes must be a list of at most "
+                                  f"{MAX_CLASSES} labels")
     return env
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """``"3.2.0"`` (or ``"3.2.0rc1"``) as ``(3, 2, 0)``."""
+    parts = [int("".join(c for c in part if c.isdigit()) or 0) for part in text.split(".")[:3]]
+    return tuple(parts + [0] * (3 - len(parts)))
 
 
 def _unreadable(fmt: str, exc: Exception) -> InvalidInputError:
     """The library's own parse error as one line (XGBoost appends a C++ stack trace)."""
     first = first_line(exc)
     return InvalidInputError(f"not a loadable {fmt} model: {first}")
+
+
+def _check_outputs(per_row: int, signature: Signature) -> None:
+    """A booster's outputs per row must fit the signature's classes: one value for a
+    regressor or a binary classifier, one per class otherwise."""
+    classes = signature.classes
+    expected = 1 if classes is None or len(classes) == 2 else len(classes)
+    if per_row != expected:
+        raise UnsafeArtifactError(f"the booster gives {per_row} values per row; its signature "
+                                  f"needs {expected}")
 
 
 class BoosterPredictor(Predictor):
@@ -69,6 +95,17 @@ def _as_proba(raw: np.ndarray) -> np.ndarray:
     return raw.astype(np.float64, copy=False)
 
 
+def _smoke(predictor: BoosterPredictor, fmt: str) -> BoosterPredictor:
+    """One prediction at load: what a booster would fail on for every request (a base
+    score its objective rejects, …) fails once, here, as a clear error."""
+    width = len(predictor.signature.inputs)
+    try:
+        predictor.outputs_of_matrix(np.zeros((1, width), dtype=predictor.input_dtype))
+    except Exception as exc:  # the library's own error types
+        raise _unreadable(fmt, exc) from None
+    return predictor
+
+
 class LightGBMPredictor(BoosterPredictor):
     runtime = "lightgbm"
 
@@ -90,13 +127,16 @@ class LightGBMFormat(Format):
     def load_model(self, data: bytes) -> Any:
         lgb = require("lightgbm", self.extra)
         native = _open_envelope(data, self.name)["booster"]
+        check_lightgbm_text(native)  # LightGBM's parser aborts the process on some errors
         try:
             return lgb.Booster(model_str=native)
-        except lgb.basic.LightGBMError as exc:
+        except Exception as exc:  # LightGBMError, or the pandas_categorical line's JSON
             raise _unreadable(self.name, exc) from None
 
     def predictor(self, model: Any, signature: Signature) -> Predictor:
-        return LightGBMPredictor(model, signature)
+        check_width(model.num_feature(), signature, "LightGBM model")
+        _check_outputs(model.num_model_per_iteration(), signature)
+        return _smoke(LightGBMPredictor(model, signature), self.name)
 
 
 class XGBoostPredictor(BoosterPredictor):
@@ -120,6 +160,8 @@ class XGBoostFormat(Format):
     def load_model(self, data: bytes) -> Any:
         xgb = require("xgboost", self.extra)
         native = _open_envelope(data, self.name)["booster"]
+        # XGBoost walks child, feature and category indices unchecked
+        check_xgboost_json(native, _version(xgb.__version__))
         booster = xgb.Booster()
         try:
             booster.load_model(bytearray(native.encode()))
@@ -128,4 +170,5 @@ class XGBoostFormat(Format):
         return booster
 
     def predictor(self, model: Any, signature: Signature) -> Predictor:
-        return XGBoostPredictor(model, signature)
+        check_width(model.num_features(), signature, "XGBoost model")
+        return _smoke(XGBoostPredictor(model, signature), self.name)

@@ -21,16 +21,19 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from modelport.core.formats.archive import open_zip
 from modelport.core.formats.base import Format, Predictor
 from modelport.core.signature import Signature
-from modelport.errors import InvalidInputError
+from modelport.errors import InvalidInputError, UnsafeArtifactError, first_line
 
 MANIFEST = "ensemble.json"
 MAX_MEMBERS = 16
+MAX_MANIFEST = 64 * 1024  # a list of members and weights
 
 
 class Ensemble:
@@ -80,6 +83,16 @@ class Ensemble:
                     target_tags=TargetTags(required=True),
                     classifier_tags=ClassifierTags() if clf else None,
                     regressor_tags=None if clf else RegressorTags())
+
+
+def _entry(zf: zipfile.ZipFile, name: str, limit: int | None) -> bytes:
+    """One entry, refused if larger than ``limit`` (the archive's total is bounded already
+    by ``open_zip``)."""
+    info = zf.getinfo(name)
+    if limit is not None and info.file_size > limit:
+        raise UnsafeArtifactError(f"{name} is {info.file_size:,} bytes, over its limit of "
+                                  f"{limit:,}")
+    return zf.read(info)
 
 
 def _mean(outputs: list[np.ndarray], weights: list[float]) -> np.ndarray:
@@ -139,25 +152,37 @@ class EnsembleFormat(Format):
             zf.writestr(MANIFEST, json.dumps(manifest))
         return buf.getvalue()
 
+    def check(self, data: bytes) -> None:
+        """Each member's own registration check (an ONNX member's external data, …)."""
+        self._open(data, lambda fmt, member: fmt.check(member))
+
     def load_model(self, data: bytes) -> LoadedEnsemble:
+        return self._open(data, lambda fmt, member: fmt.load_model(member))
+
+    def _open(self, data: bytes, each: Callable[[Format, bytes], Any]) -> LoadedEnsemble:
+        """The manifest and members of ``data``, each member passed through ``each``."""
         from modelport.core.formats import get_format
 
+        what = "modelport ensemble"
         try:
-            with zipfile.ZipFile(io.BytesIO(data)) as zf:
-                manifest = json.loads(zf.read(MANIFEST))
+            with open_zip(data, what, MAX_MEMBERS + 1) as zf:
+                manifest = json.loads(_entry(zf, MANIFEST, MAX_MANIFEST))
                 entries = manifest["members"]
                 weights = [float(w) for w in manifest["weights"]]
                 if not isinstance(entries, list) or not 2 <= len(entries) <= MAX_MEMBERS \
                         or len(weights) != len(entries):
                     raise ValueError("the manifest lists no valid members")
-                members = []
-                for entry in entries:
-                    fmt = get_format(str(entry["format"]))
+                formats = [get_format(str(entry["format"])) for entry in entries]
+                for i, (fmt, entry) in enumerate(zip(formats, entries, strict=True)):
                     if fmt.name == self.name:
                         raise ValueError("an ensemble cannot hold another ensemble")
-                    members.append((fmt, fmt.load_model(zf.read(str(entry["path"])))))
-        except (zipfile.BadZipFile, KeyError, TypeError, ValueError) as exc:
-            raise InvalidInputError(f"not a loadable modelport ensemble: {exc}") from None
+                    # the one name dump writes: a manifest cannot point at an entry twice
+                    if entry["path"] != f"member-{i}.{fmt.name}":
+                        raise ValueError(f"member {i} is not stored as member-{i}.{fmt.name}")
+                members = [(fmt, each(fmt, _entry(zf, entry["path"], None)))
+                           for fmt, entry in zip(formats, entries, strict=True)]
+        except (zipfile.BadZipFile, KeyError, TypeError, ValueError, RecursionError) as exc:
+            raise InvalidInputError(f"not a loadable {what}: {first_line(exc)}") from None
         return LoadedEnsemble(members, weights)
 
     def predictor(self, model: Any, signature: Signature) -> Predictor:

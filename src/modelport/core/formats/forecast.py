@@ -25,10 +25,14 @@ import numpy as np
 
 from modelport.core.formats.base import Format, Predictor
 from modelport.core.signature import Signature
-from modelport.errors import InvalidInputError, SchemaError, first_line
+from modelport.errors import InvalidInputError, SchemaError, UnsafeArtifactError, first_line
 
 META_KEY = b"modelport.forecast"
 SCHEMA_VERSION = 1
+MAX_SEASON = 10_000
+MAX_HORIZON = 100_000
+MIN_ROW_LIMIT = 1_000_000  # rows always allowed …
+ROWS_PER_BYTE = 4  # … and more for a larger file (a real history takes ~8 bytes a row)
 MODELS = ("AutoARIMA", "AutoETS", "Theta", "SeasonalNaive", "Naive", "HistoricAverage")
 
 
@@ -89,6 +93,61 @@ class ForecastPredictor(Predictor):
         return self.matrix(x)
 
 
+def _check_table(metadata: Any, size: int) -> None:
+    """The history's shape before any page is decoded: three columns of the written
+    types, and rows bounded by the artifact's size (run-length encoding packs millions
+    of equal rows into a few bytes, which would all be unpacked)."""
+    names = [metadata.schema.column(i).name for i in range(metadata.num_columns)]
+    if names != ["unique_id", "ds", "y"]:
+        raise ValueError(f"unexpected columns {names[:5]}")
+    limit = max(MIN_ROW_LIMIT, ROWS_PER_BYTE * size)
+    if metadata.num_rows > limit:
+        raise UnsafeArtifactError(f"forecast history of {metadata.num_rows:,} rows in "
+                                  f"{size:,} bytes (limit {limit:,}) — refusing to unpack it")
+
+
+def check_spec(model: ForecastModel) -> None:
+    """Every number a forecast refit uses, within what training ever chooses: an ARIMA of
+    order 1000 or a season of a billion would hold a worker for hours."""
+    def bad(why: str) -> UnsafeArtifactError:
+        return UnsafeArtifactError(f"forecast artifact: {why}")
+
+    if not 1 <= model.season_length <= MAX_SEASON or not 1 <= model.horizon <= MAX_HORIZON:
+        raise bad("season length or horizon out of range")
+    if not 0 < len(model.levels) <= 10 or any(not 0 < v < 100 for v in model.levels):
+        raise bad("interval levels must be a few percentages between 0 and 100")
+    if model.time_kind not in ("datetime", "int") or not 0 < len(model.freq) <= 32:
+        raise bad("unknown time kind or frequency")
+    if set(model.columns) != {"id", "time", "target"}:
+        raise bad("column names must be id, time and target")
+    if len(model.ids) and not set(np.unique(model.ids.astype(str))) <= set(model.series):
+        raise bad("a series of the history has no chosen model")
+    for uid, chosen in model.series.items():
+        _check_params(uid, chosen, bad)
+
+
+def _check_params(uid: str, chosen: SeriesModel, bad: Any) -> None:
+    p = chosen.params
+    try:
+        if chosen.model == "AutoARIMA":
+            order = [int(v) for v in p["order"]]
+            seasonal = [int(v) for v in p["seasonal"]]
+            ok = (len(order) == 3 and len(seasonal) == 3 and min(order + seasonal) >= 0
+                  and order[0] <= 20 and order[2] <= 20 and order[1] <= 3
+                  and seasonal[0] <= 10 and seasonal[2] <= 10 and seasonal[1] <= 2
+                  and 1 <= int(p["period"]) <= MAX_SEASON)
+        elif chosen.model == "AutoETS":
+            ok = (isinstance(p["model"], str) and len(p["model"]) == 3
+                  and set(p["model"]) <= set("ANMZ") and 1 <= int(p["period"]) <= MAX_SEASON
+                  and len(p["par"]) <= 64 and len(p["components"]) <= 16)
+        else:
+            ok = True
+    except (KeyError, TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise bad(f"series {uid[:40]!r}: the {chosen.model} specification is out of range")
+
+
 class ForecastFormat(Format):
     name = "forecast"
     extra = "forecast"
@@ -109,20 +168,24 @@ class ForecastFormat(Format):
         return buf.getvalue()
 
     def load_model(self, data: bytes) -> ForecastModel:
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         try:
-            table = pq.read_table(io.BytesIO(data))
+            source = pq.ParquetFile(io.BytesIO(data))
+            _check_table(source.metadata, len(data))
+            table = source.read()
             meta = json.loads((table.schema.metadata or {})[META_KEY])
-            if meta.get("version") != SCHEMA_VERSION:
-                raise ValueError(f"unknown forecast artifact version {meta.get('version')!r}")
+            if not isinstance(meta, dict) or meta.get("version") != SCHEMA_VERSION:
+                raise ValueError("unknown forecast artifact version "
+                                 f"{meta.get('version') if isinstance(meta, dict) else None!r}")
             series = {str(k): SeriesModel(str(v["model"]), dict(v["params"]),
                                           {str(m): float(s) for m, s in v["scores"].items()})
                       for k, v in meta["series"].items()}
             unknown = {s.model for s in series.values()} - set(MODELS)
             if unknown:
                 raise ValueError(f"unknown model(s) {', '.join(sorted(unknown))}")
-            return ForecastModel(
+            model = ForecastModel(
                 freq=str(meta["freq"]), season_length=int(meta["season_length"]),
                 horizon=int(meta["horizon"]), levels=[int(v) for v in meta["levels"]],
                 ids=table.column("unique_id").to_numpy(zero_copy_only=False).astype(object),
@@ -130,9 +193,12 @@ class ForecastFormat(Format):
                 series=series, time_kind=str(meta["time_kind"]),
                 columns={str(k): str(v) for k, v in meta["columns"].items()},
                 metric=str(meta.get("metric", "mae")))
-        except (KeyError, ValueError, TypeError, OSError) as exc:
+        except (KeyError, ValueError, TypeError, OSError, AttributeError, RecursionError,
+                pa.ArrowException) as exc:
             text = first_line(exc)
             raise InvalidInputError(f"not a loadable forecast artifact: {text}") from None
+        check_spec(model)
+        return model
 
     def predictor(self, model: ForecastModel, signature: Signature) -> Predictor:
         return ForecastPredictor(model, signature)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from modelport.core.formats import linear
+from modelport.core.formats import linear, onnx_check
 from modelport.core.formats.base import Format, Predictor
 from modelport.core.signature import Signature
 from modelport.errors import ExportError, InvalidInputError, first_line, require
@@ -109,9 +109,14 @@ class OnnxFormat(Format):
     def dump(self, model: Any) -> bytes:
         return bytes(model.SerializeToString())
 
+    def check(self, data: bytes) -> None:
+        require("onnx", self.extra)
+        onnx_check.check_model(data)
+
     def load_model(self, data: bytes) -> Any:
         ort = require("onnxruntime", self.extra)
-        options = ort.SessionOptions()
+        self.check(data)
+        options = onnx_check.session_options(ort)
         # one intra-op thread: serving scales by requests and processes, not by
         # splitting one small matrix across cores
         options.intra_op_num_threads = 1

@@ -3,17 +3,18 @@
 An online model is a graph of small River objects (pipelines, scalers,
 optimizers, running statistics, tree nodes) holding numbers in dicts. This
 codec writes that graph as tagged JSON and rebuilds it only from types it
-trusts: classes defined in River's own modules, a few containers, and the
-handful of River's compiled types listed in ``REBUILT_BY_CONSTRUCTOR``. A
-crafted file can therefore set numbers inside River objects, but cannot name
-a function or a class from anywhere else — the same rule skops applies to
+trusts: the reviewed River classes in ``river_trusted.CLASSES`` (checked on
+the class found, at the module that defines it), a few containers, and
+River's ``VectorDict`` built from checked plain arguments. A crafted file can
+therefore set numbers inside those objects, but cannot name a function, a
+class from anywhere else or a method off the short ``river_trusted.METHODS``
+list, nor shadow a method with state — the same rule skops applies to
 scikit-learn models. Anything the codec does not know is refused when the
 model is *saved*, so whatever was stored loads again.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 import random
 import types
@@ -22,13 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from modelport.core.formats import river_trusted
+from modelport.core.formats.river_trusted import VECTOR_DICT, qualname
 from modelport.errors import UnsafeArtifactError
 
-# compiled River types (no __dict__): rebuilt by calling the class with the
-# arguments its __reduce__ reports, which are plain data
-REBUILT_BY_CONSTRUCTOR = frozenset({
-    "river._river_rust.vectordict.VectorDict",
-})
 # what a defaultdict may create for a missing key
 FACTORIES: dict[str, Any] = {"float": float, "int": int, "list": list, "dict": dict}
 _SCALARS = (str, int, bool, type(None))
@@ -43,14 +41,12 @@ def decode(tree: Any) -> Any:
     """Rebuild what ``encode`` wrote, trusting only River's classes and plain data."""
     try:
         return _Decoder().decode(tree)
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
+    except (KeyError, IndexError, TypeError, ValueError, OverflowError) as exc:
         # a tree ``encode`` never wrote: a missing field, a dangling reference
         raise UnsafeArtifactError(f"malformed online-model state: {type(exc).__name__} "
                                   f"{exc}") from None
-
-
-def _qualname(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
+    except RecursionError:
+        raise UnsafeArtifactError("malformed online-model state: nested too deeply") from None
 
 
 class _Encoder:
@@ -92,7 +88,7 @@ class _Encoder:
             return {"defaultdict": items, "factory": factory}
         kind = {Counter: "counter", OrderedDict: "ordered"}.get(type(obj), "dict")
         if kind == "dict" and type(obj) is not dict:
-            raise UnsafeArtifactError(f"cannot store a {_qualname(type(obj))}")
+            raise UnsafeArtifactError(f"cannot store a {qualname(type(obj))}")
         return {kind: items}
 
     def _object(self, obj: Any) -> Any:
@@ -100,18 +96,21 @@ class _Encoder:
             version, state, gauss = obj.getstate()
             return {"random": [version, list(state), gauss]}
         if isinstance(obj, types.MethodType):  # e.g. a strategy picked in __init__
-            return {"method": obj.__func__.__name__, "of": self.encode(obj.__self__)}
+            name = obj.__func__.__name__
+            if name not in river_trusted.METHODS:
+                raise UnsafeArtifactError(f"cannot store method {name} inside an online model")
+            return {"method": name, "of": self.encode(obj.__self__)}
         cls = type(obj)
-        name = _qualname(cls)
-        if not name.startswith("river."):
+        name = qualname(cls)
+        if name not in river_trusted.CLASSES and name != VECTOR_DICT:
             raise UnsafeArtifactError(
-                f"cannot store a {name} inside an online model — only River's own types "
-                "and plain data are stored")
+                f"cannot store a {name} inside an online model — only the River classes "
+                "modelport has reviewed (river_trusted.CLASSES) and plain data are stored")
         if id(obj) in self._seen:
             return {"ref": self._seen[id(obj)]}
         self._seen[id(obj)] = ref = len(self._seen)
         self._keep.append(obj)
-        if name in REBUILT_BY_CONSTRUCTOR:
+        if name == VECTOR_DICT:
             _, args = obj.__reduce__()[:2]
             return {"new": name, "id": ref, "args": [self.encode(a) for a in args]}
         if not hasattr(obj, "__dict__"):
@@ -132,23 +131,51 @@ class _Decoder:
         if len(tree) == 1 or "factory" in tree or "maxlen" in tree or "dtype" in tree:
             return self._data(tree)  # plain data, and {"ref": n}
         if "method" in tree:
-            owner = self.decode(tree["of"])
-            if not _qualname(type(owner)).startswith("river."):
-                raise UnsafeArtifactError("refusing a method of a non-River object")
-            return getattr(owner, tree["method"])
+            return river_trusted.method(self.decode(tree["of"]), tree["method"])
         if "object" in tree:
-            cls: Any = _river_class(tree["object"])
+            cls: Any = river_trusted.resolve(tree["object"])
             obj = cls.__new__(cls)
-            self._refs[tree["id"]] = obj
-            obj.__dict__.update({k: self.decode(v) for k, v in tree["state"]})
+            self._refs[_id(tree)] = obj
+            obj.__dict__.update(self._state(cls, tree["state"]))
             return obj
         if "new" in tree:
-            if tree["new"] not in REBUILT_BY_CONSTRUCTOR:
-                raise UnsafeArtifactError(f"refusing to build {tree['new']!r}: not trusted")
-            obj = _river_class(tree["new"])(*[self.decode(a) for a in tree["args"]])
-            self._refs[tree["id"]] = obj
+            if tree["new"] != VECTOR_DICT:
+                raise UnsafeArtifactError(
+                    f"refusing to build {tree['new']!r}: it is not on modelport's list")
+            cls = river_trusted.resolve(VECTOR_DICT, frozenset({VECTOR_DICT}))
+            obj = cls(*self._vector_dict_args(tree["args"]))
+            self._refs[_id(tree)] = obj
             return obj
         raise UnsafeArtifactError(f"malformed online-model state: keys {sorted(tree)}")
+
+    def _state(self, cls: type, pairs: Any) -> dict[str, Any]:
+        """Instance attributes: plain names only, none hiding something the class defines
+        as code (so state cannot replace ``predict_one`` with an object of its choice)."""
+        if not isinstance(pairs, list):
+            raise UnsafeArtifactError("malformed online-model state: state is not a list")
+        state = {}
+        for key, value in pairs:
+            if (not isinstance(key, str) or not key.isidentifier() or key.startswith("__")
+                    or callable(getattr(cls, key, None))):
+                raise UnsafeArtifactError(
+                    f"refusing attribute {key!r} of a {qualname(cls)} in online-model state")
+            state[key] = self.decode(value)
+        return state
+
+    def _vector_dict_args(self, raw: Any) -> list[Any]:
+        """``VectorDict(data, default_factory, mask, copy)``: the factory is called for
+        a missing key, so it may only be one of River's listed initializers."""
+        if not isinstance(raw, list) or len(raw) != 4:
+            raise UnsafeArtifactError("refusing VectorDict state: expected 4 arguments")
+        data, factory, mask, copy = (self.decode(a) for a in raw)
+        vector = river_trusted.resolve(VECTOR_DICT, frozenset({VECTOR_DICT}))
+        if not (data is None or isinstance(data, dict | vector)) \
+                or not (mask is None or isinstance(mask, dict | vector)) \
+                or not isinstance(copy, bool) or not (
+                    factory is None
+                    or qualname(type(factory)) in river_trusted.VECTOR_DICT_FACTORIES):
+            raise UnsafeArtifactError("refusing VectorDict state: unexpected argument types")
+        return [data, factory, mask, copy]
 
     def _data(self, tree: dict[str, Any]) -> Any:
         if "ref" in tree:
@@ -167,7 +194,10 @@ class _Decoder:
                 return deque(items, maxlen=tree.get("maxlen"))
             return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}[kind](items)
         if kind == "ndarray":
-            return np.asarray(value, dtype=np.dtype(tree["dtype"]))
+            dtype = np.dtype(tree["dtype"])
+            if dtype.kind not in "biuf":
+                raise UnsafeArtifactError(f"refusing an array of dtype {dtype}")
+            return np.asarray(value, dtype=dtype)
         pairs = [(_hashable(self.decode(k)), self.decode(v)) for k, v in value]
         if kind == "defaultdict":
             factory = tree.get("factory")
@@ -183,22 +213,8 @@ def _hashable(key: Any) -> Any:
     return tuple(_hashable(k) for k in key) if isinstance(key, list) else key
 
 
-def _river_class(name: str) -> type:
-    module, _, qual = name.rpartition(".")
-    if not (module == "river" or module.startswith("river.")) or "<" in qual:
-        raise UnsafeArtifactError(f"refusing to build {name!r}: only River's own types load")
-    try:
-        obj: Any = importlib.import_module(module)
-        for part in qual.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError):
-        # qualnames with dots are nested classes: the module part may be too long
-        head, _, cls = module.rpartition(".")
-        try:
-            obj = getattr(getattr(importlib.import_module(head), cls), qual)
-        except (ImportError, AttributeError):
-            raise UnsafeArtifactError(
-                f"this online model needs {name}, which the installed River lacks") from None
-    if not isinstance(obj, type):
-        raise UnsafeArtifactError(f"refusing to build {name!r}: not a class")
-    return obj
+def _id(tree: dict[str, Any]) -> int:
+    ref = tree["id"]
+    if type(ref) is not int:
+        raise UnsafeArtifactError(f"malformed online-model state: reference id {ref!r}")
+    return ref

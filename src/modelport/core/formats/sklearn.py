@@ -12,10 +12,14 @@ from typing import Any
 
 import numpy as np
 
+from modelport.core.formats.archive import open_zip
 from modelport.core.formats.base import Format, Predictor, module_of
+from modelport.core.formats.tree_check import check_sklearn, check_width
 from modelport.core.formats.trusted import TRUSTED_TYPES
 from modelport.core.signature import Signature
 from modelport.errors import InvalidInputError, ModelportError, UnsafeArtifactError, first_line
+
+MAX_ENTRIES = 1_000_000  # skops writes one entry per array: a big forest has thousands
 
 
 class SklearnPredictor(Predictor):
@@ -91,8 +95,9 @@ class SklearnFormat(Format):
         import skops.io as sio
         from skops.io.exceptions import UntrustedTypesFoundException
 
+        open_zip(data, "scikit-learn (skops) artifact", MAX_ENTRIES).close()
         try:
-            return sio.loads(data, trusted=sorted(TRUSTED_TYPES))
+            model = sio.loads(data, trusted=sorted(TRUSTED_TYPES))
         except UntrustedTypesFoundException as exc:
             raise UnsafeArtifactError(
                 "refusing to load a scikit-learn artifact that asks for types outside "
@@ -104,6 +109,10 @@ class SklearnFormat(Format):
             first = first_line(exc)
             raise InvalidInputError(
                 f"not a loadable scikit-learn (skops) artifact: {first}") from None
+        # skops rebuilds trees as stored; their compiled walk trusts every index
+        check_sklearn(model)
+        return model
 
     def predictor(self, model: Any, signature: Signature) -> Predictor:
+        check_width(getattr(model, "n_features_in_", None), signature, "scikit-learn model")
         return SklearnPredictor(model, signature)

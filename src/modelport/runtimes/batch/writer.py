@@ -22,9 +22,11 @@ have no atomic rename.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -66,7 +68,10 @@ class Staging:
         A staged job with other settings is refused (its parts would not fit this
         one) unless ``restart`` discards it.
         """
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            self.path.mkdir(mode=0o700)
+        self._check_private()
         self._acquire()
         job_file = self.path / JOB_FILE
         staged = json.loads(job_file.read_text()) if job_file.exists() else None
@@ -90,6 +95,16 @@ class Staging:
         """Remember which job (and model version) this staging directory belongs to."""
         _write_atomic(self.path / JOB_FILE, json.dumps(
             {"job_id": job_id, "version": version, "fingerprint": fingerprint}).encode())
+
+    def _check_private(self) -> None:
+        """The staging directory is cleared and renamed: it must be a real directory of
+        this user's, not a link another user planted next to the output (in a shared
+        directory it could point at anything this job may delete or write)."""
+        info = os.lstat(self.path)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            raise ConflictError(f"staging path {self.path} is not a private directory of "
+                                "this user (a link, a file or another user's) — remove it "
+                                "and re-run")
 
     def _acquire(self) -> None:
         import fcntl

@@ -73,6 +73,8 @@ def build_bundle(ref: str, key: str | None = None, quantize: str | None = None,
         version = export_onnx(version.ref, ws=ws)
     assert version.onnx is not None
     onnx_bytes = ws.artifacts.get(version.onnx["digest"])
+    # before the quantizer loads it from a file: no external data, no custom operators
+    get_format("onnx").check(onnx_bytes)
     model_bytes, quantized = onnx_bytes, None
     if quantize == "int8":
         model_bytes, quantized = _quantize_int8(onnx_bytes)

@@ -1,0 +1,123 @@
+"""What an ONNX artifact may contain before onnxruntime sees it.
+
+A version's artifact is one blob in the content-addressed store: it has no
+directory of its own, so a tensor stored as *external data* can only point at
+some other file — and onnxruntime, given bytes, resolves a relative
+``location`` against the process's working directory (a crafted model read the
+workspace's signing key that way). So every tensor must be inside the model,
+in the main graph, in subgraphs (``If``/``Loop``/``Scan`` bodies), in node
+attributes and in model-local functions. Operators must come from the
+standard domains: a custom domain names code outside the ONNX standard
+(a contrib or custom-op library).
+
+``session_options`` adds the second layer: it points onnxruntime's external
+data folder at an empty private directory, so even a tensor the walk missed
+resolves nowhere.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+from modelport.errors import InvalidInputError, UnsafeArtifactError, first_line
+
+STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
+EXTERNAL_FOLDER_KEY = "session.model_external_initializers_file_folder_path"
+_empty_dir: str | None = None
+
+
+def check_model(data: bytes) -> None:
+    """Raise UnsafeArtifactError if ``data`` refers to external data or a custom domain."""
+    import onnx
+
+    try:
+        model = onnx.load_from_string(data)
+    except Exception as exc:  # protobuf's DecodeError and friends
+        raise InvalidInputError(f"not a loadable ONNX model: {first_line(exc)}") from None
+    for opset in model.opset_import:
+        _domain(opset.domain, "imports opset domain")
+    for function in model.functions:
+        _domain(function.domain, f"defines function {function.name!r} in domain")
+    graphs = [model.graph, *(_function_graph(f) for f in model.functions)]
+    for nodes, tensors in (_walk(g) for g in graphs):
+        for node in nodes:
+            _domain(node.domain, f"uses operator {node.op_type!r} from domain")
+        for tensor in tensors:
+            if tensor.data_location == onnx.TensorProto.EXTERNAL or len(tensor.external_data):
+                location = next((e.value for e in tensor.external_data if e.key == "location"),
+                                "?")
+                raise UnsafeArtifactError(
+                    f"ONNX tensor {tensor.name!r} is stored outside the model "
+                    f"(external data {location!r}) — embed it before registering: "
+                    "onnx.load(path) reads external data into the model")
+
+
+def session_options(ort: Any) -> Any:
+    """onnxruntime options under which external data can resolve to no file at all."""
+    options = ort.SessionOptions()
+    options.add_session_config_entry(EXTERNAL_FOLDER_KEY, _empty_folder())
+    return options
+
+
+def _empty_folder() -> str:
+    """A directory of this process's own that stays empty (mode 0700, removed at exit)."""
+    global _empty_dir
+    if _empty_dir is None:
+        _empty_dir = tempfile.mkdtemp(prefix="modelport-onnx-")
+        atexit.register(_remove, _empty_dir)
+    return _empty_dir
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
+
+
+def _domain(domain: str, what: str) -> None:
+    if domain not in STANDARD_DOMAINS:
+        raise UnsafeArtifactError(
+            f"ONNX model {what} {domain!r}: only the standard domains (ai.onnx, ai.onnx.ml) "
+            "are served")
+
+
+def _function_graph(function: Any) -> Any:
+    import onnx
+
+    return onnx.helper.make_graph(list(function.node), function.name, [], [])
+
+
+def _walk(graph: Any) -> tuple[list[Any], list[Any]]:
+    """Every node and every tensor of ``graph`` and its subgraphs."""
+    nodes: list[Any] = []
+    tensors: list[Any] = []
+    stack = [graph]
+    while stack:
+        g = stack.pop()
+        tensors.extend(g.initializer)
+        for sparse in g.sparse_initializer:
+            tensors.extend((sparse.values, sparse.indices))
+        for node in g.node:
+            nodes.append(node)
+            for attr in node.attribute:
+                tensors.extend(_attribute_tensors(attr))
+                stack.extend(_attribute_graphs(attr))
+    return nodes, tensors
+
+
+def _attribute_tensors(attr: Any) -> Iterator[Any]:
+    if attr.HasField("t"):
+        yield attr.t
+    yield from attr.tensors
+    for sparse in ([attr.sparse_tensor] if attr.HasField("sparse_tensor") else []):
+        yield from (sparse.values, sparse.indices)
+    for sparse in attr.sparse_tensors:
+        yield from (sparse.values, sparse.indices)
+
+
+def _attribute_graphs(attr: Any) -> list[Any]:
+    return ([attr.g] if attr.HasField("g") else []) + list(attr.graphs)
