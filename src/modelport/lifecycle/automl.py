@@ -105,7 +105,8 @@ class AutoMLResult:
 def automl(data: DataSource, target: str, budget: float = 60, *, metric: str | None = None,
            name: str | None = None, study: str | None = None, families: list[str] | None = None,
            cv: int = 5, seed: int = 0, test_size: float = 0.2, promote: bool = False,
-           ensemble: int = 1, progress: Callable[[str], None] | None = None,
+           ensemble: int = 1, task: str | None = None,
+           progress: Callable[[str], None] | None = None,
            ws: Workspace | None = None) -> AutoMLResult:
     """Find a good model for ``target`` within ``budget`` seconds; register it as ``name``.
 
@@ -127,7 +128,7 @@ def automl(data: DataSource, target: str, budget: float = 60, *, metric: str | N
         raise InvalidInputError("an ensemble is kept only if it beats the best model on "
                                 "held-out rows: use a test_size above 0")
     dataset = as_dataset(data)
-    prepared = prepare(dataset, target, None, metric, test_size, seed, cv)
+    prepared = prepare(dataset, target, None, metric, test_size, seed, cv, task)
     study = study or name or f"automl-{int(time.time())}"
     recipe = {"kind": "automl", "data": dataset.name, "target": target, "budget": budget,
               "metric": prepared.metric, "families": chosen, "cv": cv, "seed": seed,
