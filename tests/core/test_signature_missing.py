@@ -78,3 +78,15 @@ def test_refused_lists_every_bad_row_for_a_batch_job() -> None:
     assert refused[1].startswith("column 'age' has a missing value")
     assert refused[2].startswith("column 'visits' has an infinite value")
     assert sorted(sig(True).refused(x)) == [2]
+
+
+def test_large_finite_values_are_not_taken_for_infinite() -> None:
+    """The hot path sums a small matrix to see it is finite; a sum that overflows only
+    sends it to the value-by-value look, which finds nothing wrong."""
+    x = sig(False).to_matrix([[1e308, 1e308], [-1e308, 1.0]])
+    assert x[0, 0] == 1e308 and np.isfinite(x).all()
+    big = np.full((100, 2), 1e308)  # past the small-matrix path: one NumPy reduction
+    assert sig(False).to_matrix(big).shape == (100, 2)
+    big[99, 1] = np.nan
+    with pytest.raises(SchemaError, match="'visits' has a missing value .* row 99"):
+        sig(False).to_matrix(big)

@@ -24,6 +24,7 @@ model. One vectorized ``isfinite`` over the checked matrix pays for both.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -179,12 +180,12 @@ class Signature:
         refused when the model cannot take it, an infinite one always — unless
         ``check`` is False: a batch job sets such rows aside one by one (``refused``).
         """
-        if dtype is np.float64:
+        try:
             x = self._matrix(batch, dtype)
-        else:  # a number too large for float32 becomes inf, refused below, not warned of
-            with np.errstate(over="ignore"):
+        except RuntimeWarning:  # warnings as errors: a number too large for float32
+            with np.errstate(over="ignore"):  # becomes inf, refused below
                 x = self._matrix(batch, dtype)
-        if check and not np.isfinite(x).all():  # one vectorized pass; the rest on bad input
+        if check and not _finite(x):  # one pass on the hot path; the rest on bad input
             first = next(iter(self.refused(x).items()), None)
             if first is not None:
                 raise SchemaError(first[1].replace(" — ", f" in row {first[0]} — ", 1))
@@ -268,6 +269,17 @@ class Signature:
         for j, arr in enumerate(arrays):
             out[:, j] = arr
         return out
+
+
+_SMALL = 64  # values: below this, a Python sum is cheaper than a NumPy reduction's call
+
+
+def _finite(x: np.ndarray) -> bool:
+    """Whether every value of ``x`` is finite — or, rarely, their sum overflowed: the
+    caller then looks value by value."""
+    if x.size <= _SMALL:  # a request's few rows: 0.2 us instead of 0.9 us
+        return math.isfinite(sum(x.ravel().tolist()))
+    return bool(np.isfinite(x).all())
 
 
 def _categories(name: Any, column: Any) -> list[str]:
