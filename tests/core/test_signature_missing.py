@@ -88,5 +88,5 @@ def test_large_finite_values_are_not_taken_for_infinite() -> None:
     big = np.full((100, 2), 1e308)  # past the small-matrix path: one NumPy reduction
     assert sig(False).to_matrix(big).shape == (100, 2)
     big[99, 1] = np.nan
-    with pytest.raises(SchemaError, match="'visits' has a missing value .* row 99"):
+    with pytest.raises(SchemaError, match=r"'visits' has a missing value .* row 99"):
         sig(False).to_matrix(big)
