@@ -187,7 +187,7 @@ def fitted(case: Case) -> Fitted:
     X, y = dataset(case.dataset)
     Xm, signature = encode(X)
     features = Features.of(signature, Xm)
-    assert features.plain != case.dataset.startswith("mixed")
+    assert (not features.categorical) != case.dataset.startswith("mixed")
     with warnings.catch_warnings():
         # few iterations on purpose (mlp, sgd): convergence is not what is tested
         warnings.simplefilter("ignore", ConvergenceWarning)

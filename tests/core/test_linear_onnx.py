@@ -86,3 +86,30 @@ def test_calls_over_the_budget_stay_on_onnxruntime(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(linear, "BUDGET", 59)  # breast_cancer: 30 features × 2 outputs
     _, predictor, _, _ = exported("logistic_regression", "classification", "binary")
     assert predictor._small is None
+
+
+@pytest.mark.parametrize(("name", "task", "data"), [
+    ("logistic_regression", "classification", "binary"),
+    ("logistic_regression", "classification", "multiclass"),
+    ("ridge", "regression", "regression")])
+def test_the_imputer_of_a_trained_linear_model_stays_on_the_evaluator(
+        name: str, task: str, data: str) -> None:
+    """Every trained model imputes (a missing value at prediction time gets an answer):
+    the graph is Imputer → Scaler → Linear…, still one linear map, and a row with a NaN
+    gets onnxruntime's and the original model's answer from the evaluator."""
+    model, predictor, x, frame = exported(name, task, data)
+    assert predictor._small is not None and predictor._small.fill is not None
+    plain = OnnxPredictor(predictor.session, predictor.signature)
+    rows = x[:3].copy()
+    rows[0, 0] = rows[1, 2] = rows[2, :] = np.nan
+    got, want = predictor.outputs_of_matrix(rows), plain.outputs_of_matrix(rows)
+    native = frame.iloc[:3].copy()
+    native.iloc[0, 0] = native.iloc[1, 2] = np.nan
+    native.iloc[2, :] = np.nan
+    if task == "classification":
+        np.testing.assert_array_equal(got["prediction"], want["prediction"])
+        np.testing.assert_array_equal(got["prediction"], model.predict(native))
+        np.testing.assert_allclose(got["probabilities"], want["probabilities"], atol=1e-5)
+    else:
+        np.testing.assert_allclose(got["prediction"], want["prediction"], rtol=1e-5)
+        np.testing.assert_allclose(got["prediction"], model.predict(native), rtol=1e-4)

@@ -83,16 +83,17 @@ def test_batch_errors_are_one_line(env_ws: Workspace, scored_input: Path,
     assert line.startswith("error:") and "lacks column 'petal width (cm)'" in line
 
     frame = pd.read_parquet(scored_input)
-    frame.loc[7, "sepal length (cm)"] = np.nan
+    frame.loc[7, "sepal length (cm)"] = np.inf  # a trained model imputes NaN; inf is refused
     frame.to_parquet(tmp_path / "holes.parquet")
     result = _modelport(env_ws, "batch", "predict", "iris", "-i", str(tmp_path / "holes.parquet"),
                         "-o", str(tmp_path / "out"))
     [line] = result.stderr.strip().splitlines()
     assert result.returncode == 1
-    assert "rows 1-150: the model failed" in line and "--on-error skip or quarantine" in line
+    assert "row 8: column 'sepal length (cm)' has an infinite value" in line
+    assert "--on-error skip or quarantine" in line
     assert not (tmp_path / "out").exists()
     [failed] = json.loads(cli("jobs", "list", "--status", "failed", "--json"))
-    assert "the model failed" in failed["error"]
+    assert "infinite value" in failed["error"]
 
 
 def test_forecast_train_and_predict(env_ws: Workspace, tmp_path: Path) -> None:

@@ -69,9 +69,9 @@ def test_missing_values_reach_every_family(ws: Workspace) -> None:
 
 def test_make_estimator_scales_where_needed() -> None:
     linear = make_estimator("linear", "regression", {}, 0)
-    assert [name for name, _ in linear.steps] == ["standardscaler", "ridge"]
+    assert [name for name, _ in linear.steps] == ["simpleimputer", "standardscaler", "ridge"]
     mixed = make_estimator("linear", "regression", {}, 0,
-                           features=Features(categorical=(0,), cardinality=(3,), missing=True,
+                           features=Features(categorical=(0,), cardinality=(3,),
                                              width=3))
     columns = mixed.steps[0][1]
     assert [(name, cols) for name, _, cols in columns.transformers] == [
@@ -79,7 +79,8 @@ def test_make_estimator_scales_where_needed() -> None:
     numeric = columns.transformers[0][1]
     assert [name for name, _ in numeric.steps] == ["simpleimputer", "standardscaler"]
     knn = make_estimator("knn", "classification", {"n_neighbors": 3}, 0)
-    assert [name for name, _ in knn.steps] == ["standardscaler", "kneighborsclassifier"]
+    assert [name for name, _ in knn.steps] == ["simpleimputer", "standardscaler",
+                                               "kneighborsclassifier"]
     booster = make_estimator("lightgbm", "classification", {}, 0)
     assert type(booster).__name__ == "LGBMClassifier" and booster.n_jobs == 1
 
@@ -95,7 +96,8 @@ def _inline(frame: pd.DataFrame) -> Dataset:
     ("sklearn:iris", {"budget": float("nan")}, "budget must be a positive number"),
     ("sklearn:iris", {"families": ["neural_magic"]}, "unknown model family 'neural_magic'"),
     ("sklearn:iris", {"target": "label"}, "target column 'label' not in the dataset"),
-    ("sklearn:iris", {"metric": "r2"}, "unknown metric 'r2' for classification"),
+    ("sklearn:iris", {"metric": "r2", "task": "classification"},
+     "'r2' is a regression metric, but the task is classification"),
     ("one-class", {}, "single class"),
     ("empty", {}, "empty"),
     ("missing-target", {}, "missing values"),

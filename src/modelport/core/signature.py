@@ -13,10 +13,18 @@ float matrix, and the model decides what a code means (one-hot columns for
 linear models and k-NN, ordered codes for trees and boosters — see
 ``lifecycle/preprocessing.py``). A numeric 2-D array is taken as already coded
 (what ``to_matrix`` returns); anything holding text is read as values.
+
+Missing values (JSON null, NaN) reach the model only if it takes them
+(``Signature.takes_missing``, found when the model is registered): a model
+that cannot would answer them with a confident, wrong prediction, so the batch
+is refused naming the column. An infinite value is never a feature value (an
+FP32 overflow, 1e39 sent as FP32, arrives as one): it is refused for every
+model. One vectorized ``isfinite`` over the checked matrix pays for both.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -89,6 +97,10 @@ class Signature:
     inputs: list[ColumnSpec]
     outputs: list[OutputSpec] = field(default_factory=list)
     classes: list[Any] | None = None  # class labels, in the order of probability columns
+    # whether the model answers a missing value (NaN) itself — an imputer or a tree that
+    # routes it; False refuses NaN at the door; None (a signature from data alone, or one
+    # stored before this was recorded) lets NaN through as before
+    takes_missing: bool | None = None
 
     @cached_property
     def names(self) -> list[str]:
@@ -105,6 +117,8 @@ class Signature:
         for column in data["inputs"]:  # numeric columns are stored as they always were
             if column["categories"] is None:
                 del column["categories"]
+        if data["takes_missing"] is None:
+            del data["takes_missing"]
         return data
 
     @classmethod
@@ -113,6 +127,7 @@ class Signature:
             inputs=[ColumnSpec(**c) for c in data["inputs"]],
             outputs=[OutputSpec(**o) for o in data.get("outputs", [])],
             classes=data.get("classes"),
+            takes_missing=data.get("takes_missing"),
         )
 
     @classmethod
@@ -156,13 +171,42 @@ class Signature:
                     "feature columns must be numbers, bools or text; convert it first")
         return inputs
 
-    def to_matrix(self, batch: Any, dtype: Any = np.float64) -> np.ndarray:
+    def to_matrix(self, batch: Any, dtype: Any = np.float64, check: bool = True) -> np.ndarray:
         """Check ``batch`` against the inputs and return a C-contiguous 2-D matrix.
 
         Accepts a pandas DataFrame, a pyarrow Table or RecordBatch, a mapping of
         column name to values, a list of row mappings, or a 2-D array whose
-        columns are in signature order. Extra columns are ignored.
+        columns are in signature order. Extra columns are ignored. A missing value is
+        refused when the model cannot take it, an infinite one always — unless
+        ``check`` is False: a batch job sets such rows aside one by one (``refused``).
         """
+        try:
+            x = self._matrix(batch, dtype)
+        except RuntimeWarning:  # warnings as errors: a number too large for float32
+            with np.errstate(over="ignore"):  # becomes inf, refused below
+                x = self._matrix(batch, dtype)
+        if check and not _finite(x):  # one pass on the hot path; the rest on bad input
+            first = next(iter(self.refused(x).items()), None)
+            if first is not None:
+                raise SchemaError(first[1].replace(" — ", f" in row {first[0]} — ", 1))
+        return x
+
+    def refused(self, x: np.ndarray) -> dict[int, str]:
+        """The rows of ``x`` the model must not get, each with its reason: an infinite
+        value, or a missing one when the model cannot take missing values."""
+        bad = np.isinf(x) if self.takes_missing is not False else ~np.isfinite(x)
+        rows = np.flatnonzero(bad.any(axis=1))
+        out = {}
+        for i in rows.tolist():
+            col = int(np.argmax(bad[i]))
+            name = self.inputs[col].name
+            out[i] = (f"column {name!r} has a missing value (null or NaN) — this model cannot "
+                      "take missing values: fill it before sending") if np.isnan(x[i, col]) \
+                else (f"column {name!r} has an infinite value — send a finite number (one too "
+                      f"large for {x.dtype.name} becomes infinite)")
+        return out
+
+    def _matrix(self, batch: Any, dtype: Any) -> np.ndarray:
         if isinstance(batch, np.ndarray):
             return self._from_array(batch, dtype)
         if isinstance(batch, list):
@@ -225,6 +269,17 @@ class Signature:
         for j, arr in enumerate(arrays):
             out[:, j] = arr
         return out
+
+
+_SMALL = 64  # values: below this, a Python sum is cheaper than a NumPy reduction's call
+
+
+def _finite(x: np.ndarray) -> bool:
+    """Whether every value of ``x`` is finite — or, rarely, their sum overflowed: the
+    caller then looks value by value."""
+    if x.size <= _SMALL:  # a request's few rows: 0.2 us instead of 0.9 us
+        return math.isfinite(sum(x.ravel().tolist()))
+    return bool(np.isfinite(x).all())
 
 
 def _categories(name: Any, column: Any) -> list[str]:

@@ -19,9 +19,13 @@ trials fit on a sample first and only the best are re-scored on all rows. Every 
 training part, measured on the held-out rows and registered with the recipe
 that ``retrain`` re-runs.
 
-The wall clock is kept: a trial that would not finish before the deadline
-(minus the time the final refit needs) is not started, and one that runs
-late is abandoned between folds.
+The wall clock is kept, on a busy machine too: a trial that would not finish
+before the deadline (minus the time the final refit and registration need) is
+not started, a fold that would not finish is not started, and a trial that
+runs late is abandoned between folds. What the end needs is measured, not
+guessed: the refit costs about one fold on all rows, and the registration's
+fixed cost is scaled by how much slower than its CPU time this process's
+trials ran (wall / CPU: 1 on an idle machine, 3-5 with a load of 10 on 2 cores).
 
 With ``ensemble=K`` the best configuration of each of the top K families is
 refitted too, and their soft vote (``core/formats/ensemble.py``: each member
@@ -60,8 +64,11 @@ SAMPLE_ABOVE = 20_000  # training rows above which search trials fit on a sample
 SAMPLE_ROWS = 10_000
 THREADS_ABOVE = 20_000  # training rows from which fits use every core
 TOP_FAMILIES = (1.0, 0.6, 0.35)  # share of the search time by rank
-# kept back from the budget for the final refit's tracking and registration
-OVERHEAD = (0.6, 0.03)  # seconds + share of the budget
+# kept back from the budget for the final refit's tracking and registration, as CPU
+# time: scaled by the slowdown the search measured. Measured with the modules it needs
+# imported up front (``_warm``): 0.03-0.13 s idle and busy; cold, 0.5 s idle, 2.6 s busy
+OVERHEAD = (0.3, 0.01)  # seconds + share of the budget
+MAX_SLOWDOWN = 8.0
 
 
 @dataclass
@@ -105,7 +112,8 @@ class AutoMLResult:
 def automl(data: DataSource, target: str, budget: float = 60, *, metric: str | None = None,
            name: str | None = None, study: str | None = None, families: list[str] | None = None,
            cv: int = 5, seed: int = 0, test_size: float = 0.2, promote: bool = False,
-           ensemble: int = 1, progress: Callable[[str], None] | None = None,
+           ensemble: int = 1, task: str | None = None,
+           progress: Callable[[str], None] | None = None,
            ws: Workspace | None = None) -> AutoMLResult:
     """Find a good model for ``target`` within ``budget`` seconds; register it as ``name``.
 
@@ -127,13 +135,14 @@ def automl(data: DataSource, target: str, budget: float = 60, *, metric: str | N
         raise InvalidInputError("an ensemble is kept only if it beats the best model on "
                                 "held-out rows: use a test_size above 0")
     dataset = as_dataset(data)
-    prepared = prepare(dataset, target, None, metric, test_size, seed, cv)
+    prepared = prepare(dataset, target, None, metric, test_size, seed, cv, task)
+    _warm()
     study = study or name or f"automl-{int(time.time())}"
     recipe = {"kind": "automl", "data": dataset.name, "target": target, "budget": budget,
               "metric": prepared.metric, "families": chosen, "cv": cv, "seed": seed,
               "test_size": test_size, **({"ensemble": ensemble} if ensemble > 1 else {})}
-    deadline = started + budget - OVERHEAD[0] - OVERHEAD[1] * budget
-    search = _Search(prepared, dataset, study, seed, ws, deadline=deadline, ensemble=ensemble)
+    search = _Search(prepared, dataset, study, seed, ws, deadline=started + budget,
+                     ensemble=ensemble, overhead=OVERHEAD[0] + OVERHEAD[1] * budget)
     search.run([f for f in FAMILIES if f in chosen], say)
     if not search.board:
         raise InvalidInputError(f"AutoML tried nothing within {budget} s, nothing was "
@@ -158,6 +167,14 @@ def automl(data: DataSource, target: str, budget: float = 60, *, metric: str | N
     return AutoMLResult(study, prepared.task, prepared.metric, float(budget),
                         time.perf_counter() - started, search.board, best, test_metrics, run_id,
                         estimator, version, recipe, voted)
+
+
+def _warm() -> None:
+    """Import what registering the winner needs now, while the budget is measured:
+    imported at the end, it cost up to seconds past the budget on a busy machine."""
+    import skops.io  # noqa: F401  (the format scikit-learn models are stored in)
+
+    from modelport.lifecycle import registry, tune  # noqa: F401
 
 
 def make_estimator(family: str, task: str, params: Mapping[str, Any], seed: int,
@@ -188,9 +205,12 @@ class _Search:
     """The search state: the leaderboard and the time spent per family."""
 
     def __init__(self, prepared: Prepared, dataset: Dataset, study: str, seed: int,
-                 ws: Workspace, deadline: float, ensemble: int = 1) -> None:
+                 ws: Workspace, deadline: float, ensemble: int = 1, overhead: float = 0.0
+                 ) -> None:
         self.p, self.dataset, self.study, self.seed, self.ws = prepared, dataset, study, seed, ws
-        self.deadline = deadline
+        self.deadline = deadline  # the whole budget's end: refit and registration included
+        self.overhead = overhead  # CPU seconds the registration needs
+        self.wall = self.cpu = 0.0  # of the trials so far: how busy the machine is
         self.ensemble = ensemble
         self.board: list[Candidate] = []
         self.spent: dict[str, float] = {}
@@ -202,11 +222,20 @@ class _Search:
         self.sign = 1.0 if greater_is_better(prepared.metric) else -1.0
         self.rng = np.random.default_rng(seed)
 
+    @property
+    def slowdown(self) -> float:
+        """Wall time over CPU time of the trials so far: how much a busy machine stretches
+        this process's work (1 when idle)."""
+        if self.cpu <= 0:
+            return 1.0
+        return min(max(self.wall / self.cpu, 1.0), MAX_SLOWDOWN)
+
     def remaining(self, keep: float = 0.0) -> float:
         # the final refit (of each ensemble member) costs about one fold fit on 1/(k-1)
-        # more rows
+        # more rows; registering it a fixed CPU cost, stretched as the trials were
         refits = [c.family for c in self.top_families(self.ensemble)] if self.board else []
         reserve = 1.3 * sum(self.full_cost.get(f, 0) for f in refits) / len(self.p.folds)
+        reserve += self.overhead * self.slowdown
         return self.deadline - reserve - keep - time.perf_counter()
 
     def top_families(self, k: int) -> list[Candidate]:
@@ -288,7 +317,7 @@ class _Search:
 
         number = self.trials
         self.trials += 1
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         run = create_run(name=f"{self.study}-{number}", experiment=self.study,
                          tags={"study": self.study, "trial": number, "family": family,
                                "kind": "automl"}, ws=self.ws)
@@ -298,21 +327,27 @@ class _Search:
             run.log_params({**params, "family": family})
             est = make_estimator(family, self.p.task, params, self.seed, self.threads,
                                  self.p.features)
+            fold = self.cost.get(family, 0.0) / len(self.p.folds)
             for fit_rows, val_rows in self.p.folds:
+                if scores:  # this trial's own folds tell best what the next one costs
+                    fold = (time.perf_counter() - started) / len(scores)
+                if self.remaining(fold) < 0:
+                    if self.board:
+                        raise TimeoutError("would run past the budget")
+                    if scores:  # the first candidate: scored on fewer folds rather than none
+                        break
                 if sample and len(fit_rows) > SAMPLE_ROWS:
                     fit_rows = self.rng.choice(fit_rows, SAMPLE_ROWS, replace=False)
                 rows = len(fit_rows)
                 model = clone(est).fit(self.p.X.iloc[fit_rows], self.p.y.iloc[fit_rows])
                 scores.append(score_model(model, self.p.X.iloc[val_rows],
                                           self.p.y.iloc[val_rows], self.p.metric))
-                if time.perf_counter() > self.deadline:
-                    raise TimeoutError("ran past the budget")
         except Exception as exc:
             first = first_line(exc)
             self.last_error = f"{family}: {first}"
             run.set_tag("error", first[:500])
             run.end("FAILED")
-            self._charge(family, started, scores, sample)
+            self._charge(family, started, cpu, scores, sample)
             return None
         seconds = time.perf_counter() - started
         run.log_batch(metrics={f"cv_{self.p.metric}_mean": float(np.mean(scores)),
@@ -323,12 +358,15 @@ class _Search:
                          seconds, rows, run.id, sampled=sample)
         self.board.append(cand)
         self.board.sort(key=lambda c: (c.sampled, -self.sign * c.score, c.seconds))
-        self._charge(family, started, scores, sample)
+        self._charge(family, started, cpu, scores, sample)
         return cand
 
-    def _charge(self, family: str, started: float, scores: list[float],
+    def _charge(self, family: str, started: float, cpu: float, scores: list[float],
                 sampled: bool = False) -> None:
         seconds = time.perf_counter() - started
+        if self.threads == 1:  # wall / CPU is a slowdown only for one thread's work
+            self.wall += seconds
+            self.cpu += time.process_time() - cpu
         self.spent[family] = self.spent.get(family, 0) + seconds
         if scores:
             # the cost of a whole trial, extrapolated from the folds that ran

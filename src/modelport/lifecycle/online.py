@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,7 @@ from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, first_line, require
 from modelport.lifecycle.datasets import DataSource, as_dataset
 from modelport.lifecycle.online_score import OnlineScore
-from modelport.lifecycle.registry import ModelVersion, register_artifact
+from modelport.lifecycle.registry import ModelVersion, register_artifact, takes_missing
 from modelport.lifecycle.tracking import start_run
 from modelport.lifecycle.train import check_target, detect_task
 
@@ -177,6 +177,9 @@ def train_online(data: DataSource, target: str, recipe: str,
     if name:
         data_bytes = get_format("river").dump(model)
         example = X.head(5).to_dict(orient="records")
+        # whether it answers a missing value, as learnt: River's linear models would
+        # answer NaN with a NaN score (a made-up label); then the signature refuses it
+        signature = replace(signature, takes_missing=takes_missing(predictor, matrix))
         version = register_artifact(
             name, "river", data_bytes, signature, example=example, sample=matrix[:100],
             metrics=metrics, run_id=run.id, dataset_digest=dataset.digest,

@@ -15,11 +15,16 @@ What a family then needs from those codes is decided here, once, for ``train``,
   to pass, and a booster stored natively would then expect pandas categories;
 - every other family gets a ``ColumnTransformer``: categories one-hot
   (``handle_unknown="ignore"``: an unseen category is all zeros, a missing one
-  its own column), numbers imputed with their training median when training
-  had missing values, then scaled for the families in ``SCALED``.
+  its own column), numbers imputed with their training median, then scaled for
+  the families in ``SCALED``.
 
-A numeric frame without missing values keeps the plain estimator (or
-StandardScaler → estimator): nothing changes for it, its ONNX export included.
+Numbers are imputed even when training had no missing value: a row that lacks
+one at prediction time must get an answer, not a scikit-learn ``ValueError`` (or,
+from an ONNX copy, a silent wrong one). A numeric frame is SimpleImputer →
+[StandardScaler →] estimator, which skl2onnx exports as ``Imputer → Scaler →
+Linear…`` — still one linear map for the evaluator in ``core/formats/linear.py``.
+The signature records that such a model takes missing values
+(``registry.takes_missing``); a model that cannot is refused them at the door.
 
 >>> X, signature = encode(frame)                                   # doctest: +SKIP
 >>> est = build("logistic_regression", "classification", {},
@@ -40,30 +45,22 @@ NAN_NATIVE = {"decision_tree", "random_forest", "extra_trees", "hist_gradient_bo
 
 @dataclass(frozen=True)
 class Features:
-    """What the training columns need: which hold category codes, and whether any
-    number is missing."""
+    """Which training columns hold category codes (numbers are always imputed)."""
 
     categorical: tuple[int, ...] = ()
     cardinality: tuple[int, ...] = ()  # categories per categorical column
-    missing: bool = False  # a numeric column has missing values
     width: int = 0
-
-    @property
-    def plain(self) -> bool:
-        return not self.categorical and not self.missing
 
     @property
     def numeric(self) -> list[int]:
         return [i for i in range(self.width) if i not in self.categorical]
 
     @classmethod
-    def of(cls, signature: Signature, encoded: Any) -> Features:
-        """From a signature and the frame ``encode`` made with it."""
+    def of(cls, signature: Signature, encoded: Any = None) -> Features:
+        """From a signature (``encoded``, the frame ``encode`` made, is not needed)."""
         cat = tuple(i for i, c in enumerate(signature.inputs) if c.categories is not None)
         cardinality = tuple(len(signature.inputs[i].categories or ()) for i in cat)
-        numeric = [c.name for c in signature.inputs if c.categories is None]
-        missing = bool(numeric) and bool(encoded[numeric].isna().to_numpy().any())
-        return cls(cat, cardinality, missing, len(signature.inputs))
+        return cls(cat, cardinality, len(signature.inputs))
 
 
 def encode(X: Any, signature: Signature | None = None) -> tuple[Any, Signature]:
@@ -83,28 +80,31 @@ def wrap(name: str, est: Any, features: Features | None, scale: bool) -> Any:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    if features is None or features.plain:
-        return make_pipeline(StandardScaler(), est) if scale else est
     if name in NAN_NATIVE or _takes_nan(est):
-        return est
+        return make_pipeline(StandardScaler(), est) if scale else est
+    if features is None or not features.categorical:
+        return make_pipeline(_imputer(), *([StandardScaler()] if scale else []), est)
     return make_pipeline(_columns(features, scale), est)
+
+
+def _imputer() -> Any:
+    from sklearn.impute import SimpleImputer
+
+    # a column all missing in one CV fold still gets a (zero) fill, and keeps its place
+    return SimpleImputer(strategy="median", keep_empty_features=True)
 
 
 def _columns(features: Features, scale: bool) -> Any:
     from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    numeric_steps: list[Any] = []
-    if features.missing:
-        numeric_steps.append(SimpleImputer(strategy="median"))
+    numeric_steps: list[Any] = [_imputer()]
     if scale:
         numeric_steps.append(StandardScaler())
     parts: list[tuple[str, Any, list[int]]] = []
     if features.numeric:
-        parts.append(("numeric", make_pipeline(*numeric_steps) if numeric_steps
-                      else "passthrough", features.numeric))
+        parts.append(("numeric", make_pipeline(*numeric_steps), features.numeric))
     if features.categorical:
         parts.append(("categories", OneHotEncoder(handle_unknown="ignore", sparse_output=False),
                       list(features.categorical)))

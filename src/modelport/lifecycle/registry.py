@@ -17,13 +17,14 @@ import io
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, func, select, update
 
 from modelport.core.formats import format_for, get_format
+from modelport.core.formats.base import Predictor
 from modelport.core.signature import ColumnSpec, Signature
 from modelport.core.store import schema as t
 from modelport.core.store.sql import insert_ignore, upsert
@@ -93,10 +94,22 @@ class Model:
 
 # ---------------------------------------------------------------- registering
 
+@dataclass
+class Described:
+    """A trained model ready to store: its bytes and what the registry records of it."""
+
+    format: str
+    data: bytes
+    signature: Signature
+    example: list[dict[str, Any]]
+    sample: np.ndarray
+
+
 def describe(model: Any, X: Any, sample: Any = None, inputs: Sequence[ColumnSpec] | None = None
-             ) -> tuple[Signature, list[dict[str, Any]], np.ndarray]:
-    """Signature, input example and parity sample of ``model`` trained on frame ``X``
-    (the raw frame: its text columns give the example; ``inputs`` their categories)."""
+             ) -> Described:
+    """Bytes, signature, input example and parity sample of ``model`` trained on frame
+    ``X`` (the raw frame: its text columns give the example; ``inputs`` their categories).
+    The signature records whether the model takes missing values (``takes_missing``)."""
     import pandas as pd
 
     from modelport.lifecycle.estimators import task_of
@@ -111,7 +124,39 @@ def describe(model: Any, X: Any, sample: Any = None, inputs: Sequence[ColumnSpec
     rows = X if sample is None else sample
     matrix = signature.to_matrix(rows.head(SAMPLE_ROWS) if hasattr(rows, "head")
                                  else np.asarray(rows)[:SAMPLE_ROWS])
-    return signature, example, matrix
+    fmt = format_for(model)
+    data = fmt.dump(model)
+    predictor = fmt.load(data, signature)  # as every runtime will see it
+    signature = replace(signature, takes_missing=takes_missing(predictor, matrix))
+    return Described(fmt.name, data, signature, example, matrix)
+
+
+def takes_missing(predictor: Predictor, sample: np.ndarray) -> bool:
+    """Whether a model answers rows with missing values (NaN) — asked of the model itself.
+
+    Estimator tags cannot say it for a pipeline (scikit-learn's Pipeline reports no
+    ``allow_nan`` even behind an imputer), so the model's own predictor gets a few rows
+    of the sample with a NaN in every column: a model that raises, or answers NaN,
+    cannot take them, and its signature refuses them at the door (``Signature.to_matrix``).
+    """
+    import warnings
+
+    width = len(predictor.signature.inputs)
+    if not width:
+        return True
+    base = sample[:1] if len(sample) else np.zeros((1, width))
+    rows = min(width, 16)
+    probe = np.repeat(np.asarray(base, predictor.input_dtype), rows, axis=0)
+    for j in range(width):
+        probe[j % rows, j] = np.nan
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            outputs = predictor.outputs_of_matrix(probe)
+    except Exception:  # whatever the model raises on NaN: it cannot take them
+        return False
+    return all(np.isfinite(out).all() for out in map(np.asarray, outputs.values())
+               if out.dtype.kind == "f")
 
 
 def _npy(matrix: np.ndarray) -> bytes:
@@ -131,10 +176,9 @@ def register_model(name: str, model: Any, *, X: Any, sample: Any = None,
     input example and the rows on which exports are checked.
     """
     check_name(name)
-    fmt = format_for(model)
-    signature, example, matrix = describe(model, X, sample)
+    d = describe(model, X, sample)
     return register_artifact(
-        name, fmt.name, fmt.dump(model), signature, example=example, sample=matrix,
+        name, d.format, d.data, d.signature, example=d.example, sample=d.sample,
         metrics=metrics, run_id=run_id, dataset_digest=dataset_digest, description=description,
         tags=tags, ws=ws)
 
@@ -384,11 +428,10 @@ def log_model(run: Any, model: Any, X: Any, sample: Any = None,
               inputs: Sequence[ColumnSpec] | None = None) -> None:
     """Store a trained model with its run, ready to be registered later with
     ``register_run`` (or ``modelport models register NAME --run RUN_ID``)."""
-    fmt = format_for(model)
-    signature, example, matrix = describe(model, X, sample, inputs)
-    run.log_artifact(fmt.dump(model), MODEL_PATH)
-    sample_digest = run.log_artifact(_npy(matrix), "model/sample.npy")
-    meta = {"format": fmt.name, "signature": signature.to_dict(), "input_example": example,
+    d = describe(model, X, sample, inputs)
+    run.log_artifact(d.data, MODEL_PATH)
+    sample_digest = run.log_artifact(_npy(d.sample), "model/sample.npy")
+    meta = {"format": d.format, "signature": d.signature.to_dict(), "input_example": d.example,
             "sample_digest": sample_digest}
     run.log_artifact(json.dumps(meta).encode(), MODEL_META)
 

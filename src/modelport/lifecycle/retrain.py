@@ -149,7 +149,7 @@ def _rerun(recipe: Mapping[str, Any], data: Dataset, name: str, ws: Workspace,
                       study=study, families=recipe.get("families"), cv=recipe["cv"],
                       seed=recipe["seed"], test_size=recipe["test_size"],
                       ensemble=int(recipe.get("ensemble", 1)), progress=say, ws=ws).run_id
-    from modelport.lifecycle.train import train
+    from modelport.lifecycle.train import metric_task, train
     from modelport.lifecycle.tune import tune
 
     result = tune(data, recipe["target"], recipe["estimator"], space=recipe["space"],
@@ -159,7 +159,8 @@ def _rerun(recipe: Mapping[str, Any], data: Dataset, name: str, ws: Workspace,
                   prune=recipe["prune"], progress=say, ws=ws)
     return train(data, recipe["target"], recipe["estimator"], result.best_params,
                  experiment=study, test_size=recipe["test_size"], cv=recipe["cv"],
-                 seed=recipe["seed"], run_name=f"{study}-best", ws=ws).run_id
+                 seed=recipe["seed"], run_name=f"{study}-best",
+                 task=metric_task(result.metric), ws=ws).run_id  # the search's task
 
 
 def _score(ref: str, X: Any, y: Any, metric: str, ws: Workspace) -> float:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -42,13 +43,14 @@ _OPS = {
     ">=": lambda c, v: c >= v, "<": lambda c, v: c < v, "<=": lambda c, v: c <= v,
     "LIKE": lambda c, v: c.like(v), "ILIKE": lambda c, v: func.lower(c).like(func.lower(v)),
 }
-_TOKEN = re.compile(r"""
-    \s*(?:
-      (?P<ident>(?:[A-Za-z_]+\.)?(?:`[^`]+`|"[^"]+"|[A-Za-z_][\w.\-/]*))\s*
-      (?P<op>!=|>=|<=|=|>|<|\bI?LIKE\b)\s*
-      (?P<value>'(?:[^']|'')*'|"[^"]*"|-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*
-    )""", re.VERBOSE | re.IGNORECASE)
-_AND = re.compile(r"\s+and\s+", re.IGNORECASE)
+# a filter is read left to right, one token at a time, so a quoted value is one token
+# whatever it holds (`tags.note = 'rock and roll'`): identifier, operator, value, then
+# AND or the end
+_IDENT = re.compile(r"""\s*(?P<ident>(?:[A-Za-z_]+\.)?(?:`[^`]+`|"[^"]+"|[A-Za-z_][\w.\-/]*))""")
+_OP = re.compile(r"\s*(?P<op>!=|>=|<=|=|>|<|I?LIKE\b)", re.IGNORECASE)
+_VALUE = re.compile(r"""\s*(?P<value>'(?:[^']|'')*'|"[^"]*"|-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)""")
+_AND = re.compile(r"\s+AND\b|\s*$", re.IGNORECASE)
+MAX_TERMS = 20  # each metric, param or tag is a join: past ~20 a planner takes seconds
 # nulls sort last whatever the direction: they compare as beyond every real value
 _NULL_HIGH, _NULL_LOW = 1e308, -1e308
 
@@ -90,27 +92,45 @@ def parse_filter(text: str | None) -> list[Condition]:
     """Parse ``clause and clause …``; each clause is ``TERM OP VALUE``."""
     if not text or not text.strip():
         return []
-    conditions = []
-    for clause in _AND.split(text.strip()):
-        m = _TOKEN.fullmatch(clause)
-        if not m:
+    if not _storable(text):
+        raise InvalidInputError("a filter cannot contain a NUL character or a lone surrogate")
+    conditions, pos = [], 0
+    while pos < len(text):
+        clause = _clause(text, pos)
+        if clause is None:
+            rest = text[pos:].strip()
             raise InvalidInputError(
-                f"cannot parse filter clause {clause.strip()!r} — expected e.g. "
+                f"cannot parse filter at {rest[:60]!r} — expected e.g. "
                 "metrics.accuracy > 0.9 and params.max_depth = '5'")
-        term, op, raw = _term(m["ident"]), m["op"].upper(), m["value"]
-        quoted = raw[0] in "'\""
-        value: str | float = raw[1:-1].replace("''", "'") if quoted else raw
-        numeric = term.kind == "metrics" or term.key in _NUMERIC_ATTRIBUTES
-        if numeric:
-            if quoted or op in ("LIKE", "ILIKE"):
-                raise InvalidInputError(f"{term.kind}.{term.key} is numeric: compare it with a "
-                                        f"number, not {raw}")
-            value = float(value)
-        elif op in (">", ">=", "<", "<="):
-            raise InvalidInputError(
-                f"{term.kind}.{term.key} holds text: use =, !=, LIKE or ILIKE on it")
-        conditions.append(Condition(term, op, value))
+        condition, pos = clause
+        conditions.append(condition)
+        if len(conditions) > MAX_TERMS:
+            raise InvalidInputError(f"a filter may have at most {MAX_TERMS} clauses")
     return conditions
+
+
+def _clause(text: str, pos: int) -> tuple[Condition, int] | None:
+    """The clause at ``pos`` and where the next one starts (past its AND), or None."""
+    ident = _IDENT.match(text, pos)
+    op = ident and _OP.match(text, ident.end())
+    value = op and _VALUE.match(text, op.end())
+    end = value and _AND.match(text, value.end())
+    if not (ident and op and value and end):
+        return None
+    if end.group() and end.end() == len(text):  # a trailing AND: a clause is missing
+        return None
+    term, operator, raw = _term(ident["ident"]), op["op"].upper(), value["value"]
+    quoted = raw[0] in "'\""
+    parsed: str | float = raw[1:-1].replace("''", "'") if quoted else raw
+    if _is_numeric(term):
+        if quoted or operator in ("LIKE", "ILIKE"):
+            raise InvalidInputError(f"{term.kind}.{term.key} is numeric: compare it with a "
+                                    f"number, not {raw}")
+        parsed = float(parsed)
+    elif operator in (">", ">=", "<", "<="):
+        raise InvalidInputError(
+            f"{term.kind}.{term.key} holds text: use =, !=, LIKE or ILIKE on it")
+    return Condition(term, operator, parsed), end.end()
 
 
 def parse_order(order_by: str | Iterable[str] | None) -> list[tuple[Term, bool]]:
@@ -120,6 +140,8 @@ def parse_order(order_by: str | Iterable[str] | None) -> list[tuple[Term, bool]]
     items = [order_by] if isinstance(order_by, str) else list(order_by)
     parsed = []
     for item in (part for entry in items for part in entry.split(",")):
+        if not _storable(item):
+            raise InvalidInputError("an ordering cannot contain a NUL character")
         words = item.split()
         if not words or len(words) > 2 or (len(words) == 2 and words[1].upper() not in
                                            ("ASC", "DESC")):
@@ -162,8 +184,7 @@ def _sort_key(column: Any, term: Term, descending: bool, nullable: bool) -> Any:
         # a plain column lets the database walk the (key, value) index in order and stop
         # after the page, instead of sorting every match
         return column
-    numeric = term.kind == "metrics" or term.key in _NUMERIC_ATTRIBUTES
-    if numeric:
+    if _is_numeric(term):
         return func.coalesce(column, _NULL_LOW if descending else _NULL_HIGH)
     return func.coalesce(column, literal("") if descending else literal("\U0010ffff"))
 
@@ -189,8 +210,12 @@ def search_runs(filter: str | None = None, order_by: str | Iterable[str] | None 
                             nullable=_nullable(term, filtered)), desc)
                  for term, desc in ordering]
     sort_keys.append((t.runs.c.id, sort_keys[0][1]))
+    if len(q.joined) > MAX_TERMS:
+        raise InvalidInputError(f"a search may name at most {MAX_TERMS} metrics, params and "
+                                "tags (filter and ordering together)")
     if page_token:
-        q.where.append(_after(sort_keys, _decode(page_token, len(sort_keys))))
+        kinds = [_is_numeric(term) for term, _ in ordering] + [False]  # the run id: text
+        q.where.append(_after(sort_keys, _decode(page_token, kinds)))
     stmt = q.stmt.add_columns(*(k for k, _ in sort_keys)).where(*q.where).order_by(
         *(k.desc() if desc else k.asc() for k, desc in sort_keys))
     if max_results is not None:
@@ -217,15 +242,37 @@ def _encode(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
 
 
-def _decode(token: str, n: int) -> list[Any]:
+def _decode(token: str, numeric: list[bool]) -> list[Any]:
+    """The sort key a page token carries, each value of its column's type — a token
+    altered by hand is a clear error here, never a database's type error."""
     try:
         values = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if not isinstance(values, list) or len(values) != n:
+        if not isinstance(values, list) or len(values) != len(numeric):
             raise ValueError
-        return values
-    except ValueError:
+        for value, number in zip(values, numeric, strict=True):
+            ok = (isinstance(value, int | float) and not isinstance(value, bool)
+                  and math.isfinite(value) and abs(value) <= _NULL_HIGH) if number \
+                else (isinstance(value, str) and len(value) <= 10_000 and _storable(value))
+            if not ok:
+                raise ValueError
+        return [float(v) if number else v for v, number in zip(values, numeric, strict=True)]
+    except (ValueError, TypeError, ArithmeticError, RecursionError):
         raise InvalidInputError("invalid page token — it belongs to another query or was "
                                 "altered") from None
+
+
+def _storable(text: str) -> bool:
+    """Whether every database can compare ``text``: PostgreSQL refuses NUL, and a lone
+    surrogate cannot be encoded at all."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
+def _is_numeric(term: Term) -> bool:
+    return term.kind == "metrics" or term.key in _NUMERIC_ATTRIBUTES
 
 
 def get_run(run_id: str, ws: Workspace | None = None) -> RunRecord:

@@ -62,6 +62,34 @@ def parse_params(items: Sequence[str]) -> dict[str, Any]:
     return params
 
 
+TASKS = ("classification", "regression")
+
+
+def metric_task(metric: str | None) -> str | None:
+    """The task a metric belongs to (rmse, mae and r2 are regression's), if it names one."""
+    if metric == "roc_auc":
+        return "classification"
+    return next((task for task in TASKS if metric in SCORING[task]), None)
+
+
+def decide_task(y: Any, metric: str | None = None, task: str | None = None) -> str:
+    """The task, decided once on the whole target: ``task`` if given, else the metric's,
+    else what the target's values look like (``detect_task``).
+
+    A count target (integers) with few distinct values looks like classes; asked for
+    its rmse it is a regression — in every split, fold and retrain of it alike.
+    """
+    by_metric = metric_task(metric)
+    if task is None:
+        return by_metric or detect_task(y)
+    if task not in TASKS:
+        raise InvalidInputError(f"unknown task {task!r} — use classification or regression")
+    if by_metric not in (None, task):
+        raise InvalidInputError(f"metric {metric!r} is a {by_metric} metric, but the task "
+                                f"is {task}")
+    return task
+
+
 def detect_task(y: Any) -> str:
     """Classification for text, bool, category or few distinct integers; else regression."""
     import pandas as pd
@@ -75,10 +103,13 @@ def detect_task(y: Any) -> str:
     return "regression"
 
 
-def _estimator(name: str, y: Any, params: Mapping[str, Any], seed: int,
-               features: Features | None = None) -> tuple[Any, str]:
-    est = build(name, detect_task(y), params, seed, features)
-    return est, task_of(est) or detect_task(y)  # an import path declares its own task
+def _estimator(name: str, task: str, params: Mapping[str, Any], seed: int,
+               features: Features | None = None, explicit: bool = False) -> tuple[Any, str]:
+    est = build(name, task, params, seed, features)
+    declared = task_of(est)  # an import path declares its own task
+    if explicit and declared not in (None, task):
+        raise InvalidInputError(f"estimator {name!r} does {declared}, but the task is {task}")
+    return est, declared or task
 
 
 def check_target(frame: Any, target: str, task: str) -> None:
@@ -99,10 +130,12 @@ def check_target(frame: Any, target: str, task: str) -> None:
 
 def train(data: DataSource, target: str, model: str, params: Mapping[str, Any] | None = None,
           name: str | None = None, *, experiment: str = "default", test_size: float = 0.2,
-          cv: int = 5, seed: int = 0, run_name: str | None = None,
+          cv: int = 5, seed: int = 0, run_name: str | None = None, task: str | None = None,
           progress: Callable[[str], None] | None = None, ws: Workspace | None = None
           ) -> TrainResult:
-    """Train ``model`` on ``data`` to predict ``target``; register as ``name`` if given."""
+    """Train ``model`` on ``data`` to predict ``target``; register as ``name`` if given.
+
+    ``task`` (classification or regression) overrides what the target looks like."""
     from sklearn.model_selection import cross_validate, train_test_split
 
     ws = current(ws)
@@ -114,7 +147,8 @@ def train(data: DataSource, target: str, model: str, params: Mapping[str, Any] |
     raw, y = frame.drop(columns=[target]), frame[target]
     # unusable features fail here, before any fitting; text columns become category codes
     X, signature = encode(raw)
-    est, task = _estimator(model, y, params or {}, seed, Features.of(signature, X))
+    est, task = _estimator(model, decide_task(y, task=task), params or {}, seed,
+                           Features.of(signature, X), explicit=task is not None)
     check_target(frame, target, task)
     if not 0 < test_size < 1:
         raise InvalidInputError("test_size must be between 0 and 1")
@@ -140,7 +174,7 @@ def train(data: DataSource, target: str, model: str, params: Mapping[str, Any] |
                    ws=ws) as run:
         run.log_dataset(dataset)
         run.log_params(_loggable(core.get_params()) | {"estimator": estimator_name,
-                                                       "scaled": core is not est,
+                                                       "scaled": _scaled(est),
                                                       "test_size": test_size, "cv": folds})
         metrics: dict[str, float] = {}
         try:
@@ -167,6 +201,10 @@ def train(data: DataSource, target: str, model: str, params: Mapping[str, Any] |
     version = register_run(name, run.id, ws=ws) if name else None
     return TrainResult(run.id, task, estimator_name, metrics, time.perf_counter() - started,
                        version)
+
+
+def _scaled(est: Any) -> bool:
+    return any(type(step).__name__ == "StandardScaler" for _, step in getattr(est, "steps", ()))
 
 
 def _sign(metric: str, scores: np.ndarray) -> np.ndarray:

@@ -95,8 +95,8 @@ def tune(data: DataSource, target: str, estimator: str, *, space: str | Path |
          metric: str | None = None, objectives: Sequence[str] = ("score",), sampler: str = "tpe",
          study: str | None = None, name: str | None = None, workers: int = 1, cv: int = 5,
          seed: int = 0, test_size: float = 0.2, prune: bool = True, promote: bool = False,
-         progress: Callable[[str], None] | None = None, ws: Workspace | None = None
-         ) -> TuneResult:
+         task: str | None = None, progress: Callable[[str], None] | None = None,
+         ws: Workspace | None = None) -> TuneResult:
     """Search ``space`` for ``estimator``'s best parameters; register the best as ``name``.
 
     ``trials`` is the total number of finished trials the study should hold
@@ -117,7 +117,7 @@ def tune(data: DataSource, target: str, estimator: str, *, space: str | Path |
                                 "or sklearn:NAME")
     parsed = _space(space, estimator)
     dataset = as_dataset(data)
-    prepared = prepare(dataset, target, estimator, metric, test_size, seed, cv)
+    prepared = prepare(dataset, target, estimator, metric, test_size, seed, cv, task)
     _check_space_fits(parsed, estimator, prepared.task)
     spec = TuneSpec(dataset.name, target, estimator, space_to_dict(parsed),
                     study or name or f"{estimator}-{int(time.time())}", trials, timeout,

@@ -20,7 +20,7 @@ from modelport.core.signature import ColumnSpec
 from modelport.errors import InvalidInputError
 from modelport.lifecycle.datasets import Dataset
 from modelport.lifecycle.preprocessing import Features, encode
-from modelport.lifecycle.train import SCORING, check_target, detect_task
+from modelport.lifecycle.train import SCORING, check_target, decide_task, metric_task
 
 ERRORS = {"rmse", "mae"}
 
@@ -62,8 +62,10 @@ def score_model(model: Any, X: Any, y: Any, metric: str) -> float:
 
 
 def prepare(dataset: Dataset, target: str, estimator: str | None, metric: str | None,
-            test_size: float, seed: int, cv: int) -> Prepared:
-    """Check the data and split it; ``estimator`` (if given) may decide the task."""
+            test_size: float, seed: int, cv: int, task: str | None = None) -> Prepared:
+    """Check the data and split it. The task is decided once, on the whole target: by
+    ``task``, else the metric, else an estimator given by import path, else the target's
+    values (``train.decide_task``)."""
     from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
     from modelport.lifecycle.estimators import build, task_of
@@ -76,9 +78,12 @@ def prepare(dataset: Dataset, target: str, estimator: str | None, metric: str | 
     raw, y = frame.drop(columns=[target]), frame[target]
     X, signature = encode(raw)  # unusable features fail here, before any search
     features = Features.of(signature, X)
-    task = detect_task(y)
-    if estimator is not None:
-        task = task_of(build(estimator, task, {})) or task
+    decided = decide_task(y, metric, task)
+    declared = task_of(build(estimator, decided, {})) if estimator is not None else None
+    if declared not in (None, decided) and (task or metric_task(metric)):
+        raise InvalidInputError(f"estimator {estimator!r} does {declared}, but the "
+                                f"{'task' if task else 'metric ' + repr(metric)} says {decided}")
+    task = declared or decided
     check_target(frame, target, task)
     scoring = metrics_for(task, y)
     metric = metric or ("accuracy" if task == "classification" else "r2")

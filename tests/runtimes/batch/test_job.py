@@ -90,6 +90,26 @@ def test_bad_value_fails_the_job_with_its_row_and_publishes_nothing(
     assert job.status == "failed" and "row 158" in (job.error or "") and job.rows == 100
 
 
+@pytest.mark.parametrize(("value", "what"), [(np.nan, "a missing value"),
+                                             (np.inf, "an infinite value")])
+def test_a_missing_or_infinite_value_fails_the_job_with_one_clear_line(
+        ws: Workspace, model, tmp_path: Path, value: float, what: str
+        ) -> None:  # type: ignore[no-untyped-def]
+    """The model (a bare LogisticRegression) cannot take a missing value: a job that
+    does not set bad rows aside stops at the first, naming its row and column."""
+    df = frame(300)
+    df.loc[157, "c"] = value
+    df.to_parquet(tmp_path / "in.parquet", index=False)
+    with pytest.raises(InvalidInputError, match=rf"in\.parquet row 158: column 'c' has {what}"):
+        predict_job("clf", str(tmp_path / "in.parquet"), str(tmp_path / "out"), batch_size=100,
+                    ws=ws)
+    report = predict_job("clf", str(tmp_path / "in.parquet"), str(tmp_path / "q"),
+                         on_error="quarantine", batch_size=100, ws=ws)
+    assert (report.rows, report.failed) == (299, 1)
+    [reason] = pd.read_parquet(tmp_path / "q" / "_quarantine")._reason
+    assert reason.startswith(f"column 'c' has {what}")
+
+
 def test_quarantine_sets_bad_rows_aside_with_reasons(
         ws: Workspace, model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     df = frame(400)
@@ -112,7 +132,8 @@ def test_quarantine_sets_bad_rows_aside_with_reasons(
     reasons = dict(zip(rejected._reason, rejected._row, strict=True))
     assert reasons["column 'a' expects a number, got 'abc'"] == 11
     # rows are numbered as parsed: the malformed line before it is not counted
-    assert reasons["missing or infinite value in column 'c'"] == 30
+    assert reasons["column 'c' has a missing value (null or NaN) — this model cannot take "
+                   "missing values: fill it before sending"] == 30
     malformed = rejected[rejected._reason.str.startswith("malformed line")]
     assert malformed._line.iloc[0].startswith("20,") and "6 fields" in malformed._reason.iloc[0]
     assert get_job(report.job.id, ws=ws).rows_failed == 3

@@ -17,6 +17,7 @@ from _batchdata import expected, frame, write_parquet
 
 from modelport.config import Settings
 from modelport.core.workspace import Workspace
+from modelport.errors import InvalidInputError
 from modelport.runtimes.batch import get_job, list_jobs
 
 ROWS = 120_000
@@ -69,6 +70,10 @@ def test_sigkill_then_rerun_gives_every_row_exactly_once(
     report = json.loads(rerun.stdout)
     assert report["resumed"] is True and report["job"] == killed.id
     assert report["rows"] == ROWS and report["failed"] == 0
+    # the rate is this run's: the rows committed before the kill are not in it
+    assert report["scored"] == ROWS - 500 * len(before)
+    assert report["rows_per_second"] == pytest.approx(report["scored"] / report["seconds"],
+                                                      rel=0.01)
 
     out = tmp_path / "out"
     for name, inode in before.items():  # committed parts were kept, not redone
@@ -78,3 +83,70 @@ def test_sigkill_then_rerun_gives_every_row_exactly_once(
     np.testing.assert_array_equal(result.prediction, expected(model, df))
     job = get_job(killed.id, ws=ws)
     assert (job.status, job.rows, job.options["resumed"]) == ("succeeded", ROWS, 1)
+
+
+# ---------------------------------------------------------------- killed while publishing
+
+_KILLED_AT = """
+import os, sys
+from modelport.runtimes.batch import predict_job
+from modelport.runtimes.batch.writer import Staging
+def die(*args, **kwargs):
+    os._exit(9)  # as kill -9 would, at that instant
+setattr(Staging, sys.argv[1], die)
+predict_job("clf", sys.argv[2], sys.argv[3], keep=["id"], batch_size=500, workers=1)
+"""
+
+
+def _kill_at(step: str, settings: Settings, tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-c", _KILLED_AT, step,
+                           str(tmp_path / "in.parquet"), str(tmp_path / "out")],
+                          env=_env(settings), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 9, proc.stderr
+
+
+def test_a_resume_with_nothing_left_to_score_loads_no_model(
+        ws: Workspace, settings: Settings, model, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from modelport.runtimes.batch import predict_job, scoring
+
+    write_parquet(frame(3000), tmp_path / "in.parquet")
+    _kill_at("publish", settings, tmp_path)  # every part committed, nothing published
+    [killed] = list_jobs(ws=ws)
+    assert killed.state == "interrupted"
+
+    def no_model(*args: object) -> None:
+        raise AssertionError("the model was loaded for nothing to score")
+
+    monkeypatch.setattr(scoring.Scorer, "__init__", no_model)
+    started = time.monotonic()
+    report = predict_job("clf", str(tmp_path / "in.parquet"), str(tmp_path / "out"),
+                         keep=["id"], batch_size=500, workers=1, ws=ws)
+    assert time.monotonic() - started < 3
+    assert report.resumed and report.job.id == killed.id and report.job.status == "succeeded"
+    assert (report.rows, report.scored, report.rows_per_second) == (3000, 0, 0.0)
+    assert len(pd.read_parquet(tmp_path / "out")) == 3000
+
+
+def test_a_job_killed_after_its_output_appeared_is_not_left_interrupted(
+        ws: Workspace, settings: Settings, model, tmp_path: Path) -> None:  # type: ignore
+    from modelport.runtimes.batch import predict_job
+
+    write_parquet(frame(3000), tmp_path / "in.parquet")
+    _kill_at("tidy_published", settings, tmp_path)  # renamed, the row not yet closed
+    out = tmp_path / "out"
+    assert len(pd.read_parquet(out)) == 3000
+    [job] = list_jobs(ws=ws)  # inspecting it reports what happened, with the real counts
+    assert (job.status, job.state, job.rows, job.parts) == ("succeeded", "succeeded", 3000, 6)
+    report = predict_job("clf", str(tmp_path / "in.parquet"), str(out), keep=["id"],
+                         batch_size=500, workers=1, ws=ws)  # the same command closes it
+    assert report.job.id == job.id and (report.rows, report.scored) == (3000, 0)
+    assert not (out / "_commits").exists() and not (out / "_job.json").exists()
+    with ws.store.read() as conn:
+        from sqlalchemy import select
+
+        from modelport.core.store import schema as t
+        status = conn.execute(select(t.jobs.c.status)).scalar_one()
+    assert status == "succeeded"
+    with pytest.raises(InvalidInputError, match="already exists"):  # now an ordinary output
+        predict_job("clf", str(tmp_path / "in.parquet"), str(out), ws=ws)

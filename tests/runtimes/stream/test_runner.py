@@ -31,21 +31,25 @@ def test_predictions_keep_ids_and_order_and_poison_goes_to_dead_letters(
     events, preds = make_url("events"), make_url("preds")
     frame, _ = concept_drift(300, 10**9)
     poison = [b"{not json", orjson.dumps({"id": "p2", "features": {"x0": 1}}),
-              orjson.dumps({"id": "p3", "features": {**frame.iloc[0].to_dict(), "x1": "high"}})]
+              orjson.dumps({"id": "p3", "features": {**frame.iloc[0].to_dict(), "x1": "high"}}),
+              # a River logistic regression cannot take a missing value (it would answer
+              # NaN as a made-up label)
+              orjson.dumps({"id": "p4", "features": {**frame.iloc[0].to_dict(), "x2": None}})]
     publish_events(events, frame, extra=poison)
     runner = StreamRunner(online_model, StreamConfig(source=events, sink=preds, group="g"))
-    stats = runner.run(max_events=303)
+    stats = runner.run(max_events=304)
     got = read_all(preds, 300)
     assert [p["id"] for p in got] == [f"e{i}" for i in range(300)]
     assert {p["model"] for p in got} == {"drifty"} and {p["version"] for p in got} == {1}
     assert all(p["redelivered"] is False and len(p["probabilities"]) == 2 for p in got)
-    dead = read_all(brokers.dead_letter_url(events), 3)
-    assert len(dead) == 3 and stats.dead_letters == 3
+    dead = read_all(brokers.dead_letter_url(events), 4)
+    assert len(dead) == 4 and stats.dead_letters == 4
     reasons = " | ".join(d["reason"] for d in dead)
     assert "not JSON" in reasons and "missing column" in reasons and "'x1'" in reasons
+    assert "column 'x2' has a missing value" in reasons
     # the consumer went on: everything is acknowledged (JetStream acks land asynchronously)
     [record] = list_streams("g", ws=env_ws)
-    assert record.stats["events"] == 303
+    assert record.stats["events"] == 304
     with brokers.open_source(events, "g", "checker") as source:
         wait_for(lambda: source.info().pending == 0, timeout=5)
 

@@ -6,7 +6,9 @@ path keeps cold (measured under load: a LogisticRegression server answered
 1.3–1.4× more single-row requests at c=1 and c=32 with the call replaced).
 A graph that is one ``LinearClassifier`` or ``LinearRegressor`` — what skl2onnx writes for
 LogisticRegression, LinearRegression, Ridge and the like — optionally after a
-``Scaler`` (a StandardScaler in the pipeline, folded into the weights) is one
+``Scaler`` (a StandardScaler in the pipeline, folded into the weights) and an
+``Imputer`` of NaN (the SimpleImputer every trained linear model has: a missing
+value becomes its column's fill value, only when the call has one) is one
 dot product per output; in plain Python floats that is a few microseconds for
 a row of tens of features, and it runs no code outside the interpreter.
 
@@ -57,17 +59,21 @@ class Linear:
     outputs: tuple[tuple[list[float], float], ...]  # (w_k, b_k)
     transform: Callable[[list[float]], list[float]]
     max_rows: int  # the most rows a call may have within BUDGET
+    fill: np.ndarray | None = None  # an Imputer's value per feature, for NaN
 
     def rows(self, x: np.ndarray) -> list[list[float]]:
         transform, outputs = self.transform, self.outputs
+        if self.fill is not None and np.isnan(x).any():
+            x = np.where(np.isnan(x), self.fill, x)
         return [transform([sum(map(mul, row, w)) + b for w, b in outputs]) for row in x.tolist()]
 
 
 def compile_graph(data: bytes, session: Any, input_name: str, output_name: str
                   ) -> Linear | None:
     """The evaluator of the graph in ``data`` for ``output_name``, or None when the graph
-    is not one linear map — ``[Scaler] → LinearClassifier | LinearRegressor →
-    [Normalizer L1]``, in a chain — or the evaluator disagrees with ``session``."""
+    is not one linear map — ``[Imputer of NaN] → [Scaler] → LinearClassifier |
+    LinearRegressor → [Normalizer L1]``, in a chain — or the evaluator disagrees with
+    ``session``."""
     import onnx
     from onnx import helper
 
@@ -76,8 +82,11 @@ def compile_graph(data: bytes, session: Any, input_name: str, output_name: str
     graph = onnx.load_from_string(data).graph
     nodes = list(graph.node)
     attrs = [{a.name: helper.get_attribute_value(a) for a in n.attribute} for n in nodes]
-    scaler = normalizer = None
+    imputer = scaler = normalizer = None
     linear_output = output_name  # the linear node's output the evaluator stands for
+    if nodes and nodes[0].op_type == "Imputer":
+        imputer = attrs.pop(0)
+        nodes.pop(0)
     if nodes and nodes[0].op_type == "Scaler":
         scaler = attrs.pop(0)
         nodes.pop(0)
@@ -116,8 +125,15 @@ def compile_graph(data: bytes, session: Any, input_name: str, output_name: str
         weights = [[wj * sj for wj, sj in zip(w, s, strict=True)] for w in weights]
     if normalizer is not None:
         transform = _then_l1(transform)
+    fill = None
+    if imputer is not None:
+        values = _per_feature(imputer.get("imputed_value_floats"), math.nan, width)
+        if values is None or not all(map(math.isfinite, values)) \
+                or not math.isnan(imputer.get("replaced_value_float", 0.0)):
+            return None  # it replaces something else than NaN, or fills no number
+        fill = np.array(values, dtype=np.float64)
     linear = Linear(tuple(zip(weights, intercepts, strict=True)), transform,
-                    BUDGET // len(coefficients))
+                    BUDGET // len(coefficients), fill)
     return linear if _agrees(linear, session, input_name, output_name, width) else None
 
 
@@ -142,6 +158,8 @@ def _per_feature(values: Any, default: float, width: int) -> list[float] | None:
 def _agrees(linear: Linear, session: Any, input_name: str, output_name: str,
             width: int) -> bool:
     rows = np.random.default_rng(0).normal(0.0, 3.0, (CHECK_ROWS, width)).astype(np.float32)
+    if linear.fill is not None:  # the imputer is checked too: a NaN in every other row
+        rows[np.arange(0, CHECK_ROWS, 2), np.arange(CHECK_ROWS // 2) % width] = np.nan
     try:
         expected = np.asarray(session.run([output_name], {input_name: rows})[0], np.float64)
     except Exception:  # onnxruntime raises its own untyped errors; keep it as it is

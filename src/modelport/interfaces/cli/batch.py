@@ -56,9 +56,14 @@ def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int | None], N
                   transient=True) as bar:
         task = bar.add_task(label, total=None, total_text="?")
 
+        first = [True]
+
         def update(done: int, total: int | None) -> None:
-            bar.update(task, completed=done, total=total,
-                       total_text=f"{total:,}" if total is not None else "?")
+            text = f"{total:,}" if total is not None else "?"
+            if first.pop() if first else False:  # rows done before a resume: not a speed
+                bar.reset(task, completed=done, total=total, total_text=text)
+                return
+            bar.update(task, completed=done, total=total, total_text=text)
 
         yield update
 

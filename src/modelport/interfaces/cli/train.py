@@ -26,6 +26,9 @@ def train(
     test_size: Annotated[float, typer.Option(help="Held-out share of rows.")] = 0.2,
     cv: Annotated[int, typer.Option(help="Cross-validation folds on the training part.")] = 5,
     seed: Annotated[int, typer.Option(help="Random seed for the split and the estimator.")] = 0,
+    task: Annotated[str | None, typer.Option(
+        help="classification or regression (default: what the target looks like: text, "
+             "bools and up to 50 distinct integers are classes).")] = None,
     online: Annotated[bool, typer.Option(
         help="An online (River) model, learnt row by row: --model is a pipeline such as "
              "'preprocessing.StandardScaler | linear_model.LogisticRegression' or a preset "
@@ -43,7 +46,7 @@ def train(
     with console.status("loading") as status:
         result = _train(data, target, model, parse_params(param or []), name,
                         experiment=experiment, test_size=test_size, cv=cv, seed=seed,
-                        progress=lambda msg: status.update(msg))
+                        task=task, progress=lambda msg: status.update(msg))
     _show(result, result.estimator, f"{result.estimator} ({result.task})", as_json)
 
 

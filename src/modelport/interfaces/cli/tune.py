@@ -52,6 +52,9 @@ def tune(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     promote: Annotated[bool, typer.Option(help="Alias the best as champion.")] = False,
     prune: Annotated[bool, typer.Option(help="Prune poor trials fold by fold.")] = True,
+    task: Annotated[str | None, typer.Option(
+        help="classification or regression (default: the metric's, else the target's).")
+                    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Tune an estimator's hyperparameters with Optuna; every trial is a run."""
@@ -61,7 +64,7 @@ def tune(
         result = _tune(data, target, model, space=space, trials=trials, timeout=timeout,
                        metric=metric, objectives=[o.strip() for o in objectives.split(",")],
                        sampler=sampler, study=study, name=name, workers=workers, cv=cv,
-                       seed=seed, promote=promote, prune=prune,
+                       seed=seed, promote=promote, prune=prune, task=task,
                        progress=lambda msg: status.update(msg))
     out = {"study": result.study, "storage": result.storage, "metric": result.metric,
            "best_trial": result.best_trial, "best_values": result.best_values,
@@ -153,6 +156,9 @@ def automl(
     ensemble: Annotated[int, typer.Option(
         help="Also try a soft vote of the best model of the top K families; registered "
              "when it beats the single best on the held-out rows.")] = 1,
+    task: Annotated[str | None, typer.Option(
+        help="classification or regression (default: the metric's, else the target's).")
+                    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Search model families within a time budget; register the best."""
@@ -162,7 +168,7 @@ def automl(
     with console.status("searching") as status:
         result = _automl(data, target, seconds, metric=metric, name=name,
                          families=families.split(",") if families else None, cv=cv, seed=seed,
-                         promote=promote, ensemble=ensemble,
+                         promote=promote, ensemble=ensemble, task=task,
                          progress=lambda msg: status.update(msg))
     if as_json:
         emit_json({"study": result.study, "task": result.task, "metric": result.metric,

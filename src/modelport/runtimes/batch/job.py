@@ -52,17 +52,19 @@ class JobReport:
     quarantine: str | None
     resumed: bool
     empty_files: int
+    scored: int = 0  # rows (kept or rejected) this run scored: a resume counts only its own
 
     @property
     def rows_per_second(self) -> float:
-        return (self.rows + self.failed) / self.seconds if self.seconds > 0 else 0.0
+        """The rate of this run: rows scored before a resume are not in it."""
+        return self.scored / self.seconds if self.seconds > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"job": self.job.id, "model": self.job.ref, "status": self.job.status,
                 "rows": self.rows, "failed": self.failed, "parts": self.parts,
                 "seconds": round(self.seconds, 3), "rows_per_second": round(self.rows_per_second),
                 "output": self.output, "quarantine": self.quarantine, "resumed": self.resumed,
-                "empty_files": self.empty_files}
+                "empty_files": self.empty_files, "scored": self.scored}
 
 
 def predict_job(ref: str, input: str, output: str, *, format: str = "parquet",
@@ -77,6 +79,9 @@ def predict_job(ref: str, input: str, output: str, *, format: str = "parquet",
     executor = get_backend(backend, workers, ray_address)
     staging = Staging(output, format)
     if staging.output.exists() and not overwrite:
+        finished = _finish_published(staging, ws)
+        if finished is not None:  # killed between its publish and the job row's update
+            return finished
         raise InvalidInputError(f"output {staging.output} already exists — choose another path "
                                 "or pass --overwrite")
     keep = tuple(dict.fromkeys(keep))
@@ -189,11 +194,13 @@ def _run(job: jobs.Job, staging: Staging, files: list[InputFile], spec: ModelSpe
     tasks = [Task(s, frozenset(chunks.get((s.file, s.index), ())))
              for s in splits if (s.file, s.index) not in done]
     expected = _expected_rows(files)
-    seen = totals["rows"] + totals["failed"]
+    seen = before = totals["rows"] + totals["failed"]
     if progress:
         progress(seen, expected)
     saved = time.monotonic()
-    for event in executor.run(spec, options, tasks):
+    # nothing left (a resume after the last part, or a kill during publish): no worker,
+    # no model load — straight to publishing
+    for event in executor.run(spec, options, tasks) if tasks else ():
         if isinstance(event, ChunkResult):
             staging.commit(event)
             totals["rows"] += event.rows
@@ -223,7 +230,24 @@ def _run(job: jobs.Job, staging: Staging, files: list[InputFile], spec: ModelSpe
     quarantine = str(staging.output / QUARANTINE) if has_quarantine else None
     return JobReport(final, totals["rows"], totals["failed"], totals["parts"], seconds,
                      str(staging.output), quarantine, False,
-                     sum(1 for f in files if f.rows == 0))
+                     sum(1 for f in files if f.rows == 0), seen - before)
+
+
+def _finish_published(staging: Staging, ws: Workspace) -> JobReport | None:
+    """The report of a job whose output was published but whose row still says running
+    (killed between the rename and the row's update): the row is closed with the
+    manifest's counts, the leftovers of publishing removed. None for any other output."""
+    manifest = staging.published()
+    if manifest is None:
+        return None
+    final = jobs.close_published(str(manifest.get("job", "")), ws=ws)
+    if final is None:  # a finished job's output (or one still publishing)
+        return None
+    staging.tidy_published()
+    quarantine = staging.output / QUARANTINE
+    return JobReport(final, final.rows, final.rows_failed, final.parts, 0.0,
+                     str(staging.output), str(quarantine) if quarantine.exists() else None,
+                     True, 0, 0)
 
 
 def _expected_rows(files: list[InputFile]) -> int | None:

@@ -11,11 +11,13 @@ continues the same row: the id lives in the job's staging directory.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
@@ -26,6 +28,7 @@ from modelport.errors import InvalidInputError, NotFoundError
 
 KINDS = ("predict", "forecast")
 STATUSES = ("running", "succeeded", "failed")
+MANIFEST = "_manifest.json"  # in a published output: the job that wrote it, and its counts
 
 
 @dataclass
@@ -143,6 +146,21 @@ def get_job(job_id: str, ws: Workspace | None = None) -> Job:
     return _job(rows[0])
 
 
+def close_published(job_id: str, ws: Workspace | None = None) -> Job | None:
+    """Close, as succeeded with its output's counts, the row of a job whose process died
+    after publishing the output; None if the job is not in that state."""
+    ws = current(ws)
+    with ws.store.read() as conn:
+        row = conn.execute(select(t.jobs).where(t.jobs.c.id == job_id)).mappings().first()
+    if row is None or row["status"] != "running":
+        return None
+    seen = _job(row)
+    if seen.status != "succeeded":
+        return None
+    return finish_job(job_id, "succeeded", rows=seen.rows, rows_failed=seen.rows_failed,
+                      parts=seen.parts, ws=ws)
+
+
 def list_jobs(limit: int = 20, status: str | None = None, kind: str | None = None,
               model: str | None = None, ws: Workspace | None = None) -> list[Job]:
     """The newest jobs first, optionally only those with a status, kind or model."""
@@ -163,4 +181,21 @@ def list_jobs(limit: int = 20, status: str | None = None, kind: str | None = Non
 def _job(row: Any) -> Job:
     data = dict(row)
     data["options"] = data["options"] or {}
-    return Job(**data)
+    job = Job(**data)
+    return _published(job) if job.status == "running" else job
+
+
+def _published(job: Job) -> Job:
+    """``job`` as its output tells it, when its process died after publishing it and
+    before closing the row: succeeded, with the manifest's counts — not ``interrupted``
+    with the last progress update's. The job's next run closes the row itself."""
+    try:
+        manifest = json.loads((Path(job.output) / MANIFEST).read_text())
+        if manifest.get("job") != job.id or job.state != "interrupted":
+            return job
+        finished = float(manifest["finished"])
+        return replace(job, status="succeeded", rows=int(manifest["rows"]),
+                       rows_failed=int(manifest["failed"]), parts=int(manifest["parts"]),
+                       ended=finished, duration=finished - job.started)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return job

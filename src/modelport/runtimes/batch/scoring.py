@@ -108,7 +108,18 @@ class Scorer:
             good[list(rejected)] = False
             mask = pa.array(good)
             features = {k: v.filter(mask) for k, v in features.items()}
-        x = self.predictor.matrix(features)
+        # rows with a missing value the model cannot take, or an infinite one, are set
+        # aside one by one rather than failing the chunk
+        signature = self.predictor.signature
+        x = signature.to_matrix(features, self.predictor.input_dtype, check=False)
+        refused = signature.refused(x)
+        if refused:
+            kept = np.flatnonzero(good)
+            refused = {int(kept[i]): reason for i, reason in refused.items()}
+            self._fail_fast(split, chunk, refused)
+            rejected.update(refused)
+            good[list(refused)] = False
+            x = x[good[kept]]
         outputs, model_bad = self._predict(x, split, chunk, np.flatnonzero(good))
         if model_bad:
             rejected.update(model_bad)

@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from modelport.errors import ConflictError, InvalidInputError
+from modelport.runtimes.batch.jobs import MANIFEST
 from modelport.runtimes.batch.scoring import ChunkResult
 
 FORMATS = ("parquet", "csv")
 JOB_FILE = "_job.json"
 COMMITS = "_commits"
 QUARANTINE = "_quarantine"
-MANIFEST = "_manifest.json"
 
 
 class Staging:
@@ -193,12 +193,16 @@ class Staging:
     # ------------------------------------------------------------ publishing
 
     def publish(self, manifest: dict[str, Any], overwrite: bool = False) -> None:
-        """Make the output appear, whole, under its name."""
-        shutil.rmtree(self.path / COMMITS, ignore_errors=True)
+        """Make the output appear, whole, under its name.
+
+        Recoverable at every step: the manifest is written while the commits and the
+        job record are still staged (a kill before the rename resumes the same job,
+        with nothing left to score, and publishes again); the commits are dropped only
+        after the rename (a kill then leaves a published output whose manifest names
+        the job: ``published``, and the job's next run closes its row)."""
         quarantine = self.path / QUARANTINE
         if quarantine.exists() and not any(quarantine.iterdir()):
             quarantine.rmdir()
-        (self.path / JOB_FILE).unlink(missing_ok=True)
         _write_atomic(self.path / MANIFEST, json.dumps(manifest, indent=2).encode())
         (self.path / ".lock").unlink(missing_ok=True)
         _fsync(self.path)
@@ -212,8 +216,22 @@ class Staging:
         os.replace(self.path, self.output)
         _fsync(self.output.parent)
         self.close()
+        self.tidy_published()
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+    def published(self) -> dict[str, Any] | None:
+        """The manifest of the published output, if there is one."""
+        try:
+            data = json.loads((self.output / MANIFEST).read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def tidy_published(self) -> None:
+        """Drop the staging records a published output no longer needs."""
+        shutil.rmtree(self.output / COMMITS, ignore_errors=True)
+        (self.output / JOB_FILE).unlink(missing_ok=True)
 
 
 def _fsync(path: Path) -> None:

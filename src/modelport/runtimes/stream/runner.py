@@ -264,18 +264,24 @@ class StreamRunner:
     def _matrix(self, events: list[Event]) -> tuple[np.ndarray, list[Event], list[DeadLetter]]:
         if not events:
             return np.empty((0, len(self.signature.inputs))), [], []
+        dead: list[DeadLetter] = []
         try:
-            return self.signature.to_matrix([e.features for e in events]), events, []
-        except SchemaError:
-            pass  # find the culprits one by one; the rest of the batch goes on
-        good, rows, dead = [], [], []
-        for event in events:
-            try:
-                rows.append(self.signature.to_matrix([event.features]))
-                good.append(event)
-            except SchemaError as exc:
-                dead.append(DeadLetter(event.message, exc.message))
-        x = np.vstack(rows) if rows else np.empty((0, len(self.signature.inputs)))
+            x, good = self.signature.to_matrix([e.features for e in events], check=False), events
+        except SchemaError:  # find the culprits one by one; the rest of the batch goes on
+            good, rows = [], []
+            for event in events:
+                try:
+                    rows.append(self.signature.to_matrix([event.features], check=False))
+                    good.append(event)
+                except SchemaError as exc:
+                    dead.append(DeadLetter(event.message, exc.message))
+            x = np.vstack(rows) if rows else np.empty((0, len(self.signature.inputs)))
+        refused = self.signature.refused(x)  # a missing value it cannot take, an infinite one
+        if refused:
+            dead += [DeadLetter(good[i].message, reason) for i, reason in refused.items()]
+            keep = np.ones(len(x), dtype=bool)
+            keep[list(refused)] = False
+            x, good = x[keep], [e for e, k in zip(good, keep.tolist(), strict=True) if k]
         return x, good, dead
 
     def _dead(self, dead: list[DeadLetter]) -> None:
