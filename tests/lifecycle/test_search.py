@@ -174,7 +174,7 @@ def clauses(draw: st.DrawFn) -> str:
         key = draw(_KEYS.filter(lambda k: "`" not in k))
         ident = f"{kind}.`{key}`"
     op = draw(st.sampled_from(["=", "!=", ">", ">=", "<", "<=", "LIKE", "ILIKE", "like"]))
-    value = draw(st.one_of(_TEXT.map(_quote), st.floats(allow_nan=False).map(repr),
+    value = draw(st.one_of(_TEXT.map(_quote), st.floats(allow_nan=False, allow_infinity=False).map(repr),
                            st.integers().map(str)))
     return f"{ident} {op} {value}"
 
