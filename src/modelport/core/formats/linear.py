@@ -63,9 +63,17 @@ class Linear:
 
     def rows(self, x: np.ndarray) -> list[list[float]]:
         transform, outputs = self.transform, self.outputs
-        if self.fill is not None and np.isnan(x).any():
-            x = np.where(np.isnan(x), self.fill, x)
-        return [transform([sum(map(mul, row, w)) + b for w, b in outputs]) for row in x.tolist()]
+        if self.fill is None:
+            return [transform([sum(map(mul, row, w)) + b for w, b in outputs])
+                    for row in x.tolist()]
+        out = []
+        for row in x.tolist():
+            scores = [sum(map(mul, row, w)) + b for w, b in outputs]
+            if scores[0] != scores[0]:  # NaN: a value was missing (x holds no inf): impute
+                row = [f if v != v else v for v, f in zip(row, self.fill.tolist(), strict=True)]
+                scores = [sum(map(mul, row, w)) + b for w, b in outputs]
+            out.append(transform(scores))
+        return out
 
 
 def compile_graph(data: bytes, session: Any, input_name: str, output_name: str

@@ -345,14 +345,16 @@ class ServingApp:
         that cannot be read is the client's error (4xx), never the version's."""
         request.served = served  # named in the response even when this version fails
         try:
-            if len(request.body) <= parsing.INLINE_BYTES:  # no coroutine for the common case
-                x, batch, context = parsing.read_now(served, parse, args)
+            if len(request.body) <= parsing.INLINE_BYTES:  # inline: parsing.read_now's steps
+                batch, context = parse(*args)
+                x = parsing.rows(served.predictor.matrix(batch))
             else:
                 x, batch, context = await parsing.read_off_loop(served, parse, args)
-        except ModelportError as exc:  # the client's mistake: reported apart, never judged
+        except Exception as exc:  # the client's mistake: reported apart, never judged
+            failure = parsing.client_error(served, exc)
             if router is not None:
-                self.stats.request(router.name, served.label, 0.0, exc.status, None)
-            raise
+                self.stats.request(router.name, served.label, 0.0, failure.status, None)
+            raise failure from None
         if router is None:
             return await self._predict(served, x), context
         started = time.perf_counter()
