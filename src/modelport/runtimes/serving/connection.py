@@ -23,7 +23,7 @@ import sys
 import types
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from typing import Any, NoReturn, Protocol, cast
 from urllib.parse import unquote
 
 import httptools
@@ -39,10 +39,23 @@ from modelport.runtimes.serving.http import (
     too_large,
 )
 
-if TYPE_CHECKING:
-    from modelport.runtimes.serving.h1 import Server
-
 Handler = Callable[[Request, ModelportError | None], Coroutine[Any, Any, Response]]
+
+
+class Server(Protocol):
+    """What a connection needs of the listening side (``h1.Server``): its handler and
+    body limit, a say in admitting and forgetting connections, and the end-of-turn write."""
+
+    handler: Handler
+    max_body: int
+
+    def admit(self, connection: Connection) -> None: ...
+
+    def forget(self, connection: Connection) -> None: ...
+
+    def received(self) -> None: ...
+
+    def send_later(self, connection: Connection) -> None: ...
 
 IDLE_TIMEOUT_S = 5.0  # a keep-alive connection with nothing to say (uvicorn's default)
 HEADER_TIMEOUT_S = 10.0  # from a request's first byte to the end of its headers
