@@ -218,3 +218,17 @@ def test_a_bundle_that_unpacks_past_the_limit_is_refused_before_unpacking(
     assert info.value.reason == "too_large"
     with pytest.raises(BundleRejected, match="unexpected entry"):
         read_bundle(rezip({**files, **{f"x{i}": b"" for i in range(5)}}), trust)
+
+
+def test_missing_and_infinite_values_never_get_a_silent_answer(cancer1: bytes,
+                                                                trust: Trust) -> None:
+    """cancer:1 is a bare logistic regression (no imputer): like every runtime of the
+    platform, the device refuses a missing value for it, and an infinite one always."""
+    model = EdgeModel(read_bundle(cancer1, trust))
+    assert model.predict([[1.0] * 30])["prediction"].shape == (1,)
+    for value, what in ((float("nan"), "missing"), (None, "missing"),
+                        (float("inf"), "infinite"), (1e39, "infinite")):  # 1e39: FP32 inf
+        row: list[float | None] = [1.0] * 30
+        row[3] = value
+        with pytest.raises(ValueError, match=f"row 1, column 'mean area' has an? {what}"):
+            model.predict([[1.0] * 30, row])

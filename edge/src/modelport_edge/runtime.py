@@ -83,6 +83,8 @@ class EdgeModel:
         meta = self.session.get_modelmeta().custom_metadata_map
         if meta.get(PROBABILITIES_KEY) == "false":
             self._proba = None
+        # what the platform found at registration: whether the model takes a missing value
+        self._takes_missing = bundle.manifest["signature"].get("takes_missing") is not False
 
     def matrix(self, rows: Any) -> np.ndarray:
         """The float32 input matrix, columns in signature order, width checked."""
@@ -93,13 +95,26 @@ class EdgeModel:
                 rows = [[row[name] for name in self.names] for row in rows]
             except KeyError as exc:
                 raise ValueError(f"a row has no column {exc.args[0]!r}") from None
-        x = np.asarray(rows, dtype=np.float32)
+        with np.errstate(over="ignore"):  # a number too large for float32: inf, refused
+            x = np.asarray(rows, dtype=np.float32)
         if x.ndim == 1:
             x = x.reshape(1, -1)
         if x.ndim != 2 or x.shape[1] != len(self.names):
             raise ValueError(f"expected rows of {len(self.names)} values "
                              f"({', '.join(self.names[:5])}…), got shape {x.shape}")
+        self._refuse_non_finite(x)
         return np.ascontiguousarray(x)
+
+    def _refuse_non_finite(self, x: np.ndarray) -> None:
+        """Never a silent answer: an infinite value is no feature, and a missing one only
+        reaches a model that takes it (as on the platform's own runtimes)."""
+        bad = np.isinf(x) if self._takes_missing else ~np.isfinite(x)
+        if not bad.any():
+            return
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        what = "a missing" if np.isnan(x[row, col]) else "an infinite"
+        raise ValueError(f"row {row}, column {self.names[col]!r} has {what} value, which "
+                         "this model cannot take — send a finite number")
 
     def predict(self, rows: Any) -> dict[str, np.ndarray]:
         return self.predict_matrix(self.matrix(rows))
