@@ -1,7 +1,9 @@
-"""A real ``modelport serve`` process on a free port, over a workspace with a few models."""
+"""A workspace with a few models, served by a real ``modelport serve`` process on a free
+port (``server``) or by a ``ServingApp`` on an event loop of the test's own (``app``)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +12,8 @@ import pytest
 from modelport.config import Settings
 from modelport.core.store.engine import forget_stores
 from modelport.core.workspace import Workspace
+from modelport.runtimes.serving.app import ServingApp
+from modelport.runtimes.serving.repository import Repository
 from servers import Server, serving
 
 
@@ -47,3 +51,16 @@ def model_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(model_home: Path) -> Iterator[Server]:
     with serving(model_home) as srv:
         yield srv
+
+
+@pytest.fixture(scope="module")
+def app(model_home: Path) -> Iterator[tuple[ServingApp, asyncio.AbstractEventLoop]]:
+    """The app serving iris in-process, started on a loop the test drives itself."""
+    ws = Workspace.open(Settings(home=model_home))
+    served = ServingApp(Repository(["iris"], ws=ws))
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(served.startup())
+    yield served, loop
+    loop.run_until_complete(served.shutdown())
+    loop.close()
+    forget_stores()

@@ -7,39 +7,20 @@ four JSON forms, OIP JSON tensors, and CSV text.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelport.config import Settings
-from modelport.core.store.engine import forget_stores
-from modelport.core.workspace import Workspace
-from modelport.runtimes.serving.app import ServingApp
 from modelport.runtimes.serving.http import Request
-from modelport.runtimes.serving.repository import Repository
 
 COLUMNS = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
+
 FUZZ = settings(max_examples=300, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow,
                                        HealthCheck.function_scoped_fixture])
-
-
-@pytest.fixture(scope="module")
-def app(model_home: Path) -> Iterator[tuple[ServingApp, asyncio.AbstractEventLoop]]:
-    ws = Workspace.open(Settings(home=model_home))
-    serving = ServingApp(Repository(["iris"], ws=ws))
-    loop = asyncio.new_event_loop()
-    loop.run_until_complete(serving.startup())
-    yield serving, loop
-    loop.run_until_complete(serving.shutdown())
-    loop.close()
-    forget_stores()
 
 
 def _answer(app, path: str, body: bytes, content_type: str = "application/json") -> int:  # type: ignore

@@ -5,33 +5,15 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from modelport.config import Settings
-from modelport.core.store.engine import forget_stores
-from modelport.core.workspace import Workspace
 from modelport.runtimes.serving import parsing
 from modelport.runtimes.serving.app import ServingApp
 from modelport.runtimes.serving.http import Request
-from modelport.runtimes.serving.repository import Repository
 
 COLUMNS = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
-
-
-@pytest.fixture(scope="module")
-def app(model_home: Path) -> Iterator[tuple[ServingApp, asyncio.AbstractEventLoop]]:
-    ws = Workspace.open(Settings(home=model_home))
-    serving = ServingApp(Repository(["iris"], ws=ws))
-    loop = asyncio.new_event_loop()
-    loop.run_until_complete(serving.startup())
-    yield serving, loop
-    loop.run_until_complete(serving.shutdown())
-    loop.close()
-    forget_stores()
 
 
 def _csv(app: tuple[ServingApp, asyncio.AbstractEventLoop], body: bytes) -> tuple[int, bytes]:
