@@ -18,6 +18,10 @@ benchmark's models (``prepare_models.py``) in its own home. Setup as in
 ``bench.py``: server pinned to core 0, wrk to core 1, single-row JSON, OIP v2
 and ``/invocations`` at concurrency 1 and 32; each line reports the median of
 the rounds, and the ratio is this tree over the baseline (> 1: faster now).
+Besides requests/s, each side's CPU time per request (the server's processes'
+utime + stime over the requests wrk counted): on a machine where other work
+competes for the cores, requests/s moves with the competition, the CPU a
+request costs much less — so both are reported.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from typing import Any
 
 import loadgen
 from procs import Endpoint, Fleet, ServerSpec
+from quiet import TICK, proc_ticks, tree
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -107,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
              for name in trees}
     rps: dict[str, dict[tuple[str, int], list[float]]] = {n: {c: [] for c in CASES}
                                                           for n in trees}
+    cpu: dict[str, dict[tuple[str, int], list[float]]] = {n: {c: [] for c in CASES}
+                                                          for n in trees}
     fleet = Fleet(WORK / "logs")
     try:
         for round_ in range(args.rounds):
@@ -118,18 +125,27 @@ def main(argv: list[str] | None = None) -> int:
                     loadgen.run(running.url(endpoint), endpoint.body, 8, 1.0)  # warm-up
                 for key, c in CASES:
                     endpoint = next(e for e in specs[name].endpoints if e.key == key)
+                    pids = set(tree(running.pid))
+                    ticks = proc_ticks(pids)
                     result = loadgen.run(running.url(endpoint), endpoint.body, c, args.duration)
                     if result.errors:
                         raise RuntimeError(f"{name} {key} c={c}: {result.errors} errors")
+                    used = (proc_ticks(pids) - ticks) / TICK * 1e6 / max(1, result.requests)
                     rps[name][(key, c)].append(result.rps)
-                    log(f"round {round_ + 1} {name:<4} {key:<11} c={c:<2} {result.rps:>9,.0f}")
+                    cpu[name][(key, c)].append(used)
+                    log(f"round {round_ + 1} {name:<4} {key:<11} c={c:<2} {result.rps:>9,.0f} "
+                        f"rps {used:6.1f} us CPU/request")
                 fleet.stop(running)
     finally:
         fleet.stop_all()
-    print(f"\n| case | base {args.base} rps | head rps | head ÷ base |\n|---|---:|---:|---:|")
+    print(f"\n| case | base {args.base} rps | head rps | head ÷ base "
+          "| base CPU µs/req | head CPU µs/req | base ÷ head |\n"
+          "|---|---:|---:|---:|---:|---:|---:|")
     for key, c in CASES:
         base, head = (statistics.median(rps[n][(key, c)]) for n in ("base", "head"))
-        print(f"| {key} c={c} | {base:,.0f} | {head:,.0f} | {head / base:.3f} |")
+        base_cpu, head_cpu = (statistics.median(cpu[n][(key, c)]) for n in ("base", "head"))
+        print(f"| {key} c={c} | {base:,.0f} | {head:,.0f} | {head / base:.3f} "
+              f"| {base_cpu:.1f} | {head_cpu:.1f} | {base_cpu / head_cpu:.3f} |")
     return 0
 
 

@@ -71,7 +71,7 @@ def tree(root: int) -> dict[int, str]:
     return found
 
 
-def _proc_ticks(pids: Iterable[int]) -> int:
+def proc_ticks(pids: Iterable[int]) -> int:
     """utime + stime of the given processes (all their threads)."""
     stats = proc_stats()
     return sum(int(stats[p][11]) + int(stats[p][12]) for p in pids if p in stats)
@@ -84,7 +84,7 @@ class Meter:
         self.pids = set(tree(server_pid))
         self.machine = _machine_ticks()
         self.cores = _core_busy()
-        self.mine = _proc_ticks(self.pids)
+        self.mine = proc_ticks(self.pids)
         self.started = time.monotonic()
 
     def stop(self, load_ticks: int = 0, server_core: str = "cpu0", load_core: str = "cpu1"
@@ -94,7 +94,7 @@ class Meter:
         busy0, total0 = self.machine
         busy1, total1 = _machine_ticks()
         per_core = {k: v - self.cores.get(k, 0) for k, v in _core_busy().items()}
-        mine = _proc_ticks(self.pids) - self.mine
+        mine = proc_ticks(self.pids) - self.mine
         cores = (total1 - total0) / max(1, os.cpu_count() or 1)  # jiffies per core elapsed
         if cores <= 0:
             return {"server_cores": 0.0, "load_cores": 0.0, "other_cores": 0.0}

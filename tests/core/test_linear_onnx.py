@@ -83,9 +83,28 @@ def test_calls_over_the_budget_stay_on_onnxruntime(monkeypatch: pytest.MonkeyPat
     """Python pays per multiplication: rows × features × outputs decide, not the model."""
     _, predictor, _, _ = exported("logistic_regression", "classification", "multiclass")
     assert predictor._small is not None and predictor._small.max_rows == 128 // (4 * 3)
-    monkeypatch.setattr(linear, "BUDGET", 59)  # breast_cancer: 30 features × 2 outputs
+    monkeypatch.setattr(linear, "BUDGET", 29)  # breast_cancer: 30 features × 1 score
     _, predictor, _, _ = exported("logistic_regression", "classification", "binary")
     assert predictor._small is None
+
+
+def test_a_binary_logistic_regression_costs_one_dot_product() -> None:
+    """skl2onnx writes σ(s) and σ(-s) as two outputs; the evaluator computes s once, and
+    both probabilities stay exact far into the tails (no 1 - p rounding to zero)."""
+    model, predictor, x, frame = exported("logistic_regression", "classification", "binary")
+    assert predictor._small is not None and len(predictor._small.outputs) == 1
+    assert predictor._small.max_rows == 128 // 30
+    w, b = predictor._small.outputs[0]
+    k = 100 / abs(sum(wj * xj for wj, xj in zip(w, x[0].tolist(), strict=True)))
+    far = np.vstack([x[:1] * k, x[:1] * -k]).astype(np.float32)  # |s| near 100
+    for row, (p0, p1) in zip(far.tolist(), predictor._small.rows(far), strict=True):
+        s = sum(wj * xj for wj, xj in zip(w, row, strict=True)) + b
+        assert abs(s) > 50 and p0 + p1 == pytest.approx(1.0)
+        assert min(p0, p1) == pytest.approx(np.exp(-abs(s)) / (1 + np.exp(-abs(s))), rel=1e-9)
+        assert min(p0, p1) > 0.0
+    got = predictor.outputs_of_matrix(x[:4])
+    np.testing.assert_allclose(got["probabilities"], model.predict_proba(frame.iloc[:4]),
+                               atol=1e-5)
 
 
 @pytest.mark.parametrize(("name", "task", "data"), [

@@ -12,6 +12,9 @@ value becomes its column's fill value, only when the call has one) is one
 dot product per output; in plain Python floats that is a few microseconds for
 a row of tens of features, and it runs no code outside the interpreter.
 
+A binary LogisticRegression is written as two outputs whose weights are each
+other's negation (``σ(s)`` and ``σ(-s)``): the evaluator computes ``s`` once.
+
 Python pays per multiplication where onnxruntime pays per call: the evaluator
 takes a call only up to ``BUDGET`` multiply-adds (in a tight loop it matches
 onnxruntime there: 4.5 vs 6.3 µs for a row of 20 features and 2 classes; at 256
@@ -46,6 +49,13 @@ def _softmax(scores: list[float]) -> list[float]:
     exps = [math.exp(s - top) for s in scores]
     total = sum(exps)
     return [e / total for e in exps]
+
+
+def _logistic_pair(scores: list[float]) -> list[float]:
+    """``[σ(s), σ(-s)]`` for the one score ``s``, with one ``exp`` and both exact."""
+    s = scores[0]
+    e = math.exp(-s if s >= 0 else s)
+    return [1.0 / (1.0 + e), e / (1.0 + e)] if s >= 0 else [e / (1.0 + e), 1.0 / (1.0 + e)]
 
 
 TRANSFORMS: dict[str, Callable[[list[float]], list[float]]] = {
@@ -131,6 +141,9 @@ def compile_graph(data: bytes, session: Any, input_name: str, output_name: str
         intercepts = [b - sum(wj * sj * oj for wj, sj, oj in zip(w, s, o, strict=True))
                       for w, b in zip(weights, intercepts, strict=True)]
         weights = [[wj * sj for wj, sj in zip(w, s, strict=True)] for w in weights]
+    if transform is _logistic and targets == 2 and intercepts[1] == -intercepts[0] \
+            and all(a == -b for a, b in zip(*weights, strict=True)):
+        weights, intercepts, transform = weights[:1], intercepts[:1], _logistic_pair
     if normalizer is not None:
         transform = _then_l1(transform)
     fill = None
@@ -141,7 +154,7 @@ def compile_graph(data: bytes, session: Any, input_name: str, output_name: str
             return None  # it replaces something else than NaN, or fills no number
         fill = np.array(values, dtype=np.float64)
     linear = Linear(tuple(zip(weights, intercepts, strict=True)), transform,
-                    BUDGET // len(coefficients), fill)
+                    BUDGET // (width * len(weights)), fill)
     return linear if _agrees(linear, session, input_name, output_name, width) else None
 
 
