@@ -378,7 +378,8 @@ class Connection(asyncio.Protocol):
                 self._stop(UnknownCodingError(
                     f"transfer coding {headers['transfer-encoding']!r} is not supported "
                     "— send the body chunked or with a Content-Length"))
-        if self.transport is not None and headers.get("expect", "").lower() == "100-continue":
+        if "expect" in headers and headers["expect"].lower() == "100-continue" \
+                and self.transport is not None:
             # an interim answer may not overtake earlier pipelined ones: write those
             # first, and while one is still being answered send none (RFC 9110 lets
             # a server skip it; the client sends its body after a short wait)
