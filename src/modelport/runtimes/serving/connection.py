@@ -342,19 +342,19 @@ class Connection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_bytes += len(name) + len(value)
-        headers = self._headers
-        if self._header_bytes > MAX_HEADER_BYTES or len(headers) >= MAX_HEADERS:
-            self._stop(HeadersTooLargeError(_TOO_LARGE))
         key = name.decode("latin-1").lower()
-        if key in headers:
-            self._repeated(key, value.decode("latin-1"))
+        if key in self._headers or self._header_bytes > MAX_HEADER_BYTES \
+                or len(self._headers) >= MAX_HEADERS:
+            self._unusual(key, value.decode("latin-1"))
         else:
-            headers[key] = value.decode("latin-1")
+            self._headers[key] = value.decode("latin-1")
 
-    def _repeated(self, key: str, value: str) -> None:
-        """A field sent twice: two Hosts are refused (RFC 9112 3.2), others are joined
-        with a comma (RFC 9110 5.3). Each repeat counts as a field's share of the byte
-        limit, so repeats cannot grow one value without bound."""
+    def _unusual(self, key: str, value: str) -> None:
+        """Over a limit, or a field sent twice: two Hosts are refused (RFC 9112 3.2),
+        others are joined with a comma (RFC 9110 5.3). Each repeat counts as a field's
+        share of the byte limit, so repeats cannot grow one value without bound."""
+        if self._header_bytes > MAX_HEADER_BYTES or len(self._headers) >= MAX_HEADERS:
+            self._stop(HeadersTooLargeError(_TOO_LARGE))
         if key == "host" and self._headers is self._request_headers:
             self._stop(InvalidInputError("the request has two Host headers"))
         self._header_bytes += MAX_HEADER_BYTES // MAX_HEADERS

@@ -128,7 +128,9 @@ def batch_of(doc: dict[str, Any], binary: memoryview | None, columns: list[str])
 
 def render(doc: dict[str, Any], served: Served, outputs: dict[str, np.ndarray], name: str
            ) -> Response:
-    wanted = _wanted(doc, outputs)
+    # the common request names no outputs and no parameters: every output, as JSON
+    wanted = _wanted(doc, outputs) if "outputs" in doc or "parameters" in doc else \
+        dict.fromkeys(outputs, False)
     body_outputs, blobs = [], []
     for output, binary in wanted.items():
         arr = outputs[output]
@@ -156,8 +158,6 @@ def _wanted(doc: dict[str, Any], outputs: dict[str, np.ndarray]) -> dict[str, bo
     """Which outputs to answer, each as binary or not; every one as JSON by default."""
     requested = doc.get("outputs")
     params = doc.get("parameters")
-    if not requested and not params:  # the common request
-        return dict.fromkeys(outputs, False)
     if not isinstance(params, dict):
         params = {}
     binary_default = bool(params.get("binary_data_output", False))
