@@ -2,7 +2,8 @@
 in order, on a fresh workspace, with the real CLI and the real brokers.
 
 Each ``###`` section is one test case, run on the workspace the earlier sections left
-(so a failure names its section; a case fails when an earlier one did). A section runs
+(so a failure names its section; a case is skipped when an earlier one failed, and a
+section selected alone with ``-k`` lacks what the earlier ones made). A section runs
 as one bash script — as a reader pastes its blocks into one terminal: a ```python block
 becomes ``python - <<'EOF' … EOF``, so background jobs (``modelport serve … &``) live
 until the section's own ``kill %1``; whatever is still running afterwards is stopped.
