@@ -18,6 +18,7 @@ import functools
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from modelport.control.controller import Controller
@@ -28,10 +29,11 @@ from modelport.runtimes.serving import h1, process
 from modelport.runtimes.serving.app import DEFAULT_MAX_BODY, AppConfig, ServingApp
 from modelport.runtimes.serving.auth import Guard, is_loopback
 from modelport.runtimes.serving.limits import Buckets
-from modelport.runtimes.serving.repository import Repository, ServeOptions
+from modelport.runtimes.serving.repository import Repository, ServeOptions, resolve
 
 ENV = "MODELPORT_SERVE_CONFIG"
 AUTH_MODES = ("auto", "on", "off")
+MAX_PORT = 65_535
 MAX_BUSY_POLL_US = 10_000  # beyond this, polling costs a core's worth of CPU for nothing
 
 
@@ -96,7 +98,10 @@ def app_from_env() -> ServingApp:
 
 
 def check(config: ServeConfig) -> None:
-    """Refuse bad settings with one clear line, before anything listens or loads."""
+    """Refuse bad settings, and references that name nothing, with one clear line —
+    before anything listens or loads."""
+    if not 0 <= config.port <= MAX_PORT:
+        raise InvalidInputError(f"--port must be between 0 and {MAX_PORT}, not {config.port}")
     if config.workers < 1:
         raise InvalidInputError("--workers must be at least 1")
     if not 0 <= config.busy_poll_us <= MAX_BUSY_POLL_US:
@@ -104,13 +109,31 @@ def check(config: ServeConfig) -> None:
     if config.max_connections is not None and config.max_connections < 1:
         raise InvalidInputError("--max-connections must be at least 1")
     auth_enabled(config)
+    resolve(config.refs or None)
 
 
-def run(config: ServeConfig) -> None:
+def access(config: ServeConfig) -> str:
+    """Who may call the server, for its banner: whether keys are required, how many
+    are active and their scopes — never a key itself."""
+    keys = list_keys()
+    if auth_enabled(config):
+        scopes = sorted({scope for key in keys for scope in key.scopes})
+        return (f"API keys required ({len(keys)} active key{'s' if len(keys) > 1 else ''}; "
+                f"scopes: {', '.join(scopes)})")
+    if config.auth == "off":
+        return "no API key required (--auth off)"
+    return "no API key required (until one is created: modelport keys create NAME)"
+
+
+def run(config: ServeConfig, announce: Callable[[], None] | None = None) -> None:
+    """Serve until SIGTERM or SIGINT. ``announce`` is called once the socket is bound —
+    every setting and reference checked — and before any worker starts."""
     check(config)
     options = h1.Options(config.max_body, config.busy_poll_us / 1e6,
                          config.max_connections or h1.default_max_connections())
     sock = process.bind(config.host, config.port)
+    if announce is not None:
+        announce()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     make_app = functools.partial(build_app, config, Buckets())
     with sock:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from modelport.errors import InvalidInputError
 from modelport.interfaces.cli.render import console, emit_json, table, when
 from modelport.interfaces.cli.signing import signing_app
 
@@ -18,12 +19,21 @@ def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
 
 
+def port_number(text: str) -> int:
+    """``--port``: a mistyped one is one error line, like every other bad setting (the
+    range is checked with them, in ``server.check``)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidInputError(f"--port must be a number, not {text!r}") from None
+
+
 def serve(
     refs: Annotated[list[str] | None, typer.Argument(
         help="Models to serve (NAME, NAME:VERSION, NAME@ALIAS); default: every model's "
              "champion, else its latest version.")] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(parser=port_number, help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
     runtime: Annotated[str, typer.Option(
         help="auto (ONNX when a checked export exists), native or onnx.")] = "auto",
@@ -46,7 +56,7 @@ def serve(
         help="Run the rollout controller in the server.")] = True,
 ) -> None:
     """Serve registered models over OIP v2, KServe v1 and MLflow's scoring protocol."""
-    from modelport.interfaces.server import ServeConfig, check, run
+    from modelport.interfaces.server import ServeConfig, access, run
 
     config = ServeConfig(refs=refs or [], host=host, port=port, workers=workers,
                          runtime=runtime, auth=auth, insecure=insecure, max_batch=max_batch,
@@ -55,10 +65,13 @@ def serve(
                          **({} if busy_poll_us is None else {"busy_poll_us": busy_poll_us}),
                          max_connections=max_connections, access_log=access_log,
                          controller=controller)
-    check(config)  # before the banner: a bad setting is one line, nothing more
-    console.print(f"modelport serving on http://{host}:{port} "
-                  f"({workers} worker{'s' if workers > 1 else ''}) — Ctrl-C to stop")
-    run(config)
+
+    def announce() -> None:  # every setting and reference checked, the port bound
+        console.print(f"modelport serving on http://{host}:{port} "
+                      f"({workers} worker{'s' if workers > 1 else ''}) — {access(config)}; "
+                      "Ctrl-C to stop", soft_wrap=True)
+
+    run(config, announce)
 
 
 @keys_app.command("create")

@@ -19,7 +19,7 @@ import numpy as np
 
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, NotFoundError
-from modelport.lifecycle.endpoints import get_endpoint, list_endpoints, revisions
+from modelport.lifecycle.endpoints import Endpoint, get_endpoint, list_endpoints, revisions
 from modelport.lifecycle.loading import load, load_sample
 from modelport.lifecycle.refs import Ref, parse_ref
 from modelport.lifecycle.registry import ModelVersion, get_version, list_models
@@ -36,6 +36,36 @@ class ServeOptions:
     runtime: str = "auto"  # auto: the checked ONNX copy when there is one
     max_batch: int = 256
     batching: bool = True
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a server was asked to serve, every reference resolved."""
+
+    versions: list[ModelVersion]
+    endpoints: list[Endpoint]
+    endpoint_filter: set[str] | None  # None: every endpoint, also ones created later
+
+
+def resolve(refs: list[str] | None, ws: Workspace | None = None) -> Plan:
+    """Resolve what to serve: ``refs`` (model references or endpoint names), or, when
+    None, every model's champion (else latest version) and every endpoint.
+
+    The CLI calls it before announcing a server, so a bad reference is one error line
+    instead of a banner followed by a failure in every worker; and an empty workspace
+    is refused instead of a server that answers 404 to everything."""
+    ws = current(ws)
+    endpoints = {e.name: e for e in list_endpoints(ws=ws)}
+    if refs is None:
+        versions = [get_version(Ref(m.name), ws=ws) for m in list_models(ws=ws) if m.versions]
+        if not versions and not endpoints:
+            raise NotFoundError(
+                f"nothing to serve: the workspace {ws.settings.home} has no model — train one "
+                "with 'modelport train' (or 'modelport quickstart'), or set MODELPORT_HOME")
+        return Plan(versions, list(endpoints.values()), None)
+    named = [text for text in refs if text in endpoints]
+    versions = [get_version(parse_ref(text), ws=ws) for text in refs if text not in endpoints]
+    return Plan(versions, [endpoints[name] for name in named], set(named))
 
 
 class Repository:
@@ -57,22 +87,12 @@ class Repository:
     # ------------------------------------------------------------ loading
 
     def load_all(self) -> None:
-        endpoints = {e.name: e for e in list_endpoints(ws=self.ws)}
-        if self._refs is None:
-            refs = [Ref(m.name) for m in list_models(ws=self.ws) if m.versions]
-            self._endpoint_filter = None
-        else:
-            refs, self._endpoint_filter = [], set()
-            for text in self._refs:
-                if text in endpoints:
-                    self._endpoint_filter.add(text)
-                else:
-                    refs.append(parse_ref(text))
-        for ref in refs:
-            self._models[ref.name] = self._version(get_version(ref, ws=self.ws))
-        for name, endpoint in endpoints.items():
-            if self._endpoint_filter is None or name in self._endpoint_filter:
-                self._install(endpoint)
+        plan = resolve(self._refs, self.ws)
+        self._endpoint_filter = plan.endpoint_filter
+        for version in plan.versions:
+            self._models[version.name] = self._version(version)
+        for endpoint in plan.endpoints:
+            self._install(endpoint)
         self.ready = True
 
     def _version(self, version: ModelVersion) -> Served:
