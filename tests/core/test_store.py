@@ -68,3 +68,16 @@ def test_head_revision_is_the_newest_migration() -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     assert ScriptDirectory.from_config(cfg).get_heads() == [HEAD_REVISION]
+
+
+def test_opening_a_current_store_takes_no_lock(tmp_path: Path) -> None:
+    """Every command opens the store: a writer holding SQLite's lock must not stall it."""
+    import threading
+
+    url = f"sqlite:///{tmp_path}/m.db"
+    store = open_store(url)
+    opened = threading.Event()
+    with store.write():
+        threading.Thread(target=lambda: (migrate(store), opened.set()), daemon=True).start()
+        assert opened.wait(10), "migrate waited for the write lock on a current schema"
+    forget_stores()

@@ -39,3 +39,5 @@ def test_automl_keeps_its_budget_under_cpu_contention(ws: Workspace) -> None:
             hog.wait()
     assert elapsed <= 1.1 * budget, f"{elapsed:.2f} s for a {budget} s budget"
     assert result.version is not None and result.leaderboard
+    # the fast path by default: the winner's ONNX copy was checked within the budget too
+    assert result.version.onnx is not None and result.version.onnx["passed"] is True

@@ -10,10 +10,6 @@ array([0])
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import os
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,27 +20,12 @@ import numpy as np
 
 from modelport_edge.bundle import Bundle, read_bundle
 from modelport_edge.errors import BundleRejected
+from modelport_edge.sessions import session_options
 from modelport_edge.trust import Trust
 
 # written by modelport's ONNX export: "false" when a classifier's "probabilities"
 # output holds decision scores rather than probabilities
 PROBABILITIES_KEY = "modelport.probabilities"
-EXTERNAL_FOLDER_KEY = "session.model_external_initializers_file_folder_path"
-_empty_dir: str | None = None
-
-
-def _empty_folder() -> str:
-    """A directory of this process's own that stays empty (mode 0700, removed at exit)."""
-    global _empty_dir
-    if _empty_dir is None:
-        _empty_dir = tempfile.mkdtemp(prefix="modelport-edge-onnx-")
-        atexit.register(_remove_quietly, _empty_dir)
-    return _empty_dir
-
-
-def _remove_quietly(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.rmdir(path)
 
 
 class EdgeModel:
@@ -52,23 +33,18 @@ class EdgeModel:
 
     Rows are a list of mappings (column name → value), a list of lists in
     signature order, or a 2-D array. Thread-safe (onnxruntime sessions are).
+    ``threads``: intra-op threads, by default every CPU the process may use
+    (``MODELPORT_ONNX_THREADS`` overrides; see ``sessions``).
     """
 
-    def __init__(self, bundle: Bundle, threads: int = 1) -> None:
+    def __init__(self, bundle: Bundle, threads: int | None = None) -> None:
         import onnxruntime as ort
 
         self.bundle = bundle
         self.names = [c["name"] for c in bundle.inputs]
         classes = bundle.manifest["signature"].get("classes")
         self.classes = None if classes is None else np.asarray(classes)
-        options = ort.SessionOptions()
-        # a bundle holds one model file: external data could only name a file of the
-        # device's (onnxruntime resolves bytes' external data against the working
-        # directory), so it resolves against an empty directory instead
-        options.add_session_config_entry(EXTERNAL_FOLDER_KEY, _empty_folder())
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
+        options = session_options(threads)  # a bad MODELPORT_ONNX_THREADS: ValueError
         try:
             self.session = ort.InferenceSession(bundle.model_bytes, options,
                                                 providers=["CPUExecutionProvider"])

@@ -35,6 +35,7 @@ winner when it scores better on the held-out rows; both scores are recorded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -68,6 +69,9 @@ TOP_FAMILIES = (1.0, 0.6, 0.35)  # share of the search time by rank
 # time: scaled by the slowdown the search measured. Measured with the modules it needs
 # imported up front (``_warm``): 0.03-0.13 s idle and busy; cold, 0.5 s idle, 2.6 s busy
 OVERHEAD = (0.3, 0.01)  # seconds + share of the budget
+# ... and for the winner's ONNX copy (conversion and parity check), converters imported
+# up front: 0.06 s (linear) to 0.5 s (a 100-tree forest) on breast_cancer, busy machine
+ONNX_OVERHEAD = (0.5, 0.01)
 MAX_SLOWDOWN = 8.0
 
 
@@ -113,9 +117,10 @@ def automl(data: DataSource, target: str, budget: float = 60, *, metric: str | N
            name: str | None = None, study: str | None = None, families: list[str] | None = None,
            cv: int = 5, seed: int = 0, test_size: float = 0.2, promote: bool = False,
            ensemble: int = 1, task: str | None = None,
-           progress: Callable[[str], None] | None = None,
+           progress: Callable[[str], None] | None = None, onnx: bool = True,
            ws: Workspace | None = None) -> AutoMLResult:
-    """Find a good model for ``target`` within ``budget`` seconds; register it as ``name``.
+    """Find a good model for ``target`` within ``budget`` seconds; register it as ``name``
+    (with its parity-checked ONNX copy when it converts, unless ``onnx=False``).
 
     ``ensemble`` > 1 tries a soft vote of the top that many families (see above)."""
     started = time.perf_counter()
@@ -136,13 +141,14 @@ def automl(data: DataSource, target: str, budget: float = 60, *, metric: str | N
                                 "held-out rows: use a test_size above 0")
     dataset = as_dataset(data)
     prepared = prepare(dataset, target, None, metric, test_size, seed, cv, task)
-    _warm()
+    fast_path = bool(name) and onnx
+    _warm(fast_path)
     study = study or name or f"automl-{int(time.time())}"
     recipe = {"kind": "automl", "data": dataset.name, "target": target, "budget": budget,
               "metric": prepared.metric, "families": chosen, "cv": cv, "seed": seed,
               "test_size": test_size, **({"ensemble": ensemble} if ensemble > 1 else {})}
     search = _Search(prepared, dataset, study, seed, ws, deadline=started + budget,
-                     ensemble=ensemble, overhead=OVERHEAD[0] + OVERHEAD[1] * budget)
+                     ensemble=ensemble, overhead=_overhead(budget, fast_path))
     search.run([f for f in FAMILIES if f in chosen], say)
     if not search.board:
         raise InvalidInputError(f"AutoML tried nothing within {budget} s, nothing was "
@@ -163,18 +169,30 @@ def automl(data: DataSource, target: str, budget: float = 60, *, metric: str | N
         tags = {"recipe": json.dumps(recipe), "study": study, "family": family}
         if family == "ensemble" and voted is not None:
             tags["members"] = ",".join(voted["families"])
-        version = register_version(name, run_id, tags, promote, ws)
+        version = register_version(name, run_id, tags, promote, ws, onnx=onnx)
     return AutoMLResult(study, prepared.task, prepared.metric, float(budget),
                         time.perf_counter() - started, search.board, best, test_metrics, run_id,
                         estimator, version, recipe, voted)
 
 
-def _warm() -> None:
+def _overhead(budget: float, fast_path: bool) -> float:
+    """CPU seconds to keep back for registering the winner (and its ONNX copy)."""
+    reserve = OVERHEAD[0] + OVERHEAD[1] * budget
+    return reserve + (ONNX_OVERHEAD[0] + ONNX_OVERHEAD[1] * budget if fast_path else 0.0)
+
+
+def _warm(fast_path: bool) -> None:
     """Import what registering the winner needs now, while the budget is measured:
-    imported at the end, it cost up to seconds past the budget on a busy machine."""
+    imported at the end, it cost up to seconds past the budget on a busy machine (the
+    ONNX converters and onnxruntime alone take 1-3 s)."""
     import skops.io  # noqa: F401  (the format scikit-learn models are stored in)
 
     from modelport.lifecycle import registry, tune  # noqa: F401
+
+    if fast_path:
+        with contextlib.suppress(ImportError):  # without the onnx extra, nothing to warm
+            import onnxruntime  # noqa: F401
+            import skl2onnx  # noqa: F401
 
 
 def make_estimator(family: str, task: str, params: Mapping[str, Any], seed: int,

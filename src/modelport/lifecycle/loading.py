@@ -16,7 +16,7 @@ from sqlalchemy import update
 from modelport.core.formats import Predictor, get_format
 from modelport.core.store import schema as t
 from modelport.core.workspace import Workspace, current
-from modelport.errors import ExportError, InvalidInputError, NotFoundError
+from modelport.errors import ExportError, InvalidInputError, MissingDependencyError, NotFoundError
 from modelport.lifecycle.refs import Ref
 from modelport.lifecycle.registry import ModelVersion, get_version
 
@@ -87,6 +87,39 @@ def export_onnx(ref: str | Ref, ws: Workspace | None = None) -> ModelVersion:
             f"{parity.max_abs_diff:.3g}, labels agree on {parity.labels_agree:.1%} of "
             f"{parity.rows} rows) — it will not be served; the native runtime stays")
     return get_version(Ref(version.name, version=version.version), ws=ws)
+
+
+def add_onnx_copy(ref: str | Ref, ws: Workspace | None = None) -> ModelVersion:
+    """The fast path by default: ``train``, ``tune`` and ``automl`` give the version they
+    register its parity-checked ONNX copy, so serving it at once uses onnxruntime.
+
+    A model that does not convert, or whose copy disagrees, is still registered and keeps
+    its native runtime: the reason is recorded on the version (``onnx_note`` says it in
+    one line), not raised. Without the ``onnx`` extra nothing is tried.
+    """
+    try:
+        return export_onnx(ref, ws=ws)
+    except (ExportError, MissingDependencyError):
+        return get_version(ref, ws=ws)
+
+
+def onnx_note(version: ModelVersion) -> str:
+    """One line on which runtime serves ``version``, and why not ONNX when it is not."""
+    onnx = version.onnx
+    if onnx is None:
+        return (f"{version.ref} has no ONNX copy — its native runtime serves it "
+                "(install modelport[onnx], then: modelport models export-onnx "
+                f"{version.ref})")
+    if onnx.get("passed"):
+        return (f"{version.ref}: ONNX copy checked (max abs difference "
+                f"{onnx['max_abs_diff']:.1g} on {onnx['rows']} rows) — onnxruntime serves it")
+    reason = onnx.get("error") or (
+        f"the copy disagrees with the original (max abs difference "
+        f"{onnx['max_abs_diff']:.3g}, labels agree on {onnx['labels_agree']:.1%} of "
+        f"{onnx['rows']} rows)")
+    if "native runtime" not in reason:  # converters' own messages say it already
+        reason += " — its native runtime serves it"
+    return f"{version.ref} has no ONNX copy: {reason}"
 
 
 def _record_onnx(ws: Workspace, version: ModelVersion, onnx: dict[str, Any]) -> None:

@@ -6,6 +6,10 @@ points at bytes it does not have. Version numbers come from an atomic
 ``UPDATE … RETURNING`` on the model's row: concurrent writers — threads,
 processes, machines sharing PostgreSQL — each get their own number.
 
+NumPy, the signature and the model formats are imported by the functions that
+handle a model, not by the module: ``modelport models list`` only reads rows,
+and a command line starts in a fraction of a second only without them.
+
 >>> version = modelport.register_model("iris", clf, X=frame)   # doctest: +SKIP
 >>> modelport.set_alias("iris", "champion", version.version)   # doctest: +SKIP
 >>> modelport.load("iris@champion").predict(frame.head(3))      # doctest: +SKIP
@@ -18,14 +22,10 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import delete, func, select, update
 
-from modelport.core.formats import format_for, get_format
-from modelport.core.formats.base import Predictor
-from modelport.core.signature import ColumnSpec, Signature
 from modelport.core.store import schema as t
 from modelport.core.store.sql import insert_ignore, upsert
 from modelport.core.workspace import Workspace, current
@@ -39,6 +39,12 @@ from modelport.lifecycle.refs import (
     parse_ref,
 )
 from modelport.lifecycle.tracking import _key, _text
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from modelport.core.formats.base import Predictor
+    from modelport.core.signature import ColumnSpec, Signature
 
 SAMPLE_ROWS = 200
 EXAMPLE_ROWS = 5
@@ -110,8 +116,11 @@ def describe(model: Any, X: Any, sample: Any = None, inputs: Sequence[ColumnSpec
     """Bytes, signature, input example and parity sample of ``model`` trained on frame
     ``X`` (the raw frame: its text columns give the example; ``inputs`` their categories).
     The signature records whether the model takes missing values (``takes_missing``)."""
+    import numpy as np
     import pandas as pd
 
+    from modelport.core.formats import format_for
+    from modelport.core.signature import Signature
     from modelport.lifecycle.estimators import task_of
 
     if not isinstance(X, pd.DataFrame):
@@ -141,6 +150,8 @@ def takes_missing(predictor: Predictor, sample: np.ndarray) -> bool:
     """
     import warnings
 
+    import numpy as np
+
     width = len(predictor.signature.inputs)
     if not width:
         return True
@@ -160,6 +171,8 @@ def takes_missing(predictor: Predictor, sample: np.ndarray) -> bool:
 
 
 def _npy(matrix: np.ndarray) -> bytes:
+    import numpy as np
+
     buf = io.BytesIO()
     np.save(buf, np.ascontiguousarray(matrix, dtype=np.float64), allow_pickle=False)
     return buf.getvalue()
@@ -190,6 +203,8 @@ def register_artifact(name: str, format: str, data: bytes, signature: Signature,
                       tags: Mapping[str, str] | None = None, ws: Workspace | None = None
                       ) -> ModelVersion:
     """Register already-serialised model bytes; the common path of every registration."""
+    from modelport.core.formats import get_format
+
     ws = current(ws)
     check_name(name)
     get_format(format).check(data)
@@ -238,6 +253,8 @@ def _discard_unreferenced(ws: Workspace, digests: list[str]) -> None:
 # ---------------------------------------------------------------- reading
 
 def _version_from_row(row: Any) -> ModelVersion:
+    from modelport.core.signature import Signature
+
     data = dict(row)
     data["signature"] = Signature.from_dict(data["signature"])
     data["metrics"] = data["metrics"] or {}
@@ -440,6 +457,9 @@ def register_run(name: str, run_id: str, description: str = "",
                  tags: Mapping[str, str] | None = None, ws: Workspace | None = None
                  ) -> ModelVersion:
     """Register the model a run logged as the next version of ``name``."""
+    import numpy as np
+
+    from modelport.core.signature import Signature
     from modelport.lifecycle.search import get_run
 
     ws = current(ws)

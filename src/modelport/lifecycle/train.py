@@ -20,6 +20,7 @@ from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, first_line
 from modelport.lifecycle.datasets import DataSource, as_dataset
 from modelport.lifecycle.estimators import build, final_step, task_of
+from modelport.lifecycle.loading import add_onnx_copy
 from modelport.lifecycle.preprocessing import Features, encode
 from modelport.lifecycle.registry import ModelVersion, log_model, register_run
 from modelport.lifecycle.tracking import start_run
@@ -131,11 +132,13 @@ def check_target(frame: Any, target: str, task: str) -> None:
 def train(data: DataSource, target: str, model: str, params: Mapping[str, Any] | None = None,
           name: str | None = None, *, experiment: str = "default", test_size: float = 0.2,
           cv: int = 5, seed: int = 0, run_name: str | None = None, task: str | None = None,
-          progress: Callable[[str], None] | None = None, ws: Workspace | None = None
-          ) -> TrainResult:
+          progress: Callable[[str], None] | None = None, onnx: bool = True,
+          ws: Workspace | None = None) -> TrainResult:
     """Train ``model`` on ``data`` to predict ``target``; register as ``name`` if given.
 
-    ``task`` (classification or regression) overrides what the target looks like."""
+    ``task`` (classification or regression) overrides what the target looks like.
+    A registered version gets its parity-checked ONNX copy when the model converts
+    (``loading.add_onnx_copy``) unless ``onnx=False``."""
     from sklearn.model_selection import cross_validate, train_test_split
 
     ws = current(ws)
@@ -199,6 +202,9 @@ def train(data: DataSource, target: str, model: str, params: Mapping[str, Any] |
         say("storing the model")
         log_model(run, est, raw_train, sample=raw_test, inputs=signature.inputs)
     version = register_run(name, run.id, ws=ws) if name else None
+    if version is not None and onnx:
+        say(f"checking an ONNX copy of {version.ref}")
+        version = add_onnx_copy(version.ref, ws=ws)
     return TrainResult(run.id, task, estimator_name, metrics, time.perf_counter() - started,
                        version)
 

@@ -96,8 +96,9 @@ def tune(data: DataSource, target: str, estimator: str, *, space: str | Path |
          study: str | None = None, name: str | None = None, workers: int = 1, cv: int = 5,
          seed: int = 0, test_size: float = 0.2, prune: bool = True, promote: bool = False,
          task: str | None = None, progress: Callable[[str], None] | None = None,
-         ws: Workspace | None = None) -> TuneResult:
-    """Search ``space`` for ``estimator``'s best parameters; register the best as ``name``.
+         onnx: bool = True, ws: Workspace | None = None) -> TuneResult:
+    """Search ``space`` for ``estimator``'s best parameters; register the best as ``name``
+    (with its parity-checked ONNX copy when it converts, unless ``onnx=False``).
 
     ``trials`` is the total number of finished trials the study should hold
     (so re-running the command resumes it), ``timeout`` the wall-clock limit
@@ -146,7 +147,7 @@ def tune(data: DataSource, target: str, estimator: str, *, space: str | Path |
                                 f"registered: {detail}")
     if name:
         say(f"refitting the best trial ({result.best_trial}) and registering {name}")
-        _register(result, spec, dataset, name, promote, ws)
+        _register(result, spec, dataset, name, promote, onnx, ws)
     return result
 
 
@@ -351,7 +352,7 @@ def _result(spec: TuneSpec, study: Any, storage: Any) -> TuneResult:
 
 
 def _register(result: TuneResult, spec: TuneSpec, dataset: Dataset, name: str, promote: bool,
-              ws: Workspace) -> None:
+              onnx: bool, ws: Workspace) -> None:
     from modelport.lifecycle.train import train
 
     trained = train(dataset, spec.target, spec.estimator, result.best_params,
@@ -360,15 +361,19 @@ def _register(result: TuneResult, spec: TuneSpec, dataset: Dataset, name: str, p
     result.run_id = trained.run_id
     tags = {"recipe": json.dumps(result.recipe), "study": spec.study,
             "best_trial": str(result.best_trial)}
-    result.version = register_version(name, trained.run_id, tags, promote, ws)
+    result.version = register_version(name, trained.run_id, tags, promote, ws, onnx=onnx)
 
 
 def register_version(name: str, run_id: str, tags: Mapping[str, str], promote: bool,
-                     ws: Workspace) -> ModelVersion:
-    """Register a run's model with alias ``challenger``, or ``champion`` when promoted."""
+                     ws: Workspace, onnx: bool = True) -> ModelVersion:
+    """Register a run's model with alias ``challenger``, or ``champion`` when promoted;
+    its ONNX copy is checked before the alias moves, so what the alias serves is fast."""
+    from modelport.lifecycle.loading import add_onnx_copy
     from modelport.lifecycle.registry import get_version
 
     version = register_run(name, run_id, tags=tags, ws=ws)
+    if onnx:
+        add_onnx_copy(version.ref, ws=ws)
     set_alias(name, "champion" if promote else "challenger", version.version, ws=ws)
     return get_version(version.ref, ws=ws)
 

@@ -18,20 +18,20 @@ from servers import Server, serving
 
 
 def make_models(home: Path) -> Workspace:
-    """iris (classifier, ONNX-exported), diabetes (regressor), flowers (text labels)."""
+    """iris (classifier; version 1 ONNX-exported, 2 native only), diabetes (regressor),
+    flowers (text labels)."""
     from sklearn.linear_model import LogisticRegression
 
     from modelport.lifecycle.datasets import load_dataset
-    from modelport.lifecycle.loading import export_onnx
     from modelport.lifecycle.registry import register_model, set_alias
     from modelport.lifecycle.train import train
 
     ws = Workspace.open(Settings(home=home))
-    train("sklearn:iris", "target", "logistic_regression", name="iris", ws=ws)
-    train("sklearn:iris", "target", "random_forest", {"n_estimators": 10}, name="iris", ws=ws)
+    train("sklearn:iris", "target", "logistic_regression", name="iris", ws=ws)  # + its ONNX
+    train("sklearn:iris", "target", "random_forest", {"n_estimators": 10}, name="iris",
+          onnx=False, ws=ws)
     set_alias("iris", "champion", 1, ws=ws)
-    export_onnx("iris:1", ws=ws)
-    train("sklearn:diabetes", "target", "ridge", name="diabetes", ws=ws)
+    train("sklearn:diabetes", "target", "ridge", name="diabetes", onnx=False, ws=ws)
     frame = load_dataset("sklearn:iris").frame
     X = frame.drop(columns="target")
     labels = frame["target"].map({0: "setosa", 1: "versicolor", 2: "virginica"})

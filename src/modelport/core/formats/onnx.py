@@ -21,6 +21,7 @@ from modelport.core.formats import linear, onnx_check
 from modelport.core.formats.base import Format, Predictor
 from modelport.core.signature import Signature
 from modelport.errors import ExportError, InvalidInputError, first_line, require
+from modelport_edge.sessions import session_options
 
 log = logging.getLogger(__name__)
 
@@ -116,14 +117,13 @@ class OnnxFormat(Format):
     def load_model(self, data: bytes) -> Any:
         ort = require("onnxruntime", self.extra)
         self.check(data)
-        options = onnx_check.session_options(ort)
-        # one intra-op thread: serving scales by requests and processes, not by
-        # splitting one small matrix across cores
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        # errors only: converters declare some output shapes loosely (a label of shape
-        # [1], a binary score of [N, 2]) and onnxruntime would log that on every call
-        options.log_severity_level = 3
+        try:
+            # one intra-op thread unless MODELPORT_ONNX_THREADS says otherwise: serve,
+            # batch and stream scale by requests and processes, not by splitting one
+            # small matrix across cores
+            options = session_options(default_threads=1)
+        except ValueError as exc:
+            raise InvalidInputError(str(exc)) from None
         try:
             return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own untyped errors

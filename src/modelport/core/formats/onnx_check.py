@@ -10,25 +10,19 @@ attributes and in model-local functions. Operators must come from the
 standard domains: a custom domain names code outside the ONNX standard
 (a contrib or custom-op library).
 
-``session_options`` adds the second layer: it points onnxruntime's external
-data folder at an empty private directory, so even a tensor the walk missed
-resolves nowhere.
+``modelport_edge.sessions.session_options`` adds the second layer: it points
+onnxruntime's external data folder at an empty private directory, so even a
+tensor the walk missed resolves nowhere.
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import os
-import tempfile
 from collections.abc import Iterator
 from typing import Any
 
 from modelport.errors import InvalidInputError, UnsafeArtifactError, first_line
 
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
-EXTERNAL_FOLDER_KEY = "session.model_external_initializers_file_folder_path"
-_empty_dir: str | None = None
 
 
 def check_model(data: bytes) -> None:
@@ -55,27 +49,6 @@ def check_model(data: bytes) -> None:
                     f"ONNX tensor {tensor.name!r} is stored outside the model "
                     f"(external data {location!r}) — embed it before registering: "
                     "onnx.load(path) reads external data into the model")
-
-
-def session_options(ort: Any) -> Any:
-    """onnxruntime options under which external data can resolve to no file at all."""
-    options = ort.SessionOptions()
-    options.add_session_config_entry(EXTERNAL_FOLDER_KEY, _empty_folder())
-    return options
-
-
-def _empty_folder() -> str:
-    """A directory of this process's own that stays empty (mode 0700, removed at exit)."""
-    global _empty_dir
-    if _empty_dir is None:
-        _empty_dir = tempfile.mkdtemp(prefix="modelport-onnx-")
-        atexit.register(_remove, _empty_dir)
-    return _empty_dir
-
-
-def _remove(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.rmdir(path)
 
 
 def _domain(domain: str, what: str) -> None:

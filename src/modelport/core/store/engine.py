@@ -156,7 +156,16 @@ def _connect(url: str) -> Store:
 
 
 def migrate(store: Store) -> None:
-    """Bring the schema to HEAD_REVISION; a no-op costing one query when it is current."""
+    """Bring the schema to HEAD_REVISION; a no-op costing one read when it is current.
+
+    The current revision is read without a lock first: every command opens the
+    store, and taking SQLite's write lock (or PostgreSQL's advisory lock) to find
+    nothing to do would make ``modelport models list`` queue behind a busy writer.
+    Only an upgrade takes the lock, and asks again under it.
+    """
+    with store._guard(), store.engine.connect() as conn:
+        if _current_revision(conn) == HEAD_REVISION:
+            return
     with store._guard(), store.engine.connect() as raw:
         conn = raw.execution_options(**{_IMMEDIATE: True})
         conn.begin()

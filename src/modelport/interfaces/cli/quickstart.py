@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from modelport.interfaces.cli.render import console, table
+from modelport.interfaces.cli.render import console, onnx_line, table
 
 DATASET, TARGET, NAME = "sklearn:breast_cancer", "target", "breast_cancer"
 CANDIDATES: tuple[tuple[str, dict[str, Any]], ...] = (
@@ -31,9 +31,8 @@ def quickstart(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from modelport.core.workspace import current
-    from modelport.errors import MissingDependencyError
     from modelport.lifecycle.datasets import load_dataset
-    from modelport.lifecycle.loading import export_onnx, load
+    from modelport.lifecycle.loading import load
     from modelport.lifecycle.registry import set_alias
     from modelport.lifecycle.train import train
 
@@ -61,15 +60,7 @@ def quickstart(
         best = max(results, key=lambda r: r.metrics[SELECT_BY])
         assert best.version is not None
         set_alias(name, "champion", best.version.version, ws=ws)
-        task = progress.add_task(f"exporting {best.version.ref} to ONNX", total=None)
-        try:
-            exported = export_onnx(best.version.ref, ws=ws)
-            assert exported.onnx is not None
-            onnx_note = (f"ONNX copy checked: max abs difference "
-                         f"{exported.onnx['max_abs_diff']:.1g} on {exported.onnx['rows']} rows")
-        except MissingDependencyError as exc:
-            onnx_note = f"ONNX export skipped: {exc.message}"
-        progress.update(task, description=onnx_note)
+    onnx_line(best.version)  # train registered it with its checked ONNX copy, if it converts
 
     table("candidates", ["version", "estimator", "cv accuracy", "test accuracy", "test roc_auc"],
           ([r.version.ref if r.version else "-", r.estimator, r.metrics[SELECT_BY],

@@ -13,6 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+OnnxFlag = Annotated[bool, typer.Option(
+    "--onnx/--no-onnx", help="Register a parity-checked ONNX copy too when the model converts: "
+                             "serving then uses onnxruntime (the fast path).")]
 
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)
@@ -44,6 +47,13 @@ def fields(title: str, items: Iterable[tuple[str, Any]]) -> None:
     for key, value in items:
         out.add_row(key, value if isinstance(value, str) else number(value))
     console.print(out)
+
+
+def onnx_line(version: Any) -> None:
+    """Which runtime serves a version just registered: one line, never an error."""
+    from modelport.lifecycle.loading import onnx_note
+
+    console.print(onnx_note(version), markup=False, soft_wrap=True)
 
 
 def emit_json(data: Any) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from modelport.interfaces.cli.render import console, emit_json, table
+from modelport.interfaces.cli.render import OnnxFlag, console, emit_json, onnx_line, table
 
 
 def register(app: typer.Typer) -> None:
@@ -34,6 +34,7 @@ def train(
              "'preprocessing.StandardScaler | linear_model.LogisticRegression' or a preset "
              "(logistic_regression, linear_regression, pa_classifier, hoeffding_tree).")
                       ] = False,
+    onnx: OnnxFlag = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Train an estimator on a dataset and record the run."""
@@ -46,8 +47,10 @@ def train(
     with console.status("loading") as status:
         result = _train(data, target, model, parse_params(param or []), name,
                         experiment=experiment, test_size=test_size, cv=cv, seed=seed,
-                        task=task, progress=lambda msg: status.update(msg))
+                        task=task, progress=lambda msg: status.update(msg), onnx=onnx)
     _show(result, result.estimator, f"{result.estimator} ({result.task})", as_json)
+    if result.version and onnx and not as_json:
+        onnx_line(result.version)
 
 
 def _train_online(data: str, target: str, model: str, params: dict[str, Any], name: str | None,
@@ -65,7 +68,8 @@ def _show(result: Any, estimator: str, title: str, as_json: bool) -> None:
     if as_json:
         emit_json({"run_id": result.run_id, "task": result.task, "estimator": estimator,
                    "metrics": result.metrics,
-                   "version": result.version.ref if result.version else None})
+                   "version": result.version.ref if result.version else None,
+                   "onnx": result.version.onnx if result.version else None})
         return
     table(f"{title} — run {result.run_id}", ["metric", "value"], sorted(result.metrics.items()))
     if result.version:

@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 
 from modelport.errors import InvalidInputError
-from modelport.interfaces.cli.render import JsonFlag, console, emit_json, fields, table
+from modelport.interfaces.cli.render import (
+    JsonFlag,
+    OnnxFlag,
+    console,
+    emit_json,
+    fields,
+    onnx_line,
+    table,
+)
 
 studies = typer.Typer(help="Tuning studies stored in the workspace.", no_args_is_help=True)
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -55,6 +63,7 @@ def tune(
     task: Annotated[str | None, typer.Option(
         help="classification or regression (default: the metric's, else the target's).")
                     ] = None,
+    onnx: OnnxFlag = True,
     as_json: JsonFlag = False,
 ) -> None:
     """Tune an estimator's hyperparameters with Optuna; every trial is a run."""
@@ -65,13 +74,14 @@ def tune(
                        metric=metric, objectives=[o.strip() for o in objectives.split(",")],
                        sampler=sampler, study=study, name=name, workers=workers, cv=cv,
                        seed=seed, promote=promote, prune=prune, task=task,
-                       progress=lambda msg: status.update(msg))
+                       progress=lambda msg: status.update(msg), onnx=onnx)
     out = {"study": result.study, "storage": result.storage, "metric": result.metric,
            "best_trial": result.best_trial, "best_values": result.best_values,
            "best_params": result.best_params, "pareto": result.pareto, "counts": result.counts,
            "run_id": result.run_id,
            "version": result.version.ref if result.version else None,
-           "aliases": result.version.aliases if result.version else []}
+           "aliases": result.version.aliases if result.version else [],
+           "onnx": result.version.onnx if result.version else None}
     if as_json:
         emit_json(out)
         return
@@ -89,6 +99,8 @@ def tune(
     if result.version:
         console.print(f"registered [bold]{result.version.ref}[/bold] as "
                       f"{', '.join(result.version.aliases)}")
+        if onnx:
+            onnx_line(result.version)
 
 
 def _params(params: dict[str, object]) -> str:
@@ -159,6 +171,7 @@ def automl(
     task: Annotated[str | None, typer.Option(
         help="classification or regression (default: the metric's, else the target's).")
                     ] = None,
+    onnx: OnnxFlag = True,
     as_json: JsonFlag = False,
 ) -> None:
     """Search model families within a time budget; register the best."""
@@ -169,14 +182,15 @@ def automl(
         result = _automl(data, target, seconds, metric=metric, name=name,
                          families=families.split(",") if families else None, cv=cv, seed=seed,
                          promote=promote, ensemble=ensemble, task=task,
-                         progress=lambda msg: status.update(msg))
+                         progress=lambda msg: status.update(msg), onnx=onnx)
     if as_json:
         emit_json({"study": result.study, "task": result.task, "metric": result.metric,
                    "budget": result.budget, "elapsed": result.elapsed,
                    "best": result.best.to_dict(), "test_metrics": result.test_metrics,
                    "leaderboard": [c.to_dict() for c in result.leaderboard],
                    "run_id": result.run_id, "ensemble": result.ensemble,
-                   "version": result.version.ref if result.version else None})
+                   "version": result.version.ref if result.version else None,
+                   "onnx": result.version.onnx if result.version else None})
         return
     table(f"leaderboard — {len(result.leaderboard)} candidates in {result.elapsed:.1f} s "
           f"(budget {result.budget:g} s)",
@@ -193,6 +207,8 @@ def automl(
     if result.version:
         console.print(f"registered [bold]{result.version.ref}[/bold] as "
                       f"{', '.join(result.version.aliases)}")
+        if onnx:
+            onnx_line(result.version)
 
 
 def retrain(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import queue
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -30,6 +29,7 @@ from modelport.runtimes.batch.scoring import (
     Scorer,
     SplitDone,
 )
+from modelport_edge.sessions import usable_cpus
 
 Event = ChunkResult | SplitDone
 
@@ -99,7 +99,7 @@ class LocalBackend:
     def __init__(self, workers: int | None = None, address: str | None = None) -> None:
         if address:
             raise InvalidInputError("--ray-address applies to --backend ray only")
-        self.workers = workers or os.cpu_count() or 1
+        self.workers = workers or usable_cpus()
 
     def run(self, spec: ModelSpec, options: ScoreOptions, tasks: Sequence[Task]
             ) -> Iterator[Event]:

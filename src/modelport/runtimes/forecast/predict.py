@@ -29,6 +29,7 @@ from modelport.errors import InvalidInputError, ModelportError
 from modelport.lifecycle.registry import get_version
 from modelport.runtimes.batch import jobs
 from modelport.runtimes.forecast import models as catalogue
+from modelport_edge.sessions import usable_cpus
 
 INLINE_SERIES = 64  # fewer series than this are not worth starting processes for
 
@@ -103,7 +104,7 @@ def _forecast(model: ForecastModel, h: int, levels: list[int], workers: int | No
     import pandas as pd
 
     tasks = _tasks(model)
-    n = min(workers or os.cpu_count() or 1, max(1, len(tasks) // 8))
+    n = min(workers or usable_cpus(), max(1, len(tasks) // 8))
     if len(tasks) < INLINE_SERIES or n <= 1:
         results = _run(tasks, model.season_length, h, levels)
     else:
