@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from modelport.core.store.engine import HEAD_REVISION, forget_stores, migrate, open_store, redact
+from modelport.core.store.engine import forget_stores, migrate, open_store, redact
+from modelport.core.store.migration import MIGRATIONS, VERSION_TABLE, head_revision
 from modelport.core.workspace import Workspace
 from modelport.errors import InvalidInputError, StoreUnavailableError
 
@@ -13,13 +14,14 @@ from modelport.errors import InvalidInputError, StoreUnavailableError
 def test_migrates_on_first_use_and_is_idempotent(ws: Workspace) -> None:
     with ws.store.read() as conn:
         tables = set(inspect(conn).get_table_names())
-        revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        revision = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
     assert {"runs", "run_metrics", "run_latest_metrics", "models", "model_versions",
             "model_aliases", "model_tags", "datasets"} <= tables
-    assert revision == HEAD_REVISION
+    assert revision == head_revision()
+    assert "alembic_version" not in tables  # Optuna's to create, not ours
     migrate(ws.store)  # a second time changes nothing and does not fail
     with ws.store.read() as conn:
-        assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+        assert conn.execute(text(f"SELECT count(*) FROM {VERSION_TABLE}")).scalar() == 1
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
@@ -63,8 +65,6 @@ def test_head_revision_is_the_newest_migration() -> None:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from modelport.core.store.engine import _MIGRATIONS
-
     cfg = Config()
-    cfg.set_main_option("script_location", str(_MIGRATIONS))
-    assert ScriptDirectory.from_config(cfg).get_heads() == [HEAD_REVISION]
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(cfg).get_heads() == [head_revision()]

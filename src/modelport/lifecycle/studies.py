@@ -2,8 +2,10 @@
 
 A study is stored next to the runs it made: Optuna's RDB storage on the
 workspace's database URL (its tables — ``studies``, ``trials``, … — sit beside
-modelport's; Optuna's schema check is skipped because ``alembic_version``
-there is modelport's). Several processes writing one SQLite file hit
+modelport's; each tool keeps its schema revision in a table of its own, Optuna
+in ``alembic_version``, modelport in ``modelport_alembic_version``; Optuna's
+schema check is skipped because it loads Alembic's scripts for every storage
+object, and modelport makes many short-lived ones). Several processes writing one SQLite file hit
 "database is locked", so a multi-worker study on SQLite uses Optuna's journal
 storage, a file under ``MODELPORT_HOME/studies/`` with the same study name;
 on PostgreSQL every worker — on this machine or another — shares the RDB

@@ -20,10 +20,9 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
+from modelport.core.store.migration import current_revision, head_revision, upgrade
 from modelport.errors import InvalidInputError, MissingDependencyError, StoreUnavailableError
 
-HEAD_REVISION = "0005"
-_MIGRATIONS = Path(__file__).parent / "migrations"
 _IMMEDIATE = "modelport_immediate"
 
 
@@ -156,31 +155,13 @@ def _connect(url: str) -> Store:
 
 
 def migrate(store: Store) -> None:
-    """Bring the schema to HEAD_REVISION; a no-op costing one query when it is current."""
+    """Bring the schema to the head revision; a no-op costing one query when it is current."""
     with store._guard(), store.engine.connect() as raw:
         conn = raw.execution_options(**{_IMMEDIATE: True})
         conn.begin()
         if store.dialect == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(7301995)"))
-        if _current_revision(conn) != HEAD_REVISION:
-            _upgrade(conn)
+        if current_revision(conn) != head_revision():
+            upgrade(conn)
         if conn.in_transaction():
             conn.commit()
-
-
-def _current_revision(conn: Connection) -> str | None:
-    from sqlalchemy import inspect
-
-    if not inspect(conn).has_table("alembic_version"):
-        return None
-    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-
-
-def _upgrade(conn: Connection) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(_MIGRATIONS))
-    cfg.attributes["connection"] = conn
-    command.upgrade(cfg, "head")
