@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from modelport.core.store.engine import forget_stores, migrate, open_store, redact
+from modelport.core.store import open_store
+from modelport.core.store.engine import forget_stores, migrate, open_database, redact
 from modelport.core.store.migration import MIGRATIONS, VERSION_TABLE, head_revision
 from modelport.core.workspace import Workspace
 from modelport.errors import InvalidInputError, StoreUnavailableError
@@ -19,13 +20,13 @@ def test_migrates_on_first_use_and_is_idempotent(ws: Workspace) -> None:
             "model_aliases", "model_tags", "datasets"} <= tables
     assert revision == head_revision()
     assert "alembic_version" not in tables  # Optuna's to create, not ours
-    migrate(ws.store)  # a second time changes nothing and does not fail
+    migrate(ws.store.db)  # a second time changes nothing and does not fail
     with ws.store.read() as conn:
         assert conn.execute(text(f"SELECT count(*) FROM {VERSION_TABLE}")).scalar() == 1
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
-    store = open_store(f"sqlite:///{tmp_path}/m.db")
+    store = open_database(f"sqlite:///{tmp_path}/m.db")
     with store.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
@@ -68,3 +69,10 @@ def test_head_revision_is_the_newest_migration() -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     assert ScriptDirectory.from_config(cfg).get_heads() == [head_revision()]
+
+
+@pytest.mark.parametrize("url", ["http://team:8080", "HTTPS://user:secret@team.example/"])
+def test_a_remote_store_url_says_the_server_is_not_built_yet(url: str) -> None:
+    with pytest.raises(InvalidInputError, match=r"needs `modelport server` \(issue 16") as info:
+        open_store(url)
+    assert "secret" not in str(info.value)

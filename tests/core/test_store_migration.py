@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, inspect, text
 
 from modelport.config import Settings
-from modelport.core.store.engine import forget_stores, open_store
+from modelport.core.store.engine import forget_stores, open_database
 from modelport.core.store.migration import VERSION_TABLE, head_revision, revisions
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -54,7 +54,7 @@ def _optuna_trials(url: str, name: str) -> int:
 
 def _legacy_workspace(url: str, engine: Engine) -> None:
     """A workspace as modelport made it before: its revision in ``alembic_version``."""
-    open_store(url)
+    open_database(url)
     forget_stores()
     with engine.begin() as conn:
         conn.execute(text(f"DROP TABLE {VERSION_TABLE}"))
@@ -71,13 +71,13 @@ def _optuna_head(url: str) -> str:
 
 def test_a_fresh_database_leaves_alembic_version_to_optuna(settings: Settings,
                                                           engine: Engine) -> None:
-    open_store(settings.db_url)
+    open_database(settings.db_url)
     assert _rows(engine, VERSION_TABLE) == [head_revision()]
     assert _rows(engine, "alembic_version") is None
     assert _optuna_trials(settings.db_url, "s") == 2  # Optuna stamps its own revision
     assert _rows(engine, "alembic_version") == [_optuna_head(settings.db_url)]
     forget_stores()
-    open_store(settings.db_url)  # and modelport, reopening, still sees only its own
+    open_database(settings.db_url)  # and modelport, reopening, still sees only its own
     assert _rows(engine, VERSION_TABLE) == [head_revision()]
 
 
@@ -85,7 +85,7 @@ def test_a_database_holding_an_optuna_study_first(settings: Settings, engine: En
     _optuna_trials(settings.db_url, "before")
     optuna_row = _rows(engine, "alembic_version")
     assert optuna_row == [_optuna_head(settings.db_url)]
-    store = open_store(settings.db_url)
+    store = open_database(settings.db_url)
     with store.read() as conn:
         assert {"runs", "models", "streams"} <= set(inspect(conn).get_table_names())
     assert _rows(engine, VERSION_TABLE) == [head_revision()]
@@ -96,11 +96,11 @@ def test_a_database_holding_an_optuna_study_first(settings: Settings, engine: En
 def test_a_legacy_workspace_moves_its_revision_over(settings: Settings, engine: Engine) -> None:
     _legacy_workspace(settings.db_url, engine)
     assert _rows(engine, "alembic_version") == [head_revision()]
-    open_store(settings.db_url)
+    open_database(settings.db_url)
     assert _rows(engine, VERSION_TABLE) == [head_revision()]
     assert _rows(engine, "alembic_version") is None
     forget_stores()
-    open_store(settings.db_url)  # idempotent
+    open_database(settings.db_url)  # idempotent
     assert _rows(engine, VERSION_TABLE) == [head_revision()]
 
 
@@ -110,7 +110,7 @@ def test_a_legacy_workspace_with_a_study_keeps_it(settings: Settings, engine: En
     optuna.create_study(study_name="old", storage=storage).optimize(
         lambda trial: trial.suggest_float("x", 0, 1), n_trials=1)
     storage.engine.dispose()
-    open_store(settings.db_url)
+    open_database(settings.db_url)
     assert _rows(engine, VERSION_TABLE) == [head_revision()]
     assert _optuna_trials(settings.db_url, "old") == 3  # Optuna re-stamps, its check passes
     assert _rows(engine, "alembic_version") == [_optuna_head(settings.db_url)]
@@ -121,7 +121,7 @@ def test_a_shared_table_holding_both_rows_keeps_optunas(settings: Settings,
     _legacy_workspace(settings.db_url, engine)
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO alembic_version (version_num) VALUES ('v3.2.0.a')"))
-    open_store(settings.db_url)
+    open_database(settings.db_url)
     assert _rows(engine, VERSION_TABLE) == [head_revision()]
     assert _rows(engine, "alembic_version") == ["v3.2.0.a"]
 
@@ -137,7 +137,7 @@ def test_an_older_legacy_revision_is_upgraded(settings: Settings, engine: Engine
         Operations(MigrationContext.configure(conn)).drop_table("streams")
         conn.execute(text("UPDATE alembic_version SET version_num = '0004'"))
     assert revisions()["0005"] == "0004"
-    store = open_store(settings.db_url)
+    store = open_database(settings.db_url)
     with store.read() as conn:
         assert inspect(conn).has_table("streams")
     assert _rows(engine, VERSION_TABLE) == [head_revision()]

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 
 from modelport.config import Settings
 from modelport.core.artifacts import ArtifactStore, open_artifacts
-from modelport.core.store import Store, open_store
+from modelport.core.store import open_store
+from modelport.core.store.sql import SqlStore
 
 
 @dataclass
 class Workspace:
     settings: Settings
-    store: Store
+    store: SqlStore
     artifacts: ArtifactStore
 
     @classmethod

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from modelport.core.store import schema as t
-from modelport.core.store.sql import insert_ignore, upsert
+from modelport.core.store.sql.upsert import insert_ignore, upsert
 from modelport.core.workspace import Workspace, current
 from modelport.errors import ConflictError, InvalidInputError, NotFoundError
 

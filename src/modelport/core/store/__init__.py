@@ -1,5 +1,13 @@
-"""The metadata store: one database for runs, models, studies, endpoints and jobs."""
+"""The metadata store: runs, models, endpoints, jobs, streams, devices and keys.
 
-from modelport.core.store.engine import Store, open_store
+``open_store(url)`` picks the implementation by URL scheme: ``sqlite:`` and
+``postgresql…`` get the SQL one; ``http(s)://`` will get a client of
+``modelport server`` (issue 16).
+"""
+
+from __future__ import annotations
+
+from modelport.core.store.base import Store
+from modelport.core.store.factory import open_store
 
 __all__ = ["Store", "open_store"]

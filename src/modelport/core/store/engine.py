@@ -31,8 +31,8 @@ def redact(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)
 
 
-class Store:
-    """A migrated database: hands out read and write connections.
+class Database:
+    """A migrated SQL database: hands out read and write connections.
 
     Thread-safe: the engine's pool gives each thread its own connection.
     """
@@ -110,27 +110,27 @@ def _server_engine(url: str) -> Engine:
 _ENGINES = {"sqlite": _sqlite_engine, "postgresql": _server_engine}
 
 _open_lock = threading.Lock()
-_open: dict[str, Store] = {}
+_open: dict[str, Database] = {}
 
 
-def open_store(url: str) -> Store:
-    """The store at ``url``, created and migrated on first use; one per URL per process."""
+def open_database(url: str) -> Database:
+    """The database at ``url``, created and migrated on first use; one per URL per process."""
     with _open_lock:
-        store = _open.get(url)
-        if store is None:
-            store = _open[url] = _connect(url)
-        return store
+        db = _open.get(url)
+        if db is None:
+            db = _open[url] = _connect(url)
+        return db
 
 
 def forget_stores() -> None:
-    """Close every open store (tests, and processes that fork)."""
+    """Close every open database (tests, and processes that fork)."""
     with _open_lock:
-        for store in _open.values():
-            store.dispose()
+        for db in _open.values():
+            db.dispose()
         _open.clear()
 
 
-def _connect(url: str) -> Store:
+def _connect(url: str) -> Database:
     try:
         backend = make_url(url).get_backend_name()
     except ArgumentError as exc:
@@ -149,17 +149,17 @@ def _connect(url: str) -> Store:
         raise InvalidInputError(f"unknown database driver in {redact(url)}: {exc}") from exc
     except ModuleNotFoundError as exc:
         raise MissingDependencyError(exc.name or "psycopg", "postgres") from exc
-    store = Store(engine)
-    migrate(store)
-    return store
+    db = Database(engine)
+    migrate(db)
+    return db
 
 
-def migrate(store: Store) -> None:
+def migrate(db: Database) -> None:
     """Bring the schema to the head revision; a no-op costing one query when it is current."""
-    with store._guard(), store.engine.connect() as raw:
+    with db._guard(), db.engine.connect() as raw:
         conn = raw.execution_options(**{_IMMEDIATE: True})
         conn.begin()
-        if store.dialect == "postgresql":
+        if db.dialect == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(7301995)"))
         if current_revision(conn) != head_revision():
             upgrade(conn)

@@ -25,7 +25,7 @@ import numpy as np
 from sqlalchemy import delete, select
 
 from modelport.core.store import schema as t
-from modelport.core.store.sql import upsert
+from modelport.core.store.sql.upsert import upsert
 from modelport.core.workspace import Workspace
 
 log = logging.getLogger("modelport.stats")

@@ -18,7 +18,7 @@ import orjson
 from sqlalchemy import select, update
 
 from modelport.core.store import schema as t
-from modelport.core.store.sql import upsert
+from modelport.core.store.sql.upsert import upsert
 from modelport.core.workspace import Workspace, current
 from modelport.errors import NotFoundError
 from modelport.lifecycle.registry import ModelVersion, get_version, register_artifact

@@ -1,0 +1,19 @@
+"""The store: one repository per concept group, behind one object per workspace.
+
+The domain (lifecycle, runtimes, control) reads and writes metadata only
+through these repositories, so where it lives — a SQL database today, a
+``modelport server`` later — is one choice made by URL in ``open_store``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from modelport.core.store.registry import RegistryRepository
+
+
+class Store(Protocol):
+    """Every repository of one metadata store. Thread-safe; shared by a process."""
+
+    @property
+    def registry(self) -> RegistryRepository: ...

@@ -1,0 +1,30 @@
+"""The SQL implementation of every repository: SQLAlchemy Core on SQLite or PostgreSQL.
+
+The only package (with ``core/store/engine``, ``schema`` and the migrations)
+that writes SQL; everything above it goes through the repositories.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+
+from sqlalchemy import Connection
+
+from modelport.core.store.engine import Database
+from modelport.core.store.sql.registry import SqlRegistry
+
+
+class SqlStore:
+    """Every repository on one migrated database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.registry = SqlRegistry(db)
+
+    # until every concept group has its repository, the rest still writes SQL inline
+    def read(self) -> AbstractContextManager[Connection]:
+        return self.db.read()
+
+    def write(self) -> AbstractContextManager[Connection]:
+        return self.db.write()
+

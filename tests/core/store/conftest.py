@@ -1,0 +1,27 @@
+"""The store conformance suite's one fixture: every implementation on every database.
+
+Each test of ``tests/core/store`` runs once per (implementation, database)
+pair, as Optuna's storage tests run against every storage. Today the SQL
+implementation runs on SQLite and on a fresh PostgreSQL schema (dropped after
+the test); a REST client of ``modelport server`` joins ``IMPLEMENTATIONS``
+when it exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from modelport.config import Settings
+from modelport.core.store import Store, open_store
+from modelport.core.store.engine import forget_stores
+
+IMPLEMENTATIONS = ["sql"]
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def store(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Store]:
+    assert request.param == "sql"
+    yield open_store(settings.db_url)
+    forget_stores()
