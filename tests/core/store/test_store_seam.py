@@ -21,9 +21,7 @@ PENDING = {
     "src/modelport/core/keys.py",
     "src/modelport/core/workspace.py",  # types its store as SqlStore while the above remain
     "src/modelport/lifecycle/endpoints.py",
-    "src/modelport/lifecycle/search.py",
     "src/modelport/lifecycle/studies.py",
-    "src/modelport/lifecycle/tracking.py",
     "src/modelport/runtimes/batch/jobs.py",
     "src/modelport/runtimes/edge/catalog.py",
     "src/modelport/runtimes/serving/stats.py",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from modelport.core.store.registry import RegistryRepository
+from modelport.core.store.runs import RunsRepository
 
 
 class Store(Protocol):
@@ -17,3 +18,6 @@ class Store(Protocol):
 
     @property
     def registry(self) -> RegistryRepository: ...
+
+    @property
+    def runs(self) -> RunsRepository: ...

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 
 from modelport.core.store.engine import Database
 from modelport.core.store.sql.registry import SqlRegistry
+from modelport.core.store.sql.runs import SqlRuns
 
 
 class SqlStore:
@@ -20,6 +21,7 @@ class SqlStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.registry = SqlRegistry(db)
+        self.runs = SqlRuns(db)
 
     # until every concept group has its repository, the rest still writes SQL inline
     def read(self) -> AbstractContextManager[Connection]:
