@@ -135,3 +135,12 @@ def test_concurrent_writers_never_share_a_number(store: Store) -> None:
         w.join()
     assert sorted(numbers) == list(range(1, threads * each + 1))
     assert store.registry.list_models()[0].versions == threads * each
+
+
+def test_a_tag_key_finds_its_version(store: Store) -> None:
+    repo = store.registry
+    for _ in range(2):
+        repo.create_version("iris", new(), {}, now=1.0)
+    repo.set_tag("iris", 2, "edge.bundle.abc", '{"group": "all"}')
+    assert repo.find_tag("edge.bundle.abc") == ("iris", 2, '{"group": "all"}')
+    assert repo.find_tag("edge.bundle.xyz") is None

@@ -18,14 +18,10 @@ SQL_ONLY = ("sqlalchemy", "modelport.core.store.schema", "modelport.core.store.e
 # concept groups whose SQL has not moved behind a repository yet (issue 16, part 1)
 PENDING = {
     "src/modelport/control/rollout.py",
-    "src/modelport/core/keys.py",
     "src/modelport/core/workspace.py",  # types its store as SqlStore while the above remain
     "src/modelport/lifecycle/endpoints.py",
     "src/modelport/lifecycle/studies.py",
-    "src/modelport/runtimes/batch/jobs.py",
-    "src/modelport/runtimes/edge/catalog.py",
     "src/modelport/runtimes/serving/stats.py",
-    "src/modelport/runtimes/stream/progress.py",
 }
 
 

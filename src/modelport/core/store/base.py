@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from modelport.core.store.jobs import JobsRepository
+from modelport.core.store.keys import KeysRepository
 from modelport.core.store.registry import RegistryRepository
 from modelport.core.store.runs import RunsRepository
+from modelport.core.store.streams import StreamsRepository
 
 
 class Store(Protocol):
@@ -21,3 +24,12 @@ class Store(Protocol):
 
     @property
     def runs(self) -> RunsRepository: ...
+
+    @property
+    def keys(self) -> KeysRepository: ...
+
+    @property
+    def jobs(self) -> JobsRepository: ...
+
+    @property
+    def streams(self) -> StreamsRepository: ...

@@ -99,6 +99,11 @@ class RegistryRepository(Protocol):
 
     def set_tag(self, name: str, version: int, key: str, value: str) -> None: ...
 
+    def find_tag(self, key: str) -> tuple[str, int, str] | None:
+        """Some (model, version, value) tagged ``key``, or None: how a tag that names
+        one thing (a published bundle's digest) finds its version."""
+        ...
+
     def set_description(self, name: str, version: int | None, description: str) -> None:
         """Describe the model (``version`` None) or one version."""
         ...

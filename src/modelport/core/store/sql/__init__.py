@@ -11,8 +11,11 @@ from contextlib import AbstractContextManager
 from sqlalchemy import Connection
 
 from modelport.core.store.engine import Database
+from modelport.core.store.sql.jobs import SqlJobs
+from modelport.core.store.sql.keys import SqlKeys
 from modelport.core.store.sql.registry import SqlRegistry
 from modelport.core.store.sql.runs import SqlRuns
+from modelport.core.store.sql.streams import SqlStreams
 
 
 class SqlStore:
@@ -22,6 +25,9 @@ class SqlStore:
         self.db = db
         self.registry = SqlRegistry(db)
         self.runs = SqlRuns(db)
+        self.keys = SqlKeys(db)
+        self.jobs = SqlJobs(db)
+        self.streams = SqlStreams(db)
 
     # until every concept group has its repository, the rest still writes SQL inline
     def read(self) -> AbstractContextManager[Connection]:

@@ -125,6 +125,13 @@ class SqlRegistry:
             upsert(conn, t.model_tags, {"name": name, "version": version, "key": key,
                                         "value": value}, update=["value"])
 
+    def find_tag(self, key: str) -> tuple[str, int, str] | None:
+        g = t.model_tags
+        with self.db.read() as conn:
+            row = conn.execute(select(g.c.name, g.c.version, g.c.value).where(g.c.key == key)
+                               .limit(1)).first()
+        return (row.name, row.version, row.value) if row else None
+
     def set_description(self, name: str, version: int | None, description: str) -> None:
         self._update_version(name, version, description=description)
 
