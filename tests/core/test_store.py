@@ -13,7 +13,7 @@ from modelport.errors import InvalidInputError, StoreUnavailableError
 
 
 def test_migrates_on_first_use_and_is_idempotent(ws: Workspace) -> None:
-    with ws.store.read() as conn:
+    with ws.store.db.read() as conn:
         tables = set(inspect(conn).get_table_names())
         revision = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
     assert {"runs", "run_metrics", "run_latest_metrics", "models", "model_versions",
@@ -21,7 +21,7 @@ def test_migrates_on_first_use_and_is_idempotent(ws: Workspace) -> None:
     assert revision == head_revision()
     assert "alembic_version" not in tables  # Optuna's to create, not ours
     migrate(ws.store.db)  # a second time changes nothing and does not fail
-    with ws.store.read() as conn:
+    with ws.store.db.read() as conn:
         assert conn.execute(text(f"SELECT count(*) FROM {VERSION_TABLE}")).scalar() == 1
 
 
@@ -36,11 +36,11 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
 def test_write_rolls_back_on_error(ws: Workspace) -> None:
     from modelport.core.store import schema as t
 
-    with pytest.raises(RuntimeError), ws.store.write() as conn:
+    with pytest.raises(RuntimeError), ws.store.db.write() as conn:
         conn.execute(t.models.insert().values(name="m", description="", last_version=0,
                                               created=0.0, updated=0.0))
         raise RuntimeError("boom")
-    with ws.store.read() as conn:
+    with ws.store.db.read() as conn:
         assert conn.execute(t.models.select()).first() is None
 
 

@@ -11,14 +11,13 @@ from dataclasses import dataclass
 
 from modelport.config import Settings
 from modelport.core.artifacts import ArtifactStore, open_artifacts
-from modelport.core.store import open_store
-from modelport.core.store.sql import SqlStore
+from modelport.core.store import Store, open_store
 
 
 @dataclass
 class Workspace:
     settings: Settings
-    store: SqlStore
+    store: Store
     artifacts: ArtifactStore
 
     @classmethod

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelport.core.store import short_lived_engine_options
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, NotFoundError, require
 
@@ -56,18 +57,11 @@ def quiet() -> Iterator[None]:
 
 def rdb_storage(ws: Workspace) -> Any:
     """Optuna's RDB storage on the workspace database, with a heartbeat for dead workers."""
-    from sqlalchemy.pool import NullPool
-
     opt = optuna()
     url = ws.settings.db_url
-    # no pool: a storage object is short-lived and nothing closes it, so a pooled
-    # connection would outlive it; a trial's few storage calls afford a connect each
-    engine_kwargs: dict[str, Any] = {"poolclass": NullPool}
-    if url.startswith("sqlite"):
-        engine_kwargs["connect_args"] = {"timeout": 60}
     with quiet():
         return opt.storages.RDBStorage(
-            url, engine_kwargs=engine_kwargs, skip_compatibility_check=True,
+            url, engine_kwargs=short_lived_engine_options(url), skip_compatibility_check=True,
             heartbeat_interval=HEARTBEAT_SECONDS, grace_period=2 * HEARTBEAT_SECONDS)
 
 

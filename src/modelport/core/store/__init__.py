@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from modelport.core.store.base import Store
+from modelport.core.store.engine import short_lived_engine_options
 from modelport.core.store.factory import open_store
 
-__all__ = ["Store", "open_store"]
+__all__ = ["Store", "open_store", "short_lived_engine_options"]

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from modelport.core.store.endpoints import EndpointsRepository
 from modelport.core.store.jobs import JobsRepository
 from modelport.core.store.keys import KeysRepository
 from modelport.core.store.registry import RegistryRepository
 from modelport.core.store.runs import RunsRepository
+from modelport.core.store.stats import StatsRepository
 from modelport.core.store.streams import StreamsRepository
 
 
@@ -33,3 +35,9 @@ class Store(Protocol):
 
     @property
     def streams(self) -> StreamsRepository: ...
+
+    @property
+    def endpoints(self) -> EndpointsRepository: ...
+
+    @property
+    def stats(self) -> StatsRepository: ...

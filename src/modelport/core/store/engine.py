@@ -103,6 +103,19 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+def short_lived_engine_options(url: str) -> dict[str, Any]:
+    """SQLAlchemy engine options for another library's short-lived engine on this
+    database (Optuna's RDB storage): no pool, since a storage object is short-lived and
+    nothing closes it, so a pooled connection would outlive it — a trial's few storage
+    calls afford a connect each; on SQLite, the same lock timeout as modelport's."""
+    from sqlalchemy.pool import NullPool
+
+    options: dict[str, Any] = {"poolclass": NullPool}
+    if make_url(url).get_backend_name() == "sqlite":
+        options["connect_args"] = {"timeout": 60}
+    return options
+
+
 def _server_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 

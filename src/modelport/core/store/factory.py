@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from modelport.core.store.base import Store
 from modelport.core.store.engine import open_database, redact
 from modelport.core.store.sql import SqlStore
 from modelport.errors import InvalidInputError
 
 
-def open_store(url: str) -> SqlStore:
+def open_store(url: str) -> Store:
     """The store at ``url``: migrated on first use, shared by the process.
 
     >>> open_store("sqlite:///.modelport/modelport.db").registry.list_models()  # doctest: +SKIP

@@ -6,15 +6,13 @@ that writes SQL; everything above it goes through the repositories.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
-
-from sqlalchemy import Connection
-
 from modelport.core.store.engine import Database
+from modelport.core.store.sql.endpoints import SqlEndpoints
 from modelport.core.store.sql.jobs import SqlJobs
 from modelport.core.store.sql.keys import SqlKeys
 from modelport.core.store.sql.registry import SqlRegistry
 from modelport.core.store.sql.runs import SqlRuns
+from modelport.core.store.sql.stats import SqlStats
 from modelport.core.store.sql.streams import SqlStreams
 
 
@@ -28,11 +26,6 @@ class SqlStore:
         self.keys = SqlKeys(db)
         self.jobs = SqlJobs(db)
         self.streams = SqlStreams(db)
-
-    # until every concept group has its repository, the rest still writes SQL inline
-    def read(self) -> AbstractContextManager[Connection]:
-        return self.db.read()
-
-    def write(self) -> AbstractContextManager[Connection]:
-        return self.db.write()
+        self.endpoints = SqlEndpoints(db)
+        self.stats = SqlStats(db)
 
