@@ -19,8 +19,8 @@ from modelport.core.store.runs import (
     RunPage,
     RunRecord,
     Term,
-    storable,
 )
+from modelport.core.store.text import storable
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, NotFoundError
 

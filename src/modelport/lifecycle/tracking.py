@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from modelport.core.store.runs import DatasetRecord, MetricValue, RunRecord
+from modelport.core.store.text import storable
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, NotFoundError
 
@@ -35,9 +36,9 @@ TRACKED_PACKAGES = ("modelport", "numpy", "pandas", "scikit-learn", "lightgbm", 
 
 
 def _key(key: str) -> str:
-    if not isinstance(key, str) or not key or len(key) > MAX_KEY:
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY or not storable(key):
         raise InvalidInputError(f"invalid key {key!r}: a non-empty string of at most {MAX_KEY} "
-                                "characters")
+                                "characters, without NUL or lone surrogates")
     return key
 
 
@@ -46,6 +47,9 @@ def _text(key: str, value: Any, limit: int, what: str) -> str:
     if len(text) > limit:
         raise InvalidInputError(f"{what} {key!r} is {len(text)} characters long; the limit is "
                                 f"{limit}")
+    if not storable(text):
+        raise InvalidInputError(f"{what} {key!r} holds a NUL character or a lone surrogate, "
+                                "which no store keeps")
     return text
 
 

@@ -18,7 +18,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DataError,
+    DBAPIError,
+    NoSuchModuleError,
+    OperationalError,
+)
 
 from modelport.core.store.migration import current_revision, head_revision, upgrade
 from modelport.errors import InvalidInputError, MissingDependencyError, StoreUnavailableError
@@ -58,6 +64,12 @@ class Database:
     def _guard(self) -> Iterator[None]:
         try:
             yield
+        except DataError as exc:  # what the caller sent: not the database's fault
+            raise InvalidInputError(f"the store refused a value: {_first_line(exc.orig)}"
+                                    ) from exc
+        except UnicodeEncodeError as exc:
+            raise InvalidInputError("the store cannot keep a lone surrogate character "
+                                    f"({exc.object[exc.start:exc.end]!r})") from exc
         except OperationalError as exc:
             if _is_connect_failure(exc):
                 raise StoreUnavailableError(

@@ -75,16 +75,6 @@ class DatasetRecord(NamedTuple):
     columns: list[str]
 
 
-def storable(text: str) -> bool:
-    """Whether every database can compare ``text``: PostgreSQL refuses NUL, and a lone
-    surrogate cannot be encoded at all."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in text
-
-
 class RunsRepository(Protocol):
     """Runs. Thread-safe; every method is one transaction. A missing run raises
     ``NotFoundError`` where the method names one to read or delete."""

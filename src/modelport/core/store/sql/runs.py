@@ -28,9 +28,9 @@ from modelport.core.store.runs import (
     RunPage,
     RunRecord,
     Term,
-    storable,
 )
 from modelport.core.store.sql.upsert import insert_ignore, upsert
+from modelport.core.store.text import storable
 from modelport.errors import ConflictError, InvalidInputError, NotFoundError
 
 _ATTRIBUTES = {
