@@ -212,24 +212,16 @@ def resolve(ref: str | Ref, ws: Workspace | None = None) -> Ref:
     ref = parse_ref(ref) if isinstance(ref, str) else ref
     if ref.version is not None:
         return ref
-    repo = ws.store.registry
-    if ref.alias and ref.alias != LATEST:
-        version = repo.alias_version(ref.name, ref.alias)
-        if version is None:
-            _require_model(ws, ref.name)
-            raise NotFoundError(
-                f"model {ref.name!r} has no alias {ref.alias!r} — set one with: "
-                f"modelport models alias {ref.name} {ref.alias} VERSION")
+    named = ref.alias if ref.alias and ref.alias != LATEST else None
+    aliases = [named] if named else [DEFAULT_ALIAS] if ref.alias is None else []
+    version = ws.store.registry.pick_version(ref.name, aliases, latest=named is None)
+    if version is not None:
         return Ref(ref.name, version=version)
-    version = None
-    if ref.alias is None:
-        version = repo.alias_version(ref.name, DEFAULT_ALIAS)
-    if version is None:
-        version = repo.latest_version(ref.name)
-    if version is None:
-        _require_model(ws, ref.name)
-        raise NotFoundError(f"model {ref.name!r} has no versions yet")
-    return Ref(ref.name, version=version)
+    _require_model(ws, ref.name)
+    if named:
+        raise NotFoundError(f"model {ref.name!r} has no alias {named!r} — set one with: "
+                            f"modelport models alias {ref.name} {named} VERSION")
+    raise NotFoundError(f"model {ref.name!r} has no versions yet")
 
 
 def _require_model(ws: Workspace, name: str) -> None:

@@ -31,7 +31,7 @@ def test_versions_are_numbered_and_read_back(store: Store) -> None:
     assert got == {**new(), "name": "iris", "version": 1, "onnx": None, "created": 100.0,
                    "aliases": [], "tags": {"team": "ml"}}
     assert [v["version"] for v in repo.list_versions("iris")] == [2, 1]
-    assert repo.latest_version("iris") == 2
+    assert repo.pick_version("iris", [], latest=True) == 2
     assert repo.has_model("iris") and not repo.has_model("wine")
     [model] = repo.list_models()
     assert (model.name, model.latest_version, model.versions) == ("iris", 2, 2)
@@ -59,8 +59,7 @@ def test_missing_models_and_versions_are_named(store: Store) -> None:
                  lambda: repo.set_description("nope", None, "d")):
         with pytest.raises(NotFoundError, match=r"model 'nope' not found"):
             call()
-    assert repo.alias_version("nope", "champion") is None
-    assert repo.latest_version("nope") is None
+    assert repo.pick_version("nope", ["champion"], latest=True) is None
 
 
 def test_aliases_move_and_go(store: Store) -> None:
@@ -70,11 +69,14 @@ def test_aliases_move_and_go(store: Store) -> None:
     repo.set_alias("iris", "champion", 1)
     repo.set_alias("iris", "champion", 2)  # moves, never duplicates
     repo.set_alias("iris", "challenger", 1)
-    assert repo.alias_version("iris", "champion") == 2
+    assert repo.pick_version("iris", ["champion"], latest=False) == 2
+    assert repo.pick_version("iris", ["nope", "challenger", "champion"], latest=False) == 1
+    assert repo.pick_version("iris", ["nope"], latest=False) is None
+    assert repo.pick_version("iris", ["nope"], latest=True) == 2
     assert repo.get_version("iris", 1)["aliases"] == ["challenger"]
     assert repo.list_models()[0].aliases == {"champion": 2, "challenger": 1}
     repo.delete_alias("iris", "champion")
-    assert repo.alias_version("iris", "champion") is None
+    assert repo.pick_version("iris", ["champion"], latest=False) is None
 
 
 def test_tags_descriptions_and_onnx(store: Store) -> None:
@@ -101,7 +103,8 @@ def test_deleted_numbers_are_never_reused(store: Store) -> None:
     repo.set_alias("iris", "champion", 2)
     repo.set_tag("iris", 2, "k", "v")
     repo.delete_version("iris", 2)
-    assert repo.alias_version("iris", "champion") is None
+    assert repo.pick_version("iris", ["champion"], latest=False) is None
+    assert repo.pick_version("iris", [], latest=True) == 1
     assert repo.create_version("iris", new(), {}, now=2.0) == 3
     repo.delete_model("iris")
     assert repo.list_models() == [] and not repo.has_model("iris")

@@ -8,7 +8,7 @@ tag means the model itself.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypedDict
 
@@ -77,11 +77,14 @@ class RegistryRepository(Protocol):
 
     def has_model(self, name: str) -> bool: ...
 
-    def alias_version(self, name: str, alias: str) -> int | None:
-        """The version ``name@alias`` points at, or None (also for a missing model)."""
-        ...
+    def pick_version(self, name: str, aliases: Sequence[str], latest: bool) -> int | None:
+        """The version the first of ``aliases`` that ``name`` has points at; failing
+        that, its newest version if ``latest``; else None (also for a missing model).
 
-    def latest_version(self, name: str) -> int | None: ...
+        One call for what a reference means (``NAME@champion``, ``NAME``: the default
+        alias or the newest), so resolving costs one round trip on any store.
+        """
+        ...
 
     def get_version(self, name: str, version: int) -> VersionRecord: ...
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
@@ -56,15 +56,16 @@ class SqlRegistry:
         with self.db.read() as conn:
             return _has_model(conn, name)
 
-    def alias_version(self, name: str, alias: str) -> int | None:
-        a = t.model_aliases
+    def pick_version(self, name: str, aliases: Sequence[str], latest: bool) -> int | None:
+        a, v = t.model_aliases, t.model_versions
         with self.db.read() as conn:
-            return conn.execute(select(a.c.version).where(a.c.name == name,
-                                                          a.c.alias == alias)).scalar()
-
-    def latest_version(self, name: str) -> int | None:
-        v = t.model_versions
-        with self.db.read() as conn:
+            for alias in aliases:
+                version: int | None = conn.execute(select(a.c.version).where(
+                    a.c.name == name, a.c.alias == alias)).scalar()
+                if version is not None:
+                    return version
+            if not latest:
+                return None
             return conn.execute(select(func.max(v.c.version)).where(v.c.name == name)).scalar()
 
     def get_version(self, name: str, version: int) -> VersionRecord:
