@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
@@ -37,7 +38,9 @@ def test_endpoints_are_created_changed_and_deleted(store: Store) -> None:
     eps.delete_endpoint("api")
     assert eps.get_endpoint("api") is None and eps.latest_rollout("api") is None
     assert store.stats.read_windows("api", 0.0) == []  # its statistics go with it
-    for call in (lambda: eps.delete_endpoint("api"), lambda: eps.set_policy("api", ONE, 1.0)):
+    for call in (lambda: eps.delete_endpoint("api"), lambda: eps.set_policy("api", ONE, 1.0),
+                 lambda: eps.start_rollout(rollout("r2", 6.0), SPLIT,
+                                           Event(6.0, "start", "running", "", None))):
         with pytest.raises(NotFoundError, match=r"endpoint 'api' not found"):
             call()
 
@@ -77,24 +80,9 @@ def test_two_controllers_never_both_act(store: Store) -> None:
     eps.create_endpoint("api", ONE, now=1.0)
     r = rollout("r1", 2.0)
     eps.start_rollout(r, SPLIT, Event(2.0, "start", "running", "", None))
-    outcomes: list[str] = []
-    start = threading.Barrier(4)
-
-    def act(i: int) -> None:
-        start.wait()
-        try:
-            eps.transition(r, replace(r, step=i, revision=2), None,
-                           Event(3.0, f"step{i}", "running", "", None))
-            outcomes.append("done")
-        except ConflictError:
-            outcomes.append("conflict")
-
-    workers = [threading.Thread(target=act, args=(i,)) for i in range(4)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    assert sorted(outcomes) == ["conflict"] * 3 + ["done"]
+    outcomes = _race(4, lambda i: eps.transition(r, replace(r, step=i, revision=2), None,
+                                                 Event(3.0, f"step{i}", "running", "", None)))
+    assert outcomes == ["conflict"] * 3 + ["done"]
     [(stored, events)] = eps.rollout_history("api")
     assert stored.revision == 2 and len(events) == 2
 
@@ -112,3 +100,39 @@ def test_a_transition_on_a_stale_read_changes_nothing(store: Store) -> None:
     assert eps.active_rollout("api").state == "paused"  # type: ignore[union-attr]
     assert eps.get_endpoint("api")["policy"] == SPLIT  # type: ignore[index]
     assert len(eps.rollout_history("api")[0][1]) == 2
+
+
+def _race(n: int, act: Callable[[int], None]) -> list[str]:
+    """Run ``act(i)`` on ``n`` threads at once; each outcome is "done" or "conflict"."""
+    outcomes: list[str] = []
+    start = threading.Barrier(n)
+
+    def run(i: int) -> None:
+        start.wait()
+        try:
+            act(i)
+            outcomes.append("done")
+        except ConflictError:
+            outcomes.append("conflict")
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return sorted(outcomes)
+
+
+def test_racing_creations_of_one_endpoint(store: Store) -> None:
+    outcomes = _race(4, lambda i: store.endpoints.create_endpoint("api", ONE, now=float(i)))
+    assert outcomes == ["conflict"] * 3 + ["done"]
+    assert len(store.endpoints.list_endpoints()) == 1
+
+
+def test_racing_rollouts_of_one_endpoint(store: Store) -> None:
+    store.endpoints.create_endpoint("api", ONE, now=1.0)
+    outcomes = _race(4, lambda i: store.endpoints.start_rollout(
+        rollout(f"r{i}", 2.0 + i), SPLIT, Event(2.0, "start", "running", "", None)))
+    assert outcomes == ["conflict"] * 3 + ["done"]
+    assert len(store.endpoints.active_rollouts()) == 1
+    assert store.endpoints.get_endpoint("api")["revision"] == 2  # type: ignore[index]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 
 import pytest
 
@@ -115,3 +116,27 @@ def test_too_many_joins_are_refused(store: Store) -> None:
     terms = [(Term("metrics", f"m{i}"), True) for i in range(21)]
     with pytest.raises(InvalidInputError, match="at most 20"):
         store.runs.search([], terms, None, 5, None)
+
+
+def test_concurrent_writers_lose_no_metric(store: Store) -> None:
+    store.runs.create_run(run("r1"))
+    threads, each = 4, 20
+    start = threading.Barrier(threads)
+
+    def log(t: int) -> None:
+        start.wait()
+        for i in range(each):
+            step = t * each + i
+            store.runs.log_batch("r1", {}, [MetricValue("loss", step, float(step))],
+                                 {f"t{t}": str(i)}, now=1.0)
+
+    workers = [threading.Thread(target=log, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    history = store.runs.metric_history("r1", "loss")
+    assert history == [(s, float(s)) for s in range(threads * each)]
+    [got] = store.runs.get_runs(["r1"])
+    assert got.metrics == {"loss": float(threads * each - 1)}  # the highest step, whoever won
+    assert got.tags == {f"t{t}": str(each - 1) for t in range(threads)}

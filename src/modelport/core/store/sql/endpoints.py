@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import IntegrityError
 
 from modelport.core.store import schema as t
 from modelport.core.store.endpoints import ACTIVE, EndpointRecord, Event, Rollout
@@ -19,15 +20,14 @@ class SqlEndpoints:
         self.db = db
 
     def create_endpoint(self, name: str, policy: dict[str, Any], now: float) -> EndpointRecord:
-        e = t.endpoints
-        with self.db.write() as conn:
-            if conn.execute(select(e.c.name).where(e.c.name == name)).first():
-                raise ConflictError(f"endpoint {name!r} already exists — change it with a "
-                                    f"rollout or delete it first: modelport endpoints delete "
-                                    f"{name}")
-            record = EndpointRecord(name=name, policy=policy, revision=1, created=now,
-                                    updated=now)
-            conn.execute(e.insert().values(**record))
+        record = EndpointRecord(name=name, policy=policy, revision=1, created=now, updated=now)
+        try:
+            with self.db.write() as conn:
+                conn.execute(t.endpoints.insert().values(**record))
+        except IntegrityError:  # the name is taken (also by a writer racing this one)
+            raise ConflictError(f"endpoint {name!r} already exists — change it with a rollout "
+                                f"or delete it first: modelport endpoints delete {name}"
+                                ) from None
         return record
 
     def get_endpoint(self, name: str) -> EndpointRecord | None:
@@ -56,8 +56,13 @@ class SqlEndpoints:
             conn.execute(t.endpoint_stats.delete().where(t.endpoint_stats.c.endpoint == name))
 
     def start_rollout(self, rollout: Rollout, policy: dict[str, Any], event: Event) -> None:
-        r = t.rollouts
+        r, e = t.rollouts, t.endpoints
         with self.db.write() as conn:
+            # the endpoint's row, locked: a second controller starting a rollout waits here
+            # and then sees the first one's (SQLite's write lock already serialises them)
+            if conn.execute(select(e.c.name).where(e.c.name == rollout.endpoint)
+                            .with_for_update()).first() is None:
+                raise NotFoundError(f"endpoint {rollout.endpoint!r} not found")
             if conn.execute(select(r.c.id).where(r.c.endpoint == rollout.endpoint,
                                                  r.c.state.in_(ACTIVE))).first():
                 raise ConflictError(f"endpoint {rollout.endpoint!r} already has a rollout in "
