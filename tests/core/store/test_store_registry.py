@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any
@@ -147,3 +148,33 @@ def test_a_tag_key_finds_its_version(store: Store) -> None:
     repo.set_tag("iris", 2, "edge.bundle.abc", '{"group": "all"}')
     assert repo.find_tag("edge.bundle.abc") == ("iris", 2, '{"group": "all"}')
     assert repo.find_tag("edge.bundle.xyz") is None
+
+
+def _alias_tag_and_delete_at_once(repo: Any, name: str) -> None:
+    """Set an alias and a tag on version 1 while deleting it, on three threads."""
+    start = threading.Barrier(3)
+
+    def attempt(call: Any) -> None:
+        start.wait()
+        with contextlib.suppress(NotFoundError):  # the version went first: refused, no row
+            call()
+
+    calls = (lambda: repo.set_alias(name, "champion", 1),
+             lambda: repo.set_tag(name, 1, "stage", "prod"),
+             lambda: repo.delete_version(name, 1))
+    workers = [threading.Thread(target=attempt, args=(call,)) for call in calls]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+
+
+def test_an_alias_or_tag_never_outlives_a_version_deleted_meanwhile(store: Store) -> None:
+    repo = store.registry
+    for round_ in range(8):
+        name = f"m{round_}"
+        repo.create_version(name, new(), {}, now=1.0)
+        _alias_tag_and_delete_at_once(repo, name)
+        model = repo.list_models()[-1]
+        assert (model.name, model.versions, model.aliases) == (name, 0, {})
+        assert repo.find_tag("stage") is None

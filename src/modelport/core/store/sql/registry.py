@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, Table, delete, func, select, update
+from sqlalchemy.sql import ColumnElement
 
 from modelport.core.store import schema as t
 from modelport.core.store.engine import Database
@@ -104,11 +105,8 @@ class SqlRegistry:
         return list(models.values())
 
     def set_alias(self, name: str, alias: str, version: int) -> None:
-        v = t.model_versions
         with self.db.write() as conn:
-            if conn.execute(select(v.c.version).where(v.c.name == name, v.c.version == version)
-                            ).first() is None:
-                raise _missing(conn, name, version)
+            _lock(conn, name, version)
             upsert(conn, t.model_aliases, {"name": name, "alias": alias, "version": version},
                    update=["version"])
 
@@ -121,8 +119,7 @@ class SqlRegistry:
 
     def set_tag(self, name: str, version: int, key: str, value: str) -> None:
         with self.db.write() as conn:
-            if not _has_model(conn, name):
-                raise missing_model(name)
+            _lock(conn, name, version or None)
             upsert(conn, t.model_tags, {"name": name, "version": version, "key": key,
                                         "value": value}, update=["value"])
 
@@ -140,10 +137,7 @@ class SqlRegistry:
         self._update_version(name, version, onnx=onnx)
 
     def _update_version(self, name: str, version: int | None, **values: Any) -> None:
-        table = t.models if version is None else t.model_versions
-        cond = table.c.name == name
-        if version is not None:
-            cond &= table.c.version == version
+        table, cond = _row(name, version)
         with self.db.write() as conn:
             if not conn.execute(update(table).where(cond).values(**values)).rowcount:
                 raise _missing(conn, name, version)
@@ -155,13 +149,29 @@ class SqlRegistry:
 
     def delete_version(self, name: str, version: int) -> None:
         with self.db.write() as conn:
+            _lock(conn, name, version)
             for table in (t.model_aliases, t.model_tags):
                 conn.execute(delete(table).where(table.c.name == name,
                                                  table.c.version == version))
             v = t.model_versions
-            if not conn.execute(delete(v).where(v.c.name == name, v.c.version == version)
-                                ).rowcount:
-                raise _missing(conn, name, version)
+            conn.execute(delete(v).where(v.c.name == name, v.c.version == version))
+
+
+def _lock(conn: Connection, name: str, version: int | None) -> None:
+    """Lock the model's row (``version`` None) or the version's until the transaction
+    ends, or raise: an alias or tag written meanwhile can then never outlive a version
+    deleted at the same time (PostgreSQL; SQLite's write lock serialises writers)."""
+    table, cond = _row(name, version)
+    if conn.execute(select(table.c.name).where(cond).with_for_update()).first() is None:
+        raise _missing(conn, name, version)
+
+
+def _row(name: str, version: int | None) -> tuple[Table, ColumnElement[bool]]:
+    """The table and condition naming a model (``version`` None) or one version."""
+    if version is None:
+        return t.models, t.models.c.name == name
+    v = t.model_versions
+    return v, (v.c.name == name) & (v.c.version == version)
 
 
 def _has_model(conn: Connection, name: str) -> bool:
