@@ -9,7 +9,7 @@ when it exists.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -17,11 +17,14 @@ from modelport.config import Settings
 from modelport.core.store import Store, open_store
 from modelport.core.store.engine import forget_stores
 
-IMPLEMENTATIONS = ["sql"]
+# how each implementation opens a store on a test database; a REST client of
+# ``modelport server`` would start one on ``settings.db_url`` and connect to it
+IMPLEMENTATIONS: dict[str, Callable[[Settings], Store]] = {
+    "sql": lambda settings: open_store(settings.db_url),
+}
 
 
-@pytest.fixture(params=IMPLEMENTATIONS)
+@pytest.fixture(params=sorted(IMPLEMENTATIONS))
 def store(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Store]:
-    assert request.param == "sql"
-    yield open_store(settings.db_url)
+    yield IMPLEMENTATIONS[request.param](settings)
     forget_stores()
