@@ -5,25 +5,28 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from modelport.core.store.engine import HEAD_REVISION, forget_stores, migrate, open_store, redact
+from modelport.core.store import open_store
+from modelport.core.store.engine import forget_stores, migrate, open_database, redact
+from modelport.core.store.migration import MIGRATIONS, VERSION_TABLE, head_revision
 from modelport.core.workspace import Workspace
 from modelport.errors import InvalidInputError, StoreUnavailableError
 
 
 def test_migrates_on_first_use_and_is_idempotent(ws: Workspace) -> None:
-    with ws.store.read() as conn:
+    with ws.store.db.read() as conn:
         tables = set(inspect(conn).get_table_names())
-        revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        revision = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
     assert {"runs", "run_metrics", "run_latest_metrics", "models", "model_versions",
             "model_aliases", "model_tags", "datasets"} <= tables
-    assert revision == HEAD_REVISION
-    migrate(ws.store)  # a second time changes nothing and does not fail
-    with ws.store.read() as conn:
-        assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+    assert revision == head_revision()
+    assert "alembic_version" not in tables  # Optuna's to create, not ours
+    migrate(ws.store.db)  # a second time changes nothing and does not fail
+    with ws.store.db.read() as conn:
+        assert conn.execute(text(f"SELECT count(*) FROM {VERSION_TABLE}")).scalar() == 1
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
-    store = open_store(f"sqlite:///{tmp_path}/m.db")
+    store = open_database(f"sqlite:///{tmp_path}/m.db")
     with store.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
@@ -33,11 +36,11 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
 def test_write_rolls_back_on_error(ws: Workspace) -> None:
     from modelport.core.store import schema as t
 
-    with pytest.raises(RuntimeError), ws.store.write() as conn:
+    with pytest.raises(RuntimeError), ws.store.db.write() as conn:
         conn.execute(t.models.insert().values(name="m", description="", last_version=0,
                                               created=0.0, updated=0.0))
         raise RuntimeError("boom")
-    with ws.store.read() as conn:
+    with ws.store.db.read() as conn:
         assert conn.execute(t.models.select()).first() is None
 
 
@@ -63,21 +66,25 @@ def test_head_revision_is_the_newest_migration() -> None:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from modelport.core.store.engine import _MIGRATIONS
-
     cfg = Config()
-    cfg.set_main_option("script_location", str(_MIGRATIONS))
-    assert ScriptDirectory.from_config(cfg).get_heads() == [HEAD_REVISION]
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(cfg).get_heads() == [head_revision()]
+
+
+@pytest.mark.parametrize("url", ["http://team:8080", "HTTPS://user:secret@team.example/"])
+def test_a_remote_store_url_says_the_server_is_not_built_yet(url: str) -> None:
+    with pytest.raises(InvalidInputError, match=r"needs `modelport server` \(issue 16") as info:
+        open_store(url)
+    assert "secret" not in str(info.value)
 
 
 def test_opening_a_current_store_takes_no_lock(tmp_path: Path) -> None:
     """Every command opens the store: a writer holding SQLite's lock must not stall it."""
     import threading
 
-    url = f"sqlite:///{tmp_path}/m.db"
-    store = open_store(url)
+    db = open_database(f"sqlite:///{tmp_path}/m.db")
     opened = threading.Event()
-    with store.write():
-        threading.Thread(target=lambda: (migrate(store), opened.set()), daemon=True).start()
+    with db.write():
+        threading.Thread(target=lambda: (migrate(db), opened.set()), daemon=True).start()
         assert opened.wait(10), "migrate waited for the write lock on a current schema"
     forget_stores()

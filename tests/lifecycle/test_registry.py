@@ -188,7 +188,9 @@ def test_failed_commit_leaves_no_artifact(ws: Workspace, clf, monkeypatch) -> No
     def broken_insert(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(reg, "insert_ignore", broken_insert)
+    from modelport.core.store.sql import registry as sql_registry
+
+    monkeypatch.setattr(sql_registry, "insert_ignore", broken_insert)
     with pytest.raises(RuntimeError):
         reg.register_model("iris", model, X=X, ws=ws)
     blobs = list((ws.settings.home / "artifacts").rglob("*")) if ws.settings.home.exists() else []

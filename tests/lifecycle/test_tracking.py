@@ -73,6 +73,17 @@ def test_bad_metrics_are_refused_and_nothing_is_written(ws: Workspace, bad: dict
     assert rec.params == {} and rec.metrics == {}
 
 
+@pytest.mark.parametrize("batch", [{"tags": {"t": "a\x00b"}}, {"params": {"p": "\x00"}},
+                                   {"metrics": {"m\x00": 1.0}}, {"tags": {"t\ud800": "x"}},
+                                   {"params": {"p": "\udfff"}}])
+def test_text_no_store_keeps_is_refused_alike_everywhere(ws: Workspace, batch: dict) -> None:
+    """SQLite would keep a NUL that PostgreSQL refuses: both refuse it, by name, first."""
+    with start_run(ws=ws) as run, pytest.raises(InvalidInputError, match=r"NUL|surrogate"):
+        run.log_batch(**{"params": {"a": 1}, **batch})
+    rec = get_run(run.id, ws=ws)
+    assert (rec.params, rec.metrics, rec.tags) == ({}, {}, {})
+
+
 def test_oversized_param_is_refused(ws: Workspace) -> None:
     with start_run(ws=ws) as run, pytest.raises(InvalidInputError, match="limit is 6000"):
         run.log_param("p", "x" * 7000)

@@ -14,58 +14,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
-
-from modelport.core.store import schema as t
+from modelport.core.store.endpoints import Event, Rollout
 from modelport.core.workspace import Workspace, current
 from modelport.errors import ConflictError, InvalidInputError, NotFoundError
-from modelport.lifecycle.endpoints import Policy, Route, get_endpoint, set_policy, version_label
+from modelport.lifecycle.endpoints import Policy, Route, checked, get_endpoint, version_label
 from modelport.lifecycle.registry import get_version
 
-ACTIVE = ("running", "paused", "warming", "switched")
 KINDS = ("canary", "bluegreen", "shadow")
-
-
-@dataclass
-class Rollout:
-    id: str
-    endpoint: str
-    kind: str
-    state: str
-    stable: str
-    candidate: str
-    config: dict[str, Any]
-    step: int
-    step_started: float
-    revision: int
-    created: float
-    updated: float
-
-    @property
-    def active(self) -> bool:
-        return self.state in ACTIVE
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass
-class Event:
-    at: float
-    action: str
-    state: str
-    reason: str
-    metrics: dict[str, Any] | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def _rollout(row: Any) -> Rollout:
-    return Rollout(**{c: getattr(row, c) for c in Rollout.__dataclass_fields__})
 
 
 # ------------------------------------------------------------------ policies
@@ -83,44 +40,27 @@ def shadow_policy(r: Rollout) -> Policy:
 # ------------------------------------------------------------------ reading
 
 def active_rollout(endpoint: str, ws: Workspace | None = None) -> Rollout | None:
-    ws = current(ws)
-    with ws.store.read() as conn:
-        row = conn.execute(select(t.rollouts).where(
-            t.rollouts.c.endpoint == endpoint, t.rollouts.c.state.in_(ACTIVE))).first()
-    return _rollout(row) if row else None
+    return current(ws).store.endpoints.active_rollout(endpoint)
 
 
 def latest_rollout(endpoint: str, ws: Workspace | None = None) -> Rollout:
     ws = current(ws)
     get_endpoint(endpoint, ws=ws)
-    with ws.store.read() as conn:
-        row = conn.execute(select(t.rollouts).where(t.rollouts.c.endpoint == endpoint)
-                           .order_by(t.rollouts.c.created.desc()).limit(1)).first()
+    row = ws.store.endpoints.latest_rollout(endpoint)
     if row is None:
         raise NotFoundError(f"endpoint {endpoint!r} has had no rollout — start one with: "
                             f"modelport rollout canary {endpoint} --to MODEL:VERSION")
-    return _rollout(row)
+    return row
 
 
 def active_rollouts(ws: Workspace | None = None) -> list[Rollout]:
-    ws = current(ws)
-    with ws.store.read() as conn:
-        return [_rollout(r) for r in conn.execute(
-            select(t.rollouts).where(t.rollouts.c.state.in_(ACTIVE)))]
+    return current(ws).store.endpoints.active_rollouts()
 
 
 def history(endpoint: str, ws: Workspace | None = None) -> list[tuple[Rollout, list[Event]]]:
     ws = current(ws)
     get_endpoint(endpoint, ws=ws)
-    out = []
-    with ws.store.read() as conn:
-        for row in conn.execute(select(t.rollouts).where(t.rollouts.c.endpoint == endpoint)
-                                .order_by(t.rollouts.c.created)):
-            events = [Event(e.at, e.action, e.state, e.reason, e.metrics) for e in conn.execute(
-                select(t.rollout_events).where(t.rollout_events.c.rollout_id == row.id)
-                .order_by(t.rollout_events.c.id))]
-            out.append((_rollout(row), events))
-    return out
+    return ws.store.endpoints.rollout_history(endpoint)
 
 
 # ------------------------------------------------------------------ starting
@@ -161,10 +101,9 @@ def _start(endpoint: str, kind: str, to: str, config: dict[str, Any], state: str
     now = time.time()
     r = Rollout(uuid.uuid4().hex, endpoint, kind, state, stable, candidate, config, 0, now, 1,
                 now, now)
-    with ws.store.write() as conn:
-        conn.execute(t.rollouts.insert().values(**r.to_dict()))
-        set_policy(endpoint, policy_for(r), ws=ws, conn=conn)
-        _event(conn, r, "start", f"{kind} of {candidate} over {stable}", None)
+    ws.store.endpoints.start_rollout(
+        r, checked(policy_for(r)), Event(now, "start", state, f"{kind} of {candidate} over "
+                                         f"{stable}", None))
     return r
 
 
@@ -197,13 +136,6 @@ def start_shadow(endpoint: str, to: str, percent: float, ws: Workspace | None = 
 
 # ------------------------------------------------------------------ transitions
 
-def _event(conn: Any, r: Rollout, action: str, reason: str,
-           metrics: dict[str, Any] | None) -> None:
-    conn.execute(t.rollout_events.insert().values(
-        rollout_id=r.id, at=time.time(), action=action, state=r.state, reason=reason,
-        metrics=metrics))
-
-
 def transition(r: Rollout, action: str, reason: str, *, state: str | None = None,
                step: int | None = None, policy: Policy | None = None,
                metrics: dict[str, Any] | None = None, ws: Workspace | None = None) -> Rollout:
@@ -213,20 +145,11 @@ def transition(r: Rollout, action: str, reason: str, *, state: str | None = None
     new_state = state or r.state
     new_step = r.step if step is None else step
     restart_clock = new_step != r.step or new_state != r.state
-    with ws.store.write() as conn:
-        done = conn.execute(update(t.rollouts).where(
-            t.rollouts.c.id == r.id, t.rollouts.c.revision == r.revision).values(
-            state=new_state, step=new_step,
-            step_started=now if restart_clock else r.step_started,
-            revision=r.revision + 1, updated=now)).rowcount
-        if not done:
-            raise ConflictError(f"rollout of {r.endpoint} changed meanwhile — read it again")
-        moved = Rollout(**{**r.to_dict(), "state": new_state, "step": new_step,
-                           "step_started": now if restart_clock else r.step_started,
-                           "revision": r.revision + 1, "updated": now})
-        if policy is not None:
-            set_policy(r.endpoint, policy, ws=ws, conn=conn)
-        _event(conn, moved, action, reason, metrics)
+    moved = Rollout(**{**r.to_dict(), "state": new_state, "step": new_step,
+                       "step_started": now if restart_clock else r.step_started,
+                       "revision": r.revision + 1, "updated": now})
+    ws.store.endpoints.transition(r, moved, checked(policy) if policy is not None else None,
+                                  Event(now, action, new_state, reason, metrics))
     return moved
 
 

@@ -18,9 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
-
-from modelport.core.store import schema as t
+from modelport.core.store.keys import KeyRecord
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, NotFoundError
 
@@ -68,10 +66,11 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _row_to_key(row: Any) -> ApiKey:
-    return ApiKey(row.id, row.name, tuple(row.scopes),
-                  tuple(row.models) if row.models is not None else None, row.rate_limit,
-                  row.created, row.revoked)
+def _key(record: KeyRecord) -> ApiKey:
+    models = record["models"]
+    return ApiKey(record["id"], record["name"], tuple(record["scopes"]),
+                  tuple(models) if models is not None else None, record["rate_limit"],
+                  record["created"], record["revoked"])
 
 
 def create_key(name: str, scopes: Sequence[str] = ("predict",),
@@ -91,36 +90,22 @@ def create_key(name: str, scopes: Sequence[str] = ("predict",),
     secret = f"{PREFIX}{key_id}_{secrets.token_urlsafe(24)}"
     key = ApiKey(key_id, name, tuple(scopes), tuple(models) if models else None, rate_limit,
                  time.time(), None)
-    with ws.store.write() as conn:
-        conn.execute(t.api_keys.insert().values(
-            id=key.id, name=key.name, hash=digest(secret), scopes=list(key.scopes),
-            models=list(key.models) if key.models else None, rate_limit=rate_limit,
-            created=key.created, revoked=None))
+    ws.store.keys.create_key(KeyRecord(
+        id=key.id, name=key.name, scopes=list(key.scopes),
+        models=list(key.models) if key.models else None, rate_limit=rate_limit,
+        created=key.created, revoked=None), digest(secret))
     return key, secret
 
 
 def list_keys(ws: Workspace | None = None, include_revoked: bool = False) -> list[ApiKey]:
-    ws = current(ws)
-    query = select(t.api_keys).order_by(t.api_keys.c.created)
-    if not include_revoked:
-        query = query.where(t.api_keys.c.revoked.is_(None))
-    with ws.store.read() as conn:
-        return [_row_to_key(r) for r in conn.execute(query)]
+    return [_key(r) for r in current(ws).store.keys.list_keys(include_revoked)]
 
 
 def active_keys_by_hash(ws: Workspace | None = None) -> dict[str, ApiKey]:
     """Every usable key, by the digest a presented secret will be looked up with."""
-    ws = current(ws)
-    with ws.store.read() as conn:
-        rows = conn.execute(select(t.api_keys).where(t.api_keys.c.revoked.is_(None)))
-        return {r.hash: _row_to_key(r) for r in rows}
+    return {h: _key(r) for h, r in current(ws).store.keys.active_keys_by_digest().items()}
 
 
 def revoke_key(key_id: str, ws: Workspace | None = None) -> None:
-    ws = current(ws)
-    with ws.store.write() as conn:
-        done = conn.execute(update(t.api_keys).where(
-            t.api_keys.c.id == key_id, t.api_keys.c.revoked.is_(None)).values(
-            revoked=time.time())).rowcount
-    if not done:
+    if not current(ws).store.keys.revoke_key(key_id, time.time()):
         raise NotFoundError(f"no active key {key_id!r} — list keys with: modelport keys list")

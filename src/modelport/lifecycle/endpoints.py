@@ -16,11 +16,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
-
-from modelport.core.store import schema as t
+from modelport.core.store.endpoints import EndpointRecord
 from modelport.core.workspace import Workspace, current
-from modelport.errors import ConflictError, InvalidInputError, NotFoundError
+from modelport.errors import InvalidInputError, NotFoundError
 from modelport.lifecycle.refs import check_name, parse_ref
 from modelport.lifecycle.registry import get_version
 
@@ -91,9 +89,9 @@ def version_label(ref: str, ws: Workspace | None = None) -> str:
     return f"{v.name}:{v.version}"
 
 
-def _endpoint(row: Any) -> Endpoint:
-    return Endpoint(row.name, Policy.from_dict(row.policy), row.revision, row.created,
-                    row.updated)
+def _endpoint(record: EndpointRecord) -> Endpoint:
+    return Endpoint(record["name"], Policy.from_dict(record["policy"]), record["revision"],
+                    record["created"], record["updated"])
 
 
 def create_endpoint(name: str, model: str, ws: Workspace | None = None) -> Endpoint:
@@ -101,20 +99,11 @@ def create_endpoint(name: str, model: str, ws: Workspace | None = None) -> Endpo
     ws = current(ws)
     check_name(name)
     policy = Policy.single(version_label(model, ws=ws))
-    now = time.time()
-    with ws.store.write() as conn:
-        if conn.execute(select(t.endpoints.c.name).where(t.endpoints.c.name == name)).first():
-            raise ConflictError(f"endpoint {name!r} already exists — change it with a rollout "
-                                f"or delete it first: modelport endpoints delete {name}")
-        conn.execute(t.endpoints.insert().values(name=name, policy=policy.to_dict(), revision=1,
-                                                 created=now, updated=now))
-    return get_endpoint(name, ws=ws)
+    return _endpoint(ws.store.endpoints.create_endpoint(name, policy.to_dict(), time.time()))
 
 
 def get_endpoint(name: str, ws: Workspace | None = None) -> Endpoint:
-    ws = current(ws)
-    with ws.store.read() as conn:
-        row = conn.execute(select(t.endpoints).where(t.endpoints.c.name == name)).first()
+    row = current(ws).store.endpoints.get_endpoint(name)
     if row is None:
         raise NotFoundError(f"endpoint {name!r} not found — create it with: modelport endpoints "
                             f"create {name} --model MODEL")
@@ -122,10 +111,7 @@ def get_endpoint(name: str, ws: Workspace | None = None) -> Endpoint:
 
 
 def list_endpoints(ws: Workspace | None = None) -> list[Endpoint]:
-    ws = current(ws)
-    with ws.store.read() as conn:
-        return [_endpoint(r) for r in conn.execute(select(t.endpoints)
-                                                   .order_by(t.endpoints.c.name))]
+    return [_endpoint(r) for r in current(ws).store.endpoints.list_endpoints()]
 
 
 def revisions(ws: Workspace | None = None) -> dict[str, tuple[float, int]]:
@@ -134,40 +120,25 @@ def revisions(ws: Workspace | None = None) -> dict[str, tuple[float, int]]:
     ``created`` tells a deleted-and-recreated endpoint from the old one, whose
     revision counter it may repeat.
     """
-    ws = current(ws)
-    with ws.store.read() as conn:
-        rows = conn.execute(select(t.endpoints.c.name, t.endpoints.c.created,
-                                   t.endpoints.c.revision))
-        return {name: (created, revision) for name, created, revision in rows}
+    return current(ws).store.endpoints.endpoint_revisions()
 
 
-def set_policy(name: str, policy: Policy, ws: Workspace | None = None,
-               conn: Any = None) -> Endpoint:
-    """Replace an endpoint's policy (inside ``conn``'s transaction when given)."""
+def set_policy(name: str, policy: Policy, ws: Workspace | None = None) -> Endpoint:
+    """Replace an endpoint's policy."""
     ws = current(ws)
+    return _endpoint(ws.store.endpoints.set_policy(name, checked(policy), time.time()))
+
+
+def checked(policy: Policy) -> dict[str, Any]:
+    """A policy as the store keeps it, once it is known to be sound and to name fixed
+    versions."""
     policy.check()
     for version in policy.versions():
         ref = parse_ref(version)
         if ref.version is None:
             raise InvalidInputError(f"policies name fixed versions (NAME:VERSION), not {version}")
-    if conn is None:
-        with ws.store.write() as own:
-            return _write_policy(own, name, policy)
-    return _write_policy(conn, name, policy)
-
-
-def _write_policy(conn: Any, name: str, policy: Policy) -> Endpoint:
-    done = conn.execute(update(t.endpoints).where(t.endpoints.c.name == name).values(
-        policy=policy.to_dict(), revision=t.endpoints.c.revision + 1,
-        updated=time.time())).rowcount
-    if not done:
-        raise NotFoundError(f"endpoint {name!r} not found")
-    return _endpoint(conn.execute(select(t.endpoints).where(t.endpoints.c.name == name)).one())
+    return policy.to_dict()
 
 
 def delete_endpoint(name: str, ws: Workspace | None = None) -> None:
-    ws = current(ws)
-    with ws.store.write() as conn:
-        if not conn.execute(t.endpoints.delete().where(t.endpoints.c.name == name)).rowcount:
-            raise NotFoundError(f"endpoint {name!r} not found")
-        conn.execute(t.endpoint_stats.delete().where(t.endpoint_stats.c.endpoint == name))
+    current(ws).store.endpoints.delete_endpoint(name)

@@ -11,10 +11,8 @@ import io
 from typing import Any
 
 import numpy as np
-from sqlalchemy import update
 
 from modelport.core.formats import Predictor, get_format
-from modelport.core.store import schema as t
 from modelport.core.workspace import Workspace, current
 from modelport.errors import ExportError, InvalidInputError, MissingDependencyError, NotFoundError
 from modelport.lifecycle.refs import Ref
@@ -123,7 +121,4 @@ def onnx_note(version: ModelVersion) -> str:
 
 
 def _record_onnx(ws: Workspace, version: ModelVersion, onnx: dict[str, Any]) -> None:
-    with ws.store.write() as conn:
-        conn.execute(update(t.model_versions).where(
-            t.model_versions.c.name == version.name,
-            t.model_versions.c.version == version.version).values(onnx=onnx))
+    ws.store.registry.set_onnx(version.name, version.version, onnx)

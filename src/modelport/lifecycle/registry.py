@@ -2,9 +2,9 @@
 
 A version's artifact is written to the content-addressed store *before* its
 metadata commits, and removed again if the commit fails, so the registry never
-points at bytes it does not have. Version numbers come from an atomic
-``UPDATE … RETURNING`` on the model's row: concurrent writers — threads,
-processes, machines sharing PostgreSQL — each get their own number.
+points at bytes it does not have. Version numbers are handed out atomically by
+the store (``core/store/registry``): concurrent writers — threads, processes,
+machines sharing PostgreSQL — each get their own number.
 
 NumPy, the signature and the model formats are imported by the functions that
 handle a model, not by the module: ``modelport models list`` only reads rows,
@@ -24,10 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select, update
-
-from modelport.core.store import schema as t
-from modelport.core.store.sql import insert_ignore, upsert
+from modelport.core.store.registry import Model, NewVersion, VersionRecord, missing_model
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, NotFoundError
 from modelport.lifecycle.refs import (
@@ -81,21 +78,6 @@ class ModelVersion:
         out = {k: v for k, v in self.__dict__.items() if k != "signature"}
         out["signature"] = self.signature.to_dict()
         return out
-
-
-@dataclass
-class Model:
-    name: str
-    description: str
-    created: float
-    updated: float
-    latest_version: int | None
-    versions: int
-    aliases: dict[str, int] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 # ---------------------------------------------------------------- registering
@@ -212,25 +194,13 @@ def register_artifact(name: str, format: str, data: bytes, signature: Signature,
     written = [ws.artifacts.put(data)]
     if sample is not None:
         written.append(ws.artifacts.put(_npy(sample)))
-    now = time.time()
+    record = NewVersion(
+        format=format, artifact_digest=written[0], artifact_size=len(data),
+        sample_digest=written[1] if sample is not None else None, signature=signature.to_dict(),
+        input_example=example, metrics={k: float(v) for k, v in (metrics or {}).items()},
+        run_id=run_id, dataset_digest=dataset_digest, description=description)
     try:
-        with ws.store.write() as conn:
-            insert_ignore(conn, t.models, {"name": name, "description": "", "last_version": 0,
-                                           "created": now, "updated": now})
-            version = conn.execute(
-                update(t.models).where(t.models.c.name == name)
-                .values(last_version=t.models.c.last_version + 1, updated=now)
-                .returning(t.models.c.last_version)).scalar_one()
-            conn.execute(t.model_versions.insert().values(
-                name=name, version=version, format=format, artifact_digest=written[0],
-                artifact_size=len(data), sample_digest=written[1] if sample is not None else None,
-                signature=signature.to_dict(), input_example=example,
-                metrics={k: float(v) for k, v in (metrics or {}).items()}, run_id=run_id,
-                dataset_digest=dataset_digest, description=description, onnx=None, created=now))
-            if tag_rows:
-                conn.execute(t.model_tags.insert(), [
-                    {"name": name, "version": version, "key": k, "value": v}
-                    for k, v in tag_rows.items()])
+        version = ws.store.registry.create_version(name, record, tag_rows, time.time())
     except BaseException:
         _discard_unreferenced(ws, written)
         raise
@@ -238,26 +208,17 @@ def register_artifact(name: str, format: str, data: bytes, signature: Signature,
 
 
 def _discard_unreferenced(ws: Workspace, digests: list[str]) -> None:
-    v = t.model_versions
-    with ws.store.read() as conn:
-        used = set(conn.execute(select(v.c.artifact_digest).where(
-            v.c.artifact_digest.in_(digests))).scalars())
-        used |= set(conn.execute(select(v.c.sample_digest).where(
-            v.c.sample_digest.in_(digests))).scalars())
-        used |= set(conn.execute(select(t.run_artifacts.c.digest).where(
-            t.run_artifacts.c.digest.in_(digests))).scalars())
-    for digest in set(digests) - used:
+    for digest in set(digests) - ws.store.registry.referenced_digests(digests):
         ws.artifacts.delete(digest)
 
 
 # ---------------------------------------------------------------- reading
 
-def _version_from_row(row: Any) -> ModelVersion:
+def _version(record: VersionRecord) -> ModelVersion:
     from modelport.core.signature import Signature
 
-    data = dict(row)
-    data["signature"] = Signature.from_dict(data["signature"])
-    data["metrics"] = data["metrics"] or {}
+    data: dict[str, Any] = dict(record)
+    data["signature"] = Signature.from_dict(record["signature"])
     return ModelVersion(**data)
 
 
@@ -267,93 +228,38 @@ def resolve(ref: str | Ref, ws: Workspace | None = None) -> Ref:
     ref = parse_ref(ref) if isinstance(ref, str) else ref
     if ref.version is not None:
         return ref
-    with ws.store.read() as conn:
-        if ref.alias and ref.alias != LATEST:
-            version = conn.execute(select(t.model_aliases.c.version).where(
-                t.model_aliases.c.name == ref.name, t.model_aliases.c.alias == ref.alias)).scalar()
-            if version is None:
-                _require_model(conn, ref.name)
-                raise NotFoundError(
-                    f"model {ref.name!r} has no alias {ref.alias!r} — set one with: "
-                    f"modelport models alias {ref.name} {ref.alias} VERSION")
-            return Ref(ref.name, version=version)
-        version = None
-        if ref.alias is None:
-            version = conn.execute(select(t.model_aliases.c.version).where(
-                t.model_aliases.c.name == ref.name,
-                t.model_aliases.c.alias == DEFAULT_ALIAS)).scalar()
-        if version is None:
-            version = conn.execute(select(func.max(t.model_versions.c.version)).where(
-                t.model_versions.c.name == ref.name)).scalar()
-        if version is None:
-            _require_model(conn, ref.name)
-            raise NotFoundError(f"model {ref.name!r} has no versions yet")
+    named = ref.alias if ref.alias and ref.alias != LATEST else None
+    aliases = [named] if named else [DEFAULT_ALIAS] if ref.alias is None else []
+    version = ws.store.registry.pick_version(ref.name, aliases, latest=named is None)
+    if version is not None:
         return Ref(ref.name, version=version)
+    _require_model(ws, ref.name)
+    if named:
+        raise NotFoundError(f"model {ref.name!r} has no alias {named!r} — set one with: "
+                            f"modelport models alias {ref.name} {named} VERSION")
+    raise NotFoundError(f"model {ref.name!r} has no versions yet")
 
 
-def _require_model(conn: Any, name: str) -> None:
-    if conn.execute(select(t.models.c.name).where(t.models.c.name == name)).first() is None:
-        raise NotFoundError(f"model {name!r} not found — list models with: modelport models list")
+def _require_model(ws: Workspace, name: str) -> None:
+    if not ws.store.registry.has_model(name):
+        raise missing_model(name)
 
 
 def get_version(ref: str | Ref, ws: Workspace | None = None) -> ModelVersion:
     ws = current(ws)
     ref = resolve(ref, ws=ws)
-    with ws.store.read() as conn:
-        row = conn.execute(select(t.model_versions).where(
-            t.model_versions.c.name == ref.name,
-            t.model_versions.c.version == ref.version)).mappings().first()
-        if row is None:
-            _require_model(conn, ref.name)
-            raise NotFoundError(f"model {ref.name!r} has no version {ref.version} — list them "
-                                f"with: modelport models versions {ref.name}")
-        version = _version_from_row(row)
-        _attach(conn, ref.name, [version])
-    return version
-
-
-def _attach(conn: Any, name: str, versions: list[ModelVersion]) -> None:
-    by_number = {v.version: v for v in versions}
-    for alias, number in conn.execute(select(t.model_aliases.c.alias, t.model_aliases.c.version)
-                                      .where(t.model_aliases.c.name == name)):
-        if number in by_number:
-            by_number[number].aliases.append(alias)
-    for number, key, value in conn.execute(
-            select(t.model_tags.c.version, t.model_tags.c.key, t.model_tags.c.value)
-            .where(t.model_tags.c.name == name, t.model_tags.c.version > 0)):
-        if number in by_number:
-            by_number[number].tags[key] = value
+    return _version(ws.store.registry.get_version(ref.name, ref.version or 0))
 
 
 def list_versions(name: str, ws: Workspace | None = None) -> list[ModelVersion]:
     ws = current(ws)
     check_name(name)
-    with ws.store.read() as conn:
-        rows = conn.execute(select(t.model_versions).where(t.model_versions.c.name == name)
-                            .order_by(t.model_versions.c.version.desc())).mappings().all()
-        if not rows:
-            _require_model(conn, name)
-        versions = [_version_from_row(r) for r in rows]
-        _attach(conn, name, versions)
-    return versions
+    return [_version(r) for r in ws.store.registry.list_versions(name)]
 
 
 def list_models(ws: Workspace | None = None) -> list[Model]:
     ws = current(ws)
-    v = t.model_versions
-    with ws.store.read() as conn:
-        stats = {n: (latest, count) for n, latest, count in conn.execute(
-            select(v.c.name, func.max(v.c.version), func.count()).group_by(v.c.name))}
-        models = {r["name"]: Model(r["name"], r["description"], r["created"], r["updated"],
-                                   *stats.get(r["name"], (None, 0)))
-                  for r in conn.execute(select(t.models).order_by(t.models.c.name)).mappings()}
-        for name, alias, number in conn.execute(select(t.model_aliases)):
-            models[name].aliases[alias] = number
-        for name, key, value in conn.execute(
-                select(t.model_tags.c.name, t.model_tags.c.key, t.model_tags.c.value)
-                .where(t.model_tags.c.version == 0)):
-            models[name].tags[key] = value
-    return list(models.values())
+    return ws.store.registry.list_models()
 
 
 def get_model(name: str, ws: Workspace | None = None) -> Model:
@@ -361,7 +267,7 @@ def get_model(name: str, ws: Workspace | None = None) -> Model:
     for model in list_models(ws=ws):
         if model.name == name:
             return model
-    raise NotFoundError(f"model {name!r} not found — list models with: modelport models list")
+    raise missing_model(name)
 
 
 # ---------------------------------------------------------------- changing
@@ -370,19 +276,11 @@ def set_alias(name: str, alias: str, version: int, ws: Workspace | None = None) 
     """Point ``NAME@ALIAS`` at ``version`` (moving it if it pointed elsewhere)."""
     ws = current(ws)
     check_alias(alias)
-    get_version(Ref(check_name(name), version=version), ws=ws)
-    with ws.store.write() as conn:
-        upsert(conn, t.model_aliases, {"name": name, "alias": alias, "version": version},
-               update=["version"])
+    ws.store.registry.set_alias(check_name(name), alias, version)
 
 
 def delete_alias(name: str, alias: str, ws: Workspace | None = None) -> None:
-    ws = current(ws)
-    with ws.store.write() as conn:
-        gone = conn.execute(delete(t.model_aliases).where(
-            t.model_aliases.c.name == name, t.model_aliases.c.alias == alias)).rowcount
-    if not gone:
-        raise NotFoundError(f"model {name!r} has no alias {alias!r}")
+    current(ws).store.registry.delete_alias(name, alias)
 
 
 def set_tag(ref: str, key: str, value: str, ws: Workspace | None = None) -> None:
@@ -392,25 +290,16 @@ def set_tag(ref: str, key: str, value: str, ws: Workspace | None = None) -> None
     number = 0
     if parsed.version is not None or parsed.alias is not None:
         number = resolve(parsed, ws=ws).version or 0
-    else:
-        get_model(parsed.name, ws=ws)
-    with ws.store.write() as conn:
-        upsert(conn, t.model_tags, {"name": parsed.name, "version": number, "key": _key(key),
-                                    "value": _text(key, value, 8000, "tag")}, update=["value"])
+    ws.store.registry.set_tag(parsed.name, number, _key(key), _text(key, value, 8000, "tag"))
 
 
 def set_description(ref: str, description: str, ws: Workspace | None = None) -> None:
     ws = current(ws)
     parsed = parse_ref(ref)
-    with ws.store.write() as conn:
-        if parsed.version is None and parsed.alias is None:
-            table, cond = t.models, t.models.c.name == parsed.name
-        else:
-            number = resolve(parsed, ws=ws).version
-            table = t.model_versions
-            cond = (table.c.name == parsed.name) & (table.c.version == number)
-        if conn.execute(update(table).where(cond).values(description=description)).rowcount == 0:
-            raise NotFoundError(f"model {parsed.name!r} not found")
+    number = None
+    if parsed.version is not None or parsed.alias is not None:
+        number = resolve(parsed, ws=ws).version
+    ws.store.registry.set_description(parsed.name, number, description)
 
 
 def delete_model(ref: str, ws: Workspace | None = None) -> None:
@@ -424,15 +313,9 @@ def delete_model(ref: str, ws: Workspace | None = None) -> None:
     if parsed.alias is not None:
         raise InvalidInputError(f"delete takes NAME or NAME:VERSION, not an alias ({ref})")
     if parsed.version is None:
-        with ws.store.write() as conn:  # versions, aliases and tags go by ON DELETE CASCADE
-            if not conn.execute(delete(t.models).where(t.models.c.name == parsed.name)).rowcount:
-                raise NotFoundError(f"model {parsed.name!r} not found")
-        return
-    get_version(parsed, ws=ws)
-    with ws.store.write() as conn:
-        for table in (t.model_aliases, t.model_tags, t.model_versions):
-            conn.execute(delete(table).where(table.c.name == parsed.name,
-                                             table.c.version == parsed.version))
+        ws.store.registry.delete_model(parsed.name)
+    else:
+        ws.store.registry.delete_version(parsed.name, parsed.version)
 
 
 # ---------------------------------------------------------------- runs ↔ registry

@@ -2,8 +2,10 @@
 
 A study is stored next to the runs it made: Optuna's RDB storage on the
 workspace's database URL (its tables — ``studies``, ``trials``, … — sit beside
-modelport's; Optuna's schema check is skipped because ``alembic_version``
-there is modelport's). Several processes writing one SQLite file hit
+modelport's; each tool keeps its schema revision in a table of its own, Optuna
+in ``alembic_version``, modelport in ``modelport_alembic_version``; Optuna's
+schema check is skipped because it loads Alembic's scripts for every storage
+object, and modelport makes many short-lived ones). Several processes writing one SQLite file hit
 "database is locked", so a multi-worker study on SQLite uses Optuna's journal
 storage, a file under ``MODELPORT_HOME/studies/`` with the same study name;
 on PostgreSQL every worker — on this machine or another — shares the RDB
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelport.core.store import short_lived_engine_options
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, NotFoundError, require
 
@@ -54,18 +57,11 @@ def quiet() -> Iterator[None]:
 
 def rdb_storage(ws: Workspace) -> Any:
     """Optuna's RDB storage on the workspace database, with a heartbeat for dead workers."""
-    from sqlalchemy.pool import NullPool
-
     opt = optuna()
     url = ws.settings.db_url
-    # no pool: a storage object is short-lived and nothing closes it, so a pooled
-    # connection would outlive it; a trial's few storage calls afford a connect each
-    engine_kwargs: dict[str, Any] = {"poolclass": NullPool}
-    if url.startswith("sqlite"):
-        engine_kwargs["connect_args"] = {"timeout": 60}
     with quiet():
         return opt.storages.RDBStorage(
-            url, engine_kwargs=engine_kwargs, skip_compatibility_check=True,
+            url, engine_kwargs=short_lived_engine_options(url), skip_compatibility_check=True,
             heartbeat_interval=HEARTBEAT_SECONDS, grace_period=2 * HEARTBEAT_SECONDS)
 
 

@@ -19,17 +19,14 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select, update
-
-from modelport.core.store import schema as t
-from modelport.core.store.sql import insert_ignore, upsert
+from modelport.core.store.runs import DatasetRecord, MetricValue, RunRecord
+from modelport.core.store.text import storable
 from modelport.core.workspace import Workspace, current
-from modelport.errors import ConflictError, InvalidInputError, NotFoundError
+from modelport.errors import InvalidInputError, NotFoundError
 
 MAX_KEY = 250
 MAX_PARAM_VALUE = 6000
@@ -38,30 +35,10 @@ TRACKED_PACKAGES = ("modelport", "numpy", "pandas", "scikit-learn", "lightgbm", 
                     "onnxruntime", "skops")
 
 
-@dataclass
-class RunRecord:
-    """A run as stored: what ``search_runs`` and ``get_run`` return."""
-
-    id: str
-    name: str
-    experiment: str
-    status: str
-    start_time: float
-    end_time: float | None
-    duration: float | None
-    dataset_digest: str | None
-    git_commit: str | None
-    packages: dict[str, str]
-    params: dict[str, str] = field(default_factory=dict)
-    metrics: dict[str, float] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-    artifacts: dict[str, str] = field(default_factory=dict)  # path -> digest
-
-
 def _key(key: str) -> str:
-    if not isinstance(key, str) or not key or len(key) > MAX_KEY:
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY or not storable(key):
         raise InvalidInputError(f"invalid key {key!r}: a non-empty string of at most {MAX_KEY} "
-                                "characters")
+                                "characters, without NUL or lone surrogates")
     return key
 
 
@@ -70,6 +47,9 @@ def _text(key: str, value: Any, limit: int, what: str) -> str:
     if len(text) > limit:
         raise InvalidInputError(f"{what} {key!r} is {len(text)} characters long; the limit is "
                                 f"{limit}")
+    if not storable(text):
+        raise InvalidInputError(f"{what} {key!r} holds a NUL character or a lone surrogate, "
+                                "which no store keeps")
     return text
 
 
@@ -81,11 +61,6 @@ def _number(key: str, value: Any) -> float:
     if math.isnan(number):
         raise InvalidInputError(f"metric {key!r} is NaN")
     return number
-
-
-def _newer_step(table: Any, new: Any) -> Any:
-    """The latest value of a metric is the one with the highest step, not the last written."""
-    return new.step >= table.c.step
 
 
 class Run:
@@ -127,37 +102,16 @@ class Run:
         run, so a loop of ``log_metric("loss", v)`` keeps its history. A param,
         once logged, cannot change: re-logging another value is an error.
         """
-        now = time.time()
-        param_rows = [{"run_id": self.id, "key": _key(k),
-                       "value": _text(k, v, MAX_PARAM_VALUE, "param")}
-                      for k, v in (params or {}).items()]
-        tag_rows = [{"run_id": self.id, "key": _key(k), "value": _text(k, v, MAX_TAG_VALUE, "tag")}
-                    for k, v in (tags or {}).items()]
-        metric_rows = []
+        param_values = {_key(k): _text(k, v, MAX_PARAM_VALUE, "param")
+                        for k, v in (params or {}).items()}
+        tag_values = {_key(k): _text(k, v, MAX_TAG_VALUE, "tag") for k, v in (tags or {}).items()}
+        metric_values = []
         for k, v in (metrics or {}).items():
             s = step if step is not None else self._steps.get(_key(k), 0)
             self._steps[k] = max(self._steps.get(k, 0), s + 1)
-            metric_rows.append({"run_id": self.id, "key": k, "step": int(s),
-                                "value": _number(k, v), "timestamp": now})
-        with self.ws.store.write() as conn:
-            if param_rows:
-                insert_ignore(conn, t.run_params, param_rows)
-                stored = dict(conn.execute(
-                    select(t.run_params.c.key, t.run_params.c.value).where(
-                        t.run_params.c.run_id == self.id,
-                        t.run_params.c.key.in_([r["key"] for r in param_rows]))).all())
-                changed = [r["key"] for r in param_rows if stored[r["key"]] != r["value"]]
-                if changed:
-                    raise ConflictError(
-                        f"param {changed[0]!r} of run {self.id} is already "
-                        f"{stored[changed[0]]!r}; params cannot change — log a metric or a tag")
-            if tag_rows:
-                upsert(conn, t.run_tags, tag_rows, update=["value"])
-            if metric_rows:
-                upsert(conn, t.run_metrics, metric_rows, update=["value", "timestamp"])
-                upsert(conn, t.run_latest_metrics,
-                       [{k: r[k] for k in ("run_id", "key", "value", "step")} for r in metric_rows],
-                       update=["value", "step"], where=_newer_step)
+            metric_values.append(MetricValue(k, int(s), _number(k, v)))
+        self.ws.store.runs.log_batch(self.id, param_values, metric_values, tag_values,
+                                     time.time())
 
     def log_artifact(self, source: str | Path | bytes, path: str | None = None) -> str:
         """Store a file (or bytes) as an artifact of this run; returns its digest."""
@@ -171,26 +125,18 @@ class Run:
                 raise NotFoundError(f"artifact file {str(file)!r} not found")
             data, path = file.read_bytes(), path or file.name
         digest = self.ws.artifacts.put(data)
-        with self.ws.store.write() as conn:
-            upsert(conn, t.run_artifacts,
-                   {"run_id": self.id, "path": path, "digest": digest, "size": len(data)},
-                   update=["digest", "size"])
+        self.ws.store.runs.log_artifact(self.id, path, digest, len(data))
         return digest
 
     def log_dataset(self, dataset: Any) -> None:
         """Record the dataset this run trained on (its digest is the lineage link)."""
-        with self.ws.store.write() as conn:
-            insert_ignore(conn, t.datasets, {
-                "digest": dataset.digest, "name": dataset.name, "rows": dataset.rows,
-                "columns": [str(c) for c in dataset.frame.columns], "created": time.time()})
-            conn.execute(update(t.runs).where(t.runs.c.id == self.id)
-                         .values(dataset_digest=dataset.digest))
+        self.ws.store.runs.log_dataset(self.id, DatasetRecord(
+            dataset.digest, dataset.name, dataset.rows, [str(c) for c in dataset.frame.columns]),
+            time.time())
 
     def end(self, status: str = "FINISHED") -> None:
         end = time.time()
-        with self.ws.store.write() as conn:
-            conn.execute(update(t.runs).where(t.runs.c.id == self.id).values(
-                status=status, end_time=end, duration=end - self._start))
+        self.ws.store.runs.end_run(self.id, status, end, end - self._start)
 
 
 @contextmanager
@@ -214,11 +160,7 @@ def create_run(name: str | None = None, experiment: str = "default",
     record = RunRecord(id=run_id, name=name or f"run-{run_id[:8]}", experiment=experiment,
                        status="RUNNING", start_time=time.time(), end_time=None, duration=None,
                        dataset_digest=None, git_commit=git_commit(), packages=package_versions())
-    with ws.store.write() as conn:
-        conn.execute(t.runs.insert().values(
-            id=record.id, name=record.name, experiment=record.experiment, status=record.status,
-            start_time=record.start_time, git_commit=record.git_commit,
-            packages=record.packages))
+    ws.store.runs.create_run(record)
     run = Run(ws, record)
     if tags:
         run.set_tags(tags)
@@ -226,20 +168,12 @@ def create_run(name: str | None = None, experiment: str = "default",
 
 
 def delete_run(run_id: str, ws: Workspace | None = None) -> None:
-    ws = current(ws)
-    with ws.store.write() as conn:  # params, metrics, tags, artifacts go by ON DELETE CASCADE
-        if conn.execute(delete(t.runs).where(t.runs.c.id == run_id)).rowcount == 0:
-            raise NotFoundError(f"run {run_id!r} not found")
+    current(ws).store.runs.delete_run(run_id)
 
 
 def metric_history(run_id: str, key: str, ws: Workspace | None = None) -> list[tuple[int, float]]:
     """Every (step, value) of one metric of one run, in step order."""
-    ws = current(ws)
-    m = t.run_metrics
-    with ws.store.read() as conn:
-        rows = conn.execute(select(m.c.step, m.c.value).where(m.c.run_id == run_id, m.c.key == key)
-                            .order_by(m.c.step)).all()
-    return [(int(s), float(v)) for s, v in rows]
+    return current(ws).store.runs.metric_history(run_id, key)
 
 
 _git_cache: dict[str, str | None] = {}

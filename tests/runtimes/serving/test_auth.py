@@ -94,7 +94,7 @@ def test_keys_are_stored_hashed(secured) -> None:  # type: ignore[no-untyped-def
     from modelport.core.store import schema as t
 
     _, keys, ws = secured
-    with ws.store.read() as conn:
+    with ws.store.db.read() as conn:  # the SQL store's own rows
         stored = " ".join(str(v) for row in conn.execute(select(t.api_keys)) for v in row)
     assert keys["predict"] not in stored and keys["predict"].split("_")[2] not in stored
 

@@ -1,5 +1,14 @@
-"""The metadata store: one database for runs, models, studies, endpoints and jobs."""
+"""The metadata store: runs, models, endpoints, jobs, streams, devices and keys.
 
-from modelport.core.store.engine import Store, open_store
+``open_store(url)`` picks the implementation by URL scheme: ``sqlite:`` and
+``postgresql…`` get the SQL one; ``http(s)://`` will get a client of
+``modelport server`` (issue 16).
+"""
 
-__all__ = ["Store", "open_store"]
+from __future__ import annotations
+
+from modelport.core.store.base import Store
+from modelport.core.store.engine import short_lived_engine_options
+from modelport.core.store.factory import open_store
+
+__all__ = ["Store", "open_store", "short_lived_engine_options"]

@@ -18,12 +18,22 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DataError,
+    DBAPIError,
+    NoSuchModuleError,
+    OperationalError,
+)
 
+from modelport.core.store.migration import (
+    current_revision,
+    head_revision,
+    recorded_revision,
+    upgrade,
+)
 from modelport.errors import InvalidInputError, MissingDependencyError, StoreUnavailableError
 
-HEAD_REVISION = "0005"
-_MIGRATIONS = Path(__file__).parent / "migrations"
 _IMMEDIATE = "modelport_immediate"
 
 
@@ -32,8 +42,8 @@ def redact(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)
 
 
-class Store:
-    """A migrated database: hands out read and write connections.
+class Database:
+    """A migrated SQL database: hands out read and write connections.
 
     Thread-safe: the engine's pool gives each thread its own connection.
     """
@@ -59,6 +69,12 @@ class Store:
     def _guard(self) -> Iterator[None]:
         try:
             yield
+        except DataError as exc:  # what the caller sent: not the database's fault
+            raise InvalidInputError(f"the store refused a value: {_first_line(exc.orig)}"
+                                    ) from exc
+        except UnicodeEncodeError as exc:
+            raise InvalidInputError("the store cannot keep a lone surrogate character "
+                                    f"({exc.object[exc.start:exc.end]!r})") from exc
         except OperationalError as exc:
             if _is_connect_failure(exc):
                 raise StoreUnavailableError(
@@ -104,6 +120,19 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+def short_lived_engine_options(url: str) -> dict[str, Any]:
+    """SQLAlchemy engine options for another library's short-lived engine on this
+    database (Optuna's RDB storage): no pool, since a storage object is short-lived and
+    nothing closes it, so a pooled connection would outlive it — a trial's few storage
+    calls afford a connect each; on SQLite, the same lock timeout as modelport's."""
+    from sqlalchemy.pool import NullPool
+
+    options: dict[str, Any] = {"poolclass": NullPool}
+    if make_url(url).get_backend_name() == "sqlite":
+        options["connect_args"] = {"timeout": 60}
+    return options
+
+
 def _server_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
@@ -111,27 +140,27 @@ def _server_engine(url: str) -> Engine:
 _ENGINES = {"sqlite": _sqlite_engine, "postgresql": _server_engine}
 
 _open_lock = threading.Lock()
-_open: dict[str, Store] = {}
+_open: dict[str, Database] = {}
 
 
-def open_store(url: str) -> Store:
-    """The store at ``url``, created and migrated on first use; one per URL per process."""
+def open_database(url: str) -> Database:
+    """The database at ``url``, created and migrated on first use; one per URL per process."""
     with _open_lock:
-        store = _open.get(url)
-        if store is None:
-            store = _open[url] = _connect(url)
-        return store
+        db = _open.get(url)
+        if db is None:
+            db = _open[url] = _connect(url)
+        return db
 
 
 def forget_stores() -> None:
-    """Close every open store (tests, and processes that fork)."""
+    """Close every open database (tests, and processes that fork)."""
     with _open_lock:
-        for store in _open.values():
-            store.dispose()
+        for db in _open.values():
+            db.dispose()
         _open.clear()
 
 
-def _connect(url: str) -> Store:
+def _connect(url: str) -> Database:
     try:
         backend = make_url(url).get_backend_name()
     except ArgumentError as exc:
@@ -150,46 +179,29 @@ def _connect(url: str) -> Store:
         raise InvalidInputError(f"unknown database driver in {redact(url)}: {exc}") from exc
     except ModuleNotFoundError as exc:
         raise MissingDependencyError(exc.name or "psycopg", "postgres") from exc
-    store = Store(engine)
-    migrate(store)
-    return store
+    db = Database(engine)
+    migrate(db)
+    return db
 
 
-def migrate(store: Store) -> None:
-    """Bring the schema to HEAD_REVISION; a no-op costing one read when it is current.
+def migrate(db: Database) -> None:
+    """Bring the schema to the head revision; a no-op costing one read when it is current.
 
-    The current revision is read without a lock first: every command opens the
-    store, and taking SQLite's write lock (or PostgreSQL's advisory lock) to find
-    nothing to do would make ``modelport models list`` queue behind a busy writer.
-    Only an upgrade takes the lock, and asks again under it.
+    The revision is read without a lock first: every command opens the store, and
+    taking SQLite's write lock (or PostgreSQL's advisory lock) to find nothing to do
+    would make ``modelport models list`` queue behind a busy writer. Only an upgrade
+    (or adopting a revision left in Optuna's shared table) takes the lock, and asks
+    again under it.
     """
-    with store._guard(), store.engine.connect() as conn:
-        if _current_revision(conn) == HEAD_REVISION:
+    with db._guard(), db.engine.connect() as conn:
+        if recorded_revision(conn) == head_revision():
             return
-    with store._guard(), store.engine.connect() as raw:
+    with db._guard(), db.engine.connect() as raw:
         conn = raw.execution_options(**{_IMMEDIATE: True})
         conn.begin()
-        if store.dialect == "postgresql":
+        if db.dialect == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(7301995)"))
-        if _current_revision(conn) != HEAD_REVISION:
-            _upgrade(conn)
+        if current_revision(conn) != head_revision():
+            upgrade(conn)
         if conn.in_transaction():
             conn.commit()
-
-
-def _current_revision(conn: Connection) -> str | None:
-    from sqlalchemy import inspect
-
-    if not inspect(conn).has_table("alembic_version"):
-        return None
-    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-
-
-def _upgrade(conn: Connection) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(_MIGRATIONS))
-    cfg.attributes["connection"] = conn
-    command.upgrade(cfg, "head")

@@ -20,9 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
-
-from modelport.core.store import schema as t
+from modelport.core.store.jobs import JobRecord
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, NotFoundError
 
@@ -87,8 +85,7 @@ def create_job(kind: str, model: str, version: int, input: str, output: str,
     job = Job(id=uuid.uuid4().hex, kind=kind, model=model, version=version, status="running",
               input=input, input_digest=input_digest, output=output,
               options={**options, "process": _process()}, started=time.time())
-    with ws.store.write() as conn:
-        conn.execute(t.jobs.insert().values(**asdict(job)))
+    ws.store.jobs.create_job(JobRecord(**asdict(job)))  # type: ignore[typeddict-item]
     return job
 
 
@@ -98,19 +95,14 @@ def restart_job(job_id: str, ws: Workspace | None = None) -> Job:
     job = get_job(job_id, ws=ws)
     options = {**job.options, "resumed": int(job.options.get("resumed", 0)) + 1,
                "process": _process()}
-    with ws.store.write() as conn:
-        conn.execute(update(t.jobs).where(t.jobs.c.id == job.id).values(
-            status="running", error=None, ended=None, duration=None, options=options))
+    ws.store.jobs.restart_job(job.id, options)
     return get_job(job.id, ws=ws)
 
 
 def update_progress(job_id: str, rows: int, rows_failed: int, parts: int,
                     ws: Workspace | None = None) -> None:
     """Record how far a running job got; called as parts commit, at most about once a second."""
-    ws = current(ws)
-    with ws.store.write() as conn:
-        conn.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(
-            rows=rows, rows_failed=rows_failed, parts=parts))
+    current(ws).store.jobs.set_progress(job_id, rows, rows_failed, parts)
 
 
 def finish_job(job_id: str, status: str, error: str | None = None, *,
@@ -124,9 +116,7 @@ def finish_job(job_id: str, status: str, error: str | None = None, *,
     now = time.time()
     counts = {k: v for k, v in (("rows", rows), ("rows_failed", rows_failed), ("parts", parts))
               if v is not None}
-    with ws.store.write() as conn:
-        conn.execute(update(t.jobs).where(t.jobs.c.id == job.id).values(
-            status=status, error=error, ended=now, duration=now - job.started, **counts))
+    ws.store.jobs.finish_job(job.id, status, error, now, now - job.started, counts)
     return get_job(job.id, ws=ws)
 
 
@@ -136,9 +126,7 @@ def get_job(job_id: str, ws: Workspace | None = None) -> Job:
     if not job_id or not all(c in "0123456789abcdef" for c in job_id):
         raise InvalidInputError(f"invalid job id {job_id!r} — ids are hexadecimal, as printed "
                                 "by: modelport jobs list")
-    with ws.store.read() as conn:
-        rows = conn.execute(select(t.jobs).where(t.jobs.c.id.like(f"{job_id}%")).limit(2)
-                            ).mappings().all()
+    rows = ws.store.jobs.find_jobs(job_id, limit=2)
     if not rows:
         raise NotFoundError(f"job {job_id!r} not found — list jobs with: modelport jobs list")
     if len(rows) > 1:
@@ -150,8 +138,7 @@ def close_published(job_id: str, ws: Workspace | None = None) -> Job | None:
     """Close, as succeeded with its output's counts, the row of a job whose process died
     after publishing the output; None if the job is not in that state."""
     ws = current(ws)
-    with ws.store.read() as conn:
-        row = conn.execute(select(t.jobs).where(t.jobs.c.id == job_id)).mappings().first()
+    row = ws.store.jobs.get_job(job_id)
     if row is None or row["status"] != "running":
         return None
     seen = _job(row)
@@ -166,22 +153,11 @@ def list_jobs(limit: int = 20, status: str | None = None, kind: str | None = Non
     """The newest jobs first, optionally only those with a status, kind or model."""
     if status is not None and status not in STATUSES:
         raise InvalidInputError(f"unknown job status {status!r} — one of {', '.join(STATUSES)}")
-    ws = current(ws)
-    query = select(t.jobs).order_by(t.jobs.c.started.desc()).limit(max(1, limit))
-    if status is not None:
-        query = query.where(t.jobs.c.status == status)
-    if kind is not None:
-        query = query.where(t.jobs.c.kind == kind)
-    if model is not None:
-        query = query.where(t.jobs.c.model == model)
-    with ws.store.read() as conn:
-        return [_job(r) for r in conn.execute(query).mappings()]
+    return [_job(r) for r in current(ws).store.jobs.list_jobs(limit, status, kind, model)]
 
 
-def _job(row: Any) -> Job:
-    data = dict(row)
-    data["options"] = data["options"] or {}
-    job = Job(**data)
+def _job(record: JobRecord) -> Job:
+    job = Job(**record)
     return _published(job) if job.status == "running" else job
 
 

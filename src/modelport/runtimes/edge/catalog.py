@@ -13,9 +13,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select
-
-from modelport.core.store import schema as t
 from modelport.core.workspace import Workspace, current
 from modelport.lifecycle.registry import set_tag
 
@@ -29,11 +26,8 @@ def record_published(ref: str, digest: str, info: dict[str, Any],
 
 def find_published(digest: str, ws: Workspace | None = None) -> dict[str, Any] | None:
     """The record of a published bundle, or None if this digest was never published."""
-    ws = current(ws)
-    with ws.store.read() as conn:
-        row = conn.execute(select(t.model_tags.c.name, t.model_tags.c.version,
-                                  t.model_tags.c.value)
-                           .where(t.model_tags.c.key == TAG_PREFIX + digest).limit(1)).first()
-    if row is None:
+    found = current(ws).store.registry.find_tag(TAG_PREFIX + digest)
+    if found is None:
         return None
-    return {"model": row.name, "version": row.version, **json.loads(row.value)}
+    name, version, value = found
+    return {"model": name, "version": version, **json.loads(value)}

@@ -22,10 +22,8 @@ from collections import defaultdict
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select
 
-from modelport.core.store import schema as t
-from modelport.core.store.sql import upsert
+from modelport.core.store.stats import StatsRow
 from modelport.core.workspace import Workspace
 
 log = logging.getLogger("modelport.stats")
@@ -162,7 +160,7 @@ class StatsRecorder:
         """Write every window seen since the last flush; forget the closed ones."""
         self.write(self.snapshot(), ws)
 
-    def snapshot(self) -> tuple[float, list[dict[str, Any]]]:
+    def snapshot(self) -> tuple[float, list[StatsRow]]:
         """The rows to write, copied — taken on the thread that records, so ``write`` can
         run on another while requests go on being counted."""
         self._count_noted()
@@ -172,20 +170,16 @@ class StatsRecorder:
                 self._data(endpoint, version)["loaded"] = True
         for window in [w for w in self._windows if w < self._written_before]:
             del self._windows[window]
-        rows = [{"endpoint": e, "version": v, "worker": self.worker, "window": w,
-                 "data": copy.deepcopy(d)}
+        rows = [StatsRow(endpoint=e, version=v, worker=self.worker, window=w,
+                         data=copy.deepcopy(d))
                 for w, slot in self._windows.items() for (e, v), d in slot.items()]
         return now_window, rows
 
-    def write(self, snapshot: tuple[float, list[dict[str, Any]]], ws: Workspace) -> None:
+    def write(self, snapshot: tuple[float, list[StatsRow]], ws: Workspace) -> None:
         now_window, rows = snapshot
         try:
             if rows:
-                with ws.store.write() as conn:
-                    upsert(conn, t.endpoint_stats, rows, update=["data"])
-                    conn.execute(delete(t.endpoint_stats).where(
-                        t.endpoint_stats.c.worker == self.worker,
-                        t.endpoint_stats.c.window < now_window - KEEP_S))
+                ws.store.stats.write_windows(rows, self.worker, now_window - KEEP_S)
         except Exception:
             self._refused += 1
             if self._refused < WRITE_ATTEMPTS:
@@ -204,12 +198,8 @@ def read_stats(endpoint: str, since: float, ws: Workspace) -> dict[str, dict[str
     """Per version: the sum of every worker's windows that began at or after ``since``."""
     start = math.floor(since / WINDOW_S) * WINDOW_S
     out: dict[str, dict[str, Any]] = {}
-    with ws.store.read() as conn:
-        for version, data in conn.execute(
-                select(t.endpoint_stats.c.version, t.endpoint_stats.c.data).where(
-                    t.endpoint_stats.c.endpoint == endpoint,
-                    t.endpoint_stats.c.window >= start)):
-            merge(out.setdefault(version, empty()), data)
+    for row in ws.store.stats.read_windows(endpoint, start):
+        merge(out.setdefault(row["version"], empty()), row["data"])
     return out
 
 
@@ -218,14 +208,10 @@ def loaded_by(endpoint: str, version: str, within_s: float, ws: Workspace) -> tu
     start = math.floor((time.time() - within_s) / WINDOW_S) * WINDOW_S
     alive: set[str] = set()
     holding: set[str] = set()
-    with ws.store.read() as conn:
-        for worker, row_version, data in conn.execute(
-                select(t.endpoint_stats.c.worker, t.endpoint_stats.c.version,
-                       t.endpoint_stats.c.data).where(t.endpoint_stats.c.endpoint == endpoint,
-                                                      t.endpoint_stats.c.window >= start)):
-            if data.get("loaded"):
-                alive.add(worker)
-                if row_version == version:
-                    holding.add(worker)
+    for row in ws.store.stats.read_windows(endpoint, start):
+        if row["data"].get("loaded"):
+            alive.add(row["worker"])
+            if row["version"] == version:
+                holding.add(row["worker"])
     return len(holding), len(alive)
 

@@ -11,64 +11,28 @@ model version that can be served, canaried or exported like any other.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import select, update
 
-from modelport.core.store import schema as t
-from modelport.core.store.sql import upsert
+from modelport.core.store.streams import StreamRecord
 from modelport.core.workspace import Workspace, current
 from modelport.errors import NotFoundError
 from modelport.lifecycle.registry import ModelVersion, get_version, register_artifact
-
-STALE_AFTER = 10.0  # seconds without a heartbeat before a "running" consumer is shown as lost
-
-
-@dataclass(frozen=True)
-class StreamRecord:
-    name: str
-    consumer: str
-    model: str
-    config: dict[str, Any]
-    state: str
-    stats: dict[str, Any]
-    checkpoint: dict[str, Any] | None
-    started: float
-    updated: float
-
-    @property
-    def alive(self) -> bool:
-        return self.state == "running" and time.time() - self.updated < STALE_AFTER
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "alive": self.alive}
 
 
 def start(name: str, consumer: str, model: str, config: dict[str, Any],
           ws: Workspace | None = None) -> StreamRecord | None:
     """Mark the consumer running; returns its previous record (with its checkpoint) if any."""
     ws = current(ws)
-    previous = _get(ws, name, consumer)
-    now = time.time()
-    with ws.store.write() as conn:
-        upsert(conn, t.streams, {
-            "name": name, "consumer": consumer, "model": model, "config": config,
-            "state": "running", "stats": previous.stats if previous else {},
-            "checkpoint": previous.checkpoint if previous else None,
-            "started": now, "updated": now}, update=["model", "config", "state", "started",
-                                                     "updated"])
+    previous = ws.store.streams.get_stream(name, consumer)
+    ws.store.streams.start_stream(name, consumer, model, config, time.time())
     return previous
 
 
 def heartbeat(name: str, consumer: str, stats: dict[str, Any], state: str = "running",
               ws: Workspace | None = None) -> None:
-    ws = current(ws)
-    with ws.store.write() as conn:
-        conn.execute(update(t.streams).where(t.streams.c.name == name,
-                                             t.streams.c.consumer == consumer)
-                     .values(stats=stats, state=state, updated=time.time()))
+    current(ws).store.streams.heartbeat(name, consumer, stats, state, time.time())
 
 
 def save_checkpoint(name: str, consumer: str, model_bytes: bytes, window: dict[str, Any],
@@ -80,10 +44,7 @@ def save_checkpoint(name: str, consumer: str, model_bytes: bytes, window: dict[s
                   "window": ws.artifacts.put(orjson.dumps(window)),
                   "events": events, "labels": labels, "version": version, "at": time.time(),
                   "size": len(model_bytes)}
-    with ws.store.write() as conn:
-        conn.execute(update(t.streams).where(t.streams.c.name == name,
-                                             t.streams.c.consumer == consumer)
-                     .values(checkpoint=checkpoint, updated=time.time()))
+    ws.store.streams.save_checkpoint(name, consumer, checkpoint, time.time())
     return checkpoint
 
 
@@ -96,19 +57,7 @@ def load_checkpoint(checkpoint: dict[str, Any], ws: Workspace | None = None
 
 
 def list_streams(name: str | None = None, ws: Workspace | None = None) -> list[StreamRecord]:
-    ws = current(ws)
-    query = select(t.streams).order_by(t.streams.c.name, t.streams.c.consumer)
-    if name:
-        query = query.where(t.streams.c.name == name)
-    with ws.store.read() as conn:
-        return [StreamRecord(**row._mapping) for row in conn.execute(query)]
-
-
-def _get(ws: Workspace, name: str, consumer: str) -> StreamRecord | None:
-    with ws.store.read() as conn:
-        row = conn.execute(select(t.streams).where(t.streams.c.name == name,
-                                                   t.streams.c.consumer == consumer)).first()
-    return StreamRecord(**row._mapping) if row else None
+    return current(ws).store.streams.list_streams(name)
 
 
 def register_checkpoint(name: str, consumer: str | None = None, model: str | None = None,

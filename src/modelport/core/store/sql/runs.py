@@ -1,0 +1,247 @@
+"""Runs on SQL: narrow tables per kind, a latest-value table for metrics, keyset search.
+
+Each metric, param or tag named in a filter or an ordering becomes one join
+on its narrow table — an index range scan on ``(key, value)`` for metrics —
+so a filtered, ordered top-100 over tens of thousands of runs reads only the
+rows it returns. Pages continue from the last row's sort key (keyset), not
+from an offset, so page 100 costs what page 1 does.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, delete, func, literal, or_, select, update
+from sqlalchemy.sql import ColumnElement
+
+from modelport.core.store import schema as t
+from modelport.core.store.engine import Database
+from modelport.core.store.runs import (
+    MAX_TERMS,
+    Condition,
+    DatasetRecord,
+    MetricValue,
+    RunPage,
+    RunRecord,
+    Term,
+)
+from modelport.core.store.sql.upsert import insert_ignore, upsert
+from modelport.core.store.text import storable
+from modelport.errors import ConflictError, InvalidInputError, NotFoundError
+
+_ATTRIBUTES = {
+    "id": t.runs.c.id, "run_id": t.runs.c.id, "name": t.runs.c.name,
+    "experiment": t.runs.c.experiment, "status": t.runs.c.status,
+    "start_time": t.runs.c.start_time, "end_time": t.runs.c.end_time,
+    "duration": t.runs.c.duration, "dataset_digest": t.runs.c.dataset_digest,
+    "git_commit": t.runs.c.git_commit,
+}
+_KIND_TABLES = {"metrics": t.run_latest_metrics, "params": t.run_params, "tags": t.run_tags}
+_OPS = {
+    "=": lambda c, v: c == v, "!=": lambda c, v: c != v, ">": lambda c, v: c > v,
+    ">=": lambda c, v: c >= v, "<": lambda c, v: c < v, "<=": lambda c, v: c <= v,
+    "LIKE": lambda c, v: c.like(v), "ILIKE": lambda c, v: func.lower(c).like(func.lower(v)),
+}
+# nulls sort last whatever the direction: they compare as beyond every real value
+_NULL_HIGH, _NULL_LOW = 1e308, -1e308
+_CHUNK = 500
+
+
+def _newer_step(table: Any, new: Any) -> Any:
+    """The latest value of a metric is the one with the highest step, not the last written."""
+    return new.step >= table.c.step
+
+
+class SqlRuns:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create_run(self, run: RunRecord) -> None:
+        with self.db.write() as conn:
+            conn.execute(t.runs.insert().values(
+                id=run.id, name=run.name, experiment=run.experiment, status=run.status,
+                start_time=run.start_time, end_time=run.end_time, duration=run.duration,
+                dataset_digest=run.dataset_digest, git_commit=run.git_commit,
+                packages=run.packages))
+
+    def log_batch(self, run_id: str, params: Mapping[str, str], metrics: Sequence[MetricValue],
+                  tags: Mapping[str, str], now: float) -> None:
+        with self.db.write() as conn:
+            if params:
+                insert_ignore(conn, t.run_params, [{"run_id": run_id, "key": k, "value": v}
+                                                   for k, v in params.items()])
+                p = t.run_params
+                stored = dict(conn.execute(select(p.c.key, p.c.value).where(
+                    p.c.run_id == run_id, p.c.key.in_(list(params)))).all())
+                changed = [k for k, v in params.items() if stored[k] != v]
+                if changed:
+                    raise ConflictError(
+                        f"param {changed[0]!r} of run {run_id} is already "
+                        f"{stored[changed[0]]!r}; params cannot change — log a metric or a tag")
+            if tags:
+                upsert(conn, t.run_tags, [{"run_id": run_id, "key": k, "value": v}
+                                          for k, v in tags.items()], update=["value"])
+            if metrics:
+                upsert(conn, t.run_metrics, [
+                    {"run_id": run_id, "key": m.key, "step": m.step, "value": m.value,
+                     "timestamp": now} for m in metrics], update=["value", "timestamp"])
+                upsert(conn, t.run_latest_metrics, [
+                    {"run_id": run_id, "key": m.key, "value": m.value, "step": m.step}
+                    for m in metrics], update=["value", "step"], where=_newer_step)
+
+    def log_artifact(self, run_id: str, path: str, digest: str, size: int) -> None:
+        with self.db.write() as conn:
+            upsert(conn, t.run_artifacts,
+                   {"run_id": run_id, "path": path, "digest": digest, "size": size},
+                   update=["digest", "size"])
+
+    def log_dataset(self, run_id: str, dataset: DatasetRecord, now: float) -> None:
+        with self.db.write() as conn:
+            insert_ignore(conn, t.datasets, {**dataset._asdict(), "created": now})
+            conn.execute(update(t.runs).where(t.runs.c.id == run_id)
+                         .values(dataset_digest=dataset.digest))
+
+    def end_run(self, run_id: str, status: str, end_time: float, duration: float) -> None:
+        with self.db.write() as conn:
+            conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(
+                status=status, end_time=end_time, duration=duration))
+
+    def delete_run(self, run_id: str) -> None:
+        with self.db.write() as conn:  # params, metrics, tags, artifacts go by ON DELETE CASCADE
+            if conn.execute(delete(t.runs).where(t.runs.c.id == run_id)).rowcount == 0:
+                raise NotFoundError(f"run {run_id!r} not found")
+
+    def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]:
+        m = t.run_metrics
+        with self.db.read() as conn:
+            rows = conn.execute(select(m.c.step, m.c.value).where(
+                m.c.run_id == run_id, m.c.key == key).order_by(m.c.step)).all()
+        return [(int(s), float(v)) for s, v in rows]
+
+    def get_runs(self, ids: Collection[str]) -> list[RunRecord]:
+        with self.db.read() as conn:
+            return _records(conn, list(ids))
+
+    def search(self, conditions: Sequence[Condition], ordering: Sequence[tuple[Term, bool]],
+               experiment: str | None, max_results: int | None, page_token: str | None
+               ) -> RunPage:
+        q = _Query()
+        for cond in conditions:
+            q.where.append(_OPS[cond.op](q.column(cond.term, inner=True), cond.value))
+        if experiment:
+            q.where.append(t.runs.c.experiment == experiment)
+        filtered = {cond.term for cond in conditions}
+        sort_keys = [(_sort_key(q.column(term, inner=False), term, desc,
+                                nullable=_nullable(term, filtered)), desc)
+                     for term, desc in ordering]
+        sort_keys.append((t.runs.c.id, sort_keys[0][1]))
+        if len(q.joined) > MAX_TERMS:
+            raise InvalidInputError(f"a search may name at most {MAX_TERMS} metrics, params and "
+                                    "tags (filter and ordering together)")
+        if page_token:
+            kinds = [term.numeric for term, _ in ordering] + [False]  # the run id: text
+            q.where.append(_after(sort_keys, _decode(page_token, kinds)))
+        stmt = q.stmt.add_columns(*(k for k, _ in sort_keys)).where(*q.where).order_by(
+            *(k.desc() if desc else k.asc() for k, desc in sort_keys))
+        if max_results is not None:
+            stmt = stmt.limit(max_results + 1)
+        with self.db.read() as conn:
+            rows = conn.execute(stmt).all()
+            more = max_results is not None and len(rows) > max_results
+            rows = rows[:max_results] if max_results is not None else rows
+            records = _records(conn, [r[0] for r in rows])
+        token = _encode(list(rows[-1][1:])) if more else None
+        return RunPage(records, token)
+
+
+class _Query:
+    """Builds one SELECT over runs with a join per named metric / param / tag."""
+
+    def __init__(self) -> None:
+        self.stmt: Select[Any] = select(t.runs.c.id)
+        self.joined: dict[Term, Any] = {}
+        self.where: list[ColumnElement[bool]] = []
+
+    def column(self, term: Term, inner: bool) -> Any:
+        if term.kind == "attributes":
+            return _ATTRIBUTES[term.key]
+        alias = self.joined.get(term)
+        if alias is None:
+            table = _KIND_TABLES[term.kind]
+            alias = table.alias(f"{term.kind}_{len(self.joined)}")
+            on = and_(alias.c.run_id == t.runs.c.id, alias.c.key == term.key)
+            self.stmt = self.stmt.join_from(t.runs, alias, on, isouter=not inner)
+            self.joined[term] = alias
+        return alias.c.value
+
+
+def _nullable(term: Term, filtered: set[Term]) -> bool:
+    """Whether a sort key can be missing: a filtered term never is, nor a NOT NULL column."""
+    if term in filtered:
+        return False
+    return term.kind != "attributes" or bool(_ATTRIBUTES[term.key].nullable)
+
+
+def _sort_key(column: Any, term: Term, descending: bool, nullable: bool) -> Any:
+    if not nullable:
+        # a plain column lets the database walk the (key, value) index in order and stop
+        # after the page, instead of sorting every match
+        return column
+    if term.numeric:
+        return func.coalesce(column, _NULL_LOW if descending else _NULL_HIGH)
+    return func.coalesce(column, literal("") if descending else literal("\U0010ffff"))
+
+
+def _after(sort_keys: list[tuple[Any, bool]], last: list[Any]) -> ColumnElement[bool]:
+    """Rows strictly after ``last`` in the ordering: a lexicographic comparison."""
+    clauses = []
+    for i, (key, desc) in enumerate(sort_keys):
+        equal = [k == v for (k, _), v in zip(sort_keys[:i], last[:i], strict=True)]
+        clauses.append(and_(*equal, key < last[i] if desc else key > last[i]))
+    return or_(*clauses)
+
+
+def _encode(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
+
+
+def _decode(token: str, numeric: list[bool]) -> list[Any]:
+    """The sort key a page token carries, each value of its column's type — a token
+    altered by hand is a clear error here, never a database's type error."""
+    try:
+        values = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if not isinstance(values, list) or len(values) != len(numeric):
+            raise ValueError
+        for value, number in zip(values, numeric, strict=True):
+            ok = (isinstance(value, int | float) and not isinstance(value, bool)
+                  and math.isfinite(value) and abs(value) <= _NULL_HIGH) if number \
+                else (isinstance(value, str) and len(value) <= 10_000 and storable(value))
+            if not ok:
+                raise ValueError
+        return [float(v) if number else v for v, number in zip(values, numeric, strict=True)]
+    except (ValueError, TypeError, ArithmeticError, RecursionError):
+        raise InvalidInputError("invalid page token — it belongs to another query or was "
+                                "altered") from None
+
+
+def _records(conn: Connection, ids: list[str]) -> list[RunRecord]:
+    """Full records for ``ids``, in that order: one query per table per chunk."""
+    by_id: dict[str, RunRecord] = {}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start:start + _CHUNK]
+        for row in conn.execute(select(t.runs).where(t.runs.c.id.in_(chunk))).mappings():
+            by_id[row["id"]] = RunRecord(**{**row, "packages": row["packages"] or {}})
+        for table, attr, value in ((t.run_params, "params", "value"),
+                                   (t.run_latest_metrics, "metrics", "value"),
+                                   (t.run_tags, "tags", "value"),
+                                   (t.run_artifacts, "artifacts", "digest")):
+            rows = conn.execute(select(table.c.run_id, table.c.key if attr != "artifacts"
+                                       else table.c.path, table.c[value])
+                                .where(table.c.run_id.in_(chunk)))
+            for run_id, key, val in rows:
+                getattr(by_id[run_id], attr)[key] = val
+    return [by_id[i] for i in ids if i in by_id]

@@ -1,0 +1,37 @@
+"""The keys repository's contract, on every store implementation and database."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelport.core.store import Store
+from modelport.core.store.keys import KeyRecord
+
+
+def key(key_id: str, created: float, **changes: object) -> KeyRecord:
+    record = KeyRecord(id=key_id, name=f"app {key_id}", scopes=["predict", "read"],
+                       models=["iris"], rate_limit=5.0, created=created, revoked=None)
+    record.update(changes)  # type: ignore[typeddict-item]
+    return record
+
+
+def test_keys_are_stored_by_digest_and_revoked(store: Store) -> None:
+    keys = store.keys
+    keys.create_key(key("k2", 2.0), "d2" * 32)
+    keys.create_key(key("k1", 1.0, models=None, rate_limit=None), "d1" * 32)
+    assert [k["id"] for k in keys.list_keys(include_revoked=False)] == ["k1", "k2"]
+    assert keys.active_keys_by_digest() == {"d1" * 32: key("k1", 1.0, models=None,
+                                                           rate_limit=None),
+                                            "d2" * 32: key("k2", 2.0)}
+    assert keys.revoke_key("k2", now=3.0)
+    assert not keys.revoke_key("k2", now=4.0)  # already revoked: nothing to do
+    assert not keys.revoke_key("nope", now=4.0)
+    assert list(keys.active_keys_by_digest()) == ["d1" * 32]
+    assert keys.list_keys(include_revoked=True)[1] == key("k2", 2.0, revoked=3.0)
+
+
+def test_a_digest_names_one_key(store: Store) -> None:
+    store.keys.create_key(key("k1", 1.0), "d" * 64)
+    with pytest.raises(Exception):  # noqa: B017 — the database's own uniqueness error
+        store.keys.create_key(key("k2", 2.0), "d" * 64)
+    assert [k["id"] for k in store.keys.list_keys(include_revoked=True)] == ["k1"]

@@ -1,0 +1,142 @@
+"""The runs repository's contract, on every store implementation and database."""
+
+from __future__ import annotations
+
+import base64
+import threading
+
+import pytest
+
+from modelport.core.store import Store
+from modelport.core.store.runs import (
+    Condition,
+    DatasetRecord,
+    MetricValue,
+    RunRecord,
+    Term,
+)
+from modelport.errors import ConflictError, InvalidInputError, NotFoundError
+
+
+def run(run_id: str, start: float = 1.0, experiment: str = "default") -> RunRecord:
+    return RunRecord(id=run_id, name=f"run-{run_id}", experiment=experiment, status="RUNNING",
+                     start_time=start, end_time=None, duration=None, dataset_digest=None,
+                     git_commit="abc", packages={"numpy": "2.0"})
+
+
+def test_a_run_logs_and_reads_back(store: Store) -> None:
+    runs = store.runs
+    runs.create_run(run("r1"))
+    runs.log_batch("r1", {"depth": "5"}, [MetricValue("loss", 0, 0.9), MetricValue("loss", 2, 0.5)],
+                   {"team": "ml"}, now=10.0)
+    runs.log_batch("r1", {"depth": "5"}, [MetricValue("loss", 1, 0.7)], {"team": "ds"}, now=11.0)
+    runs.log_artifact("r1", "model/model", "d" * 64, 42)
+    runs.log_dataset("r1", DatasetRecord("e" * 64, "iris", 150, ["a", "b"]), now=12.0)
+    runs.end_run("r1", "FINISHED", 20.0, 19.0)
+    [got] = runs.get_runs(["r1"])
+    assert got == RunRecord(
+        id="r1", name="run-r1", experiment="default", status="FINISHED", start_time=1.0,
+        end_time=20.0, duration=19.0, dataset_digest="e" * 64, git_commit="abc",
+        packages={"numpy": "2.0"}, params={"depth": "5"},
+        metrics={"loss": 0.5},  # the highest step's value, not the last one written
+        tags={"team": "ds"}, artifacts={"model/model": "d" * 64})
+    assert runs.metric_history("r1", "loss") == [(0, 0.9), (1, 0.7), (2, 0.5)]
+    assert runs.metric_history("r1", "nope") == []
+
+
+def test_params_are_write_once(store: Store) -> None:
+    store.runs.create_run(run("r1"))
+    store.runs.log_batch("r1", {"depth": "5"}, [], {}, now=1.0)
+    with pytest.raises(ConflictError, match=r"param 'depth' of run r1 is already '5'"):
+        store.runs.log_batch("r1", {"depth": "6", "lr": "0.1"}, [MetricValue("m", 0, 1.0)], {},
+                             now=2.0)
+    [got] = store.runs.get_runs(["r1"])
+    assert (got.params, got.metrics) == ({"depth": "5"}, {})  # the whole batch rolled back
+
+
+def test_missing_runs(store: Store) -> None:
+    store.runs.create_run(run("r1"))
+    assert store.runs.get_runs(["nope", "r1"]) == store.runs.get_runs(["r1"])
+    with pytest.raises(NotFoundError, match=r"run 'nope' not found"):
+        store.runs.delete_run("nope")
+    store.runs.log_batch("r1", {"p": "1"}, [MetricValue("m", 0, 1.0)], {"t": "x"}, now=1.0)
+    store.runs.delete_run("r1")
+    assert store.runs.get_runs(["r1"]) == []
+    assert store.runs.metric_history("r1", "m") == []
+
+
+def _seed(store: Store) -> None:
+    for i in range(12):
+        store.runs.create_run(run(f"r{i:02d}", start=float(i), experiment="a" if i % 2 else "b"))
+        metrics = [MetricValue("acc", 0, (i % 4) / 4)] if i != 11 else []  # r11: no acc, ties
+        store.runs.log_batch(f"r{i:02d}", {"depth": str(i % 3)}, metrics, {}, now=1.0)
+
+
+def test_search_filters_and_orders(store: Store) -> None:
+    _seed(store)
+    acc, depth = Term("metrics", "acc"), Term("params", "depth")
+    page = store.runs.search([Condition(acc, ">=", 0.5), Condition(depth, "=", "1")],
+                             [(acc, True)], None, None, None)
+    assert [r.id for r in page.runs] == ["r07", "r10"]  # depth 1: r01 .25, r04 0, r07 .75, r10 .5
+    assert page.next_page_token is None
+    page = store.runs.search([], [(Term("attributes", "start_time"), False)], "a", 3, None)
+    assert [r.id for r in page.runs] == ["r01", "r03", "r05"]
+    assert page.next_page_token is not None
+    like = store.runs.search([Condition(Term("attributes", "name"), "ILIKE", "RUN-R0%")],
+                             [(Term("attributes", "id"), False)], None, None, None)
+    assert len(like.runs) == 10
+
+
+@pytest.mark.parametrize("descending", [True, False])
+def test_keyset_pages_cover_every_run_once(store: Store, descending: bool) -> None:
+    _seed(store)
+    acc = Term("metrics", "acc")
+    everything = store.runs.search([], [(acc, descending)], None, None, None).runs
+    seen, token = [], None
+    while True:
+        page = store.runs.search([], [(acc, descending)], None, 5, token)
+        seen += [r.id for r in page.runs]
+        token = page.next_page_token
+        if token is None:
+            break
+    assert seen == [r.id for r in everything] and len(seen) == 12
+    assert seen[-1] == "r11"  # the run without the metric sorts last either way
+
+
+@pytest.mark.parametrize("token", ["!!!", base64.urlsafe_b64encode(b'["x", 1]').decode(),
+                                   base64.urlsafe_b64encode(b"[1e999, \"r\"]").decode(),
+                                   base64.urlsafe_b64encode(b'[0.5, "a\\u0000"]').decode()])
+def test_an_altered_page_token_is_refused(store: Store, token: str) -> None:
+    _seed(store)
+    with pytest.raises(InvalidInputError, match="invalid page token"):
+        store.runs.search([], [(Term("metrics", "acc"), True)], None, 5, token)
+
+
+def test_too_many_joins_are_refused(store: Store) -> None:
+    terms = [(Term("metrics", f"m{i}"), True) for i in range(21)]
+    with pytest.raises(InvalidInputError, match="at most 20"):
+        store.runs.search([], terms, None, 5, None)
+
+
+def test_concurrent_writers_lose_no_metric(store: Store) -> None:
+    store.runs.create_run(run("r1"))
+    threads, each = 4, 20
+    start = threading.Barrier(threads)
+
+    def log(t: int) -> None:
+        start.wait()
+        for i in range(each):
+            step = t * each + i
+            store.runs.log_batch("r1", {}, [MetricValue("loss", step, float(step))],
+                                 {f"t{t}": str(i)}, now=1.0)
+
+    workers = [threading.Thread(target=log, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    history = store.runs.metric_history("r1", "loss")
+    assert history == [(s, float(s)) for s in range(threads * each)]
+    [got] = store.runs.get_runs(["r1"])
+    assert got.metrics == {"loss": float(threads * each - 1)}  # the highest step, whoever won
+    assert got.tags == {f"t{t}": str(each - 1) for t in range(threads)}
