@@ -15,6 +15,10 @@ from pathlib import Path
 
 import pytest
 
+# the CLI's tables are as wide as the terminal, and a test has none (nor, under pytest-xdist,
+# a parent that has one): one width for every run, wide enough that no cell is cut
+os.environ["COLUMNS"] = "200"
+
 from modelport.config import Settings
 from modelport.core.store.engine import forget_stores
 from modelport.core.workspace import Workspace
