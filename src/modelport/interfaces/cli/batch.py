@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from modelport.interfaces.cli.listing import nothing
 from modelport.interfaces.cli.render import console, emit_json, errors, fields, table, when
 
 batch_app = typer.Typer(help="Batch prediction over CSV/Parquet files.", no_args_is_help=True)
@@ -140,6 +141,8 @@ def list_jobs(
     if as_json:
         emit_json([j.to_dict() for j in found])
         return
+    if not found:
+        return nothing("matching jobs" if status or kind or model else "jobs")
     table(None, ["job", "kind", "model", "status", "rows", "failed", "started", "seconds",
                  "output"],
           ([j.id[:12], j.kind, j.ref, j.state, j.rows, j.rows_failed, when(j.started),

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from modelport.interfaces.cli.listing import nothing
 from modelport.interfaces.cli.render import JsonFlag, console, emit_json, fields, table, when
 
 endpoints_app = typer.Typer(help="Endpoints: named addresses with a traffic policy.",
@@ -76,6 +77,8 @@ def list_(as_json: JsonFlag = False) -> None:
     if as_json:
         emit_json(found)
         return
+    if not found:
+        return nothing("endpoints")
     table(None, ["endpoint", "policy", "revision", "updated"],
           ([e.name, _policy_text(e.policy), e.revision, when(e.updated)] for e in found))
 

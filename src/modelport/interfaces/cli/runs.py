@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from modelport.interfaces.cli.listing import nothing
 from modelport.interfaces.cli.render import JsonFlag, console, emit_json, fields, table, when
 
 app = typer.Typer(help="Training runs: search and inspect.", no_args_is_help=True)
@@ -32,6 +33,8 @@ def list_runs(
     if as_json:
         emit_json({"runs": page.runs, "next_page_token": page.next_page_token})
         return
+    if not page.runs:
+        return nothing("matching runs" if filter or experiment else "runs")
     keys = sorted({k for r in page.runs for k in r.metrics if k.startswith("test_")})[:4]
     table(None, ["run", "name", "status", "started", "seconds", *keys],
           ([r.id[:12], r.name, r.status, when(r.start_time), r.duration,

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from modelport.interfaces.cli.listing import nothing
 from modelport.interfaces.cli.render import JsonFlag, console, emit_json, errors, table
 
 stream_app = typer.Typer(help="Streaming inference and online learning.", no_args_is_help=True)
@@ -103,9 +104,8 @@ def status(
         emit_json([r.to_dict() for r in records])
         return
     if not records:
-        console.print("no streams yet — start one with: modelport stream run REF --source URL "
-                      "--sink URL")
-        return
+        return nothing(f"stream {name!r}" if name else "streams",
+                       " — start one with: modelport stream run REF --source URL --sink URL")
     table("streams", ["stream", "consumer", "model", "state", "events", "events/s", "lag",
                       "pending", "learnt", "score", "drifts", "checkpoint", "seen"],
           [_row(r) for r in records])

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from modelport.errors import InvalidInputError
+from modelport.interfaces.cli.listing import nothing
 from modelport.interfaces.cli.render import JsonFlag, console, emit_json, fields, table
 
 studies = typer.Typer(help="Tuning studies stored in the workspace.", no_args_is_help=True)
@@ -105,6 +106,8 @@ def studies_list(as_json: JsonFlag = False) -> None:
     if as_json:
         emit_json([s.to_dict() for s in found])
         return
+    if not found:
+        return nothing("studies")
     table("studies", ["study", "storage", "directions", "trials", "complete", "pruned",
                       "failed", "best"],
           [[s.name, s.storage, ",".join(s.directions), s.trials, s.complete, s.pruned,
