@@ -276,9 +276,19 @@ def _is_numeric(term: Term) -> bool:
 
 
 def get_run(run_id: str, ws: Workspace | None = None) -> RunRecord:
+    """A run by its id or by any unique prefix of it, such as the 12 characters
+    ``runs list`` shows — what a user copies is what they may paste back."""
     ws = current(ws)
     with ws.store.read() as conn:
         records = _records(conn, [run_id])
+        if not records and run_id:
+            prefixed = t.runs.c.id.startswith(run_id, autoescape=True)
+            matches = conn.execute(select(func.count()).where(prefixed)).scalar_one()
+            if matches > 1:
+                raise InvalidInputError(f"run id {run_id!r} is the start of {matches} runs' ids "
+                                        "— give more of it")
+            records = _records(conn, list(conn.execute(select(t.runs.c.id).where(prefixed))
+                                          .scalars()))
     if not records:
         raise NotFoundError(f"run {run_id!r} not found — list runs with: modelport runs list")
     return records[0]

@@ -77,14 +77,16 @@ def versions(name: str, as_json: JsonFlag = False) -> None:
 
 @app.command("register")
 def register(name: str,
-             run: Annotated[str, typer.Option("--run", help="The run whose model to register.")],
+             run: Annotated[str, typer.Option(
+                 "--run", help="The run whose model to register: its id or any unique start "
+                               "of it.")],
              description: Annotated[str, typer.Option(help="What this version is.")] = "",
              ) -> None:
     """Register the model a training run logged as the next version of NAME."""
     from modelport.lifecycle.registry import register_run
 
     v = register_run(name, run, description=description)
-    console.print(f"registered [bold]{v.ref}[/bold] from run {run}")
+    console.print(f"registered [bold]{v.ref}[/bold] from run {v.run_id}")
 
 
 @app.command("alias")

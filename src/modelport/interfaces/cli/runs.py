@@ -44,18 +44,17 @@ def list_runs(
 
 
 @app.command("show")
-def show(run_id: str, as_json: JsonFlag = False) -> None:
+def show(run_id: Annotated[str, typer.Argument(help="A run id or any unique start of it.")],
+         as_json: JsonFlag = False) -> None:
     """Everything a run recorded."""
-    from modelport.lifecycle.search import get_run, search_runs
+    from modelport.lifecycle.search import get_run
 
-    if len(run_id) < 32:  # accept the short id that `runs list` prints
-        matches = search_runs(f"id LIKE '{run_id.replace(chr(39), '')}%'", max_results=2).runs
-        run_id = matches[0].id if len(matches) == 1 else run_id
     run = get_run(run_id)
     if as_json:
         emit_json(run)
         return
-    fields(f"run {run.id}", [
+    console.print(f"run {run.id}", soft_wrap=True)  # on its own line, to copy whole
+    fields(None, [
         ("name", run.name), ("experiment", run.experiment), ("status", run.status),
         ("started", when(run.start_time)), ("duration s", run.duration),
         ("dataset", run.dataset_digest or "-"), ("git commit", run.git_commit or "-"),

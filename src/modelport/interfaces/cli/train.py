@@ -67,8 +67,11 @@ def _show(result: Any, estimator: str, title: str, as_json: bool) -> None:
                    "metrics": result.metrics,
                    "version": result.version.ref if result.version else None})
         return
-    table(f"{title} — run {result.run_id}", ["metric", "value"], sorted(result.metrics.items()))
+    # the id on a line of its own: inside a table title it wraps and cannot be copied whole
+    console.print(f"run {result.run_id}", soft_wrap=True)
+    table(title, ["metric", "value"], sorted(result.metrics.items()))
     if result.version:
         console.print(f"registered [bold]{result.version.ref}[/bold]")
     else:
-        console.print(f"register it with: modelport models register NAME --run {result.run_id}")
+        console.print(f"register it with: modelport models register NAME --run {result.run_id}",
+                      soft_wrap=True)
