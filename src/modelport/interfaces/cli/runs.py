@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -63,3 +64,34 @@ def show(run_id: Annotated[str, typer.Argument(help="A run id or any unique star
                           ("artifacts", run.artifacts)):
         if values:
             table(title, ["key", "value"], sorted(values.items()))
+
+
+@app.command("artifacts")
+def artifacts(
+    run_id: Annotated[str, typer.Argument(help="A run id or any unique start of it.")],
+    path: Annotated[str | None, typer.Argument(
+        help="One artifact, or a folder of them, to download (default: list them; with --out, "
+             "download every one).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Directory to download into (default: the current one).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List a run's artifacts, or download them (digests checked, nothing written outside --out)."""
+    from modelport.lifecycle.downloads import download_artifact
+    from modelport.lifecycle.search import get_run
+
+    if path is None and out is None:
+        run = get_run(run_id)
+        if as_json:
+            emit_json(run.artifacts)
+        elif not run.artifacts:
+            console.print(f"run {run.id} logged no artifacts")
+        else:
+            table(None, ["path", "sha256"], ((p, d[:16]) for p, d in sorted(run.artifacts.items())))
+        return
+    written = download_artifact(run_id, path, out or Path("."))
+    if as_json:
+        emit_json([str(p) for p in written])
+        return
+    for file in written:
+        console.print(f"[green]✓[/green] {file} ({file.stat().st_size:,} bytes)", soft_wrap=True)
