@@ -18,7 +18,7 @@ import numpy as np
 
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, first_line
-from modelport.lifecycle.datasets import DataSource, as_dataset
+from modelport.lifecycle.datasets import DataSource, as_dataset, choose_columns
 from modelport.lifecycle.estimators import build, final_step, task_of
 from modelport.lifecycle.preprocessing import Features, encode
 from modelport.lifecycle.registry import ModelVersion, log_model, register_run
@@ -131,16 +131,18 @@ def check_target(frame: Any, target: str, task: str) -> None:
 def train(data: DataSource, target: str, model: str, params: Mapping[str, Any] | None = None,
           name: str | None = None, *, experiment: str = "default", test_size: float = 0.2,
           cv: int = 5, seed: int = 0, run_name: str | None = None, task: str | None = None,
+          drop: Sequence[str] | None = None, features: Sequence[str] | None = None,
           progress: Callable[[str], None] | None = None, ws: Workspace | None = None
           ) -> TrainResult:
     """Train ``model`` on ``data`` to predict ``target``; register as ``name`` if given.
 
-    ``task`` (classification or regression) overrides what the target looks like."""
+    ``task`` (classification or regression) overrides what the target looks like;
+    ``drop`` or ``features`` choose the columns (``datasets.choose_columns``)."""
     from sklearn.model_selection import cross_validate, train_test_split
 
     ws = current(ws)
     say = progress or (lambda _msg: None)
-    dataset = as_dataset(data)
+    dataset = choose_columns(as_dataset(data), target, drop=drop, features=features)
     frame = dataset.frame
     if target not in frame.columns:
         check_target(frame, target, "regression")

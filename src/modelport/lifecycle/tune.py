@@ -32,7 +32,13 @@ import numpy as np
 from modelport.config import Settings
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, MissingDependencyError, first_line
-from modelport.lifecycle.datasets import Dataset, DataSource, as_dataset, load_dataset
+from modelport.lifecycle.datasets import (
+    Dataset,
+    DataSource,
+    as_dataset,
+    choose_columns,
+    load_dataset,
+)
 from modelport.lifecycle.registry import ModelVersion, register_run, set_alias
 from modelport.lifecycle.studies import (
     WORKER_ATTR,
@@ -67,6 +73,7 @@ class TuneSpec:
     seed: int = 0
     test_size: float = 0.2
     prune: bool = True
+    features: list[str] | None = None  # the columns a user chose (None: every one)
 
     def recipe(self) -> dict[str, Any]:
         out = asdict(self)
@@ -95,9 +102,12 @@ def tune(data: DataSource, target: str, estimator: str, *, space: str | Path |
          metric: str | None = None, objectives: Sequence[str] = ("score",), sampler: str = "tpe",
          study: str | None = None, name: str | None = None, workers: int = 1, cv: int = 5,
          seed: int = 0, test_size: float = 0.2, prune: bool = True, promote: bool = False,
-         task: str | None = None, progress: Callable[[str], None] | None = None,
+         task: str | None = None, drop: Sequence[str] | None = None,
+         features: Sequence[str] | None = None, progress: Callable[[str], None] | None = None,
          ws: Workspace | None = None) -> TuneResult:
     """Search ``space`` for ``estimator``'s best parameters; register the best as ``name``.
+
+    ``drop`` or ``features`` choose the columns (``datasets.choose_columns``).
 
     ``trials`` is the total number of finished trials the study should hold
     (so re-running the command resumes it), ``timeout`` the wall-clock limit
@@ -116,12 +126,13 @@ def tune(data: DataSource, target: str, estimator: str, *, space: str | Path |
         raise InvalidInputError("several workers need data they can each load: give a path "
                                 "or sklearn:NAME")
     parsed = _space(space, estimator)
-    dataset = as_dataset(data)
+    dataset = choose_columns(as_dataset(data), target, drop=drop, features=features)
     prepared = prepare(dataset, target, estimator, metric, test_size, seed, cv, task)
     _check_space_fits(parsed, estimator, prepared.task)
     spec = TuneSpec(dataset.name, target, estimator, space_to_dict(parsed),
                     study or name or f"{estimator}-{int(time.time())}", trials, timeout,
-                    prepared.metric, objectives, sampler, cv, seed, test_size, prune)
+                    prepared.metric, objectives, sampler, cv, seed, test_size, prune,
+                    dataset.chosen)
     _sampler(spec, 0)  # a missing sampler dependency fails before any study exists
     storage = storage_for(spec.study, workers, ws=ws)
     opt_study = _create_study(spec, storage)
@@ -155,7 +166,8 @@ def _check_same_recipe(study: Any, spec: TuneSpec) -> None:
     before = study.user_attrs.get("recipe")
     if not before:
         return
-    keys = ("target", "estimator", "space", "metric", "objectives", "cv", "seed", "test_size")
+    keys = ("target", "estimator", "space", "metric", "objectives", "cv", "seed", "test_size",
+            "features")
     changed = [k for k in keys if before.get(k) != spec.recipe().get(k)]
     if changed:
         raise InvalidInputError(f"study {spec.study!r} was started with another {changed[0]} — "
@@ -402,7 +414,7 @@ def run_worker(payload: Mapping[str, Any]) -> None:
     spec = TuneSpec(**payload["spec"])
     settings = Settings(**payload["settings"])
     ws = Workspace.open(settings)
-    dataset = load_dataset(spec.data)
+    dataset = choose_columns(load_dataset(spec.data), spec.target, features=spec.features)
     prepared = prepare(dataset, spec.target, spec.estimator, spec.metric, spec.test_size,
                        spec.seed, spec.cv)
     study = _create_study(spec, storage_for(spec.study, 2, ws=ws), payload["worker"])

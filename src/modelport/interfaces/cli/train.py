@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from modelport.interfaces.cli.columns import Columns, DropOpt, FeaturesOpt, chosen
 from modelport.interfaces.cli.render import console, emit_json, table
 
 
@@ -34,29 +35,33 @@ def train(
              "'preprocessing.StandardScaler | linear_model.LogisticRegression' or a preset "
              "(logistic_regression, linear_regression, pa_classifier, hoeffding_tree).")
                       ] = False,
+    drop: DropOpt = None,
+    features: FeaturesOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Train an estimator on a dataset and record the run."""
     from modelport.lifecycle.train import parse_params
     from modelport.lifecycle.train import train as _train
 
+    columns = chosen(drop, features)
     if online:
-        _train_online(data, target, model, parse_params(param or []), name, experiment, as_json)
+        _train_online(data, target, model, parse_params(param or []), name, experiment, columns,
+                      as_json)
         return
     with console.status("loading") as status:
         result = _train(data, target, model, parse_params(param or []), name,
                         experiment=experiment, test_size=test_size, cv=cv, seed=seed,
-                        task=task, progress=lambda msg: status.update(msg))
+                        task=task, **columns, progress=lambda msg: status.update(msg))
     _show(result, result.estimator, f"{result.estimator} ({result.task})", as_json)
 
 
 def _train_online(data: str, target: str, model: str, params: dict[str, Any], name: str | None,
-                  experiment: str, as_json: bool) -> None:
+                  experiment: str, columns: Columns, as_json: bool) -> None:
     from modelport.lifecycle.online import train_online
 
     with console.status("loading") as status:
         result = train_online(data, target, model, params, name, experiment=experiment,
-                              progress=lambda msg: status.update(msg))
+                              **columns, progress=lambda msg: status.update(msg))
     _show(result, result.recipe, f"{result.recipe} ({result.task}, progressive validation)",
           as_json)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from modelport.errors import InvalidInputError
+from modelport.interfaces.cli.columns import DropOpt, FeaturesOpt, chosen
 from modelport.interfaces.cli.listing import nothing
 from modelport.interfaces.cli.render import JsonFlag, console, emit_json, fields, table
 
@@ -56,6 +57,8 @@ def tune(
     task: Annotated[str | None, typer.Option(
         help="classification or regression (default: the metric's, else the target's).")
                     ] = None,
+    drop: DropOpt = None,
+    features: FeaturesOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Tune an estimator's hyperparameters with Optuna; every trial is a run."""
@@ -66,7 +69,7 @@ def tune(
                        metric=metric, objectives=[o.strip() for o in objectives.split(",")],
                        sampler=sampler, study=study, name=name, workers=workers, cv=cv,
                        seed=seed, promote=promote, prune=prune, task=task,
-                       progress=lambda msg: status.update(msg))
+                       **chosen(drop, features), progress=lambda msg: status.update(msg))
     out = {"study": result.study, "storage": result.storage, "metric": result.metric,
            "best_trial": result.best_trial, "best_values": result.best_values,
            "best_params": result.best_params, "pareto": result.pareto, "counts": result.counts,
@@ -162,6 +165,8 @@ def automl(
     task: Annotated[str | None, typer.Option(
         help="classification or regression (default: the metric's, else the target's).")
                     ] = None,
+    drop: DropOpt = None,
+    features: FeaturesOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Search model families within a time budget; register the best."""
@@ -172,7 +177,7 @@ def automl(
         result = _automl(data, target, seconds, metric=metric, name=name,
                          families=families.split(",") if families else None, cv=cv, seed=seed,
                          promote=promote, ensemble=ensemble, task=task,
-                         progress=lambda msg: status.update(msg))
+                         **chosen(drop, features), progress=lambda msg: status.update(msg))
     if as_json:
         emit_json({"study": result.study, "task": result.task, "metric": result.metric,
                    "budget": result.budget, "elapsed": result.elapsed,
@@ -209,6 +214,8 @@ def retrain(
     times: Annotated[int | None, typer.Option(
         help="With --every: stop after this many retrains.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed of the holdout split.")] = 0,
+    drop: DropOpt = None,
+    features: FeaturesOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Re-run the champion's recipe on new data; promote the result only if it is better."""
@@ -234,4 +241,4 @@ def retrain(
 
         retrain_every(name, data, interval, times=1 if every is None else times,
                       on_decision=shown, margin=margin, holdout=holdout, seed=seed,
-                      progress=lambda msg: status.update(msg))
+                      **chosen(drop, features), progress=lambda msg: status.update(msg))
