@@ -25,6 +25,7 @@ from modelport.lifecycle.registry import ModelVersion, log_model, register_run
 from modelport.lifecycle.tracking import start_run
 
 MAX_CLASSES = 50  # integer targets with more distinct values than this are regression
+NUMBERS = "iuf"  # the dtype kinds of a target that may be a quantity
 SCORING = {
     "classification": {"accuracy": "accuracy", "f1_macro": "f1_macro"},
     "regression": {"r2": "r2", "rmse": "neg_root_mean_squared_error",
@@ -126,6 +127,27 @@ def check_target(frame: Any, target: str, task: str) -> None:
     if task == "classification" and y.nunique() < 2:
         raise InvalidInputError(f"target column {target!r} has a single class — a classifier "
                                 "needs at least two")
+    _not_an_identifier(y, target, task)
+
+
+def _not_an_identifier(y: Any, target: str, task: str) -> None:
+    """Refuse a target that names rows rather than describing them (an id, a row number).
+
+    As classes, most of them would be seen once: nothing to learn, a test accuracy of 0
+    and a warning per class. Counted once on the whole target, as identifier features are.
+    """
+    distinct, rows = int(y.nunique()), len(y)
+    if task == "classification" and distinct > max(MAX_CLASSES, rows // 2):
+        quantity = ", or give --task regression if it is a quantity" \
+            if y.dtype.kind in NUMBERS else ""
+        raise InvalidInputError(
+            f"target column {target!r} has {distinct:,} distinct values in {rows:,} rows — an "
+            f"identifier, not classes to learn; predict another column{quantity}")
+    if y.dtype.kind in "iu" and distinct == rows > MAX_CLASSES and \
+            int(y.max()) - int(y.min()) == rows - 1:
+        raise InvalidInputError(
+            f"target column {target!r} numbers the rows ({int(y.min())} to {int(y.max())}, each "
+            "once) — an identifier, not a quantity to learn; predict another column")
 
 
 def train(data: DataSource, target: str, model: str, params: Mapping[str, Any] | None = None,
