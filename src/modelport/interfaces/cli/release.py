@@ -193,10 +193,24 @@ def status(name: str, as_json: JsonFlag = False) -> None:
         ("policy", _policy_text(ep.policy))])
     table("since the step began", ["version", "requests", "errors (5xx)", "error rate",
                                    "client errors (4xx)", "p99 ms", "accuracy",
-                                   "shadow agreement"],
-          ([v, s["requests"], s["errors"], f"{s['error_rate']:.2%}", s["client_errors"],
-            s["p99_ms"], _accuracy(s), s.get("shadow_agreement")]
-           for v, s in sorted(live.items())))
+                                   "agrees with the answer"],
+          [row for v, s in sorted(live.items()) for row in _rows(v, s)])
+
+
+def _rows(version: str, s: dict[str, Any]) -> list[list[Any]]:
+    """A version's live traffic, and apart, the shadow copies it was sent (never answered
+    to a client): a shadow's requests, errors and latency are its own, not the stable's."""
+    rows = []
+    if s["requests"] or not s.get("shadow_requests"):
+        rows.append([version, s["requests"], s["errors"], f"{s['error_rate']:.2%}",
+                     s["client_errors"], s["p99_ms"], _accuracy(s), "-"])
+    if s.get("shadow_requests"):
+        agreement = s["shadow_agreement"]
+        rows.append([f"{version} (shadow)", s["shadow_requests"],
+                     round(s["shadow_error_rate"] * s["shadow_requests"]),
+                     f"{s['shadow_error_rate']:.2%}", "-", s["shadow_p99_ms"], "-",
+                     "-" if agreement is None else f"{agreement:.1%}"])
+    return rows
 
 
 def _accuracy(s: dict[str, Any]) -> str | None:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from modelport.interfaces.cli.columns import Columns, DropOpt, FeaturesOpt, chosen
+from modelport.interfaces.cli.progress import steps
 from modelport.interfaces.cli.render import console, emit_json, table
 
 
@@ -48,10 +49,10 @@ def train(
         _train_online(data, target, model, parse_params(param or []), name, experiment, columns,
                       as_json)
         return
-    with console.status("loading") as status:
+    with steps("loading the data", quiet=as_json) as say:
         result = _train(data, target, model, parse_params(param or []), name,
                         experiment=experiment, test_size=test_size, cv=cv, seed=seed,
-                        task=task, **columns, progress=lambda msg: status.update(msg))
+                        task=task, **columns, progress=say)
     _show(result, result.estimator, f"{result.estimator} ({result.task})", as_json)
 
 
@@ -59,9 +60,9 @@ def _train_online(data: str, target: str, model: str, params: dict[str, Any], na
                   experiment: str, columns: Columns, as_json: bool) -> None:
     from modelport.lifecycle.online import train_online
 
-    with console.status("loading") as status:
+    with steps("loading the data", quiet=as_json) as say:
         result = train_online(data, target, model, params, name, experiment=experiment,
-                              **columns, progress=lambda msg: status.update(msg))
+                              **columns, progress=say)
     _show(result, result.recipe, f"{result.recipe} ({result.task}, progressive validation)",
           as_json)
 
