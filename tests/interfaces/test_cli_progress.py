@@ -11,8 +11,11 @@ import time
 
 import pytest
 from rich.console import Console
+from typer.testing import CliRunner
 
 from modelport.core.workspace import Workspace
+from modelport.interfaces.cli import progress
+from modelport.interfaces.cli.main import app
 from modelport.interfaces.cli.progress import Steps
 
 
@@ -57,6 +60,21 @@ def test_messages_are_text_not_markup() -> None:
 
 
 @pytest.mark.storage_independent
+def test_tune_in_a_pipe_prints_progress_lines(env_ws: Workspace, backend: str,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("optuna")
+    monkeypatch.setattr(progress, "HEARTBEAT", 0.05)
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(
+        app, ["tune", "--data", "sklearn:wine", "--target", "target", "--model", "knn",
+              "--trials", "8", "--cv", "3"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^… searching: trial \d of 8", result.stderr, re.M), result.stderr
+    assert re.search(r"^✓ searching: trial 8 of 8, best accuracy 0\.\d+ \(\d+\.\d s\)$",
+                     result.stderr, re.M), result.stderr
+    assert "✓" not in result.stdout  # progress on stderr: stdout stays the result
+
+
+@pytest.mark.storage_independent
 def test_train_in_a_pipe_ticks_its_steps(env_ws: Workspace, backend: str) -> None:
     env = {**os.environ, "MODELPORT_HOME": str(env_ws.settings.home),
            "MODELPORT_DB_URL": env_ws.settings.db_url}
@@ -68,3 +86,15 @@ def test_train_in_a_pipe_ticks_its_steps(env_ws: Workspace, backend: str) -> Non
     assert ticked == ["✓ loading the data", "✓ cross-validating sklearn.KNeighborsClassifier",
                       "✓ fitting sklearn.KNeighborsClassifier on 120 rows",
                       "✓ storing the model"], done.stderr
+
+
+@pytest.mark.storage_independent
+def test_automl_ticks_its_search_off_once(env_ws: Workspace, backend: str) -> None:
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(
+        app, ["automl", "--data", "sklearn:iris", "--target", "target", "--budget", "3",
+              "--families", "linear,knn", "--cv", "3"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    ticked = [line.split(" (")[0].split(":")[0] for line in result.stderr.splitlines()
+              if line.startswith("✓ ")]
+    # every trial of every family is one step, not a line each
+    assert ticked == ["✓ loading the data", "✓ searching", "✓ refitting the winner"], ticked

@@ -253,7 +253,7 @@ class _Search:
         for i, family in enumerate(families):  # strong defaults first, cheapest first
             if i and self.remaining() <= 0:  # the cheapest family's defaults always run
                 break
-            say(f"{family}: defaults")
+            say(f"searching: {family} with its defaults")
             self.evaluate(family, {}, sample=False)
         self._search(say)
         # candidates scored on all rows rank first: a sample's score is only a preview
@@ -295,7 +295,7 @@ class _Search:
             with quiet():
                 trial = studies[family].ask()
                 params = {n: p.suggest(trial) for n, p in spaces[family].items()}
-            say(f"{family}: trial {self.trials}")
+            say(f"searching: trial {self.trials}, {family}")
             tried = self.evaluate(family, params, sample=sample)
             if tried is None:
                 studies[family].tell(trial, state=opt.trial.TrialState.FAIL)
