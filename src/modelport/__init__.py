@@ -25,6 +25,7 @@ _EXPORTS = {
     "metric_history": "modelport.lifecycle.tracking",
     "search_runs": "modelport.lifecycle.search",
     "get_run": "modelport.lifecycle.search",
+    "download_artifact": "modelport.lifecycle.downloads",
     "train": "modelport.lifecycle.train",
     "train_online": "modelport.lifecycle.online",
     "StreamRunner": "modelport.runtimes.stream.runner",
@@ -73,6 +74,7 @@ __all__ = [
     "delete_alias",
     "delete_endpoint",
     "delete_model",
+    "download_artifact",
     "export_onnx",
     "get_endpoint",
     "get_model",
@@ -116,6 +118,7 @@ if TYPE_CHECKING:
     from modelport.core.workspace import Workspace
     from modelport.lifecycle.automl import automl
     from modelport.lifecycle.datasets import load_dataset
+    from modelport.lifecycle.downloads import download_artifact
     from modelport.lifecycle.endpoints import (
         create_endpoint,
         delete_endpoint,

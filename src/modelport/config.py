@@ -15,7 +15,7 @@ class Settings:
     ``db_url`` and ``artifacts_url`` point elsewhere for a shared deployment.
     """
 
-    home: Path = field(default_factory=lambda: Path(".modelport"))
+    home: Path = field(default_factory=lambda: find_home())
     db_url: str = ""
     artifacts_url: str = ""
 
@@ -29,10 +29,28 @@ class Settings:
     @classmethod
     def from_env(cls, **overrides: str | Path | None) -> Settings:
         env = {
-            "home": os.environ.get("MODELPORT_HOME") or ".modelport",
+            "home": os.environ.get("MODELPORT_HOME") or find_home(),
             "db_url": os.environ.get("MODELPORT_DB_URL", ""),
             "artifacts_url": os.environ.get("MODELPORT_ARTIFACTS_URL", ""),
         }
         env.update({k: str(v) for k, v in overrides.items() if v})
         return cls(home=Path(env["home"]), db_url=str(env["db_url"]),
                    artifacts_url=str(env["artifacts_url"]))
+
+
+WORKSPACE_DIR = ".modelport"
+
+
+def find_home(start: Path | None = None) -> Path:
+    """The workspace a command run here uses: the nearest ``.modelport/``.
+
+    Found the way git finds its repository — in ``start`` (the current
+    directory) or the closest parent holding one — so a command run from a
+    subdirectory sees the same models as one run at the top. With none found,
+    it is ``start/.modelport``, created on first use.
+    """
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / WORKSPACE_DIR).is_dir():
+            return folder / WORKSPACE_DIR
+    return here / WORKSPACE_DIR

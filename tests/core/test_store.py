@@ -6,8 +6,9 @@ import pytest
 from sqlalchemy import inspect, text
 
 from modelport.core.store import open_store
-from modelport.core.store.engine import forget_stores, migrate, open_database, redact
+from modelport.core.store.engine import forget_stores, migrate, open_database
 from modelport.core.store.migration import MIGRATIONS, VERSION_TABLE, head_revision
+from modelport.core.store.text import redact
 from modelport.core.workspace import Workspace
 from modelport.errors import InvalidInputError, StoreUnavailableError
 

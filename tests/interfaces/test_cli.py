@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from modelport.core.workspace import Workspace
 from modelport.interfaces.cli.main import app
+from stderr_lines import error_lines
 
 runner = CliRunner(env={"COLUMNS": "200"})
 
@@ -109,7 +110,7 @@ def test_errors_are_one_line_without_traceback(env_ws: Workspace, args: list[str
     result = _modelport(env_ws, *args)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
+    lines = error_lines(result.stderr)  # the steps done before it are ticked off above it
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr
 
 

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from modelport.core.workspace import Workspace
 from modelport.interfaces.cli.main import app
+from stderr_lines import error_lines
 
 runner = CliRunner(env={"COLUMNS": "200"})
 
@@ -68,6 +69,7 @@ def test_batch_predict_and_jobs(env_ws: Workspace, scored_input: Path, tmp_path:
     table = cli("jobs", "list")
     assert "iris:1" in table and "succeeded" in table
     shown = cli("jobs", "show", listed[1]["id"][:10])
+    assert shown.startswith(f"job {listed[1]['id']}\n")  # the id on a line of its own
     assert "input digest" in shown and listed[1]["input_digest"] in shown
     assert json.loads(cli("jobs", "show", listed[1]["id"], "--json"))["rows"] == 150
 
@@ -79,7 +81,7 @@ def test_batch_errors_are_one_line(env_ws: Workspace, scored_input: Path,
     result = _modelport(env_ws, "batch", "predict", "iris", "-i", str(tmp_path / "partial.csv"),
                         "-o", str(tmp_path / "out"))
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    [line] = result.stderr.strip().splitlines()
+    [line] = error_lines(result.stderr)
     assert line.startswith("error:") and "lacks column 'petal width (cm)'" in line
 
     frame = pd.read_parquet(scored_input)
@@ -87,7 +89,7 @@ def test_batch_errors_are_one_line(env_ws: Workspace, scored_input: Path,
     frame.to_parquet(tmp_path / "holes.parquet")
     result = _modelport(env_ws, "batch", "predict", "iris", "-i", str(tmp_path / "holes.parquet"),
                         "-o", str(tmp_path / "out"))
-    [line] = result.stderr.strip().splitlines()
+    [line] = error_lines(result.stderr)
     assert result.returncode == 1
     assert "row 8: column 'sepal length (cm)' has an infinite value" in line
     assert "--on-error skip or quarantine" in line
@@ -103,7 +105,7 @@ def test_forecast_train_and_predict(env_ws: Workspace, tmp_path: Path) -> None:
                              "--models", "AutoETS,SeasonalNaive", "--json"))
     assert trained["version"] == "air:1" and trained["series"] == 1
     shown = cli("forecast", "predict", "air", "--horizon", "3")
-    assert "lo_95" in shown and "1961-01-31" in shown
+    assert "lo_95" in shown and "1961-01-31" in shown and "warning" not in shown
     out = tmp_path / "air.csv"
     text = cli("forecast", "predict", "air:1", "--output", str(out), "--levels", "50,99")
     assert "wrote 12 forecasts (1 series)" in text
@@ -113,6 +115,12 @@ def test_forecast_train_and_predict(env_ws: Workspace, tmp_path: Path) -> None:
     assert (frame.hi_99 - frame.lo_99 > frame.hi_50 - frame.lo_50).all()
     newest, first = json.loads(cli("jobs", "list", "--kind", "forecast", "--json"))
     assert (newest["status"], newest["rows"], first["rows"]) == ("succeeded", 12, 3)
+    past = runner.invoke(app, ["forecast", "predict", "air", "--horizon", "14", "--limit", "14"])
+    assert past.exit_code == 0 and "1962-02-28" in past.stdout  # forecast all the same
+    assert past.stderr == ("warning: forecasting 14 steps ahead, but air:1 was chosen and its "
+                           "error measured by cross-validation over 12: steps 13-14 are untested "
+                           "extrapolation, their intervals unchecked — for a tested forecast, "
+                           "train with --horizon 14\n")
 
     pd.DataFrame({"ds": ["2020-01-01", "2020-01-02", "2020-01-05"], "y": [1, 2, 3]}).to_csv(
         tmp_path / "gappy.csv", index=False)

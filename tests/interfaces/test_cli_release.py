@@ -105,3 +105,24 @@ def test_durations_and_rates() -> None:
     assert seconds("30s") == 30 and seconds("2m") == 120 and seconds("1h") == 3600
     assert seconds("250ms") == 0.25 and seconds("5") == 5
     assert fraction("1%") == 0.01 and fraction("0.05") == 0.05
+
+
+def test_status_shows_the_shadows_requests_latency_and_errors(models: Workspace) -> None:
+    from modelport.runtimes.serving.stats import StatsRecorder
+
+    cli("endpoints", "create", "api", "--model", "iris:1")
+    cli("rollout", "shadow", "api", "--to", "iris:2", "--percent", "50")
+    rec = StatsRecorder()
+    for _ in range(4):
+        rec.request("api", "iris:1", 0.002, 200, None)
+    for ok, agree in ((True, 2), (True, 1), (False, 0)):
+        rec.shadow("api", "iris:2", 0.004, ok, 2, agree)
+    rec.flush(models)
+    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
+            for line in cli("rollout", "status", "api").splitlines()
+            if line.startswith("│")}
+    assert rows["iris:1"][:3] == ["4", "0", "0.00%"] and rows["iris:1"][-1] == "-"
+    requests, errors, rate, _, p99, _, agrees = rows["iris:2 (shadow)"]
+    assert (requests, errors, rate, agrees) == ("3", "1", "33.33%", "50.0%")
+    assert float(p99) > 0
+    assert "iris:2" not in rows  # no live traffic of its own: only its shadow row

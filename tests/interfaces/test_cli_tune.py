@@ -16,6 +16,7 @@ from modelport.core.workspace import Workspace
 from modelport.errors import InvalidInputError
 from modelport.interfaces.cli.main import app
 from modelport.interfaces.cli.tune import parse_duration
+from stderr_lines import error_lines
 
 pytest.importorskip("optuna")
 runner = CliRunner(env={"COLUMNS": "200"})
@@ -49,6 +50,10 @@ def test_tune_studies_automl_retrain(env_ws: Workspace, tmp_path: Path) -> None:
     assert "wine" in cli("studies", "list")
     report = cli_json("studies", "show", "wine")
     assert report["summary"]["trials"] == 4 and report["plot_digest"]
+    shown = cli("studies", "show", "wine")
+    assert f"\nbest run {report['best_run_id']}\n" in shown  # ids on a line of their own
+    assert (f"get it with: modelport runs artifacts {report['best_run_id']} "
+            "study/history.html\n") in shown
     assert "parameter importances" in cli("studies", "show", "wine", "--no-plot")
 
     found = cli_json("automl", "--data", "sklearn:iris", "--target", "target", "--budget", "2s",
@@ -119,7 +124,7 @@ def _modelport(env_ws: Workspace, *args: str) -> subprocess.CompletedProcess[str
 def test_errors_are_one_line(env_ws: Workspace, args: list[str], message: str) -> None:
     result = _modelport(env_ws, *args)
     assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
+    lines = error_lines(result.stderr)
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr
 
 

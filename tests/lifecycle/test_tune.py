@@ -111,7 +111,7 @@ def test_kill_9_of_a_worker_fails_its_trial_and_the_study_goes_on(
     from optuna.trial import TrialState
 
     from modelport.lifecycle import studies
-    from modelport.lifecycle.tune import TuneSpec, _create_study, _spawn
+    from modelport.lifecycle.tune import Budget, TuneSpec, _create_study, _spawn
 
     monkeypatch.setenv("MODELPORT_TUNE_HEARTBEAT", "1")  # the child's heartbeat
     monkeypatch.setattr(studies, "HEARTBEAT_SECONDS", 1)  # ours: stale after 2 s
@@ -121,7 +121,7 @@ def test_kill_9_of_a_worker_fails_its_trial_and_the_study_goes_on(
     spec = TuneSpec("sklearn:digits", "target", "random_forest", slow, "killed", trials=2,
                     metric="accuracy", cv=3, prune=False)
     _create_study(spec, studies.storage_for("killed", 2, ws=ws))
-    child, _log = _spawn(spec, ws.settings, 1)
+    child, _log = _spawn(spec, ws.settings, 1, Budget())
     try:
         deadline = time.time() + 60
         running: list = []

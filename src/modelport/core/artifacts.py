@@ -28,6 +28,22 @@ def _key(digest: str) -> str:
     return f"sha256/{digest[:2]}/{digest[2:]}"
 
 
+def write_whole(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so a reader sees the old file or the new one, never half:
+    a temp file beside it, synced, then renamed over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 class ArtifactStore(Protocol):
     """Stores blobs by digest. ``put`` is idempotent; ``get`` verifies."""
 
@@ -66,17 +82,7 @@ class LocalArtifactStore:
         path = self._path(digest)
         if path.exists() and path.stat().st_size == len(data):
             return digest
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_whole(path, data)
         return digest
 
     def get(self, digest: str) -> bytes:

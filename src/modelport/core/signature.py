@@ -287,7 +287,8 @@ def _categories(name: Any, column: Any) -> list[str]:
     if len(values) > MAX_CATEGORIES:
         raise SchemaError(
             f"column {name!r} has {len(values):,} distinct values — more than {MAX_CATEGORIES:,} "
-            "is an identifier or free text, not a category; drop the column before training")
+            "is an identifier or free text, not a category; leave it out with "
+            f"--drop {name} (drop=[{name!r}] in Python)")
     return values
 
 

@@ -6,12 +6,15 @@ process default, built from ``MODELPORT_*`` variables on first use.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 
 from modelport.config import Settings
 from modelport.core.artifacts import ArtifactStore, open_artifacts
 from modelport.core.store import Store, open_store
+
+log = logging.getLogger("modelport.workspace")
 
 
 @dataclass
@@ -23,7 +26,13 @@ class Workspace:
     @classmethod
     def open(cls, settings: Settings | None = None) -> Workspace:
         settings = settings or Settings.from_env()
-        return cls(settings, open_store(settings.db_url), open_artifacts(settings.artifacts_url))
+        fresh = not settings.home.exists()
+        ws = cls(settings, open_store(settings.db_url), open_artifacts(settings.artifacts_url))
+        if fresh and settings.home.exists():
+            # a user who ran from the wrong directory must see at once that this is a new,
+            # empty workspace; WARNING is the level Python prints without any logging set up
+            log.warning("created workspace %s", settings.home.resolve())
+        return ws
 
 
 _lock = threading.Lock()

@@ -39,7 +39,7 @@ import contextlib
 import json
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +47,7 @@ import numpy as np
 
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, first_line
-from modelport.lifecycle.datasets import Dataset, DataSource, as_dataset
+from modelport.lifecycle.datasets import Dataset, DataSource, as_dataset, choose_columns
 from modelport.lifecycle.preprocessing import Features
 from modelport.lifecycle.registry import ModelVersion
 from modelport.lifecycle.tuning_data import Prepared, greater_is_better, prepare, score_model
@@ -116,13 +116,15 @@ class AutoMLResult:
 def automl(data: DataSource, target: str, budget: float = 60, *, metric: str | None = None,
            name: str | None = None, study: str | None = None, families: list[str] | None = None,
            cv: int = 5, seed: int = 0, test_size: float = 0.2, promote: bool = False,
-           ensemble: int = 1, task: str | None = None,
+           ensemble: int = 1, task: str | None = None, drop: Sequence[str] | None = None,
+           features: Sequence[str] | None = None,
            progress: Callable[[str], None] | None = None, onnx: bool = True,
            ws: Workspace | None = None) -> AutoMLResult:
     """Find a good model for ``target`` within ``budget`` seconds; register it as ``name``
     (with its parity-checked ONNX copy when it converts, unless ``onnx=False``).
 
-    ``ensemble`` > 1 tries a soft vote of the top that many families (see above)."""
+    ``ensemble`` > 1 tries a soft vote of the top that many families (see above);
+    ``drop`` or ``features`` choose the columns (``datasets.choose_columns``)."""
     started = time.perf_counter()
     ws = current(ws)
     say = progress or (lambda _msg: None)
@@ -139,14 +141,15 @@ def automl(data: DataSource, target: str, budget: float = 60, *, metric: str | N
     if ensemble > 1 and test_size <= 0:
         raise InvalidInputError("an ensemble is kept only if it beats the best model on "
                                 "held-out rows: use a test_size above 0")
-    dataset = as_dataset(data)
+    dataset = choose_columns(as_dataset(data), target, drop=drop, features=features)
     prepared = prepare(dataset, target, None, metric, test_size, seed, cv, task)
     fast_path = bool(name) and onnx
     _warm(fast_path)
     study = study or name or f"automl-{int(time.time())}"
     recipe = {"kind": "automl", "data": dataset.name, "target": target, "budget": budget,
               "metric": prepared.metric, "families": chosen, "cv": cv, "seed": seed,
-              "test_size": test_size, **({"ensemble": ensemble} if ensemble > 1 else {})}
+              "test_size": test_size, **({"ensemble": ensemble} if ensemble > 1 else {}),
+              **({"features": dataset.chosen} if dataset.chosen else {})}
     search = _Search(prepared, dataset, study, seed, ws, deadline=started + budget,
                      ensemble=ensemble, overhead=_overhead(budget, fast_path))
     search.run([f for f in FAMILIES if f in chosen], say)
@@ -268,7 +271,7 @@ class _Search:
         for i, family in enumerate(families):  # strong defaults first, cheapest first
             if i and self.remaining() <= 0:  # the cheapest family's defaults always run
                 break
-            say(f"{family}: defaults")
+            say(f"searching: {family} with its defaults")
             self.evaluate(family, {}, sample=False)
         self._search(say)
         # candidates scored on all rows rank first: a sample's score is only a preview
@@ -310,7 +313,7 @@ class _Search:
             with quiet():
                 trial = studies[family].ask()
                 params = {n: p.suggest(trial) for n, p in spaces[family].items()}
-            say(f"{family}: trial {self.trials}")
+            say(f"searching: trial {self.trials}, {family}")
             tried = self.evaluate(family, params, sample=sample)
             if tried is None:
                 studies[family].tell(trial, state=opt.trial.TrialState.FAIL)

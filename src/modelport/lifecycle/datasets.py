@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -26,6 +27,7 @@ class Dataset:
     name: str
     frame: Any  # pandas.DataFrame
     digest: str
+    chosen: list[str] | None = None  # the feature columns a user kept, when they chose
 
     @property
     def rows(self) -> int:
@@ -102,3 +104,34 @@ def _file(spec: str) -> Any:
         raise InvalidInputError(f"cannot read dataset {spec!r}: {first}") from None
     raise InvalidInputError(f"dataset {spec!r}: unsupported file type {suffix or '(none)'} "
                             "— use .csv or .parquet")
+
+
+def choose_columns(dataset: Dataset, target: str, *, drop: Sequence[str] | None = None,
+                   features: Sequence[str] | None = None) -> Dataset:
+    """The dataset with only the feature columns a user chose, and the target.
+
+    ``drop`` names columns to leave out (a ``customer_id``), ``features`` the only
+    ones to keep; at most one of the two. The model's signature then records just
+    these columns, so a caller never has to send the others. The digest stays the
+    source data's: lineage names the table the rows came from.
+    """
+    if drop and features:
+        raise InvalidInputError("give the columns to drop or the features to keep, not both")
+    named = list(drop or features or [])
+    if not named:
+        return dataset
+    frame = dataset.frame
+    unknown = [c for c in named if c not in frame.columns]
+    if unknown:
+        raise InvalidInputError(
+            f"{'dropped' if drop else 'feature'} column {unknown[0]!r} is not in dataset "
+            f"{dataset.name!r} — its columns are: {', '.join(map(str, frame.columns[:30]))}")
+    if target in named:
+        raise InvalidInputError(f"{target!r} is the target — name only feature columns")
+    keep = (list(dict.fromkeys(named)) if features else
+            [c for c in frame.columns if c not in named and c != target])
+    if not keep:
+        raise InvalidInputError("no feature column is left besides the target")
+    return Dataset(dataset.name, frame[[*keep, target] if target in frame.columns else keep],
+                   dataset.digest, [str(c) for c in keep])
+

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ast
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -26,7 +26,7 @@ from modelport.core.formats import get_format
 from modelport.core.signature import Signature
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, first_line, require
-from modelport.lifecycle.datasets import DataSource, as_dataset
+from modelport.lifecycle.datasets import DataSource, as_dataset, choose_columns
 from modelport.lifecycle.online_score import OnlineScore
 from modelport.lifecycle.registry import ModelVersion, register_artifact, takes_missing
 from modelport.lifecycle.tracking import start_run
@@ -141,12 +141,16 @@ def task_of_online(model: Any) -> str:
 
 def train_online(data: DataSource, target: str, recipe: str,
                  params: Mapping[str, Any] | None = None, name: str | None = None, *,
-                 experiment: str = "default", progress: Callable[[str], None] | None = None,
+                 experiment: str = "default", drop: Sequence[str] | None = None,
+                 features: Sequence[str] | None = None,
+                 progress: Callable[[str], None] | None = None,
                  ws: Workspace | None = None) -> OnlineResult:
-    """Teach a River model ``data`` row by row in order; register it as ``name`` if given."""
+    """Teach a River model ``data`` row by row in order; register it as ``name`` if given.
+
+    ``drop`` or ``features`` choose the columns (``datasets.choose_columns``)."""
     ws = current(ws)
     say = progress or (lambda _msg: None)
-    dataset = as_dataset(data)
+    dataset = choose_columns(as_dataset(data), target, drop=drop, features=features)
     frame = dataset.frame
     model = build_online(recipe, params)
     task = task_of_online(model)

@@ -348,12 +348,12 @@ def register_run(name: str, run_id: str, description: str = "",
     ws = current(ws)
     run = get_run(run_id, ws=ws)
     if MODEL_PATH not in run.artifacts or MODEL_META not in run.artifacts:
-        raise NotFoundError(f"run {run_id} logged no model — train one with modelport train")
+        raise NotFoundError(f"run {run.id} logged no model — train one with modelport train")
     meta = json.loads(ws.artifacts.get(run.artifacts[MODEL_META]))
     sample = np.load(io.BytesIO(ws.artifacts.get(meta["sample_digest"])), allow_pickle=False)
     metrics = {k: v for k, v in run.metrics.items() if k.startswith(("test_", "cv_"))}
     return register_artifact(
         name, meta["format"], ws.artifacts.get(run.artifacts[MODEL_PATH]),
         Signature.from_dict(meta["signature"]), example=meta["input_example"], sample=sample,
-        metrics=metrics, run_id=run_id, dataset_digest=run.dataset_digest,
+        metrics=metrics, run_id=run.id, dataset_digest=run.dataset_digest,
         description=description, tags=tags, ws=ws)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,13 @@ import numpy as np
 
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError
-from modelport.lifecycle.datasets import Dataset, DataSource, as_dataset, digest_frame
+from modelport.lifecycle.datasets import (
+    Dataset,
+    DataSource,
+    as_dataset,
+    choose_columns,
+    digest_frame,
+)
 from modelport.lifecycle.registry import (
     delete_alias,
     get_version,
@@ -55,9 +61,14 @@ class RetrainDecision:
 
 
 def retrain(name: str, data: DataSource, *, margin: float = 0.0, holdout: float = 0.2,
-            seed: int = 0, progress: Callable[[str], None] | None = None,
+            seed: int = 0, drop: Sequence[str] | None = None,
+            features: Sequence[str] | None = None,
+            progress: Callable[[str], None] | None = None,
             ws: Workspace | None = None) -> RetrainDecision:
-    """Retrain ``name``'s champion recipe on ``data``; promote the result if it is better."""
+    """Retrain ``name``'s champion recipe on ``data``; promote the result if it is better.
+
+    The columns are those the recipe chose (``features``), unless ``drop`` or
+    ``features`` choose again (``datasets.choose_columns``)."""
     ws = current(ws)
     say = progress or (lambda _msg: None)
     if margin < 0:
@@ -66,8 +77,9 @@ def retrain(name: str, data: DataSource, *, margin: float = 0.0, holdout: float 
         raise InvalidInputError("the holdout share must be between 0 and 1")
     champion = get_version(f"{name}@champion", ws=ws)
     recipe = _recipe(champion.tags, champion.ref)
-    dataset = as_dataset(data)
     target = recipe["target"]
+    dataset = choose_columns(as_dataset(data), target, drop=drop,
+                             features=features or (None if drop else recipe.get("features")))
     # checks the new data (target present, not a single class…) and splits off the holdout
     split = prepare(dataset, target, recipe.get("estimator"), recipe.get("metric"), holdout,
                     seed, int(recipe.get("cv", 5)))
@@ -75,7 +87,8 @@ def retrain(name: str, data: DataSource, *, margin: float = 0.0, holdout: float 
     fresh = Dataset(dataset.name, train_frame, digest_frame(train_frame))
     say(f"re-running the {recipe['kind']} recipe of {champion.ref} on {len(train_frame)} rows")
     run_id = _rerun(recipe, fresh, name, ws, say)
-    new_recipe = {**recipe, "data": dataset.name}
+    new_recipe = {**recipe, "data": dataset.name,
+                  **({"features": dataset.chosen} if dataset.chosen else {})}
     challenger = register_run(name, run_id, tags={
         "recipe": json.dumps(new_recipe), "retrained_from": champion.ref}, ws=ws)
     set_alias(name, "challenger", challenger.version, ws=ws)

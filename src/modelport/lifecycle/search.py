@@ -126,8 +126,21 @@ def search_runs(filter: str | None = None, order_by: str | Iterable[str] | None 
     return ws.store.runs.search(conditions, ordering, experiment, max_results, page_token)
 
 
+_MAX_MATCHES = 1000  # runs an ambiguous prefix is counted up to
+
+
 def get_run(run_id: str, ws: Workspace | None = None) -> RunRecord:
-    records = current(ws).store.runs.get_runs([run_id])
+    """A run by its id or by any unique prefix of it, such as the 12 characters
+    ``runs list`` shows — what a user copies is what they may paste back."""
+    runs = current(ws).store.runs
+    records = runs.get_runs([run_id])
+    if not records and run_id:
+        matches = runs.ids_starting_with(run_id, _MAX_MATCHES)
+        if len(matches) > 1:
+            many = f"{len(matches)}{'+' if len(matches) == _MAX_MATCHES else ''}"
+            raise InvalidInputError(f"run id {run_id!r} is the start of {many} runs' ids "
+                                    "— give more of it")
+        records = runs.get_runs(matches)
     if not records:
         raise NotFoundError(f"run {run_id!r} not found — list runs with: modelport runs list")
     return records[0]

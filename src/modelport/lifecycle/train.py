@@ -18,7 +18,7 @@ import numpy as np
 
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, first_line
-from modelport.lifecycle.datasets import DataSource, as_dataset
+from modelport.lifecycle.datasets import DataSource, as_dataset, choose_columns
 from modelport.lifecycle.estimators import build, final_step, task_of
 from modelport.lifecycle.loading import add_onnx_copy
 from modelport.lifecycle.preprocessing import Features, encode
@@ -26,6 +26,7 @@ from modelport.lifecycle.registry import ModelVersion, log_model, register_run
 from modelport.lifecycle.tracking import start_run
 
 MAX_CLASSES = 50  # integer targets with more distinct values than this are regression
+NUMBERS = "iuf"  # the dtype kinds of a target that may be a quantity
 SCORING = {
     "classification": {"accuracy": "accuracy", "f1_macro": "f1_macro"},
     "regression": {"r2": "r2", "rmse": "neg_root_mean_squared_error",
@@ -127,23 +128,46 @@ def check_target(frame: Any, target: str, task: str) -> None:
     if task == "classification" and y.nunique() < 2:
         raise InvalidInputError(f"target column {target!r} has a single class — a classifier "
                                 "needs at least two")
+    _not_an_identifier(y, target, task)
+
+
+def _not_an_identifier(y: Any, target: str, task: str) -> None:
+    """Refuse a target that names rows rather than describing them (an id, a row number).
+
+    As classes, most of them would be seen once: nothing to learn, a test accuracy of 0
+    and a warning per class. Counted once on the whole target, as identifier features are.
+    """
+    distinct, rows = int(y.nunique()), len(y)
+    if task == "classification" and distinct > max(MAX_CLASSES, rows // 2):
+        quantity = ", or give --task regression if it is a quantity" \
+            if y.dtype.kind in NUMBERS else ""
+        raise InvalidInputError(
+            f"target column {target!r} has {distinct:,} distinct values in {rows:,} rows — an "
+            f"identifier, not classes to learn; predict another column{quantity}")
+    if y.dtype.kind in "iu" and distinct == rows > MAX_CLASSES and \
+            int(y.max()) - int(y.min()) == rows - 1:
+        raise InvalidInputError(
+            f"target column {target!r} numbers the rows ({int(y.min())} to {int(y.max())}, each "
+            "once) — an identifier, not a quantity to learn; predict another column")
 
 
 def train(data: DataSource, target: str, model: str, params: Mapping[str, Any] | None = None,
           name: str | None = None, *, experiment: str = "default", test_size: float = 0.2,
           cv: int = 5, seed: int = 0, run_name: str | None = None, task: str | None = None,
+          drop: Sequence[str] | None = None, features: Sequence[str] | None = None,
           progress: Callable[[str], None] | None = None, onnx: bool = True,
           ws: Workspace | None = None) -> TrainResult:
     """Train ``model`` on ``data`` to predict ``target``; register as ``name`` if given.
 
-    ``task`` (classification or regression) overrides what the target looks like.
+    ``task`` (classification or regression) overrides what the target looks like;
+    ``drop`` or ``features`` choose the columns (``datasets.choose_columns``).
     A registered version gets its parity-checked ONNX copy when the model converts
     (``loading.add_onnx_copy``) unless ``onnx=False``."""
     from sklearn.model_selection import cross_validate, train_test_split
 
     ws = current(ws)
     say = progress or (lambda _msg: None)
-    dataset = as_dataset(data)
+    dataset = choose_columns(as_dataset(data), target, drop=drop, features=features)
     frame = dataset.frame
     if target not in frame.columns:
         check_target(frame, target, "regression")

@@ -17,6 +17,7 @@ the search) and registered with the recipe that ``retrain`` re-runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -32,7 +33,13 @@ import numpy as np
 from modelport.config import Settings
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, MissingDependencyError, first_line
-from modelport.lifecycle.datasets import Dataset, DataSource, as_dataset, load_dataset
+from modelport.lifecycle.datasets import (
+    Dataset,
+    DataSource,
+    as_dataset,
+    choose_columns,
+    load_dataset,
+)
 from modelport.lifecycle.registry import ModelVersion, register_run, set_alias
 from modelport.lifecycle.studies import (
     WORKER_ATTR,
@@ -47,6 +54,10 @@ from modelport.lifecycle.tuning_data import Prepared, prepare, score_model
 
 SAMPLERS = ("tpe", "random", "cmaes", "gp", "nsga2")
 OBJECTIVES = ("score", "latency", "size")  # latency: ms per 1000 rows; size: kB stored
+# the refit of the best is a trial's cross-validation again, one fit on all the rows, then
+# storing and registering the model: about this many trials, plus this many seconds
+REFIT_TRIALS = 2.0
+REFIT_SECONDS = 1.5
 
 
 @dataclass
@@ -67,6 +78,7 @@ class TuneSpec:
     seed: int = 0
     test_size: float = 0.2
     prune: bool = True
+    features: list[str] | None = None  # the columns a user chose (None: every one)
 
     def recipe(self) -> dict[str, Any]:
         out = asdict(self)
@@ -88,6 +100,41 @@ class TuneResult:
     run_id: str | None = None
     version: ModelVersion | None = None
     recipe: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0  # the whole call, refit included
+
+
+@dataclass(frozen=True)
+class Budget:
+    """When a search must stop: ``deadline`` (a ``time.time()``, or None for trials alone),
+    leaving time for the refit of the best when there is one (``refit``)."""
+
+    deadline: float | None = None
+    refit: bool = False
+
+    def search_seconds(self) -> float | None:
+        """What Optuna's own timeout may use: the time left, less the refit's fixed part."""
+        if self.deadline is None:
+            return None
+        return self.deadline - time.time() - (REFIT_SECONDS if self.refit else 0.0)
+
+    def stop_in_time(self) -> Callable[[Any, Any], None]:
+        """An Optuna callback: stop before a trial that, with the refit after it, would end
+        past the deadline. A started trial runs to its end (Optuna's timeout only stops new
+        ones), so the next is assumed to take as long as the longest so far."""
+        longest = 0.0
+        deadline = self.deadline
+        assert deadline is not None
+
+        def check(study: Any, trial: Any) -> None:
+            nonlocal longest
+            if trial.datetime_start is not None and trial.datetime_complete is not None:
+                seconds = (trial.datetime_complete - trial.datetime_start).total_seconds()
+                longest = max(longest, seconds)
+            refit = REFIT_TRIALS * longest + REFIT_SECONDS if self.refit else 0.0
+            if time.time() + longest + refit > deadline:
+                study.stop()
+
+        return check
 
 
 def tune(data: DataSource, target: str, estimator: str, *, space: str | Path |
@@ -95,18 +142,24 @@ def tune(data: DataSource, target: str, estimator: str, *, space: str | Path |
          metric: str | None = None, objectives: Sequence[str] = ("score",), sampler: str = "tpe",
          study: str | None = None, name: str | None = None, workers: int = 1, cv: int = 5,
          seed: int = 0, test_size: float = 0.2, prune: bool = True, promote: bool = False,
-         task: str | None = None, progress: Callable[[str], None] | None = None,
+         task: str | None = None, drop: Sequence[str] | None = None,
+         features: Sequence[str] | None = None, progress: Callable[[str], None] | None = None,
          onnx: bool = True, ws: Workspace | None = None) -> TuneResult:
     """Search ``space`` for ``estimator``'s best parameters; register the best as ``name``
     (with its parity-checked ONNX copy when it converts, unless ``onnx=False``).
 
+    ``drop`` or ``features`` choose the columns (``datasets.choose_columns``).
+
     ``trials`` is the total number of finished trials the study should hold
     (so re-running the command resumes it), ``timeout`` the wall-clock limit
-    in seconds for this invocation.
+    in seconds for this whole call: the search stops in time for the refit and
+    registering of the best to fit in it too.
     """
+    started = time.time()
     ws = current(ws)
     say = progress or (lambda _msg: None)
     _check_budget(trials, timeout, workers)
+    deadline = None if timeout is None else started + timeout
     if sampler not in SAMPLERS:
         raise InvalidInputError(f"unknown sampler {sampler!r} — use one of {', '.join(SAMPLERS)}")
     objectives = list(objectives)
@@ -117,12 +170,13 @@ def tune(data: DataSource, target: str, estimator: str, *, space: str | Path |
         raise InvalidInputError("several workers need data they can each load: give a path "
                                 "or sklearn:NAME")
     parsed = _space(space, estimator)
-    dataset = as_dataset(data)
+    dataset = choose_columns(as_dataset(data), target, drop=drop, features=features)
     prepared = prepare(dataset, target, estimator, metric, test_size, seed, cv, task)
     _check_space_fits(parsed, estimator, prepared.task)
     spec = TuneSpec(dataset.name, target, estimator, space_to_dict(parsed),
                     study or name or f"{estimator}-{int(time.time())}", trials, timeout,
-                    prepared.metric, objectives, sampler, cv, seed, test_size, prune)
+                    prepared.metric, objectives, sampler, cv, seed, test_size, prune,
+                    dataset.chosen)
     _sampler(spec, 0)  # a missing sampler dependency fails before any study exists
     storage = storage_for(spec.study, workers, ws=ws)
     opt_study = _create_study(spec, storage)
@@ -132,9 +186,10 @@ def tune(data: DataSource, target: str, estimator: str, *, space: str | Path |
     if failed:
         say(f"marked failed the trials of dead workers: {failed}")
     say(f"study {spec.study}: {workers} worker(s)")
-    children = [_spawn(spec, ws.settings, i) for i in range(1, workers)]
+    budget = Budget(deadline, refit=name is not None)
+    children = [_spawn(spec, ws.settings, i, budget) for i in range(1, workers)]
     try:
-        _optimize(spec, opt_study, prepared, dataset, ws, worker=0)
+        _optimize(spec, opt_study, prepared, dataset, ws, 0, budget, say=say)
     finally:
         logs = [_reap(child, log) for child, log in children]
     fail_dead_trials(opt_study)
@@ -148,6 +203,7 @@ def tune(data: DataSource, target: str, estimator: str, *, space: str | Path |
     if name:
         say(f"refitting the best trial ({result.best_trial}) and registering {name}")
         _register(result, spec, dataset, name, promote, onnx, ws)
+    result.seconds = time.time() - started
     return result
 
 
@@ -156,7 +212,8 @@ def _check_same_recipe(study: Any, spec: TuneSpec) -> None:
     before = study.user_attrs.get("recipe")
     if not before:
         return
-    keys = ("target", "estimator", "space", "metric", "objectives", "cv", "seed", "test_size")
+    keys = ("target", "estimator", "space", "metric", "objectives", "cv", "seed", "test_size",
+            "features")
     changed = [k for k in keys if before.get(k) != spec.recipe().get(k)]
     if changed:
         raise InvalidInputError(f"study {spec.study!r} was started with another {changed[0]} — "
@@ -235,21 +292,40 @@ def _create_study(spec: TuneSpec, storage: Any, worker: int = 0) -> Any:
 
 
 def _optimize(spec: TuneSpec, study: Any, prepared: Prepared, dataset: Dataset, ws: Workspace,
-              worker: int) -> None:
+              worker: int, budget: Budget, say: Callable[[str], None] | None = None) -> None:
     opt = optuna()
     from optuna.trial import TrialState
 
     finished = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-    callbacks = []
+    callbacks: list[Callable[[Any, Any], None]] = [] if say is None else [_reporter(spec, say)]
     if spec.trials is not None:
         done = len(study.get_trials(deepcopy=False, states=finished))
         if done >= spec.trials:
             return
         callbacks.append(opt.study.MaxTrialsCallback(spec.trials, states=finished))
+    timeout = budget.search_seconds()
+    if timeout is not None:
+        if timeout <= 0:
+            return
+        callbacks.append(budget.stop_in_time())
     objective = _objective(spec, prepared, dataset, ws)
     with quiet():
-        study.optimize(objective, timeout=spec.timeout, callbacks=callbacks,
+        study.optimize(objective, timeout=timeout, callbacks=callbacks,
                        catch=(Exception,), gc_after_trial=False)
+
+
+def _reporter(spec: TuneSpec, say: Callable[[str], None]) -> Callable[[Any, Any], None]:
+    """An Optuna callback saying how far the search is, after each trial."""
+    of = f" of {spec.trials}" if spec.trials is not None else ""
+
+    def report(study: Any, trial: Any) -> None:
+        best = ""
+        if len(spec.objectives) == 1:
+            with contextlib.suppress(ValueError):  # no trial has completed yet
+                best = f", best {spec.metric} {study.best_value:.4g}"
+        say(f"searching: trial {trial.number + 1}{of}{best}")
+
+    return report
 
 
 def _objective(spec: TuneSpec, prepared: Prepared, dataset: Dataset, ws: Workspace
@@ -380,11 +456,11 @@ def register_version(name: str, run_id: str, tags: Mapping[str, str], promote: b
 
 # ---------------------------------------------------------------- worker processes
 
-def _spawn(spec: TuneSpec, settings: Settings, worker: int) -> tuple[subprocess.Popen[bytes],
-                                                                      Path]:
+def _spawn(spec: TuneSpec, settings: Settings, worker: int, budget: Budget
+           ) -> tuple[subprocess.Popen[bytes], Path]:
     log = Path(settings.home) / "studies" / f"{spec.study}.worker-{worker}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    payload = json.dumps({"spec": asdict(spec), "worker": worker,
+    payload = json.dumps({"spec": asdict(spec), "worker": worker, "budget": asdict(budget),
                           "settings": {"home": str(settings.home), "db_url": settings.db_url,
                                        "artifacts_url": settings.artifacts_url}})
     with log.open("wb") as out:
@@ -407,11 +483,11 @@ def run_worker(payload: Mapping[str, Any]) -> None:
     spec = TuneSpec(**payload["spec"])
     settings = Settings(**payload["settings"])
     ws = Workspace.open(settings)
-    dataset = load_dataset(spec.data)
+    dataset = choose_columns(load_dataset(spec.data), spec.target, features=spec.features)
     prepared = prepare(dataset, spec.target, spec.estimator, spec.metric, spec.test_size,
                        spec.seed, spec.cv)
     study = _create_study(spec, storage_for(spec.study, 2, ws=ws), payload["worker"])
-    _optimize(spec, study, prepared, dataset, ws, payload["worker"])
+    _optimize(spec, study, prepared, dataset, ws, payload["worker"], Budget(**payload["budget"]))
 
 
 if __name__ == "__main__":

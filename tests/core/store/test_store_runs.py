@@ -140,3 +140,13 @@ def test_concurrent_writers_lose_no_metric(store: Store) -> None:
     [got] = store.runs.get_runs(["r1"])
     assert got.metrics == {"loss": float(threads * each - 1)}  # the highest step, whoever won
     assert got.tags == {f"t{t}": str(each - 1) for t in range(threads)}
+
+
+def test_ids_by_their_start_take_the_prefix_literally(store: Store) -> None:
+    for run_id in ("ab1", "ab2", "a_c", "a%d", "b1"):
+        store.runs.create_run(run(run_id))
+    assert store.runs.ids_starting_with("ab", 10) == ["ab1", "ab2"]
+    assert store.runs.ids_starting_with("ab", 1) == ["ab1"]
+    assert store.runs.ids_starting_with("a_", 10) == ["a_c"]  # not a one-character wildcard
+    assert store.runs.ids_starting_with("a%", 10) == ["a%d"]
+    assert store.runs.ids_starting_with("zz", 10) == []

@@ -223,3 +223,17 @@ def test_failed_job_resumes_in_the_same_job_row(ws: Workspace, model, tmp_path: 
     broken.to_csv(tmp_path / "in-2.csv", index=False)
     report = predict_job(*args, keep=["id"], batch_size=200, workers=1, restart=True, ws=ws)
     assert report.rows == 1000 and read_output(tmp_path / "out").id.is_unique
+
+
+def test_a_malformed_csv_line_names_the_way_out(ws: Workspace, model, tmp_path: Path
+                                                ) -> None:  # type: ignore[no-untyped-def]
+    lines = frame(50).to_csv(index=False).splitlines()
+    lines[21] += ",1,2"  # two fields more than the header
+    (tmp_path / "in.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(InvalidInputError,
+                       match=r"cannot read CSV file .*in\.csv'?: CSV parse error: .* — rerun "
+                             r"with --on-error skip or quarantine to set such rows aside$"):
+        predict_job("clf", str(tmp_path / "in.csv"), str(tmp_path / "out"), ws=ws)
+    report = predict_job("clf", str(tmp_path / "in.csv"), str(tmp_path / "out"),
+                         on_error="skip", ws=ws)
+    assert (report.rows, report.failed) == (49, 1)

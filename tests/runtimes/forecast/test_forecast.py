@@ -14,7 +14,7 @@ from modelport.errors import InvalidInputError, SchemaError
 from modelport.lifecycle.loading import load
 from modelport.runtimes.batch import list_jobs
 from modelport.runtimes.forecast import forecast, train_forecast
-from modelport.runtimes.forecast.predict import load_forecaster
+from modelport.runtimes.forecast.predict import PastHorizonWarning, load_forecaster
 
 pytest.importorskip("statsforecast", reason="the forecast extra is not installed")
 
@@ -50,7 +50,10 @@ def test_train_chooses_per_series_and_predict_refits_exactly(
     assert version.metrics["cv_mae"] == pytest.approx(result.cv_mae)
     assert version.tags["kind"] == "forecast"
 
-    frame = forecast("sales", horizon=8, levels=[90], output=tmp_path / "f.parquet", ws=ws)
+    with pytest.warns(PastHorizonWarning, match="forecasting 8 steps ahead, but sales:1 was "
+                      "chosen and its error measured by cross-validation over 6: steps 7-8 "
+                      "are untested extrapolation"):
+        frame = forecast("sales", horizon=8, levels=[90], output=tmp_path / "f.parquet", ws=ws)
     assert list(frame.columns) == ["store", "month", "forecast", "lo_90", "hi_90", "model"]
     assert len(frame) == 24 and frame.groupby("store").size().tolist() == [8, 8, 8]
     s0 = frame[frame.store == "s0"]

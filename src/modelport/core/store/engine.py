@@ -9,7 +9,6 @@ lock, so two processes opening a fresh database do not race.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,14 +31,10 @@ from modelport.core.store.migration import (
     recorded_revision,
     upgrade,
 )
+from modelport.core.store.text import redact
 from modelport.errors import InvalidInputError, MissingDependencyError, StoreUnavailableError
 
 _IMMEDIATE = "modelport_immediate"
-
-
-def redact(url: str) -> str:
-    """A database URL safe to print: the password replaced by ***."""
-    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)
 
 
 class Database:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from modelport.core.store.base import Store
-from modelport.core.store.engine import open_database, redact
+from modelport.core.store.engine import open_database
 from modelport.core.store.sql import SqlStore
+from modelport.core.store.text import redact
 from modelport.errors import InvalidInputError
 
 

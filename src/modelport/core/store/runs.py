@@ -105,6 +105,11 @@ class RunsRepository(Protocol):
         """Full records of those of ``ids`` that exist, in the order given."""
         ...
 
+    def ids_starting_with(self, prefix: str, limit: int) -> list[str]:
+        """Up to ``limit`` run ids that start with ``prefix``, taken literally (``%`` and
+        ``_`` are text, not wildcards)."""
+        ...
+
     def search(self, conditions: Sequence[Condition], ordering: Sequence[tuple[Term, bool]],
                experiment: str | None, max_results: int | None, page_token: str | None
                ) -> RunPage:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 def storable(text: str) -> bool:
     """Whether every store can keep and compare ``text``: PostgreSQL refuses NUL, and a
@@ -12,3 +14,8 @@ def storable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return "\x00" not in text
+
+
+def redact(url: str) -> str:
+    """A database URL safe to print: the password replaced by ***."""
+    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)

@@ -13,6 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
+from modelport.interfaces.cli.listing import nothing
+from modelport.interfaces.cli.progress import steps
 from modelport.interfaces.cli.render import console, emit_json, errors, fields, table, when
 
 batch_app = typer.Typer(help="Batch prediction over CSV/Parquet files.", no_args_is_help=True)
@@ -31,9 +33,12 @@ def register(app: typer.Typer) -> None:
 
 @contextmanager
 def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int | None], None]]:
-    """A rich progress bar on stderr with rows, rows/s and ETA; silent when ``quiet``."""
-    if quiet:
-        yield lambda done, total: None
+    """A rich progress bar on stderr with rows, rows/s and ETA; silent when ``quiet``;
+    off a terminal, where a bar shows nothing, a plain line every few seconds."""
+    if quiet or not errors.is_terminal:
+        with steps(f"{label}: starting", quiet=quiet) as say:
+            yield lambda done, total: say(f"{label}: {done:,}/"
+                                          f"{'?' if total is None else f'{total:,}'} rows")
         return
     from rich.progress import (
         BarColumn,
@@ -140,6 +145,8 @@ def list_jobs(
     if as_json:
         emit_json([j.to_dict() for j in found])
         return
+    if not found:
+        return nothing("matching jobs" if status or kind or model else "jobs")
     table(None, ["job", "kind", "model", "status", "rows", "failed", "started", "seconds",
                  "output"],
           ([j.id[:12], j.kind, j.ref, j.state, j.rows, j.rows_failed, when(j.started),
@@ -170,7 +177,8 @@ def show_job(job_id: Annotated[str, typer.Argument(help="A job id or its first c
         ("duration s", job.duration)]
     if job.error:
         items.append(("error", job.error))
-    fields(f"job {job.id}", items)
+    console.print(f"job {job.id}", soft_wrap=True)  # on its own line, to copy whole
+    fields(None, items)
     if job.options:
         table("options", ["option", "value"],
               sorted((k, str(v)) for k, v in job.options.items() if k != "process"))
@@ -212,12 +220,13 @@ def forecast_train(
     """Choose a model per series by cross-validation and register the result."""
     from modelport.runtimes.forecast.train import train_forecast
 
-    if not as_json:
-        errors.print(f"cross-validating {models.replace(',', ', ')} on every series …")
-    result = train_forecast(data, name=name, horizon=horizon, time_col=time_col, target=target,
-                            id_col=id_col, season_length=season_length, freq=freq,
-                            models=[m.strip() for m in models.split(",") if m.strip()],
-                            cv_windows=cv_windows, levels=_numbers(levels, "--levels"))
+    with steps(f"cross-validating {models.replace(',', ', ')} on every series",
+               quiet=as_json):
+        result = train_forecast(data, name=name, horizon=horizon, time_col=time_col,
+                                target=target, id_col=id_col, season_length=season_length,
+                                freq=freq,
+                                models=[m.strip() for m in models.split(",") if m.strip()],
+                                cv_windows=cv_windows, levels=_numbers(levels, "--levels"))
     if as_json:
         emit_json(result.to_dict())
         return
@@ -240,10 +249,23 @@ def forecast_predict(
     as_json: JsonFlag = False,
 ) -> None:
     """Forecast every series of a registered forecast model, with prediction intervals."""
-    from modelport.runtimes.forecast.predict import forecast
+    import warnings
 
-    frame = forecast(ref, horizon=horizon, output=output, workers=workers,
-                     levels=_numbers(levels, "--levels") if levels else None)
+    from rich.markup import escape
+
+    from modelport.runtimes.forecast.predict import PastHorizonWarning, forecast
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PastHorizonWarning)
+        frame = forecast(ref, horizon=horizon, output=output, workers=workers,
+                         levels=_numbers(levels, "--levels") if levels else None)
+    for warning in caught:  # one line each on stderr; anything else as Python would show it
+        if issubclass(warning.category, PastHorizonWarning):
+            errors.print(f"[yellow]warning:[/yellow] {escape(str(warning.message))}",
+                         soft_wrap=True)
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename,
+                                 warning.lineno)
     if as_json:
         emit_json({"job": frame.attrs.get("job"), "rows": len(frame), "output": str(output)
                    if output else None,

@@ -32,8 +32,8 @@ app.add_typer(models.app, name="models")
 @app.callback()
 def _settings(
     home: Annotated[Path | None, typer.Option(
-        help="Where embedded metadata and artifacts live "
-             "[env: MODELPORT_HOME; default ./.modelport]"
+        help="Where embedded metadata and artifacts live [env: MODELPORT_HOME; default: the "
+             "nearest .modelport/ in this directory or a parent, else ./.modelport]"
     )] = None,
     db_url: Annotated[str | None, typer.Option(
         help="Metadata database URL, e.g. postgresql+psycopg://host/db [env: MODELPORT_DB_URL]"

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from modelport.interfaces.cli.listing import nothing
 from modelport.interfaces.cli.render import JsonFlag, console, emit_json, fields, table, when
 
 app = typer.Typer(help="Registered models: versions, aliases, tags.", no_args_is_help=True)
@@ -26,6 +27,8 @@ def list_models(as_json: JsonFlag = False) -> None:
     if as_json:
         emit_json(found)
         return
+    if not found:
+        return nothing("registered models", " — train one with: modelport train ... --name NAME")
     table(None, ["model", "versions", "latest", "aliases", "updated"],
           ([m.name, m.versions, m.latest_version,
             ", ".join(f"{a}→{v}" for a, v in sorted(m.aliases.items())), when(m.updated)]
@@ -74,14 +77,16 @@ def versions(name: str, as_json: JsonFlag = False) -> None:
 
 @app.command("register")
 def register(name: str,
-             run: Annotated[str, typer.Option("--run", help="The run whose model to register.")],
+             run: Annotated[str, typer.Option(
+                 "--run", help="The run whose model to register: its id or any unique start "
+                               "of it.")],
              description: Annotated[str, typer.Option(help="What this version is.")] = "",
              ) -> None:
     """Register the model a training run logged as the next version of NAME."""
     from modelport.lifecycle.registry import register_run
 
     v = register_run(name, run, description=description)
-    console.print(f"registered [bold]{v.ref}[/bold] from run {run}")
+    console.print(f"registered [bold]{v.ref}[/bold] from run {v.run_id}")
 
 
 @app.command("alias")

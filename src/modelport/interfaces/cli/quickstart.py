@@ -8,10 +8,12 @@ account, no download.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 
+from modelport.interfaces.cli.progress import steps
 from modelport.interfaces.cli.render import console, onnx_line, table
 
 DATASET, TARGET, NAME = "sklearn:breast_cancer", "target", "breast_cancer"
@@ -28,8 +30,6 @@ def quickstart(
     name: Annotated[str, typer.Option(help="Model name to register under.")] = NAME,
 ) -> None:
     """Train, register, promote, export and serve-test a model in one go."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from modelport.core.workspace import current
     from modelport.lifecycle.datasets import load_dataset
     from modelport.lifecycle.loading import load
@@ -41,22 +41,20 @@ def quickstart(
     console.print(f"[bold]modelport quickstart[/bold] — metadata in {ws.settings.db_url}, "
                   f"artifacts in {ws.settings.artifacts_url}")
     results = []
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(f"loading {DATASET}", total=None)
+    # one step per candidate, the library's own steps as its detail: each ✓ line says
+    # what that step alone took
+    with steps(f"loading {DATASET}") as say:
         dataset = load_dataset(DATASET)
-        progress.update(task, description=f"loaded {DATASET}: {dataset.rows} rows, "
-                                          f"{len(dataset.frame.columns) - 1} features")
+        say(f"loading {DATASET}: {dataset.rows} rows, {len(dataset.frame.columns) - 1} "
+            "features")
         for estimator, params in CANDIDATES:
-            task = progress.add_task(f"training {estimator}", total=None)
-            def say(msg: str, task: Any = task) -> None:
-                progress.update(task, description=msg)
-
-            result = train(dataset, TARGET, estimator, params, name, ws=ws, progress=say)
+            step = f"training {estimator}"
+            say(step)
+            result = train(dataset, TARGET, estimator, params, name, ws=ws,
+                           progress=_within(say, step))
             assert result.version is not None
             results.append(result)
-            progress.update(task, description=f"trained {estimator} → registered "
-                                              f"{result.version.ref}")
+            say(f"{step}: registered {result.version.ref}")
         best = max(results, key=lambda r: r.metrics[SELECT_BY])
         assert best.version is not None
         set_alias(name, "champion", best.version.version, ws=ws)
@@ -84,3 +82,8 @@ def quickstart(
                  f"modelport train --data {DATASET} --target {TARGET} --model gradient_boosting "
                  f"--name {name}"):
         console.print(f"  {line}")
+
+
+def _within(say: Callable[[str], None], step: str) -> Callable[[str], None]:
+    """Report the library's steps as the detail of one of ours."""
+    return lambda msg: say(f"{step}: {msg}")

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from modelport.interfaces.cli.listing import nothing
 from modelport.interfaces.cli.render import JsonFlag, console, emit_json, fields, table, when
 
 endpoints_app = typer.Typer(help="Endpoints: named addresses with a traffic policy.",
@@ -76,6 +77,8 @@ def list_(as_json: JsonFlag = False) -> None:
     if as_json:
         emit_json(found)
         return
+    if not found:
+        return nothing("endpoints")
     table(None, ["endpoint", "policy", "revision", "updated"],
           ([e.name, _policy_text(e.policy), e.revision, when(e.updated)] for e in found))
 
@@ -190,10 +193,24 @@ def status(name: str, as_json: JsonFlag = False) -> None:
         ("policy", _policy_text(ep.policy))])
     table("since the step began", ["version", "requests", "errors (5xx)", "error rate",
                                    "client errors (4xx)", "p99 ms", "accuracy",
-                                   "shadow agreement"],
-          ([v, s["requests"], s["errors"], f"{s['error_rate']:.2%}", s["client_errors"],
-            s["p99_ms"], _accuracy(s), s.get("shadow_agreement")]
-           for v, s in sorted(live.items())))
+                                   "agrees with the answer"],
+          [row for v, s in sorted(live.items()) for row in _rows(v, s)])
+
+
+def _rows(version: str, s: dict[str, Any]) -> list[list[Any]]:
+    """A version's live traffic, and apart, the shadow copies it was sent (never answered
+    to a client): a shadow's requests, errors and latency are its own, not the stable's."""
+    rows = []
+    if s["requests"] or not s.get("shadow_requests"):
+        rows.append([version, s["requests"], s["errors"], f"{s['error_rate']:.2%}",
+                     s["client_errors"], s["p99_ms"], _accuracy(s), "-"])
+    if s.get("shadow_requests"):
+        agreement = s["shadow_agreement"]
+        rows.append([f"{version} (shadow)", s["shadow_requests"],
+                     round(s["shadow_error_rate"] * s["shadow_requests"]),
+                     f"{s['shadow_error_rate']:.2%}", "-", s["shadow_p99_ms"], "-",
+                     "-" if agreement is None else f"{agreement:.1%}"])
+    return rows
 
 
 def _accuracy(s: dict[str, Any]) -> str | None:

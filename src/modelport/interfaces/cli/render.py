@@ -40,7 +40,7 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
     console.print(out)
 
 
-def fields(title: str, items: Iterable[tuple[str, Any]]) -> None:
+def fields(title: str | None, items: Iterable[tuple[str, Any]]) -> None:
     out = Table(title=title, title_justify="left", show_header=False, box=None)
     out.add_column(style="bold")
     out.add_column(overflow="fold")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from modelport.interfaces.cli.listing import nothing
 from modelport.interfaces.cli.render import JsonFlag, console, emit_json, fields, table, when
 
 app = typer.Typer(help="Training runs: search and inspect.", no_args_is_help=True)
@@ -32,6 +34,8 @@ def list_runs(
     if as_json:
         emit_json({"runs": page.runs, "next_page_token": page.next_page_token})
         return
+    if not page.runs:
+        return nothing("matching runs" if filter or experiment else "runs")
     keys = sorted({k for r in page.runs for k in r.metrics if k.startswith("test_")})[:4]
     table(None, ["run", "name", "status", "started", "seconds", *keys],
           ([r.id[:12], r.name, r.status, when(r.start_time), r.duration,
@@ -41,18 +45,17 @@ def list_runs(
 
 
 @app.command("show")
-def show(run_id: str, as_json: JsonFlag = False) -> None:
+def show(run_id: Annotated[str, typer.Argument(help="A run id or any unique start of it.")],
+         as_json: JsonFlag = False) -> None:
     """Everything a run recorded."""
-    from modelport.lifecycle.search import get_run, search_runs
+    from modelport.lifecycle.search import get_run
 
-    if len(run_id) < 32:  # accept the short id that `runs list` prints
-        matches = search_runs(f"id LIKE '{run_id.replace(chr(39), '')}%'", max_results=2).runs
-        run_id = matches[0].id if len(matches) == 1 else run_id
     run = get_run(run_id)
     if as_json:
         emit_json(run)
         return
-    fields(f"run {run.id}", [
+    console.print(f"run {run.id}", soft_wrap=True)  # on its own line, to copy whole
+    fields(None, [
         ("name", run.name), ("experiment", run.experiment), ("status", run.status),
         ("started", when(run.start_time)), ("duration s", run.duration),
         ("dataset", run.dataset_digest or "-"), ("git commit", run.git_commit or "-"),
@@ -61,3 +64,34 @@ def show(run_id: str, as_json: JsonFlag = False) -> None:
                           ("artifacts", run.artifacts)):
         if values:
             table(title, ["key", "value"], sorted(values.items()))
+
+
+@app.command("artifacts")
+def artifacts(
+    run_id: Annotated[str, typer.Argument(help="A run id or any unique start of it.")],
+    path: Annotated[str | None, typer.Argument(
+        help="One artifact, or a folder of them, to download (default: list them; with --out, "
+             "download every one).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Directory to download into (default: the current one).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List a run's artifacts, or download them (digests checked, nothing written outside --out)."""
+    from modelport.lifecycle.downloads import download_artifact
+    from modelport.lifecycle.search import get_run
+
+    if path is None and out is None:
+        run = get_run(run_id)
+        if as_json:
+            emit_json(run.artifacts)
+        elif not run.artifacts:
+            console.print(f"run {run.id} logged no artifacts")
+        else:
+            table(None, ["path", "sha256"], ((p, d[:16]) for p, d in sorted(run.artifacts.items())))
+        return
+    written = download_artifact(run_id, path, out or Path("."))
+    if as_json:
+        emit_json([str(p) for p in written])
+        return
+    for file in written:
+        console.print(f"[green]✓[/green] {file} ({file.stat().st_size:,} bytes)", soft_wrap=True)

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
+from modelport.interfaces.cli.listing import nothing
+from modelport.interfaces.cli.progress import Steps
 from modelport.interfaces.cli.render import JsonFlag, console, emit_json, errors, table
 
 stream_app = typer.Typer(help="Streaming inference and online learning.", no_args_is_help=True)
@@ -85,7 +87,19 @@ def run(
                                                    runner.stats.to_dict()))
     errors.print(f"{runner.ref}: {source} → {sink} (group {group}, consumer {consumer}"
                  + (", learning" if learn else "") + ")")
-    stats = runner.run(stop, max_events=max_events, idle_exit=exit_when_idle)
+    reporter = Steps(f"{runner.ref}: waiting for events")
+    ended = threading.Event()
+
+    def count() -> None:  # the counters, as a spinner or (off a terminal) a line now and then
+        while not ended.wait(1.0):
+            reporter.say(_counters(runner.ref, runner.stats))
+
+    threading.Thread(target=count, name="modelport-stream-progress", daemon=True).start()
+    try:
+        stats = runner.run(stop, max_events=max_events, idle_exit=exit_when_idle)
+    finally:
+        ended.set()
+        reporter.close(finished=False)  # the totals follow
     errors.print(f"stopped after {stats.events} events: {stats.predictions} predictions, "
                  f"{stats.dead_letters} dead letters, {stats.learnt} labels learnt")
 
@@ -103,12 +117,21 @@ def status(
         emit_json([r.to_dict() for r in records])
         return
     if not records:
-        console.print("no streams yet — start one with: modelport stream run REF --source URL "
-                      "--sink URL")
-        return
-    table("streams", ["stream", "consumer", "model", "state", "events", "events/s", "lag",
-                      "pending", "learnt", "score", "drifts", "checkpoint", "seen"],
+        return nothing(f"stream {name!r}" if name else "streams",
+                       " — start one with: modelport stream run REF --source URL --sink URL")
+    table("streams", ["stream", "consumer", "model", "state", "started", "events ¹",
+                      "events/s", "lag", "pending", "learnt ²", "score ¹", "drifts ¹",
+                      "checkpoint ²", "seen"],
           [_row(r) for r in records])
+    # a restart zeroes some counters and not others: say which, or the numbers contradict
+    console.print("¹ since the consumer started · ² in total: kept across restarts by the "
+                  "checkpoint · events/s, lag and pending: now", soft_wrap=True)
+
+
+def _counters(ref: str, s: Any) -> str:
+    lag = "" if s.lag is None else f", lag {s.lag:,}"
+    return (f"{ref}: {s.events:,} events ({s.events_per_second:,.0f}/s), {s.predictions:,} "
+            f"predictions, {s.dead_letters:,} dead letters, {s.learnt:,} learnt{lag}")
 
 
 def _row(r: Any) -> list[Any]:
@@ -119,7 +142,8 @@ def _row(r: Any) -> list[Any]:
     score = ", ".join(f"{k.removeprefix('online_')} {v:.3f}" for k, v in s.get("metrics", {}
                                                                                 ).items())
     checkpoint = f"{r.checkpoint['labels']} labels" if r.checkpoint else "-"
-    return [r.name, r.consumer, r.model, state, s.get("events", 0),
+    return [r.name, r.consumer, r.model, state, f"{time.time() - r.started:,.0f}s ago",
+            s.get("events", 0),
             f"{s.get('events_per_second', 0):,.0f}", _opt(s.get("lag")), _opt(s.get("pending")),
             s.get("learnt", 0), score or "-", drifts, checkpoint,
             f"{time.time() - r.updated:,.0f}s ago"]

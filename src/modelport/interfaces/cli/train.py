@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
+from modelport.interfaces.cli.columns import Columns, DropOpt, FeaturesOpt, chosen
+from modelport.interfaces.cli.progress import steps
 from modelport.interfaces.cli.render import OnnxFlag, console, emit_json, onnx_line, table
 
 
@@ -35,31 +37,35 @@ def train(
              "(logistic_regression, linear_regression, pa_classifier, hoeffding_tree).")
                       ] = False,
     onnx: OnnxFlag = True,
+    drop: DropOpt = None,
+    features: FeaturesOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Train an estimator on a dataset and record the run."""
     from modelport.lifecycle.train import parse_params
     from modelport.lifecycle.train import train as _train
 
+    columns = chosen(drop, features)
     if online:
-        _train_online(data, target, model, parse_params(param or []), name, experiment, as_json)
+        _train_online(data, target, model, parse_params(param or []), name, experiment, columns,
+                      as_json)
         return
-    with console.status("loading") as status:
+    with steps("loading the data", quiet=as_json) as say:
         result = _train(data, target, model, parse_params(param or []), name,
                         experiment=experiment, test_size=test_size, cv=cv, seed=seed,
-                        task=task, progress=lambda msg: status.update(msg), onnx=onnx)
+                        task=task, **columns, progress=say, onnx=onnx)
     _show(result, result.estimator, f"{result.estimator} ({result.task})", as_json)
     if result.version and onnx and not as_json:
         onnx_line(result.version)
 
 
 def _train_online(data: str, target: str, model: str, params: dict[str, Any], name: str | None,
-                  experiment: str, as_json: bool) -> None:
+                  experiment: str, columns: Columns, as_json: bool) -> None:
     from modelport.lifecycle.online import train_online
 
-    with console.status("loading") as status:
+    with steps("loading the data", quiet=as_json) as say:
         result = train_online(data, target, model, params, name, experiment=experiment,
-                              progress=lambda msg: status.update(msg))
+                              **columns, progress=say)
     _show(result, result.recipe, f"{result.recipe} ({result.task}, progressive validation)",
           as_json)
 
@@ -71,8 +77,11 @@ def _show(result: Any, estimator: str, title: str, as_json: bool) -> None:
                    "version": result.version.ref if result.version else None,
                    "onnx": result.version.onnx if result.version else None})
         return
-    table(f"{title} — run {result.run_id}", ["metric", "value"], sorted(result.metrics.items()))
+    # the id on a line of its own: inside a table title it wraps and cannot be copied whole
+    console.print(f"run {result.run_id}", soft_wrap=True)
+    table(title, ["metric", "value"], sorted(result.metrics.items()))
     if result.version:
         console.print(f"registered [bold]{result.version.ref}[/bold]")
     else:
-        console.print(f"register it with: modelport models register NAME --run {result.run_id}")
+        console.print(f"register it with: modelport models register NAME --run {result.run_id}",
+                      soft_wrap=True)

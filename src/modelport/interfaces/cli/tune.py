@@ -8,6 +8,9 @@ from typing import Annotated
 import typer
 
 from modelport.errors import InvalidInputError
+from modelport.interfaces.cli.columns import DropOpt, FeaturesOpt, chosen
+from modelport.interfaces.cli.listing import nothing
+from modelport.interfaces.cli.progress import steps
 from modelport.interfaces.cli.render import (
     JsonFlag,
     OnnxFlag,
@@ -47,7 +50,9 @@ def tune(
     space: Annotated[str | None, typer.Option(
         help="Search space YAML/JSON file; default: the estimator's preset.")] = None,
     trials: Annotated[int | None, typer.Option(help="Total finished trials in the study.")] = 20,
-    timeout: Annotated[float | None, typer.Option(help="Wall-clock limit in seconds.")] = None,
+    timeout: Annotated[float | None, typer.Option(
+        help="Wall-clock limit in seconds for the whole command: the search stops in time "
+             "to refit and register the best within it too.")] = None,
     metric: Annotated[str | None, typer.Option(
         help="accuracy, f1_macro, roc_auc, r2, rmse, mae (default accuracy / r2)")] = None,
     objectives: Annotated[str, typer.Option(
@@ -64,20 +69,23 @@ def tune(
         help="classification or regression (default: the metric's, else the target's).")
                     ] = None,
     onnx: OnnxFlag = True,
+    drop: DropOpt = None,
+    features: FeaturesOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Tune an estimator's hyperparameters with Optuna; every trial is a run."""
     from modelport.lifecycle.tune import tune as _tune
 
-    with console.status("tuning") as status:
+    with steps("loading the data", quiet=as_json) as say:
         result = _tune(data, target, model, space=space, trials=trials, timeout=timeout,
                        metric=metric, objectives=[o.strip() for o in objectives.split(",")],
                        sampler=sampler, study=study, name=name, workers=workers, cv=cv,
                        seed=seed, promote=promote, prune=prune, task=task,
-                       progress=lambda msg: status.update(msg), onnx=onnx)
+                       **chosen(drop, features), progress=say, onnx=onnx)
     out = {"study": result.study, "storage": result.storage, "metric": result.metric,
            "best_trial": result.best_trial, "best_values": result.best_values,
            "best_params": result.best_params, "pareto": result.pareto, "counts": result.counts,
+           "seconds": result.seconds,
            "run_id": result.run_id,
            "version": result.version.ref if result.version else None,
            "aliases": result.version.aliases if result.version else [],
@@ -86,9 +94,10 @@ def tune(
         emit_json(out)
         return
     counts = result.counts
+    within = f" (--timeout {timeout:g} s, refit included)" if timeout is not None else ""
     console.print(f"study [bold]{result.study}[/bold] ({result.storage}): {counts['trials']} "
                   f"trials — {counts['complete']} complete, {counts['pruned']} pruned, "
-                  f"{counts['failed']} failed")
+                  f"{counts['failed']} failed — in {result.seconds:.1f} s{within}")
     objectives_shown = [result.metric, *objectives.split(",")[1:]]
     if len(result.best_values) > 1:
         table("Pareto front", ["trial", *objectives_shown, "params"],
@@ -97,6 +106,7 @@ def tune(
            [(result.metric, result.best_values[0]),
             *((k, str(v)) for k, v in result.best_params.items())])
     if result.version:
+        console.print(f"run {result.run_id}", soft_wrap=True)
         console.print(f"registered [bold]{result.version.ref}[/bold] as "
                       f"{', '.join(result.version.aliases)}")
         if onnx:
@@ -117,6 +127,8 @@ def studies_list(as_json: JsonFlag = False) -> None:
     if as_json:
         emit_json([s.to_dict() for s in found])
         return
+    if not found:
+        return nothing("studies")
     table("studies", ["study", "storage", "directions", "trials", "complete", "pruned",
                       "failed", "best"],
           [[s.name, s.storage, ",".join(s.directions), s.trials, s.complete, s.pruned,
@@ -143,14 +155,15 @@ def studies_show(
         ("trials", f"{s.trials} ({s.complete} complete, {s.pruned} pruned, {s.failed} failed)"),
         ("best trial", str(report.best_trial)),
         ("best values", ", ".join(f"{v:.4g}" for v in s.best_values or [])),
-        ("best run", report.best_run_id or "-"),
         ("best params", _params(report.best_params))])
+    if report.best_run_id:  # on its own line: inside a table it wraps and cannot be copied
+        console.print(f"best run {report.best_run_id}", soft_wrap=True)
     if report.importances:
         table("parameter importances", ["param", "importance"],
               sorted(report.importances.items(), key=lambda kv: -kv[1]))
     if report.plot_digest:
-        console.print(f"optimization history saved as study/history.html of run "
-                      f"{report.best_run_id}")
+        console.print("optimization history saved on the best run — get it with: modelport "
+                      f"runs artifacts {report.best_run_id} study/history.html", soft_wrap=True)
 
 
 def automl(
@@ -172,17 +185,19 @@ def automl(
         help="classification or regression (default: the metric's, else the target's).")
                     ] = None,
     onnx: OnnxFlag = True,
+    drop: DropOpt = None,
+    features: FeaturesOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Search model families within a time budget; register the best."""
     from modelport.lifecycle.automl import automl as _automl
 
     seconds = parse_duration(budget, "budget")
-    with console.status("searching") as status:
+    with steps("loading the data", quiet=as_json) as say:
         result = _automl(data, target, seconds, metric=metric, name=name,
                          families=families.split(",") if families else None, cv=cv, seed=seed,
                          promote=promote, ensemble=ensemble, task=task,
-                         progress=lambda msg: status.update(msg), onnx=onnx)
+                         **chosen(drop, features), progress=say, onnx=onnx)
     if as_json:
         emit_json({"study": result.study, "task": result.task, "metric": result.metric,
                    "budget": result.budget, "elapsed": result.elapsed,
@@ -197,6 +212,7 @@ def automl(
           ["#", "family", f"cv {result.metric}", "std", "seconds", "params"],
           [[i + 1, c.family, c.score, c.std, c.seconds, _params(c.params) or "(defaults)"]
            for i, c in enumerate(result.leaderboard[:15])])
+    console.print(f"run {result.run_id}", soft_wrap=True)
     table("held-out test", ["metric", "value"], sorted(result.test_metrics.items()))
     if result.ensemble is not None:
         voted = result.ensemble
@@ -222,6 +238,8 @@ def retrain(
     times: Annotated[int | None, typer.Option(
         help="With --every: stop after this many retrains.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed of the holdout split.")] = 0,
+    drop: DropOpt = None,
+    features: FeaturesOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Re-run the champion's recipe on new data; promote the result only if it is better."""
@@ -240,11 +258,12 @@ def retrain(
                [decision.challenger + " (challenger)", decision.challenger_score]])
 
     interval = parse_duration(every, "interval") if every is not None else 1.0
-    with console.status("retraining") as status:
+    with steps("loading the data", quiet=as_json) as say:
         def shown(decision: RetrainDecision) -> None:
             show(decision)
-            status.update(f"next retrain in {every}")
+            if every is not None:
+                say(f"next retrain in {every}")
 
         retrain_every(name, data, interval, times=1 if every is None else times,
                       on_decision=shown, margin=margin, holdout=holdout, seed=seed,
-                      progress=lambda msg: status.update(msg))
+                      **chosen(drop, features), progress=say)

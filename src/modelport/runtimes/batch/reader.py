@@ -29,6 +29,9 @@ KINDS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".csv.gz": "csv
          ".tsv": "csv"}
 CSV_BLOCK = 4 << 20  # bytes the CSV reader parses at a time
 
+# the way out of a job stopped by bad rows, for every message that stops one
+SET_ASIDE = " — rerun with --on-error skip or quarantine to set such rows aside"
+
 
 @dataclass(frozen=True)
 class InputFile:
@@ -297,7 +300,9 @@ def _csv_batches(split: Split, columns: list[str], text_columns: list[str], bad:
         except pa.ArrowInvalid as exc:
             if "Empty CSV file" in str(exc):
                 return
+            # a malformed line stops only a job that does not set bad rows aside
+            hint = SET_ASIDE if strict and "CSV parse error" in str(exc) else ""
             raise InvalidInputError(f"cannot read CSV file {split.url!r}: {first_line(exc)}"
-                                    ) from None
+                                    f"{hint}") from None
 
 

@@ -24,11 +24,10 @@ import numpy as np
 from modelport.core.formats import Predictor, get_format
 from modelport.core.signature import STRING, Signature
 from modelport.errors import InvalidInputError, ModelportError, SchemaError, first_line
-from modelport.runtimes.batch.reader import BadLine, Chunk, Split, read_chunks
+from modelport.runtimes.batch.reader import SET_ASIDE, BadLine, Chunk, Split, read_chunks
 
 POLICIES = ("fail", "skip", "quarantine")
 META_COLUMNS = ("_file", "_row", "_reason", "_line")
-_HINT = " — rerun with --on-error skip or quarantine to set such rows aside"
 
 
 @dataclass(frozen=True)
@@ -171,7 +170,7 @@ class Scorer:
         if self.options.on_error == "fail":
             i = min(rejected)
             raise InvalidInputError(
-                f"{split.url} row {chunk.first_row + i + 1}: {rejected[i]}{_HINT}")
+                f"{split.url} row {chunk.first_row + i + 1}: {rejected[i]}{SET_ASIDE}")
 
     # ------------------------------------------------------------ predicting
 
@@ -195,7 +194,7 @@ class Scorer:
                 where = (f"rows {chunk.first_row + 1}-{chunk.first_row + chunk.batch.num_rows}"
                          if len(rows) > 1 else f"row {chunk.first_row + 1}")
                 raise InvalidInputError(f"{split.url} {where}: the model failed: "
-                                        f"{first_line(exc)}{_HINT}") from None
+                                        f"{first_line(exc)}{SET_ASIDE}") from None
         keep = np.ones(len(x), dtype=bool)
         bad: dict[int, str] = {}
         nonfinite = ~np.isfinite(x).all(axis=1)

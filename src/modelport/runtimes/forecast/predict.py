@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -47,16 +48,33 @@ def load_forecaster(ref: str, ws: Workspace | None = None) -> tuple[Any, Forecas
     return version, model
 
 
+class PastHorizonWarning(UserWarning):
+    """A forecast further ahead than the model was chosen and measured for."""
+
+
+def past_horizon(ref: str, trained: int, asked: int) -> str:
+    return (f"forecasting {asked} steps ahead, but {ref} was chosen and its error measured "
+            f"by cross-validation over {trained}: steps {trained + 1}-{asked} are untested "
+            f"extrapolation, their intervals unchecked — for a tested forecast, train with "
+            f"--horizon {asked}")
+
+
 def forecast(ref: str, horizon: int | None = None, levels: Sequence[int] | None = None,
              output: str | Path | None = None, workers: int | None = None,
              ws: Workspace | None = None) -> Any:
     """A DataFrame of forecasts with intervals for every series of model ``ref``;
-    written to ``output`` (.csv or .parquet) when given."""
+    written to ``output`` (.csv or .parquet) when given.
+
+    A ``horizon`` past the one the model was trained for is forecast, with a
+    ``PastHorizonWarning``: nothing measured how good those further steps are."""
     ws = current(ws)
     version, model = load_forecaster(ref, ws=ws)
     h = horizon or model.horizon
     if h < 1:
         raise InvalidInputError(f"--horizon must be at least 1, got {h}")
+    if h > model.horizon:
+        warnings.warn(PastHorizonWarning(past_horizon(version.ref, model.horizon, h)),
+                      stacklevel=2)
     levels = sorted({int(v) for v in (levels or model.levels)})
     if any(not 0 < v < 100 for v in levels):
         raise InvalidInputError("prediction interval levels are percentages between 0 and 100")

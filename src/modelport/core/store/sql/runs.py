@@ -126,6 +126,12 @@ class SqlRuns:
         with self.db.read() as conn:
             return _records(conn, list(ids))
 
+    def ids_starting_with(self, prefix: str, limit: int) -> list[str]:
+        with self.db.read() as conn:
+            return list(conn.execute(
+                select(t.runs.c.id).where(t.runs.c.id.startswith(prefix, autoescape=True))
+                .order_by(t.runs.c.id).limit(limit)).scalars())
+
     def search(self, conditions: Sequence[Condition], ordering: Sequence[tuple[Term, bool]],
                experiment: str | None, max_results: int | None, page_token: str | None
                ) -> RunPage:
