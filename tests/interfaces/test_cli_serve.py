@@ -77,6 +77,11 @@ def test_a_port_in_use_is_one_line_before_the_banner(home: Path) -> None:
 
 
 def test_an_empty_workspace_is_refused(tmp_path: Path) -> None:
+    env = {**os.environ, "MODELPORT_HOME": str(tmp_path / "empty")}
+    env.pop("MODELPORT_DB_URL", None)
+    made = subprocess.run([sys.executable, "-m", "modelport", "models", "list"], env=env,
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert "created workspace" in made.stderr  # said once, by the command that made it
     result = serve(tmp_path / "empty", "--port", str(free_port()))
     assert_one_line(result, "nothing to serve")
     assert "modelport train" in result.stderr
