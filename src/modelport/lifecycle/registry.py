@@ -30,6 +30,7 @@ from modelport.core.store import schema as t
 from modelport.core.store.sql import insert_ignore, upsert
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, NotFoundError
+from modelport.lifecycle import profile
 from modelport.lifecycle.refs import (
     DEFAULT_ALIAS,
     LATEST,
@@ -60,6 +61,7 @@ class ModelVersion:
     onnx: dict[str, Any] | None
     created: float
     sample_digest: str | None = None
+    profile_digest: str | None = None  # the training data's profile (lifecycle/profile.py)
     aliases: list[str] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -103,6 +105,7 @@ class Described:
     signature: Signature
     example: list[dict[str, Any]]
     sample: np.ndarray
+    profile: bytes  # the training data's profile (lifecycle/profile.py), JSON
 
 
 def describe(model: Any, X: Any, sample: Any = None, inputs: Sequence[ColumnSpec] | None = None
@@ -128,7 +131,22 @@ def describe(model: Any, X: Any, sample: Any = None, inputs: Sequence[ColumnSpec
     data = fmt.dump(model)
     predictor = fmt.load(data, signature)  # as every runtime will see it
     signature = replace(signature, takes_missing=takes_missing(predictor, matrix))
-    return Described(fmt.name, data, signature, example, matrix)
+    return Described(fmt.name, data, signature, example, matrix,
+                     training_profile(predictor, signature, X))
+
+
+def training_profile(predictor: Predictor, signature: Signature, X: Any) -> bytes:
+    """The profile monitoring compares served traffic with: the training rows (a random
+    sample of ``profile.MAX_ROWS`` at most) and the model's predictions on a part of them.
+    Rows the model may not take (a missing value it cannot answer) are profiled as
+    features but not predicted."""
+    if len(X) > profile.MAX_ROWS:
+        X = X.sample(n=profile.MAX_ROWS, random_state=0)
+    matrix = signature.to_matrix(X, check=False)
+    rows = profile.sample_rows(matrix, profile.MAX_PREDICTED_ROWS)
+    rows = rows[~np.isin(np.arange(len(rows)), list(signature.refused(rows)))]
+    predictions = predictor.outputs_of_matrix(np.asarray(rows, predictor.input_dtype))
+    return profile.encode(profile.build(signature, matrix, predictions["prediction"]))
 
 
 def takes_missing(predictor: Predictor, sample: np.ndarray) -> bool:
@@ -180,16 +198,19 @@ def register_model(name: str, model: Any, *, X: Any, sample: Any = None,
     return register_artifact(
         name, d.format, d.data, d.signature, example=d.example, sample=d.sample,
         metrics=metrics, run_id=run_id, dataset_digest=dataset_digest, description=description,
-        tags=tags, ws=ws)
+        tags=tags, profile=d.profile, ws=ws)
 
 
 def register_artifact(name: str, format: str, data: bytes, signature: Signature, *,
                       example: list[dict[str, Any]] | None = None, sample: np.ndarray | None = None,
                       metrics: Mapping[str, float] | None = None, run_id: str | None = None,
                       dataset_digest: str | None = None, description: str = "",
-                      tags: Mapping[str, str] | None = None, ws: Workspace | None = None
-                      ) -> ModelVersion:
-    """Register already-serialised model bytes; the common path of every registration."""
+                      tags: Mapping[str, str] | None = None, profile: bytes | None = None,
+                      ws: Workspace | None = None) -> ModelVersion:
+    """Register already-serialised model bytes; the common path of every registration.
+
+    ``profile``: the training data's profile (``training_profile``), stored as an artifact
+    the version names (``profile_digest``); monitoring compares served traffic with it."""
     ws = current(ws)
     check_name(name)
     get_format(format).check(data)
@@ -197,6 +218,9 @@ def register_artifact(name: str, format: str, data: bytes, signature: Signature,
     written = [ws.artifacts.put(data)]
     if sample is not None:
         written.append(ws.artifacts.put(_npy(sample)))
+    profile_digest = ws.artifacts.put(profile) if profile is not None else None
+    if profile_digest is not None:
+        written.append(profile_digest)
     now = time.time()
     try:
         with ws.store.write() as conn:
@@ -209,6 +233,7 @@ def register_artifact(name: str, format: str, data: bytes, signature: Signature,
             conn.execute(t.model_versions.insert().values(
                 name=name, version=version, format=format, artifact_digest=written[0],
                 artifact_size=len(data), sample_digest=written[1] if sample is not None else None,
+                profile_digest=profile_digest,
                 signature=signature.to_dict(), input_example=example,
                 metrics={k: float(v) for k, v in (metrics or {}).items()}, run_id=run_id,
                 dataset_digest=dataset_digest, description=description, onnx=None, created=now))
@@ -227,8 +252,8 @@ def _discard_unreferenced(ws: Workspace, digests: list[str]) -> None:
     with ws.store.read() as conn:
         used = set(conn.execute(select(v.c.artifact_digest).where(
             v.c.artifact_digest.in_(digests))).scalars())
-        used |= set(conn.execute(select(v.c.sample_digest).where(
-            v.c.sample_digest.in_(digests))).scalars())
+        for column in (v.c.sample_digest, v.c.profile_digest):
+            used |= set(conn.execute(select(column).where(column.in_(digests))).scalars())
         used |= set(conn.execute(select(t.run_artifacts.c.digest).where(
             t.run_artifacts.c.digest.in_(digests))).scalars())
     for digest in set(digests) - used:
@@ -432,7 +457,8 @@ def log_model(run: Any, model: Any, X: Any, sample: Any = None,
     run.log_artifact(d.data, MODEL_PATH)
     sample_digest = run.log_artifact(_npy(d.sample), "model/sample.npy")
     meta = {"format": d.format, "signature": d.signature.to_dict(), "input_example": d.example,
-            "sample_digest": sample_digest}
+            "sample_digest": sample_digest,
+            "profile_digest": run.log_artifact(d.profile, "model/profile.json")}
     run.log_artifact(json.dumps(meta).encode(), MODEL_META)
 
 
@@ -449,8 +475,10 @@ def register_run(name: str, run_id: str, description: str = "",
     meta = json.loads(ws.artifacts.get(run.artifacts[MODEL_META]))
     sample = np.load(io.BytesIO(ws.artifacts.get(meta["sample_digest"])), allow_pickle=False)
     metrics = {k: v for k, v in run.metrics.items() if k.startswith(("test_", "cv_"))}
+    # a run logged before profiles were recorded has none: monitoring builds one later
+    profile_data = ws.artifacts.get(meta["profile_digest"]) if "profile_digest" in meta else None
     return register_artifact(
         name, meta["format"], ws.artifacts.get(run.artifacts[MODEL_PATH]),
         Signature.from_dict(meta["signature"]), example=meta["input_example"], sample=sample,
         metrics=metrics, run_id=run_id, dataset_digest=run.dataset_digest,
-        description=description, tags=tags, ws=ws)
+        description=description, tags=tags, profile=profile_data, ws=ws)

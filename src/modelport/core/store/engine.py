@@ -22,7 +22,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, Operati
 
 from modelport.errors import InvalidInputError, MissingDependencyError, StoreUnavailableError
 
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _IMMEDIATE = "modelport_immediate"
 
