@@ -41,12 +41,19 @@ def numeric(values: np.ndarray, bins: int = BINS) -> dict[str, Any]:
     out: dict[str, Any] = {"kind": "numeric", "rows": int(values.size),
                            "missing": _share(values.size - present.size, values.size)}
     if not present.size:
-        return out | {"cuts": [], "shares": [0.0], "mean": None, "std": None,
+        return out | {"cuts": [], "shares": [0.0], "centres": [0.0], "mean": None, "std": None,
                       "min": None, "max": None}
     cuts = np.unique(np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1]))
-    return out | {"cuts": cuts.tolist(), "shares": shares(bin_counts(present, cuts)),
+    where = np.searchsorted(cuts, present, side="right")
+    counts = np.bincount(where, minlength=cuts.size + 1)
+    low, high = float(present.min()), float(present.max())
+    edges = np.concatenate([[low], cuts, [high]])
+    # each bin's mean (its middle when empty): where its rows sit, for Wasserstein
+    sums = np.bincount(where, weights=present, minlength=cuts.size + 1)
+    centres = np.where(counts > 0, sums / np.maximum(counts, 1), (edges[1:] + edges[:-1]) / 2)
+    return out | {"cuts": cuts.tolist(), "shares": shares(counts), "centres": centres.tolist(),
                   "mean": float(present.mean()), "std": float(present.std()),
-                  "min": float(present.min()), "max": float(present.max())}
+                  "min": low, "max": high}
 
 
 def bin_counts(present: np.ndarray, cuts: Sequence[float] | np.ndarray) -> np.ndarray:

@@ -407,6 +407,20 @@ def set_tag(ref: str, key: str, value: str, ws: Workspace | None = None) -> None
                                     "value": _text(key, value, 8000, "tag")}, update=["value"])
 
 
+def set_profile(ref: str, data: bytes, ws: Workspace | None = None) -> str:
+    """Store ``data`` as the profile of a version that has none (monitoring builds one from
+    its first logged traffic); a recorded training profile is never replaced."""
+    ws = current(ws)
+    resolved = resolve(ref, ws=ws)
+    digest = ws.artifacts.put(data)
+    v = t.model_versions
+    with ws.store.write() as conn:
+        conn.execute(update(v).where(v.c.name == resolved.name, v.c.version == resolved.version,
+                                     v.c.profile_digest.is_(None))
+                     .values(profile_digest=digest))
+    return digest
+
+
 def set_description(ref: str, description: str, ws: Workspace | None = None) -> None:
     ws = current(ws)
     parsed = parse_ref(ref)
