@@ -66,15 +66,16 @@ class PredictionLog:
         self.written = 0  # rows written to files
         self._draw = random.Random().random
         self._lock = threading.Lock()
-        self._pending: list[tuple[str, int, Signature, str, float, Any, Any]] = []
+        self._pending: list[tuple[str, int, Signature, str | list[str], float, Any, Any]] = []
         self._rows = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._checked_retention = 0.0
 
-    def record(self, name: str, version: int, signature: Signature, request_id: str,
-               x: np.ndarray, prediction: Any) -> None:
-        """Maybe keep one request's rows (``x``: its checked matrix) for the next flush."""
+    def record(self, name: str, version: int, signature: Signature,
+               request_id: str | list[str], x: np.ndarray, prediction: Any) -> None:
+        """Maybe keep one request's rows (``x``: its checked matrix) for the next flush;
+        ``request_id``: the request's, or one per row (a stream's event ids)."""
         if self._draw() >= self.sample:
             return
         rows = len(x)
@@ -144,7 +145,9 @@ class PredictionLog:
         predictions = np.concatenate([np.asarray(item[6]).ravel() for item in items])
         columns: dict[str, Any] = {
             "ts": np.repeat([item[4] for item in items], sizes),
-            "request_id": pa.array(np.repeat([item[3] for item in items], sizes)),
+            "request_id": pa.array(np.concatenate([
+                np.repeat(item[3], n) if isinstance(item[3], str) else np.asarray(item[3], str)
+                for item, n in zip(items, sizes, strict=True)])),
         }
         for j, column in enumerate(signature.names):
             columns[INPUT_PREFIX + column] = x[:, j]

@@ -191,3 +191,18 @@ def test_a_period_of_logged_traffic_as_the_baseline(fresh: Path) -> None:
     [report] = monitoring.monitor("credit", since_s=3600, baseline=f"{day}..{later}", ws=ws)
     assert report["baseline"]["source"] == f"logs {day}..{later}"
     assert report["baseline"]["rows"] == 1000 and report["status"] == "ok"
+
+
+def test_damaged_or_foreign_files_in_the_log_directory_are_skipped_and_said(fresh: Path
+                                                                            ) -> None:
+    serve_rows(fresh, draw(1000, seed=8))
+    ws = Workspace.open(Settings(home=fresh))
+    [hour] = (logs_root(ws) / "model=credit" / "version=1").glob("hour=*")
+    [good] = hour.glob("part-*.parquet")
+    (hour / "part-damaged.parquet").write_bytes(good.read_bytes()[:300])  # cut short later
+    (hour / "part-garbage.parquet").write_bytes(b"PAR1 not really")
+    (hour / ".tmp-unfinished.parquet").write_bytes(b"half")  # a writer killed mid-file
+    (logs_root(ws) / "model=credit" / "version=1" / "hour=not-an-hour").mkdir()
+    [report] = monitoring.monitor("credit", since_s=3600, ws=ws)
+    assert report["volume"]["rows"] == 1000 and report["window"]["unreadable_files"] == 2
+    assert report["notes"] == ["2 log file(s) could not be read and were skipped"]

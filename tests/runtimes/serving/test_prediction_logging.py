@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -129,8 +130,16 @@ def test_a_killed_writer_never_leaves_a_file_a_reader_takes_for_complete(tmp_pat
     assert window.unreadable == 0 and window.rows == 50_000 * (window.rows // 50_000)
 
 
-def test_serve_log_sample_writes_logs_and_flushes_on_stop(model_home: Path) -> None:
-    server = start_server(model_home, "flowers", "--log-sample", "1", "--log-retention", "7d")
+@pytest.fixture
+def home(model_home: Path, tmp_path: Path) -> Path:
+    """A copy of the served workspace, so the logs a test makes are its own."""
+    copy = tmp_path / "home"
+    shutil.copytree(model_home, copy)
+    return copy
+
+
+def test_serve_log_sample_writes_logs_and_flushes_on_stop(home: Path) -> None:
+    server = start_server(home, "flowers", "--log-sample", "1", "--log-retention", "7d")
     try:
         with server.client() as client:
             for i in range(10):
@@ -139,7 +148,7 @@ def test_serve_log_sample_writes_logs_and_flushes_on_stop(model_home: Path) -> N
                                    headers={"x-request-id": f"srv-{i}"}).status_code == 200
     finally:
         stop_server(server)  # SIGTERM: the worker writes what it buffered before it exits
-    root = model_home / "artifacts" / "predictions"
+    root = home / "artifacts" / "predictions"
     window = read_window(root, "flowers", 1, time.time() - 120)
     ids = window.table.column("request_id").to_pylist()
     assert sorted(ids) == sorted(f"srv-{i}" for i in range(10))
@@ -154,3 +163,21 @@ def test_bad_log_settings_are_one_line(model_home: Path) -> None:
                              capture_output=True, text=True, timeout=60)
         assert out.returncode == 1 and message in out.stderr
         assert "Traceback" not in out.stderr
+
+
+def test_kill_9_of_a_logging_server_leaves_only_whole_files(home: Path) -> None:
+    server = start_server(home, "flowers", "--log-sample", "1")
+    root = home / "artifacts" / "predictions"
+    try:
+        body = json.loads(oip([ROW] * 200, "k").body)
+        with server.client() as client:
+            deadline = time.time() + 40
+            while not list(root.rglob("part-*.parquet")) and time.time() < deadline:
+                client.post("/v2/models/flowers/infer", json=body)  # until a flush lands
+            for _ in range(20):
+                client.post("/v2/models/flowers/infer", json=body)  # buffered, not flushed
+    finally:
+        os.kill(server.proc.pid, signal.SIGKILL)
+        server.proc.wait()
+    window = read_window(root, "flowers", 1, time.time() - 120)
+    assert window.rows > 0 and window.rows % 200 == 0 and window.unreadable == 0
