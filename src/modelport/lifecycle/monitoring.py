@@ -18,7 +18,7 @@ import math
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,23 +29,32 @@ from modelport.lifecycle.predlogs import INPUT_PREFIX, Window, hour_of, logs_roo
 from modelport.lifecycle.refs import Ref, parse_ref
 from modelport.lifecycle.registry import ModelVersion, get_version, resolve, set_profile
 
+if TYPE_CHECKING:
+    from modelport.lifecycle.endpoints import Endpoint
+
 TRAINING = "training"
 NO_TRAFFIC = "no traffic"
 Z95 = 1.959964
 
 
-def versions_of(target: str, ws: Workspace | None = None) -> list[Ref]:
-    """The versions a target names: an endpoint's policy, else one model reference."""
+def endpoint_of(target: str, ws: Workspace | None = None) -> Endpoint | None:
+    """The endpoint ``target`` names, or None when it names a model."""
     from modelport.lifecycle.endpoints import get_endpoint
 
+    if ":" in target or "@" in target:
+        return None
+    try:
+        return get_endpoint(target, ws=ws)
+    except NotFoundError:
+        return None
+
+
+def versions_of(target: str, ws: Workspace | None = None) -> list[Ref]:
+    """The versions a target names: an endpoint's policy, else one model reference."""
     ws = current(ws)
-    if ":" not in target and "@" not in target:
-        try:
-            endpoint = get_endpoint(target, ws=ws)
-        except NotFoundError:
-            endpoint = None
-        if endpoint is not None:
-            return [parse_ref(label) for label in endpoint.policy.versions()]
+    endpoint = endpoint_of(target, ws=ws)
+    if endpoint is not None:
+        return [parse_ref(label) for label in endpoint.policy.versions()]
     return [resolve(target, ws=ws)]
 
 

@@ -180,6 +180,13 @@ def test_cli_table_json_html_and_endpoint_accuracy(fresh: Path,
     assert out.exit_code == 1
     out = runner.invoke(cli_app, ["monitor", "credit", "--baseline", "last week"])
     assert out.exit_code == 1
+    out = runner.invoke(cli_app, ["monitor", "credit", "--on-drift", "retrain"])
+    assert out.exit_code == 1 and "needs --data" in str(out.exception)
+    data = fresh / "recent.csv"
+    draw(300, seed=9).assign(target=0).to_csv(data, index=False)
+    out = runner.invoke(cli_app, ["monitor", "credit", "--on-drift", "retrain", "--data",
+                                  str(data)])  # drifted, but nothing to retrain from
+    assert out.exit_code == 1 and "has no alias 'champion'" in str(out.exception)
 
 
 def test_a_period_of_logged_traffic_as_the_baseline(fresh: Path) -> None:

@@ -20,15 +20,10 @@ def register(app: typer.Typer) -> None:
 def _labels(target: str, since: float) -> dict[str, tuple[int, int]]:
     """Labels fed back to an endpoint in the window, per version: (labels, correct)."""
     from modelport.core.workspace import current
-    from modelport.errors import NotFoundError
-    from modelport.lifecycle.endpoints import get_endpoint
+    from modelport.lifecycle.monitoring import endpoint_of
     from modelport.runtimes.serving.stats import read_stats
 
-    if ":" in target or "@" in target:
-        return {}
-    try:
-        get_endpoint(target)
-    except NotFoundError:
+    if endpoint_of(target) is None:
         return {}
     return {version: (int(data["feedback"]), int(data["correct"]))
             for version, data in read_stats(target, since, current()).items()}
@@ -85,6 +80,16 @@ def monitor(
              "traffic, e.g. 2026-11-01..2026-11-08 (UTC).")] = "training",
     html: Annotated[Path | None, typer.Option(
         help="Also write a self-contained HTML report to this file.")] = None,
+    on_drift: Annotated[str, typer.Option(
+        help="none, or retrain: re-run the champion's recipe on --data and, behind an "
+             "endpoint, start a --rollout of a winning challenger (a bare model: promote "
+             "it).")] = "none",
+    data: Annotated[str | None, typer.Option(
+        help="Recent labelled data for --on-drift retrain (CSV/Parquet path).")] = None,
+    rollout: Annotated[str, typer.Option(help="canary or shadow, for --on-drift retrain.")
+                       ] = "canary",
+    margin: Annotated[float, typer.Option(
+        help="The challenger must beat the champion by more than this.")] = 0.0,
     as_json: JsonFlag = False,
 ) -> None:
     """Drift, missing values, out-of-range values, volume and accuracy of logged traffic
@@ -95,6 +100,13 @@ def monitor(
     from modelport.lifecycle.report_html import render
 
     since_s = parse_duration(since, "--since")
+    if on_drift not in ("none", "retrain"):
+        raise InvalidInputError("--on-drift must be none or retrain")
+    if on_drift == "retrain":
+        if data is None:
+            raise InvalidInputError("--on-drift retrain needs --data: recent labelled rows")
+        _loop(target, data, since_s, baseline, rollout, margin, as_json)
+        return
     reports = build_reports(target, since_s, baseline, _labels(target, time.time() - since_s))
     if html is not None:
         try:
@@ -108,3 +120,23 @@ def monitor(
         _show(report)
     if html is not None:
         console.print(f"wrote {html}")
+
+
+def _loop(target: str, data: str, since_s: float, baseline: str, rollout: str, margin: float,
+          as_json: bool) -> None:
+    from modelport.control.monitor_loop import check
+
+    with console.status("checking for drift"):
+        decision = check(target, data, since_s=since_s, baseline=baseline, rollout=rollout,
+                         margin=margin)
+    if as_json:
+        emit_json(decision.to_dict())
+        return
+    if not decision.drifted:
+        console.print(f"{target}: no drift — nothing to do")
+        return
+    console.print(f"{target}: drift in {', '.join(decision.drifted)}")
+    console.print(f"retrained: {decision.challenger} scored {number(decision.challenger_score)}"
+                  f" against the champion's {number(decision.champion_score)} "
+                  f"({decision.metric}) — {decision.action}"
+                  + (f" (rollout {decision.rollout_id})" if decision.rollout_id else ""))
