@@ -98,17 +98,36 @@ def read_window(root: Path, name: str, version: int, start: float, end: float | 
     for directory in chosen:
         for path in sorted(directory.glob(f"{PREFIX}*.parquet")):
             try:
-                tables.append(pq.read_table(path))
-                files += 1
+                table = pq.read_table(path)
             except (OSError, pa.ArrowException):
                 unreadable += 1
+                continue
+            if not _is_log(table):  # a Parquet file, but not one a writer made
+                unreadable += 1
+                continue
+            tables.append(table)
+            files += 1
     table = None
     if tables:
-        table = pa.concat_tables(tables, promote_options="permissive")
+        try:
+            table = pa.concat_tables(tables, promote_options="permissive")
+        except pa.ArrowException as exc:
+            raise InvalidInputError(f"the logs of {name}:{version} do not agree on their "
+                                    f"columns ({exc}) — was a file put there by hand?") from None
         if not first_hour_only:
             ts = table.column("ts")
             table = table.filter(pc.and_(pc.greater_equal(ts, start), pc.less(ts, end)))
     return Window(table, files, unreadable, start, end)
+
+
+def _is_log(table: Any) -> bool:
+    import pyarrow as pa
+
+    names = set(table.column_names)
+    return {"ts", "request_id", "prediction"} <= names and \
+        table.schema.field("ts").type == pa.float64() and \
+        all(table.schema.field(n).type == pa.float64() for n in names
+            if n.startswith(INPUT_PREFIX))
 
 
 def remove_older(root: Path, before: float) -> int:

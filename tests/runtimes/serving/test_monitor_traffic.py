@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -208,8 +210,9 @@ def test_damaged_or_foreign_files_in_the_log_directory_are_skipped_and_said(fres
     [good] = hour.glob("part-*.parquet")
     (hour / "part-damaged.parquet").write_bytes(good.read_bytes()[:300])  # cut short later
     (hour / "part-garbage.parquet").write_bytes(b"PAR1 not really")
+    pq.write_table(pa.table({"ts": ["yesterday"], "prediction": [1]}), hour / "part-x.parquet")
     (hour / ".tmp-unfinished.parquet").write_bytes(b"half")  # a writer killed mid-file
     (logs_root(ws) / "model=credit" / "version=1" / "hour=not-an-hour").mkdir()
     [report] = monitoring.monitor("credit", since_s=3600, ws=ws)
-    assert report["volume"]["rows"] == 1000 and report["window"]["unreadable_files"] == 2
-    assert report["notes"] == ["2 log file(s) could not be read and were skipped"]
+    assert report["volume"]["rows"] == 1000 and report["window"]["unreadable_files"] == 3
+    assert report["notes"] == ["3 log file(s) could not be read and were skipped"]
