@@ -47,6 +47,7 @@ _EXPORTS = {
     "delete_model": "modelport.lifecycle.registry",
     "export_onnx": "modelport.lifecycle.loading",
     "load": "modelport.lifecycle.loading",
+    "monitor": "modelport.lifecycle.monitoring",
     "create_endpoint": "modelport.lifecycle.endpoints",
     "get_endpoint": "modelport.lifecycle.endpoints",
     "list_endpoints": "modelport.lifecycle.endpoints",
@@ -86,6 +87,7 @@ __all__ = [
     "load",
     "load_dataset",
     "metric_history",
+    "monitor",
     "record_feedback",
     "register_model",
     "register_run",
@@ -127,6 +129,7 @@ if TYPE_CHECKING:
         set_policy,
     )
     from modelport.lifecycle.loading import export_onnx, load
+    from modelport.lifecycle.monitoring import monitor
     from modelport.lifecycle.online import train_online
     from modelport.lifecycle.registry import (
         delete_alias,

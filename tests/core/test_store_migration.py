@@ -128,15 +128,18 @@ def test_a_shared_table_holding_both_rows_keeps_optunas(settings: Settings,
 
 @pytest.mark.storage_independent
 def test_an_older_legacy_revision_is_upgraded(settings: Settings, engine: Engine) -> None:
-    """A workspace two migrations behind: the revision moves, then the rest runs."""
+    """A workspace migrations behind: the revision moves, then the rest runs."""
     from alembic.migration import MigrationContext
     from alembic.operations import Operations
 
     _legacy_workspace(settings.db_url, engine)
-    with engine.begin() as conn:
-        Operations(MigrationContext.configure(conn)).drop_table("streams")
+    with engine.begin() as conn:  # undo 0005 and 0006 by hand
+        ops = Operations(MigrationContext.configure(conn))
+        ops.drop_table("streams")
+        with ops.batch_alter_table("model_versions") as batch:
+            batch.drop_column("profile_digest")
         conn.execute(text("UPDATE alembic_version SET version_num = '0004'"))
-    assert revisions()["0005"] == "0004"
+    assert revisions()["0005"] == "0004" and revisions()["0006"] == "0005"
     store = open_database(settings.db_url)
     with store.read() as conn:
         assert inspect(conn).has_table("streams")

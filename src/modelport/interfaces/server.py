@@ -25,6 +25,8 @@ from modelport.control.controller import Controller
 from modelport.core.keys import list_keys
 from modelport.core.workspace import current
 from modelport.errors import InvalidInputError
+from modelport.lifecycle.predlogs import logs_root
+from modelport.runtimes.prediction_log import PredictionLog, check_sample
 from modelport.runtimes.serving import h1, process
 from modelport.runtimes.serving.app import DEFAULT_MAX_BODY, AppConfig, ServingApp
 from modelport.runtimes.serving.auth import Guard, is_loopback
@@ -53,6 +55,8 @@ class ServeConfig:
     max_connections: int | None = None  # per worker; None: h1.default_max_connections()
     access_log: bool = False
     controller: bool = True  # run the rollout controller inside the server
+    log_sample: float = 0.0  # share of requests whose rows are logged (0: no logging)
+    log_retention_s: float | None = None  # logged hours older than this are removed
 
 
 def auth_enabled(config: ServeConfig) -> bool:
@@ -89,7 +93,10 @@ def build_app(config: ServeConfig, buckets: Buckets | None = None,
         controller = Controller(ws)
     app_config = AppConfig(max_body=config.max_body, access_log=config.access_log,
                            loopback_only=asgi and not config.insecure)
-    return ServingApp(repository, guard, app_config, controller)
+    predlog = None
+    if config.log_sample > 0:  # each worker writes its own files: no lock across processes
+        predlog = PredictionLog(logs_root(ws), config.log_sample, config.log_retention_s)
+    return ServingApp(repository, guard, app_config, controller, predlog)
 
 
 def app_from_env() -> ServingApp:
@@ -108,6 +115,9 @@ def check(config: ServeConfig) -> None:
         raise InvalidInputError(f"--busy-poll-us must be between 0 and {MAX_BUSY_POLL_US:,}")
     if config.max_connections is not None and config.max_connections < 1:
         raise InvalidInputError("--max-connections must be at least 1")
+    check_sample(config.log_sample)
+    if config.log_sample > 0:
+        logs_root()  # a remote artifact store is refused before anything listens
     auth_enabled(config)
     resolve(config.refs or None)
 

@@ -63,6 +63,7 @@ class ModelVersion:
     onnx: dict[str, Any] | None
     created: float
     sample_digest: str | None = None
+    profile_digest: str | None = None  # the training data's profile (lifecycle/profile.py)
     aliases: list[str] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -91,6 +92,7 @@ class Described:
     signature: Signature
     example: list[dict[str, Any]]
     sample: np.ndarray
+    profile: bytes  # the training data's profile (lifecycle/profile.py), JSON
 
 
 def describe(model: Any, X: Any, sample: Any = None, inputs: Sequence[ColumnSpec] | None = None
@@ -119,7 +121,26 @@ def describe(model: Any, X: Any, sample: Any = None, inputs: Sequence[ColumnSpec
     data = fmt.dump(model)
     predictor = fmt.load(data, signature)  # as every runtime will see it
     signature = replace(signature, takes_missing=takes_missing(predictor, matrix))
-    return Described(fmt.name, data, signature, example, matrix)
+    return Described(fmt.name, data, signature, example, matrix,
+                     training_profile(predictor, signature, X))
+
+
+def training_profile(predictor: Predictor, signature: Signature, X: Any) -> bytes:
+    """The profile monitoring compares served traffic with: the training rows (a random
+    sample of ``profile.MAX_ROWS`` at most) and the model's predictions on a part of them.
+    Rows the model may not take (a missing value it cannot answer) are profiled as
+    features but not predicted."""
+    import numpy as np
+
+    from modelport.lifecycle import profile
+
+    if len(X) > profile.MAX_ROWS:
+        X = X.sample(n=profile.MAX_ROWS, random_state=0)
+    matrix = signature.to_matrix(X, check=False)
+    rows = profile.sample_rows(matrix, profile.MAX_PREDICTED_ROWS)
+    rows = rows[~np.isin(np.arange(len(rows)), list(signature.refused(rows)))]
+    predictions = predictor.outputs_of_matrix(np.asarray(rows, predictor.input_dtype))
+    return profile.encode(profile.build(signature, matrix, predictions["prediction"]))
 
 
 def takes_missing(predictor: Predictor, sample: np.ndarray) -> bool:
@@ -175,16 +196,19 @@ def register_model(name: str, model: Any, *, X: Any, sample: Any = None,
     return register_artifact(
         name, d.format, d.data, d.signature, example=d.example, sample=d.sample,
         metrics=metrics, run_id=run_id, dataset_digest=dataset_digest, description=description,
-        tags=tags, ws=ws)
+        tags=tags, profile=d.profile, ws=ws)
 
 
 def register_artifact(name: str, format: str, data: bytes, signature: Signature, *,
                       example: list[dict[str, Any]] | None = None, sample: np.ndarray | None = None,
                       metrics: Mapping[str, float] | None = None, run_id: str | None = None,
                       dataset_digest: str | None = None, description: str = "",
-                      tags: Mapping[str, str] | None = None, ws: Workspace | None = None
-                      ) -> ModelVersion:
-    """Register already-serialised model bytes; the common path of every registration."""
+                      tags: Mapping[str, str] | None = None, profile: bytes | None = None,
+                      ws: Workspace | None = None) -> ModelVersion:
+    """Register already-serialised model bytes; the common path of every registration.
+
+    ``profile``: the training data's profile (``training_profile``), stored as an artifact
+    the version names (``profile_digest``); monitoring compares served traffic with it."""
     from modelport.core.formats import get_format
 
     ws = current(ws)
@@ -194,9 +218,13 @@ def register_artifact(name: str, format: str, data: bytes, signature: Signature,
     written = [ws.artifacts.put(data)]
     if sample is not None:
         written.append(ws.artifacts.put(_npy(sample)))
+    profile_digest = ws.artifacts.put(profile) if profile is not None else None
+    if profile_digest is not None:
+        written.append(profile_digest)
     record = NewVersion(
         format=format, artifact_digest=written[0], artifact_size=len(data),
-        sample_digest=written[1] if sample is not None else None, signature=signature.to_dict(),
+        sample_digest=written[1] if sample is not None else None,
+        profile_digest=profile_digest, signature=signature.to_dict(),
         input_example=example, metrics={k: float(v) for k, v in (metrics or {}).items()},
         run_id=run_id, dataset_digest=dataset_digest, description=description)
     try:
@@ -293,6 +321,17 @@ def set_tag(ref: str, key: str, value: str, ws: Workspace | None = None) -> None
     ws.store.registry.set_tag(parsed.name, number, _key(key), _text(key, value, 8000, "tag"))
 
 
+def set_profile(ref: str, data: bytes, ws: Workspace | None = None) -> str:
+    """Store ``data`` as the profile of a version that has none (monitoring builds one from
+    its first logged traffic); a recorded training profile is never replaced."""
+    ws = current(ws)
+    resolved = resolve(ref, ws=ws)
+    assert resolved.version is not None  # resolve always names one
+    digest = ws.artifacts.put(data)
+    ws.store.registry.set_profile(resolved.name, resolved.version, digest)
+    return digest
+
+
 def set_description(ref: str, description: str, ws: Workspace | None = None) -> None:
     ws = current(ws)
     parsed = parse_ref(ref)
@@ -332,7 +371,8 @@ def log_model(run: Any, model: Any, X: Any, sample: Any = None,
     run.log_artifact(d.data, MODEL_PATH)
     sample_digest = run.log_artifact(_npy(d.sample), "model/sample.npy")
     meta = {"format": d.format, "signature": d.signature.to_dict(), "input_example": d.example,
-            "sample_digest": sample_digest}
+            "sample_digest": sample_digest,
+            "profile_digest": run.log_artifact(d.profile, "model/profile.json")}
     run.log_artifact(json.dumps(meta).encode(), MODEL_META)
 
 
@@ -352,8 +392,10 @@ def register_run(name: str, run_id: str, description: str = "",
     meta = json.loads(ws.artifacts.get(run.artifacts[MODEL_META]))
     sample = np.load(io.BytesIO(ws.artifacts.get(meta["sample_digest"])), allow_pickle=False)
     metrics = {k: v for k, v in run.metrics.items() if k.startswith(("test_", "cv_"))}
+    # a run logged before profiles were recorded has none: monitoring builds one later
+    profile_data = ws.artifacts.get(meta["profile_digest"]) if "profile_digest" in meta else None
     return register_artifact(
         name, meta["format"], ws.artifacts.get(run.artifacts[MODEL_PATH]),
         Signature.from_dict(meta["signature"]), example=meta["input_example"], sample=sample,
         metrics=metrics, run_id=run.id, dataset_digest=run.dataset_digest,
-        description=description, tags=tags, ws=ws)
+        description=description, tags=tags, profile=profile_data, ws=ws)

@@ -55,6 +55,7 @@ class RetrainDecision:
     promoted: bool
     run_id: str
     holdout_rows: int
+    won: bool = False  # beat the champion by more than the margin (promoted or not)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -62,13 +63,15 @@ class RetrainDecision:
 
 def retrain(name: str, data: DataSource, *, margin: float = 0.0, holdout: float = 0.2,
             seed: int = 0, drop: Sequence[str] | None = None,
-            features: Sequence[str] | None = None,
+            features: Sequence[str] | None = None, promote: bool = True,
             progress: Callable[[str], None] | None = None,
             ws: Workspace | None = None) -> RetrainDecision:
     """Retrain ``name``'s champion recipe on ``data``; promote the result if it is better.
 
     The columns are those the recipe chose (``features``), unless ``drop`` or
-    ``features`` choose again (``datasets.choose_columns``)."""
+    ``features`` choose again (``datasets.choose_columns``). ``promote=False``: a winner
+    stays ``challenger`` (``won``), for a caller that releases it by a rollout instead of
+    moving the alias at once (the monitor loop)."""
     ws = current(ws)
     say = progress or (lambda _msg: None)
     if margin < 0:
@@ -99,15 +102,17 @@ def retrain(name: str, data: DataSource, *, margin: float = 0.0, holdout: float 
     gain = scores[challenger.ref] - scores[champion.ref]
     if not greater_is_better(metric):
         gain = -gain
-    promoted = gain > margin
+    won = gain > margin
+    promoted = won and promote
     if promoted:  # the challenger has won: it is the champion now, not a challenger
         set_alias(name, "champion", challenger.version, ws=ws)
         delete_alias(name, "challenger", ws=ws)
-    decision_run = _record(name, champion.ref, challenger.ref, metric, scores, margin, promoted,
+    verdict = "promoted" if promoted else "won" if won else "kept"
+    decision_run = _record(name, champion.ref, challenger.ref, metric, scores, margin, verdict,
                            dataset, ws)
     decision = RetrainDecision(name, champion.ref, challenger.ref, metric,
                                scores[champion.ref], scores[challenger.ref], margin, promoted,
-                               decision_run, len(split.X_test))
+                               decision_run, len(split.X_test), won)
     set_tag(challenger.ref, "retrain_decision", json.dumps(decision.to_dict()), ws=ws)
     return decision
 
@@ -200,13 +205,13 @@ def _score(ref: str, X: Any, y: Any, metric: str, ws: Workspace) -> float:
 
 
 def _record(name: str, champion: str, challenger: str, metric: str,
-            scores: Mapping[str, float], margin: float, promoted: bool, dataset: Dataset,
+            scores: Mapping[str, float], margin: float, verdict: str, dataset: Dataset,
             ws: Workspace) -> str:
     from modelport.lifecycle.tracking import start_run
 
     with start_run(name=f"retrain-{name}", experiment="retrain", tags={
             "kind": "retrain", "model": name, "champion": champion, "challenger": challenger,
-            "decision": "promoted" if promoted else "kept", "metric": metric}, ws=ws) as run:
+            "decision": verdict, "metric": metric}, ws=ws) as run:
         run.log_dataset(dataset)
         run.log_metrics({"champion_score": scores[champion],
                          "challenger_score": scores[challenger], "margin": margin}, step=0)

@@ -17,7 +17,7 @@ from modelport.errors import NotFoundError
 def new(digest: str = "a" * 64, **changes: Any) -> NewVersion:
     record = NewVersion(
         format="skops", artifact_digest=digest, artifact_size=10, sample_digest="b" * 64,
-        signature={"inputs": [{"name": "x", "dtype": "float64"}]},
+        profile_digest=None, signature={"inputs": [{"name": "x", "dtype": "float64"}]},
         input_example=[{"x": 1.5}], metrics={"test_acc": 0.9}, run_id=None,
         dataset_digest=None, description="first")
     record.update(changes)  # type: ignore[typeddict-item]
@@ -117,6 +117,15 @@ def test_referenced_digests(store: Store) -> None:
     repo.create_version("iris", new("a" * 64, sample_digest="c" * 64), {}, now=1.0)
     assert repo.referenced_digests(["a" * 64, "c" * 64, "d" * 64]) == {"a" * 64, "c" * 64}
     assert repo.referenced_digests([]) == set()
+    repo.set_profile("iris", 1, "d" * 64)
+    assert repo.referenced_digests(["d" * 64]) == {"d" * 64}
+
+
+def test_a_recorded_profile_is_never_replaced(store: Store) -> None:
+    repo = store.registry
+    repo.create_version("iris", new(profile_digest="e" * 64), {}, now=1.0)
+    repo.set_profile("iris", 1, "f" * 64)
+    assert repo.get_version("iris", 1)["profile_digest"] == "e" * 64
 
 
 def test_concurrent_writers_never_share_a_number(store: Store) -> None:

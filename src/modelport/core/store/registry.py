@@ -22,6 +22,7 @@ class NewVersion(TypedDict):
     artifact_digest: str
     artifact_size: int
     sample_digest: str | None
+    profile_digest: str | None  # the training data's profile (monitoring), if recorded
     signature: dict[str, Any]
     input_example: list[dict[str, Any]] | None
     metrics: dict[str, float]
@@ -113,6 +114,11 @@ class RegistryRepository(Protocol):
 
     def set_onnx(self, name: str, version: int, onnx: dict[str, Any]) -> None:
         """Record the outcome of exporting a version to ONNX."""
+        ...
+
+    def set_profile(self, name: str, version: int, digest: str) -> None:
+        """Name ``digest`` as the version's profile — only if it has none: a recorded
+        training profile is never replaced."""
         ...
 
     def delete_model(self, name: str) -> None:

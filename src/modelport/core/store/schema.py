@@ -117,6 +117,7 @@ model_versions = Table(
     Column("artifact_digest", String(64), nullable=False),
     Column("artifact_size", Integer, nullable=False),
     Column("sample_digest", String(64)),
+    Column("profile_digest", String(64)),  # the training data's profile (monitoring)
     Column("signature", JSON, nullable=False),
     Column("input_example", JSON),
     Column("metrics", JSON, nullable=False),

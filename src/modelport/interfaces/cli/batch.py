@@ -99,6 +99,9 @@ def predict(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output.")] = False,
     restart: Annotated[bool, typer.Option(
         help="Discard an unfinished run of this output instead of resuming it.")] = False,
+    log_sample: Annotated[float, typer.Option(
+        help="Share of rows whose inputs and predictions are logged to Parquet for "
+             "'modelport monitor' (0 = off).")] = 0.0,
     as_json: JsonFlag = False,
 ) -> None:
     """Predict every row of the input into part files, published atomically at the end.
@@ -113,7 +116,7 @@ def predict(
         report = predict_job(ref, input, str(output), format=format, batch_size=batch_size,
                              workers=workers, keep=kept, backend=backend, on_error=on_error,
                              proba=proba, runtime=runtime, overwrite=overwrite, restart=restart,
-                             ray_address=ray_address, progress=update)
+                             ray_address=ray_address, progress=update, log_sample=log_sample)
     if as_json:
         emit_json(report.to_dict())
         return

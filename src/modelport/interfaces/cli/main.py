@@ -49,6 +49,7 @@ def _settings(
 from modelport.interfaces.cli import (  # noqa: E402
     batch,
     edge,
+    monitor,
     predict,
     quickstart,
     release,
@@ -58,7 +59,7 @@ from modelport.interfaces.cli import (  # noqa: E402
     tune,
 )
 
-for module in (quickstart, train, tune, predict, serve, release, batch, stream, edge):
+for module in (quickstart, train, tune, predict, serve, release, batch, stream, edge, monitor):
     module.register(app)
 
 

@@ -54,8 +54,14 @@ def serve(
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
     controller: Annotated[bool, typer.Option(
         help="Run the rollout controller in the server.")] = True,
+    log_sample: Annotated[float, typer.Option(
+        help="Share of requests whose inputs and predictions are logged to Parquet for "
+             "'modelport monitor' (e.g. 0.1; 0 = off).")] = 0.0,
+    log_retention: Annotated[str | None, typer.Option(
+        help="Remove logged hours older than this (e.g. 7d, 12h); default: keep all.")] = None,
 ) -> None:
     """Serve registered models over OIP v2, KServe v1 and MLflow's scoring protocol."""
+    from modelport.interfaces.cli.tune import parse_duration
     from modelport.interfaces.server import ServeConfig, access, run
 
     config = ServeConfig(refs=refs or [], host=host, port=port, workers=workers,
@@ -64,7 +70,9 @@ def serve(
                          # unset: ServeConfig's default, the one place it is written
                          **({} if busy_poll_us is None else {"busy_poll_us": busy_poll_us}),
                          max_connections=max_connections, access_log=access_log,
-                         controller=controller)
+                         controller=controller, log_sample=log_sample,
+                         log_retention_s=parse_duration(log_retention, "--log-retention")
+                         if log_retention else None)
 
     def announce() -> None:  # every setting and reference checked, the port bound
         console.print(f"modelport serving on http://{host}:{port} "

@@ -62,8 +62,15 @@ def run(
                               ] = None,
     metrics_port: Annotated[int | None, typer.Option(
         help="Serve Prometheus /metrics on this port (127.0.0.1).")] = None,
+    log_sample: Annotated[float, typer.Option(
+        help="Share of event batches whose inputs and predictions are logged to Parquet "
+             "for 'modelport monitor' (0 = off).")] = 0.0,
+    log_retention: Annotated[str | None, typer.Option(
+        help="Remove logged hours older than this (e.g. 7d); default: keep all.")] = None,
 ) -> None:
     """Consume events, predict, publish; with --learn, keep learning from labels."""
+    from modelport.interfaces.cli.tune import parse_duration
+    from modelport.runtimes.prediction_log import check_sample
     from modelport.runtimes.stream.runner import StreamConfig, StreamRunner
 
     config = StreamConfig(
@@ -71,7 +78,9 @@ def run(
         learn=learn, dead_letter=dead_letter, batch_size=batch_size,
         checkpoint_events=checkpoint_events, checkpoint_seconds=checkpoint_seconds,
         join_seconds=join_seconds, claim_after=claim_after, drift=drift, on_drift=on_drift,
-        retrain_data=retrain_data)
+        retrain_data=retrain_data, log_sample=check_sample(log_sample),
+        log_retention_s=parse_duration(log_retention, "--log-retention") if log_retention
+        else None)
     runner = StreamRunner(ref, config, say=lambda msg: errors.print(msg))
     # a long-lived consumer: what is loaded now stays, so keep it out of the collector's
     # scans, and collect young objects less often (events make many short-lived ones)

@@ -21,8 +21,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from modelport.core.signature import Signature
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, ModelportError, NotFoundError, SchemaError
+from modelport.lifecycle.predlogs import logs_root
 from modelport.lifecycle.registry import ModelVersion, get_version, resolve
 from modelport.runtimes.batch import jobs
 from modelport.runtimes.batch.parallel import Task, get_backend
@@ -34,11 +36,13 @@ from modelport.runtimes.batch.reader import (
 )
 from modelport.runtimes.batch.scoring import POLICIES, ChunkResult, ModelSpec, ScoreOptions
 from modelport.runtimes.batch.writer import QUARANTINE, Staging
+from modelport.runtimes.prediction_log import PredictionLog, check_sample
 
 Progress = Callable[[int, int | None], None]  # rows done (incl. rejected), rows expected
 RUNTIMES = ("native", "onnx", "auto")
 DEFAULT_BATCH = 65_536
 _SAVE_EVERY = 1.0  # seconds between job-row progress updates
+LOG_FLUSH_S = 1.0  # how often logged rows of a job are written
 
 
 @dataclass
@@ -72,10 +76,15 @@ def predict_job(ref: str, input: str, output: str, *, format: str = "parquet",
                 keep: Sequence[str] = (), backend: str = "local", on_error: str = "fail",
                 proba: bool = True, runtime: str = "native", overwrite: bool = False,
                 restart: bool = False, ray_address: str | None = None,
-                progress: Progress | None = None, ws: Workspace | None = None) -> JobReport:
-    """Predict every row of ``input`` with model ``ref`` into the directory ``output``."""
+                progress: Progress | None = None, log_sample: float = 0.0,
+                ws: Workspace | None = None) -> JobReport:
+    """Predict every row of ``input`` with model ``ref`` into the directory ``output``.
+
+    ``log_sample``: the share of scored rows written to the prediction log (sampled in
+    the workers, written by this process), for ``modelport monitor``."""
     ws = current(ws)
     _check_options(batch_size, on_error, runtime)
+    check_sample(log_sample)
     executor = get_backend(backend, workers, ray_address)
     staging = Staging(output, format)
     if staging.output.exists() and not overwrite:
@@ -106,8 +115,8 @@ def predict_job(ref: str, input: str, output: str, *, format: str = "parquet",
     started = time.time()
     try:
         report = _run(job, staging, files, _spec(version, runtime, ws),
-                      ScoreOptions(batch_size, keep, on_error, proba), executor, progress,
-                      overwrite, started, ws)
+                      ScoreOptions(batch_size, keep, on_error, proba, log_sample), executor,
+                      progress, overwrite, started, ws)
     except BaseException as exc:
         staging.close()
         message = exc.message if isinstance(exc, ModelportError) else (
@@ -198,11 +207,19 @@ def _run(job: jobs.Job, staging: Staging, files: list[InputFile], spec: ModelSpe
     if progress:
         progress(seen, expected)
     saved = time.monotonic()
+    predlog = None
+    if options.log_sample > 0:  # written by its own thread while the job goes on
+        predlog = PredictionLog(logs_root(ws), 1.0, flush_s=LOG_FLUSH_S)
+        predlog.start()
+    signature = Signature.from_dict(spec.signature)
     # nothing left (a resume after the last part, or a kill during publish): no worker,
     # no model load — straight to publishing
     for event in executor.run(spec, options, tasks) if tasks else ():
         if isinstance(event, ChunkResult):
             staging.commit(event)
+            if predlog is not None and event.logged is not None:
+                predlog.record(spec.name, spec.version, signature, f"{job.id}/{event.part}",
+                               *event.logged)
             totals["rows"] += event.rows
             totals["failed"] += event.failed
             totals["parts"] += 1
@@ -215,6 +232,8 @@ def _run(job: jobs.Job, staging: Staging, files: list[InputFile], spec: ModelSpe
                 saved = time.monotonic()
         else:
             staging.mark_done(event.file, event.split)
+    if predlog is not None:
+        predlog.close()  # sampled already, in the workers: every row sent back is written
     if totals["rows"] + totals["failed"] == 0:
         raise InvalidInputError(f"input {job.input!r} has no rows — every file is empty")
     quarantined = staging.path / QUARANTINE

@@ -52,6 +52,7 @@ class ScoreOptions:
     keep: tuple[str, ...] = ()
     on_error: str = "fail"
     proba: bool = True
+    log_sample: float = 0.0  # share of scored rows sent back for the prediction log
 
 
 @dataclass
@@ -65,6 +66,7 @@ class ChunkResult:
     failed: int  # rows skipped or quarantined
     output: Any  # pyarrow.Table
     quarantine: Any | None  # pyarrow.Table of rejected rows, when quarantining
+    logged: tuple[np.ndarray, np.ndarray] | None = None  # sampled (inputs, predictions)
 
     @property
     def part(self) -> str:
@@ -127,8 +129,17 @@ class Scorer:
         quarantine = None
         if self.options.on_error == "quarantine" and (rejected or chunk.bad_lines):
             quarantine = self._quarantine(split, chunk, rejected, chunk.bad_lines)
+        # a chunk the model refused rows of is not logged: its outputs no longer line up
+        logged = self._sample(x, outputs) if self.options.log_sample > 0 and not model_bad \
+            else None
         return ChunkResult(split.file, split.index, chunk.index, int(good.sum()),
-                           len(rejected) + len(chunk.bad_lines), output, quarantine)
+                           len(rejected) + len(chunk.bad_lines), output, quarantine, logged)
+
+    def _sample(self, x: np.ndarray, outputs: dict[str, np.ndarray]
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """A random ``log_sample`` share of the scored rows: their inputs and predictions."""
+        picked = np.random.default_rng().random(len(x)) < self.options.log_sample
+        return x[picked], np.asarray(outputs["prediction"])[picked]
 
     # ------------------------------------------------------------ checking
 

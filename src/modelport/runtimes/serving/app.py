@@ -24,6 +24,7 @@ from modelport.errors import (
     SchemaError,
     first_line,
 )
+from modelport.runtimes.prediction_log import PredictionLog
 from modelport.runtimes.serving import edge_routes, feedback, oip_routes, parsing
 from modelport.runtimes.serving.auth import (
     OPEN_PATHS,
@@ -101,7 +102,8 @@ class ServingApp:
     """An ASGI app serving the models of one ``Repository``."""
 
     def __init__(self, repository: Repository, guard: Guard | None = None,
-                 config: AppConfig | None = None, controller: Any = None) -> None:
+                 config: AppConfig | None = None, controller: Any = None,
+                 predlog: PredictionLog | None = None) -> None:
         self.repo = repository
         self._guard = guard  # followed live: in auto mode it turns on with the first key
         self.guard = guard if guard is not None and guard.on else None  # None: no auth
@@ -110,6 +112,7 @@ class ServingApp:
         self.metrics = Metrics()
         self.stats = StatsRecorder()
         self.feedback = feedback.FeedbackMemory()
+        self.predlog = predlog  # None: no logging, and one attribute test per request
         self._tasks: set[asyncio.Task[Any]] = set()
         repository.on_load = self._instrument
 
@@ -154,6 +157,8 @@ class ServingApp:
 
     async def startup(self) -> None:
         await asyncio.to_thread(self.repo.load_all)
+        if self.predlog is not None:
+            self.predlog.start()
         self._tasks.add(asyncio.get_running_loop().create_task(self._background()))
         log.info("serving %s", ", ".join(f"{s.name}:{s.version} ({s.runtime})"
                                          for s in self.repo.all()) or "no models")
@@ -165,6 +170,8 @@ class ServingApp:
             self.stats.flush(self.repo.ws)
         except Exception:  # the last second's statistics are not worth a failed stop
             log.exception("writing the last statistics failed")
+        if self.predlog is not None:
+            await asyncio.to_thread(self.predlog.close)
         self.repo.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -356,7 +363,11 @@ class ServingApp:
                 self.stats.request(router.name, served.label, 0.0, failure.status, None)
             raise failure from None
         if router is None:
-            return await self._predict(served, x), context
+            outputs = await self._predict(served, x)
+            if self.predlog is not None:
+                self.predlog.record(served.name, served.version, served.model.signature,
+                                    request.id, x, outputs["prediction"])
+            return outputs, context
         started = time.perf_counter()
         try:
             outputs = await self._predict(served, x)
@@ -368,6 +379,9 @@ class ServingApp:
         prediction = outputs["prediction"]
         self.stats.request(router.name, served.label, time.perf_counter() - started, 200,
                            prediction)
+        if self.predlog is not None:
+            self.predlog.record(served.name, served.version, served.model.signature,
+                                request.id, x, prediction)
         self.feedback.remember(request.id, router.name, served.label, prediction, started)
         shadow = router.mirror()
         if shadow is not None and shadow is not served:

@@ -37,7 +37,9 @@ from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, SchemaError
 from modelport.lifecycle.loading import load
 from modelport.lifecycle.online_score import OnlineScore
+from modelport.lifecycle.predlogs import logs_root
 from modelport.lifecycle.tracking import create_run
+from modelport.runtimes.prediction_log import PredictionLog
 from modelport.runtimes.stream import progress
 from modelport.runtimes.stream.brokers import dead_letter_url, open_sink, open_source
 from modelport.runtimes.stream.brokers.base import Message, Source
@@ -76,6 +78,8 @@ class StreamConfig:
     on_drift: str = "none"
     retrain_data: str | None = None
     runtime: str = "native"
+    log_sample: float = 0.0  # share of event batches logged for `modelport monitor`
+    log_retention_s: float | None = None  # logged hours older than this are removed
 
     def __post_init__(self) -> None:
         self.name = self.name or self.group
@@ -150,6 +154,10 @@ class StreamRunner:
         self._beat_events = 0
         self._retrain: subprocess.Popen[bytes] | None = None
         self._logged_at = 0
+        self.predlog: PredictionLog | None = None
+        if config.log_sample > 0:
+            self.predlog = PredictionLog(logs_root(self.ws), config.log_sample,
+                                         config.log_retention_s)
         self._resume()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -186,6 +194,9 @@ class StreamRunner:
         dead_url = c.dead_letter or dead_letter_url(c.source)
         state = "failed"
         with ExitStack() as opened:
+            if self.predlog is not None:
+                self.predlog.start()
+                opened.callback(self.predlog.close)  # what is buffered is written at the end
             try:  # a broker that cannot be opened fails the run too, not leaves it running
                 self._source = opened.enter_context(
                     open_source(c.source, c.group, c.consumer, c.claim_after))
@@ -246,6 +257,10 @@ class StreamRunner:
             self._sink.publish(predictions(events, outputs, str(self.predictor.name),
                                            self.predictor.version))
             self.stats.predictions += len(events)
+            if self.predlog is not None:
+                self.predlog.record(str(self.predictor.name), self.predictor.version or 0,
+                                    self.signature, [str(e.id) for e in events], x,
+                                    outputs["prediction"])
             if self._labels is not None:
                 self._remember(events, rows, outputs["prediction"])
             if self.drift is not None:

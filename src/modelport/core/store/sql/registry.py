@@ -48,8 +48,8 @@ class SqlRegistry:
         with self.db.read() as conn:
             used = set(conn.execute(select(v.c.artifact_digest).where(
                 v.c.artifact_digest.in_(wanted))).scalars())
-            used |= set(conn.execute(select(v.c.sample_digest).where(
-                v.c.sample_digest.in_(wanted))).scalars())
+            for column in (v.c.sample_digest, v.c.profile_digest):
+                used |= set(conn.execute(select(column).where(column.in_(wanted))).scalars())
             used |= set(conn.execute(select(a.c.digest).where(a.c.digest.in_(wanted))).scalars())
         return used
 
@@ -135,6 +135,13 @@ class SqlRegistry:
 
     def set_onnx(self, name: str, version: int, onnx: dict[str, Any]) -> None:
         self._update_version(name, version, onnx=onnx)
+
+    def set_profile(self, name: str, version: int, digest: str) -> None:
+        v = t.model_versions
+        with self.db.write() as conn:
+            conn.execute(update(v).where(v.c.name == name, v.c.version == version,
+                                         v.c.profile_digest.is_(None))
+                         .values(profile_digest=digest))
 
     def _update_version(self, name: str, version: int | None, **values: Any) -> None:
         table, cond = _row(name, version)

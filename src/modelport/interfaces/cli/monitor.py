@@ -1,0 +1,142 @@
+"""``modelport monitor``: served traffic of a model or endpoint against its baseline."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from modelport.interfaces.cli.render import JsonFlag, console, emit_json, number, table
+
+STATUS_STYLE = {"ok": "green", "warn": "yellow", "drift": "red"}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("monitor")(monitor)
+
+
+def _labels(target: str, since: float) -> dict[str, tuple[int, int]]:
+    """Labels fed back to an endpoint in the window, per version: (labels, correct)."""
+    from modelport.core.workspace import current
+    from modelport.lifecycle.monitoring import endpoint_of
+    from modelport.runtimes.serving.stats import read_stats
+
+    if endpoint_of(target) is None:
+        return {}
+    return {version: (int(data["feedback"]), int(data["correct"]))
+            for version, data in read_stats(target, since, current()).items()}
+
+
+def _styled(status: str) -> str:
+    style = STATUS_STYLE.get(status)
+    return f"[{style}]{status}[/{style}]" if style else status
+
+
+def _pair(now: Any, base: Any) -> str:
+    return f"{number(now)} / {number(base)}"
+
+
+def _row(name: str, c: dict[str, Any]) -> list[Any]:
+    return [name, c["kind"], _styled(c["status"]), c["psi"], c.get("wasserstein"),
+            _pair(c["missing"], c["baseline_missing"]), c.get("out_of_range"),
+            c.get("unseen"), _pair(c.get("mean"), c.get("baseline_mean"))
+            if c["kind"] == "numeric" else "-"]
+
+
+def _show(report: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    title = f"{report['model']}:{report['version']}"
+    if "features" not in report:
+        console.print(f"{escape(title)}: {report['status']}")
+        return
+    volume, base = report["volume"], report["baseline"]
+    start = time.strftime("%Y-%m-%d %H:%M", time.gmtime(report["window"]["start"]))
+    rows = [_row(escape(n), c) for n, c in report["features"].items()]
+    if report["prediction"] is not None:
+        rows.append(_row("(prediction)", report["prediction"]))
+    table(f"{escape(title)} — {_styled(report['status'])}: {volume['rows']:,} logged rows in "
+          f"{volume['requests']:,} requests since {start} UTC; baseline {escape(base['source'])}"
+          f" ({base['rows']:,} rows)",
+          ["column", "kind", "status", "PSI", "Wasserstein σ", "missing now/base",
+           "out of range", "unseen", "mean now/base"], rows)
+    accuracy = report["accuracy"]
+    if accuracy:
+        console.print(f"accuracy on {accuracy['labels']:,} fed-back labels: "
+                      f"{accuracy['accuracy']:.1%} (95 % CI {accuracy['low']:.1%}–"
+                      f"{accuracy['high']:.1%})")
+    for note in report["notes"]:
+        console.print(f"note: {escape(note)}")
+
+
+def monitor(
+    target: Annotated[str, typer.Argument(
+        help="A model (NAME, NAME:VERSION, NAME@ALIAS) or an endpoint (all its versions).")],
+    since: Annotated[str, typer.Option(help="The window: the last 24h, 30m, 7d…")] = "24h",
+    baseline: Annotated[str, typer.Option(
+        help="'training' (the profile recorded at registration) or a period of logged "
+             "traffic, e.g. 2026-11-01..2026-11-08 (UTC).")] = "training",
+    html: Annotated[Path | None, typer.Option(
+        help="Also write a self-contained HTML report to this file.")] = None,
+    on_drift: Annotated[str, typer.Option(
+        help="none, or retrain: re-run the champion's recipe on --data and, behind an "
+             "endpoint, start a --rollout of a winning challenger (a bare model: promote "
+             "it).")] = "none",
+    data: Annotated[str | None, typer.Option(
+        help="Recent labelled data for --on-drift retrain (CSV/Parquet path).")] = None,
+    rollout: Annotated[str, typer.Option(help="canary or shadow, for --on-drift retrain.")
+                       ] = "canary",
+    margin: Annotated[float, typer.Option(
+        help="The challenger must beat the champion by more than this.")] = 0.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Drift, missing values, out-of-range values, volume and accuracy of logged traffic
+    (modelport serve --log-sample) against the training data or an earlier period."""
+    from modelport.errors import InvalidInputError
+    from modelport.interfaces.cli.tune import parse_duration
+    from modelport.lifecycle.monitoring import monitor as build_reports
+    from modelport.lifecycle.report_html import render
+
+    since_s = parse_duration(since, "--since")
+    if on_drift not in ("none", "retrain"):
+        raise InvalidInputError("--on-drift must be none or retrain")
+    if on_drift == "retrain":
+        if data is None:
+            raise InvalidInputError("--on-drift retrain needs --data: recent labelled rows")
+        _loop(target, data, since_s, baseline, rollout, margin, as_json)
+        return
+    reports = build_reports(target, since_s, baseline, _labels(target, time.time() - since_s))
+    if html is not None:
+        try:
+            html.write_text(render(reports), encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInputError(f"cannot write {html}: {exc.strerror}") from None
+    if as_json:
+        emit_json(reports)
+        return
+    for report in reports:
+        _show(report)
+    if html is not None:
+        console.print(f"wrote {html}")
+
+
+def _loop(target: str, data: str, since_s: float, baseline: str, rollout: str, margin: float,
+          as_json: bool) -> None:
+    from modelport.control.monitor_loop import check
+
+    with console.status("checking for drift"):
+        decision = check(target, data, since_s=since_s, baseline=baseline, rollout=rollout,
+                         margin=margin)
+    if as_json:
+        emit_json(decision.to_dict())
+        return
+    if not decision.drifted:
+        console.print(f"{target}: no drift — nothing to do")
+        return
+    console.print(f"{target}: drift in {', '.join(decision.drifted)}")
+    console.print(f"retrained: {decision.challenger} scored {number(decision.challenger_score)}"
+                  f" against the champion's {number(decision.champion_score)} "
+                  f"({decision.metric}) — {decision.action}"
+                  + (f" (rollout {decision.rollout_id})" if decision.rollout_id else ""))

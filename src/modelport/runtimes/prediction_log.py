@@ -1,0 +1,164 @@
+"""Recording sampled predictions to Parquet, off the request path.
+
+A runtime calls ``record`` once per answered request it has a log for: that costs one
+random draw and, for a sampled request, an append of references (the checked input
+matrix and the prediction array, both already made) under a lock. Encoding to Arrow
+and writing Parquet happen on one background thread every ``flush_s``. Memory is
+bounded: past ``max_rows`` buffered rows a sampled request is dropped and counted
+(``dropped``) — serving never waits for a disk.
+
+Each flush writes one file per model, version and hour (``lifecycle/predlogs.py``
+gives the layout), first under a ``.tmp-`` name, renamed once complete: a ``kill -9``
+loses at most the rows not yet flushed, and never leaves a file a reader would take
+for complete. With a retention, hours older than it are removed as the writer goes.
+
+>>> log = PredictionLog(logs_root(ws), sample=0.1, retention_s=7 * 86400)   # doctest: +SKIP
+>>> log.start(); log.record("iris", 2, signature, "req-1", x, prediction)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelport.core.signature import Signature
+from modelport.errors import InvalidInputError
+from modelport.lifecycle.predlogs import INPUT_PREFIX, PREFIX, TEMP_PREFIX, hour_of, partition
+from modelport.lifecycle.predlogs import remove_older as remove_hours_before
+
+log = logging.getLogger("modelport.predlog")
+
+FLUSH_S = 10.0  # how often buffered rows are written
+MAX_ROWS = 200_000  # rows buffered at most (per process); past it, sampled requests drop
+RETENTION_CHECK_S = 300.0  # how often old hours are looked for
+
+
+def check_sample(sample: float) -> float:
+    if not 0.0 <= sample <= 1.0:
+        raise InvalidInputError(f"--log-sample must be between 0 and 1 (a share of requests), "
+                                f"got {sample:g}")
+    return sample
+
+
+class PredictionLog:
+    """Sampled rows of served (or scored) traffic, written to Parquet by one thread.
+
+    Thread-safe: ``record`` may be called from any thread (the event loop, batch workers);
+    ``flush`` runs on the writer thread, or directly when no thread was started."""
+
+    def __init__(self, root: Path, sample: float, retention_s: float | None = None,
+                 flush_s: float = FLUSH_S, max_rows: int = MAX_ROWS) -> None:
+        self.root = root
+        self.sample = check_sample(sample)
+        self.retention_s = retention_s
+        self.flush_s = flush_s
+        self.max_rows = max_rows
+        self.dropped = 0  # sampled rows not logged: the buffer was full, or a write failed
+        self.written = 0  # rows written to files
+        self._draw = random.Random().random
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, int, Signature, str | list[str], float, Any, Any]] = []
+        self._rows = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._checked_retention = 0.0
+
+    def record(self, name: str, version: int, signature: Signature,
+               request_id: str | list[str], x: np.ndarray, prediction: Any) -> None:
+        """Maybe keep one request's rows (``x``: its checked matrix) for the next flush;
+        ``request_id``: the request's, or one per row (a stream's event ids)."""
+        if self._draw() >= self.sample:
+            return
+        rows = len(x)
+        with self._lock:
+            if self._rows + rows > self.max_rows:
+                self.dropped += rows
+                return
+            self._rows += rows
+            self._pending.append((name, version, signature, request_id, time.time(), x,
+                                  prediction))
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="modelport-predlog",
+                                        daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop the writer and write what is buffered."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.flush()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.flush_s):
+            self.flush()
+            try:
+                self._retain()
+            except OSError:
+                log.exception("removing old prediction logs failed")
+
+    def _retain(self) -> None:
+        now = time.time()
+        if self.retention_s is not None and now - self._checked_retention >= RETENTION_CHECK_S:
+            self._checked_retention = now
+            remove_hours_before(self.root, now - self.retention_s)
+
+    def flush(self) -> int:
+        """Write every buffered row (one file per model, version and hour); rows written."""
+        with self._lock:
+            pending, self._pending, self._rows = self._pending, [], 0
+        groups: dict[tuple[str, int, str], list[tuple[Any, ...]]] = defaultdict(list)
+        for item in pending:
+            groups[item[0], item[1], hour_of(item[4])].append(item)
+        written = 0
+        for items in groups.values():
+            rows = sum(len(item[5]) for item in items)
+            try:
+                self._write(items)
+            except Exception:  # a full or read-only disk: count the rows, keep serving
+                log.exception("writing %d logged rows failed", rows)
+                with self._lock:
+                    self.dropped += rows
+                continue
+            written += rows
+        self.written += written
+        return written
+
+    def _write(self, items: list[tuple[Any, ...]]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        name, version, signature = items[0][0], items[0][1], items[0][2]
+        sizes = [len(item[5]) for item in items]
+        x = np.concatenate([np.asarray(item[5], np.float64).reshape(n, -1)
+                            for item, n in zip(items, sizes, strict=True)])
+        predictions = np.concatenate([np.asarray(item[6]).ravel() for item in items])
+        columns: dict[str, Any] = {
+            "ts": np.repeat([item[4] for item in items], sizes),
+            "request_id": pa.array(np.concatenate([
+                np.repeat(item[3], n) if isinstance(item[3], str) else np.asarray(item[3], str)
+                for item, n in zip(items, sizes, strict=True)])),
+        }
+        for j, column in enumerate(signature.names):
+            columns[INPUT_PREFIX + column] = x[:, j]
+        columns["prediction"] = predictions.astype(str) if signature.classes is not None \
+            else predictions.astype(np.float64)
+        directory = partition(self.root, name, version, items[0][4])
+        directory.mkdir(parents=True, exist_ok=True)
+        stem = uuid.uuid4().hex
+        temp = directory / f"{TEMP_PREFIX}{stem}.parquet"
+        try:
+            pq.write_table(pa.table(columns), temp)
+            os.replace(temp, directory / f"{PREFIX}{stem}.parquet")
+        finally:
+            temp.unlink(missing_ok=True)

@@ -1,0 +1,86 @@
+"""The monitor loop: drift in logged traffic → retrain on recent labels → canary of the winner."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from modelport.control.monitor_loop import check
+from modelport.control.rollout import active_rollout
+from modelport.core.workspace import Workspace
+from modelport.errors import InvalidInputError
+from modelport.lifecycle.datasets import Dataset, digest_frame, load_dataset
+from modelport.lifecycle.endpoints import create_endpoint
+from modelport.lifecycle.loading import load
+from modelport.lifecycle.predlogs import logs_root
+from modelport.lifecycle.registry import get_model, get_version, list_versions
+from modelport.lifecycle.search import get_run
+from modelport.lifecycle.tune import tune
+from modelport.runtimes.prediction_log import PredictionLog
+
+pytest.importorskip("optuna")
+
+SPACE = {"n_neighbors": {"type": "int", "low": 1, "high": 15}}
+
+
+def noisy(share: float) -> Dataset:
+    """breast_cancer with ``share`` of its labels flipped: a champion that learnt little."""
+    frame = load_dataset("sklearn:breast_cancer").frame
+    flip = np.random.default_rng(0).random(len(frame)) < share
+    frame.loc[flip, "target"] = 1 - frame.loc[flip, "target"]
+    return Dataset(f"noisy-{share}", frame, digest_frame(frame))
+
+
+def log_traffic(ws: Workspace, shift: str | None) -> None:
+    """Breast-cancer rows through the champion, logged by the real writer; ``shift`` moves
+    one column by three standard deviations."""
+    frame = load_dataset("sklearn:breast_cancer").frame.drop(columns="target")
+    if shift is not None:
+        frame[shift] = frame[shift] + 3 * frame[shift].std()
+    predictor = load("cancer:1", ws=ws)
+    x = predictor.signature.to_matrix(frame)
+    predlog = PredictionLog(logs_root(ws), sample=1.0)
+    for start in range(0, len(x), 50):
+        rows = x[start:start + 50]
+        predlog.record("cancer", 1, predictor.signature, f"r{start}", rows,
+                       predictor.outputs_of_matrix(rows)["prediction"])
+    predlog.flush()
+
+
+@pytest.fixture
+def champion(ws: Workspace) -> Workspace:
+    tune(noisy(0.45), "target", "knn", space=SPACE, trials=2, cv=3, name="cancer",
+         promote=True, ws=ws)
+    create_endpoint("cancer-api", "cancer:1", ws=ws)
+    return ws
+
+
+@pytest.mark.storage_independent
+def test_drift_retrains_and_starts_a_canary_of_the_winner(champion: Workspace) -> None:
+    ws = champion
+    log_traffic(ws, shift="mean radius")
+    decision = check("cancer-api", "sklearn:breast_cancer", since_s=3600, steps=(10.0, 100.0),
+                     interval_s=60, margin=0.05, ws=ws)
+    assert "cancer:1 mean radius" in decision.drifted
+    assert decision.challenger == "cancer:2" and decision.action == "canary"
+    assert decision.challenger_score is not None and decision.champion_score is not None
+    assert decision.challenger_score > decision.champion_score + 0.05
+    rollout = active_rollout("cancer-api", ws=ws)
+    assert rollout is not None and rollout.id == decision.rollout_id
+    assert (rollout.kind, rollout.stable, rollout.candidate) == ("canary", "cancer:1", "cancer:2")
+    assert get_model("cancer", ws=ws).aliases["champion"] == 1  # the canary decides, not us
+    assert get_version("cancer:2", ws=ws).profile_digest is not None  # monitorable in turn
+    run = get_run(decision.run_id or "", ws=ws)
+    assert run.experiment == "monitor" and run.tags["action"] == "canary"
+
+
+@pytest.mark.storage_independent
+def test_no_drift_no_retrain(champion: Workspace) -> None:
+    ws = champion
+    log_traffic(ws, shift=None)
+    decision = check("cancer-api", "sklearn:breast_cancer", since_s=3600, ws=ws)
+    assert decision.action == "none" and decision.drifted == []
+    assert [v.version for v in list_versions("cancer", ws=ws)] == [1]
+    assert active_rollout("cancer-api", ws=ws) is None
+    with pytest.raises(InvalidInputError, match="--rollout must be one of"):
+        check("cancer-api", "sklearn:breast_cancer", rollout="yolo", ws=ws)

@@ -1,0 +1,183 @@
+"""Prediction logs: sampled served rows in Parquet, written off the loop, never half a file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from modelport.config import Settings
+from modelport.core.signature import ColumnSpec, Signature
+from modelport.core.store.engine import forget_stores
+from modelport.core.workspace import Workspace
+from modelport.lifecycle.predlogs import read_window, remove_older
+from modelport.runtimes.prediction_log import PredictionLog
+from modelport.runtimes.serving.app import ServingApp
+from modelport.runtimes.serving.http import Request
+from modelport.runtimes.serving.repository import Repository
+from servers import start_server, stop_server
+
+COLUMNS = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
+ROW = [5.1, 3.5, 1.4, 0.2]
+
+
+def oip(rows: list[list[float]], request_id: str) -> Request:
+    body = {"inputs": [{"name": c, "shape": [len(rows)], "datatype": "FP64",
+                        "data": [r[j] for r in rows]} for j, c in enumerate(COLUMNS)]}
+    return Request("POST", "/v2/models/flowers/infer", {"x-request-id": request_id},
+                   json.dumps(body).encode())
+
+
+@pytest.fixture
+def logged(model_home: Path, tmp_path: Path
+           ) -> Iterator[tuple[ServingApp, asyncio.AbstractEventLoop, PredictionLog]]:
+    ws = Workspace.open(Settings(home=model_home))
+    predlog = PredictionLog(tmp_path / "predictions", sample=1.0, flush_s=3600)
+    served = ServingApp(Repository(["flowers"], ws=ws), predlog=predlog)
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(served.startup())
+    yield served, loop, predlog
+    loop.run_until_complete(served.shutdown())
+    loop.close()
+    forget_stores()
+
+
+def test_sampled_rows_inputs_outputs_and_ids_reach_parquet(logged) -> None:  # type: ignore
+    served, loop, predlog = logged
+    for i in range(20):
+        response = loop.run_until_complete(served.respond(oip([ROW, [6.7, 3.0, 5.2, 2.3]],
+                                                              f"req-{i}")))
+        assert response.status == 200
+    assert predlog.flush() == 40
+    window = read_window(predlog.root, "flowers", 1, time.time() - 60)
+    table = window.table.to_pydict()
+    assert window.rows == 40 and window.unreadable == 0
+    assert table["request_id"][:2] == ["req-0", "req-0"] and table["request_id"][-1] == "req-19"
+    assert table["in.sepal length (cm)"][:2] == [5.1, 6.7]
+    assert table["prediction"][:2] == ["setosa", "virginica"]  # class labels, as text
+    assert all(time.time() - 60 < ts <= time.time() for ts in table["ts"])
+    files = list(predlog.root.glob("model=flowers/version=1/hour=*/part-*.parquet"))
+    assert len(files) == 1 and not list(predlog.root.rglob(".tmp-*"))
+
+
+def test_sampling_share_and_the_bounded_buffer(tmp_path: Path) -> None:
+    signature = Signature([ColumnSpec("a", "float64")])
+    predlog = PredictionLog(tmp_path, sample=0.1, max_rows=1_000_000)
+    for i in range(5000):
+        predlog.record("m", 1, signature, str(i), np.ones((1, 1)), np.zeros(1))
+    kept = predlog.flush()
+    assert 350 < kept < 650  # binomial(5000, 0.1): 500 ± 7 sd
+    full = PredictionLog(tmp_path, sample=1.0, max_rows=100)
+    for i in range(30):
+        full.record("m", 1, signature, str(i), np.ones((10, 1)), np.zeros(10))
+    assert full.dropped == 200 and full.flush() == 100  # dropped and counted, never blocking
+    off = PredictionLog(tmp_path, sample=0.0)
+    off.record("m", 1, signature, "x", np.ones((1, 1)), np.zeros(1))
+    assert off.flush() == 0
+
+
+def test_retention_removes_old_hours_only(tmp_path: Path) -> None:
+    signature = Signature([ColumnSpec("a", "float64")])
+    predlog = PredictionLog(tmp_path, sample=1.0)
+    predlog.record("m", 1, signature, "now", np.ones((1, 1)), np.zeros(1))
+    predlog.flush()
+    old = tmp_path / "model=m" / "version=1" / "hour=2020-01-01T00"
+    old.mkdir(parents=True)
+    (old / "part-x.parquet").write_bytes(b"")
+    assert remove_older(tmp_path, time.time() - 7 * 86400) == 1
+    assert not old.exists() and read_window(tmp_path, "m", 1, 0).rows == 1
+
+
+WRITER = """
+import sys, time, numpy as np
+from pathlib import Path
+from modelport.core.signature import ColumnSpec, Signature
+from modelport.runtimes.prediction_log import PredictionLog
+signature = Signature([ColumnSpec(f"c{i}", "float64") for i in range(20)])
+log = PredictionLog(Path(sys.argv[1]), sample=1.0, flush_s=0.001, max_rows=200_000)
+log.start()
+print("ready", flush=True)
+while True:
+    log.record("big", 1, signature, "r", np.random.rand(50_000, 20), np.random.rand(50_000))
+    time.sleep(0.01)
+"""
+
+
+def test_a_killed_writer_never_leaves_a_file_a_reader_takes_for_complete(tmp_path: Path
+                                                                         ) -> None:
+    for attempt in range(3):
+        with subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)],
+                              stdout=subprocess.PIPE, env=os.environ.copy()) as proc:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+            time.sleep(1.0 + 0.37 * attempt)  # mid-write, at different points
+            os.kill(proc.pid, signal.SIGKILL)
+    visible = list(tmp_path.rglob("part-*.parquet"))
+    assert visible, "the writer wrote nothing in three seconds"
+    for path in visible:  # every visible file is whole: it reads, and it has every row
+        assert pq.read_table(path).num_rows % 50_000 == 0
+    window = read_window(tmp_path, "big", 1, 0)
+    assert window.unreadable == 0 and window.rows == 50_000 * (window.rows // 50_000)
+
+
+@pytest.fixture
+def home(model_home: Path, tmp_path: Path) -> Path:
+    """A copy of the served workspace, so the logs a test makes are its own."""
+    copy = tmp_path / "home"
+    shutil.copytree(model_home, copy)
+    return copy
+
+
+def test_serve_log_sample_writes_logs_and_flushes_on_stop(home: Path) -> None:
+    server = start_server(home, "flowers", "--log-sample", "1", "--log-retention", "7d")
+    try:
+        with server.client() as client:
+            for i in range(10):
+                body = json.loads(oip([ROW], f"srv-{i}").body)
+                assert client.post("/v2/models/flowers/infer", json=body,
+                                   headers={"x-request-id": f"srv-{i}"}).status_code == 200
+    finally:
+        stop_server(server)  # SIGTERM: the worker writes what it buffered before it exits
+    root = home / "artifacts" / "predictions"
+    window = read_window(root, "flowers", 1, time.time() - 120)
+    ids = window.table.column("request_id").to_pylist()
+    assert sorted(ids) == sorted(f"srv-{i}" for i in range(10))
+
+
+def test_bad_log_settings_are_one_line(model_home: Path) -> None:
+    for args, message in ((["--log-sample", "1.5"], "between 0 and 1"),
+                          (["--log-sample", "0.1", "--log-retention", "soon"],
+                           "invalid --log-retention")):
+        out = subprocess.run([sys.executable, "-m", "modelport", "serve", *args],
+                             env={**os.environ, "MODELPORT_HOME": str(model_home)},
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 1 and message in out.stderr
+        assert "Traceback" not in out.stderr
+
+
+def test_kill_9_of_a_logging_server_leaves_only_whole_files(home: Path) -> None:
+    server = start_server(home, "flowers", "--log-sample", "1")
+    root = home / "artifacts" / "predictions"
+    try:
+        body = json.loads(oip([ROW] * 200, "k").body)
+        with server.client() as client:
+            deadline = time.time() + 40
+            while not list(root.rglob("part-*.parquet")) and time.time() < deadline:
+                client.post("/v2/models/flowers/infer", json=body)  # until a flush lands
+            for _ in range(20):
+                client.post("/v2/models/flowers/infer", json=body)  # buffered, not flushed
+    finally:
+        os.kill(server.proc.pid, signal.SIGKILL)
+        server.proc.wait()
+    window = read_window(root, "flowers", 1, time.time() - 120)
+    assert window.rows > 0 and window.rows % 200 == 0 and window.unreadable == 0
