@@ -78,7 +78,7 @@ def test_automl_ensemble_on_text_columns_then_retrain_every(env_ws: Workspace,
     data = tmp_path / "mixed.csv"
     mixed_frame().to_csv(data, index=False)
     # both families within 3 s: importing the ONNX converters would take a fifth of it
-    found = cli_json("automl", "--data", str(data), "--target", "target", "--budget", "3s",
+    found = cli_json("automl", "--data", str(data), "--target", "target", "--budget", "8s",
                      "--families", "linear,lightgbm", "--cv", "3", "--ensemble", "2",
                      "--name", "mixed", "--promote", "--no-onnx")
     voted = found["ensemble"]

@@ -38,7 +38,7 @@ from servers import free_port
 README = Path(__file__).resolve().parents[2] / "README.md"
 RUN = f"tour{uuid.uuid4().hex[:8]}"
 BROKER_NAMES = ("events", "predictions", "labels")
-SECTION_TIMEOUT_S = 900
+SECTION_TIMEOUT_S = 480
 
 
 SERVE_PORT, METRICS_PORT = free_port(), free_port()
@@ -227,6 +227,7 @@ def test_a_failing_block_fails_its_section(tmp_path: Path, blocks: list[tuple[st
 FAILED: list[str] = []
 
 
+@pytest.mark.timeout(SECTION_TIMEOUT_S + 60)  # the section's own timeout reports its output
 @pytest.mark.parametrize("section", SECTIONS, ids=[s.title for s in SECTIONS])
 def test_tour_section(section: Section, workspace: Path) -> None:
     if FAILED:

@@ -19,14 +19,18 @@ from modelport.lifecycle.search import search_runs
 pytest.importorskip("optuna")
 
 
+BUDGET = 10  # seconds: every family's defaults and then a search, even on half a machine
+
+
 def test_automl_keeps_the_budget_and_registers_the_best(ws: Workspace) -> None:
     started = time.perf_counter()
-    # the search is measured here (every family within 5 s); importing the ONNX converters
+    # the search is measured here (every family within BUDGET s, on a core shared with
+    # another test worker); importing the ONNX converters
     # takes 1-3 s of a budget, kept under contention in test_automl_budget.py
-    result = automl("sklearn:breast_cancer", "target", budget=5, name="cancer", cv=3,
+    result = automl("sklearn:breast_cancer", "target", budget=BUDGET, name="cancer", cv=3,
                     onnx=False, ws=ws)
     wall = time.perf_counter() - started
-    assert wall <= 5 * 1.1 and result.elapsed <= wall
+    assert wall <= BUDGET * 1.1 and result.elapsed <= wall
     assert result.task == "classification" and result.metric == "accuracy"
     tried = {c.family for c in result.leaderboard}
     assert tried == set(FAMILIES)  # every family's defaults, cheapest first
@@ -44,7 +48,8 @@ def test_automl_keeps_the_budget_and_registers_the_best(ws: Workspace) -> None:
     assert version is not None and version.aliases == ["challenger"]
     assert version.tags["family"] == result.best.family
     recipe = json.loads(version.tags["recipe"])
-    assert recipe["kind"] == "automl" and recipe["budget"] == 5 and recipe["target"] == "target"
+    assert recipe["kind"] == "automl" and recipe["budget"] == BUDGET
+    assert recipe["target"] == "target"
     frame = load_dataset("sklearn:breast_cancer").frame
     predictor = load("cancer@challenger", ws=ws)
     assert (predictor.predict(frame) == frame["target"]).mean() > 0.9
