@@ -54,11 +54,12 @@ from modelport.interfaces.cli import (  # noqa: E402
     release,
     serve,
     stream,
+    team,
     train,
     tune,
 )
 
-for module in (quickstart, train, tune, predict, serve, release, batch, stream, edge):
+for module in (quickstart, train, tune, predict, serve, release, batch, stream, edge, team):
     module.register(app)
 
 
