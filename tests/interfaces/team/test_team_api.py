@@ -107,6 +107,17 @@ def test_bad_input_is_json_with_the_right_status(client: TestClient) -> None:  #
               400)["code"] == "invalid_input"
     assert "page token" in ok(client.post("/api/v1/runs/search", json={"page_token": "forged"}),
                               400)["error"]
+    # a parsed query (what a REST store client sends) is held to what the parser would make
+    for condition in ({"term": {"kind": "metrics", "key": "acc"}, "op": "LIKE", "value": 1},
+                      {"term": {"kind": "metrics", "key": "acc"}, "op": ">", "value": "x"},
+                      {"term": {"kind": "params", "key": "p"}, "op": ">", "value": "1"},
+                      {"term": {"kind": "params", "key": "p"}, "op": "; DROP", "value": "1"},
+                      {"term": {"kind": "runs", "key": "id"}, "op": "=", "value": "1"},
+                      {"term": {"kind": "attributes", "key": "secret"}, "op": "=", "value": "1"}):
+        refused = client.post("/api/v1/runs/search", json={"conditions": [condition]})
+        assert ok(refused, 400)["code"] == "invalid_input", condition
+    bad_order = {"ordering": [{"term": {"kind": "attributes", "key": "x"}, "descending": True}]}
+    assert ok(client.post("/api/v1/runs/search", json=bad_order), 400)["code"] == "invalid_input"
     oversize = client.post("/api/v1/runs", content=b" " * (MAX_BODY + 1),
                            headers={"Content-Type": "application/json"})
     assert ok(oversize, 413)["code"] == "too_large"

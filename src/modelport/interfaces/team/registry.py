@@ -77,6 +77,11 @@ def get_model(state: State, name: FromPath[str]) -> Model:
     raise missing_model(name)
 
 
+@get("/{name:str}/exists", guards=[needs("read")], sync_to_thread=True)
+def has_model(state: State, name: FromPath[str]) -> bool:
+    return state.store.registry.has_model(name)  # type: ignore[no-any-return]
+
+
 @post("/{name:str}/versions", guards=[needs("write")], status_code=201, sync_to_thread=True)
 def create_version(state: State, name: FromPath[str], data: JSONBody[Register]) -> Number:
     return Number(state.store.registry.create_version(name, data.version, data.tags, data.now))
@@ -152,8 +157,8 @@ def referenced_digests(state: State, data: JSONBody[Digests]) -> list[str]:
 
 
 models = Router("/api/v1/models", route_handlers=[
-    list_models, get_model, create_version, list_versions, get_version, pick_version, set_alias,
-    delete_alias, set_tag, set_description, set_onnx, delete_model, delete_version],
+    list_models, get_model, has_model, create_version, list_versions, get_version, pick_version,
+    set_alias, delete_alias, set_tag, set_description, set_onnx, delete_model, delete_version],
     tags=["models"])
 lookups = Router("/api/v1/registry", route_handlers=[find_tag, referenced_digests],
                  tags=["models"])

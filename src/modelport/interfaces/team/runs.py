@@ -1,8 +1,8 @@
 """``/api/v1/runs``: one route per method of ``RunsRepository``, plus the filter language.
 
 The routes are thin: decode, call the store's repository, encode. A search
-takes the filter language as text (``filter``, ``order_by``), parsed here by
-the same code as ``modelport runs list``.
+takes the filter language as text (parsed by the same code as ``modelport runs
+list``) or, from a REST store client, the parsed query.
 """
 
 from __future__ import annotations
@@ -13,12 +13,25 @@ from litestar import Router, delete, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from modelport.core.store.runs import DatasetRecord, MetricValue, RunPage, RunRecord
+from modelport.core.store.runs import (
+    ATTRIBUTES,
+    MAX_TERMS,
+    Condition,
+    DatasetRecord,
+    MetricValue,
+    RunPage,
+    RunRecord,
+    Term,
+)
+from modelport.core.store.text import storable
 from modelport.errors import InvalidInputError, NotFoundError
 from modelport.interfaces.team.access import needs
 from modelport.lifecycle.search import parse_filter, parse_order
 
 MAX_PAGE = 10_000
+KINDS = frozenset({"metrics", "params", "tags", "attributes"})
+NUMBER_OPS = frozenset({"=", "!=", ">", ">=", "<", "<="})
+TEXT_OPS = frozenset({"=", "!=", "LIKE", "ILIKE"})
 
 
 @dataclass
@@ -60,9 +73,20 @@ class End:
 
 
 @dataclass
+class Ordering:
+    term: Term
+    descending: bool = False
+
+
+@dataclass
 class Search:
+    """The filter language as text (``filter``, ``order_by``), or the parsed query a
+    REST store client sends (``conditions``, ``ordering``: checked here like text)."""
+
     filter: str | None = None
     order_by: list[str] = field(default_factory=list)
+    conditions: list[Condition] = field(default_factory=list)
+    ordering: list[Ordering] | None = None
     experiment: str | None = None
     max_results: int | None = 100
     page_token: str | None = None
@@ -141,9 +165,30 @@ def ids_starting_with(state: State, prefix: FromQuery[str],
 def search(state: State, data: JSONBody[Search]) -> RunPage:
     if data.max_results is not None and not 1 <= data.max_results <= MAX_PAGE:
         raise InvalidInputError(f"max_results must be 1 to {MAX_PAGE}")
+    conditions = parse_filter(data.filter) + [_checked(c) for c in data.conditions]
+    if len(conditions) > MAX_TERMS:
+        raise InvalidInputError(f"a filter may have at most {MAX_TERMS} clauses")
+    ordering = parse_order(data.order_by) if data.ordering is None else \
+        [(_term(o.term), o.descending) for o in data.ordering]
     return state.store.runs.search(  # type: ignore[no-any-return]
-        parse_filter(data.filter), parse_order(data.order_by), data.experiment, data.max_results,
-        data.page_token)
+        conditions, ordering, data.experiment, data.max_results, data.page_token)
+
+
+def _term(term: Term) -> Term:
+    if term.kind not in KINDS or (term.kind == "attributes" and term.key not in ATTRIBUTES):
+        raise InvalidInputError(f"unknown search term {term.kind}.{term.key}")
+    return term
+
+
+def _checked(condition: Condition) -> Condition:
+    """A parsed condition from a client, held to what ``parse_filter`` would have made."""
+    term, value = _term(condition.term), condition.value
+    ops, kind = (NUMBER_OPS, float) if term.numeric else (TEXT_OPS, str)
+    if condition.op not in ops or not isinstance(value, kind) or \
+            (isinstance(value, str) and not storable(value)):
+        raise InvalidInputError(f"{term.kind}.{term.key} cannot be compared with "
+                                f"{condition.op} {value!r}")
+    return condition
 
 
 router = Router("/api/v1/runs", route_handlers=[
