@@ -94,6 +94,11 @@ def test_registry_versions_aliases_tags(client: TestClient) -> None:  # type: ig
 @pytest.mark.storage_independent
 def test_bad_input_is_json_with_the_right_status(client: TestClient) -> None:  # type: ignore[type-arg]
     ok(client.post("/api/v1/runs", json=RUN), 201)
+    assert ok(client.post("/api/v1/runs", json=RUN), 409)["code"] == "conflict"
+    assert ok(client.post("/api/v1/runs/nope/batch", json={"now": 1.0, "params": {"a": "b"}}),
+              404)["code"] == "not_found"
+    too_big = client.get(f"/api/v1/models/iris/versions/{2**70}")
+    assert too_big.status_code in (400, 422) and too_big.json()["code"] == "invalid_input"
     wrong_type = ok(client.post("/api/v1/runs/r1/batch", json={"now": 1.0, "params": {"a": 1}}),
                     422)
     assert wrong_type["code"] == "invalid_input" and "params" in wrong_type["error"]
