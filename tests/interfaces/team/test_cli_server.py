@@ -53,7 +53,7 @@ def stop(proc: subprocess.Popen[str]) -> None:
     proc.stdout.close()
 
 
-def test_first_start_prints_an_admin_key_once_and_the_cli_uses_the_server(
+def test_first_start_prints_an_admin_key_once_and_the_cli_trains_through_the_server(
         tmp_path: Path) -> None:
     home, port = tmp_path / "home", free_port()
     proc, lines = start(home, port)
@@ -63,6 +63,13 @@ def test_first_start_prints_an_admin_key_once_and_the_cli_uses_the_server(
                   "MODELPORT_DB_URL": f"http://127.0.0.1:{port}", "MODELPORT_TOKEN": key}
         listed = modelport("models", "list", "--json", env=remote)
         assert (listed.returncode, listed.stdout.strip()) == (0, "[]"), listed.stderr
+        trained = modelport("train", "--data", "sklearn:iris", "--target", "target", "--model",
+                            "logistic_regression", "--name", "iris", "--no-onnx", env=remote)
+        assert trained.returncode == 0 and "registered iris:1" in trained.stdout, trained.stderr
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1",
+                          headers={"Authorization": f"Bearer {key}"}) as api:
+            version = api.get("/models/iris/versions/1").json()
+            assert version["run_id"] and api.get(f"/runs/{version['run_id']}").status_code == 200
         refused = modelport("models", "list", env={**remote, "MODELPORT_TOKEN": "mp_x_forged"})
         assert refused.returncode == 1 and "Traceback" not in refused.stderr
         assert refused.stderr.strip() == "error: unknown or revoked API key"
