@@ -107,6 +107,20 @@ class MissingDependencyError(ModelportError):
         )
 
 
+def from_code(code: str, message: str, status: int) -> ModelportError:
+    """The error a server rendered as ``{"error": message, "code": code}``, raised again
+    on the client as its own class; a code this side does not know keeps its status."""
+    pending: list[type[ModelportError]] = [ModelportError]
+    while pending:
+        cls = pending.pop()
+        if cls.code == code and cls.__init__ is ModelportError.__init__:
+            return cls(message)
+        pending += cls.__subclasses__()
+    error = ModelportError(message)
+    error.code, error.status = code, status
+    return error
+
+
 def first_line(exc: BaseException) -> str:
     """One line from an error: libraries wrap context over many lines (or say nothing),
     and every message modelport shows must be a single clear line."""

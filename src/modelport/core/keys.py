@@ -3,6 +3,7 @@
 A key is ``mp_<id>_<secret>``; the store keeps its id and the SHA-256 of the
 whole key, never the key itself (a leaked database leaks no usable key).
 Keys carry scopes — ``predict`` (inference), ``read`` (metadata, metrics),
+``write`` (log runs and register models through ``modelport server``),
 ``feedback`` (labels that steer rollout analysis), ``admin`` (everything) — and
 may be limited to some models and to a request rate. ``predict`` does not imply
 ``feedback``: a predict key ships inside every client app, while labels move
@@ -22,7 +23,7 @@ from modelport.core.store.keys import KeyRecord
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, NotFoundError
 
-SCOPES = ("predict", "read", "feedback", "admin")
+SCOPES = ("predict", "read", "write", "feedback", "admin")
 PREFIX = "mp_"
 
 

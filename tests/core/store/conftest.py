@@ -1,30 +1,41 @@
 """The store conformance suite's one fixture: every implementation on every database.
 
 Each test of ``tests/core/store`` runs once per (implementation, database)
-pair, as Optuna's storage tests run against every storage. Today the SQL
-implementation runs on SQLite and on a fresh PostgreSQL schema (dropped after
-the test); a REST client of ``modelport server`` joins ``IMPLEMENTATIONS``
-when it exists.
+pair, as Optuna's storage tests run against every storage: the SQL
+implementation, and the REST client of a real ``modelport server`` (uvicorn in
+a thread) over the same database — each on SQLite and on a fresh PostgreSQL
+schema (dropped after the test). The server serves runs and the registry so
+far, so only their modules run through it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from modelport.config import Settings
 from modelport.core.store import Store, open_store
 from modelport.core.store.engine import forget_stores
+from modelport.core.store.rest import RestStore
+from team_server import team_server
 
-# how each implementation opens a store on a test database; a REST client of
-# ``modelport server`` would start one on ``settings.db_url`` and connect to it
-IMPLEMENTATIONS: dict[str, Callable[[Settings], Store]] = {
-    "sql": lambda settings: open_store(settings.db_url),
-}
+REST_SERVED = {"test_store_runs", "test_store_registry"}  # what modelport server serves
 
 
-@pytest.fixture(params=sorted(IMPLEMENTATIONS))
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store" in metafunc.fixturenames:
+        served = metafunc.module.__name__.rsplit(".", 1)[-1] in REST_SERVED
+        metafunc.parametrize("store", ["sql", "rest"] if served else ["sql"], indirect=True)
+
+
+@pytest.fixture
 def store(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Store]:
-    yield IMPLEMENTATIONS[request.param](settings)
+    if request.param == "rest":
+        with team_server(settings) as (url, token):
+            rest = RestStore(url, token)
+            yield rest
+            rest.close()
+    else:
+        yield open_store(settings.db_url)
     forget_stores()

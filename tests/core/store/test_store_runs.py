@@ -150,3 +150,22 @@ def test_ids_by_their_start_take_the_prefix_literally(store: Store) -> None:
     assert store.runs.ids_starting_with("a_", 10) == ["a_c"]  # not a one-character wildcard
     assert store.runs.ids_starting_with("a%", 10) == ["a%d"]
     assert store.runs.ids_starting_with("zz", 10) == []
+
+
+def test_a_run_id_is_taken_once_and_logging_needs_its_run(store: Store) -> None:
+    store.runs.create_run(run("r1"))
+    with pytest.raises(ConflictError, match="run 'r1' already exists"):
+        store.runs.create_run(run("r1", start=5.0))
+    assert store.runs.get_runs(["r1"])[0].start_time == 1.0
+    with pytest.raises(NotFoundError, match="run 'nope' not found"):
+        store.runs.log_batch("nope", {"p": "1"}, [MetricValue("m", 0, 1.0)], {"t": "x"}, now=1.0)
+    with pytest.raises(NotFoundError, match="run 'nope' not found"):
+        store.runs.log_artifact("nope", "model", "d" * 64, 1)
+    assert store.runs.metric_history("nope", "m") == []
+
+
+def test_a_step_past_64_bits_is_refused(store: Store) -> None:
+    store.runs.create_run(run("r1"))
+    with pytest.raises(InvalidInputError):
+        store.runs.log_batch("r1", {}, [MetricValue("m", 2**70, 1.0)], {}, now=1.0)
+    assert store.runs.metric_history("r1", "m") == []

@@ -96,12 +96,12 @@ def test_keys_are_stored_hashed(secured) -> None:  # type: ignore[no-untyped-def
     _, keys, ws = secured
     with ws.store.db.read() as conn:  # the SQL store's own rows
         stored = " ".join(str(v) for row in conn.execute(select(t.api_keys)) for v in row)
-    assert keys["predict"] not in stored and keys["predict"].split("_")[2] not in stored
+    assert keys["predict"] not in stored and keys["predict"].split("_", 2)[2] not in stored
 
 
 def test_bad_key_requests(env_ws: Workspace) -> None:
-    with pytest.raises(InvalidInputError, match="unknown scope 'write'"):
-        create_key("x", ["write"])
+    with pytest.raises(InvalidInputError, match="unknown scope 'deploy'"):
+        create_key("x", ["deploy"])
     with pytest.raises(InvalidInputError, match="positive"):
         create_key("x", ["predict"], rate_limit=0)
 

@@ -1,8 +1,8 @@
 """The metadata store: runs, models, endpoints, jobs, streams, devices and keys.
 
 ``open_store(url)`` picks the implementation by URL scheme: ``sqlite:`` and
-``postgresql…`` get the SQL one; ``http(s)://`` will get a client of
-``modelport server`` (issue 16).
+``postgresql…`` get the SQL one; ``http(s)://`` gets a client of
+``modelport server`` (runs and the registry so far).
 """
 
 from __future__ import annotations

@@ -67,6 +67,8 @@ class Database:
         except DataError as exc:  # what the caller sent: not the database's fault
             raise InvalidInputError(f"the store refused a value: {_first_line(exc.orig)}"
                                     ) from exc
+        except OverflowError as exc:  # SQLite's driver: an integer past 64 bits
+            raise InvalidInputError(f"the store refused a value: {exc}") from exc
         except UnicodeEncodeError as exc:
             raise InvalidInputError("the store cannot keep a lone surrogate character "
                                     f"({exc.object[exc.start:exc.end]!r})") from exc

@@ -5,18 +5,19 @@ from __future__ import annotations
 from modelport.core.store.base import Store
 from modelport.core.store.engine import open_database
 from modelport.core.store.sql import SqlStore
-from modelport.core.store.text import redact
-from modelport.errors import InvalidInputError
 
 
 def open_store(url: str) -> Store:
     """The store at ``url``: migrated on first use, shared by the process.
 
     >>> open_store("sqlite:///.modelport/modelport.db").registry.list_models()  # doctest: +SKIP
+
+    ``http(s)://`` is a ``modelport server`` (its key in ``MODELPORT_TOKEN``): runs and
+    the registry only, so far.
     """
     scheme = url.split(":", 1)[0].lower()
     if scheme in ("http", "https"):
-        raise InvalidInputError(
-            f"remote store {redact(url)} needs `modelport server` (issue 16, not built yet) — "
-            "use a sqlite:// or postgresql+psycopg:// URL for now")
+        from modelport.core.store.rest import RestStore  # httpx only for a remote store
+
+        return RestStore(url)
     return SqlStore(open_database(url))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypedDict
+from typing import Any, NotRequired, Protocol, TypedDict
 
 from modelport.errors import NotFoundError
 
@@ -22,7 +22,7 @@ class NewVersion(TypedDict):
     artifact_digest: str
     artifact_size: int
     sample_digest: str | None
-    profile_digest: str | None  # the training data's profile (monitoring), if recorded
+    profile_digest: NotRequired[str | None]  # the training data's profile, if recorded
     signature: dict[str, Any]
     input_example: list[dict[str, Any]] | None
     metrics: dict[str, float]

@@ -55,11 +55,13 @@ from modelport.interfaces.cli import (  # noqa: E402
     release,
     serve,
     stream,
+    team,
     train,
     tune,
 )
 
-for module in (quickstart, train, tune, predict, serve, release, batch, stream, edge, monitor):
+for module in (quickstart, train, tune, predict, serve, release, batch, stream, edge, monitor,
+               team):
     module.register(app)
 
 

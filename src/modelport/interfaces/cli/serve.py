@@ -86,7 +86,8 @@ def serve(
 def create(
     name: Annotated[str, typer.Argument(help="Who or what uses the key.")],
     scope: Annotated[list[str] | None, typer.Option(
-        "--scope", help="predict, read, feedback (labels for rollout analysis; not "
+        "--scope", help="predict, read, write (runs and models, through modelport server), "
+                        "feedback (labels for rollout analysis; not "
                         "implied by predict) or admin (repeatable; default predict).")] = None,
     model: Annotated[list[str] | None, typer.Option(
         "--model", help="Limit the key to these model names (repeatable).")] = None,

@@ -12,10 +12,12 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, delete, func, literal, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 
 from modelport.core.store import schema as t
@@ -60,8 +62,21 @@ class SqlRuns:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    @contextmanager
+    def _into(self, run_id: str, creating: bool = False) -> Iterator[Connection]:
+        """A write about one run: a key its rows point at is missing (no such run) or, when
+        ``creating``, already taken — a client's mistake, said as one, not a database error."""
+        try:
+            with self.db.write() as conn:
+                yield conn
+        except IntegrityError:
+            if creating:
+                raise ConflictError(f"run {run_id!r} already exists — a new run needs a new id"
+                                    ) from None
+            raise NotFoundError(f"run {run_id!r} not found") from None
+
     def create_run(self, run: RunRecord) -> None:
-        with self.db.write() as conn:
+        with self._into(run.id, creating=True) as conn:
             conn.execute(t.runs.insert().values(
                 id=run.id, name=run.name, experiment=run.experiment, status=run.status,
                 start_time=run.start_time, end_time=run.end_time, duration=run.duration,
@@ -70,7 +85,7 @@ class SqlRuns:
 
     def log_batch(self, run_id: str, params: Mapping[str, str], metrics: Sequence[MetricValue],
                   tags: Mapping[str, str], now: float) -> None:
-        with self.db.write() as conn:
+        with self._into(run_id) as conn:
             if params:
                 insert_ignore(conn, t.run_params, [{"run_id": run_id, "key": k, "value": v}
                                                    for k, v in params.items()])
@@ -94,7 +109,7 @@ class SqlRuns:
                     for m in metrics], update=["value", "step"], where=_newer_step)
 
     def log_artifact(self, run_id: str, path: str, digest: str, size: int) -> None:
-        with self.db.write() as conn:
+        with self._into(run_id) as conn:
             upsert(conn, t.run_artifacts,
                    {"run_id": run_id, "path": path, "digest": digest, "size": size},
                    update=["digest", "size"])

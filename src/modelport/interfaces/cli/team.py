@@ -1,0 +1,47 @@
+"""``modelport server``: the team control plane over a shared metadata store."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from modelport.errors import InvalidInputError
+from modelport.interfaces.cli.render import console
+from modelport.interfaces.cli.serve import port_number
+
+
+def register(app: typer.Typer) -> None:
+    app.command("server")(server)
+
+
+def server(
+    db: Annotated[str | None, typer.Option(
+        "--db", help="Metadata database URL [env: MODELPORT_DB_URL; default: the workspace's "
+                     "SQLite file]")] = None,
+    artifacts: Annotated[str | None, typer.Option(
+        "--artifacts", help="Artifact store URL [env: MODELPORT_ARTIFACTS_URL]")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(parser=port_number, help="Port to listen on.")] = 8080,
+) -> None:
+    """Serve runs and the model registry over REST (/api/v1, OpenAPI at /api/v1/openapi.json).
+
+    Every /api/v1 route needs an API key; the first start prints an admin key once.
+    """
+    if not 0 < port <= 65_535:
+        raise InvalidInputError(f"--port must be 1 to 65535, not {port}")
+    from modelport.config import Settings
+    from modelport.core.workspace import Workspace
+    from modelport.errors import require
+    from modelport.interfaces.team import create_app
+    from modelport.interfaces.team.access import bootstrap_key
+
+    uvicorn = require("uvicorn", "server")
+    require("litestar", "server")
+    ws = Workspace.open(Settings.from_env(db_url=db, artifacts_url=artifacts))
+    secret = bootstrap_key(ws)
+    if secret is not None:
+        console.print("[bold]admin key (shown once, only its hash is stored):[/bold]")
+        console.print(secret, markup=False, highlight=False, soft_wrap=True)
+    console.print(f"modelport server on http://{host}:{port}/api/v1", markup=False)
+    uvicorn.run(create_app(ws), host=host, port=port, log_level="warning")

@@ -1,0 +1,51 @@
+"""Who may call the team server: every ``/api/v1`` route names the scope it needs.
+
+The key a request presents is looked up by its digest in an in-memory table
+(O(1)), re-read from the store at most every two seconds and off the event
+loop, so a revoked key stops working within two seconds without a restart.
+A ``read`` route takes a ``read``, ``write`` or ``admin`` key: a key that may
+log runs may also read them back.
+
+There is no default password: a store without an active admin key gets one,
+made by ``bootstrap_key`` and shown once by whoever starts the server.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+import anyio.to_thread
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
+
+from modelport.core.keys import create_key, list_keys
+from modelport.core.workspace import Workspace
+from modelport.runtimes.serving.auth import Guard, authorize
+
+RouteGuard = Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]  # type: ignore[type-arg]
+IMPLIED = {"read": ("write",)}  # scopes that also grant a route's scope
+
+
+def needs(scope: str) -> RouteGuard:
+    """A Litestar guard: 401 without a known key, 403 without ``scope``."""
+
+    async def check(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+        guard: Guard = connection.app.state.guard
+        if time.monotonic() - guard.loaded > guard.refresh_s:
+            await anyio.to_thread.run_sync(guard.refresh)
+        key = guard.authenticate(dict(connection.headers))
+        if not any(key.allows(s) for s in IMPLIED.get(scope, ())):
+            authorize(key, scope)
+
+    return check
+
+
+def bootstrap_key(ws: Workspace) -> str | None:
+    """A new admin key's secret if the store has no active admin key, else None.
+
+    Only the key's digest is stored, so the caller must show the secret now or never.
+    """
+    if any("admin" in key.scopes for key in list_keys(ws)):
+        return None
+    return create_key("bootstrap admin (modelport server)", ["admin"], ws=ws)[1]

@@ -1,0 +1,51 @@
+"""The team server's ASGI app: health probes, the ``/api/v1`` routers, one error shape.
+
+``create_app(ws)`` serves the workspace's metadata store; the probes answer
+without a key (load balancers carry none), every ``/api/v1`` route needs one.
+OpenAPI 3.1 is generated from the typed routes at ``/api/v1/openapi.json``.
+"""
+
+from __future__ import annotations
+
+from litestar import Litestar, get
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+
+import modelport
+from modelport.core.workspace import Workspace
+from modelport.errors import StoreUnavailableError, first_line
+from modelport.interfaces.team import registry, runs
+from modelport.interfaces.team.errors import HANDLERS
+from modelport.runtimes.serving.auth import Guard
+
+MAX_BODY = 4 * 1024 * 1024  # a metadata call is small; artifacts will stream elsewhere
+
+
+@get("/healthz", include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/readyz", include_in_schema=False, sync_to_thread=True)
+def readyz(state: State) -> dict[str, str]:
+    """Ready when the store answers a query."""
+    try:
+        state.store.runs.ids_starting_with("", 1)
+    except Exception as exc:  # any failure of the store means not ready, and says why
+        raise StoreUnavailableError(f"metadata store unavailable: {first_line(exc)}") from exc
+    return {"status": "ready"}
+
+
+def create_app(ws: Workspace, refresh_s: float = 2.0) -> Litestar:
+    """The server over ``ws``'s store; keys are re-read every ``refresh_s`` seconds."""
+    return Litestar(
+        route_handlers=[healthz, readyz, runs.router, registry.models, registry.lookups],
+        state=State({"store": ws.store, "guard": Guard(ws, "on", refresh_s=refresh_s)}),
+        exception_handlers=HANDLERS,
+        request_max_body_size=MAX_BODY,
+        openapi_config=OpenAPIConfig(
+            title="modelport", version=modelport.__version__, path="/api/v1/openapi.json",
+            render_plugins=[JsonRenderPlugin(path="/")]),
+        logging_config=None,
+    )
