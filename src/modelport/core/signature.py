@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from modelport.core.tensor_inputs import TensorSpec
 from modelport.errors import SchemaError
 
 NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, float
@@ -101,6 +102,9 @@ class Signature:
     # routes it; False refuses NaN at the door; None (a signature from data alone, or one
     # stored before this was recorded) lets NaN through as before
     takes_missing: bool | None = None
+    # a graph imported from elsewhere takes named tensors instead of columns
+    # (``core/tensor_inputs``); None for every tabular model, whose path never looks at it
+    tensors: list[TensorSpec] | None = None
 
     @cached_property
     def names(self) -> list[str]:
@@ -119,6 +123,8 @@ class Signature:
                 del column["categories"]
         if data["takes_missing"] is None:
             del data["takes_missing"]
+        if data["tensors"] is None:
+            del data["tensors"]
         return data
 
     @classmethod
@@ -128,6 +134,8 @@ class Signature:
             outputs=[OutputSpec(**o) for o in data.get("outputs", [])],
             classes=data.get("classes"),
             takes_missing=data.get("takes_missing"),
+            tensors=None if data.get("tensors") is None
+            else [TensorSpec(**t) for t in data["tensors"]],
         )
 
     @classmethod
