@@ -62,3 +62,76 @@ def reference(model: Any, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
     return dict(zip(names, session.run(names, feeds), strict=True))
+
+
+WORDS = ["good", "great", "fine", "happy", "bad", "awful", "sad", "poor", "the", "movie",
+         "was", "very", "really", "plot", "actors", "not"]
+LABELS = ["negative", "neutral", "positive"]
+
+
+def sentences(n: int, seed: int = 0) -> list[str]:
+    """Generated text to train a tokenizer on (no download)."""
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(WORDS, size=int(rng.integers(2, 12)))) for _ in range(n)]
+
+
+def word_piece(path: Path, vocab_size: int = 60, max_length: int | None = None) -> Any:
+    """A WordPiece tokenizer trained on ``sentences``, saved as tokenizer.json."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size,
+                                        special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]"])
+    tokenizer.train_from_iterator(sentences(300), trainer)
+    if max_length is not None:
+        tokenizer.enable_truncation(max_length)
+    tokenizer.save(str(path))
+    return tokenizer
+
+
+def text_classifier(vocab_rows: int, dim: int = 8, seed: int = 0) -> Any:
+    """Embedding Gather → masked mean → MatMul → logits, over input_ids and
+    attention_mask of shape [batch, sequence]: the shape of a small BERT-like export."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    inits = [
+        numpy_helper.from_array(rng.normal(size=(vocab_rows, dim)).astype(np.float32), "emb"),
+        numpy_helper.from_array(rng.normal(size=(dim, len(LABELS))).astype(np.float32), "w"),
+        numpy_helper.from_array(np.array([2], dtype=np.int64), "last"),
+        numpy_helper.from_array(np.array([1], dtype=np.int64), "seq"),
+    ]
+    nodes = [
+        helper.make_node("Gather", ["emb", "input_ids"], ["e"]),  # [b, s, d]
+        helper.make_node("Cast", ["attention_mask"], ["m"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["m", "last"], ["m3"]),  # [b, s, 1]
+        helper.make_node("Mul", ["e", "m3"], ["em"]),
+        helper.make_node("ReduceSum", ["em", "seq"], ["summed"], keepdims=0),  # [b, d]
+        helper.make_node("ReduceSum", ["m3", "seq"], ["count"], keepdims=0),  # [b, 1]
+        helper.make_node("Div", ["summed", "count"], ["mean"]),
+        helper.make_node("MatMul", ["mean", "w"], ["logits"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "text_classifier",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"]),
+         helper.make_tensor_value_info("attention_mask", TensorProto.INT64,
+                                       ["batch", "sequence"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", len(LABELS)])],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                              producer_name="pytorch", producer_version="2.5.0")
+    onnx.checker.check_model(model)
+    return model
+
+
+def text_reference(model: Any, tokenizer: Any, texts: list[str]) -> np.ndarray:
+    """Softmax over onnxruntime's logits for ``texts`` tokenized (padded to the longest)."""
+    tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]"), pad_token="[PAD]")
+    encodings = tokenizer.encode_batch(texts)
+    feeds = {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+             "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64)}
+    logits = reference(model, feeds)["logits"].astype(np.float64)
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)

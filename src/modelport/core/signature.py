@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from modelport.core.tensor_inputs import TensorSpec
+from modelport.core.text_inputs import TextSpec
 from modelport.errors import SchemaError
 
 NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, float
@@ -105,6 +106,8 @@ class Signature:
     # a graph imported from elsewhere takes named tensors instead of columns
     # (``core/tensor_inputs``); None for every tabular model, whose path never looks at it
     tensors: list[TensorSpec] | None = None
+    # a text model's tokenizer and limits (``core/text_inputs``): clients send raw text
+    text: TextSpec | None = None
 
     @cached_property
     def names(self) -> list[str]:
@@ -123,8 +126,9 @@ class Signature:
                 del column["categories"]
         if data["takes_missing"] is None:
             del data["takes_missing"]
-        if data["tensors"] is None:
-            del data["tensors"]
+        for key in ("tensors", "text"):
+            if data[key] is None:
+                del data[key]
         return data
 
     @classmethod
@@ -136,6 +140,7 @@ class Signature:
             takes_missing=data.get("takes_missing"),
             tensors=None if data.get("tensors") is None
             else [TensorSpec(**t) for t in data["tensors"]],
+            text=None if data.get("text") is None else TextSpec(**data["text"]),
         )
 
     @classmethod

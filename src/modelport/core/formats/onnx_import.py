@@ -58,6 +58,20 @@ def read_graph(path: Path) -> ImportedGraph:
                          {p.key: p.value for p in model.metadata_props}, files)
 
 
+def embedding_rows(data: bytes, ids: str) -> int | None:
+    """The rows of the embedding table the graph looks ``ids`` up in (a ``Gather`` of
+    an initializer by that input), or None when the graph has no such lookup."""
+    import onnx
+
+    model = onnx.load_from_string(data)
+    tables = {t.name: t for t in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Gather" and len(node.input) == 2 and node.input[1] == ids \
+                and node.input[0] in tables and tables[node.input[0]].dims:
+            return int(tables[node.input[0]].dims[0])
+    return None
+
+
 def _check_operators(model: Any, nodes: list[Any]) -> int:
     """The graph's standard opset; every operator must be defined at it."""
     import onnx

@@ -109,6 +109,12 @@ def import_model(
         input_example: Annotated[Path | None, typer.Option(
             help="A JSON object of input name to values, run through the graph before "
                  "registering and used to warm servers.")] = None,
+        tokenizer: Annotated[Path | None, typer.Option(
+            help="A Hugging Face tokenizer.json: clients then send raw text.")] = None,
+        max_length: Annotated[int | None, typer.Option(
+            help="Tokens per text (default: the tokenizer's truncation, else 512).")] = None,
+        too_long: Annotated[str, typer.Option(
+            help="A longer text is 'truncate'd or 'refuse'd (HTTP 422).")] = "truncate",
         description: Annotated[str, typer.Option(help="What this version is.")] = "",
         as_json: JsonFlag = False) -> None:
     """Register an ONNX graph trained elsewhere (PyTorch, TensorFlow, Hugging Face)."""
@@ -117,13 +123,15 @@ def import_model(
     from modelport.core.tensor_inputs import shape_text
     from modelport.lifecycle.importing import import_onnx
 
-    v = import_onnx(path, name, labels=labels, input_example=input_example,
-                    description=description)
+    v = import_onnx(path, name, labels=labels, input_example=input_example, tokenizer=tokenizer,
+                    max_length=max_length, too_long=too_long, description=description)
     if as_json:
         emit_json(v)
         return
     assert v.signature.tensors is not None
     inputs = ", ".join(f"{t.name} {t.dtype}{shape_text(t.shape)}" for t in v.signature.tensors)
+    if v.signature.text is not None:
+        inputs = f"text (up to {v.signature.text.max_length} tokens, {too_long}d beyond)"
     console.print(f"imported [bold]{v.ref}[/bold]: sha256:{v.artifact_digest[:12]}… "
                   f"({v.artifact_size:,} bytes), opset {v.tags.get('onnx.opset')}, "
                   f"from {escape(v.tags.get('onnx.producer', '?'))}; inputs {escape(inputs)}")

@@ -46,7 +46,9 @@ def model_metadata(served: Served, name: str) -> Response:
         outputs.append({"name": out.name, "datatype": datatype, "shape": out.shape})
     inputs: list[dict[str, Any]] = [{"name": "input", "datatype": dtype, "shape": [-1, width],
                                      "parameters": {"columns": sig.names}}]
-    if sig.tensors is not None:  # a graph's own named tensors, dynamic axes as -1
+    if sig.text is not None:  # raw text, tokenized by the server
+        inputs = [{"name": "text", "datatype": "BYTES", "shape": [-1]}]
+    elif sig.tensors is not None:  # a graph's own named tensors, dynamic axes as -1
         inputs = [{"name": t.name, "datatype": datatype_of(np.empty(0, dtype=t.dtype)),
                    "shape": [d if isinstance(d, int) else -1 for d in t.shape]}
                   for t in sig.tensors]
