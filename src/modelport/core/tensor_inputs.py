@@ -68,12 +68,18 @@ def shape_text(shape: Sequence[int | str]) -> str:
 
 
 class TensorBatch:
-    """Checked named tensors sharing their first (batch) axis."""
+    """Checked named tensors sharing their first (batch) axis.
 
-    __slots__ = ("arrays", "rows")
+    ``pads``: for token sequences, the value that fills each input's second axis
+    (the pad id, a 0 mask), so requests of different lengths join into one batch
+    padded to the longest — without it, tensors must match beyond the batch axis."""
 
-    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+    __slots__ = ("arrays", "pads", "rows")
+
+    def __init__(self, arrays: dict[str, np.ndarray], pads: dict[str, int] | None = None
+                 ) -> None:
         self.arrays = arrays
+        self.pads = pads
         first = next(iter(arrays.values()))
         self.rows = len(first) if first.ndim else 1
 
@@ -81,14 +87,25 @@ class TensorBatch:
         return self.rows
 
     def __getitem__(self, index: slice) -> TensorBatch:
-        return TensorBatch({k: v[index] for k, v in self.arrays.items()})
+        return TensorBatch({k: v[index] for k, v in self.arrays.items()}, self.pads)
 
     @staticmethod
     def join(parts: Sequence[TensorBatch]) -> TensorBatch:
-        """One batch of several requests' rows (a ValueError when a dynamic axis differs:
-        the batcher then runs them one by one)."""
-        return TensorBatch({k: np.concatenate([p.arrays[k] for p in parts])
-                            for k in parts[0].arrays})
+        """One batch of several requests' rows (a ValueError when a dynamic axis differs
+        and cannot be padded: the batcher then runs them one by one)."""
+        pads = parts[0].pads
+        if pads is None:
+            return TensorBatch({k: np.concatenate([p.arrays[k] for p in parts])
+                                for k in parts[0].arrays})
+        width = max(p.arrays[k].shape[1] for p in parts for k in pads)
+        return TensorBatch({k: np.concatenate([_pad(p.arrays[k], width, pads[k])
+                                               for p in parts]) for k in pads}, pads)
+
+
+def _pad(arr: np.ndarray, width: int, value: int) -> np.ndarray:
+    if arr.shape[1] == width:
+        return arr
+    return np.pad(arr, ((0, 0), (0, width - arr.shape[1])), constant_values=value)
 
 
 def check(specs: Sequence[TensorSpec], batch: Any) -> TensorBatch:

@@ -93,5 +93,7 @@ def encode(tokenizer: Any, spec: TextSpec, inputs: Sequence[TensorSpec], texts: 
                 raise SchemaError(f"text {i} has {used} tokens, more than this model's "
                                   f"maximum of {spec.max_length}")
     fields = {IDS: "ids", MASK: "attention_mask", TYPES: "type_ids"}
+    pads = {IDS: (tokenizer.padding or {}).get("pad_id", 0), MASK: 0, TYPES: 0}
     return TensorBatch({t.name: np.array([getattr(e, fields[t.name]) for e in encodings],
-                                         dtype=t.dtype) for t in inputs})
+                                         dtype=t.dtype) for t in inputs},
+                       None if spec.fixed_length else {t.name: pads[t.name] for t in inputs})

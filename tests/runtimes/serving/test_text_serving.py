@@ -98,3 +98,40 @@ def test_a_text_over_the_maximum_is_422(text_server: tuple[Server, np.ndarray]) 
         assert r.status_code == 422, r.text
         r = c.post("/v1/models/reviews:predict", json={"instances": [7]})
         assert r.status_code == 422 and "must be a string" in r.json()["error"]
+
+
+def test_texts_of_different_lengths_are_batched_padded_to_the_longest(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from modelport.lifecycle.loading import load
+    from modelport.runtimes.serving.batching import Batcher
+
+    tokenizer = word_piece(tmp_path / "tokenizer.json")
+    model = text_classifier(80, seed=4)
+    ws = Workspace.open(Settings(home=tmp_path / "home"))
+    import_onnx(save(model, tmp_path / "text.onnx"), "reviews", labels=LABELS,
+                tokenizer=tmp_path / "tokenizer.json", ws=ws)
+    predictor = load("reviews", ws=ws)
+    calls: list[int] = []
+    run = predictor.outputs_of_matrix
+
+    def counted(x):  # type: ignore[no-untyped-def]
+        calls.append(len(x))
+        return run(x)
+
+    predictor.outputs_of_matrix = counted  # type: ignore[method-assign]
+    batcher = Batcher(predictor, max_batch=64)
+    batcher.inline = False
+    requests = [sentences(1 + i % 2, seed=100 + i) for i in range(16)]
+
+    async def fire() -> list[dict[str, np.ndarray]]:
+        return await asyncio.gather(*(batcher.predict(predictor.matrix(r)) for r in requests))
+
+    results = asyncio.run(fire())
+    batcher.close()
+    forget_stores()
+    for texts, got in zip(requests, results, strict=True):
+        np.testing.assert_allclose(got["probabilities"], text_reference(model, tokenizer, texts),
+                                   rtol=1e-6, atol=1e-7)
+    assert len(calls) < len(requests)  # joined, though their lengths differ
+    assert len({predictor.matrix(r).arrays["input_ids"].shape[1] for r in requests}) > 1
