@@ -135,3 +135,30 @@ def text_reference(model: Any, tokenizer: Any, texts: list[str]) -> np.ndarray:
     logits = reference(model, feeds)["logits"].astype(np.float64)
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def batched(predictor: Any, requests: list[Any]) -> tuple[list[dict[str, np.ndarray]], list[int]]:
+    """Every request through one off-loop ``Batcher`` at once (as for a model slower than
+    the inline threshold): each request's outputs, and the rows of every graph call."""
+    import asyncio
+
+    from modelport.runtimes.serving.batching import Batcher
+
+    calls: list[int] = []
+    run = predictor.outputs_of_matrix
+
+    def counted(x: Any) -> dict[str, np.ndarray]:
+        calls.append(len(x))
+        return run(x)
+
+    predictor.outputs_of_matrix = counted
+    batcher = Batcher(predictor, max_batch=64)
+    batcher.inline = False
+
+    async def fire() -> list[dict[str, np.ndarray]]:
+        return await asyncio.gather(*(batcher.predict(predictor.matrix(r)) for r in requests))
+
+    try:
+        return asyncio.run(fire()), calls
+    finally:
+        batcher.close()

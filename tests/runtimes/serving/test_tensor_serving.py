@@ -4,7 +4,6 @@ requests are batched along the batch axis."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,13 +11,12 @@ import numpy as np
 import orjson
 import pytest
 
-from graphs import ITEMS, USERS, reference, save, two_tower
+from graphs import ITEMS, USERS, batched, reference, save, two_tower
 from modelport.config import Settings
 from modelport.core.store.engine import forget_stores
 from modelport.core.workspace import Workspace
 from modelport.lifecycle.importing import import_onnx
 from modelport.lifecycle.loading import load
-from modelport.runtimes.serving.batching import Batcher
 from servers import Server, serving
 
 pytest.importorskip("onnx")
@@ -118,23 +116,8 @@ def test_concurrent_requests_are_joined_on_the_batch_axis(tmp_path: Path) -> Non
     ws = Workspace.open(Settings(home=tmp_path / "home"))
     import_onnx(save(MODEL, tmp_path / "recs.onnx"), "recs", ws=ws)
     predictor = load("recs", ws=ws)
-    calls: list[int] = []
-    run = predictor.outputs_of_matrix
-
-    def counted(x):  # type: ignore[no-untyped-def]
-        calls.append(len(x))
-        return run(x)
-
-    predictor.outputs_of_matrix = counted  # type: ignore[method-assign]
-    batcher = Batcher(predictor, max_batch=64)
-    batcher.inline = False  # as for a model slower than the inline threshold
     requests = [_ids(1 + i % 3, seed=i) for i in range(20)]
-
-    async def fire() -> list[dict[str, np.ndarray]]:
-        return await asyncio.gather(*(batcher.predict(predictor.matrix(r)) for r in requests))
-
-    results = asyncio.run(fire())
-    batcher.close()
+    results, calls = batched(predictor, requests)
     forget_stores()
     for feeds, got in zip(requests, results, strict=True):
         np.testing.assert_array_equal(got["score"], reference(MODEL, feeds)["score"])

@@ -6,16 +6,26 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import orjson
 import pytest
 
-from graphs import LABELS, save, sentences, text_classifier, text_reference, word_piece
+from graphs import (
+    LABELS,
+    batched,
+    save,
+    sentences,
+    text_classifier,
+    text_reference,
+    word_piece,
+)
 from modelport.config import Settings
 from modelport.core.store.engine import forget_stores
 from modelport.core.workspace import Workspace
 from modelport.lifecycle.importing import import_onnx
+from modelport.lifecycle.loading import load
 from servers import Server, serving
 
 pytest.importorskip("tokenizers")
@@ -100,35 +110,16 @@ def test_a_text_over_the_maximum_is_422(text_server: tuple[Server, np.ndarray]) 
         assert r.status_code == 422 and "must be a string" in r.json()["error"]
 
 
-def test_texts_of_different_lengths_are_batched_padded_to_the_longest(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import asyncio
-
-    from modelport.lifecycle.loading import load
-    from modelport.runtimes.serving.batching import Batcher
-
+def test_texts_of_different_lengths_are_batched_padded_to_the_longest(tmp_path: Path
+                                                                     ) -> None:
     tokenizer = word_piece(tmp_path / "tokenizer.json")
     model = text_classifier(80, seed=4)
     ws = Workspace.open(Settings(home=tmp_path / "home"))
     import_onnx(save(model, tmp_path / "text.onnx"), "reviews", labels=LABELS,
                 tokenizer=tmp_path / "tokenizer.json", ws=ws)
     predictor = load("reviews", ws=ws)
-    calls: list[int] = []
-    run = predictor.outputs_of_matrix
-
-    def counted(x):  # type: ignore[no-untyped-def]
-        calls.append(len(x))
-        return run(x)
-
-    predictor.outputs_of_matrix = counted  # type: ignore[method-assign]
-    batcher = Batcher(predictor, max_batch=64)
-    batcher.inline = False
     requests = [sentences(1 + i % 2, seed=100 + i) for i in range(16)]
-
-    async def fire() -> list[dict[str, np.ndarray]]:
-        return await asyncio.gather(*(batcher.predict(predictor.matrix(r)) for r in requests))
-
-    results = asyncio.run(fire())
-    batcher.close()
+    results, calls = batched(predictor, requests)
     forget_stores()
     for texts, got in zip(requests, results, strict=True):
         np.testing.assert_allclose(got["probabilities"], text_reference(model, tokenizer, texts),
