@@ -36,6 +36,7 @@ _EXPORTS = {
     "load_dataset": "modelport.lifecycle.datasets",
     "register_model": "modelport.lifecycle.registry",
     "register_run": "modelport.lifecycle.registry",
+    "import_onnx": "modelport.lifecycle.importing",
     "get_version": "modelport.lifecycle.registry",
     "get_model": "modelport.lifecycle.registry",
     "list_models": "modelport.lifecycle.registry",
@@ -81,6 +82,7 @@ __all__ = [
     "get_model",
     "get_run",
     "get_version",
+    "import_onnx",
     "list_endpoints",
     "list_models",
     "list_versions",
@@ -128,6 +130,7 @@ if TYPE_CHECKING:
         list_endpoints,
         set_policy,
     )
+    from modelport.lifecycle.importing import import_onnx
     from modelport.lifecycle.loading import export_onnx, load
     from modelport.lifecycle.monitoring import monitor
     from modelport.lifecycle.online import train_online

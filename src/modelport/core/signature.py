@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from modelport.core.tensor_inputs import TensorSpec
+from modelport.core.text_inputs import TextSpec
 from modelport.errors import SchemaError
 
 NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, float
@@ -101,6 +103,11 @@ class Signature:
     # routes it; False refuses NaN at the door; None (a signature from data alone, or one
     # stored before this was recorded) lets NaN through as before
     takes_missing: bool | None = None
+    # a graph imported from elsewhere takes named tensors instead of columns
+    # (``core/tensor_inputs``); None for every tabular model, whose path never looks at it
+    tensors: list[TensorSpec] | None = None
+    # a text model's tokenizer and limits (``core/text_inputs``): clients send raw text
+    text: TextSpec | None = None
 
     @cached_property
     def names(self) -> list[str]:
@@ -119,6 +126,9 @@ class Signature:
                 del column["categories"]
         if data["takes_missing"] is None:
             del data["takes_missing"]
+        for key in ("tensors", "text"):
+            if data[key] is None:
+                del data[key]
         return data
 
     @classmethod
@@ -128,6 +138,9 @@ class Signature:
             outputs=[OutputSpec(**o) for o in data.get("outputs", [])],
             classes=data.get("classes"),
             takes_missing=data.get("takes_missing"),
+            tensors=None if data.get("tensors") is None
+            else [TensorSpec(**t) for t in data["tensors"]],
+            text=None if data.get("text") is None else TextSpec(**data["text"]),
         )
 
     @classmethod

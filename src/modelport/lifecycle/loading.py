@@ -39,7 +39,7 @@ def load(ref: str | Ref, runtime: str = "native", ws: Workspace | None = None) -
         raise InvalidInputError(f"unknown runtime {runtime!r} — use one of {', '.join(RUNTIMES)}")
     ws = current(ws)
     version = get_version(ref, ws=ws)
-    if runtime == "onnx" and not version.onnx_ready:
+    if runtime == "onnx" and not version.onnx_ready and version.format != "onnx":
         raise NotFoundError(f"{version.ref} has no ONNX export that passed its parity check — "
                             f"create one with: modelport models export-onnx {version.ref}")
     if runtime != "native" and version.onnx_ready:
@@ -49,6 +49,12 @@ def load(ref: str | Ref, runtime: str = "native", ws: Workspace | None = None) -
     else:
         predictor = get_format(version.format).load(ws.artifacts.get(version.artifact_digest),
                                                      version.signature)
+    if version.signature.text is not None:  # the tokenizer goes before the graph
+        from modelport.core.formats.onnx_text import TextPredictor, load_tokenizer
+
+        tokenizer = load_tokenizer(ws.artifacts.get(version.signature.text.tokenizer))
+        predictor = TextPredictor(getattr(predictor, "session", None), version.signature,
+                                  tokenizer, version.signature.text)
     predictor.name, predictor.version = version.name, version.version
     return predictor
 

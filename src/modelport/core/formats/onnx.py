@@ -19,6 +19,7 @@ import numpy as np
 
 from modelport.core.formats import linear, onnx_check
 from modelport.core.formats.base import Format, Predictor
+from modelport.core.formats.onnx_graph import GraphPredictor
 from modelport.core.signature import Signature
 from modelport.errors import ExportError, InvalidInputError, first_line, require
 from modelport_edge.sessions import session_options
@@ -130,9 +131,13 @@ class OnnxFormat(Format):
             raise InvalidInputError(f"not a loadable ONNX model: {_first_line(exc)}") from None
 
     def predictor(self, model: Any, signature: Signature) -> Predictor:
+        if signature.tensors is not None:  # a graph imported with named tensor inputs
+            return GraphPredictor(model, signature)
         return OnnxPredictor(model, signature)
 
     def load(self, data: bytes, signature: Signature) -> Predictor:
+        if signature.tensors is not None:
+            return GraphPredictor(self.load_model(data), signature)
         return OnnxPredictor(self.load_model(data), signature, graph=data)
 
 

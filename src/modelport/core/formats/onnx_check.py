@@ -33,22 +33,40 @@ def check_model(data: bytes) -> None:
         model = onnx.load_from_string(data)
     except Exception as exc:  # protobuf's DecodeError and friends
         raise InvalidInputError(f"not a loadable ONNX model: {first_line(exc)}") from None
+    nodes, tensors = walk_model(model)
+    for node in nodes:  # first: the message names the operator, not only its domain
+        _domain(node.domain, f"uses operator {node.op_type!r} from domain")
     for opset in model.opset_import:
         _domain(opset.domain, "imports opset domain")
     for function in model.functions:
         _domain(function.domain, f"defines function {function.name!r} in domain")
-    graphs = [model.graph, *(_function_graph(f) for f in model.functions)]
-    for nodes, tensors in (_walk(g) for g in graphs):
-        for node in nodes:
-            _domain(node.domain, f"uses operator {node.op_type!r} from domain")
-        for tensor in tensors:
-            if tensor.data_location == onnx.TensorProto.EXTERNAL or len(tensor.external_data):
-                location = next((e.value for e in tensor.external_data if e.key == "location"),
-                                "?")
-                raise UnsafeArtifactError(
-                    f"ONNX tensor {tensor.name!r} is stored outside the model "
-                    f"(external data {location!r}) — embed it before registering: "
-                    "onnx.load(path) reads external data into the model")
+    for tensor in tensors:
+        if is_external(tensor):
+            raise UnsafeArtifactError(
+                f"ONNX tensor {tensor.name!r} is stored outside the model "
+                f"(external data {external_location(tensor)!r}) — embed it before "
+                "registering: onnx.load(path) reads external data into the model")
+
+
+def walk_model(model: Any) -> tuple[list[Any], list[Any]]:
+    """Every node and every tensor of ``model``: its graph, subgraphs and functions."""
+    nodes: list[Any] = []
+    tensors: list[Any] = []
+    for graph in [model.graph, *(_function_graph(f) for f in model.functions)]:
+        more_nodes, more_tensors = _walk(graph)
+        nodes.extend(more_nodes)
+        tensors.extend(more_tensors)
+    return nodes, tensors
+
+
+def is_external(tensor: Any) -> bool:
+    import onnx
+
+    return tensor.data_location == onnx.TensorProto.EXTERNAL or len(tensor.external_data) > 0
+
+
+def external_location(tensor: Any) -> str:
+    return next((e.value for e in tensor.external_data if e.key == "location"), "?")
 
 
 def _domain(domain: str, what: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -56,7 +57,15 @@ def show(ref: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@ALI
         ("created", when(v.created)), ("description", v.description or "-"),
         ("onnx", onnx), ("classes", ", ".join(map(str, v.signature.classes or [])) or "-"),
         ("tags", ", ".join(f"{k}={val}" for k, val in v.tags.items()) or "-")])
-    table("inputs", ["column", "dtype"], ((c.name, c.dtype) for c in v.signature.inputs))
+    if v.signature.tensors is not None:
+        from rich.markup import escape
+
+        from modelport.core.tensor_inputs import shape_text
+
+        table("inputs", ["tensor", "dtype", "shape"],
+              ((t.name, t.dtype, escape(shape_text(t.shape))) for t in v.signature.tensors))
+    else:
+        table("inputs", ["column", "dtype"], ((c.name, c.dtype) for c in v.signature.inputs))
     if v.metrics:
         table("metrics", ["metric", "value"], sorted(v.metrics.items()))
 
@@ -87,6 +96,45 @@ def register(name: str,
 
     v = register_run(name, run, description=description)
     console.print(f"registered [bold]{v.ref}[/bold] from run {v.run_id}")
+
+
+@app.command("import")
+def import_model(
+        path: Annotated[Path, typer.Argument(help="The .onnx file (external data files beside "
+                                                  "it are imported with it).")],
+        name: Annotated[str, typer.Option("--name", help="The model to add a version to.")],
+        labels: Annotated[Path | None, typer.Option(
+            help="Class names, one per line, in the order of the graph's score columns.")
+        ] = None,
+        input_example: Annotated[Path | None, typer.Option(
+            help="A JSON object of input name to values, run through the graph before "
+                 "registering and used to warm servers.")] = None,
+        tokenizer: Annotated[Path | None, typer.Option(
+            help="A Hugging Face tokenizer.json: clients then send raw text.")] = None,
+        max_length: Annotated[int | None, typer.Option(
+            help="Tokens per text (default: the tokenizer's truncation, else 512).")] = None,
+        too_long: Annotated[str, typer.Option(
+            help="A longer text is 'truncate'd or 'refuse'd (HTTP 422).")] = "truncate",
+        description: Annotated[str, typer.Option(help="What this version is.")] = "",
+        as_json: JsonFlag = False) -> None:
+    """Register an ONNX graph trained elsewhere (PyTorch, TensorFlow, Hugging Face)."""
+    from rich.markup import escape
+
+    from modelport.core.tensor_inputs import shape_text
+    from modelport.lifecycle.importing import import_onnx
+
+    v = import_onnx(path, name, labels=labels, input_example=input_example, tokenizer=tokenizer,
+                    max_length=max_length, too_long=too_long, description=description)
+    if as_json:
+        emit_json(v)
+        return
+    assert v.signature.tensors is not None
+    inputs = ", ".join(f"{t.name} {t.dtype}{shape_text(t.shape)}" for t in v.signature.tensors)
+    if v.signature.text is not None:
+        inputs = f"text (up to {v.signature.text.max_length} tokens, {too_long}d beyond)"
+    console.print(f"imported [bold]{v.ref}[/bold]: sha256:{v.artifact_digest[:12]}… "
+                  f"({v.artifact_size:,} bytes), opset {v.tags.get('onnx.opset')}, "
+                  f"from {escape(v.tags.get('onnx.producer', '?'))}; inputs {escape(inputs)}")
 
 
 @app.command("alias")

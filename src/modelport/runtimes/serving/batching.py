@@ -114,7 +114,11 @@ class Batcher:
                     parts.append(x)
                     futures.append(future)
                     rows += len(x)
-                batch = parts[0] if len(parts) == 1 else np.concatenate(parts)
+                try:
+                    batch = parts[0] if len(parts) == 1 else _join(parts)
+                except ValueError as exc:  # tensors whose dynamic axes differ
+                    await self._one_by_one(parts, futures, exc)
+                    continue
                 self._record(rows)
                 try:
                     out = await loop.run_in_executor(self._executor, self._timed, batch)
@@ -161,3 +165,11 @@ class Batcher:
     def stats(self) -> dict[str, Any]:
         return {"batches": self.batches, "rows": self.batched_rows,
                 "queue_depth": self.queue_depth, "cost_ms": self.cost_s * 1000}
+
+
+def _join(parts: list[Any]) -> Any:
+    """Several requests' checked inputs as one: matrices stacked, or named tensors joined
+    along their batch axis (``TensorBatch.join``)."""
+    if isinstance(parts[0], np.ndarray):
+        return np.concatenate(parts)
+    return type(parts[0]).join(parts)

@@ -71,7 +71,7 @@ async def route(app: App, request: Request, parts: list[str]
         else:
             served, router = await app.pinned(request, name, version), None
         outputs, doc = await app.infer(request, served, router, oip.read, request,
-                                       served.model.signature.names)
+                                       served.model.signature.names, served.named_tensors)
         return oip.render(doc, served, outputs, name), served, "v2"
     if rest == ["feedback"] and version is None:
         require_method(request, "POST")

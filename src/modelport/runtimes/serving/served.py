@@ -21,8 +21,12 @@ class Served:
     label: str = field(init=False)  # NAME:VERSION
     header: bytes = field(init=False)  # the label, for the x-model-version header
     version_text: str = field(init=False)
+    # a graph taking named tensors (an imported model): its requests keep each tensor's
+    # shape instead of being read as columns — decided here, once, not per request
+    named_tensors: bool = field(init=False)
 
     def __post_init__(self) -> None:
+        self.named_tensors = self.model.signature.tensors is not None
         self.version_text = str(self.version)
         self.label = f"{self.name}:{self.version}"
         self.header = self.label.encode()

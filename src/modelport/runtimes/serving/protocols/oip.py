@@ -46,7 +46,13 @@ def model_metadata(served: Served, name: str) -> Response:
         outputs.append({"name": out.name, "datatype": datatype, "shape": out.shape})
     inputs: list[dict[str, Any]] = [{"name": "input", "datatype": dtype, "shape": [-1, width],
                                      "parameters": {"columns": sig.names}}]
-    if sig.categorical:  # text does not fit one numeric tensor: one tensor per column
+    if sig.text is not None:  # raw text, tokenized by the server
+        inputs = [{"name": "text", "datatype": "BYTES", "shape": [-1]}]
+    elif sig.tensors is not None:  # a graph's own named tensors, dynamic axes as -1
+        inputs = [{"name": t.name, "datatype": datatype_of(np.empty(0, dtype=t.dtype)),
+                   "shape": [d if isinstance(d, int) else -1 for d in t.shape]}
+                  for t in sig.tensors]
+    elif sig.categorical:  # text does not fit one numeric tensor: one tensor per column
         inputs = [{"name": c.name, "datatype": "BYTES" if c.categories is not None else dtype,
                    "shape": [-1]} for c in sig.inputs]
     return json_response({
@@ -75,9 +81,13 @@ def parse_request(request: Request) -> tuple[dict[str, Any], memoryview | None]:
     return _object(header), memoryview(request.body)[n:]
 
 
-def read(request: Request, columns: list[str]) -> tuple[Any, dict[str, Any]]:
-    """The request's rows, and its JSON header (which the answer is rendered against)."""
+def read(request: Request, columns: list[str], named_tensors: bool = False
+         ) -> tuple[Any, dict[str, Any]]:
+    """The request's rows, and its JSON header (which the answer is rendered against).
+    ``named_tensors``: the model takes its inputs as named tensors, each kept as sent."""
     doc, binary = parse_request(request)
+    if named_tensors:
+        return tensors_of(doc, binary), doc
     return batch_of(doc, binary, columns), doc
 
 
@@ -89,6 +99,24 @@ def _object(doc: Any) -> dict[str, Any]:
 
 def batch_of(doc: dict[str, Any], binary: memoryview | None, columns: list[str]) -> Any:
     """The request's rows: a 2-D array, or a mapping of column name to 1-D array."""
+    tensors = tensors_of(doc, binary)
+    if len(tensors) == 1:
+        (name, arr), = tensors.items()
+        if arr.ndim == 2 or name not in columns:
+            return arr if arr.ndim != 1 else arr.reshape(1, -1)
+    flat = {}
+    for name, arr in tensors.items():
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        if arr.ndim != 1:
+            raise InvalidInputError(f"input {name!r}: a per-column tensor must have shape [rows] "
+                                    f"or [rows, 1], got {list(arr.shape)}")
+        flat[name] = arr
+    return flat
+
+
+def tensors_of(doc: dict[str, Any], binary: memoryview | None) -> dict[str, np.ndarray]:
+    """The request's input tensors by name, each in the shape it was sent."""
     inputs = doc.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         raise InvalidInputError("'inputs' must be a non-empty array of tensors")
@@ -111,19 +139,7 @@ def batch_of(doc: dict[str, Any], binary: memoryview | None, columns: list[str])
             offset += size
         else:
             tensors[name] = from_json(item.get("data"), shape, dtype, name)
-    if len(tensors) == 1:
-        (name, arr), = tensors.items()
-        if arr.ndim == 2 or name not in columns:
-            return arr if arr.ndim != 1 else arr.reshape(1, -1)
-    flat = {}
-    for name, arr in tensors.items():
-        if arr.ndim == 2 and arr.shape[1] == 1:
-            arr = arr[:, 0]
-        if arr.ndim != 1:
-            raise InvalidInputError(f"input {name!r}: a per-column tensor must have shape [rows] "
-                                    f"or [rows, 1], got {list(arr.shape)}")
-        flat[name] = arr
-    return flat
+    return tensors
 
 
 def render(doc: dict[str, Any], served: Served, outputs: dict[str, np.ndarray], name: str
