@@ -15,9 +15,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from modelport.config import VERSION as __version__
 from modelport.errors import ModelportError
-
-__version__ = "0.1.0"
 
 _EXPORTS = {
     "start_run": "modelport.lifecycle.tracking",

@@ -6,6 +6,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# modelport.__version__ — kept here, on the ground floor, so that any layer may name it
+# (the protocols report it) without importing the package's whole public API
+VERSION = "0.1.0"
+
 
 @dataclass(frozen=True)
 class Settings:

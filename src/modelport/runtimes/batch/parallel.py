@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from modelport import errors
+import modelport.errors as errors
 from modelport.errors import InvalidInputError, ModelportError, require
 from modelport.runtimes.batch.reader import Split
 from modelport.runtimes.batch.scoring import (

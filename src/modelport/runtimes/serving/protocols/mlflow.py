@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from modelport import __version__
+from modelport.config import VERSION
 from modelport.errors import InvalidInputError, ModelportError, SchemaError, first_line
 from modelport.runtimes.serving.http import Request, Response, json_response
 from modelport.runtimes.serving.protocols.columnar import columns
@@ -46,7 +46,7 @@ def ping() -> Response:
 
 
 def version() -> Response:
-    return Response(200, __version__.encode(), b"text/plain")
+    return Response(200, VERSION.encode(), b"text/plain")
 
 
 def batch_of(request: Request, names: list[str]) -> tuple[Any, None]:

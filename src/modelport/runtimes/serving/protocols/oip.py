@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from modelport import __version__
+from modelport.config import VERSION
 from modelport.errors import InvalidInputError
 from modelport.runtimes.serving.http import Request, Response, json_response
 from modelport.runtimes.serving.served import Served
@@ -33,7 +33,7 @@ EXTENSIONS = ["binary_tensor_data"]
 
 
 def server_metadata() -> Response:
-    return json_response({"name": "modelport", "version": __version__, "extensions": EXTENSIONS})
+    return json_response({"name": "modelport", "version": VERSION, "extensions": EXTENSIONS})
 
 
 def model_metadata(served: Served, name: str) -> Response:
