@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
 
 from modelport.errors import ArtifactIntegrityError, InvalidInputError, NotFoundError
+from modelport_edge.device import write_atomic
 
 
 def sha256(data: bytes) -> str:
@@ -30,18 +30,11 @@ def _key(digest: str) -> str:
 
 def write_whole(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so a reader sees the old file or the new one, never half:
-    a temp file beside it, synced, then renamed over it."""
+    a temp file beside it, synced, renamed over it, the directory synced — the device
+    runtime's own write (``modelport_edge`` never imports modelport, so the one copy
+    lives there), in a directory made first if need be."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data)
 
 
 class ArtifactStore(Protocol):

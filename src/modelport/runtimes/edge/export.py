@@ -15,7 +15,6 @@ runs — so a healthy device reproduces them exactly, quantized or not.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from modelport.core.artifacts import write_whole
 from modelport.core.formats import get_format
 from modelport.core.formats.onnx import check_parity
 from modelport.core.workspace import Workspace, current
@@ -112,15 +112,7 @@ def export_bundle(ref: str, out: str | Path, key: str | None = None,
     """Build the bundle of ``ref`` and write it to ``out`` (atomically)."""
     bundle = build_bundle(ref, key=key, quantize=quantize, ws=ws)
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(bundle.data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_whole(path, bundle.data)
     return ExportedBundle(bundle.data, bundle.digest, bundle.manifest, path)
 
 
