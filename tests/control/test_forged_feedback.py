@@ -167,19 +167,20 @@ def test_a_refused_stats_write_does_not_freeze_the_controller(tmp_path: Path,
     """On PostgreSQL a version over the column's 220 characters makes the write fail: the
     in-server controller must still step and promote a healthy canary."""
     from modelport.control.controller import Controller
+    from modelport.interfaces.serving_host import serving_app
     from modelport.lifecycle.endpoints import create_endpoint
-    from modelport.runtimes.serving.app import ServingApp
     from modelport.runtimes.serving.repository import Repository
+    from modelport.runtimes.serving.service import InferenceService
 
     ws = Workspace.open(Settings(home=tmp_path / "home", db_url=pg_schema))
     _models(ws)
     create_endpoint("api", "iris:1", ws=ws)
-    app = ServingApp(Repository(["api"], ws=ws), controller=Controller(ws))
+    app = serving_app(InferenceService(Repository(["api"], ws=ws)), controller=Controller(ws))
 
     async def scenario() -> str:
         await app.startup()
         # a row the store refuses, as a 221+ character version once made
-        app.stats.feedback("api", "v" * 300, 1, 1)
+        app.service.stats.feedback("api", "v" * 300, 1, 1)
         ro.start_canary("api", "iris:2", [50, 100], interval_s=1,
                         thresholds={"min_requests": 10}, ws=ws)
         transport = httpx.ASGITransport(app=app)

@@ -69,10 +69,11 @@ def test_an_online_model_serves_over_http(tmp_path) -> None:  # type: ignore[no-
     from modelport.core.store.engine import forget_stores
     from modelport.runtimes.serving.app import ServingApp
     from modelport.runtimes.serving.repository import Repository
+    from modelport.runtimes.serving.service import InferenceService
 
     ws = Workspace.open(Settings(home=tmp_path / "home"))
     train_online("sklearn:iris", "target", "logistic_regression", name="iris-online", ws=ws)
-    app = ServingApp(Repository(["iris-online"], ws=ws))
+    app = ServingApp(InferenceService(Repository(["iris-online"], ws=ws)))
 
     async def scenario() -> httpx.Response:
         await app.startup()

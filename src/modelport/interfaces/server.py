@@ -1,8 +1,9 @@
 """Running the server: configuration, the bind-safety rule, the worker processes.
 
-It composes the serving runtime with the rollout controller (control layer),
-so it sits above both. ``--workers N`` starts N identical servers on one
-socket; the one thing they share is the rate-limit table, made here before the
+It composes the serving runtime with the control-plane work beside it
+(``serving_host``: endpoint and key polling, statistics, the rollout controller,
+edge downloads), so it sits above both. ``--workers N`` starts N identical
+servers on one socket; the one thing they share is the rate-limit table, made here before the
 workers start, so a key's limit holds per server, not per worker.
 
 The app is ASGI too: ``uvicorn --factory modelport.interfaces.server:app_from_env``
@@ -25,6 +26,7 @@ from modelport.control.controller import Controller
 from modelport.core.keys import list_keys
 from modelport.core.workspace import current
 from modelport.errors import InvalidInputError
+from modelport.interfaces.serving_host import serving_app
 from modelport.lifecycle.predlogs import logs_root
 from modelport.runtimes.prediction_log import PredictionLog, check_sample
 from modelport.runtimes.serving import h1, process
@@ -32,6 +34,7 @@ from modelport.runtimes.serving.app import DEFAULT_MAX_BODY, AppConfig, ServingA
 from modelport.runtimes.serving.auth import Guard, is_loopback
 from modelport.runtimes.serving.limits import Buckets
 from modelport.runtimes.serving.repository import Repository, ServeOptions, resolve
+from modelport.runtimes.serving.service import InferenceService
 
 ENV = "MODELPORT_SERVE_CONFIG"
 AUTH_MODES = ("auto", "on", "off")
@@ -96,7 +99,7 @@ def build_app(config: ServeConfig, buckets: Buckets | None = None,
     predlog = None
     if config.log_sample > 0:  # each worker writes its own files: no lock across processes
         predlog = PredictionLog(logs_root(ws), config.log_sample, config.log_retention_s)
-    return ServingApp(repository, guard, app_config, controller, predlog)
+    return serving_app(InferenceService(repository, predlog), guard, app_config, controller)
 
 
 def app_from_env() -> ServingApp:

@@ -14,6 +14,7 @@ from modelport.core.store.engine import forget_stores
 from modelport.core.workspace import Workspace
 from modelport.runtimes.serving.app import ServingApp
 from modelport.runtimes.serving.repository import Repository
+from modelport.runtimes.serving.service import InferenceService
 from servers import Server, serving
 
 
@@ -57,7 +58,7 @@ def server(model_home: Path) -> Iterator[Server]:
 def app(model_home: Path) -> Iterator[tuple[ServingApp, asyncio.AbstractEventLoop]]:
     """The app serving iris in-process, started on a loop the test drives itself."""
     ws = Workspace.open(Settings(home=model_home))
-    served = ServingApp(Repository(["iris"], ws=ws))
+    served = ServingApp(InferenceService(Repository(["iris"], ws=ws)))
     loop = asyncio.new_event_loop()
     loop.run_until_complete(served.startup())
     yield served, loop

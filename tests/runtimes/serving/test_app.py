@@ -13,11 +13,12 @@ from modelport.core.store.engine import forget_stores
 from modelport.core.workspace import Workspace
 from modelport.runtimes.serving.app import AppConfig, ServingApp
 from modelport.runtimes.serving.repository import Repository
+from modelport.runtimes.serving.service import InferenceService
 
 
 def _app(model_home, **config) -> ServingApp:  # type: ignore[no-untyped-def]
     ws = Workspace.open(Settings(home=model_home))
-    return ServingApp(Repository(["iris"], ws=ws), config=AppConfig(**config))
+    return ServingApp(InferenceService(Repository(["iris"], ws=ws)), config=AppConfig(**config))
 
 
 async def _get(app: ServingApp, path: str) -> httpx.Response:
@@ -93,8 +94,9 @@ def test_a_scope_check_without_a_key_fails_closed(model_home) -> None:  # type: 
     from modelport.runtimes.serving.http import Request
 
     ws = Workspace.open(Settings(home=model_home))
-    app = ServingApp(Repository(["iris"], ws=ws), Guard(ws, "on"))
+    app = ServingApp(InferenceService(Repository(["iris"], ws=ws)), Guard(ws, "on"))
     with pytest.raises(UnauthorizedError, match="API key is required"):
         app.allow(Request("GET", "/v2/health/live", {}), "read", "iris")
-    ServingApp(Repository(["iris"], ws=ws)).allow(Request("GET", "/", {}), "read")  # no auth
+    open_app = ServingApp(InferenceService(Repository(["iris"], ws=ws)))
+    open_app.allow(Request("GET", "/", {}), "read")  # no auth
     forget_stores()

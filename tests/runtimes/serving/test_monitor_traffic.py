@@ -30,6 +30,7 @@ from modelport.runtimes.serving.app import ServingApp
 from modelport.runtimes.serving.feedback import record_feedback
 from modelport.runtimes.serving.http import Request
 from modelport.runtimes.serving.repository import Repository
+from modelport.runtimes.serving.service import InferenceService
 
 NUMERIC = ["age", "income", "debt", "tenure", "score"]
 
@@ -62,7 +63,7 @@ def serve_rows(home: Path, frame: pd.DataFrame, name: str = "credit", batch: int
     """Send ``frame`` through the app's MLflow route, logging every request, then flush."""
     ws = Workspace.open(Settings(home=home))
     predlog = PredictionLog(logs_root(ws), sample=1.0, flush_s=3600)
-    served = ServingApp(Repository([name], ws=ws), predlog=predlog)
+    served = ServingApp(InferenceService(Repository([name], ws=ws), predlog))
     loop = asyncio.new_event_loop()
     loop.run_until_complete(served.startup())
     try:

@@ -26,6 +26,7 @@ from modelport.runtimes.prediction_log import PredictionLog
 from modelport.runtimes.serving.app import ServingApp
 from modelport.runtimes.serving.http import Request
 from modelport.runtimes.serving.repository import Repository
+from modelport.runtimes.serving.service import InferenceService
 from servers import start_server, stop_server
 
 COLUMNS = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
@@ -44,7 +45,7 @@ def logged(model_home: Path, tmp_path: Path
            ) -> Iterator[tuple[ServingApp, asyncio.AbstractEventLoop, PredictionLog]]:
     ws = Workspace.open(Settings(home=model_home))
     predlog = PredictionLog(tmp_path / "predictions", sample=1.0, flush_s=3600)
-    served = ServingApp(Repository(["flowers"], ws=ws), predlog=predlog)
+    served = ServingApp(InferenceService(Repository(["flowers"], ws=ws), predlog))
     loop = asyncio.new_event_loop()
     loop.run_until_complete(served.startup())
     yield served, loop, predlog

@@ -9,6 +9,7 @@ from modelport.runtimes.serving.http import Request, Response, json_response, re
 from modelport.runtimes.serving.protocols import oip
 from modelport.runtimes.serving.repository import Repository
 from modelport.runtimes.serving.served import Served
+from modelport.runtimes.serving.service import InferenceService
 
 MAX_VERSION_DIGITS = 9
 
@@ -17,6 +18,7 @@ class App(Protocol):
     """What the /v2 routes need from the serving app."""
 
     repo: Repository
+    service: InferenceService
 
     def allow(self, request: Request, scope: str, model: str | None = None) -> None: ...
 
@@ -66,10 +68,7 @@ async def route(app: App, request: Request, parts: list[str]
     if rest == ["infer"]:
         require_method(request, "POST")
         app.allow(request, "predict", name)
-        if version is None:
-            served, router = app.repo.get(name, request.headers)
-        else:
-            served, router = await app.pinned(request, name, version), None
+        served, router = await app.service.target(name, version, request.key, request.headers)
         outputs, doc = await app.infer(request, served, router, oip.read, request,
                                        served.model.signature.names, served.named_tensors)
         return oip.render(doc, served, outputs, name), served, "v2"

@@ -45,7 +45,7 @@ class ParseTimeoutError(ModelportError):
 def read_now(served: Served, fn: Parse[T], args: tuple[Any, ...]
              ) -> tuple[np.ndarray, Any, T]:
     """``fn(*args)`` then the signature's check: (matrix, batch, context), or a 4xx.
-    (``ServingApp.infer`` runs the same two steps inline for small bodies, one call
+    (``InferenceService.infer`` runs the same two steps inline for small bodies, one call
     less on the hot path, and answers their failures with ``client_error``.)"""
     try:
         batch, context = fn(*args)
