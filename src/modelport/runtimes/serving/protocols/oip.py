@@ -33,7 +33,8 @@ EXTENSIONS = ["binary_tensor_data"]
 
 
 def server_metadata() -> Response:
-    return json_response({"name": "modelport", "version": VERSION, "extensions": EXTENSIONS})
+    return json_response({"name": "modelport", "version": VERSION, "extensions": EXTENSIONS,
+                          "openapi": "/v2/openapi.json"})
 
 
 def model_metadata(served: Served, name: str) -> Response:
