@@ -188,3 +188,16 @@ def test_keys_and_scopes_hold_over_grpc(tmp_path: Path, model_home: Path) -> Non
             assert c.get_model_metadata("iris", headers={"x-api-key": reader}).name == "iris"
         finally:
             c.close()
+
+
+def test_workers_share_the_grpc_port(model_home: Path) -> None:
+    """--workers 2: each worker binds the port (SO_REUSEPORT) and answers on it."""
+    port = free_port()
+    with serving(model_home, "iris", "--workers", "2", "--grpc-port", str(port)):
+        clients = [triton.InferenceServerClient(f"127.0.0.1:{port}") for _ in range(6)]
+        try:  # a connection each: the kernel spreads them over the workers
+            for c in clients:
+                assert _infer(c).as_numpy("prediction").shape[0] == 2
+        finally:
+            for c in clients:
+                c.close()
