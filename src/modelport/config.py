@@ -10,6 +10,19 @@ from pathlib import Path
 # (the protocols report it) without importing the package's whole public API
 VERSION = "0.1.0"
 
+# Which copy of a version answers, for every runtime that loads one (serve, batch, stream,
+# predict, the Python API): "auto" is the ONNX copy when the version has one that passed
+# its parity check at registration, else the native model; "native" and "onnx" force one.
+# One default, here, so the four cannot drift apart again. "auto" because onnxruntime
+# was measured faster on the paths that score few rows per call — serving (a forest 7,783
+# vs 206 requests/s unbatched, benchmarks/results/serving.md), stream micro-batches and
+# predict (64 rows: logistic regression 0.44 vs 6.7 µs/row, forest 17 vs 389) — and on
+# whole batch chunks for linear models (0.09 vs 0.38 µs/row at 100k rows); a forest's
+# 100k-row chunk is the one case measured faster native (11 vs 16 µs/row): pass
+# --runtime native to batch jobs of large tree ensembles.
+RUNTIMES = ("auto", "native", "onnx")
+DEFAULT_RUNTIME = "auto"
+
 
 @dataclass(frozen=True)
 class Settings:

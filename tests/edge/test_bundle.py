@@ -60,7 +60,7 @@ def test_rows_must_fit_the_signature(cancer1: bytes, trust: Trust) -> None:
     model = EdgeModel(read_bundle(cancer1, trust))
     with pytest.raises(ValueError, match="expected rows of 30 values"):
         model.predict([[1.0, 2.0]])
-    with pytest.raises(ValueError, match="no column 'mean radius'"):
+    with pytest.raises(ValueError, match="missing column 'mean radius' in a row"):
         model.predict([{"x": 1}])
 
 

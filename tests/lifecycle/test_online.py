@@ -89,3 +89,25 @@ def test_an_online_model_serves_over_http(tmp_path) -> None:  # type: ignore[no-
     assert outputs["prediction"]["data"] == [0]
     app.repo.close()
     forget_stores()
+
+
+def test_learn_teaches_checked_rows_and_refuses_the_rest(ws: Workspace) -> None:
+    """``learn`` is the online predictor's own verb: the same signature check as
+    ``predict``, so a row it would refuse is never learnt."""
+    from sklearn.datasets import load_breast_cancer
+
+    from modelport.errors import SchemaError
+
+    train_online("sklearn:breast_cancer", "target", "logistic_regression", name="bc", ws=ws)
+    predictor = load("bc", ws=ws)
+    row = load_breast_cancer(as_frame=True).frame.drop(columns="target").iloc[0].to_dict()
+    label = 1 - int(predictor.predict([row])[0])  # teach it the other answer
+    before = predictor.predict_proba([row])[0][label]
+    assert predictor.learn([row] * 200, [label] * 200) == 200  # type: ignore[attr-defined]
+    after = predictor.predict_proba([row])[0]
+    assert after[label] > before and predictor.predict([row])[0] == label
+    with pytest.raises(SchemaError, match="2 rows but 1 labels"):
+        predictor.learn([row, row], [0])  # type: ignore[attr-defined]
+    with pytest.raises(SchemaError, match="mean radius"):
+        predictor.learn([{**row, "mean radius": "wide"}], [0])  # type: ignore[attr-defined]
+    assert np.allclose(predictor.predict_proba([row])[0], after)  # nothing half-learnt

@@ -20,6 +20,7 @@ import numpy as np
 
 from modelport_edge.bundle import Bundle, read_bundle
 from modelport_edge.errors import BundleRejected
+from modelport_edge.matrix import all_finite, refused, rows_to_columns
 from modelport_edge.sessions import session_options
 from modelport_edge.trust import Trust
 
@@ -67,12 +68,15 @@ class EdgeModel:
         if isinstance(rows, Mapping):
             rows = [rows]
         if isinstance(rows, list) and rows and isinstance(rows[0], Mapping):
-            try:
-                rows = [[row[name] for name in self.names] for row in rows]
-            except KeyError as exc:
-                raise ValueError(f"a row has no column {exc.args[0]!r}") from None
+            columns = rows_to_columns(rows, self.names)  # RowError: a ValueError
+            rows = [columns[name] for name in self.names]
+            transpose = True
+        else:
+            transpose = False
         with np.errstate(over="ignore"):  # a number too large for float32: inf, refused
             x = np.asarray(rows, dtype=np.float32)
+        if transpose:
+            x = x.T
         if x.ndim == 1:
             x = x.reshape(1, -1)
         if x.ndim != 2 or x.shape[1] != len(self.names):
@@ -83,14 +87,12 @@ class EdgeModel:
 
     def _refuse_non_finite(self, x: np.ndarray) -> None:
         """Never a silent answer: an infinite value is no feature, and a missing one only
-        reaches a model that takes it (as on the platform's own runtimes)."""
-        bad = np.isinf(x) if self._takes_missing else ~np.isfinite(x)
-        if not bad.any():
+        reaches a model that takes it — the platform's own check (``matrix``)."""
+        if all_finite(x):
             return
-        row, col = (int(i) for i in np.argwhere(bad)[0])
-        what = "a missing" if np.isnan(x[row, col]) else "an infinite"
-        raise ValueError(f"row {row}, column {self.names[col]!r} has {what} value, which "
-                         "this model cannot take — send a finite number")
+        first = next(iter(refused(x, self.names, self._takes_missing).items()), None)
+        if first is not None:
+            raise ValueError(f"row {first[0]}, {first[1]}")
 
     def predict(self, rows: Any) -> dict[str, np.ndarray]:
         return self.predict_matrix(self.matrix(rows))

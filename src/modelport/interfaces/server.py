@@ -22,6 +22,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from modelport.config import DEFAULT_RUNTIME
 from modelport.control.controller import Controller
 from modelport.core.keys import list_keys
 from modelport.core.workspace import current
@@ -49,7 +50,7 @@ class ServeConfig:
     port: int = 8000
     grpc_port: int | None = None  # OIP over gRPC beside HTTP, when set
     workers: int = 1
-    runtime: str = "auto"
+    runtime: str = DEFAULT_RUNTIME
     auth: str = "auto"  # auto: on when any active API key exists
     insecure: bool = False
     max_batch: int = 256

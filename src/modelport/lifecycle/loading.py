@@ -12,13 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from modelport.config import DEFAULT_RUNTIME, RUNTIMES
 from modelport.core.formats import Predictor, get_format
 from modelport.core.workspace import Workspace, current
 from modelport.errors import ExportError, InvalidInputError, MissingDependencyError, NotFoundError
 from modelport.lifecycle.refs import Ref
 from modelport.lifecycle.registry import ModelVersion, get_version
-
-RUNTIMES = ("native", "onnx", "auto")
 
 
 def load_sample(version: ModelVersion, ws: Workspace | None = None) -> np.ndarray | None:
@@ -29,26 +28,36 @@ def load_sample(version: ModelVersion, ws: Workspace | None = None) -> np.ndarra
     return np.load(io.BytesIO(ws.artifacts.get(version.sample_digest)), allow_pickle=False)
 
 
-def load(ref: str | Ref, runtime: str = "native", ws: Workspace | None = None) -> Predictor:
-    """A ``Predictor`` for ``ref``.
-
-    ``runtime="onnx"`` uses the version's checked ONNX export; ``"auto"`` uses it
-    when there is one and the native runtime otherwise.
-    """
+def check_runtime(runtime: str) -> None:
     if runtime not in RUNTIMES:
         raise InvalidInputError(f"unknown runtime {runtime!r} — use one of {', '.join(RUNTIMES)}")
-    ws = current(ws)
-    version = get_version(ref, ws=ws)
+
+
+def artifact_for(version: ModelVersion, runtime: str = DEFAULT_RUNTIME) -> tuple[str, str]:
+    """(format, digest) of the bytes ``runtime`` loads for ``version`` — the one place
+    that choice is made, for in-process loads and for batch workers that load bytes.
+
+    ``"onnx"``: the version's checked ONNX export (an error naming the command that makes
+    one when there is none); ``"auto"``: that export when there is one, else the native
+    artifact; ``"native"``: the artifact as registered."""
+    check_runtime(runtime)
     if runtime == "onnx" and not version.onnx_ready and version.format != "onnx":
         raise NotFoundError(f"{version.ref} has no ONNX export that passed its parity check — "
                             f"create one with: modelport models export-onnx {version.ref}")
     if runtime != "native" and version.onnx_ready:
         assert version.onnx is not None
-        predictor = get_format("onnx").load(ws.artifacts.get(version.onnx["digest"]),
-                                            version.signature)
-    else:
-        predictor = get_format(version.format).load(ws.artifacts.get(version.artifact_digest),
-                                                     version.signature)
+        return "onnx", str(version.onnx["digest"])
+    return version.format, version.artifact_digest
+
+
+def load(ref: str | Ref, runtime: str = DEFAULT_RUNTIME, ws: Workspace | None = None
+         ) -> Predictor:
+    """A ``Predictor`` for ``ref``, from the copy ``artifact_for`` chooses for ``runtime``."""
+    check_runtime(runtime)
+    ws = current(ws)
+    version = get_version(ref, ws=ws)
+    fmt, digest = artifact_for(version, runtime)
+    predictor = get_format(fmt).load(ws.artifacts.get(digest), version.signature)
     if version.signature.text is not None:  # the tokenizer goes before the graph
         from modelport.core.formats.onnx_text import TextPredictor, load_tokenizer
 

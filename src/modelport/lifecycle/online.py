@@ -198,7 +198,7 @@ def _progressive(predictor: Any, matrix: np.ndarray, labels: list[Any], task: st
     model, rows = predictor.model, predictor.rows(matrix)
     for i, (row, label) in enumerate(zip(rows, labels, strict=True), 1):
         score.update(label, model.predict_one(row))
-        model.learn_one(row, label)
+        predictor.learn_one(row, label)
         if i % every == 0:
             run.log_metrics(score.values(), step=i)
     return score.values()

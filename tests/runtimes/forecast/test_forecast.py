@@ -10,11 +10,12 @@ import pytest
 
 from modelport.core.formats import get_format
 from modelport.core.workspace import Workspace
-from modelport.errors import InvalidInputError, SchemaError
+from modelport.errors import InvalidInputError, NotFoundError
 from modelport.lifecycle.loading import load
 from modelport.runtimes.batch import list_jobs
 from modelport.runtimes.forecast import forecast, train_forecast
 from modelport.runtimes.forecast.predict import PastHorizonWarning, load_forecaster
+from modelport.runtimes.serving.repository import resolve
 
 pytest.importorskip("statsforecast", reason="the forecast extra is not installed")
 
@@ -41,7 +42,8 @@ def test_train_chooses_per_series_and_predict_refits_exactly(
                             time_col="month", target="units", id_col="store", n_jobs=1, ws=ws)
     assert result.version.ref == "sales:1" and result.series == 3
     assert sum(result.chosen.values()) == 3 and result.cv_mae > 0
-    version, model = load_forecaster("sales", ws=ws)
+    version, forecaster = load_forecaster("sales", ws=ws)
+    model = forecaster.model
     assert version.format == "forecast" and model.freq == "MS" and model.season_length == 12
     assert set(model.series) == {"s0", "s1", "s2"}
     for chosen in model.series.values():
@@ -74,8 +76,13 @@ def test_train_chooses_per_series_and_predict_refits_exactly(
     [job] = list_jobs(kind="forecast", ws=ws)
     assert (job.status, job.rows, job.model, job.output) == ("succeeded", 24, "sales",
                                                             str(tmp_path / "f.parquet"))
-    with pytest.raises(SchemaError, match="answers a horizon, not feature rows"):
-        load("sales", ws=ws).predict(np.zeros((1, 1)))
+    # a Forecaster, not a Predictor that raises on first use: refused at load, one line
+    with pytest.raises(InvalidInputError, match="answers a horizon, not feature rows"):
+        load("sales", ws=ws)
+    with pytest.raises(NotFoundError, match="nothing to serve"):  # serve-all skips it
+        resolve(None, ws=ws)
+    _, forecaster = load_forecaster("sales", ws=ws)
+    assert forecaster.forecast(levels=[90]).equals(forecast("sales", levels=[90], ws=ws))
 
 
 def test_integer_index_and_many_series_in_parallel(ws: Workspace) -> None:

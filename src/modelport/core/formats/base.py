@@ -87,6 +87,9 @@ class Format(ABC):
 
     name: ClassVar[str]
     extra: ClassVar[str]  # the modelport extra that installs what this format needs
+    # whether its models answer rows through a ``Predictor`` (serve, batch, stream, edge);
+    # a forecast answers a horizon through its own contract, ``Forecaster``, instead
+    predicts: ClassVar[bool] = True
 
     @abstractmethod
     def accepts(self, model: Any) -> bool:

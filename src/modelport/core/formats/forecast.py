@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import io
 import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from modelport.core.formats.base import Format, Predictor
 from modelport.core.signature import Signature
-from modelport.errors import InvalidInputError, SchemaError, UnsafeArtifactError, first_line
+from modelport.errors import InvalidInputError, UnsafeArtifactError, first_line
 
 META_KEY = b"modelport.forecast"
 SCHEMA_VERSION = 1
@@ -75,22 +77,36 @@ class ForecastModel:
                            for k, v in self.series.items()}}
 
 
-class ForecastPredictor(Predictor):
-    """A forecast model behind the common ``Predictor`` face. Forecasts answer a horizon,
-    not feature rows: ``modelport forecast predict`` (or ``runtimes.forecast``) asks them."""
+class Forecaster(ABC):
+    """A loaded forecast model: its own contract, beside ``Predictor`` rather than under it.
 
-    runtime = "forecast"
+    A forecast takes no feature rows: it answers, for every series of the history it
+    holds, the next ``horizon`` values with prediction intervals at ``levels`` (%).
+    ``forecast`` is implemented where the statistics code lives (``runtimes/forecast``),
+    so ``core`` stays free of it.
+
+    >>> forecaster = load_forecaster("sales@champion")         # doctest: +SKIP
+    >>> forecaster.forecast(horizon=28, levels=[90]).head(2)    # doctest: +SKIP
+    """
+
+    runtime: ClassVar[str] = "forecast"
 
     def __init__(self, model: ForecastModel, signature: Signature) -> None:
-        super().__init__(signature)
         self.model = model
+        self.signature = signature
+        self.name: str | None = None
+        self.version: int | None = None
 
-    def matrix(self, batch: Any) -> np.ndarray:
-        raise SchemaError("a forecast model answers a horizon, not feature rows — use: "
-                          "modelport forecast predict REF --horizon H")
+    @property
+    def horizon(self) -> int:
+        """The horizon the model was chosen and measured for by cross-validation."""
+        return self.model.horizon
 
-    def predict_matrix(self, x: np.ndarray) -> np.ndarray:
-        return self.matrix(x)
+    @abstractmethod
+    def forecast(self, horizon: int | None = None, levels: Sequence[int] | None = None,
+                 workers: int | None = None) -> Any:
+        """A DataFrame: one row per series and future step — id, time, ``forecast``,
+        ``lo_L``/``hi_L`` per level, the model that answered."""
 
 
 def _check_table(metadata: Any, size: int) -> None:
@@ -151,6 +167,7 @@ def _check_params(uid: str, chosen: SeriesModel, bad: Any) -> None:
 class ForecastFormat(Format):
     name = "forecast"
     extra = "forecast"
+    predicts = False
 
     def accepts(self, model: Any) -> bool:
         return isinstance(model, ForecastModel)
@@ -201,4 +218,7 @@ class ForecastFormat(Format):
         return model
 
     def predictor(self, model: ForecastModel, signature: Signature) -> Predictor:
-        return ForecastPredictor(model, signature)
+        """None: a forecast model is a ``Forecaster``, which answers a horizon, not rows."""
+        raise InvalidInputError("a forecast model answers a horizon, not feature rows — use "
+                                "modelport.forecast(REF, horizon=H) or: modelport forecast "
+                                "predict REF --horizon H")

@@ -3,11 +3,18 @@
 River models learn one example at a time, so the stream runtime keeps
 teaching the very object it predicts with. ``OnlinePredictor`` is still an
 ordinary ``Predictor`` (serving and batch call ``predict`` on a checked
-matrix like for any model) with one more verb, ``learn``.
+matrix like for any model) with one more verb, ``learn`` — River's two verbs,
+checked by the same signature as ``predict``:
+
+>>> model = modelport.load("clicks-online")          # doctest: +SKIP
+>>> model.learn([{"x": 1.0, "y": 2.0}], [1])          # doctest: +SKIP
+>>> model.predict([{"x": 1.0, "y": 2.0}])             # doctest: +SKIP
+array([1])
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -15,7 +22,7 @@ import orjson
 
 from modelport.core.formats.base import Format, Predictor, module_of
 from modelport.core.signature import Signature
-from modelport.errors import InvalidInputError, first_line
+from modelport.errors import InvalidInputError, SchemaError, first_line
 
 STATE_VERSION = 1
 
@@ -61,6 +68,23 @@ class OnlinePredictor(Predictor):
         classes = self._classes
         return np.asarray([[p.get(c, 0.0) for c in classes] for p in map(proba, rows)],
                           dtype=np.float64).reshape(len(rows), len(classes))
+
+    def learn(self, batch: Any, labels: Sequence[Any]) -> int:
+        """Teach the model ``labels`` for ``batch`` (any form ``predict`` takes), in order;
+        the rows are checked against the signature first, so a row ``predict`` would
+        refuse is never learnt. Returns how many examples were learnt."""
+        rows = self.rows(self.matrix(batch))
+        if len(rows) != len(labels):
+            raise SchemaError(f"{len(rows)} rows but {len(labels)} labels")
+        learn_one = self.learn_one
+        for row, label in zip(rows, labels, strict=True):
+            learn_one(row, label)
+        return len(rows)
+
+    def learn_one(self, row: dict[str, float], label: Any) -> None:
+        """One example, its row already checked and made a dict (``rows``): the stream
+        runtime's per-event step, between which drift may reset the model."""
+        self.model.learn_one(row, label)
 
     def fresh(self) -> OnlinePredictor:
         """The same recipe with nothing learnt — what a drift ``reset`` starts over from."""

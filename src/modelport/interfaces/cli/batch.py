@@ -13,9 +13,18 @@ from typing import Annotated, Any
 
 import typer
 
+from modelport.config import DEFAULT_RUNTIME
 from modelport.interfaces.cli.listing import nothing
 from modelport.interfaces.cli.progress import steps
-from modelport.interfaces.cli.render import console, emit_json, errors, fields, table, when
+from modelport.interfaces.cli.render import (
+    RUNTIME_HELP,
+    console,
+    emit_json,
+    errors,
+    fields,
+    table,
+    when,
+)
 
 batch_app = typer.Typer(help="Batch prediction over CSV/Parquet files.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Batch and forecast jobs: list and inspect.", no_args_is_help=True)
@@ -95,7 +104,7 @@ def predict(
         help="Bad rows: fail (stop), skip (count them) or quarantine (write them aside).")
     ] = "fail",
     proba: Annotated[bool, typer.Option(help="Add class probability columns.")] = True,
-    runtime: Annotated[str, typer.Option(help="native, onnx or auto.")] = "native",
+    runtime: Annotated[str, typer.Option(help=RUNTIME_HELP)] = DEFAULT_RUNTIME,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output.")] = False,
     restart: Annotated[bool, typer.Option(
         help="Discard an unfinished run of this output instead of resuming it.")] = False,

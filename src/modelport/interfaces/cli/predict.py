@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from modelport.interfaces.cli.render import console, table
+from modelport.config import DEFAULT_RUNTIME
+from modelport.interfaces.cli.render import RUNTIME_HELP, console, table
 
 
 def register(app: typer.Typer) -> None:
@@ -19,7 +20,7 @@ def predict(
     input: Annotated[str, typer.Option("--input", "-i", help="CSV/Parquet file or bundled set.")],
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Write predictions here (.csv or .parquet).")] = None,
-    runtime: Annotated[str, typer.Option(help="native, onnx or auto.")] = "native",
+    runtime: Annotated[str, typer.Option(help=RUNTIME_HELP)] = DEFAULT_RUNTIME,
     limit: Annotated[int, typer.Option(help="Rows to show when not writing a file.")] = 10,
 ) -> None:
     """Predict every row of a file and show or write the results."""

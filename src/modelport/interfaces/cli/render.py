@@ -12,6 +12,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from modelport.config import DEFAULT_RUNTIME
+
+RUNTIME_HELP = (f"Which copy answers: auto (the ONNX copy that passed its parity check, when "
+                f"there is one), native or onnx [default: {DEFAULT_RUNTIME}].")
+
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 OnnxFlag = Annotated[bool, typer.Option(
     "--onnx/--no-onnx", help="Register a parity-checked ONNX copy too when the model converts: "

@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 
+from modelport.config import DEFAULT_RUNTIME
 from modelport.errors import InvalidInputError
-from modelport.interfaces.cli.render import console, emit_json, table, when
+from modelport.interfaces.cli.render import RUNTIME_HELP, console, emit_json, table, when
 from modelport.interfaces.cli.signing import signing_app
 
 keys_app = typer.Typer(help="API keys for the inference server.", no_args_is_help=True)
@@ -38,8 +39,7 @@ def serve(
         parser=port_number, help="Also answer OIP over gRPC on this port "
                                  "(tritonclient.grpc, KServe and Triton tools).")] = None,
     workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
-    runtime: Annotated[str, typer.Option(
-        help="auto (ONNX when a checked export exists), native or onnx.")] = "auto",
+    runtime: Annotated[str, typer.Option(help=RUNTIME_HELP)] = DEFAULT_RUNTIME,
     auth: Annotated[str, typer.Option(
         help="API keys: auto (required once any key exists), on or off.")] = "auto",
     insecure: Annotated[bool, typer.Option(

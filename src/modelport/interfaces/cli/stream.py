@@ -11,9 +11,17 @@ from typing import Annotated, Any
 
 import typer
 
+from modelport.config import DEFAULT_RUNTIME
 from modelport.interfaces.cli.listing import nothing
 from modelport.interfaces.cli.progress import Steps
-from modelport.interfaces.cli.render import JsonFlag, console, emit_json, errors, table
+from modelport.interfaces.cli.render import (
+    RUNTIME_HELP,
+    JsonFlag,
+    console,
+    emit_json,
+    errors,
+    table,
+)
 
 stream_app = typer.Typer(help="Streaming inference and online learning.", no_args_is_help=True)
 
@@ -41,6 +49,7 @@ def run(
     dead_letter: Annotated[str | None, typer.Option(
         help="Where malformed events go [default: the source with a .dead suffix]")] = None,
     batch_size: Annotated[int, typer.Option(help="Most events per model call.")] = 256,
+    runtime: Annotated[str, typer.Option(help=RUNTIME_HELP)] = DEFAULT_RUNTIME,
     checkpoint_events: Annotated[int, typer.Option(help="Checkpoint after this many events.")
                                  ] = 20_000,
     checkpoint_seconds: Annotated[float, typer.Option(help="… or after this many seconds.")
@@ -75,7 +84,7 @@ def run(
 
     config = StreamConfig(
         source=source, sink=sink, group=group, consumer=consumer, name=name, labels=labels,
-        learn=learn, dead_letter=dead_letter, batch_size=batch_size,
+        learn=learn, dead_letter=dead_letter, batch_size=batch_size, runtime=runtime,
         checkpoint_events=checkpoint_events, checkpoint_seconds=checkpoint_seconds,
         join_seconds=join_seconds, claim_after=claim_after, drift=drift, on_drift=on_drift,
         retrain_data=retrain_data, log_sample=check_sample(log_sample),

@@ -21,9 +21,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from modelport.config import DEFAULT_RUNTIME
 from modelport.core.signature import Signature
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, ModelportError, NotFoundError, SchemaError
+from modelport.lifecycle.loading import artifact_for, check_runtime
 from modelport.lifecycle.predlogs import logs_root
 from modelport.lifecycle.registry import ModelVersion, get_version, resolve
 from modelport.runtimes.batch import jobs
@@ -39,7 +41,6 @@ from modelport.runtimes.batch.writer import QUARANTINE, Staging
 from modelport.runtimes.prediction_log import PredictionLog, check_sample
 
 Progress = Callable[[int, int | None], None]  # rows done (incl. rejected), rows expected
-RUNTIMES = ("native", "onnx", "auto")
 DEFAULT_BATCH = 65_536
 _SAVE_EVERY = 1.0  # seconds between job-row progress updates
 LOG_FLUSH_S = 1.0  # how often logged rows of a job are written
@@ -74,7 +75,7 @@ class JobReport:
 def predict_job(ref: str, input: str, output: str, *, format: str = "parquet",
                 batch_size: int = DEFAULT_BATCH, workers: int | None = None,
                 keep: Sequence[str] = (), backend: str = "local", on_error: str = "fail",
-                proba: bool = True, runtime: str = "native", overwrite: bool = False,
+                proba: bool = True, runtime: str = DEFAULT_RUNTIME, overwrite: bool = False,
                 restart: bool = False, ray_address: str | None = None,
                 progress: Progress | None = None, log_sample: float = 0.0,
                 ws: Workspace | None = None) -> JobReport:
@@ -137,8 +138,7 @@ def _check_options(batch_size: int, on_error: str, runtime: str) -> None:
     if on_error not in POLICIES:
         raise InvalidInputError(f"unknown --on-error policy {on_error!r} — use one of "
                                 f"{', '.join(POLICIES)}")
-    if runtime not in RUNTIMES:
-        raise InvalidInputError(f"unknown runtime {runtime!r} — use one of {', '.join(RUNTIMES)}")
+    check_runtime(runtime)
 
 
 def _check_columns(files: list[InputFile], version: ModelVersion, keep: Sequence[str]) -> None:
@@ -171,15 +171,9 @@ def _check_columns(files: list[InputFile], version: ModelVersion, keep: Sequence
 
 def _spec(version: ModelVersion, runtime: str, ws: Workspace) -> ModelSpec:
     """The bytes workers load, chosen as ``modelport.load`` would, digest-verified here."""
-    if runtime == "onnx" and not version.onnx_ready:
-        raise NotFoundError(f"{version.ref} has no ONNX export that passed its parity check — "
-                            f"create one with: modelport models export-onnx {version.ref}")
-    if runtime != "native" and version.onnx_ready:
-        assert version.onnx is not None
-        fmt, data = "onnx", ws.artifacts.get(version.onnx["digest"])
-    else:
-        fmt, data = version.format, ws.artifacts.get(version.artifact_digest)
-    return ModelSpec(fmt, data, version.signature.to_dict(), version.name, version.version)
+    fmt, digest = artifact_for(version, runtime)
+    return ModelSpec(fmt, ws.artifacts.get(digest), version.signature.to_dict(), version.name,
+                     version.version)
 
 
 def _open_job(staged: dict[str, Any] | None, version: ModelVersion, input: str, output: str,

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from modelport.core.formats import get_format
-from modelport.core.formats.forecast import ForecastModel
+from modelport.core.formats.forecast import Forecaster, ForecastModel
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, ModelportError
 from modelport.lifecycle.registry import get_version
@@ -37,15 +37,44 @@ INLINE_SERIES = 64  # fewer series than this are not worth starting processes fo
 Task = tuple[str, np.ndarray, str, dict[str, Any]]  # series id, history, model, spec
 
 
-def load_forecaster(ref: str, ws: Workspace | None = None) -> tuple[Any, ForecastModel]:
-    """The model version and its forecast model, refusing a version of another kind."""
+class StatsForecaster(Forecaster):
+    """A forecast version refitted series by series with its stored specification
+    (statsforecast), in worker processes when there are many series."""
+
+    def forecast(self, horizon: int | None = None, levels: Sequence[int] | None = None,
+                 workers: int | None = None) -> Any:
+        h, chosen = self.plan(horizon, levels)
+        return _forecast(self.model, h, chosen, workers)
+
+    def plan(self, horizon: int | None, levels: Sequence[int] | None) -> tuple[int, list[int]]:
+        """The horizon and levels a forecast will use (the model's own by default), checked.
+        A ``horizon`` past the one the model was trained for is allowed, with a
+        ``PastHorizonWarning``: nothing measured how good those further steps are."""
+        model = self.model
+        h = horizon or model.horizon
+        if h < 1:
+            raise InvalidInputError(f"--horizon must be at least 1, got {h}")
+        if h > model.horizon:
+            warnings.warn(PastHorizonWarning(past_horizon(f"{self.name}:{self.version}",
+                                                          model.horizon, h)), stacklevel=3)
+        chosen = sorted({int(v) for v in (levels or model.levels)})
+        if any(not 0 < v < 100 for v in chosen):
+            raise InvalidInputError("prediction interval levels are percentages between 0 "
+                                    "and 100")
+        return h, chosen
+
+
+def load_forecaster(ref: str, ws: Workspace | None = None) -> tuple[Any, StatsForecaster]:
+    """The model version and its ``Forecaster``, refusing a version of another kind."""
     ws = current(ws)
     version = get_version(ref, ws=ws)
     if version.format != "forecast":
         raise InvalidInputError(f"{version.ref} is a {version.format} model, not a forecast — "
                                 "train one with: modelport forecast train")
     model = get_format("forecast").load_model(ws.artifacts.get(version.artifact_digest))
-    return version, model
+    forecaster = StatsForecaster(model, version.signature)
+    forecaster.name, forecaster.version = version.name, version.version
+    return version, forecaster
 
 
 class PastHorizonWarning(UserWarning):
@@ -68,23 +97,15 @@ def forecast(ref: str, horizon: int | None = None, levels: Sequence[int] | None 
     A ``horizon`` past the one the model was trained for is forecast, with a
     ``PastHorizonWarning``: nothing measured how good those further steps are."""
     ws = current(ws)
-    version, model = load_forecaster(ref, ws=ws)
-    h = horizon or model.horizon
-    if h < 1:
-        raise InvalidInputError(f"--horizon must be at least 1, got {h}")
-    if h > model.horizon:
-        warnings.warn(PastHorizonWarning(past_horizon(version.ref, model.horizon, h)),
-                      stacklevel=2)
-    levels = sorted({int(v) for v in (levels or model.levels)})
-    if any(not 0 < v < 100 for v in levels):
-        raise InvalidInputError("prediction interval levels are percentages between 0 and 100")
+    version, forecaster = load_forecaster(ref, ws=ws)
+    h, chosen = forecaster.plan(horizon, levels)
     target = _check_output(output)
     job = jobs.create_job("forecast", version.name, version.version, f"history of {version.ref}",
                           str(target) if target else "-",
-                          {"horizon": h, "levels": levels, "series": len(model.series)},
+                          {"horizon": h, "levels": chosen, "series": len(forecaster.model.series)},
                           input_digest=version.dataset_digest, ws=ws)
     try:
-        frame = _forecast(model, h, levels, workers)
+        frame = _forecast(forecaster.model, h, chosen, workers)
         if target is not None:
             _write(frame, target)
     except BaseException as exc:

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from modelport.errors import ModelportError, NotFoundError
 from modelport.runtimes.serving import asgi, feedback, oip_routes
@@ -43,13 +43,10 @@ from modelport.runtimes.serving.http import (
     require_method,
 )
 from modelport.runtimes.serving.metrics import Metrics
-from modelport.runtimes.serving.parsing import Parse
 from modelport.runtimes.serving.protocols import kserve, mlflow
-from modelport.runtimes.serving.routing import EndpointRouter
 from modelport.runtimes.serving.served import Served
 from modelport.runtimes.serving.service import Call, InferenceService
 
-T = TypeVar("T")
 log = logging.getLogger("modelport.serve")
 access = logging.getLogger("modelport.access")
 
@@ -197,15 +194,6 @@ class ServingApp:
         """Version ``version`` of ``name`` for this request's caller."""
         return await self.service.pinned(name, version, request.key)
 
-    async def infer(self, request: Request, served: Served, router: EndpointRouter | None,
-                    read: Parse[T], *args: Any) -> tuple[dict[str, Any], T]:
-        """The service's answer to this request from ``served`` (which ``router`` chose,
-        if an endpoint did), its body read by ``read(*args)``. The version is named in
-        the response even when it fails."""
-        request.served = served
-        return await self.service.infer(served, router, Call(read, args, len(request.body),
-                                                             request.id))
-
     async def _route(self, request: Request) -> tuple[Response, Served | None, str]:
         parts = request.path.strip("/").split("/")
         head = parts[0]
@@ -218,10 +206,13 @@ class ServingApp:
             return await self._kserve_v1(request, parts[2:])
         if head == "invocations" and len(parts) == 1:
             require_method(request, "POST")
-            served, router = self.service.only(request.headers)
+            service = self.service
+            served, router = service.only(request.headers)
             self.allow(request, "predict", router.name if router else served.name)
-            outputs, _ = await self.infer(request, served, router, mlflow.batch_of, request,
-                                          served.model.signature.names)
+            request.served = served  # named in the response even when this version fails
+            outputs, _ = await service.infer(served, router, Call(
+                mlflow.batch_of, (request, served.model.signature.names), len(request.body),
+                request.id))
             return mlflow.render(outputs), served, "mlflow"
         if len(parts) == 1:
             if head in ("ping", "health"):
@@ -254,9 +245,11 @@ class ServingApp:
         if verb == "predict":
             require_method(request, "POST")
             self.allow(request, "predict", name)
-            served, router = await self.service.target(name, None, request.key,
-                                                       request.headers)
-            outputs, _ = await self.infer(request, served, router, kserve.batch_of, request)
+            service = self.service
+            served, router = service.route(name, request.headers)
+            request.served = served
+            outputs, _ = await service.infer(served, router, Call(
+                kserve.batch_of, (request,), len(request.body), request.id))
             return kserve.render(outputs), served, "kserve_v1"
         if verb:
             raise NotFoundError(f"unknown verb ':{verb}' — use :predict")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from modelport.errors import InvalidInputError, NotFoundError
 from modelport.runtimes.serving.http import Request, Response, json_response, require_method
 from modelport.runtimes.serving.protocols import oip, openapi
 from modelport.runtimes.serving.repository import Repository
 from modelport.runtimes.serving.served import Served
-from modelport.runtimes.serving.service import InferenceService
+from modelport.runtimes.serving.service import Call, InferenceService
 
 MAX_VERSION_DIGITS = 9
 
@@ -25,9 +25,6 @@ class App(Protocol):
     def visible(self, request: Request) -> frozenset[str] | None: ...
 
     async def pinned(self, request: Request, name: str, version: int) -> Served: ...
-
-    async def infer(self, request: Request, served: Served, router: Any, parse: Any,
-                    *args: Any) -> tuple[dict[str, Any], Any]: ...
 
     def record_feedback(self, name: str, request: Request) -> Response: ...
 
@@ -76,9 +73,15 @@ async def route(app: App, request: Request, parts: list[str]
     if rest == ["infer"]:
         require_method(request, "POST")
         app.allow(request, "predict", name)
-        served, router = await app.service.target(name, version, request.key, request.headers)
-        outputs, doc = await app.infer(request, served, router, oip.read, request,
-                                       served.model.signature.names, served.named_tensors)
+        service = app.service
+        if version is None:
+            served, router = service.route(name, request.headers)
+        else:
+            served, router = await service.pinned(name, version, request.key), None
+        request.served = served  # named in the response even when this version fails
+        outputs, doc = await service.infer(served, router, Call(
+            oip.read, (request, served.model.signature.names, served.named_tensors),
+            len(request.body), request.id))
         return oip.render(doc, served, outputs, name), served, "v2"
     if rest == ["feedback"] and version is None:
         require_method(request, "POST")

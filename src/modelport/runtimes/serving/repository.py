@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from modelport.config import DEFAULT_RUNTIME
+from modelport.core.formats import get_format
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, NotFoundError
 from modelport.lifecycle.endpoints import Endpoint, get_endpoint, list_endpoints, revisions
@@ -33,7 +35,7 @@ UNUSED_GRACE_S = 60.0  # a version no policy needs stays loaded this long (insta
 
 @dataclass(frozen=True)
 class ServeOptions:
-    runtime: str = "auto"  # auto: the checked ONNX copy when there is one
+    runtime: str = DEFAULT_RUNTIME
     max_batch: int = 256
     batching: bool = True
 
@@ -49,7 +51,8 @@ class Plan:
 
 def resolve(refs: list[str] | None, ws: Workspace | None = None) -> Plan:
     """Resolve what to serve: ``refs`` (model references or endpoint names), or, when
-    None, every model's champion (else latest version) and every endpoint.
+    None, every model's champion (else latest version) and every endpoint — forecast
+    models aside: they answer a horizon (``modelport forecast predict``), not rows.
 
     The CLI calls it before announcing a server, so a bad reference is one error line
     instead of a banner followed by a failure in every worker; and an empty workspace
@@ -57,7 +60,8 @@ def resolve(refs: list[str] | None, ws: Workspace | None = None) -> Plan:
     ws = current(ws)
     endpoints = {e.name: e for e in list_endpoints(ws=ws)}
     if refs is None:
-        versions = [get_version(Ref(m.name), ws=ws) for m in list_models(ws=ws) if m.versions]
+        versions = [v for v in (get_version(Ref(m.name), ws=ws) for m in list_models(ws=ws)
+                                if m.versions) if get_format(v.format).predicts]
         if not versions and not endpoints:
             raise NotFoundError(
                 f"nothing to serve: the workspace {ws.settings.home} has no model — train one "

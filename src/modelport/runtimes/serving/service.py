@@ -10,8 +10,9 @@ protocol parsed: a name, an optional version, a reader for the rows, a request
 id, the caller's key and the metadata a sticky route may hash (HTTP headers or
 gRPC metadata alike). Rendering, status codes and routes are the transport's.
 
->>> served, router = await service.target("iris", None, caller=None, metadata={})
+>>> served, router = service.route("iris", metadata={})            # doctest: +SKIP
 >>> outputs, _ = await service.infer(served, router, Call(read, (doc,), 120, "r-1"))
+...                                                                 # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -83,13 +84,12 @@ class InferenceService:
             await asyncio.to_thread(self.predlog.close)
         self.repo.close()
 
-    async def target(self, name: str, version: int | None, caller: Any,
-                     metadata: Mapping[str, str]) -> tuple[Served, EndpointRouter | None]:
-        """The version that answers ``name`` (``version``: pinned), and the endpoint router
-        when an endpoint chose it. ``caller``: the API key, or None on a server without."""
-        if version is None:
-            return self.repo.get(name, metadata)
-        return await self.pinned(name, version, caller), None
+    def route(self, name: str, metadata: Mapping[str, str]
+              ) -> tuple[Served, EndpointRouter | None]:
+        """The version that answers ``name``, and the endpoint's router when an endpoint
+        chose it (a sticky policy hashes one of ``metadata``, HTTP headers or gRPC
+        metadata). A version asked for by number is ``pinned``."""
+        return self.repo.get(name, metadata)
 
     def only(self, metadata: Mapping[str, str]) -> tuple[Served, EndpointRouter | None]:
         """The single served model or endpoint, for protocols without a name (MLflow)."""
@@ -97,8 +97,8 @@ class InferenceService:
 
     async def pinned(self, name: str, version: int, caller: Any) -> Served:
         """Version ``version`` of ``name``, loaded on first use on a thread. Behind an
-        endpoint, only the versions of its policy unless the caller is admin (or the
-        server has no keys)."""
+        endpoint, only the versions of its policy unless the caller (its API key; None on
+        a server without keys) is admin."""
         label, served = self.repo.pinned(name, version, caller is None or
                                          "admin" in caller.scopes)
         if served is None:

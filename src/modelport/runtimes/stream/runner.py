@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from modelport.config import DEFAULT_RUNTIME
 from modelport.core.formats import get_format
 from modelport.core.formats.base import Predictor
 from modelport.core.formats.online import OnlinePredictor
@@ -77,7 +78,7 @@ class StreamConfig:
     drift_features: bool = True
     on_drift: str = "none"
     retrain_data: str | None = None
-    runtime: str = "native"
+    runtime: str = DEFAULT_RUNTIME
     log_sample: float = 0.0  # share of event batches logged for `modelport monitor`
     log_retention_s: float | None = None  # logged hours older than this are removed
 
@@ -342,17 +343,23 @@ class StreamRunner:
 
     def _teach(self, joined: list[tuple[dict[str, float] | None, Any, Any]]) -> None:
         """Score each joined prediction, watch its error, and learn from it if learning."""
-        learn_one = self.predictor.model.learn_one if self.config.learn else None  # type: ignore[attr-defined]
+        learn_one = self._learner().learn_one if self.config.learn else None
         score, drift = self.score, self.drift
         for row, prediction, label in joined:
             error = score.update(label, prediction)
             if learn_one is not None:
+                assert row is not None  # a learning stream keeps every row it predicted
                 learn_one(row, label)
                 self.stats.learnt += 1
             if drift is not None and drift.error(error, score.n):
                 self._on_drift()
                 if self.config.learn:  # a reset swaps the model: teach the new one
-                    learn_one = self.predictor.model.learn_one  # type: ignore[attr-defined]
+                    learn_one = self._learner().learn_one
+
+    def _learner(self) -> OnlinePredictor:
+        """The predictor as the online model ``--learn`` was checked to load."""
+        assert isinstance(self.predictor, OnlinePredictor)
+        return self.predictor
 
     def _on_drift(self) -> None:
         action = self.config.on_drift
