@@ -206,7 +206,10 @@ class GrpcTransport:
     async def _target(self, name: str, version: str, context: Any, scope: str) -> Any:
         metadata = _metadata(context)
         caller = self._caller(metadata, scope, name)
-        return await self.app.service.target(name, _version(version), caller, metadata)
+        pinned = _version(version)
+        if pinned is None:
+            return self.app.service.route(name, metadata)
+        return await self.app.service.pinned(name, pinned, caller), None
 
     def _caller(self, metadata: dict[str, str], scope: str, model: str | None = None) -> Any:
         """The request's key, authorized for ``scope`` (on ``model``); None without auth."""
