@@ -11,8 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from modelport.core.store.rest import RestStore
-from modelport.errors import InvalidInputError
 from servers import free_port
 
 pytestmark = pytest.mark.storage_independent
@@ -84,12 +82,3 @@ def test_a_bad_port_is_one_line(tmp_path: Path) -> None:
     result = modelport("server", "--port", "70000", env={"MODELPORT_HOME": str(tmp_path)})
     assert result.returncode == 1
     assert result.stderr.strip() == "error: --port must be 1 to 65535, not 70000"
-
-
-def test_what_the_server_does_not_serve_yet_says_so() -> None:
-    store = RestStore("http://127.0.0.1:9", "mp_x_y")
-    try:
-        with pytest.raises(InvalidInputError, match="jobs are not served by modelport server"):
-            store.jobs.list_jobs(10, None, None, None)
-    finally:
-        store.close()

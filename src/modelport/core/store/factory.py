@@ -12,8 +12,7 @@ def open_store(url: str) -> Store:
 
     >>> open_store("sqlite:///.modelport/modelport.db").registry.list_models()  # doctest: +SKIP
 
-    ``http(s)://`` is a ``modelport server`` (its key in ``MODELPORT_TOKEN``): runs and
-    the registry only, so far.
+    ``http(s)://`` is a ``modelport server`` (its key in ``MODELPORT_TOKEN``).
     """
     scheme = url.split(":", 1)[0].lower()
     if scheme in ("http", "https"):

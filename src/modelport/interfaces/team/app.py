@@ -15,7 +15,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 import modelport
 from modelport.core.workspace import Workspace
 from modelport.errors import StoreUnavailableError, first_line
-from modelport.interfaces.team import registry, runs
+from modelport.interfaces.team import endpoints, jobs, keys, registry, runs, stats, streams
 from modelport.interfaces.team.errors import HANDLERS
 from modelport.runtimes.serving.auth import Guard
 
@@ -40,7 +40,9 @@ def readyz(state: State) -> dict[str, str]:
 def create_app(ws: Workspace, refresh_s: float = 2.0) -> Litestar:
     """The server over ``ws``'s store; keys are re-read every ``refresh_s`` seconds."""
     return Litestar(
-        route_handlers=[healthz, readyz, runs.router, registry.models, registry.lookups],
+        route_handlers=[healthz, readyz, runs.router, registry.models, registry.lookups,
+                        endpoints.router, endpoints.rollouts, jobs.router, keys.router,
+                        stats.router, streams.router],
         state=State({"store": ws.store, "guard": Guard(ws, "on", refresh_s=refresh_s)}),
         exception_handlers=HANDLERS,
         request_max_body_size=MAX_BODY,
