@@ -15,7 +15,16 @@ from litestar.openapi.plugins import JsonRenderPlugin
 import modelport
 from modelport.core.workspace import Workspace
 from modelport.errors import StoreUnavailableError, first_line
-from modelport.interfaces.team import endpoints, jobs, keys, registry, runs, stats, streams
+from modelport.interfaces.team import (
+    endpoints,
+    jobs,
+    keys,
+    registry,
+    rollout,
+    runs,
+    stats,
+    streams,
+)
 from modelport.interfaces.team.errors import HANDLERS
 from modelport.runtimes.serving.auth import Guard
 
@@ -41,9 +50,9 @@ def create_app(ws: Workspace, refresh_s: float = 2.0) -> Litestar:
     """The server over ``ws``'s store; keys are re-read every ``refresh_s`` seconds."""
     return Litestar(
         route_handlers=[healthz, readyz, runs.router, registry.models, registry.lookups,
-                        endpoints.router, endpoints.rollouts, jobs.router, keys.router,
-                        stats.router, streams.router],
-        state=State({"store": ws.store, "guard": Guard(ws, "on", refresh_s=refresh_s)}),
+                        endpoints.router, endpoints.rollouts, rollout.router, jobs.router,
+                        keys.router, stats.router, streams.router],
+        state=State({"ws": ws, "store": ws.store, "guard": Guard(ws, "on", refresh_s=refresh_s)}),
         exception_handlers=HANDLERS,
         request_max_body_size=MAX_BODY,
         openapi_config=OpenAPIConfig(
