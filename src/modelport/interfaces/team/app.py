@@ -16,6 +16,7 @@ import modelport
 from modelport.core.workspace import Workspace
 from modelport.errors import StoreUnavailableError, first_line
 from modelport.interfaces.team import (
+    artifacts,
     endpoints,
     jobs,
     keys,
@@ -51,7 +52,7 @@ def create_app(ws: Workspace, refresh_s: float = 2.0) -> Litestar:
     return Litestar(
         route_handlers=[healthz, readyz, runs.router, registry.models, registry.lookups,
                         endpoints.router, endpoints.rollouts, rollout.router, jobs.router,
-                        keys.router, stats.router, streams.router],
+                        keys.router, stats.router, streams.router, artifacts.router],
         state=State({"ws": ws, "store": ws.store, "guard": Guard(ws, "on", refresh_s=refresh_s)}),
         exception_handlers=HANDLERS,
         request_max_body_size=MAX_BODY,

@@ -6,6 +6,8 @@ server rendered comes back as the same ``ModelportError`` class.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -20,6 +22,7 @@ from modelport.errors import (
 )
 
 TIMEOUT_S = 30.0
+BARE = {401: "unauthorized", 403: "forbidden", 404: "not_found", 413: "too_large"}
 
 
 class Api:
@@ -31,24 +34,49 @@ class Api:
         self.url = redact(url)
         self.client = httpx.Client(base_url=url.rstrip("/") + "/api/v1", headers=headers,
                                    timeout=TIMEOUT_S)
-        self._transport_error = httpx.TransportError
+        self.transport_error = httpx.TransportError
 
-    def call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+    def call(self, method: str, path: str, body: Any = None, *, content: Any = None,
+             timeout: float | None = None, **params: Any) -> Any:
+        """One request: ``body`` as JSON (or raw ``content``), ``params`` as the query
+        (None left out); the answer's JSON, or the server's error raised as its class."""
+        options = {"timeout": timeout} if timeout else {}
         try:
-            response = self.client.request(method, path, json=body, params={
-                k: v for k, v in params.items() if v is not None} or None)
+            response = self.client.request(method, path, json=body, content=content, params={
+                k: v for k, v in params.items() if v is not None} or None, **options)
         except UnicodeEncodeError as exc:  # JSON in UTF-8 cannot carry it: no store could
             raise _unsendable(exc) from exc
-        except self._transport_error as exc:
-            raise StoreUnavailableError(
-                f"modelport server at {self.url} did not answer: {first_line(exc)}") from exc
+        except self.transport_error as exc:
+            raise self._silent(exc) from exc
+        self._check(response)
+        return response.json() if response.content else None
+
+    @contextlib.contextmanager
+    def stream(self, method: str, path: str, timeout: float) -> Iterator[Any]:
+        """A response whose body is read in pieces by the caller, its status checked."""
+        try:
+            with self.client.stream(method, path, timeout=timeout) as response:
+                if response.status_code >= 400:
+                    response.read()
+                self._check(response)
+                yield response
+        except self.transport_error as exc:
+            raise self._silent(exc) from exc
+
+    def _silent(self, exc: Exception) -> StoreUnavailableError:
+        return StoreUnavailableError(
+            f"modelport server at {self.url} did not answer: {first_line(exc)}")
+
+    def _check(self, response: Any) -> None:
+        """The server's JSON error as its own class; a bare status (a HEAD) by its code."""
+        status = response.status_code
+        if status < 400:
+            return
         data = response.json() if response.content else None
-        if response.status_code >= 400:
-            if isinstance(data, dict) and "error" in data:
-                raise from_code(str(data.get("code")), str(data["error"]), response.status_code)
-            raise StoreUnavailableError(f"modelport server at {self.url} answered "
-                                        f"{response.status_code}")
-        return data
+        if isinstance(data, dict) and "error" in data:
+            raise from_code(str(data.get("code")), str(data["error"]), status)
+        raise from_code(BARE.get(status, "store_unavailable"),
+                        f"modelport server at {self.url} answered {status}", status)
 
     def found(self, path: str) -> Any:
         """The record at ``path``, or None where the server answers 404 (none such)."""
