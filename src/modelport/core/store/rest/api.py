@@ -7,6 +7,7 @@ server rendered comes back as the same ``ModelportError`` class.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -30,6 +31,8 @@ class Api:
 
     def __init__(self, url: str, token: str | None) -> None:
         httpx = require("httpx", "server")
+        # one line per store call would bury a worker's own log (INFO under serve)
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.url = redact(url)
         self.client = httpx.Client(base_url=url.rstrip("/") + "/api/v1", headers=headers,
