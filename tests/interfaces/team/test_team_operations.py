@@ -64,6 +64,13 @@ def test_bad_bodies_are_422_naming_the_field(clients: dict[str, TestClient]) -> 
     assert "path" in answer(c.get("/api/v1/jobs/a%00b"), 422)["error"]
     assert "query" in answer(c.get("/api/v1/streams", params={"name": "a\x00"}), 422)["error"]
     assert answer(c.get("/api/v1/jobs", params={"limit": 0}), 400)["code"] == "invalid_input"
+    for policy in ({}, {"routes": [{"version": "iris:1"}]}, {"routes": [{"version": "iris",
+                   "weight": 100}]}, {"routes": [{"version": "iris:1", "weight": "x"}]}):
+        bad = answer(c.post("/api/v1/endpoints", json={"name": "api", "policy": policy,
+                                                       "now": 1.0}), 422)
+        assert "invalid body field 'policy': not a traffic policy" in bad["error"], policy
+    assert answer(c.post("/api/v1/endpoints", json={"name": "a/b", "policy": ONE, "now": 1.0}),
+                  400)["code"] == "invalid_input"
     assert c.get("/api/v1/endpoints").json() == []  # nothing was stored
 
 
@@ -74,7 +81,12 @@ def test_a_rollout_is_refused_under_another_endpoint(clients: dict[str, TestClie
     start = {"rollout": ROLLOUT, "policy": ONE, "event": EVENT}
     assert "belongs to endpoint 'api'" in answer(
         c.post("/api/v1/endpoints/other/rollouts", json=start), 400)["error"]
+    for wrong in ({"kind": "yolo"}, {"state": "exploded"}, {"candidate": "iris@champion"}):
+        odd = {"rollout": {**ROLLOUT, **wrong}, "policy": ONE, "event": EVENT}
+        assert answer(c.post("/api/v1/endpoints/api/rollouts", json=odd), 400)["code"] == \
+            "invalid_input", wrong
     answer(c.post("/api/v1/endpoints/api/rollouts", json=start), 201)
+    assert answer(c.get("/api/v1/endpoints/revisions"), 200)["api"]["revision"] == 2
     moved = {**ROLLOUT, "id": "r2", "revision": 2}
     step = {"rollout": ROLLOUT, "moved": moved, "policy": None, "event": EVENT}
     assert answer(c.post("/api/v1/endpoints/api/rollouts/r1/transitions", json=step),

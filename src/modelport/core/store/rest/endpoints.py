@@ -35,8 +35,8 @@ class RestEndpoints:
         return list(self.api.call("GET", "/endpoints"))
 
     def endpoint_revisions(self) -> dict[str, tuple[float, int]]:
-        return {name: (float(created), int(revision)) for name, (created, revision)
-                in self.api.call("GET", "/endpoints/revisions").items()}
+        return {name: (float(r["created"]), int(r["revision"]))
+                for name, r in self.api.call("GET", "/endpoints/revisions").items()}
 
     def set_policy(self, name: str, policy: dict[str, Any], now: float) -> EndpointRecord:
         return self.api.call(  # type: ignore[no-any-return]
