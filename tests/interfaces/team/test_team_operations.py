@@ -4,15 +4,20 @@ refuse bad input with JSON and the right status, before the store sees it."""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
 
+from modelport.config import Settings
 from modelport.core.keys import create_key
+from modelport.core.store.rest import RestStore
 from modelport.core.workspace import Workspace
+from modelport.errors import ModelportError
 from modelport.interfaces.team import create_app
+from team_server import team_server
 
 ONE = {"routes": [{"version": "iris:1", "weight": 100.0}]}
 ROLLOUT = {"id": "r1", "endpoint": "api", "kind": "canary", "state": "running",
@@ -114,3 +119,27 @@ def test_keys_are_for_admin_keys_only(clients: dict[str, TestClient]) -> None:  
     assert clients["write"].get("/api/v1/jobs").status_code == 200  # write implies read
     assert answer(clients["read"].post("/api/v1/jobs/x/finish", json={
         "status": "failed", "ended": 1.0, "duration": 1.0}), 403)["code"] == "forbidden"
+
+
+@pytest.mark.storage_independent
+def test_a_replica_without_an_admin_key_is_told_what_it_needs(settings: Settings) -> None:
+    with team_server(settings) as (url, admin):
+        _, writer = create_key("replica", ["write"], ws=Workspace.open(settings))
+        store = RestStore(url, writer)
+        try:
+            deadline = time.monotonic() + 10  # the server re-reads its keys every 2 s
+            while True:
+                try:
+                    store.keys.active_keys_by_digest()
+                except ModelportError as exc:
+                    if exc.code == "unauthorized" and time.monotonic() < deadline:
+                        time.sleep(0.2)
+                        continue
+                    assert exc.code == "forbidden" and "needs an admin key" in exc.message
+                    break
+                raise AssertionError("a write key read the server's keys")
+        finally:
+            store.close()
+        store = RestStore(url, admin)
+        assert len(store.keys.active_keys_by_digest()) == 2  # the bootstrap key and the writer's
+        store.close()
