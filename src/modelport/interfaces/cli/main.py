@@ -49,6 +49,7 @@ def _settings(
 from modelport.interfaces.cli import (  # noqa: E402
     batch,
     edge,
+    login,
     monitor,
     predict,
     quickstart,
@@ -61,7 +62,7 @@ from modelport.interfaces.cli import (  # noqa: E402
 )
 
 for module in (quickstart, train, tune, predict, serve, release, batch, stream, edge, monitor,
-               team):
+               team, login):
     module.register(app)
 
 
