@@ -48,6 +48,7 @@ def _settings(
 # imported for their @app.command registrations
 from modelport.interfaces.cli import (  # noqa: E402
     batch,
+    deploy,
     edge,
     monitor,
     predict,
@@ -61,7 +62,7 @@ from modelport.interfaces.cli import (  # noqa: E402
 )
 
 for module in (quickstart, train, tune, predict, serve, release, batch, stream, edge, monitor,
-               team):
+               team, deploy):
     module.register(app)
 
 
