@@ -1,0 +1,153 @@
+"""``modelport build``: a build context that installs only what its models need, carries
+them by digest with their numbers, and starts a server that answers for them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from modelport.config import Settings
+from modelport.core.artifacts import sha256
+from modelport.core.store.engine import forget_stores
+from modelport.core.workspace import Workspace
+from modelport.errors import InvalidInputError
+from modelport.interfaces.deploy.image import ImageSpec, build_context
+from servers import serving
+
+pytestmark = pytest.mark.storage_independent
+
+HEAVY = ("onnxruntime", "onnx", "skl2onnx", "onnxmltools", "lightgbm", "xgboost", "river",
+         "tokenizers", "statsforecast", "ray", "optuna", "litestar", "psycopg")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """iris:1..3 (LogisticRegression; iris:2 has its ONNX copy) and gbm:1 (LightGBM)."""
+    import lightgbm
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    from modelport.lifecycle.loading import export_onnx
+    from modelport.lifecycle.registry import register_model
+
+    home = tmp_path_factory.mktemp("build") / "home"
+    ws = Workspace.open(Settings(home=home))
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    for c in (1.0, 0.5, 0.1):
+        register_model("iris", LogisticRegression(C=c, max_iter=300).fit(X, y), X=X, ws=ws)
+    export_onnx("iris:2", ws=ws)
+    register_model("gbm", lightgbm.LGBMClassifier(n_estimators=5, verbose=-1).fit(X, y), X=X,
+                   ws=ws)
+    forget_stores()
+    return home
+
+
+def names(requirements: list[str]) -> set[str]:
+    return {r.split("==")[0].lower().replace("_", "-") for r in requirements}
+
+
+def test_a_linear_model_needs_none_of_the_heavy_extras(home: Path, tmp_path: Path) -> None:
+    ws = Workspace.open(Settings(home=home))
+    ctx = build_context(ImageSpec(["iris:3"], insecure=True), tmp_path / "ctx", ws=ws)
+    installed = names(ctx.requirements)
+    assert {"scikit-learn", "skops", "numpy"} <= installed
+    assert not installed & set(HEAVY), installed & set(HEAVY)
+    assert all("==" in r for r in ctx.requirements)  # every distribution pinned
+    lines = (ctx.out / "requirements.txt").read_text().splitlines()
+    assert lines[-1] == "modelport==0.1.0"  # no wheel given: from the index
+
+
+@pytest.mark.parametrize(("ref", "runtime", "needed", "not_needed"), [
+    ("iris:2", "auto", {"onnxruntime", "onnx"}, {"skl2onnx", "onnxmltools", "lightgbm"}),
+    ("iris:2", "native", set(), {"onnxruntime", "onnx"}),
+    ("gbm:1", "auto", {"lightgbm"}, {"onnxruntime", "xgboost"}),
+])
+def test_only_what_the_runtime_imports(home: Path, tmp_path: Path, ref: str, runtime: str,
+                                       needed: set[str], not_needed: set[str]) -> None:
+    ws = Workspace.open(Settings(home=home))
+    ctx = build_context(ImageSpec([ref], runtime=runtime, insecure=True), tmp_path / "c", ws=ws)
+    installed = names(ctx.requirements)
+    assert needed <= installed and not installed & not_needed
+
+
+def test_the_dockerfile_runs_serve_unprivileged_and_checked(home: Path, tmp_path: Path) -> None:
+    ws = Workspace.open(Settings(home=home))
+    ctx = build_context(ImageSpec(["iris:3"], insecure=True), tmp_path / "ctx", ws=ws)
+    lines = (ctx.out / "Dockerfile").read_text().splitlines()
+    assert lines[1] == f"FROM python:{sys.version_info.major}.{sys.version_info.minor}-slim"
+    assert "USER 10001:10001" in lines
+    (check,) = [line for line in lines if line.startswith("HEALTHCHECK")]
+    assert "/v2/health/ready" in check
+    digest = ws.store.registry.get_version("iris", 3)["artifact_digest"]
+    assert f'io.modelport.digests="iris:3=sha256:{digest}"' in "\n".join(lines)
+    assert 'ENTRYPOINT ["modelport", "serve"]' in lines
+    cmd = json.loads(lines[-1].removeprefix("CMD "))
+    assert cmd[:3] == ["iris:3", "--host", "0.0.0.0"] and "--insecure" in cmd
+    copied = ctx.out / "workspace" / "artifacts" / "sha256" / digest[:2] / digest[2:]
+    assert sha256(copied.read_bytes()) == digest  # the model, by digest
+
+
+def test_the_context_serves_the_same_version(home: Path, tmp_path: Path) -> None:
+    """What the image's CMD starts, started here: the version keeps its number, and
+    answers as the registry's copy does."""
+    ws = Workspace.open(Settings(home=home))
+    ctx = build_context(ImageSpec(["iris:3"], insecure=True), tmp_path / "ctx", ws=ws)
+    forget_stores()
+    row = {"sepal length (cm)": 6.3, "sepal width (cm)": 2.5, "petal length (cm)": 5.0,
+           "petal width (cm)": 1.9}
+    body = {"inputs": [{"name": k, "shape": [1], "datatype": "FP64", "data": [v]}
+                       for k, v in row.items()]}
+    with serving(ctx.out / "workspace", "iris:3") as server:
+        answer = httpx.post(f"{server.url}/v2/models/iris/versions/3/infer", json=body,
+                            timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["model_version"] == "3"
+        predicted = answer.json()["outputs"][0]["data"]
+    from modelport.lifecycle.loading import load
+
+    expected = load("iris:3", ws=Workspace.open(Settings(home=home))).predict([row])
+    assert predicted == expected.tolist()
+
+
+def test_pull_at_start_carries_no_model(home: Path, tmp_path: Path) -> None:
+    ws = Workspace.open(Settings(home=home))
+    url = "postgresql+psycopg://modelport@db:5432/modelport"
+    ctx = build_context(ImageSpec(["iris:3"], pull_at_start=url,
+                                  artifacts_url="s3://models"), tmp_path / "ctx", ws=ws)
+    assert not (ctx.out / "workspace").exists()
+    dockerfile = (ctx.out / "Dockerfile").read_text()
+    assert f'MODELPORT_DB_URL="{url}"' in dockerfile and "COPY --chown" not in dockerfile
+    assert {"psycopg", "psycopg-binary"} <= names(ctx.requirements)
+    assert "--insecure" not in dockerfile  # the store's API keys apply
+
+
+def test_refusals(home: Path, tmp_path: Path) -> None:
+    ws = Workspace.open(Settings(home=home))
+    with pytest.raises(InvalidInputError, match="has no API keys: pass --insecure"):
+        build_context(ImageSpec(["iris"]), tmp_path / "a", ws=ws)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    with pytest.raises(InvalidInputError, match="is not an empty directory"):
+        build_context(ImageSpec(["iris"], insecure=True), tmp_path / "full", ws=ws)
+    assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
+    with pytest.raises(InvalidInputError, match=r"--wheel: .* is not a wheel file"):
+        build_context(ImageSpec(["iris"], insecure=True, wheel=tmp_path / "full" / "keep.txt"),
+                      tmp_path / "b", ws=ws)
+    with pytest.raises(InvalidInputError, match="invalid model name"):
+        build_context(ImageSpec(["../etc"], insecure=True), tmp_path / "c", ws=ws)
+
+
+def test_the_command_says_what_it_wrote(home: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "MODELPORT_HOME": str(home)}
+    env.pop("MODELPORT_DB_URL", None)
+    out = tmp_path / "ctx"
+    result = subprocess.run([sys.executable, "-m", "modelport", "build", "gbm", "--out",
+                             str(out), "--insecure"], capture_output=True, text=True, env=env,
+                            timeout=120, check=True)
+    assert "gbm:1 (lightgbm" in result.stdout and (out / "Dockerfile").is_file()
