@@ -133,7 +133,11 @@ def dockerfile(spec: ImageSpec, versions: Sequence[ModelVersion]) -> str:
         "ENV " + " ".join(f"{k}={json.dumps(v)}" for k, v in env.items()),
         f"RUN useradd --system --uid {UID} --user-group --no-create-home modelport",
         "COPY requirements.txt /opt/modelport/requirements.txt",
-        "RUN pip install -r /opt/modelport/requirements.txt",
+        # the libraries' own test suites are a sixth of what they install; serving
+        # never imports them
+        "RUN pip install -r /opt/modelport/requirements.txt && find \"$(python -c "
+        "'import sysconfig; print(sysconfig.get_path(\"purelib\"))')\" -depth -type d "
+        "-name tests -exec rm -rf {} +",
         *(["COPY wheels/ /opt/modelport/wheels/",
            "RUN pip install --no-deps /opt/modelport/wheels/*.whl"] if spec.wheel else []),
         # writable by the service user: SQLite's journal and prediction logs live there
