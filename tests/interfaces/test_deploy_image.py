@@ -119,12 +119,16 @@ def test_pull_at_start_carries_no_model(home: Path, tmp_path: Path) -> None:
     ws = Workspace.open(Settings(home=home))
     url = "postgresql+psycopg://modelport@db:5432/modelport"
     ctx = build_context(ImageSpec(["iris:3"], pull_at_start=url,
-                                  artifacts_url="s3://models"), tmp_path / "ctx", ws=ws)
+                                  artifacts_url="file:///mnt/models"), tmp_path / "ctx", ws=ws)
     assert not (ctx.out / "workspace").exists()
     dockerfile = (ctx.out / "Dockerfile").read_text()
     assert f'MODELPORT_DB_URL="{url}"' in dockerfile and "COPY --chown" not in dockerfile
     assert {"psycopg", "psycopg-binary"} <= names(ctx.requirements)
     assert "--insecure" not in dockerfile  # the store's API keys apply
+    # an object store's fsspec client is pinned from this environment, or refused by name
+    with pytest.raises(InvalidInputError, match=r"gcsfs is needed in the image \(to serve these models or reach"):
+        build_context(ImageSpec(["iris:3"], pull_at_start=url, artifacts_url="gs://models"),
+                      tmp_path / "gs", ws=ws)
 
 
 def test_refusals(home: Path, tmp_path: Path) -> None:

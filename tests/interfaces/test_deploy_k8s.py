@@ -71,7 +71,8 @@ def test_every_object_is_valid_for_kubernetes_and_kserve(registry: Workspace) ->
 
 
 def test_traffic_waits_for_warm_models_and_a_stop_drains(registry: Workspace) -> None:
-    deployment = objects(manifests_for(["iris:1"], "img", ws=registry))["Deployment/iris-1"]
+    deployment = objects(manifests_for(["iris:1"], "img", ws=registry, insecure=True))[
+        "Deployment/iris-1"]
     pod = deployment["spec"]["template"]["spec"]
     (serve,) = pod["containers"]
     assert serve["args"][:1] == ["iris:1"]
@@ -87,11 +88,14 @@ def test_traffic_waits_for_warm_models_and_a_stop_drains(registry: Workspace) ->
 
 def test_an_endpoint_needs_the_shared_store(registry: Workspace) -> None:
     with pytest.raises(InvalidInputError, match=r"front is an endpoint.*--store-secret"):
-        manifests_for(["front"], "img", ws=registry)
+        manifests_for(["front"], "img", ws=registry, insecure=True)
     with pytest.raises(InvalidInputError, match="--kserve needs --store-secret"):
-        manifests_for(["iris"], "img", kserve=True, ws=registry)
+        manifests_for(["iris"], "img", kserve=True, ws=registry, insecure=True)
     with pytest.raises(InvalidInputError, match="--replicas must be at least 1"):
-        manifests_for(["iris"], "img", ws=registry, replicas=0)
+        manifests_for(["iris"], "img", ws=registry, replicas=0, insecure=True)
+    # a baked image has no keys: serving it on the pod network without them is a choice
+    with pytest.raises(InvalidInputError, match="own workspace, which has no API keys"):
+        manifests_for(["iris"], "img", ws=registry)
 
 
 @pytest.mark.parametrize(("text", "name"), [("Iris_v2:3", "iris-v2-3"),
@@ -129,12 +133,13 @@ def test_the_schemas_catch_what_the_api_server_would_drop(registry: Workspace) -
 def test_the_command_prints_documents_for_kubectl(registry: Workspace, tmp_path: Path) -> None:
     env = {**os.environ, "MODELPORT_HOME": str(registry.settings.home)}
     env.pop("MODELPORT_DB_URL", None)
-    result = subprocess.run([sys.executable, "-m", "modelport", "k8s", "iris", "--image", "i"],
+    k8s = [sys.executable, "-m", "modelport", "k8s", "--image", "i", "--insecure"]
+    result = subprocess.run([*k8s, "iris"],
                             capture_output=True, text=True, env=env, timeout=60, check=True)
     docs = list(yaml.safe_load_all(result.stdout))
     assert [d["kind"] for d in docs] == ["Deployment", "Service", "HorizontalPodAutoscaler",
                                          "PodDisruptionBudget"]
-    refused = subprocess.run([sys.executable, "-m", "modelport", "k8s", "nope", "--image", "i"],
+    refused = subprocess.run([*k8s, "nope"],
                              capture_output=True, text=True, env=env, timeout=60, check=False)
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
     assert "model 'nope'" in refused.stderr

@@ -66,8 +66,8 @@ def build_context(spec: ImageSpec, out: Path, ws: Workspace | None = None) -> Bu
     _check(spec, out)
     versions = [get_version(ref, ws=ws) for ref in spec.refs]
     needs = serving_needs(versions, spec.runtime)
-    if spec.pull_at_start:
-        needs |= store_needs(spec.pull_at_start)
+    for url in (spec.pull_at_start, spec.artifacts_url):
+        needs |= store_needs(url or "")
     requirements = pinned(needs)
     out.mkdir(parents=True, exist_ok=True)
     if not spec.pull_at_start:  # the image's own workspace: the versions, numbers kept

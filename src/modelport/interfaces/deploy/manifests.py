@@ -27,6 +27,11 @@ def manifests_for(targets: Sequence[str], image: str, *, store_secret: str | Non
     ws = current(ws)
     if not targets:
         raise InvalidInputError("name at least one model or endpoint to deploy")
+    if not store_secret and not options.get("insecure"):
+        raise InvalidInputError(
+            "without --store-secret the replicas serve the image's own workspace, which has "
+            "no API keys: pass --insecure (a mesh or ingress in front checks callers), or "
+            "--store-secret SECRET for a shared store that holds the keys")
     if kserve and not store_secret:
         raise InvalidInputError("--kserve needs --store-secret: KServe starts the modelport "
                                 "runtime image, which reads its models from that store")

@@ -29,9 +29,12 @@ SERVING_NEEDS: dict[str, tuple[str, ...]] = {
     # an ensemble's members may be of any format that can be a member
     "ensemble": ("lightgbm", "xgboost", *_ONNX, "river"),
 }
-# what reaching a shared store at start needs, by URL scheme
+# what reaching a shared store at start needs, by URL scheme: the metadata store's
+# client, or the fsspec implementation of an object store
 STORE_NEEDS: dict[str, tuple[str, ...]] = {
     "postgresql": ("psycopg", "psycopg-binary"), "http": ("httpx",), "https": ("httpx",),
+    "s3": ("s3fs",), "gs": ("gcsfs",), "gcs": ("gcsfs",), "az": ("adlfs",),
+    "abfs": ("adlfs",),
 }
 
 
@@ -48,7 +51,8 @@ def serving_needs(versions: Iterable[ModelVersion], runtime: str = "auto") -> se
 
 
 def store_needs(url: str) -> set[str]:
-    """The client a store URL's scheme needs (``postgresql+psycopg://`` → psycopg)."""
+    """The client a store URL's scheme needs (``postgresql+psycopg://`` → psycopg,
+    ``s3://`` → s3fs)."""
     scheme = url.split("://", 1)[0].split("+", 1)[0] if "://" in url else ""
     return set(STORE_NEEDS.get(scheme, ()))
 
@@ -70,7 +74,8 @@ def pinned(extra: Iterable[str]) -> list[str]:
             dist = metadata.distribution(req.name)
         except metadata.PackageNotFoundError:
             raise InvalidInputError(
-                f"{req.name} is needed to serve these models but is not installed here — "
+                f"{req.name} is needed in the image (to serve these models or reach their "
+                "store) but is not installed here — "
                 "install it (the image pins the versions installed here, the ones the "
                 "models were checked with), then build again") from None
         seen[key] = f"{dist.metadata['Name']}=={dist.version}"
