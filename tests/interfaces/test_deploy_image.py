@@ -126,7 +126,7 @@ def test_pull_at_start_carries_no_model(home: Path, tmp_path: Path) -> None:
     assert {"psycopg", "psycopg-binary"} <= names(ctx.requirements)
     assert "--insecure" not in dockerfile  # the store's API keys apply
     # an object store's fsspec client is pinned from this environment, or refused by name
-    with pytest.raises(InvalidInputError, match=r"gcsfs is needed in the image \(to serve these models or reach"):
+    with pytest.raises(InvalidInputError, match=r"gcsfs is needed in the image \(to serve"):
         build_context(ImageSpec(["iris:3"], pull_at_start=url, artifacts_url="gs://models"),
                       tmp_path / "gs", ws=ws)
 
