@@ -28,11 +28,13 @@ HEAVY = ("onnxruntime", "onnx", "skl2onnx", "onnxmltools", "lightgbm", "xgboost"
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """iris:1..3 (LogisticRegression; iris:2 has its ONNX copy) and gbm:1 (LightGBM)."""
+    """iris:1..3 (LogisticRegression; iris:2 has its ONNX copy), gbm:1 (LightGBM) and the
+    endpoint front (on iris:2)."""
     import lightgbm
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
+    from modelport.lifecycle.endpoints import create_endpoint
     from modelport.lifecycle.loading import export_onnx
     from modelport.lifecycle.registry import register_model
 
@@ -44,6 +46,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     export_onnx("iris:2", ws=ws)
     register_model("gbm", lightgbm.LGBMClassifier(n_estimators=5, verbose=-1).fit(X, y), X=X,
                    ws=ws)
+    create_endpoint("front", "iris:2", ws=ws)
     forget_stores()
     return home
 
@@ -129,6 +132,16 @@ def test_pull_at_start_carries_no_model(home: Path, tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match=r"gcsfs is needed in the image \(to serve"):
         build_context(ImageSpec(["iris:3"], pull_at_start=url, artifacts_url="gs://models"),
                       tmp_path / "gs", ws=ws)
+
+
+def test_an_endpoint_is_read_from_the_store_not_baked(home: Path, tmp_path: Path) -> None:
+    ws = Workspace.open(Settings(home=home))
+    with pytest.raises(InvalidInputError, match=r"front is an endpoint.*--pull-at-start"):
+        build_context(ImageSpec(["front"], insecure=True), tmp_path / "baked", ws=ws)
+    ctx = build_context(ImageSpec(["front"], pull_at_start="https://modelport.example"),
+                        tmp_path / "ctx", ws=ws)
+    assert ctx.out.joinpath("Dockerfile").read_text().count('io.modelport.models="iris:2"') == 1
+    assert {"httpx", "onnxruntime"} <= names(ctx.requirements)  # iris:2's ONNX copy
 
 
 def test_refusals(home: Path, tmp_path: Path) -> None:

@@ -30,7 +30,8 @@ from modelport.config import VERSION, Settings
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError
 from modelport.interfaces.deploy.requirements import pinned, serving_needs, store_needs
-from modelport.lifecycle.registry import ModelVersion, get_version
+from modelport.interfaces.deploy.targets import resolve_targets
+from modelport.lifecycle.registry import ModelVersion
 from modelport.lifecycle.transfer import copy_versions
 
 PORT = 8000
@@ -64,7 +65,13 @@ def build_context(spec: ImageSpec, out: Path, ws: Workspace | None = None) -> Bu
     """Write the build context for ``spec`` into the empty or new directory ``out``."""
     ws = current(ws)
     _check(spec, out)
-    versions = [get_version(ref, ws=ws) for ref in spec.refs]
+    targets = resolve_targets(spec.refs, ws=ws)
+    baked_endpoint = next((t for t in targets if t.needs_store), None)
+    if baked_endpoint is not None and not spec.pull_at_start:
+        raise InvalidInputError(
+            f"{baked_endpoint.text} is an endpoint: rollouts change it in the store, which a "
+            "copy in the image would never see — build it with --pull-at-start STORE_URL")
+    versions = list({v.ref: v for t in targets for v in t.versions}.values())
     needs = serving_needs(versions, spec.runtime)
     for url in (spec.pull_at_start, spec.artifacts_url):
         needs |= store_needs(url or "")

@@ -1,9 +1,8 @@
 """Which manifests ``modelport k8s`` writes for its targets, read from the registry.
 
-A target is a model reference or an endpoint. An endpoint's policy changes while
-it runs (a rollout moves its weights), so its replicas must read the store that
-holds it: an endpoint without ``store_secret`` is refused rather than deployed
-as pods that could never see their next version.
+A target is a model reference or an endpoint (``targets``); an endpoint without
+``store_secret`` is refused rather than deployed as pods that could never see
+their next version.
 """
 
 from __future__ import annotations
@@ -15,8 +14,7 @@ from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError
 from modelport.interfaces.deploy import kserve as ks
 from modelport.interfaces.deploy.kube import DeploySpec, Manifest, serving_objects
-from modelport.lifecycle.endpoints import list_endpoints
-from modelport.lifecycle.registry import get_version
+from modelport.interfaces.deploy.targets import resolve_targets
 
 
 def manifests_for(targets: Sequence[str], image: str, *, store_secret: str | None = None,
@@ -35,25 +33,21 @@ def manifests_for(targets: Sequence[str], image: str, *, store_secret: str | Non
     if kserve and not store_secret:
         raise InvalidInputError("--kserve needs --store-secret: KServe starts the modelport "
                                 "runtime image, which reads its models from that store")
-    endpoints = {e.name: e for e in list_endpoints(ws=ws)}
     files: dict[str, list[Manifest]] = {}
     if kserve:
         files["kserve-runtime.yaml"] = [ks.runtime(image, store_secret or "",
                                                    bool(options.get("insecure")))]
-    for target in targets:
-        spec = DeploySpec(target=target, image=image, store_secret=store_secret, **options)
-        if target in endpoints:
-            if not store_secret:
-                raise InvalidInputError(
-                    f"{target} is an endpoint: its replicas must share the store its rollouts "
-                    "change — pass --store-secret SECRET (with MODELPORT_DB_URL)")
-            versions = [get_version(v, ws=ws) for v in endpoints[target].policy.versions()]
-        else:
-            versions = [get_version(target, ws=ws)]
+    for target in resolve_targets(targets, ws=ws):
+        spec = DeploySpec(target=target.text, image=image, store_secret=store_secret,
+                          **options)
+        if target.needs_store and not store_secret:
+            raise InvalidInputError(
+                f"{target.text} is an endpoint: its replicas must share the store its "
+                "rollouts change — pass --store-secret SECRET (with MODELPORT_DB_URL)")
         if f"{spec.name}.yaml" in files:
             raise InvalidInputError(f"two targets make the name {spec.name!r} — deploy "
                                     "them one at a time")
         files[f"{spec.name}.yaml"] = serving_objects(spec)
         if kserve:
-            files[f"kserve-{spec.name}.yaml"] = [ks.inference_service(spec, versions)]
+            files[f"kserve-{spec.name}.yaml"] = [ks.inference_service(spec, target.versions)]
     return files
