@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -132,6 +133,36 @@ def test_pull_at_start_carries_no_model(home: Path, tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match=r"gcsfs is needed in the image \(to serve"):
         build_context(ImageSpec(["iris:3"], pull_at_start=url, artifacts_url="gs://models"),
                       tmp_path / "gs", ws=ws)
+
+
+def test_pull_at_start_serves_from_the_shared_store(pg_schema: str, tmp_path: Path) -> None:
+    """The image's ENV and CMD, run here on an empty home: the version comes from the
+    shared PostgreSQL and artifact store, and answers."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    from modelport.lifecycle.registry import register_model
+
+    shared = tmp_path / "shared-artifacts"
+    store = Workspace.open(Settings(home=tmp_path / "dev", db_url=pg_schema,
+                                    artifacts_url=str(shared)))
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    register_model("iris", LogisticRegression(max_iter=300).fit(X, y), X=X, ws=store)
+    ctx = build_context(ImageSpec(["iris:1"], pull_at_start=pg_schema,
+                                  artifacts_url=str(shared), insecure=True),
+                        tmp_path / "ctx", ws=store)
+    forget_stores()
+    lines = (ctx.out / "Dockerfile").read_text().splitlines()
+    env = dict(w.split("=", 1) for w in shlex.split(
+        next(line for line in lines if line.startswith("ENV ")).removeprefix("ENV ")))
+    assert env.pop("MODELPORT_HOME") == "/srv/modelport"  # here: an empty directory
+    cmd = json.loads(lines[-1].removeprefix("CMD "))
+    refs = cmd[:cmd.index("--host")]
+    empty = tmp_path / "container-home"
+    with serving(empty, *refs, "--insecure", env=env) as server:
+        answer = httpx.get(f"{server.url}/v2/models/iris/versions/1", timeout=30)
+        assert answer.status_code == 200 and answer.json()["name"] == "iris"
+    assert not (empty / "artifacts").exists()  # nothing was stored in the container
 
 
 def test_an_endpoint_is_read_from_the_store_not_baked(home: Path, tmp_path: Path) -> None:
