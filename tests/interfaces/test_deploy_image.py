@@ -29,12 +29,13 @@ HEAVY = ("onnxruntime", "onnx", "skl2onnx", "onnxmltools", "lightgbm", "xgboost"
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """iris:1..3 (LogisticRegression; iris:2 has its ONNX copy), gbm:1 (LightGBM) and the
-    endpoint front (on iris:2)."""
+    """iris:1..3 (LogisticRegression; iris:2 has its ONNX copy), gbm:1 (LightGBM), mix:1
+    (an ensemble of both) and the endpoint front (on iris:2)."""
     import lightgbm
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
+    from modelport.core.formats.ensemble import Ensemble
     from modelport.lifecycle.endpoints import create_endpoint
     from modelport.lifecycle.loading import export_onnx
     from modelport.lifecycle.registry import register_model
@@ -48,6 +49,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     register_model("gbm", lightgbm.LGBMClassifier(n_estimators=5, verbose=-1).fit(X, y), X=X,
                    ws=ws)
     create_endpoint("front", "iris:2", ws=ws)
+    members = [LogisticRegression(max_iter=300).fit(X, y),
+               lightgbm.LGBMClassifier(n_estimators=5, verbose=-1).fit(X, y)]
+    register_model("mix", Ensemble(members), X=X, ws=ws)
     forget_stores()
     return home
 
@@ -71,6 +75,8 @@ def test_a_linear_model_needs_none_of_the_heavy_extras(home: Path, tmp_path: Pat
     ("iris:2", "auto", {"onnxruntime", "onnx"}, {"skl2onnx", "onnxmltools", "lightgbm"}),
     ("iris:2", "native", set(), {"onnxruntime", "onnx"}),
     ("gbm:1", "auto", {"lightgbm"}, {"onnxruntime", "xgboost"}),
+    # an ensemble needs its members' libraries, read from its manifest — not every library
+    ("mix:1", "auto", {"lightgbm"}, {"onnxruntime", "xgboost", "river"}),
 ])
 def test_only_what_the_runtime_imports(home: Path, tmp_path: Path, ref: str, runtime: str,
                                        needed: set[str], not_needed: set[str]) -> None:

@@ -72,7 +72,7 @@ def build_context(spec: ImageSpec, out: Path, ws: Workspace | None = None) -> Bu
             f"{baked_endpoint.text} is an endpoint: rollouts change it in the store, which a "
             "copy in the image would never see — build it with --pull-at-start STORE_URL")
     versions = list({v.ref: v for t in targets for v in t.versions}.values())
-    needs = serving_needs(versions, spec.runtime)
+    needs = serving_needs(versions, spec.runtime, ws=ws)
     for url in (spec.pull_at_start, spec.artifacts_url):
         needs |= store_needs(url or "")
     requirements = pinned(needs)

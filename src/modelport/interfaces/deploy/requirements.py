@@ -17,6 +17,8 @@ from importlib import metadata
 
 from packaging.requirements import Requirement
 
+from modelport.core.formats.ensemble import EnsembleFormat
+from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError
 from modelport.lifecycle.registry import ModelVersion
 
@@ -26,8 +28,6 @@ _ONNX = ("onnx", "onnxruntime")  # onnx checks a graph before onnxruntime loads 
 SERVING_NEEDS: dict[str, tuple[str, ...]] = {
     "sklearn": (), "lightgbm": ("lightgbm",), "xgboost": ("xgboost",), "onnx": _ONNX,
     "river": ("river",), "forecast": ("statsforecast",),
-    # an ensemble's members may be of any format that can be a member
-    "ensemble": ("lightgbm", "xgboost", *_ONNX, "river"),
 }
 # what reaching a shared store at start needs, by URL scheme: the metadata store's
 # client, or the fsspec implementation of an object store
@@ -38,13 +38,22 @@ STORE_NEEDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def serving_needs(versions: Iterable[ModelVersion], runtime: str = "auto") -> set[str]:
+def serving_needs(versions: Iterable[ModelVersion], runtime: str = "auto",
+                  ws: Workspace | None = None) -> set[str]:
     """The distributions serving ``versions`` with ``runtime`` imports (serve's choice:
-    ``auto`` takes a version's parity-checked ONNX copy when it has one)."""
+    ``auto`` takes a version's parity-checked ONNX copy when it has one; an ensemble
+    needs its members' libraries, read from its manifest)."""
     needed: set[str] = set()
     for version in versions:
-        onnx = runtime != "native" and version.onnx_ready
-        needed.update(_ONNX if onnx else SERVING_NEEDS.get(version.format, ()))
+        if runtime != "native" and version.onnx_ready:
+            formats = ["onnx"]
+        elif version.format == "ensemble":
+            data = current(ws).artifacts.get(version.artifact_digest)  # digest-checked
+            formats = EnsembleFormat().member_formats(data)
+        else:
+            formats = [version.format]
+        for name in formats:
+            needed.update(SERVING_NEEDS.get(name, ()))
         if version.signature.text is not None:
             needed.update((*_ONNX, "tokenizers"))
     return needed
