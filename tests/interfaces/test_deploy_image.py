@@ -18,7 +18,7 @@ from modelport.core.artifacts import sha256
 from modelport.core.store.engine import forget_stores
 from modelport.core.workspace import Workspace
 from modelport.errors import InvalidInputError
-from modelport.interfaces.deploy.image import ImageSpec, build_context
+from modelport.interfaces.deploy.image import ImageSpec, build_context, server_context
 from servers import serving
 
 pytestmark = pytest.mark.storage_independent
@@ -197,6 +197,16 @@ def test_refusals(home: Path, tmp_path: Path) -> None:
         build_context(ImageSpec(["../etc"], insecure=True), tmp_path / "c", ws=ws)
 
 
+def test_the_team_server_image_for_the_chart(tmp_path: Path) -> None:
+    ctx = server_context(tmp_path / "server")
+    assert {"litestar", "uvicorn", "psycopg"} <= names(ctx.requirements)
+    assert not names(ctx.requirements) & {"onnxruntime", "lightgbm", "xgboost"}
+    lines = (ctx.out / "Dockerfile").read_text().splitlines()
+    assert 'ENTRYPOINT ["modelport", "server"]' in lines and "USER 10001:10001" in lines
+    assert "/readyz" in next(line for line in lines if line.startswith("HEALTHCHECK"))
+    assert not (ctx.out / "workspace").exists()
+
+
 def test_the_command_says_what_it_wrote(home: Path, tmp_path: Path) -> None:
     env = {**os.environ, "MODELPORT_HOME": str(home)}
     env.pop("MODELPORT_DB_URL", None)
@@ -205,3 +215,7 @@ def test_the_command_says_what_it_wrote(home: Path, tmp_path: Path) -> None:
                              str(out), "--insecure"], capture_output=True, text=True, env=env,
                             timeout=120, check=True)
     assert "gbm:1 (lightgbm" in result.stdout and (out / "Dockerfile").is_file()
+    both = subprocess.run([sys.executable, "-m", "modelport", "build", "gbm", "--server",
+                           "--out", str(tmp_path / "s")], capture_output=True, text=True,
+                          env=env, timeout=120, check=False)
+    assert both.returncode == 1 and "--server builds the team server's image" in both.stderr

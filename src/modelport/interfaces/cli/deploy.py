@@ -20,9 +20,9 @@ def register(app: typer.Typer) -> None:
 
 
 def build(
-    refs: Annotated[list[str], typer.Argument(help="Models to serve (NAME, NAME:VERSION, "
-                                                   "NAME@ALIAS).")],
     out: Annotated[Path, typer.Option(help="New directory for the build context.")],
+    refs: Annotated[list[str] | None, typer.Argument(
+        help="Models or endpoints to serve (NAME, NAME:VERSION, NAME@ALIAS).")] = None,
     runtime: Annotated[str, typer.Option(help="auto, native or onnx (as for serve).")] = "auto",
     pull_at_start: Annotated[str | None, typer.Option(
         help="Put no model in the image: the container reads this store URL when it "
@@ -34,12 +34,22 @@ def build(
     wheel: Annotated[Path | None, typer.Option(
         help="modelport's wheel to install (default: modelport==VERSION from the index).")
     ] = None,
+    server: Annotated[bool, typer.Option(
+        help="The image of `modelport server` (for the Helm chart) instead: no model.")
+    ] = False,
 ) -> None:
     """Write a container build context (Dockerfile, pinned requirements, the models by
     digest) for docker/podman/buildah build."""
-    from modelport.interfaces.deploy.image import ImageSpec, build_context
+    from modelport.interfaces.deploy.image import ImageSpec, build_context, server_context
 
-    spec = ImageSpec(refs=refs, runtime=runtime, pull_at_start=pull_at_start,
+    if server:
+        if refs:
+            raise InvalidInputError("--server builds the team server's image: name no model")
+        ctx = server_context(out, wheel)
+        console.print(f"build context of modelport server in {out}; "
+                      f"{len(ctx.requirements)} pinned requirements", soft_wrap=True)
+        return
+    spec = ImageSpec(refs=refs or [], runtime=runtime, pull_at_start=pull_at_start,
                      artifacts_url=artifacts_url, insecure=insecure, wheel=wheel)
     ctx = build_context(spec, out)
     served = ", ".join(f"{v.ref} ({v.format}, sha256:{v.artifact_digest[:12]}…)"
