@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import functools
 import json
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import kubernetes_validate
-from importlib_resources import files
 from referencing import Registry, Resource
 
 K8S_VERSION = "1.30"  # the oldest Kubernetes the manifests promise to run on
