@@ -24,7 +24,7 @@ import json
 import shutil
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from modelport.config import VERSION, Settings
@@ -56,7 +56,6 @@ class ImageSpec:
     artifacts_url: str | None = None  # with a SQL store URL: where its artifacts live
     insecure: bool = False  # serve without API keys (a mesh or ingress checks callers)
     wheel: Path | None = None  # modelport's wheel; None: modelport==VERSION from an index
-    extra_args: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -125,7 +124,7 @@ def _check(spec: ImageSpec, out: Path) -> None:
 def serve_args(spec: ImageSpec) -> list[str]:
     """The ``modelport serve`` arguments the container starts with."""
     args = [*spec.refs, "--host", "0.0.0.0", "--port", str(PORT), "--runtime", spec.runtime]
-    return args + (["--insecure"] if spec.insecure else []) + spec.extra_args
+    return args + (["--insecure"] if spec.insecure else [])
 
 
 def labels(versions: Sequence[ModelVersion]) -> dict[str, str]:
