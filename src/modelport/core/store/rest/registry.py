@@ -17,8 +17,8 @@ class RestRegistry:
         return f"/models/{segment(name)}"
 
     def create_version(self, name: str, version: NewVersion, tags: Mapping[str, str],
-                       now: float) -> int:
-        body = {"version": version, "tags": dict(tags), "now": now}
+                       now: float, number: int | None = None) -> int:
+        body = {"version": version, "tags": dict(tags), "now": now, "number": number}
         return int(self.api.call("POST", f"{self._model(name)}/versions", body)["version"])
 
     def referenced_digests(self, digests: Collection[str]) -> set[str]:
