@@ -86,6 +86,19 @@ def test_a_bad_port_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip() == "error: --port must be 1 to 65535, not 70000"
 
 
+def test_the_server_refuses_to_listen_off_loopback_without_auth(tmp_path: Path) -> None:
+    for host in ("0.0.0.0", "192.168.1.20", "::"):
+        result = modelport("server", "--host", host, "--auth", "off",
+                           env={"MODELPORT_HOME": str(tmp_path)})
+        assert result.returncode == 1
+        assert result.stderr.strip() == (f"error: refusing to serve on {host} without "
+                                         "authentication — drop --auth off (clients then send "
+                                         "'Authorization: Bearer KEY')")
+    assert not (tmp_path / "modelport.db").exists()  # refused before the store was opened
+    result = modelport("server", "--auth", "maybe", env={"MODELPORT_HOME": str(tmp_path)})
+    assert result.stderr.strip() == "error: --auth must be on or off, not 'maybe'"
+
+
 def test_what_the_server_does_not_serve_yet_says_so() -> None:
     store = RestStore("http://127.0.0.1:9", "mp_x_y")
     try:
