@@ -15,7 +15,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 import modelport
 from modelport.core.workspace import Workspace
 from modelport.errors import StoreUnavailableError, first_line
-from modelport.interfaces.team import registry, runs
+from modelport.interfaces.team import feed, registry, runs
 from modelport.interfaces.team.errors import HANDLERS
 from modelport.runtimes.serving.auth import Guard
 
@@ -42,8 +42,10 @@ def create_app(ws: Workspace, refresh_s: float = 2.0, auth: bool = True) -> Lite
     ``auth=False`` (for a trial or a benchmark on loopback) lets every call through."""
     guard = Guard(ws, "on", refresh_s=refresh_s) if auth else None
     return Litestar(
-        route_handlers=[healthz, readyz, runs.router, registry.models, registry.lookups],
-        state=State({"store": ws.store, "guard": guard}),
+        route_handlers=[healthz, readyz, runs.router, registry.models, registry.lookups,
+                        feed.router],
+        state=State({"store": ws.store, "guard": guard, "feed": feed.Feed(ws.store)}),
+        lifespan=[feed.polling],
         exception_handlers=HANDLERS,
         request_max_body_size=MAX_BODY,
         openapi_config=OpenAPIConfig(
