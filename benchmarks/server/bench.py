@@ -24,6 +24,7 @@ import base64
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -267,6 +268,7 @@ def main() -> None:
     parser.add_argument("--mlflow-venv", type=Path, default=Path("/tmp/bench-mlflow"))
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop servers, drop databases
     n, versions = (500, 100) if args.quick else (args.runs, args.versions)
     mlflow = ensure_mlflow(args.mlflow_venv)
     version = subprocess.run([str(mlflow), "--version"], capture_output=True,

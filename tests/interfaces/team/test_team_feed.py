@@ -35,8 +35,7 @@ def next_event(stream: Iterator[FeedEvent], timeout: float = 10.0) -> FeedEvent:
 
 
 def test_a_follower_sees_policies_and_job_progress_and_resumes_what_it_missed(
-        settings: Settings) -> None:
-    ws = Workspace.open(settings)
+        settings: Settings, ws: Workspace) -> None:
     endpoints = ws.store.endpoints
     with team_server(settings) as (url, key), httpx.Client(timeout=10) as http:
         with http.stream("GET", f"{url}/api/v1/feed", params={"endpoint": "fraud"},
@@ -80,7 +79,7 @@ def test_a_follower_sees_policies_and_job_progress_and_resumes_what_it_missed(
 
 
 @pytest.mark.storage_independent
-def test_the_feed_refuses_bad_keys_topics_and_ids(settings: Settings) -> None:
+def test_the_feed_refuses_bad_keys_topics_and_ids(settings: Settings, ws: Workspace) -> None:
     with team_server(settings) as (url, key):
         with pytest.raises(FeedError, match="401 an API key is required"):
             next(follow(url, None))

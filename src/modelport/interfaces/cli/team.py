@@ -49,4 +49,19 @@ def server(
         console.print("[bold]admin key (shown once, only its hash is stored):[/bold]")
         console.print(secret, markup=False, highlight=False, soft_wrap=True)
     console.print(f"modelport server on http://{host}:{port}/api/v1", markup=False)
+    log_requests()
     uvicorn.run(create_app(ws, auth=auth == "on"), host=host, port=port, log_level="warning")
+
+
+def log_requests() -> None:
+    """One JSON access log line per request on stderr (``observe`` writes them)."""
+    import logging
+    import sys
+
+    from modelport.interfaces.team.observe import access_log
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access_log.addHandler(handler)
+    access_log.setLevel(logging.INFO)
+    access_log.propagate = False

@@ -38,6 +38,7 @@ def needs(scope: str) -> RouteGuard:
         if time.monotonic() - guard.loaded > guard.refresh_s:
             await anyio.to_thread.run_sync(guard.refresh)
         key = guard.authenticate(dict(connection.headers))
+        connection.scope["state"]["key"] = key.id  # for the access log: the id, not the secret
         if not any(key.allows(s) for s in IMPLIED.get(scope, ())):
             authorize(key, scope)
 

@@ -15,7 +15,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 import modelport
 from modelport.core.workspace import Workspace
 from modelport.errors import StoreUnavailableError, first_line
-from modelport.interfaces.team import feed, registry, runs
+from modelport.interfaces.team import feed, observe, registry, runs
 from modelport.interfaces.team.errors import HANDLERS
 from modelport.runtimes.serving.auth import Guard
 
@@ -41,10 +41,12 @@ def create_app(ws: Workspace, refresh_s: float = 2.0, auth: bool = True) -> Lite
     """The server over ``ws``'s store; keys are re-read every ``refresh_s`` seconds.
     ``auth=False`` (for a trial or a benchmark on loopback) lets every call through."""
     guard = Guard(ws, "on", refresh_s=refresh_s) if auth else None
-    return Litestar(
+    counted = observe.RequestMetrics()
+    app = Litestar(
         route_handlers=[healthz, readyz, runs.router, registry.models, registry.lookups,
-                        feed.router],
-        state=State({"store": ws.store, "guard": guard, "feed": feed.Feed(ws.store)}),
+                        feed.router, observe.metrics],
+        state=State({"store": ws.store, "guard": guard, "feed": feed.Feed(ws.store),
+                     "request_metrics": counted}),
         lifespan=[feed.polling],
         exception_handlers=HANDLERS,
         request_max_body_size=MAX_BODY,
@@ -53,3 +55,5 @@ def create_app(ws: Workspace, refresh_s: float = 2.0, auth: bool = True) -> Lite
             render_plugins=[JsonRenderPlugin(path="/")]),
         logging_config=None,
     )
+    app.asgi_handler = observe.Observe(app.asgi_handler, counted)  # around everything, 404s too
+    return app
