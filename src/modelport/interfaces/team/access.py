@@ -33,12 +33,15 @@ def needs(scope: str) -> RouteGuard:
 
     async def check(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
         guard: Guard | None = connection.app.state.guard
+        state = connection.scope["state"]
         if guard is None:  # auth off: only ever on loopback (``modelport server --auth off``)
+            state["scope"] = scope
             return
         if time.monotonic() - guard.loaded > guard.refresh_s:
             await anyio.to_thread.run_sync(guard.refresh)
         key = guard.authenticate(dict(connection.headers))
-        connection.scope["state"]["key"] = key.id  # for the access log: the id, not the secret
+        # for the access and audit logs: the key's id and name, never its secret
+        state.update(key=key.id, key_name=key.name, scope=scope)
         if not any(key.allows(s) for s in IMPLIED.get(scope, ())):
             authorize(key, scope)
 

@@ -13,9 +13,10 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
 import modelport
+from modelport.core.store.audit import audit_log
 from modelport.core.workspace import Workspace
 from modelport.errors import StoreUnavailableError, first_line
-from modelport.interfaces.team import feed, observe, registry, runs
+from modelport.interfaces.team import audit, feed, observe, registry, runs
 from modelport.interfaces.team.errors import HANDLERS
 from modelport.runtimes.serving.auth import Guard
 
@@ -41,13 +42,13 @@ def create_app(ws: Workspace, refresh_s: float = 2.0, auth: bool = True) -> Lite
     """The server over ``ws``'s store; keys are re-read every ``refresh_s`` seconds.
     ``auth=False`` (for a trial or a benchmark on loopback) lets every call through."""
     guard = Guard(ws, "on", refresh_s=refresh_s) if auth else None
-    counted = observe.RequestMetrics()
+    counted, auditor = observe.RequestMetrics(), audit.Auditor(audit_log(ws.store))
     app = Litestar(
         route_handlers=[healthz, readyz, runs.router, registry.models, registry.lookups,
-                        feed.router, observe.metrics],
+                        feed.router, observe.metrics, audit.router],
         state=State({"store": ws.store, "guard": guard, "feed": feed.Feed(ws.store),
-                     "request_metrics": counted}),
-        lifespan=[feed.polling],
+                     "request_metrics": counted, "auditor": auditor}),
+        lifespan=[feed.polling, audit.recording],
         exception_handlers=HANDLERS,
         request_max_body_size=MAX_BODY,
         openapi_config=OpenAPIConfig(
@@ -55,5 +56,6 @@ def create_app(ws: Workspace, refresh_s: float = 2.0, auth: bool = True) -> Lite
             render_plugins=[JsonRenderPlugin(path="/")]),
         logging_config=None,
     )
-    app.asgi_handler = observe.Observe(app.asgi_handler, counted)  # around everything, 404s too
+    # around everything (404s too): request ids, metrics, the access and audit logs
+    app.asgi_handler = observe.Observe(app.asgi_handler, counted, auditor)
     return app

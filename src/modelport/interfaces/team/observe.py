@@ -3,7 +3,8 @@
 ``Observe`` wraps the whole app (unknown routes and refused bodies included).
 The request id is the client's ``X-Request-Id`` when it is safe to echo and
 log — at most ``MAX_ID`` characters from an allow-list — and a new one
-otherwise; it comes back on every response. The access log line names the
+otherwise; it comes back on every response. Each write is handed to the
+audit log (``audit.Auditor``). The access log line names the
 key by its id, never its secret, and the path without its query string.
 
 ``/metrics`` renders requests by method, route template and status, and a
@@ -25,11 +26,14 @@ from litestar import MediaType, Response, get
 from litestar.datastructures import State
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
+from modelport.core.store.audit import AuditEntry
 from modelport.interfaces.team.access import needs
+from modelport.interfaces.team.audit import Auditor
 from modelport.runtimes.serving.metrics import LATENCY_BUCKETS, Histogram, render_histogram
 
 MAX_ID = 64
 SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
 UNMATCHED = "unmatched"  # the route label of a request no route took (404s, probes of junk)
 access_log = logging.getLogger("modelport.team.access")
 
@@ -70,9 +74,10 @@ def request_id(scope: Scope) -> str:
 class Observe:
     """ASGI middleware around the whole app."""
 
-    def __init__(self, app: ASGIApp, metrics: RequestMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: RequestMetrics, auditor: Auditor) -> None:
         self.app = app
         self.metrics = metrics
+        self.auditor = auditor
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -96,11 +101,17 @@ class Observe:
             seconds = time.perf_counter() - start
             route = scope.get("path_template") or UNMATCHED
             self.metrics.observe(method, route, status, seconds)
+            state = scope["state"]
+            if method not in READS and state.get("scope") not in (None, "read"):  # a write
+                self.auditor.add(AuditEntry(
+                    at=time.time(), key_id=state.get("key"), key_name=state.get("key_name"),
+                    method=method, route=route, path=scope["path"][:512], status=status,
+                    request_id=rid))
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info(json.dumps({
                     "ts": round(time.time(), 3), "request_id": rid, "method": method,
                     "path": scope["path"][:512], "route": route, "status": status,
-                    "ms": round(seconds * 1000, 3), "key": scope["state"].get("key"),
+                    "ms": round(seconds * 1000, 3), "key": state.get("key"),
                     "client": (scope.get("client") or ("", 0))[0]}, ensure_ascii=True))
 
 
