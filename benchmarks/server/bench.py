@@ -99,7 +99,7 @@ def mlflow_server(mlflow: Path, db: str, workdir: Path, auth: bool) -> Server:
         ini = workdir / "basic_auth.ini"
         ini.write_text("[mlflow]\ndefault_permission = READ\n"
                        f"database_uri = sqlite:///{workdir / 'mlflow-auth.db'}\n"
-                       "admin_username = admin\nadmin_password = {MLFLOW_ADMIN.decode()}\n"
+                       f"admin_username = admin\nadmin_password = {MLFLOW_ADMIN.decode()}\n"
                        "authorization_function = "
                        "mlflow.server.auth:authenticate_request_basic_auth\n")
         env = {"MLFLOW_AUTH_CONFIG_PATH": str(ini),

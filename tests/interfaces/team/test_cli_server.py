@@ -13,6 +13,7 @@ import pytest
 
 from modelport.core.store.rest import RestStore
 from modelport.errors import InvalidInputError
+from modelport.interfaces.team.access import check_listening
 from servers import free_port
 
 pytestmark = pytest.mark.storage_independent
@@ -87,16 +88,19 @@ def test_a_bad_port_is_one_line(tmp_path: Path) -> None:
 
 
 def test_the_server_refuses_to_listen_off_loopback_without_auth(tmp_path: Path) -> None:
-    for host in ("0.0.0.0", "192.168.1.20", "::"):
-        result = modelport("server", "--host", host, "--auth", "off",
-                           env={"MODELPORT_HOME": str(tmp_path)})
-        assert result.returncode == 1
-        assert result.stderr.strip() == (f"error: refusing to serve on {host} without "
-                                         "authentication — drop --auth off (clients then send "
-                                         "'Authorization: Bearer KEY')")
+    result = modelport("server", "--host", "0.0.0.0", "--auth", "off",
+                       env={"MODELPORT_HOME": str(tmp_path)})
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("error: refusing to serve on 0.0.0.0 without "
+                                     "authentication — drop --auth off (clients then send "
+                                     "'Authorization: Bearer KEY')")
     assert not (tmp_path / "modelport.db").exists()  # refused before the store was opened
-    result = modelport("server", "--auth", "maybe", env={"MODELPORT_HOME": str(tmp_path)})
-    assert result.stderr.strip() == "error: --auth must be on or off, not 'maybe'"
+    for host in ("192.168.1.20", "::", "10.0.0.1", "example.com"):
+        with pytest.raises(InvalidInputError, match=f"refusing to serve on {host} without"):
+            check_listening(host, auth=False)
+    for host in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
+        check_listening(host, auth=False)
+    check_listening("0.0.0.0", auth=True)
 
 
 def test_what_the_server_does_not_serve_yet_says_so() -> None:

@@ -17,7 +17,7 @@ from modelport.core.store.audit import audit_log
 from modelport.core.workspace import Workspace
 from modelport.errors import StoreUnavailableError, first_line
 from modelport.interfaces.team import audit, feed, observe, registry, runs
-from modelport.interfaces.team.errors import HANDLERS
+from modelport.interfaces.team.errors import HANDLERS, document_errors
 from modelport.runtimes.serving.auth import Guard
 
 MAX_BODY = 4 * 1024 * 1024  # a metadata call is small; artifacts will stream elsewhere
@@ -56,6 +56,7 @@ def create_app(ws: Workspace, refresh_s: float = 2.0, auth: bool = True) -> Lite
             render_plugins=[JsonRenderPlugin(path="/")]),
         logging_config=None,
     )
+    document_errors(app)
     # around everything (404s too): request ids, metrics, the access and audit logs
     app.asgi_handler = observe.Observe(app.asgi_handler, counted, auditor)
     return app
