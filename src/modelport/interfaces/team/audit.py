@@ -12,6 +12,7 @@ for the next try.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -56,9 +57,12 @@ class Auditor:
                 log.warning("audit log: writing %d entries failed: %s", len(batch), exc)
                 self.pending = batch + self.pending
 
-    async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_s)
+    async def run(self, stop: asyncio.Event) -> None:
+        """Write what is pending every ``flush_s`` until ``stop`` is set (a write in flight
+        finishes first), then what is left."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.flush_s)
             if self.pending:
                 await self.flush()
 
@@ -67,13 +71,13 @@ class Auditor:
 async def recording(app: Litestar) -> AsyncIterator[None]:
     """The app's lifespan: entries are written while the server runs and when it stops."""
     auditor: Auditor = app.state.auditor
-    task = asyncio.create_task(auditor.run())
+    stop = asyncio.Event()
+    task = asyncio.create_task(auditor.run(stop))
     try:
         yield
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await auditor.flush()
+        stop.set()
+        await task
 
 
 @get("/", guards=[needs("admin")])

@@ -16,6 +16,7 @@ restarted) it gets one ``reset`` event: re-read the state, then follow.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -105,9 +106,10 @@ class Feed:
         frame = f"id: {self.epoch}-{self.seq}\nevent: reset\ndata: {{}}\n\n".encode()
         return [Event(self.seq, "reset", None, frame)]
 
-    async def run(self) -> None:
-        """Poll the store and publish, until cancelled; a failed read is retried."""
-        while True:
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll the store and publish until ``stop`` is set; a failed read is retried.
+        Stopping waits for a read in flight (its connection goes back to the pool)."""
+        while not stop.is_set():
             try:
                 changes = await anyio.to_thread.run_sync(self.watcher.poll)
             except Exception as exc:  # the store is down for a moment: say so, keep going
@@ -115,18 +117,20 @@ class Feed:
                 changes = []
             for kind, data in changes:
                 self.publish(kind, data)
-            await asyncio.sleep(self.poll_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.poll_s)
 
 
 @asynccontextmanager
 async def polling(app: Litestar) -> AsyncIterator[None]:
     """The app's lifespan: the feed's poller runs while the server does."""
-    task = asyncio.create_task(app.state.feed.run())
+    stop = asyncio.Event()
+    task = asyncio.create_task(app.state.feed.run(stop))
     try:
         yield
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        stop.set()
+        await task
 
 
 def _kinds(topics: str | None) -> frozenset[str]:
