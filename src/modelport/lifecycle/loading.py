@@ -50,11 +50,10 @@ def load(ref: str | Ref, runtime: str = "native", ws: Workspace | None = None) -
         predictor = get_format(version.format).load(ws.artifacts.get(version.artifact_digest),
                                                      version.signature)
     if version.signature.text is not None:  # the tokenizer goes before the graph
-        from modelport.core.formats.onnx_text import TextPredictor, load_tokenizer
+        from modelport.core.formats.onnx_text import text_model
 
-        tokenizer = load_tokenizer(ws.artifacts.get(version.signature.text.tokenizer))
-        predictor = TextPredictor(getattr(predictor, "session", None), version.signature,
-                                  tokenizer, version.signature.text)
+        predictor = text_model(getattr(predictor, "session", None), version.signature,
+                               ws.artifacts.get(version.signature.text.tokenizer))
     predictor.name, predictor.version = version.name, version.version
     return predictor
 

@@ -366,7 +366,7 @@ class ServingApp:
             outputs = await self._predict(served, x)
             if self.predlog is not None:
                 self.predlog.record(served.name, served.version, served.model.signature,
-                                    request.id, x, outputs["prediction"])
+                                    request.id, x, served.predictor.prediction(outputs))
             return outputs, context
         started = time.perf_counter()
         try:
@@ -376,7 +376,7 @@ class ServingApp:
             self.stats.request(router.name, served.label, time.perf_counter() - started,
                                500 if isinstance(exc, SchemaError) else status, None)
             raise
-        prediction = outputs["prediction"]
+        prediction = served.predictor.prediction(outputs)
         self.stats.request(router.name, served.label, time.perf_counter() - started, 200,
                            prediction)
         if self.predlog is not None:
@@ -412,7 +412,7 @@ class ServingApp:
             self.stats.shadow(endpoint, shadow.label, time.perf_counter() - started, False,
                               len(stable), 0)
             return
-        agree = int((outputs["prediction"] == stable).sum())
+        agree = int((shadow.predictor.prediction(outputs) == stable).sum())
         self.stats.shadow(endpoint, shadow.label, time.perf_counter() - started, True,
                           len(stable), agree)
 
