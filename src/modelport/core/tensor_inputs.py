@@ -86,6 +86,14 @@ class TensorBatch:
     def __len__(self) -> int:
         return self.rows
 
+    @property
+    def width(self) -> int:
+        """The padded sequence length of token tensors (0 when nothing is padded): what
+        the batcher buckets requests by."""
+        if not self.pads:
+            return 0
+        return int(self.arrays[next(iter(self.pads))].shape[1])
+
     def __getitem__(self, index: slice) -> TensorBatch:
         return TensorBatch({k: v[index] for k, v in self.arrays.items()}, self.pads)
 
