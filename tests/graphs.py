@@ -184,3 +184,24 @@ def batched(predictor: Any, requests: list[Any]) -> tuple[list[dict[str, np.ndar
         return asyncio.run(fire()), calls
     finally:
         batcher.close()
+
+
+def mlp(features: int = 16, hidden: int = 32, classes: int = 4, seed: int = 0) -> Any:
+    """An image-like float tensor ``pixels`` [batch, features] → MatMul → Relu → MatMul →
+    ``logits``: weights int8 quantization applies to."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    inits = [numpy_helper.from_array((rng.normal(size=s) / np.sqrt(s[0])).astype(np.float32), n)
+             for n, s in (("w1", (features, hidden)), ("w2", (hidden, classes)))]
+    nodes = [helper.make_node("MatMul", ["pixels", "w1"], ["h"]),
+             helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("MatMul", ["r", "w2"], ["logits"])]
+    graph = helper.make_graph(
+        nodes, "mlp",
+        [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["batch", features])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", classes])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    return model
