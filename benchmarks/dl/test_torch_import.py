@@ -177,3 +177,20 @@ def test_the_two_tower_recommender_answers_ids_as_onnxruntime_does(
     (out,) = r.json()["outputs"]
     want = _onnxruntime(root / "recs.onnx", {"user_id": users, "item_id": items})
     np.testing.assert_allclose(np.reshape(out["data"], out["shape"]), want, rtol=1e-6)
+
+
+@pytest.mark.parametrize(("factory", "example", "message"), [
+    ("torch_models", {"input_ids": [[1]]}, "takes MODULE:FACTORY"),
+    ("no_such_module:build", {"input_ids": [[1]]}, "cannot import no_such_module"),
+    ("torch_models:VOCAB", {"input_ids": [[1]]}, "has no function 'VOCAB'"),
+    ("torch_models:TextClassifier", {"user_id": [[1]]}, "forward does not take"),
+    ("torch_models:TextClassifier", {"input_ids": [[1], [2, 3]]}, "ragged"),
+    ("torch_models:TextClassifier", {"input_ids": [["a"]]}, "must hold numbers"),
+])
+def test_bad_factories_and_examples_are_one_clear_line(factory: str, example: dict,
+                                                       message: str, tmp_path: Path) -> None:
+    from modelport.errors import InvalidInputError
+    from modelport.lifecycle.torch_export import export_torch
+
+    with pytest.raises(InvalidInputError, match=message):
+        export_torch(factory, example, tmp_path / "m.onnx")

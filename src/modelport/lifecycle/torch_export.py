@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import json
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -30,9 +29,9 @@ import numpy as np
 
 from modelport.core.text_inputs import IDS, MASK, TYPES
 from modelport.errors import InvalidInputError, first_line, require
+from modelport.lifecycle.importing import read_example
 
 OPSET = 17
-MAX_EXAMPLE_BYTES = 10 * 1024 * 1024
 
 
 def export_torch(factory: str, example: str | Path | Mapping[str, Any], out: Path,
@@ -88,14 +87,7 @@ def _build(factory: str, torch: Any) -> Any:
 def _feeds(example: str | Path | Mapping[str, Any], torch: Any) -> dict[str, Any]:
     """The example's tensors: whole numbers as int64, others as float32."""
     if not isinstance(example, Mapping):
-        path = Path(example)
-        try:
-            if path.stat().st_size > MAX_EXAMPLE_BYTES:
-                raise InvalidInputError(f"the example {path} is larger than "
-                                        f"{MAX_EXAMPLE_BYTES // 2**20} MB")
-            example = json.loads(path.read_bytes())
-        except (OSError, ValueError) as exc:
-            raise InvalidInputError(f"cannot read the example {path}: {exc}") from None
+        example = read_example(Path(example), "example")
     if not isinstance(example, Mapping) or not example:
         raise InvalidInputError("the example must be a JSON object of forward's argument "
                                 "names to values, e.g. {\"input_ids\": [[2, 7, 9]]}")
