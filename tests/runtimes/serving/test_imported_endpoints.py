@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import httpx
 import numpy as np
+import orjson
 import pytest
 
 from graphs import (
@@ -89,9 +90,9 @@ def test_a_canary_between_two_imported_graphs_is_analysed_and_promoted(
             seen[version] += 1
     time.sleep(1.5)  # statistics are published once a second
     Controller(ws).tick()
-    (_, events), = ro.history("recs-ep", ws=ws)
-    assert [e.action for e in events] == ["start", "step"], events[-1].reason
-    assert events[-1].metrics["shift"] > 0  # measured on the graphs' own score output
+    (_, events), = ro.history("recs-ep", ws=ws)  # (the server's own controller ticks too)
+    assert [e.action for e in events][:2] == ["start", "step"], events[-1].reason
+    assert events[1].metrics["shift"] > 0  # measured on the graphs' own score output
     assert get_endpoint("recs-ep", ws=ws).policy.weight_of("recs:2") == 100
     forget_stores()
 
@@ -116,3 +117,21 @@ def test_text_endpoint_answers_labels_of_the_version_it_routed_to(
                                        atol=1e-7)
             assert r.json()["predictions"] == [LABELS[i] for i in want[version].argmax(axis=1)]
             seen[version] += 1
+
+
+def test_kserve_v1_and_mlflow_answer_a_graphs_own_prediction_output(
+        imported: tuple[Server, dict]) -> None:
+    server, want = imported
+    rows = [{"user_id": [int(u)], "item_id": [int(i)]}
+            for u, i in zip(USERS.ravel(), ITEMS.ravel(), strict=True)]
+    with server.client() as c:
+        r = c.post("/v1/models/recs:predict", json={"instances": rows})
+        assert r.status_code == 200, r.text
+        version = r.headers["x-model-version"]
+        np.testing.assert_allclose(np.ravel(r.json()["predictions"]), want[version].ravel(),
+                                   rtol=1e-6)
+    from modelport.runtimes.serving.protocols import mlflow  # one model per server
+
+    scores = np.array([[0.25], [0.5]], dtype=np.float32)
+    assert orjson.loads(mlflow.render({"score": scores, "other": -scores}).body) == {
+        "predictions": [0.25, 0.5]}  # a [rows, 1] output: one value per row
