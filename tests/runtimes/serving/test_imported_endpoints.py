@@ -15,6 +15,7 @@ import pytest
 
 from graphs import (
     LABELS,
+    encoder,
     reference,
     save,
     sentences,
@@ -48,6 +49,8 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server,
         import_onnx(save(recs[i], root / f"recs{i}.onnx"), "recs", ws=ws)
         import_onnx(save(texts[i], root / f"text{i}.onnx"), "reviews", labels=LABELS,
                     tokenizer=root / "tokenizer.json", ws=ws)
+    import_onnx(save(encoder(80), root / "enc.onnx"), "enc", tokenizer=root / "tokenizer.json",
+                ws=ws)
     create_endpoint("recs-ep", "recs:1", ws=ws)
     create_endpoint("reviews-ep", "reviews:1", ws=ws)
     forget_stores()
@@ -55,6 +58,12 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server,
             for i in range(2)}
     want.update({f"reviews:{i + 1}": text_reference(texts[i], tokenizer, TEXTS)
                  for i in range(2)})
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # the mean over real tokens only
+    feeds = {"input_ids": np.array([e.ids for e in tokenizer.encode_batch(TEXTS)]),
+             "attention_mask": np.array([e.attention_mask for e in tokenizer.encode_batch(TEXTS)])}
+    hidden = reference(encoder(80), feeds)["last_hidden_state"]
+    mask = feeds["attention_mask"][:, :, None]
+    want["enc:1"] = (hidden * mask).sum(axis=1) / mask.sum(axis=1)
     with serving(root / "home") as srv:
         for name in ("recs-ep", "reviews-ep"):
             deadline = time.time() + 10
@@ -135,3 +144,18 @@ def test_kserve_v1_and_mlflow_answer_a_graphs_own_prediction_output(
     scores = np.array([[0.25], [0.5]], dtype=np.float32)
     assert orjson.loads(mlflow.render({"score": scores, "other": -scores}).body) == {
         "predictions": [0.25, 0.5]}  # a [rows, 1] output: one value per row
+
+
+def test_an_encoder_answers_one_mean_pooled_embedding_per_text(
+        imported: tuple[Server, dict]) -> None:
+    server, want = imported
+    with server.client() as c:
+        r = c.post("/v1/models/enc:predict", json={"instances": TEXTS})
+        assert r.status_code == 200, r.text
+        np.testing.assert_allclose(r.json()["predictions"], want["enc:1"], rtol=1e-5, atol=1e-6)
+        r = c.post("/v2/models/enc/infer", json={"inputs": [
+            {"name": "text", "datatype": "BYTES", "shape": [len(TEXTS)], "data": TEXTS}]})
+    (out,) = r.json()["outputs"]
+    assert out["name"] == "embedding" and out["shape"] == [len(TEXTS), 8]
+    np.testing.assert_allclose(np.reshape(out["data"], out["shape"]), want["enc:1"], rtol=1e-5,
+                               atol=1e-6)
