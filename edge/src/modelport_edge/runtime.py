@@ -48,6 +48,16 @@ class EdgeModel:
         self.tensors: list[dict[str, Any]] | None = bundle.manifest["signature"].get("tensors")
         classes = bundle.manifest["signature"].get("classes")
         self.classes = None if classes is None else np.asarray(classes)
+        self.text: Any = None  # a text model: its tokenizer before the graph
+        if bundle.manifest["signature"].get("text") is not None:
+            from modelport_edge.text import TextModel
+
+            if self.tensors is None or not isinstance(bundle.manifest.get("tokenizer"), str):
+                raise BundleRejected("incompatible", "a text model's bundle needs its "
+                                                     "tensors and its tokenizer")
+            self.text = TextModel(bundle.manifest["signature"]["text"],
+                                  bundle.manifest["tokenizer"],
+                                  [t["name"] for t in self.tensors], classes)
         options = session_options(threads)  # a bad MODELPORT_ONNX_THREADS: ValueError
         try:
             self.session = ort.InferenceSession(bundle.model_bytes, options,
@@ -69,6 +79,8 @@ class EdgeModel:
     def matrix(self, rows: Any) -> Any:
         """The float32 input matrix, columns in signature order, width checked — or, for
         a graph taking named tensors, those tensors (``feeds``)."""
+        if self.text is not None:
+            return self.text.feeds(rows)
         if self.tensors is not None:
             return self.feeds(rows)
         if isinstance(rows, Mapping):
@@ -125,7 +137,8 @@ class EdgeModel:
     def predict_matrix(self, x: Any) -> dict[str, np.ndarray]:
         if self.tensors is not None:  # a graph answers its own named outputs
             names = [o.name for o in self.session.get_outputs()]
-            return dict(zip(names, self.session.run(names, x), strict=True))
+            out = dict(zip(names, self.session.run(names, x), strict=True))
+            return out if self.text is None else self.text.answers(x, out[names[0]])
         out = self.session.run(None, {self._input: x})
         if self.classes is None:
             return {"prediction": np.asarray(out[0], dtype=np.float64).reshape(-1)}

@@ -1,6 +1,7 @@
 """Edge bundles of imported graphs: the graph itself or its int8 copy, compared with the
 graph as imported on the input example (in the manifest), answered on the device by name;
-a text model and a graph without an example are refused with the reason."""
+a text model's tokenizer goes with it, so the device answers raw text as the server does;
+a graph without an example is refused with the reason."""
 
 from __future__ import annotations
 
@@ -10,7 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from graphs import LABELS, mlp, reference, save, text_classifier, two_tower, word_piece
+from graphs import (
+    LABELS,
+    encoder,
+    mlp,
+    reference,
+    save,
+    sentences,
+    text_classifier,
+    text_reference,
+    two_tower,
+    word_piece,
+)
 from modelport.config import Settings
 from modelport.core.store.engine import forget_stores
 from modelport.core.workspace import Workspace
@@ -79,14 +91,36 @@ def test_a_recommender_runs_on_the_device_by_input_name(ws: Workspace, trust: Tr
                                   reference(model, feeds)["score"])
 
 
-def test_text_models_and_graphs_without_an_example_are_refused(ws: Workspace,
-                                                              tmp_path: Path) -> None:
+def test_a_graph_without_an_example_is_refused(ws: Workspace, tmp_path: Path) -> None:
     import_onnx(save(mlp(seed=1), tmp_path / "bare.onnx"), "dl-bare", ws=ws)
     with pytest.raises(ExportError, match=r"no input example.*--input-example"):
         build_bundle("dl-bare", key="release", ws=ws)
 
-    word_piece(tmp_path / "tokenizer.json")
-    import_onnx(save(text_classifier(80), tmp_path / "t.onnx"), "dl-text", labels=LABELS,
-                tokenizer=tmp_path / "tokenizer.json", input_example=["good"], ws=ws)
-    with pytest.raises(ExportError, match=r"text model.*tokenizer"):
-        build_bundle("dl-text", key="release", ws=ws)
+
+def test_a_text_model_carries_its_tokenizer_to_the_device(ws: Workspace, trust: Trust,
+                                                          tmp_path: Path) -> None:
+    tokenizer = word_piece(tmp_path / "tokenizer.json")
+    model = text_classifier(80, seed=7)
+    texts = sentences(6, seed=4)
+    import_onnx(save(model, tmp_path / "t.onnx"), "dl-text", labels=LABELS,
+                tokenizer=tmp_path / "tokenizer.json", input_example=texts, ws=ws)
+    plain = EdgeModel(read_bundle(build_bundle("dl-text", key="release", ws=ws).data, trust))
+    assert health_check(plain).ok
+    got = plain.predict(texts)
+    want = text_reference(model, tokenizer, texts)
+    np.testing.assert_allclose(got["probabilities"], want, rtol=1e-6, atol=1e-7)
+    assert got["prediction"].tolist() == [LABELS[i] for i in want.argmax(axis=1)]
+    bundle = read_bundle(build_bundle("dl-text", key="release", quantize="int8", ws=ws).data,
+                         trust)
+    parity = bundle.manifest["parity"]
+    assert parity["output"] == "probabilities" and parity["rows"] == 6
+    assert parity["labels_agree"] == 1.0 and parity["passed"]
+    assert bundle.manifest["quantized"]["integer_ops"] > 0
+    assert health_check(EdgeModel(bundle)).ok
+    with pytest.raises(ValueError, match="list of texts"):
+        plain.predict([3])
+
+    import_onnx(save(encoder(80), tmp_path / "enc.onnx"), "dl-enc",
+                tokenizer=tmp_path / "tokenizer.json", input_example=texts, ws=ws)
+    device = EdgeModel(read_bundle(build_bundle("dl-enc", key="release", ws=ws).data, trust))
+    assert device.predict(texts)["embedding"].shape == (6, 8) and health_check(device).ok

@@ -73,6 +73,8 @@ def build_bundle(ref: str, key: str | None = None, quantize: str | None = None,
                                        version.artifact_digest}, part.quantized,
                              part.parity,
                              {"source_onnx": version.artifact_size, "model": len(part.data)})
+        if part.tokenizer is not None:
+            manifest["tokenizer"] = part.tokenizer
         return _signed(manifest, part.data, part.smoke, private)
     if not version.onnx_ready:
         version = export_onnx(version.ref, ws=ws)
