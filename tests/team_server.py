@@ -1,4 +1,4 @@
-"""A real ``modelport server`` for tests: uvicorn in a thread on a free port."""
+"""A real ``modelport server`` (or ``modelport ui``) for tests: uvicorn in a thread, a free port."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 
 import uvicorn
+from litestar import Litestar
 
 from modelport.config import Settings
 from modelport.core.workspace import Workspace
@@ -17,13 +18,10 @@ from servers import free_port
 
 
 @contextlib.contextmanager
-def team_server(settings: Settings) -> Iterator[tuple[str, str]]:
-    """(URL, admin key) of a server over ``settings``' store, for a ``with`` block."""
-    ws = Workspace.open(settings)
-    secret = bootstrap_key(ws)
-    assert secret is not None, "a fresh store has no admin key yet"
+def serving(app: Litestar) -> Iterator[str]:
+    """The URL of ``app`` served on 127.0.0.1, for a ``with`` block."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(ws), host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -33,7 +31,17 @@ def team_server(settings: Settings) -> Iterator[tuple[str, str]]:
             raise RuntimeError("modelport server did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}", secret
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@contextlib.contextmanager
+def team_server(settings: Settings) -> Iterator[tuple[str, str]]:
+    """(URL, admin key) of a server over ``settings``' store, for a ``with`` block."""
+    ws = Workspace.open(settings)
+    secret = bootstrap_key(ws)
+    assert secret is not None, "a fresh store has no admin key yet"
+    with serving(create_app(ws)) as url:
+        yield url, secret

@@ -19,7 +19,7 @@ import anyio.to_thread
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
-from modelport.core.keys import create_key, list_keys
+from modelport.core.keys import ApiKey, create_key, list_keys
 from modelport.core.workspace import Workspace
 from modelport.runtimes.serving.auth import Guard, authorize
 
@@ -31,14 +31,19 @@ def needs(scope: str) -> RouteGuard:
     """A Litestar guard: 401 without a known key, 403 without ``scope``."""
 
     async def check(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
-        guard: Guard = connection.app.state.guard
-        if time.monotonic() - guard.loaded > guard.refresh_s:
-            await anyio.to_thread.run_sync(guard.refresh)
-        key = guard.authenticate(dict(connection.headers))
+        key = await presented_key(connection)
         if not any(key.allows(s) for s in IMPLIED.get(scope, ())):
             authorize(key, scope)
 
     return check
+
+
+async def presented_key(connection: ASGIConnection) -> ApiKey:  # type: ignore[type-arg]
+    """The key the request presents (401 without a known one), keys re-read when stale."""
+    guard: Guard = connection.app.state.guard
+    if time.monotonic() - guard.loaded > guard.refresh_s:
+        await anyio.to_thread.run_sync(guard.refresh)
+    return guard.authenticate(dict(connection.headers))
 
 
 def bootstrap_key(ws: Workspace) -> str | None:

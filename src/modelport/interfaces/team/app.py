@@ -16,6 +16,8 @@ import modelport
 from modelport.core.workspace import Workspace
 from modelport.errors import StoreUnavailableError, first_line
 from modelport.interfaces.team import registry, runs
+from modelport.interfaces.team.dashboard import ROUTES as DASHBOARD
+from modelport.interfaces.team.dashboard.local import LocalGuard
 from modelport.interfaces.team.errors import HANDLERS
 from modelport.runtimes.serving.auth import Guard
 
@@ -37,11 +39,17 @@ def readyz(state: State) -> dict[str, str]:
     return {"status": "ready"}
 
 
-def create_app(ws: Workspace, refresh_s: float = 2.0) -> Litestar:
-    """The server over ``ws``'s store; keys are re-read every ``refresh_s`` seconds."""
+def create_app(ws: Workspace, refresh_s: float = 2.0, local: bool = False) -> Litestar:
+    """The server over ``ws``'s store; keys are re-read every ``refresh_s`` seconds.
+
+    ``local`` trusts the loopback owner without a key (``modelport ui``; see
+    ``dashboard.local``): only for an app bound to a loopback address.
+    """
+    guard = LocalGuard() if local else Guard(ws, "on", refresh_s=refresh_s)
     return Litestar(
-        route_handlers=[healthz, readyz, runs.router, registry.models, registry.lookups],
-        state=State({"store": ws.store, "guard": Guard(ws, "on", refresh_s=refresh_s)}),
+        route_handlers=[healthz, readyz, runs.router, registry.models, registry.lookups,
+                        *DASHBOARD],
+        state=State({"store": ws.store, "guard": guard}),
         exception_handlers=HANDLERS,
         request_max_body_size=MAX_BODY,
         openapi_config=OpenAPIConfig(
