@@ -36,7 +36,7 @@ def test_modelport_ui_serves_the_page_and_trusts_only_its_own_page(tmp_path: Pat
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "modelport ui did not start"
                 time.sleep(0.05)
-        assert page.status_code == 200 and "/static/app.js" in page.text
+        assert page.status_code == 200 and "/app.js" in page.text
         me = httpx.get(url + "/api/v1/whoami", headers={"X-Modelport-Local": "1"})
         assert me.status_code == 200 and me.json()["local"] is True
         assert httpx.get(url + "/api/v1/whoami").status_code == 401  # not from its page

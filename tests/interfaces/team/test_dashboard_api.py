@@ -12,6 +12,7 @@ from modelport.core.keys import create_key
 from modelport.core.store.runs import MetricValue
 from modelport.core.workspace import Workspace
 from modelport.interfaces.team import create_app
+from modelport.interfaces.team.dashboard.pages import DIGEST
 from modelport.lifecycle.tracking import create_run
 
 LOCAL = {"X-Modelport-Local": "1"}
@@ -47,11 +48,15 @@ def test_the_page_ships_with_a_strict_policy_and_its_modules(client: TestClient)
     policy = page.headers["content-security-policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
     assert "frame-ancestors 'none'" in policy
-    script = client.get("/static/app.js")
+    assert f'src="/static/{DIGEST}/app.js"' in page.text
+    assert f'<link rel="modulepreload" href="/static/{DIGEST}/runs.js">' in page.text
+    script = client.get(f"/static/{DIGEST}/app.js")
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert "immutable" in script.headers["cache-control"]
     assert "innerHTML" not in script.text
-    assert client.get("/static/../app.py").status_code == 404
-    assert client.get("/static/%2e%2e/app.py").status_code == 404
+    assert client.get("/static/app.js").status_code == 404  # only this release's folder
+    assert client.get(f"/static/{DIGEST}/../pages.py").status_code == 404
+    assert client.get(f"/static/{DIGEST}/%2e%2e/pages.py").status_code == 404
     assert client.get("/api/v1/openapi.json").status_code == 200  # not shadowed by the page
 
 
