@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
+from modelport.core.store.runs import MetricValue
 from modelport.core.workspace import Workspace
 from modelport.lifecycle.tracking import create_run
 
@@ -24,9 +26,10 @@ def seed(ws: Workspace, iris: Any) -> dict[str, str]:
     for i, (name, lr) in enumerate([("baseline", 0.1), ("wide", 0.3), (XSS, 0.05)]):
         run = create_run(name=name, experiment="iris", ws=ws)
         run.log_params({"lr": lr, "depth": 3 + i, "optimizer": "adam"})
-        for step in range(300):
-            run.log_metrics({"loss": math.exp(-lr * step / 20) + 0.01 * math.sin(step + i),
-                             "accuracy": 0.6 + 0.3 * (1 - math.exp(-lr * step / 30))}, step=step)
+        ws.store.runs.log_batch(run.id, {}, [  # 300 steps in one transaction
+            MetricValue(key, step, value) for step in range(300) for key, value in (
+                ("loss", math.exp(-lr * step / 20) + 0.01 * math.sin(step + i)),
+                ("accuracy", 0.6 + 0.3 * (1 - math.exp(-lr * step / 30))))], {}, time.time())
         run.set_tags({"team": "vision" if i else "tabular", "note": XSS if name == XSS else "ok"})
         run.log_artifact(b"weights " + bytes([i]), "model/weights.bin")
         if i == 0:
