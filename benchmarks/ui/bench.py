@@ -138,25 +138,35 @@ def fill_mlflow(root: Path, n: int, seed: int, history_runs: int, steps: int) ->
 
 
 def measure(uis: dict[str, Any], repeats: int) -> dict[str, dict[str, Any]]:
-    """Each query once to warm up (the browser's cache fills, the servers load), then
-    ``repeats`` rounds with the systems taking turns, alternating who goes first."""
+    """Each view once per system to warm up (the browser's cache fills, the servers load),
+    then ``repeats`` rounds in which the systems take turns, alternating who goes first, so
+    a change of load on a shared machine hits both alike."""
     results: dict[str, dict[str, Any]] = {q: {} for q in (*QUERIES, "sort_click")}
-    for query in results:
-        for key, ui in uis.items():
-            fn: Callable[[], float] | None = getattr(ui, query, None)
-            if fn is None:
-                continue
-            try:
-                warm = fn()
-                times = []
-                for round_ in range(repeats):
-                    times.append(fn())
-                    del round_
-                results[query][key] = {"warmup_s": warm, "times_s": times, "best_s": min(times)}
-            except Exception as exc:  # a UI that cannot show it is reported, not hidden
-                results[query][key] = {"error": str(exc).splitlines()[0][:300]}
-            print(f"{query:>11} {key:>9}: {results[query][key]}", file=sys.stderr, flush=True)
+    for query, got in results.items():
+        views = {key: getattr(ui, query) for key, ui in uis.items() if hasattr(ui, query)}
+        for key, view in views.items():
+            got[key] = {"times_s": []}
+            got[key]["warmup_s"] = _time(view, got[key])
+        for round_ in range(repeats):
+            for key in list(views) if round_ % 2 == 0 else list(views)[::-1]:
+                if "error" not in got[key]:
+                    elapsed = _time(views[key], got[key])
+                    if elapsed is not None:
+                        got[key]["times_s"].append(elapsed)
+        for key, timing in got.items():
+            if "error" not in timing:
+                timing["best_s"] = min(timing["times_s"])
+            print(f"{query:>11} {key:>9}: {timing}", file=sys.stderr, flush=True)
     return results
+
+
+def _time(view: Callable[[], float], timing: dict[str, Any]) -> float | None:
+    """``view()``'s time; a view that fails is reported with its error, not hidden."""
+    try:
+        return view()
+    except Exception as exc:
+        timing["error"] = str(exc).splitlines()[0][:300]
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:

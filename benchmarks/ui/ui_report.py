@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import statistics
 from typing import Any
 
 LABELS = {
@@ -22,10 +23,15 @@ def build(results: dict[str, dict[str, Any]], args: dict[str, Any], before: dict
         ratio = ml["best_s"] / mp["best_s"] if "best_s" in mp and "best_s" in ml else None
         rows.append({"query": query, "label": label, "modelport_s": mp.get("best_s"),
                      "mlflow_s": ml.get("best_s"), "mlflow_over_modelport": ratio,
+                     "modelport_median_s": _median(mp), "mlflow_median_s": _median(ml),
                      "errors": {k: v["error"] for k, v in got.items() if "error" in v}})
     return {"benchmark": "ui", "args": {k: str(v) for k, v in args.items()}, "rows": rows,
             "results": results, "machine": platform.platform(), "started": started,
             "environment_before": before, "environment_after": after}
+
+
+def _median(timing: dict[str, Any]) -> float | None:
+    return statistics.median(timing["times_s"]) if timing.get("times_s") else None
 
 
 def _s(value: float | None) -> str:
@@ -35,10 +41,14 @@ def _s(value: float | None) -> str:
 def markdown(summary: dict[str, Any]) -> str:
     lines = [f"# UI benchmark ({summary['args']['runs']} runs, best of "
              f"{summary['args']['repeats']}, same headless chromium)", "",
-             "| view | modelport | MLflow 3 | MLflow ÷ modelport |", "| --- | ---: | ---: | ---: |"]
+             "Best time (median in brackets), from navigation until the answer is on screen.", "",
+             "| view | modelport | MLflow 3 | MLflow ÷ modelport (best) |",
+             "| --- | ---: | ---: | ---: |"]
     for row in summary["rows"]:
         ratio = row["mlflow_over_modelport"]
-        lines.append(f"| {row['label']} | {_s(row['modelport_s'])} | {_s(row['mlflow_s'])} | "
+        mp = f"{_s(row['modelport_s'])} ({_s(row['modelport_median_s'])})"
+        ml = f"{_s(row['mlflow_s'])} ({_s(row['mlflow_median_s'])})" if row["mlflow_s"] else "—"
+        lines.append(f"| {row['label']} | {mp} | {ml} | "
                      f"{'—' if ratio is None else f'{ratio:.1f}×'} |")
     errors = [f"- {row['label']}, {who}: {error}" for row in summary["rows"]
               for who, error in row["errors"].items()]

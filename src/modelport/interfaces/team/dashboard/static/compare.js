@@ -53,6 +53,10 @@ export async function comparePage(main, {params, signal}) {
     const histories = await Promise.all(series.map(({run}) => (key in run.metrics
       ? api(`/runs/${path(run.id, 'metrics', key)}/buckets?n=${width - 72}`, {signal})
       : {points: 0, buckets: []})));
+    if (histories.every((x) => x.points <= 1)) {
+      figure.remove(); // one value a run: the table below says it better than a chart
+      return;
+    }
     const lines = series.map((x, j) => ({...x, buckets: histories[j].buckets}));
     figure.lastChild.replaceWith(historyChart(lines, {width, label: `${key} by step`}));
   }));
