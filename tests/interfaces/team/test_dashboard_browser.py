@@ -23,6 +23,7 @@ from modelport.core.keys import create_key
 from modelport.core.store.engine import forget_stores
 from modelport.core.workspace import Workspace
 from modelport.interfaces.team import create_app
+from services import require_service
 from team_server import serving, team_server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -52,7 +53,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, iris: Any) -> Iterator[dict[s
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "install Debian's chromium: apt-get install -y chromium"
+    if not Path(CHROMIUM).exists():
+        require_service("chromium", "it is not installed: apt-get install -y chromium")
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
