@@ -103,6 +103,15 @@ def _matrix(columns: dict[str, np.ndarray], version: ModelVersion, rows: int) ->
                             for spec in version.signature.inputs])
 
 
+def stored_profile(version: ModelVersion, ws: Workspace | None = None
+                   ) -> dict[str, Any] | None:
+    """The profile recorded for ``version`` (training, or its first logged hour); None
+    when it has none yet."""
+    if version.profile_digest is None:
+        return None
+    return profile.decode(current(ws).artifacts.get(version.profile_digest))
+
+
 def _baseline(version: ModelVersion, baseline: str, ws: Workspace
               ) -> tuple[dict[str, Any], list[str]]:
     root = logs_root(ws)
@@ -115,8 +124,9 @@ def _baseline(version: ModelVersion, baseline: str, ws: Workspace
         columns, predictions = columns_of(window, version)
         return profile.build(version.signature, _matrix(columns, version, window.rows),
                              predictions, source=f"logs {baseline}"), []
-    if version.profile_digest is not None:
-        return profile.decode(ws.artifacts.get(version.profile_digest)), []
+    stored = stored_profile(version, ws)
+    if stored is not None:
+        return stored, []
     first = read_window(root, version.name, version.version, 0.0, first_hour_only=True)
     if not first.rows:
         raise NotFoundError(f"{version.ref} has no training profile and no logged traffic")
