@@ -320,6 +320,12 @@ def versions() -> dict[str, str]:
             "wrk": ab.loadgen.version()}
 
 
+def ran() -> str:
+    """When a part ran, on which commit and under what load (parts may run apart)."""
+    return (f"{time.strftime('%Y-%m-%d %H:%M')} UTC, {commit()}, load average "
+            + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+
+
 def commit() -> str:
     return subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
                           capture_output=True, text=True).stdout.strip()
@@ -348,7 +354,7 @@ def _serving_md(s: dict[str, Any]) -> list[str]:
         f"{s['rounds']} alternating rounds of {s['duration_s']:g} s (each spans a log "
         f"flush), medians. Logged rows: {s['logged_rows']:,} for "
         f"{s['measured_requests_logging']:,} measured requests "
-        f"({s['logged_share']:.1%}; warm-ups also log).", "",
+        f"({s['logged_share']:.1%}; warm-ups also log). Ran {s.get('ran', 'before')}.", "",
         "| case | rps without | rps logging 10 % | logging ÷ without (target ≥ 0.95) "
         "| CPU µs/req without | CPU µs/req logging |", "|---|---:|---:|---:|---:|---:|"]
     lines += [f"| {case} | {c['rps_off']:,.0f} | {c['rps_on']:,.0f} | {c['ratio']:.3f} "
@@ -365,7 +371,8 @@ def _report_md(r: dict[str, Any]) -> list[str]:
         f"recorded at registration (50,000 training rows); Evidently: "
         f"`Report([DataDriftPreset()])` against those {e['reference_rows']:,} training "
         f"rows ({', '.join(e['methods'])}), the same Parquet files read with pyarrow. "
-        "Seconds after the imports (medians); CLI: the whole process a user waits for.", "",
+        "Seconds after the imports (medians); CLI: the whole process a user waits for. "
+        f"Ran {r.get('ran', 'before')}.", "",
         "| system | read + compute s | HTML s | total s | CLI process s | columns flagged |",
         "|---|---:|---:|---:|---:|---:|",
         f"| **modelport monitor** | {m['compute_s']:.2f} | {m['html_s']:.2f} | "
@@ -383,7 +390,7 @@ def _alarms_md(a: dict[str, Any]) -> list[str]:
         f"n and case, × {a['features']} features (each (window, feature) one trial), "
         f"baseline {a['reference_rows']:,} training rows; power on a "
         f"{a['shift_sd']:g}-SD mean shift of every feature. Method: this script's "
-        "docstring.", "",
+        f"docstring. Ran {a.get('ran', 'before')}.", "",
         "| n | trials | modelport false alarms | modelport power | Evidently false alarms "
         "(default) | Evidently power (default) | Evidently false alarms at modelport's "
         "power |", "|---:|---:|---:|---:|---:|---:|---:|"]
@@ -409,18 +416,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     parts = set(args.only.split(","))
     WORK.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "commit": commit(),
-                              "load_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-                              "versions": versions()}
+    saved = RESULTS / "monitoring.json"
+    # a run of some parts keeps the others' last numbers (each part says when it ran)
+    result: dict[str, Any] = json.loads(saved.read_text()) if saved.exists() else {}
+    result.update({"date": time.strftime("%Y-%m-%d"), "commit": commit(),
+                   "load_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+                   "versions": versions()})
     if "serving" in parts:
-        result["serving"] = serving(args.rounds, args.duration)
+        result["serving"] = {**serving(args.rounds, args.duration), "ran": ran()}
     if "report" in parts:
-        result["report"] = report(args.rows)
+        result["report"] = {**report(args.rows), "ran": ran()}
     if "alarms" in parts:
-        result["alarms"] = alarms([int(s) for s in args.sizes.split(",")], args.reps)
+        sizes = [int(s) for s in args.sizes.split(",")]
+        result["alarms"] = {**alarms(sizes, args.reps), "ran": ran()}
     result["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "monitoring.json").write_text(json.dumps(result, indent=2) + "\n")
+    saved.write_text(json.dumps(result, indent=2) + "\n")
     text = markdown(result)
     (RESULTS / "monitoring.md").write_text(text)
     print(text)
