@@ -64,7 +64,7 @@ def _show(report: dict[str, Any]) -> None:
            "out of range", "unseen", "mean now/base"], rows)
     accuracy = report["accuracy"]
     if accuracy:
-        console.print(f"accuracy on {accuracy['labels']:,} fed-back labels: "
+        console.print(f"accuracy on {accuracy['labels']:,} labels ({accuracy['source']}): "
                       f"{accuracy['accuracy']:.1%} (95 % CI {accuracy['low']:.1%}–"
                       f"{accuracy['high']:.1%})")
     for note in report["notes"]:
@@ -90,6 +90,10 @@ def monitor(
                        ] = "canary",
     margin: Annotated[float, typer.Option(
         help="The challenger must beat the champion by more than this.")] = 0.0,
+    labels: Annotated[str | None, typer.Option(
+        help="A stream of delayed labels ({\"id\": REQUEST_ID, \"label\": …}), e.g. "
+             "redis://127.0.0.1:6379/labels: drained first, joined to the logged "
+             "predictions by request id for accuracy.")] = None,
     every: Annotated[str | None, typer.Option(
         help="With --on-drift retrain: check again at this interval (e.g. 1h), re-reading "
              "--data; each check is recorded as a run. Ctrl-C stops.")] = None,
@@ -118,6 +122,14 @@ def monitor(
         _loop(target, data, since_s, baseline, rollout, margin, as_json, interval,
               1 if every is None else times)
         return
+    if labels is not None:
+        from modelport.runtimes.label_stream import drain
+
+        drained = drain(labels)
+        if not as_json:
+            console.print(f"read {drained.labels:,} labels from {labels}"
+                          + (f" ({drained.malformed:,} malformed messages skipped)"
+                             if drained.malformed else ""))
     reports = build_reports(target, since_s, baseline, _labels(target, time.time() - since_s))
     if html is not None:
         try:
