@@ -15,7 +15,8 @@ SHAPES = ("normal", "lognormal", "uniform", "poisson")
 
 def draw(rows: int, seed: int, shift_sd: float = 0.0) -> np.ndarray:
     """``rows`` × 20 float64; feature j has shape ``SHAPES[j % 4]``. ``shift_sd`` moves
-    every feature's mean by that many of its own standard deviations."""
+    every feature's mean by that many of its own standard deviations — a count column by
+    raising its rate (counts stay whole numbers, as real ones do)."""
     rng = np.random.default_rng(seed)
     out = np.empty((rows, N_FEATURES))
     for j in range(N_FEATURES):
@@ -28,7 +29,9 @@ def draw(rows: int, seed: int, shift_sd: float = 0.0) -> np.ndarray:
         elif shape == "uniform":
             column, sd = rng.uniform(0.0, 100.0, rows), 100.0 / np.sqrt(12.0)
         else:
-            column, sd = rng.poisson(6.0, rows).astype(np.float64), float(np.sqrt(6.0))
+            sd = float(np.sqrt(6.0))
+            out[:, j] = rng.poisson(6.0 + shift_sd * sd, rows)
+            continue
         out[:, j] = column + shift_sd * sd
     return out
 
