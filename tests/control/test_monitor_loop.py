@@ -40,7 +40,7 @@ def log_traffic(ws: Workspace, shift: str | None) -> None:
     if shift is not None:
         frame[shift] = frame[shift] + 3 * frame[shift].std()
     predictor = load("cancer:1", ws=ws)
-    x = predictor.signature.to_matrix(frame)
+    x = predictor.matrix(frame)  # as the runtime takes it (float32 for an ONNX copy)
     predlog = PredictionLog(logs_root(ws), sample=1.0)
     for start in range(0, len(x), 50):
         rows = x[start:start + 50]

@@ -23,6 +23,7 @@ from modelport.runtimes.prediction_log import PredictionLog
 from modelport.runtimes.serving.app import ServingApp
 from modelport.runtimes.serving.http import Request
 from modelport.runtimes.serving.repository import Repository
+from modelport.runtimes.serving.service import InferenceService
 
 SERIES = re.compile(r'^(modelport_drift_\w+)\{model="([^"]+)",version="(\d+)",'
                     r'feature="((?:[^"\\]|\\.)*)",pid="\d+"\} (\S+)$')
@@ -52,7 +53,7 @@ def live(model_home: Path, tmp_path: Path
     ws = Workspace.open(Settings(home=model_home))
     predlog = PredictionLog(tmp_path / "predictions", sample=1.0, flush_s=3600,
                             live=LiveDrift(ws))
-    served = ServingApp(Repository(["flowers"], ws=ws), predlog=predlog)
+    served = ServingApp(InferenceService(Repository(["flowers"], ws=ws), predlog))
     loop = asyncio.new_event_loop()
     loop.run_until_complete(served.startup())
     yield served, loop, predlog, ws

@@ -22,13 +22,14 @@ from modelport.runtimes.prediction_log import PredictionLog
 from modelport.runtimes.serving.app import ServingApp
 from modelport.runtimes.serving.http import Request
 from modelport.runtimes.serving.repository import Repository
+from modelport.runtimes.serving.service import InferenceService
 from modelport.runtimes.stream.brokers import open_sink
 
 
 def serve(ws: Workspace, frame: pd.DataFrame, ids: list[str]) -> None:
     """Each row its own request (id given), then one request of two rows; all logged."""
     predlog = PredictionLog(logs_root(ws), sample=1.0, flush_s=3600)
-    served = ServingApp(Repository(["loans"], ws=ws), predlog=predlog)
+    served = ServingApp(InferenceService(Repository(["loans"], ws=ws), predlog))
     loop = asyncio.new_event_loop()
     loop.run_until_complete(served.startup())
     try:
