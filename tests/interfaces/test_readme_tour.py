@@ -41,7 +41,7 @@ BROKER_NAMES = ("events", "predictions", "labels")
 SECTION_TIMEOUT_S = 480
 
 
-SERVE_PORT, METRICS_PORT = free_port(), free_port()
+SERVE_PORT, METRICS_PORT, GRPC_PORT = free_port(), free_port(), free_port()
 
 # (README text, what the test runs instead) — the only changes made to any block
 SUBSTITUTIONS: list[tuple[str, str]] = [
@@ -49,6 +49,8 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     ("localhost:8000", f"localhost:{SERVE_PORT}"),
     ("127.0.0.1:8000", f"127.0.0.1:{SERVE_PORT}"),
     ("--port 8000", f"--port {SERVE_PORT}"),
+    ("--grpc-port 8001", f"--grpc-port {GRPC_PORT}"),
+    ("localhost:8001", f"localhost:{GRPC_PORT}"),
     ("--metrics-port 9105", f"--metrics-port {METRICS_PORT}"),
     # long budgets: a few trials and seconds prove the commands as well
     ("--trials 40 --timeout 300", "--trials 3 --timeout 60"),
