@@ -9,6 +9,7 @@ where they fail.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,6 +70,11 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # a developer's ``modelport login`` (or a server in their shell) must not turn the
+    # suite's workspaces into clients of it: a test that logs in names its own config home
+    os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="modelport-test-config-")
+    for name in ("MODELPORT_URL", "MODELPORT_TOKEN"):
+        os.environ.pop(name, None)
     config.addinivalue_line(
         "markers", "storage_independent: run on SQLite only — what the test checks does not "
                    "depend on the metadata store, so a PostgreSQL copy would only repeat it")

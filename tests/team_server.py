@@ -1,12 +1,18 @@
-"""A real ``modelport server`` for tests: uvicorn in a thread on a free port."""
+"""A real ``modelport server`` for tests: uvicorn in a thread on a free port, or the
+``modelport server`` command in its own process; and the CLI as a user runs it."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import uvicorn
 
 from modelport.config import Settings
@@ -17,13 +23,17 @@ from servers import free_port
 
 
 @contextlib.contextmanager
-def team_server(settings: Settings) -> Iterator[tuple[str, str]]:
+def team_server(settings: Settings, max_artifact: int | None = None
+                ) -> Iterator[tuple[str, str]]:
     """(URL, admin key) of a server over ``settings``' store, for a ``with`` block."""
     ws = Workspace.open(settings)
     secret = bootstrap_key(ws)
     assert secret is not None, "a fresh store has no admin key yet"
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(ws), host="127.0.0.1", port=port,
+    app = create_app(ws)
+    if max_artifact is not None:
+        app.state.max_artifact = max_artifact
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -37,3 +47,39 @@ def team_server(settings: Settings) -> Iterator[tuple[str, str]]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def modelport(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "modelport", *args], capture_output=True,
+                          text=True, env={**os.environ, "COLUMNS": "200", **env}, timeout=120,
+                          check=False)
+
+
+def start(home: Path, port: int, env: dict[str, str] | None = None
+          ) -> tuple[subprocess.Popen[str], list[str]]:
+    """The server and the lines it printed up to its address."""
+    proc = subprocess.Popen([sys.executable, "-m", "modelport", "server", "--port", str(port)],
+                            env={**os.environ, "MODELPORT_HOME": str(home), **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    while not lines or not lines[-1].startswith("modelport server on"):
+        line = proc.stdout.readline()
+        assert line, f"server exited: {lines}"
+        lines.append(line.strip())
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return proc, lines
+        except httpx.TransportError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("server did not become ready")
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    proc.wait(timeout=30)
+    assert proc.stdout is not None
+    proc.stdout.close()

@@ -35,6 +35,7 @@ class Settings:
     home: Path = field(default_factory=lambda: find_home())
     db_url: str = ""
     artifacts_url: str = ""
+    token: str = field(default="", repr=False)  # the key for a modelport server's URLs
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home))
@@ -43,16 +44,42 @@ class Settings:
         if not self.artifacts_url:
             object.__setattr__(self, "artifacts_url", str(self.home / "artifacts"))
 
+    @property
+    def remote(self) -> bool:
+        """Whether the metadata lives on a ``modelport server``."""
+        return self.db_url.startswith(("http://", "https://"))
+
     @classmethod
-    def from_env(cls, **overrides: str | Path | None) -> Settings:
+    def from_env(cls, remote: bool = True, **overrides: str | Path | None) -> Settings:
+        """The settings of this process. With ``remote`` (all but the server itself), a
+        server — ``MODELPORT_URL``, else the ``modelport login`` one unless
+        ``MODELPORT_DB_URL`` names a database — holds the metadata and artifacts."""
         env = {
             "home": os.environ.get("MODELPORT_HOME") or find_home(),
             "db_url": os.environ.get("MODELPORT_DB_URL", ""),
             "artifacts_url": os.environ.get("MODELPORT_ARTIFACTS_URL", ""),
+            "token": os.environ.get("MODELPORT_TOKEN", ""),
         }
+        if remote:
+            _use_server(env)
         env.update({k: str(v) for k, v in overrides.items() if v})
         return cls(home=Path(env["home"]), db_url=str(env["db_url"]),
-                   artifacts_url=str(env["artifacts_url"]))
+                   artifacts_url=str(env["artifacts_url"]), token=str(env["token"]))
+
+
+def _use_server(env: dict[str, str | Path]) -> None:
+    from modelport.login import read_login, server_url
+
+    url = os.environ.get("MODELPORT_URL", "")
+    if url:
+        url = server_url(url)
+    elif not env["db_url"]:
+        login = read_login()
+        if login is not None:
+            url, env["token"] = login.url, env["token"] or login.token
+    if url:
+        env["db_url"] = env["db_url"] or url
+        env["artifacts_url"] = env["artifacts_url"] or url
 
 
 WORKSPACE_DIR = ".modelport"

@@ -67,6 +67,20 @@ class ExportError(ModelportError):
     status = 422
 
 
+class DigestMismatchError(ModelportError):
+    """Bytes that arrived do not hash to the digest they were sent under: nothing is kept."""
+
+    code = "digest_mismatch"
+    status = 422
+
+
+class TooLargeError(ModelportError):
+    """A body past its limit, refused as its bytes arrive."""
+
+    code = "too_large"
+    status = 413
+
+
 class StoreUnavailableError(ModelportError):
     code = "store_unavailable"
     status = 503

@@ -1,20 +1,36 @@
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from modelport.core.artifacts import ArtifactStore, open_artifacts, sha256
-from modelport.errors import ArtifactIntegrityError, InvalidInputError, NotFoundError
+from modelport.config import Settings
+from modelport.core.artifacts import CHUNK, ArtifactStore, open_artifacts, sha256
+from modelport.core.upload import Upload
+from modelport.errors import (
+    ArtifactIntegrityError,
+    DigestMismatchError,
+    InvalidInputError,
+    NotFoundError,
+    TooLargeError,
+)
+from team_server import team_server
 
 
-@pytest.fixture(params=["local", "memory"])
+@pytest.fixture(params=["local", "memory", "rest"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ArtifactStore]:
-    """Every artifact backend passes the same suite."""
+    """Every artifact backend passes the same suite: a directory, fsspec, and a team
+    server (over its own directory) through its REST client."""
     if request.param == "local":
         yield open_artifacts(str(tmp_path / "artifacts"))
+    elif request.param == "rest":
+        with team_server(Settings(home=tmp_path / "server")) as (url, token):
+            remote = open_artifacts(url, token)
+            yield remote
+            remote.close()  # type: ignore[attr-defined]
     else:
         url = f"memory://mp-{uuid.uuid4().hex}"
         yield open_artifacts(url)
@@ -43,6 +59,39 @@ def test_delete(store: ArtifactStore) -> None:
     store.delete(digest)
     assert not store.exists(digest)
     store.delete(digest)  # deleting twice is fine
+
+
+def test_a_file_is_adopted_whole_and_read_back_in_pieces(store: ArtifactStore,
+                                                         tmp_path: Path) -> None:
+    data = os.urandom(2 * CHUNK + 5)
+    path = tmp_path / "blob"
+    path.write_bytes(data)
+    store.put_file(path, sha256(data))
+    assert not path.exists() and store.exists(sha256(data))
+    pieces = list(store.chunks(sha256(data)))
+    assert b"".join(pieces) == data and max(len(p) for p in pieces) <= CHUNK
+    with pytest.raises(NotFoundError, match="missing"):
+        list(store.chunks(sha256(b"never stored")))
+
+
+def test_an_upload_is_kept_only_whole_and_matching(store: ArtifactStore) -> None:
+    data = b"w" * 1000
+    with Upload(store, sha256(data), limit=1000) as up:
+        up.write(data[:400])
+        up.write(data[400:])
+        up.finish()
+    assert store.get(sha256(data)) == data
+    claimed, staged = sha256(b"other"), [up.path]
+    with Upload(store, claimed, limit=1000) as up, \
+            pytest.raises(DigestMismatchError, match="nothing was stored"):
+        staged.append(up.path)
+        up.write(data)
+        up.finish()
+    with Upload(store, claimed, limit=999) as up, pytest.raises(TooLargeError):
+        staged.append(up.path)
+        up.write(data)
+    assert not store.exists(claimed)
+    assert not any(path.exists() for path in staged)  # no temp file left behind
 
 
 def test_tampered_local_artifact_is_refused(tmp_path: Path) -> None:

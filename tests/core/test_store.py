@@ -72,14 +72,15 @@ def test_head_revision_is_the_newest_migration() -> None:
     assert ScriptDirectory.from_config(cfg).get_heads() == [head_revision()]
 
 
-@pytest.mark.parametrize("url", ["http://team:8080", "HTTPS://user:secret@team.example/"])
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9", "HTTPS://user:secret@127.0.0.1:9/"])
 def test_a_remote_store_url_gets_the_server_client(url: str) -> None:
-    """Runs and the registry go to ``modelport server``; what it does not serve yet is
-    one clear error (without the URL's password), not a call that fails later."""
+    """Every repository goes to ``modelport server``; one that does not answer is one
+    clear error (without the URL's password), not a traceback."""
     store = open_store(url)
     try:
-        with pytest.raises(InvalidInputError, match="not served by modelport server yet") as info:
-            _ = store.keys
+        assert type(store).__name__ == "RestStore"
+        with pytest.raises(StoreUnavailableError, match="did not answer") as info:
+            store.keys.list_keys(include_revoked=False)
         assert "secret" not in str(info.value)
     finally:
         store.close()  # type: ignore[attr-defined]

@@ -61,6 +61,8 @@ def assert_one_line(result: subprocess.CompletedProcess[str], message: str) -> N
     (["--port", "99999"], "--port must be between 0 and 65535, not 99999"),
     (["--port", "-1"], "--port must be between 0 and 65535, not -1"),
     (["--port", "eighty"], "--port must be a number, not 'eighty'"),
+    (["--grpc-port", "70000"], "--grpc-port must be between 0 and 65535, not 70000"),
+    (["--port", "9000", "--grpc-port", "9000"], "--grpc-port must differ from --port"),
 ])
 def test_a_bad_reference_or_port_is_one_line_before_the_banner(
         home: Path, args: list[str], message: str) -> None:
@@ -73,6 +75,15 @@ def test_a_port_in_use_is_one_line_before_the_banner(home: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         result = serve(home, "iris", "--workers", "2", "--port", str(port))
+    assert_one_line(result, f"cannot listen on 127.0.0.1:{port}: Address already in use")
+
+
+def test_a_grpc_port_in_use_is_one_line_before_the_banner(home: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = serve(home, "iris", "--port", "0", "--grpc-port", str(port))
     assert_one_line(result, f"cannot listen on 127.0.0.1:{port}: Address already in use")
 
 

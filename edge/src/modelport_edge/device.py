@@ -95,10 +95,16 @@ def write_atomic(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        replace_atomic(Path(tmp), path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def replace_atomic(written: Path, path: Path) -> None:
+    """Put a written and synced file at ``path`` in one step (same filesystem), then sync
+    the directory so the new name survives a power cut."""
+    os.replace(written, path)
     _fsync_dir(path.parent)
 
 

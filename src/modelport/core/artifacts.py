@@ -10,16 +10,26 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 from urllib.parse import urlparse
 
 from modelport.errors import ArtifactIntegrityError, InvalidInputError, NotFoundError
-from modelport_edge.device import write_atomic
+from modelport_edge.device import replace_atomic, write_atomic
+
+CHUNK = 1024 * 1024  # what a streamed read or copy holds at a time
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def check_digest(digest: str) -> str:
+    """``digest`` if it is a SHA-256 in lowercase hex, else ``InvalidInputError``."""
+    _key(digest)
+    return digest
 
 
 def _key(digest: str) -> str:
@@ -38,13 +48,29 @@ def write_whole(path: Path, data: bytes) -> None:
 
 
 class ArtifactStore(Protocol):
-    """Stores blobs by digest. ``put`` is idempotent; ``get`` verifies."""
+    """Stores blobs by digest. ``put`` is idempotent; ``get`` and ``chunks`` verify.
+
+    ``put_file`` and ``chunks`` move a blob in pieces, so a blob of any size costs
+    ``CHUNK`` bytes of memory; ``staging`` is where a blob being received is
+    written first (beside the blobs when they are local, so adopting it is a rename)."""
 
     url: str
+    staging: Path
 
     def put(self, data: bytes) -> str: ...
 
+    def put_file(self, path: Path, digest: str) -> None:
+        """Adopt the file at ``path``, whose SHA-256 the caller checked is ``digest``:
+        it appears whole under its digest or not at all, and ``path`` is gone."""
+        ...
+
     def get(self, digest: str) -> bytes: ...
+
+    def chunks(self, digest: str) -> Iterator[bytes]:
+        """The blob in pieces, hashed as they go: ``ArtifactIntegrityError`` after the
+        last one if they do not match ``digest`` (a reader must not trust the pieces
+        before that)."""
+        ...
 
     def exists(self, digest: str) -> bool: ...
 
@@ -53,11 +79,32 @@ class ArtifactStore(Protocol):
 
 def _verified(digest: str, data: bytes, where: str) -> bytes:
     if sha256(data) != digest:
-        raise ArtifactIntegrityError(
-            f"artifact {digest[:12]}… at {where} does not match its recorded digest — "
-            "it was modified or truncated; refusing to load it"
-        )
+        raise _altered(digest, where)
     return data
+
+
+def _altered(digest: str, where: str) -> ArtifactIntegrityError:
+    return ArtifactIntegrityError(
+        f"artifact {digest[:12]}… at {where} does not match its recorded digest — "
+        "it was modified or truncated; refusing to load it")
+
+
+def verified_chunks(digest: str, pieces: Iterator[bytes], where: str) -> Iterator[bytes]:
+    """``pieces`` passed on while hashed; ``ArtifactIntegrityError`` at the end if the
+    whole does not hash to ``digest``."""
+    hasher = hashlib.sha256()
+    for piece in pieces:
+        hasher.update(piece)
+        yield piece
+    if hasher.hexdigest() != digest:
+        raise _altered(digest, where)
+
+
+def read_pieces(fh: IO[bytes]) -> Iterator[bytes]:
+    """``fh`` in ``CHUNK``-sized pieces, closed at the end."""
+    with fh:
+        while piece := fh.read(CHUNK):
+            yield piece
 
 
 class LocalArtifactStore:
@@ -66,6 +113,7 @@ class LocalArtifactStore:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.url = str(self.root)
+        self.staging = self.root / ".staging"
 
     def _path(self, digest: str) -> Path:
         return self.root / _key(digest)
@@ -78,13 +126,29 @@ class LocalArtifactStore:
         write_whole(path, data)
         return digest
 
+    def put_file(self, path: Path, digest: str) -> None:
+        target = self._path(digest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        replace_atomic(path, target)
+
     def get(self, digest: str) -> bytes:
         path = self._path(digest)
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            raise NotFoundError(f"artifact {digest[:12]}… is missing from {self.root}") from None
+            raise self._missing(digest) from None
         return _verified(digest, data, str(path))
+
+    def chunks(self, digest: str) -> Iterator[bytes]:
+        path = self._path(digest)
+        try:
+            fh = path.open("rb")
+        except FileNotFoundError:
+            raise self._missing(digest) from None
+        return verified_chunks(digest, read_pieces(fh), str(path))
+
+    def _missing(self, digest: str) -> NotFoundError:
+        return NotFoundError(f"artifact {digest[:12]}… is missing from {self.root}")
 
     def exists(self, digest: str) -> bool:
         return self._path(digest).exists()
@@ -101,6 +165,7 @@ class FsspecArtifactStore:
 
         self.url = url.rstrip("/")
         self.fs, self._base = fsspec.core.url_to_fs(self.url)
+        self.staging = Path(tempfile.gettempdir()) / "modelport-staging"
 
     def _path(self, digest: str) -> str:
         return f"{self._base}/{_key(digest)}"
@@ -113,13 +178,34 @@ class FsspecArtifactStore:
             self.fs.pipe_file(path, data)
         return digest
 
+    def put_file(self, path: Path, digest: str) -> None:
+        """One upload of the whole file (an object store shows an object whole or not
+        at all), streamed from disk; the local copy goes either way."""
+        try:
+            target = self._path(digest)
+            if not self.fs.exists(target):
+                self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+                self.fs.put_file(str(path), target)
+        finally:
+            path.unlink(missing_ok=True)
+
     def get(self, digest: str) -> bytes:
         path = self._path(digest)
         try:
             data = self.fs.cat_file(path)
         except FileNotFoundError:
-            raise NotFoundError(f"artifact {digest[:12]}… is missing from {self.url}") from None
+            raise self._missing(digest) from None
         return _verified(digest, data, f"{self.url}/{_key(digest)}")
+
+    def chunks(self, digest: str) -> Iterator[bytes]:
+        try:
+            fh = self.fs.open(self._path(digest), "rb")
+        except FileNotFoundError:
+            raise self._missing(digest) from None
+        return verified_chunks(digest, read_pieces(fh), f"{self.url}/{_key(digest)}")
+
+    def _missing(self, digest: str) -> NotFoundError:
+        return NotFoundError(f"artifact {digest[:12]}… is missing from {self.url}")
 
     def exists(self, digest: str) -> bool:
         return bool(self.fs.exists(self._path(digest)))
@@ -129,9 +215,14 @@ class FsspecArtifactStore:
             self.fs.rm_file(self._path(digest))
 
 
-def open_artifacts(url: str) -> ArtifactStore:
-    """The artifact store for ``url``: a path or ``file://`` is local, the rest fsspec."""
+def open_artifacts(url: str, token: str | None = None) -> ArtifactStore:
+    """The artifact store for ``url``: a path or ``file://`` is local, ``http(s)://`` a
+    ``modelport server`` (``token`` its key), the rest fsspec."""
     scheme = urlparse(url).scheme
+    if scheme in ("http", "https"):
+        from modelport.core.store.rest.artifacts import RestArtifacts  # httpx only if remote
+
+        return RestArtifacts(url, token)
     if scheme in ("", "file") or (len(scheme) == 1 and os.name == "nt"):
         return LocalArtifactStore(url.removeprefix("file://"))
     return FsspecArtifactStore(url)

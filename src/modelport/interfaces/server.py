@@ -26,7 +26,7 @@ from modelport.config import DEFAULT_RUNTIME
 from modelport.control.controller import Controller
 from modelport.core.keys import list_keys
 from modelport.core.workspace import current
-from modelport.errors import InvalidInputError
+from modelport.errors import InvalidInputError, require
 from modelport.interfaces.serving_host import serving_app
 from modelport.lifecycle.predlogs import logs_root
 from modelport.runtimes.prediction_log import PredictionLog, check_sample
@@ -48,6 +48,7 @@ class ServeConfig:
     refs: list[str] = field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = 8000
+    grpc_port: int | None = None  # OIP over gRPC beside HTTP, when set
     workers: int = 1
     runtime: str = DEFAULT_RUNTIME
     auth: str = "auto"  # auto: on when any active API key exists
@@ -111,8 +112,13 @@ def app_from_env() -> ServingApp:
 def check(config: ServeConfig) -> None:
     """Refuse bad settings, and references that name nothing, with one clear line —
     before anything listens or loads."""
-    if not 0 <= config.port <= MAX_PORT:
-        raise InvalidInputError(f"--port must be between 0 and {MAX_PORT}, not {config.port}")
+    for flag, port in (("--port", config.port), ("--grpc-port", config.grpc_port)):
+        if port is not None and not 0 <= port <= MAX_PORT:
+            raise InvalidInputError(f"{flag} must be between 0 and {MAX_PORT}, not {port}")
+    if config.grpc_port is not None:
+        require("grpc", "grpc")
+        if config.grpc_port == config.port:
+            raise InvalidInputError("--grpc-port must differ from --port")
     if config.workers < 1:
         raise InvalidInputError("--workers must be at least 1")
     if not 0 <= config.busy_poll_us <= MAX_BUSY_POLL_US:
@@ -146,12 +152,20 @@ def run(config: ServeConfig, announce: Callable[[], None] | None = None) -> None
     options = h1.Options(config.max_body, config.busy_poll_us / 1e6,
                          config.max_connections or h1.default_max_connections())
     sock = process.bind(config.host, config.port)
+    extras = []
+    if config.grpc_port is not None:
+        process.bind(config.host, config.grpc_port).close()  # taken: one clear line, now
+        from modelport.runtimes.serving.grpc_server import GrpcTransport
+
+        extras.append(functools.partial(GrpcTransport, host=config.host, port=config.grpc_port,
+                                        max_message=config.max_body,
+                                        shared=config.workers > 1))
     if announce is not None:
         announce()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     make_app = functools.partial(build_app, config, Buckets())
     with sock:
         if config.workers == 1:
-            process.serve(make_app, sock, options)
+            process.serve(make_app, sock, options, extras)
         else:
-            process.supervise(make_app, sock, options, config.workers)
+            process.supervise(make_app, sock, options, config.workers, extras)

@@ -463,9 +463,12 @@ def _spawn(spec: TuneSpec, settings: Settings, worker: int, budget: Budget
     payload = json.dumps({"spec": asdict(spec), "worker": worker, "budget": asdict(budget),
                           "settings": {"home": str(settings.home), "db_url": settings.db_url,
                                        "artifacts_url": settings.artifacts_url}})
+    env = dict(os.environ)
+    if settings.token:  # a server's key travels in the environment, never in argv (ps shows it)
+        env["MODELPORT_TOKEN"] = settings.token
     with log.open("wb") as out:
         child = subprocess.Popen([sys.executable, "-m", "modelport.lifecycle.tune", payload],
-                                 stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ))
+                                 stdout=out, stderr=subprocess.STDOUT, env=env)
     return child, log
 
 

@@ -4,8 +4,8 @@ Each test of ``tests/core/store`` runs once per (implementation, database)
 pair, as Optuna's storage tests run against every storage: the SQL
 implementation, and the REST client of a real ``modelport server`` (uvicorn in
 a thread) over the same database — each on SQLite and on a fresh PostgreSQL
-schema (dropped after the test). The server serves runs and the registry so
-far, so only their modules run through it.
+schema (dropped after the test). Every repository is served, so every test
+that takes ``store`` runs through both.
 """
 
 from __future__ import annotations
@@ -20,13 +20,10 @@ from modelport.core.store.engine import forget_stores
 from modelport.core.store.rest import RestStore
 from team_server import team_server
 
-REST_SERVED = {"test_store_runs", "test_store_registry"}  # what modelport server serves
-
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "store" in metafunc.fixturenames:
-        served = metafunc.module.__name__.rsplit(".", 1)[-1] in REST_SERVED
-        metafunc.parametrize("store", ["sql", "rest"] if served else ["sql"], indirect=True)
+        metafunc.parametrize("store", ["sql", "rest"], indirect=True)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 from modelport.core.store import Store
 from modelport.core.store.registry import NewVersion
-from modelport.errors import NotFoundError
+from modelport.errors import ConflictError, InvalidInputError, NotFoundError
 
 
 def new(digest: str = "a" * 64, **changes: Any) -> NewVersion:
@@ -187,3 +187,17 @@ def test_an_alias_or_tag_never_outlives_a_version_deleted_meanwhile(store: Store
         model = repo.list_models()[-1]
         assert (model.name, model.versions, model.aliases) == (name, 0, {})
         assert repo.find_tag("stage") is None
+
+
+def test_a_copied_version_keeps_its_number(store: Store) -> None:
+    repo = store.registry
+    assert repo.create_version("iris", new(), {}, now=1.0, number=3) == 3
+    assert repo.create_version("iris", new(), {}, now=2.0) == 4  # numbering goes on after it
+    assert sorted(v["version"] for v in repo.list_versions("iris")) == [3, 4]
+    repo.delete_version("iris", 4)
+    for taken in (3, 4, 1):  # held, deleted, or below a held one: never handed out twice
+        with pytest.raises(ConflictError, match=f"iris:{taken} exists or existed"):
+            repo.create_version("iris", new(), {}, now=3.0, number=taken)
+    with pytest.raises(InvalidInputError, match="1 or more"):
+        repo.create_version("other", new(), {}, now=3.0, number=0)
+    assert not repo.has_model("other")  # the refused copy left nothing behind

@@ -2,55 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from modelport.core.store.rest import RestStore
-from modelport.errors import InvalidInputError
 from servers import free_port
+from team_server import modelport, start, stop
 
 pytestmark = pytest.mark.storage_independent
-
-
-def modelport(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "modelport", *args], capture_output=True,
-                          text=True, env={**os.environ, "COLUMNS": "200", **env}, timeout=120,
-                          check=False)
-
-
-def start(home: Path, port: int) -> tuple[subprocess.Popen[str], list[str]]:
-    """The server and the lines it printed up to its address."""
-    proc = subprocess.Popen([sys.executable, "-m", "modelport", "server", "--port", str(port)],
-                            env={**os.environ, "MODELPORT_HOME": str(home)},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    lines: list[str] = []
-    while not lines or not lines[-1].startswith("modelport server on"):
-        line = proc.stdout.readline()
-        assert line, f"server exited: {lines}"
-        lines.append(line.strip())
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc, lines
-        except httpx.TransportError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("server did not become ready")
-
-
-def stop(proc: subprocess.Popen[str]) -> None:
-    proc.terminate()
-    proc.wait(timeout=30)
-    assert proc.stdout is not None
-    proc.stdout.close()
 
 
 def test_first_start_prints_an_admin_key_once_and_the_cli_trains_through_the_server(
@@ -84,12 +44,3 @@ def test_a_bad_port_is_one_line(tmp_path: Path) -> None:
     result = modelport("server", "--port", "70000", env={"MODELPORT_HOME": str(tmp_path)})
     assert result.returncode == 1
     assert result.stderr.strip() == "error: --port must be 1 to 65535, not 70000"
-
-
-def test_what_the_server_does_not_serve_yet_says_so() -> None:
-    store = RestStore("http://127.0.0.1:9", "mp_x_y")
-    try:
-        with pytest.raises(InvalidInputError, match="jobs are not served by modelport server"):
-            store.jobs.list_jobs(10, None, None, None)
-    finally:
-        store.close()

@@ -30,7 +30,8 @@ def test_every_api_route_needs_a_key_and_its_scope(ws: Workspace) -> None:
                 url = path.replace("{version}", "1").replace("{", "").replace("}", "")
                 response = c.request(method.upper(), url)
                 assert response.status_code == 401, (method, path)
-                assert response.json()["code"] == "unauthorized"
+                if method != "head":  # a HEAD answer has no body, only the status
+                    assert response.json()["code"] == "unauthorized"
         assert c.get("/api/v1/models", headers=bearer("mp_x_forged")).status_code == 401
         assert c.get("/api/v1/models", headers=bearer(predictor)).json()["code"] == "forbidden"
         assert c.get("/api/v1/models", headers=bearer(reader)).status_code == 200

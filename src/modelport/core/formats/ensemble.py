@@ -159,6 +159,11 @@ class EnsembleFormat(Format):
     def load_model(self, data: bytes) -> LoadedEnsemble:
         return self._open(data, lambda fmt, member: fmt.load_model(member))
 
+    def member_formats(self, data: bytes) -> list[str]:
+        """The formats of the members, from the checked manifest, none loaded: what
+        loading ``data`` will need (an image installs only their libraries)."""
+        return [fmt.name for fmt, _ in self._open(data, lambda fmt, member: None).members]
+
     def _open(self, data: bytes, each: Callable[[Format, bytes], Any]) -> LoadedEnsemble:
         """The manifest and members of ``data``, each member passed through ``each``."""
         from modelport.core.formats import get_format

@@ -2,7 +2,7 @@
 
 ``open_store(url)`` picks the implementation by URL scheme: ``sqlite:`` and
 ``postgresql…`` get the SQL one; ``http(s)://`` gets a client of
-``modelport server`` (runs and the registry so far).
+``modelport server``.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypedDict
 
 ACTIVE = ("running", "paused", "warming", "switched")  # a rollout's states before its end
+STATES = (*ACTIVE, "promoted", "aborted", "rolled_back", "completed")
 
 
 class EndpointRecord(TypedDict):

@@ -7,17 +7,16 @@ from modelport.core.store.engine import open_database
 from modelport.core.store.sql import SqlStore
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, token: str | None = None) -> Store:
     """The store at ``url``: migrated on first use, shared by the process.
 
     >>> open_store("sqlite:///.modelport/modelport.db").registry.list_models()  # doctest: +SKIP
 
-    ``http(s)://`` is a ``modelport server`` (its key in ``MODELPORT_TOKEN``): runs and
-    the registry only, so far.
+    ``http(s)://`` is a ``modelport server``; its key is ``token``, else ``MODELPORT_TOKEN``.
     """
     scheme = url.split(":", 1)[0].lower()
     if scheme in ("http", "https"):
         from modelport.core.store.rest import RestStore  # httpx only for a remote store
 
-        return RestStore(url)
+        return RestStore(url, token)
     return SqlStore(open_database(url))

@@ -64,11 +64,14 @@ class RegistryRepository(Protocol):
     """
 
     def create_version(self, name: str, version: NewVersion, tags: Mapping[str, str],
-                       now: float) -> int:
+                       now: float, number: int | None = None) -> int:
         """Record the next version of ``name`` (creating the model) and return its number.
 
         Numbers are handed out atomically: concurrent writers on any number of
         processes or machines never get the same one, and never reuse a deleted one.
+        ``number``: keep the number a version has elsewhere (a copy of it, as an image's
+        own workspace holds); one taken, deleted or not, is a ``ConflictError``, and later
+        numbers continue after it.
         """
         ...
 

@@ -48,7 +48,9 @@ def _settings(
 # imported for their @app.command registrations
 from modelport.interfaces.cli import (  # noqa: E402
     batch,
+    deploy,
     edge,
+    login,
     monitor,
     predict,
     quickstart,
@@ -61,7 +63,7 @@ from modelport.interfaces.cli import (  # noqa: E402
 )
 
 for module in (quickstart, train, tune, predict, serve, release, batch, stream, edge, monitor,
-               team):
+               team, login, deploy):
     module.register(app)
 
 

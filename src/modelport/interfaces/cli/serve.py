@@ -35,6 +35,9 @@ def serve(
              "champion, else its latest version.")] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(parser=port_number, help="Port to listen on.")] = 8000,
+    grpc_port: Annotated[int | None, typer.Option(
+        parser=port_number, help="Also answer OIP over gRPC on this port "
+                                 "(tritonclient.grpc, KServe and Triton tools).")] = None,
     workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
     runtime: Annotated[str, typer.Option(help=RUNTIME_HELP)] = DEFAULT_RUNTIME,
     auth: Annotated[str, typer.Option(
@@ -64,7 +67,8 @@ def serve(
     from modelport.interfaces.cli.tune import parse_duration
     from modelport.interfaces.server import ServeConfig, access, run
 
-    config = ServeConfig(refs=refs or [], host=host, port=port, workers=workers,
+    config = ServeConfig(refs=refs or [], host=host, port=port, grpc_port=grpc_port,
+                         workers=workers,
                          runtime=runtime, auth=auth, insecure=insecure, max_batch=max_batch,
                          batching=batching, max_body=int(max_body_mb * 1024 * 1024),
                          # unset: ServeConfig's default, the one place it is written
@@ -75,7 +79,8 @@ def serve(
                          if log_retention else None)
 
     def announce() -> None:  # every setting and reference checked, the port bound
-        console.print(f"modelport serving on http://{host}:{port} "
+        grpc = f" and gRPC on {host}:{grpc_port}" if grpc_port is not None else ""
+        console.print(f"modelport serving on http://{host}:{port}{grpc} "
                       f"({workers} worker{'s' if workers > 1 else ''}) — {access(config)}; "
                       "Ctrl-C to stop", soft_wrap=True)
 

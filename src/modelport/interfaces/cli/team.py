@@ -38,7 +38,7 @@ def server(
 
     uvicorn = require("uvicorn", "server")
     require("litestar", "server")
-    ws = Workspace.open(Settings.from_env(db_url=db, artifacts_url=artifacts))
+    ws = Workspace.open(Settings.from_env(remote=False, db_url=db, artifacts_url=artifacts))
     secret = bootstrap_key(ws)
     if secret is not None:
         console.print("[bold]admin key (shown once, only its hash is stored):[/bold]")

@@ -15,7 +15,17 @@ from litestar.openapi.plugins import JsonRenderPlugin
 import modelport
 from modelport.core.workspace import Workspace
 from modelport.errors import StoreUnavailableError, first_line
-from modelport.interfaces.team import registry, runs
+from modelport.interfaces.team import (
+    artifacts,
+    endpoints,
+    jobs,
+    keys,
+    registry,
+    rollout,
+    runs,
+    stats,
+    streams,
+)
 from modelport.interfaces.team.errors import HANDLERS
 from modelport.runtimes.serving.auth import Guard
 
@@ -40,8 +50,10 @@ def readyz(state: State) -> dict[str, str]:
 def create_app(ws: Workspace, refresh_s: float = 2.0) -> Litestar:
     """The server over ``ws``'s store; keys are re-read every ``refresh_s`` seconds."""
     return Litestar(
-        route_handlers=[healthz, readyz, runs.router, registry.models, registry.lookups],
-        state=State({"store": ws.store, "guard": Guard(ws, "on", refresh_s=refresh_s)}),
+        route_handlers=[healthz, readyz, runs.router, registry.models, registry.lookups,
+                        endpoints.router, endpoints.rollouts, rollout.router, jobs.router,
+                        keys.router, stats.router, streams.router, artifacts.router],
+        state=State({"ws": ws, "store": ws.store, "guard": Guard(ws, "on", refresh_s=refresh_s)}),
         exception_handlers=HANDLERS,
         request_max_body_size=MAX_BODY,
         openapi_config=OpenAPIConfig(

@@ -23,6 +23,7 @@ class Register:
     version: NewVersion
     now: float
     tags: dict[str, str] = field(default_factory=dict)
+    number: int | None = None  # a copied version keeps its number
 
 
 @dataclass
@@ -84,7 +85,8 @@ def has_model(state: State, name: FromPath[str]) -> bool:
 
 @post("/{name:str}/versions", guards=[needs("write")], status_code=201, sync_to_thread=True)
 def create_version(state: State, name: FromPath[str], data: JSONBody[Register]) -> Number:
-    return Number(state.store.registry.create_version(name, data.version, data.tags, data.now))
+    return Number(state.store.registry.create_version(name, data.version, data.tags, data.now,
+                                                             data.number))
 
 
 @get("/{name:str}/versions", guards=[needs("read")], sync_to_thread=True)

@@ -6,7 +6,7 @@ from typing import Protocol
 
 from modelport.errors import InvalidInputError, NotFoundError
 from modelport.runtimes.serving.http import Request, Response, json_response, require_method
-from modelport.runtimes.serving.protocols import oip
+from modelport.runtimes.serving.protocols import oip, openapi
 from modelport.runtimes.serving.repository import Repository
 from modelport.runtimes.serving.served import Served
 from modelport.runtimes.serving.service import Call, InferenceService
@@ -22,6 +22,8 @@ class App(Protocol):
 
     def allow(self, request: Request, scope: str, model: str | None = None) -> None: ...
 
+    def visible(self, request: Request) -> frozenset[str] | None: ...
+
     async def pinned(self, request: Request, name: str, version: int) -> Served: ...
 
     def record_feedback(self, name: str, request: Request) -> Response: ...
@@ -33,6 +35,12 @@ async def route(app: App, request: Request, parts: list[str]
         require_method(request, "GET")
         app.allow(request, "read")
         return oip.server_metadata(), None, "v2"
+    if parts == ["openapi.json"]:
+        require_method(request, "GET")
+        app.allow(request, "read")
+        visible = app.visible(request)
+        names = [n for n in app.repo.names if visible is None or n in visible]
+        return json_response(openapi.document(names)), None, "v2"
     if parts[0] == "health" and len(parts) == 2 and parts[1] in ("live", "ready"):
         require_method(request, "GET")
         if parts[1] == "live":

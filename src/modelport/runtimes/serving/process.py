@@ -24,7 +24,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import uvloop
@@ -50,6 +50,18 @@ class App(Protocol):
                       ) -> Response: ...
 
 
+class Transport(Protocol):
+    """A second way into a worker's app beside HTTP (gRPC): it binds its own port."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self, grace_s: float) -> None: ...
+
+
+# makes a transport over a worker's app; picklable, as workers are spawned
+Extra = Callable[[Any], Transport]
+
+
 def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -64,14 +76,20 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(make_app: Callable[[], App], sock: socket.socket, options: h1.Options) -> None:
-    """Run one worker until SIGTERM or SIGINT, then close gracefully."""
-    uvloop.run(_serve(make_app, sock, options))
+def serve(make_app: Callable[[], App], sock: socket.socket, options: h1.Options,
+          extras: Sequence[Extra] = ()) -> None:
+    """Run one worker until SIGTERM or SIGINT, then close gracefully. ``extras``: more
+    transports onto the same app (gRPC), started once it is, stopped with the HTTP side."""
+    uvloop.run(_serve(make_app, sock, options, extras))
 
 
-async def _serve(make_app: Callable[[], App], sock: socket.socket, options: h1.Options) -> None:
+async def _serve(make_app: Callable[[], App], sock: socket.socket, options: h1.Options,
+                 extras: Sequence[Extra] = ()) -> None:
     app = make_app()
     await app.startup()
+    transports = [extra(app) for extra in extras]
+    for transport in transports:
+        await transport.start()
     # what startup loaded (libraries, models) lives as long as the process: keep it out
     # of the collector's way, so a collection under load walks only per-request objects
     gc.freeze()
@@ -82,29 +100,30 @@ async def _serve(make_app: Callable[[], App], sock: socket.socket, options: h1.O
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
-    await server.close(GRACE_S)
+    await asyncio.gather(server.close(GRACE_S), *(t.stop(GRACE_S) for t in transports))
     sock.close()
     await app.shutdown()
 
 
-def _worker(make_app: Callable[[], App], sock: socket.socket, options: h1.Options) -> None:
+def _worker(make_app: Callable[[], App], sock: socket.socket, options: h1.Options,
+            extras: Sequence[Extra]) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
-        serve(make_app, sock, options)
+        serve(make_app, sock, options, extras)
     except ModelportError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         sys.exit(STARTUP_FAILED)
 
 
 def supervise(make_app: Callable[[], App], sock: socket.socket, options: h1.Options,
-              workers: int) -> None:
+              workers: int, extras: Sequence[Extra] = ()) -> None:
     """Run ``workers`` processes on ``sock``; restart the ones that die; stop them on
     SIGTERM/SIGINT, letting each finish what it is answering."""
     context = multiprocessing.get_context("spawn")
     stopping = False
 
     def start() -> Any:
-        process = context.Process(target=_worker, args=(make_app, sock, options),
+        process = context.Process(target=_worker, args=(make_app, sock, options, extras),
                                   name="modelport-serve")
         process.start()
         return process

@@ -6,10 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from modelport.core.store import schema as t
 from modelport.core.store.engine import Database
 from modelport.core.store.jobs import JobRecord
+from modelport.errors import ConflictError
 
 _COUNTS = ("rows", "rows_failed", "parts")
 
@@ -19,8 +21,11 @@ class SqlJobs:
         self.db = db
 
     def create_job(self, job: JobRecord) -> None:
-        with self.db.write() as conn:
-            conn.execute(t.jobs.insert().values(**job))
+        try:
+            with self.db.write() as conn:
+                conn.execute(t.jobs.insert().values(**job))
+        except IntegrityError:  # the id is taken
+            raise ConflictError(f"job {job['id']!r} already exists") from None
 
     def get_job(self, job_id: str) -> JobRecord | None:
         found = self._select(select(t.jobs).where(t.jobs.c.id == job_id))

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from modelport.core.store import schema as t
 from modelport.core.store.engine import Database
 from modelport.core.store.keys import KeyRecord
+from modelport.errors import ConflictError
 
 
 class SqlKeys:
@@ -16,8 +18,11 @@ class SqlKeys:
         self.db = db
 
     def create_key(self, key: KeyRecord, digest: str) -> None:
-        with self.db.write() as conn:
-            conn.execute(t.api_keys.insert().values(**key, hash=digest))
+        try:
+            with self.db.write() as conn:
+                conn.execute(t.api_keys.insert().values(**key, hash=digest))
+        except IntegrityError:  # the id or the digest is taken
+            raise ConflictError(f"key {key['id']!r} (or its secret) already exists") from None
 
     def list_keys(self, include_revoked: bool) -> list[KeyRecord]:
         query = select(t.api_keys).order_by(t.api_keys.c.created)

@@ -18,7 +18,7 @@ from modelport.core.store.registry import (
     missing_version,
 )
 from modelport.core.store.sql.upsert import insert_ignore, upsert
-from modelport.errors import NotFoundError
+from modelport.errors import ConflictError, InvalidInputError, NotFoundError
 
 
 class SqlRegistry:
@@ -26,14 +26,17 @@ class SqlRegistry:
         self.db = db
 
     def create_version(self, name: str, version: NewVersion, tags: Mapping[str, str],
-                       now: float) -> int:
+                       now: float, number: int | None = None) -> int:
         with self.db.write() as conn:
             insert_ignore(conn, t.models, {"name": name, "description": "", "last_version": 0,
                                            "created": now, "updated": now})
-            number: int = conn.execute(
-                update(t.models).where(t.models.c.name == name)
-                .values(last_version=t.models.c.last_version + 1, updated=now)
-                .returning(t.models.c.last_version)).scalar_one()
+            if number is None:
+                number = conn.execute(
+                    update(t.models).where(t.models.c.name == name)
+                    .values(last_version=t.models.c.last_version + 1, updated=now)
+                    .returning(t.models.c.last_version)).scalar_one()
+            else:
+                _claim(conn, name, number, now)
             conn.execute(t.model_versions.insert().values(
                 name=name, version=number, onnx=None, created=now, **version))
             if tags:
@@ -209,3 +212,16 @@ def _attach(conn: Connection, name: str, rows: Any) -> list[VersionRecord]:
         if number in records:
             records[number]["tags"][key] = value
     return list(records.values())
+
+
+def _claim(conn: Connection, name: str, number: int, now: float) -> None:
+    """Take ``number`` for a copied version: only one above every number handed out, so a
+    deleted one is never reused either (the row lock of the update orders two claimers)."""
+    if number < 1:
+        raise InvalidInputError(f"a version number is 1 or more, not {number}")
+    taken = conn.execute(
+        update(t.models).where(t.models.c.name == name, t.models.c.last_version < number)
+        .values(last_version=number, updated=now)).rowcount
+    if not taken:
+        raise ConflictError(f"{name}:{number} exists or existed in this store — "
+                            "a copied version keeps its number, so it cannot be copied here")

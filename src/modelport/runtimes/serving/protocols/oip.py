@@ -33,10 +33,16 @@ EXTENSIONS = ["binary_tensor_data"]
 
 
 def server_metadata() -> Response:
-    return json_response({"name": "modelport", "version": VERSION, "extensions": EXTENSIONS})
+    return json_response({"name": "modelport", "version": VERSION, "extensions": EXTENSIONS,
+                          "openapi": "/v2/openapi.json"})
 
 
 def model_metadata(served: Served, name: str) -> Response:
+    return json_response(metadata_of(served, name))
+
+
+def metadata_of(served: Served, name: str) -> dict[str, Any]:
+    """A model's metadata document, the same over HTTP and gRPC."""
     sig = served.model.signature
     width = len(sig.inputs)
     dtype = "FP32" if served.runtime == "onnx" else "FP64"
@@ -55,10 +61,8 @@ def model_metadata(served: Served, name: str) -> Response:
     elif sig.categorical:  # text does not fit one numeric tensor: one tensor per column
         inputs = [{"name": c.name, "datatype": "BYTES" if c.categories is not None else dtype,
                    "shape": [-1]} for c in sig.inputs]
-    return json_response({
-        "name": name, "versions": [served.version_text], "platform": served.runtime,
-        "inputs": inputs, "outputs": outputs,
-    })
+    return {"name": name, "versions": [served.version_text], "platform": served.runtime,
+            "inputs": inputs, "outputs": outputs}
 
 
 def model_ready(name: str) -> Response:
@@ -99,7 +103,11 @@ def _object(doc: Any) -> dict[str, Any]:
 
 def batch_of(doc: dict[str, Any], binary: memoryview | None, columns: list[str]) -> Any:
     """The request's rows: a 2-D array, or a mapping of column name to 1-D array."""
-    tensors = tensors_of(doc, binary)
+    return rows_of(tensors_of(doc, binary), columns)
+
+
+def rows_of(tensors: dict[str, np.ndarray], columns: list[str]) -> Any:
+    """Tensors as rows: one 2-D tensor as sent, or one 1-D tensor per column."""
     if len(tensors) == 1:
         (name, arr), = tensors.items()
         if arr.ndim == 2 or name not in columns:

@@ -1,0 +1,40 @@
+"""The store as a client of ``modelport server``: ``open_store("http(s)://…")``.
+
+Every repository goes over the server's REST API with the key in
+``MODELPORT_TOKEN``, one module per concept group; each method is one HTTP
+call, and the server's JSON error comes back as the same ``ModelportError``
+class.
+"""
+
+from __future__ import annotations
+
+import os
+
+from modelport.core.store.rest.api import Api
+from modelport.core.store.rest.endpoints import RestEndpoints
+from modelport.core.store.rest.jobs import RestJobs
+from modelport.core.store.rest.keys import RestKeys
+from modelport.core.store.rest.registry import RestRegistry
+from modelport.core.store.rest.runs import RestRuns
+from modelport.core.store.rest.stats import RestStats
+from modelport.core.store.rest.streams import RestStreams
+
+TOKEN_ENV = "MODELPORT_TOKEN"
+
+
+class RestStore:
+    """Every repository of a ``modelport server``, over one connection pool."""
+
+    def __init__(self, url: str, token: str | None = None) -> None:
+        self.api = Api(url, token if token is not None else os.environ.get(TOKEN_ENV))
+        self.runs = RestRuns(self.api)
+        self.registry = RestRegistry(self.api)
+        self.keys = RestKeys(self.api)
+        self.jobs = RestJobs(self.api)
+        self.streams = RestStreams(self.api)
+        self.endpoints = RestEndpoints(self.api)
+        self.stats = RestStats(self.api)
+
+    def close(self) -> None:
+        """Close the connections to the server."""
+        self.api.client.close()

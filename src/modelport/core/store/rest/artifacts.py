@@ -1,0 +1,75 @@
+"""The artifact store of a remote workspace: blobs through ``modelport server``.
+
+``/api/v1/artifacts/SHA256`` is the blob: ``PUT`` streams it up (the server
+checks the digest as it arrives and keeps nothing on a mismatch), ``GET``
+streams it down and this side checks the digest again — every load is
+verified here, whatever happened on the server or the wire. The client needs
+the server's URL and a key, never the object store's credentials.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from modelport.core.artifacts import CHUNK, check_digest, read_pieces, sha256, verified_chunks
+from modelport.core.store.rest.api import Api
+from modelport.errors import NotFoundError, StoreUnavailableError, first_line
+
+TOKEN_ENV = "MODELPORT_TOKEN"
+TRANSFER_TIMEOUT_S = 300.0  # between two pieces of a blob, not for the whole of it
+
+
+class RestArtifacts:
+    def __init__(self, url: str, token: str | None = None) -> None:
+        self.api = Api(url, token if token is not None else os.environ.get(TOKEN_ENV))
+        self.url = self.api.url
+        self.staging = Path(tempfile.gettempdir()) / "modelport-staging"
+
+    def _at(self, digest: str) -> str:
+        return f"/artifacts/{check_digest(digest)}"
+
+    def put(self, data: bytes) -> str:
+        digest = sha256(data)
+        if not self.exists(digest):
+            self.api.call("PUT", self._at(digest), content=data)
+        return digest
+
+    def put_file(self, path: Path, digest: str) -> None:
+        try:
+            if not self.exists(digest):
+                with path.open("rb") as fh:
+                    self.api.call("PUT", self._at(digest), content=read_pieces(fh),
+                                  timeout=TRANSFER_TIMEOUT_S)
+        finally:
+            path.unlink(missing_ok=True)
+
+    def get(self, digest: str) -> bytes:
+        return b"".join(self.chunks(digest))
+
+    def chunks(self, digest: str) -> Iterator[bytes]:
+        return verified_chunks(digest, self._download(digest), f"{self.url} (downloaded)")
+
+    def _download(self, digest: str) -> Iterator[bytes]:
+        with self.api.stream("GET", self._at(digest), timeout=TRANSFER_TIMEOUT_S) as response:
+            try:
+                yield from response.iter_bytes(CHUNK)
+            except self.api.transport_error as exc:  # cut off halfway: say so, keep nothing
+                raise StoreUnavailableError(f"the download of {digest[:12]}… from {self.url} "
+                                            f"broke off: {first_line(exc)}") from exc
+
+    def exists(self, digest: str) -> bool:
+        try:
+            self.api.call("HEAD", self._at(digest))
+        except NotFoundError:
+            return False
+        return True
+
+    def delete(self, digest: str) -> None:
+        self.api.call("DELETE", self._at(digest))
+
+    def close(self) -> None:
+        self.api.client.close()
+

@@ -1,0 +1,80 @@
+"""``/api/v1/artifacts/SHA256``: blobs through the server, streamed both ways.
+
+An upload is hashed and counted as its bytes arrive and written to a temp file
+(``core.upload``): a wrong digest is a 422, a body past the limit a 413 the
+moment it passes it, a sender that stops halfway leaves nothing — and only a
+whole, matching blob is moved under its digest. A download is read from the
+server's own artifact store (a directory or any fsspec URL, so clients need no
+cloud credentials) a piece at a time. Either way the server holds about one
+piece of a blob in memory, whatever its size.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import anyio.to_thread
+from litestar import Request, Router, delete, get, head, put
+from litestar.datastructures import State
+from litestar.params import FromPath
+from litestar.response import Stream
+
+from modelport.core.artifacts import check_digest
+from modelport.core.upload import Upload
+from modelport.errors import ArtifactIntegrityError, NotFoundError, TooLargeError
+from modelport.interfaces.team.access import needs
+
+log = logging.getLogger("modelport.team")
+MAX_ARTIFACT = 16 * 1024**3  # bytes; a server may lower it with state.max_artifact
+
+
+@dataclass
+class Stored:
+    digest: str
+    size: int
+
+
+@put("/{digest:str}", guards=[needs("write")], status_code=201,
+     request_max_body_size=MAX_ARTIFACT)
+async def upload(request: Request, state: State, digest: FromPath[str]) -> Stored:  # type: ignore[type-arg]
+    limit = int(getattr(state, "max_artifact", MAX_ARTIFACT))
+    if (request.content_length or 0) > limit:
+        raise TooLargeError(f"an artifact may be at most {limit:,} bytes")
+    with Upload(state.ws.artifacts, digest, limit) as up:
+        async for piece in request.stream():
+            up.write(piece)
+        await anyio.to_thread.run_sync(up.finish)
+    return Stored(digest, up.size)
+
+
+@get("/{digest:str}", guards=[needs("read")], sync_to_thread=True)
+def download(state: State, digest: FromPath[str]) -> Stream:
+    """The blob as stored, checked on the way out: a blob altered at rest is logged here
+    and still sent whole, so the client — which checks every load itself — refuses it
+    saying why, rather than seeing a connection cut halfway."""
+    return Stream(_logged(state.ws.artifacts.chunks(check_digest(digest))),
+                  media_type="application/octet-stream")
+
+
+def _logged(pieces: Iterator[bytes]) -> Iterator[bytes]:
+    try:
+        yield from pieces
+    except ArtifactIntegrityError as exc:
+        log.error("served an altered artifact: %s", exc.message)
+
+
+@head("/{digest:str}", guards=[needs("read")], sync_to_thread=True)
+def exists(state: State, digest: FromPath[str]) -> None:
+    if not state.ws.artifacts.exists(check_digest(digest)):
+        raise NotFoundError(f"artifact {digest[:12]}… not found")
+
+
+@delete("/{digest:str}", guards=[needs("admin")], status_code=204, sync_to_thread=True)
+def remove(state: State, digest: FromPath[str]) -> None:
+    state.ws.artifacts.delete(check_digest(digest))
+
+
+router = Router("/api/v1/artifacts", route_handlers=[upload, download, exists, remove],
+                tags=["artifacts"])

@@ -1,0 +1,67 @@
+"""``/api/v1/keys``: one route per method of ``KeysRepository``, for admin keys only.
+
+Only a key's digest travels: ``modelport keys create`` against a remote store
+makes the secret on the caller's machine and sends its SHA-256, so the server
+never sees a secret it did not print itself (the bootstrap key).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from litestar import Router, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from modelport.core.keys import SCOPES
+from modelport.core.store.keys import KeyRecord
+from modelport.errors import InvalidInputError
+from modelport.interfaces.team.access import needs
+from modelport.interfaces.team.inputs import storable, storable_request
+
+
+@dataclass
+class NewKey:
+    key: KeyRecord
+    digest: str
+
+
+@dataclass
+class Revoke:
+    now: float
+
+
+@dataclass
+class Revoked:
+    revoked: bool
+
+
+@post("/", guards=[needs("admin")], status_code=201, sync_to_thread=True)
+def create_key(state: State, data: JSONBody[NewKey]) -> None:
+    storable(data)
+    unknown = sorted(set(data.key["scopes"]) - set(SCOPES))
+    if unknown or not data.key["scopes"]:
+        raise InvalidInputError(f"scopes must be some of {', '.join(SCOPES)}, not {unknown}")
+    if len(data.digest) != 64 or data.digest.strip("0123456789abcdef"):
+        raise InvalidInputError("digest must be a key's SHA-256 in hex")
+    state.store.keys.create_key(data.key, data.digest)
+
+
+@get("/", guards=[needs("admin")], sync_to_thread=True)
+def list_keys(state: State, include_revoked: FromQuery[bool] = False) -> list[KeyRecord]:
+    return state.store.keys.list_keys(include_revoked)  # type: ignore[no-any-return]
+
+
+@get("/active", guards=[needs("admin")], sync_to_thread=True)
+def active_keys_by_digest(state: State) -> dict[str, KeyRecord]:
+    return state.store.keys.active_keys_by_digest()  # type: ignore[no-any-return]
+
+
+@post("/{key_id:str}/revoke", guards=[needs("admin")], status_code=200, sync_to_thread=True)
+def revoke_key(state: State, key_id: FromPath[str], data: JSONBody[Revoke]) -> Revoked:
+    return Revoked(state.store.keys.revoke_key(key_id, data.now))
+
+
+router = Router("/api/v1/keys", route_handlers=[
+    create_key, list_keys, active_keys_by_digest, revoke_key],
+    tags=["keys"], before_request=storable_request)
