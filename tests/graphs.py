@@ -126,6 +126,28 @@ def text_classifier(vocab_rows: int, dim: int = 8, seed: int = 0) -> Any:
     return model
 
 
+def encoder(vocab_rows: int, dim: int = 8, seed: int = 0) -> Any:
+    """Embedding Gather → Tanh: ``last_hidden_state`` [batch, sequence, dim] over input_ids
+    and attention_mask, as a sentence encoder exports it (mean pooling left to the server)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    emb = numpy_helper.from_array(rng.normal(size=(vocab_rows, dim)).astype(np.float32), "emb")
+    nodes = [helper.make_node("Gather", ["emb", "input_ids"], ["e"]),
+             helper.make_node("Tanh", ["e"], ["last_hidden_state"])]
+    graph = helper.make_graph(
+        nodes, "encoder",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"]),
+         helper.make_tensor_value_info("attention_mask", TensorProto.INT64,
+                                       ["batch", "sequence"])],
+        [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT,
+                                       ["batch", "sequence", dim])], [emb])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    return model
+
+
 def text_reference(model: Any, tokenizer: Any, texts: list[str]) -> np.ndarray:
     """Softmax over onnxruntime's logits for ``texts`` tokenized (padded to the longest)."""
     tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]"), pad_token="[PAD]")
@@ -162,3 +184,24 @@ def batched(predictor: Any, requests: list[Any]) -> tuple[list[dict[str, np.ndar
         return asyncio.run(fire()), calls
     finally:
         batcher.close()
+
+
+def mlp(features: int = 16, hidden: int = 32, classes: int = 4, seed: int = 0) -> Any:
+    """An image-like float tensor ``pixels`` [batch, features] → MatMul → Relu → MatMul →
+    ``logits``: weights int8 quantization applies to."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    inits = [numpy_helper.from_array((rng.normal(size=s) / np.sqrt(s[0])).astype(np.float32), n)
+             for n, s in (("w1", (features, hidden)), ("w2", (hidden, classes)))]
+    nodes = [helper.make_node("MatMul", ["pixels", "w1"], ["h"]),
+             helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("MatMul", ["r", "w2"], ["logits"])]
+    graph = helper.make_graph(
+        nodes, "mlp",
+        [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["batch", features])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", classes])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    return model

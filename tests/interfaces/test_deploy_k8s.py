@@ -86,6 +86,17 @@ def test_traffic_waits_for_warm_models_and_a_stop_drains(registry: Workspace) ->
     assert pod["securityContext"]["runAsNonRoot"] and pod["securityContext"]["runAsUser"] > 0
 
 
+def test_grpc_beside_http(registry: Workspace) -> None:
+    found = objects(manifests_for(["iris"], "img", ws=registry, insecure=True, grpc=True))
+    for obj in found.values():
+        validate(obj)
+    (serve,) = found["Deployment/iris"]["spec"]["template"]["spec"]["containers"]
+    assert serve["args"][serve["args"].index("--grpc-port") + 1] == "8001"
+    assert [p["name"] for p in serve["ports"]] == ["http", "grpc"]
+    grpc = found["Service/iris"]["spec"]["ports"][1]
+    assert (grpc["targetPort"], grpc["appProtocol"]) == ("grpc", "kubernetes.io/h2c")
+
+
 def test_an_endpoint_needs_the_shared_store(registry: Workspace) -> None:
     with pytest.raises(InvalidInputError, match=r"front is an endpoint.*--store-secret"):
         manifests_for(["front"], "img", ws=registry, insecure=True)

@@ -33,7 +33,9 @@ class EdgeModel:
     """A bundle's model, loaded: ``predict(rows)`` → ``{"prediction", "probabilities"?}``.
 
     Rows are a list of mappings (column name → value), a list of lists in
-    signature order, or a 2-D array. Thread-safe (onnxruntime sessions are).
+    signature order, or a 2-D array; a graph imported into modelport takes a
+    mapping of its input names to tensors and answers its own named outputs.
+    Thread-safe (onnxruntime sessions are).
     ``threads``: intra-op threads, by default every CPU the process may use
     (``MODELPORT_ONNX_THREADS`` overrides; see ``sessions``).
     """
@@ -43,8 +45,20 @@ class EdgeModel:
 
         self.bundle = bundle
         self.names = [c["name"] for c in bundle.inputs]
+        # a graph imported into modelport takes named tensors, not one row matrix
+        self.tensors: list[dict[str, Any]] | None = bundle.manifest["signature"].get("tensors")
         classes = bundle.manifest["signature"].get("classes")
         self.classes = None if classes is None else np.asarray(classes)
+        self.text: Any = None  # a text model: its tokenizer before the graph
+        if bundle.manifest["signature"].get("text") is not None:
+            from modelport_edge.text import TextModel
+
+            if self.tensors is None or not isinstance(bundle.manifest.get("tokenizer"), str):
+                raise BundleRejected("incompatible", "a text model's bundle needs its "
+                                                     "tensors and its tokenizer")
+            self.text = TextModel(bundle.manifest["signature"]["text"],
+                                  bundle.manifest["tokenizer"],
+                                  [t["name"] for t in self.tensors], classes)
         options = session_options(threads)  # a bad MODELPORT_ONNX_THREADS: ValueError
         try:
             self.session = ort.InferenceSession(bundle.model_bytes, options,
@@ -63,8 +77,13 @@ class EdgeModel:
         # what the platform found at registration: whether the model takes a missing value
         self._takes_missing = bundle.manifest["signature"].get("takes_missing") is not False
 
-    def matrix(self, rows: Any) -> np.ndarray:
-        """The float32 input matrix, columns in signature order, width checked."""
+    def matrix(self, rows: Any) -> Any:
+        """The float32 input matrix, columns in signature order, width checked — or, for
+        a graph taking named tensors, those tensors (``feeds``)."""
+        if self.text is not None:
+            return self.text.feeds(rows)
+        if self.tensors is not None:
+            return self.feeds(rows)
         if isinstance(rows, Mapping):
             rows = [rows]
         if isinstance(rows, list) and rows and isinstance(rows[0], Mapping):
@@ -85,6 +104,26 @@ class EdgeModel:
         self._refuse_non_finite(x)
         return np.ascontiguousarray(x)
 
+    def feeds(self, tensors: Any) -> dict[str, np.ndarray]:
+        """A graph's named tensors (input name → nested lists or arrays), each of the
+        dtype and rank the graph declares, fixed axes checked."""
+        assert self.tensors is not None
+        if not isinstance(tensors, Mapping):
+            raise ValueError("this model takes named tensors: "
+                             f"{', '.join(t['name'] for t in self.tensors)}")
+        out = {}
+        for spec in self.tensors:
+            name, shape = spec["name"], spec["shape"]
+            if name not in tensors:
+                raise ValueError(f"missing input {name!r}")
+            arr = np.asarray(tensors[name], dtype=spec["dtype"])
+            if arr.ndim != len(shape) or any(isinstance(want, int) and want >= 0 and want != got
+                                             for want, got in zip(shape, arr.shape,
+                                                                  strict=True)):
+                raise ValueError(f"input {name!r} needs shape {shape}, got {list(arr.shape)}")
+            out[name] = np.ascontiguousarray(arr)
+        return out
+
     def _refuse_non_finite(self, x: np.ndarray) -> None:
         """Never a silent answer: an infinite value is no feature, and a missing one only
         reaches a model that takes it — the platform's own check (``matrix``)."""
@@ -97,7 +136,11 @@ class EdgeModel:
     def predict(self, rows: Any) -> dict[str, np.ndarray]:
         return self.predict_matrix(self.matrix(rows))
 
-    def predict_matrix(self, x: np.ndarray) -> dict[str, np.ndarray]:
+    def predict_matrix(self, x: Any) -> dict[str, np.ndarray]:
+        if self.tensors is not None:  # a graph answers its own named outputs
+            names = [o.name for o in self.session.get_outputs()]
+            out = dict(zip(names, self.session.run(names, x), strict=True))
+            return out if self.text is None else self.text.answers(x, out[names[0]])
         out = self.session.run(None, {self._input: x})
         if self.classes is None:
             return {"prediction": np.asarray(out[0], dtype=np.float64).reshape(-1)}
@@ -139,7 +182,8 @@ def health_check(model: EdgeModel) -> Health:
         return Health(False, f"smoke prediction failed: {exc}", 0,
                       time.perf_counter() - started)
     elapsed = time.perf_counter() - started
-    rows = len(smoke["inputs"])
+    inputs = smoke["inputs"]  # rows, or a graph's named tensors sharing their first axis
+    rows = len(next(iter(inputs.values()))) if isinstance(inputs, Mapping) else len(inputs)
     expected = smoke["expected"]
     atol, rtol = float(smoke.get("atol", 1e-4)), float(smoke.get("rtol", 1e-4))
     for key, want in expected.items():

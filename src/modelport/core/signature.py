@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from modelport.core.tensor_inputs import TensorSpec
-from modelport.core.text_inputs import TextSpec
+from modelport.core.text_inputs import TEXT, TextSpec
 from modelport.errors import SchemaError
 from modelport_edge.matrix import RowError, all_finite, refused, rows_to_columns
 
@@ -113,6 +113,16 @@ class Signature:
     def names(self) -> list[str]:
         """Input column names (computed once: servers ask on every request)."""
         return [c.name for c in self.inputs]
+
+    @cached_property
+    def columns(self) -> list[str]:
+        """The columns a file or an event must hold for this model: a text model's
+        ``text``, a graph's tensor names, a tabular model's inputs."""
+        if self.text is not None:
+            return [TEXT]
+        if self.tensors is not None:
+            return [t.name for t in self.tensors]
+        return self.names
 
     @cached_property
     def categorical(self) -> bool:

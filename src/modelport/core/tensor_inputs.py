@@ -86,6 +86,14 @@ class TensorBatch:
     def __len__(self) -> int:
         return self.rows
 
+    @property
+    def width(self) -> int:
+        """The padded sequence length of token tensors (0 when nothing is padded): what
+        the batcher buckets requests by."""
+        if not self.pads:
+            return 0
+        return int(self.arrays[next(iter(self.pads))].shape[1])
+
     def __getitem__(self, index: slice) -> TensorBatch:
         return TensorBatch({k: v[index] for k, v in self.arrays.items()}, self.pads)
 
@@ -108,13 +116,22 @@ def _pad(arr: np.ndarray, width: int, value: int) -> np.ndarray:
     return np.pad(arr, ((0, 0), (0, width - arr.shape[1])), constant_values=value)
 
 
+def _instance(specs: Sequence[TensorSpec], part: Mapping[str, Any]) -> Mapping[str, Any]:
+    """One element of a list of mappings: KServe v1's ``instances`` are single rows, whose
+    tensors lack the batch axis (one dimension fewer than the input's) — given it here."""
+    ranks = {s.name: s.rank for s in specs}
+    return {k: [v] if k in ranks and np.ndim(v) == ranks[k] - 1 else v
+            for k, v in part.items()}
+
+
 def check(specs: Sequence[TensorSpec], batch: Any) -> TensorBatch:
     """A request's tensors (a mapping of input name to values, or a list of such
-    mappings joined along the batch axis) checked against ``specs``."""
+    mappings — whole batches, or single rows without the batch axis — joined along the
+    batch axis) checked against ``specs``."""
     if isinstance(batch, TensorBatch):
         return batch
     if isinstance(batch, list) and batch and all(isinstance(b, Mapping) for b in batch):
-        parts = [check(specs, b) for b in batch]
+        parts = [check(specs, _instance(specs, b)) for b in batch]
         try:
             return parts[0] if len(parts) == 1 else TensorBatch.join(parts)
         except ValueError:

@@ -22,6 +22,8 @@ from modelport.errors import SchemaError
 
 TRUNCATE, REFUSE = "truncate", "refuse"
 IDS, MASK, TYPES = "input_ids", "attention_mask", "token_type_ids"
+TEXT = "text"  # the input clients name: OIP's tensor, a file's column, an event's field
+CLASSIFY, EMBED = "classify", "embed"
 
 
 @dataclass(frozen=True)
@@ -30,11 +32,15 @@ class TextSpec:
     max_length: int
     too_long: str = TRUNCATE  # or REFUSE: a longer text is a 422 naming it
     fixed_length: bool = False  # the graph takes exactly max_length tokens per text
+    task: str = CLASSIFY  # or EMBED: the graph answers hidden states, mean-pooled
 
 
 def texts_of(batch: Any) -> list[str]:
     """The texts of a request: a list of texts, one column of them (a mapping with one
-    key, as OIP and MLflow's columnar bodies give), or rows holding one text each."""
+    key, as OIP and MLflow's columnar bodies give), rows holding one text each, or a
+    table's ``text`` column (a pandas or Arrow table: a file ``modelport predict`` reads)."""
+    if hasattr(batch, "column_names") or hasattr(batch, "columns"):
+        batch = text_column(batch)
     if isinstance(batch, Mapping):
         if len(batch) != 1:
             raise SchemaError(f"a text model takes one text input, got {len(batch)} "
@@ -43,15 +49,26 @@ def texts_of(batch: Any) -> list[str]:
         batch = values.ravel().tolist() if isinstance(values, np.ndarray) else values
     elif isinstance(batch, np.ndarray):
         batch = batch.ravel().tolist()
-    if isinstance(batch, list) and batch and all(isinstance(r, Mapping) and len(r) == 1
-                                                 for r in batch):
-        batch = [next(iter(r.values())) for r in batch]
+    if isinstance(batch, list) and batch and all(isinstance(r, Mapping) and
+                                                 (len(r) == 1 or TEXT in r) for r in batch):
+        batch = [r[TEXT] if TEXT in r else next(iter(r.values())) for r in batch]
     if isinstance(batch, list) and batch and all(isinstance(r, list) and len(r) == 1
                                                  for r in batch):
         batch = [r[0] for r in batch]
     if not isinstance(batch, list):
         raise SchemaError("a text model takes a list of texts")
     return [_text(value, i) for i, value in enumerate(batch)]
+
+
+def text_column(table: Any) -> list[Any]:
+    """The ``text`` column of a pandas or Arrow table (or its only column), as values."""
+    names = [str(n) for n in getattr(table, "column_names", None) or table.columns]
+    if TEXT not in names and len(names) != 1:
+        raise SchemaError(f"a text model reads the column {TEXT!r}; this table has "
+                          f"{', '.join(names[:5])}{', …' if len(names) > 5 else ''}")
+    name = TEXT if TEXT in names else names[0]
+    column = table[name] if not hasattr(table, "column_names") else table.column(name)
+    return column.to_pylist() if hasattr(column, "to_pylist") else column.tolist()
 
 
 def _text(value: Any, row: int) -> str:

@@ -116,14 +116,7 @@ def _example(example: str | Path | Mapping[str, Any] | Sequence[str] | None
         return None if example is None else {str(k): _plain(v) for k, v in example.items()}
     if not isinstance(example, str | Path):
         return [str(text) for text in example]
-    path = Path(example)
-    try:
-        if path.stat().st_size > MAX_EXAMPLE_BYTES:
-            raise InvalidInputError(f"the input example {path} is larger than "
-                                    f"{MAX_EXAMPLE_BYTES // 2**20} MB")
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise InvalidInputError(f"cannot read the input example {path}: {exc}") from None
+    data = read_example(Path(example), "input example")
     if isinstance(data, list) and data and all(isinstance(t, str) for t in data):
         return data  # a text model's example: texts
     if not isinstance(data, dict):
@@ -131,6 +124,17 @@ def _example(example: str | Path | Mapping[str, Any] | Sequence[str] | None
                                 "values, e.g. {\"user_id\": [[3]], \"item_id\": [[7]]}, or "
                                 "a list of texts")
     return data
+
+
+def read_example(path: Path, what: str) -> Any:
+    """The JSON document at ``path`` (at most ``MAX_EXAMPLE_BYTES``), read whole."""
+    try:
+        if path.stat().st_size > MAX_EXAMPLE_BYTES:
+            raise InvalidInputError(f"the {what} {path} is larger than "
+                                    f"{MAX_EXAMPLE_BYTES // 2**20} MB")
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError(f"cannot read the {what} {path}: {exc}") from None
 
 
 def _plain(value: Any) -> Any:

@@ -59,11 +59,10 @@ def load(ref: str | Ref, runtime: str = DEFAULT_RUNTIME, ws: Workspace | None = 
     fmt, digest = artifact_for(version, runtime)
     predictor = get_format(fmt).load(ws.artifacts.get(digest), version.signature)
     if version.signature.text is not None:  # the tokenizer goes before the graph
-        from modelport.core.formats.onnx_text import TextPredictor, load_tokenizer
+        from modelport.core.formats.onnx_text import text_model
 
-        tokenizer = load_tokenizer(ws.artifacts.get(version.signature.text.tokenizer))
-        predictor = TextPredictor(getattr(predictor, "session", None), version.signature,
-                                  tokenizer, version.signature.text)
+        predictor = text_model(getattr(predictor, "session", None), version.signature,
+                               ws.artifacts.get(version.signature.text.tokenizer))
     predictor.name, predictor.version = version.name, version.version
     return predictor
 

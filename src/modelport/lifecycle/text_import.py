@@ -1,7 +1,8 @@
 """The text half of an import: a tokenizer.json checked against the graph it feeds.
 
 A text graph takes ``input_ids`` (and maybe ``attention_mask`` and
-``token_type_ids``) and answers one logit per class. The tokenizer must fit it:
+``token_type_ids``) and answers one logit per class — or, an encoder given no
+labels, its hidden states, answered as mean-pooled embeddings. The tokenizer must fit it:
 every id it can produce must be a row of the graph's embedding table — a bigger
 vocabulary would index past the table at the first rare word, so it is refused
 here, at import. Its bytes go to the artifact store beside the graph; the
@@ -15,7 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from modelport.core.signature import OutputSpec, Signature
-from modelport.core.text_inputs import IDS, MASK, REFUSE, TRUNCATE, TYPES, TextSpec
+from modelport.core.text_inputs import (
+    CLASSIFY,
+    EMBED,
+    IDS,
+    MASK,
+    REFUSE,
+    TRUNCATE,
+    TYPES,
+    TextSpec,
+)
 from modelport.core.workspace import Workspace
 from modelport.errors import InvalidInputError
 
@@ -27,7 +37,7 @@ def text_predictor(session: Any, signature: Signature, graph: bytes, path: Path,
                    max_length: int | None, too_long: str, ws: Workspace) -> Any:
     """A ``TextPredictor`` for the imported graph, its tokenizer stored in ``ws``."""
     from modelport.core.formats.onnx_import import embedding_rows
-    from modelport.core.formats.onnx_text import TextPredictor, load_tokenizer
+    from modelport.core.formats.onnx_text import load_tokenizer, text_model
 
     if too_long not in (TRUNCATE, REFUSE):
         raise InvalidInputError(f"too_long must be {TRUNCATE!r} or {REFUSE!r}, not {too_long!r}")
@@ -38,9 +48,13 @@ def text_predictor(session: Any, signature: Signature, graph: bytes, path: Path,
         raise InvalidInputError(
             f"a text graph takes {IDS} (and optionally {MASK}, {TYPES}); this one takes "
             f"{', '.join(names)}")
-    if signature.classes is None:
+    hidden = signature.outputs[0]
+    task = EMBED if signature.classes is None and len(hidden.shape) == 3 else CLASSIFY
+    if task == CLASSIFY and signature.classes is None:
         raise InvalidInputError("a text classifier needs its class names — give them with "
-                                "--labels (one per line, in the order of the logits)")
+                                "--labels (one per line, in the order of the logits); an "
+                                "encoder whose first output is [batch, sequence, hidden] "
+                                "answers embeddings without them")
     data = _read(path)
     tokenizer = load_tokenizer(data)
     vocab = tokenizer.get_vocab_size(with_added_tokens=True)
@@ -59,15 +73,23 @@ def text_predictor(session: Any, signature: Signature, graph: bytes, path: Path,
     if not 1 <= int(limit) <= 1_000_000 or (fixed and limit != seq):
         raise InvalidInputError(f"max length {limit} does not fit the graph "
                                 f"({IDS} {names[IDS].shape})")
+    spec = TextSpec(ws.artifacts.put(data), int(limit), too_long, fixed, task)
+    text_signature = replace(signature, text=spec, outputs=_outputs(signature, task))
+    return text_model(session, text_signature, data)
+
+
+def _outputs(signature: Signature, task: str) -> list[OutputSpec]:
+    """What the text model answers: label and scores, or one embedding per text."""
+    first = signature.outputs[0]
+    if task == EMBED:
+        return [OutputSpec("embedding", "float32", [-1, first.shape[2]])]
+    assert signature.classes is not None
     n = len(signature.classes)
-    logits = signature.outputs[0]
-    if len(logits.shape) != 2 or logits.shape[1] not in (-1, n):
-        raise InvalidInputError(f"the graph's first output {logits.name!r} has shape "
-                                f"{logits.shape}, not one logit per label ({n})")
-    spec = TextSpec(ws.artifacts.put(data), int(limit), too_long, fixed)
-    text_signature = replace(signature, text=spec, outputs=[
-        OutputSpec("prediction", "object", [-1]), OutputSpec("probabilities", "float64", [-1, n])])
-    return TextPredictor(session, text_signature, tokenizer, spec)
+    if len(first.shape) != 2 or first.shape[1] not in (-1, n):
+        raise InvalidInputError(f"the graph's first output {first.name!r} has shape "
+                                f"{first.shape}, not one logit per label ({n})")
+    return [OutputSpec("prediction", "object", [-1]),
+            OutputSpec("probabilities", "float64", [-1, n])]
 
 
 def _read(path: Path) -> bytes:

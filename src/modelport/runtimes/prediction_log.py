@@ -75,10 +75,19 @@ class PredictionLog:
     def record(self, name: str, version: int, signature: Signature,
                request_id: str | list[str], x: np.ndarray, prediction: Any) -> None:
         """Maybe keep one request's rows (``x``: its checked matrix) for the next flush;
-        ``request_id``: the request's, or one per row (a stream's event ids)."""
+        ``request_id``: the request's, or one per row (a stream's event ids).
+
+        An imported graph's tensors (texts, ids) are no columns: its rows are logged with
+        their prediction only — one value per row (a label, a score); an embedding is not
+        logged at all."""
         if self._draw() >= self.sample:
             return
         rows = len(x)
+        if not isinstance(x, np.ndarray):
+            prediction = np.asarray(prediction)
+            if prediction.size != rows:
+                return
+            x = np.empty((rows, 0))
         with self._lock:
             if self._rows + rows > self.max_rows:
                 self.dropped += rows

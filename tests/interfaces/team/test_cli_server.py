@@ -7,6 +7,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from modelport.errors import InvalidInputError
+from modelport.interfaces.team.access import check_listening
 from servers import free_port
 from team_server import modelport, start, stop
 
@@ -44,3 +46,20 @@ def test_a_bad_port_is_one_line(tmp_path: Path) -> None:
     result = modelport("server", "--port", "70000", env={"MODELPORT_HOME": str(tmp_path)})
     assert result.returncode == 1
     assert result.stderr.strip() == "error: --port must be 1 to 65535, not 70000"
+
+
+def test_the_server_refuses_to_listen_off_loopback_without_auth(tmp_path: Path) -> None:
+    result = modelport("server", "--host", "0.0.0.0", "--auth", "off",
+                       env={"MODELPORT_HOME": str(tmp_path)})
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("error: refusing to serve on 0.0.0.0 without "
+                                     "authentication — drop --auth off (clients then send "
+                                     "'Authorization: Bearer KEY')")
+    assert not (tmp_path / "modelport.db").exists()  # refused before the store was opened
+    for host in ("192.168.1.20", "::", "10.0.0.1", "example.com"):
+        with pytest.raises(InvalidInputError, match=f"refusing to serve on {host} without"):
+            check_listening(host, auth=False)
+    for host in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
+        check_listening(host, auth=False)
+    check_listening("0.0.0.0", auth=True)
+

@@ -42,6 +42,13 @@ def test_every_api_route_needs_a_key_and_its_scope(ws: Workspace) -> None:
         assert c.delete("/api/v1/models/iris", headers=bearer(writer)).status_code == 404
 
 
+def test_auth_off_lets_every_call_through_and_makes_no_key(ws: Workspace) -> None:
+    with TestClient(create_app(ws, auth=False)) as c:
+        assert c.get("/api/v1/models").json() == []
+        assert c.get("/api/v1/runs/nope").json()["code"] == "not_found"
+    assert list_keys(ws) == []
+
+
 def test_a_revoked_key_stops_working_without_a_restart(ws: Workspace) -> None:
     key, secret = create_key("soon gone", ["read"], ws=ws)
     with TestClient(create_app(ws, refresh_s=0.05)) as c:

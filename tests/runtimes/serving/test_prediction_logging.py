@@ -182,3 +182,18 @@ def test_kill_9_of_a_logging_server_leaves_only_whole_files(home: Path) -> None:
         server.proc.wait()
     window = read_window(root, "flowers", 1, time.time() - 120)
     assert window.rows > 0 and window.rows % 200 == 0 and window.unreadable == 0
+
+
+def test_an_imported_graphs_rows_are_logged_with_their_prediction_only(tmp_path: Path) -> None:
+    from modelport.core.signature import Signature
+    from modelport.core.tensor_inputs import TensorBatch, TensorSpec
+
+    signature = Signature(inputs=[], tensors=[TensorSpec("user_id", "int64", [-1, 1])])
+    predlog = PredictionLog(tmp_path, sample=1.0)
+    ids = TensorBatch({"user_id": np.array([[1], [2], [3]])})
+    predlog.record("recs", 1, signature, "req-1", ids, np.array([[0.5], [0.25], [0.75]]))
+    predlog.record("recs", 1, signature, "req-2", ids, np.ones((3, 8)))  # an embedding
+    assert predlog.flush() == 3 and predlog.dropped == 0
+    table = read_window(tmp_path, "recs", 1, time.time() - 60).table.to_pydict()
+    assert table["prediction"] == [0.5, 0.25, 0.75] and set(table) == {"ts", "request_id",
+                                                                        "prediction"}

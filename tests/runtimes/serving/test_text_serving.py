@@ -23,6 +23,7 @@ from graphs import (
 )
 from modelport.config import Settings
 from modelport.core.store.engine import forget_stores
+from modelport.core.tensor_inputs import TensorBatch
 from modelport.core.workspace import Workspace
 from modelport.lifecycle.importing import import_onnx
 from modelport.lifecycle.loading import load
@@ -126,3 +127,31 @@ def test_texts_of_different_lengths_are_batched_padded_to_the_longest(tmp_path: 
                                    rtol=1e-6, atol=1e-7)
     assert len(calls) < len(requests)  # joined, though their lengths differ
     assert len({predictor.matrix(r).arrays["input_ids"].shape[1] for r in requests}) > 1
+
+
+def test_a_long_text_is_batched_apart_from_short_ones(tmp_path: Path) -> None:
+    tokenizer = word_piece(tmp_path / "tokenizer.json")
+    model = text_classifier(80, seed=5)
+    ws = Workspace.open(Settings(home=tmp_path / "home"))
+    import_onnx(save(model, tmp_path / "text.onnx"), "reviews", labels=LABELS,
+                tokenizer=tmp_path / "tokenizer.json", ws=ws)
+    predictor = load("reviews", ws=ws)
+    widths: list[tuple[int, int]] = []
+    run = predictor.outputs_of_matrix
+
+    def measured(x: TensorBatch) -> dict[str, np.ndarray]:
+        widths.append((len(x), x.width))
+        return run(x)
+
+    predictor.outputs_of_matrix = measured  # type: ignore[method-assign]
+    long = " ".join(["the movie was really very good"] * 10)
+    requests = [["good movie"], [long], ["bad plot"], ["not sad"], [long, "fine"]]
+    results, calls = batched(predictor, requests)
+    forget_stores()
+    for texts, got in zip(requests, results, strict=True):
+        np.testing.assert_allclose(got["probabilities"], text_reference(model, tokenizer, texts),
+                                   rtol=1e-6, atol=1e-7)
+    assert len(calls) < len(requests)  # still batched
+    # the long texts in one call of their own; no short text padded to their length
+    assert [rows for rows, width in widths if width >= 60] == [3]
+    assert all(width <= 8 for _, width in widths if width < 60), widths

@@ -31,6 +31,9 @@ class Predictor(ABC):
 
     runtime: ClassVar[str]
     input_dtype: ClassVar[Any] = np.float64
+    # the output that is "the prediction" — what endpoints count and compare, streams
+    # publish and batch jobs write first; a graph imported from elsewhere names its own
+    prediction_output: str = "prediction"
 
     def __init__(self, signature: Signature) -> None:
         self.signature = signature
@@ -65,6 +68,10 @@ class Predictor(ABC):
             return {"prediction": self.predict_matrix(x)}
         proba = self.proba_matrix(x)
         return {"prediction": self.labels(proba), "probabilities": proba}
+
+    def prediction(self, outputs: dict[str, np.ndarray]) -> np.ndarray:
+        """The prediction among ``outputs`` (as ``outputs_of_matrix`` answered them)."""
+        return outputs[self.prediction_output]
 
     def labels(self, proba: np.ndarray) -> np.ndarray:
         assert self.classes is not None

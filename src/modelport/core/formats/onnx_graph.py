@@ -61,6 +61,7 @@ class GraphPredictor(Predictor):
         self.session = session
         self._specs = signature.tensors
         self._outputs = [o.name for o in session.get_outputs()]
+        self.prediction_output = self._outputs[0]
 
     def matrix(self, batch: Any) -> Any:
         return check(self._specs, batch)

@@ -254,3 +254,19 @@ streams = Table(
     Column("started", Float, nullable=False),
     Column("updated", Float, nullable=False),
 )
+
+# the team server's audit log: one row per write request, only ever appended
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("key_id", String(16)),  # None: the server ran with --auth off
+    Column("key_name", String(200)),
+    Column("method", String(8), nullable=False),
+    Column("route", String(300), nullable=False),
+    Column("path", String(512), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Index("ix_audit_log_key", "key_id", "id"),
+)

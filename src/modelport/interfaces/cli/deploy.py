@@ -31,6 +31,8 @@ def build(
         help="With a database --pull-at-start: the shared artifact store URL.")] = None,
     insecure: Annotated[bool, typer.Option(
         help="Serve without API keys (a mesh or ingress in front checks callers).")] = False,
+    grpc: Annotated[bool, typer.Option(
+        help="Also answer OIP over gRPC on port 8001 (serve --grpc-port).")] = False,
     wheel: Annotated[Path | None, typer.Option(
         help="modelport's wheel to install (default: modelport==VERSION from the index).")
     ] = None,
@@ -50,7 +52,7 @@ def build(
                       f"{len(ctx.requirements)} pinned requirements", soft_wrap=True)
         return
     spec = ImageSpec(refs=refs or [], runtime=runtime, pull_at_start=pull_at_start,
-                     artifacts_url=artifacts_url, insecure=insecure, wheel=wheel)
+                     artifacts_url=artifacts_url, insecure=insecure, wheel=wheel, grpc=grpc)
     ctx = build_context(spec, out)
     served = ", ".join(f"{v.ref} ({v.format}, sha256:{v.artifact_digest[:12]}…)"
                        for v in ctx.versions)
@@ -78,6 +80,8 @@ def k8s(
              "replicas sharing a store; needed for endpoints.")] = None,
     insecure: Annotated[bool, typer.Option(
         help="Serve without API keys (a mesh or ingress in front checks callers).")] = False,
+    grpc: Annotated[bool, typer.Option(
+        help="Also expose OIP over gRPC on port 8001 (an image built with --grpc).")] = False,
     kserve: Annotated[bool, typer.Option(
         help="Also write the KServe ClusterServingRuntime and an InferenceService per "
              "target.")] = False,
@@ -87,7 +91,7 @@ def k8s(
     from modelport.interfaces.deploy.manifests import manifests_for
 
     files = manifests_for(targets, image, store_secret=store_secret, kserve=kserve,
-                          insecure=insecure, namespace=namespace, replicas=replicas,
+                          insecure=insecure, grpc=grpc, namespace=namespace, replicas=replicas,
                           max_replicas=max_replicas, cpu=cpu, memory=memory,
                           memory_limit=memory_limit)
     if out is None:

@@ -75,8 +75,16 @@ def export(
     parity = info["parity"]
     console.print(f"wrote {out}: {info['model']}:{info['version']}, {info['size']:,} bytes "
                   f"(model {info['sizes']['model']:,}), signed by {info['key_id']}")
-    console.print(f"parity with the source model: labels agree on {parity['labels_agree']:.1%}"
-                  f" of {parity['rows']} rows, max abs diff {parity['max_abs_diff']:.3g}")
+    if "output" in parity:  # an imported graph, compared on its input example
+        console.print(f"parity with the imported graph on its input example: "
+                      f"{parity['output']!r} max abs diff {parity['max_abs_diff']:.3g} "
+                      f"({parity['max_rel_error']:.2%} of its range) on {parity['rows']} rows"
+                      + (f", labels agree on {parity['labels_agree']:.0%}"
+                         if "labels_agree" in parity else ""))
+    else:
+        console.print(f"parity with the source model: labels agree on "
+                      f"{parity['labels_agree']:.1%} of {parity['rows']} rows, max abs diff "
+                      f"{parity['max_abs_diff']:.3g}")
     if info["quantized"] and info["quantized"].get("note"):
         console.print(f"note: {info['quantized']['note']}")
 

@@ -101,8 +101,18 @@ def register(name: str,
 @app.command("import")
 def import_model(
         path: Annotated[Path, typer.Argument(help="The .onnx file (external data files beside "
-                                                  "it are imported with it).")],
+                                                  "it are imported with it); with --torch, "
+                                                  "where the export is written.")],
         name: Annotated[str, typer.Option("--name", help="The model to add a version to.")],
+        torch: Annotated[str | None, typer.Option(
+            "--torch", help="MODULE:FACTORY returning a trained torch.nn.Module: exported "
+                            "with torch.onnx.export (the 'torch' extra), then imported.")
+        ] = None,
+        example: Annotated[Path | None, typer.Option(
+            help="With --torch: a JSON object of forward's argument names to values to "
+                 "trace the module on.")] = None,
+        outputs: Annotated[str, typer.Option(
+            help="With --torch: the graph's output names, comma-separated.")] = "output",
         labels: Annotated[Path | None, typer.Option(
             help="Class names, one per line, in the order of the graph's score columns.")
         ] = None,
@@ -123,6 +133,13 @@ def import_model(
     from modelport.core.tensor_inputs import shape_text
     from modelport.lifecycle.importing import import_onnx
 
+    if torch is not None:
+        from modelport.errors import InvalidInputError
+        from modelport.lifecycle.torch_export import export_torch
+
+        if example is None:
+            raise InvalidInputError("--torch needs --example: forward's inputs to trace it on")
+        export_torch(torch, example, path, [o.strip() for o in outputs.split(",") if o.strip()])
     v = import_onnx(path, name, labels=labels, input_example=input_example, tokenizer=tokenizer,
                     max_length=max_length, too_long=too_long, description=description)
     if as_json:

@@ -23,6 +23,8 @@ def server(
         "--artifacts", help="Artifact store URL [env: MODELPORT_ARTIFACTS_URL]")] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(parser=port_number, help="Port to listen on.")] = 8080,
+    auth: Annotated[str, typer.Option(
+        help="on: every /api/v1 call needs a key; off: none do (loopback only).")] = "on",
 ) -> None:
     """Serve runs and the model registry over REST (/api/v1, OpenAPI at /api/v1/openapi.json).
 
@@ -34,14 +36,32 @@ def server(
     from modelport.core.workspace import Workspace
     from modelport.errors import require
     from modelport.interfaces.team import create_app
-    from modelport.interfaces.team.access import bootstrap_key
+    from modelport.interfaces.team.access import bootstrap_key, check_listening
 
+    if auth not in ("on", "off"):
+        raise InvalidInputError(f"--auth must be on or off, not {auth!r}")
+    check_listening(host, auth == "on")
     uvicorn = require("uvicorn", "server")
     require("litestar", "server")
     ws = Workspace.open(Settings.from_env(remote=False, db_url=db, artifacts_url=artifacts))
-    secret = bootstrap_key(ws)
+    secret = bootstrap_key(ws) if auth == "on" else None
     if secret is not None:
         console.print("[bold]admin key (shown once, only its hash is stored):[/bold]")
         console.print(secret, markup=False, highlight=False, soft_wrap=True)
     console.print(f"modelport server on http://{host}:{port}/api/v1", markup=False)
-    uvicorn.run(create_app(ws), host=host, port=port, log_level="warning")
+    log_requests()
+    uvicorn.run(create_app(ws, auth=auth == "on"), host=host, port=port, log_level="warning")
+
+
+def log_requests() -> None:
+    """One JSON access log line per request on stderr (``observe`` writes them)."""
+    import logging
+    import sys
+
+    from modelport.interfaces.team.observe import access_log
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access_log.addHandler(handler)
+    access_log.setLevel(logging.INFO)
+    access_log.propagate = False

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelport.errors import InvalidInputError
-from modelport.interfaces.deploy.image import PORT, READY_PATH, UID
+from modelport.interfaces.deploy.image import GRPC_PORT, PORT, READY_PATH, UID
 from modelport.runtimes.serving.process import GRACE_S
 
 LIVE_PATH = "/v2/health/live"
@@ -43,6 +43,7 @@ class DeploySpec:
     memory_limit: str = "1Gi"
     store_secret: str | None = None  # a Secret holding MODELPORT_DB_URL and friends
     insecure: bool = False
+    grpc: bool = False  # also OIP over gRPC (an image built with --grpc)
 
     def __post_init__(self) -> None:
         self.name = k8s_name(self.name or self.target)
@@ -96,7 +97,9 @@ def container(spec: DeploySpec, args: list[str], port: int, name: str = "modelpo
     """The serve container: probes, graceful stop, resources, no privileges."""
     out: Manifest = {
         "name": name, "image": spec.image, "args": args,
-        "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
+        "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"},
+                  *([{"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"}]
+                    if spec.grpc else [])],
         # startup: up to 5 minutes to load and warm; then readiness gates traffic
         "startupProbe": probe(READY_PATH, 2, 150),
         "readinessProbe": probe(READY_PATH, 5, 2),
@@ -114,6 +117,7 @@ def container(spec: DeploySpec, args: list[str], port: int, name: str = "modelpo
 
 def serve_args(spec: DeploySpec) -> list[str]:
     args = [spec.target, "--host", "0.0.0.0", "--port", str(PORT)]
+    args += ["--grpc-port", str(GRPC_PORT)] if spec.grpc else []
     return args + (["--insecure"] if spec.insecure else [])
 
 
@@ -147,7 +151,10 @@ def service(spec: DeploySpec) -> Manifest:
     return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(spec),
             "spec": {"type": "ClusterIP", "selector": labels(spec),
                      "ports": [{"name": "http", "port": 80, "targetPort": "http",
-                                "protocol": "TCP"}]}}
+                                "protocol": "TCP"},
+                               *([{"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc",
+                                   "protocol": "TCP", "appProtocol": "kubernetes.io/h2c"}]
+                                 if spec.grpc else [])]}}
 
 
 def autoscaler(spec: DeploySpec) -> Manifest:

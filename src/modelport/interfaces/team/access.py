@@ -21,20 +21,27 @@ from litestar.handlers import BaseRouteHandler
 
 from modelport.core.keys import create_key, list_keys
 from modelport.core.workspace import Workspace
-from modelport.runtimes.serving.auth import Guard, authorize
+from modelport.errors import InvalidInputError
+from modelport.runtimes.serving.auth import Guard, authorize, is_loopback
 
 RouteGuard = Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]  # type: ignore[type-arg]
 IMPLIED = {"read": ("write",)}  # scopes that also grant a route's scope
 
 
 def needs(scope: str) -> RouteGuard:
-    """A Litestar guard: 401 without a known key, 403 without ``scope``."""
+    """A Litestar guard: 401 without a known key, 403 without ``scope`` (auth on)."""
 
     async def check(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
-        guard: Guard = connection.app.state.guard
+        guard: Guard | None = connection.app.state.guard
+        state = connection.scope["state"]
+        if guard is None:  # auth off: only ever on loopback (``modelport server --auth off``)
+            state["scope"] = scope
+            return
         if time.monotonic() - guard.loaded > guard.refresh_s:
             await anyio.to_thread.run_sync(guard.refresh)
         key = guard.authenticate(dict(connection.headers))
+        # for the access and audit logs: the key's id and name, never its secret
+        state.update(key=key.id, key_name=key.name, scope=scope)
         if not any(key.allows(s) for s in IMPLIED.get(scope, ())):
             authorize(key, scope)
 
@@ -49,3 +56,11 @@ def bootstrap_key(ws: Workspace) -> str | None:
     if any("admin" in key.scopes for key in list_keys(ws)):
         return None
     return create_key("bootstrap admin (modelport server)", ["admin"], ws=ws)[1]
+
+
+def check_listening(host: str, auth: bool) -> None:
+    """Refuse, before anything listens, to serve off loopback without keys: anyone who
+    can reach the address could then read and change every run and model."""
+    if not auth and not is_loopback(host):
+        raise InvalidInputError(f"refusing to serve on {host} without authentication — "
+                                "drop --auth off (clients then send 'Authorization: Bearer KEY')")

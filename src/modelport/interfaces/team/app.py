@@ -13,20 +13,24 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
 import modelport
+from modelport.core.store.audit import audit_log
 from modelport.core.workspace import Workspace
 from modelport.errors import StoreUnavailableError, first_line
 from modelport.interfaces.team import (
     artifacts,
+    audit,
     endpoints,
+    feed,
     jobs,
     keys,
+    observe,
     registry,
     rollout,
     runs,
     stats,
     streams,
 )
-from modelport.interfaces.team.errors import HANDLERS
+from modelport.interfaces.team.errors import HANDLERS, document_errors
 from modelport.runtimes.serving.auth import Guard
 
 MAX_BODY = 4 * 1024 * 1024  # a metadata call is small; artifacts will stream elsewhere
@@ -47,13 +51,19 @@ def readyz(state: State) -> dict[str, str]:
     return {"status": "ready"}
 
 
-def create_app(ws: Workspace, refresh_s: float = 2.0) -> Litestar:
-    """The server over ``ws``'s store; keys are re-read every ``refresh_s`` seconds."""
-    return Litestar(
+def create_app(ws: Workspace, refresh_s: float = 2.0, auth: bool = True) -> Litestar:
+    """The server over ``ws``'s store; keys are re-read every ``refresh_s`` seconds.
+    ``auth=False`` (for a trial or a benchmark on loopback) lets every call through."""
+    guard = Guard(ws, "on", refresh_s=refresh_s) if auth else None
+    counted, auditor = observe.RequestMetrics(), audit.Auditor(audit_log(ws.store))
+    app = Litestar(
         route_handlers=[healthz, readyz, runs.router, registry.models, registry.lookups,
                         endpoints.router, endpoints.rollouts, rollout.router, jobs.router,
-                        keys.router, stats.router, streams.router, artifacts.router],
-        state=State({"ws": ws, "store": ws.store, "guard": Guard(ws, "on", refresh_s=refresh_s)}),
+                        keys.router, stats.router, streams.router, artifacts.router,
+                        feed.router, observe.metrics, audit.router],
+        state=State({"ws": ws, "store": ws.store, "guard": guard, "feed": feed.Feed(ws.store),
+                     "request_metrics": counted, "auditor": auditor}),
+        lifespan=[feed.polling, audit.recording],
         exception_handlers=HANDLERS,
         request_max_body_size=MAX_BODY,
         openapi_config=OpenAPIConfig(
@@ -61,3 +71,7 @@ def create_app(ws: Workspace, refresh_s: float = 2.0) -> Litestar:
             render_plugins=[JsonRenderPlugin(path="/")]),
         logging_config=None,
     )
+    document_errors(app)
+    # around everything (404s too): request ids, metrics, the access and audit logs
+    app.asgi_handler = observe.Observe(app.asgi_handler, counted, auditor)
+    return app

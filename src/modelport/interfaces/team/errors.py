@@ -8,14 +8,20 @@ route, bad body, oversize body) get stable codes here, and anything else is a
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
-from litestar import MediaType, Request, Response
+from litestar import Litestar, MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.routes import HTTPRoute
 from litestar.types import ExceptionHandlersMap
 
 from modelport.errors import ModelportError
 
 log = logging.getLogger("modelport.team")
+DOCUMENTED = {400: "Bad input", 401: "No valid API key", 403: "The key's scope does not allow it",
+              404: "Not found", 409: "Conflicts with what is stored", 413: "Body too large",
+              422: "A field of the request is invalid", 429: "Over the key's rate limit"}
 CODES = {400: "invalid_input", 401: "unauthorized", 403: "forbidden", 404: "not_found",
          405: "method_not_allowed", 413: "too_large", 429: "rate_limited"}
 
@@ -57,3 +63,22 @@ HANDLERS: ExceptionHandlersMap = {
     HTTPException: _http,
     Exception: _internal,
 }
+
+
+@dataclass
+class ErrorBody:
+    """What every refusal looks like: a message for people, a stable code for programs."""
+
+    error: str
+    code: str
+
+
+def document_errors(app: Litestar) -> None:
+    """Declare the error shape for every ``/api/v1`` route in the OpenAPI document (the
+    framework would otherwise document its own, which these handlers replace)."""
+    specs = {status: ResponseSpec(data_container=ErrorBody, description=text)
+             for status, text in DOCUMENTED.items()}
+    for route in app.routes:
+        if isinstance(route, HTTPRoute) and route.path.startswith("/api/v1/"):
+            for handler in route.route_handlers:
+                handler.responses = {**specs, **(handler.responses or {})}

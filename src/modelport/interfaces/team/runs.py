@@ -143,8 +143,8 @@ def get_run(state: State, run_id: FromPath[str]) -> RunRecord:
 
 
 @get("/{run_id:str}/metrics/{key:str}", guards=[needs("read")], sync_to_thread=True)
-def metric_history(state: State, run_id: FromPath[str], key: FromPath[str]) -> list[tuple[int,
-                   float]]:
+def metric_history(state: State, run_id: FromPath[str], key: FromPath[str]) -> list[list[float]]:
+    """``[step, value]`` pairs (documented as number arrays: OpenAPI 3.1 has no tuples)."""
     return state.store.runs.metric_history(run_id, key)  # type: ignore[no-any-return]
 
 

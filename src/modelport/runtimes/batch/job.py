@@ -143,7 +143,8 @@ def _check_options(batch_size: int, on_error: str, runtime: str) -> None:
 
 def _check_columns(files: list[InputFile], version: ModelVersion, keep: Sequence[str]) -> None:
     """Every file must hold the model's columns and the kept ones: checked before any work."""
-    outputs = {"prediction", *(f"proba_{c}" for c in version.signature.classes or [])}
+    outputs = {"prediction", *(o.name for o in version.signature.outputs),
+               *(f"proba_{c}" for c in version.signature.classes or [])}
     clash = [k for k in keep if k in outputs]
     if clash:
         raise InvalidInputError(f"--keep column {clash[0]!r} would clash with an output column "
@@ -152,7 +153,7 @@ def _check_columns(files: list[InputFile], version: ModelVersion, keep: Sequence
         if f.rows == 0:
             continue
         have = set(f.columns)
-        missing = [n for n in version.signature.names if n not in have]
+        missing = [n for n in version.signature.columns if n not in have]
         if missing:
             raise SchemaError(
                 f"{f.url} lacks column{'s' if len(missing) > 1 else ''} "
@@ -172,8 +173,9 @@ def _check_columns(files: list[InputFile], version: ModelVersion, keep: Sequence
 def _spec(version: ModelVersion, runtime: str, ws: Workspace) -> ModelSpec:
     """The bytes workers load, chosen as ``modelport.load`` would, digest-verified here."""
     fmt, digest = artifact_for(version, runtime)
+    text = version.signature.text
     return ModelSpec(fmt, ws.artifacts.get(digest), version.signature.to_dict(), version.name,
-                     version.version)
+                     version.version, None if text is None else ws.artifacts.get(text.tokenizer))
 
 
 def _open_job(staged: dict[str, Any] | None, version: ModelVersion, input: str, output: str,

@@ -39,11 +39,26 @@ class ModelSpec:
     signature: dict[str, Any]
     name: str
     version: int
+    tokenizer: bytes | None = None  # a text model's tokenizer.json
 
     def load(self) -> Predictor:
-        predictor = get_format(self.format).load(self.data, Signature.from_dict(self.signature))
+        signature = Signature.from_dict(self.signature)
+        predictor = get_format(self.format).load(self.data, signature)
+        if self.tokenizer is not None:
+            from modelport.core.formats.onnx_text import text_model
+
+            predictor = text_model(getattr(predictor, "session", None), signature,
+                                   self.tokenizer)
         predictor.name, predictor.version = self.name, self.version
         return predictor
+
+    def scorer(self, options: ScoreOptions) -> Scorer:
+        """The scorer for this model: columns to a matrix, or a graph's text or tensors."""
+        if self.signature.get("tensors") is None:
+            return Scorer(self, options)
+        from modelport.runtimes.batch.graph_scoring import GraphScorer
+
+        return GraphScorer(self, options)
 
 
 @dataclass(frozen=True)
@@ -257,11 +272,12 @@ class Scorer:
         for name in self.options.keep:
             col = batch.column(name)
             columns[name] = col if mask is None else col.filter(mask)
-        columns["prediction"] = _arrow(outputs["prediction"])
-        proba = outputs.get("probabilities")
-        if proba is not None and self.predictor.classes is not None:
-            for j, label in enumerate(self.predictor.classes.tolist()):
-                columns[f"proba_{label}"] = pa.array(proba[:, j])
+        for name, values in outputs.items():
+            if name == "probabilities" and self.predictor.classes is not None:
+                for j, label in enumerate(self.predictor.classes.tolist()):
+                    columns[f"proba_{label}"] = pa.array(values[:, j])
+            else:
+                columns[name] = _arrow(values)
         return pa.table(columns)
 
     def _quarantine(self, split: Split, chunk: Chunk, rejected: dict[int, str],
@@ -289,9 +305,13 @@ class Scorer:
 
 
 def _arrow(values: np.ndarray) -> Any:
+    """One output as one column: a value per row, or a list per row (a graph's
+    ``[rows, n]`` output, an embedding); a ``[rows, 1]`` output is one value per row."""
     import pyarrow as pa
 
-    if values.dtype.kind == "O":
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.dtype.kind == "O" or values.ndim > 1:
         return pa.array(values.tolist())
     return pa.array(values)
 

@@ -60,15 +60,22 @@ def build_bundle(ref: str, key: str | None = None, quantize: str | None = None,
                  ws: Workspace | None = None) -> ExportedBundle:
     """A signed bundle of ``ref`` (bytes, digest and manifest), not yet written anywhere."""
     require("onnxruntime", "onnx")
-    from modelport_edge.bundle import Bundle, pack, read_bundle, sha256
-    from modelport_edge.runtime import EdgeModel
-    from modelport_edge.trust import Trust
-
     if quantize not in (None, *QUANTIZE):
         raise InvalidInputError(f"unknown quantization {quantize!r} — use int8")
     ws = current(ws)
     private = signing.load_private(signing.choose(key))
     version = get_version(ref, ws=ws)
+    if version.signature.tensors is not None:  # imported: the graph is the model
+        from modelport.runtimes.edge.graph_export import graph_part
+
+        part = graph_part(version, quantize, ws)
+        manifest = _manifest(version, {"format": "onnx", "artifact_sha256":
+                                       version.artifact_digest}, part.quantized,
+                             part.parity,
+                             {"source_onnx": version.artifact_size, "model": len(part.data)})
+        if part.tokenizer is not None:
+            manifest["tokenizer"] = part.tokenizer
+        return _signed(manifest, part.data, part.smoke, private)
     if not version.onnx_ready:
         version = export_onnx(version.ref, ws=ws)
     assert version.onnx is not None
@@ -77,7 +84,7 @@ def build_bundle(ref: str, key: str | None = None, quantize: str | None = None,
     get_format("onnx").check(onnx_bytes)
     model_bytes, quantized = onnx_bytes, None
     if quantize == "int8":
-        model_bytes, quantized = _quantize_int8(onnx_bytes)
+        model_bytes, quantized = quantize_int8(onnx_bytes)
     rows = _rows(version, ws)
     source = get_format(version.format).load(ws.artifacts.get(version.artifact_digest),
                                               version.signature)
@@ -85,21 +92,34 @@ def build_bundle(ref: str, key: str | None = None, quantize: str | None = None,
     parity = check_parity(source, copy, rows).to_dict()
     if quantized:
         _accept_quantized(version, parity, source.predict_outputs(rows), copy, rows)
-    manifest: dict[str, Any] = {
-        # no timestamp: the same version, key and options give the same bytes, so
-        # re-publishing (widening a canary) announces the same digest
-        "model": version.name, "version": version.version,
-        "signature": version.signature.to_dict(),
-        "source": {"format": version.format, "artifact_sha256": version.artifact_digest,
-                   "onnx_sha256": version.onnx["digest"]},
-        "quantized": quantized,
-        "parity": {"against": "source model", **parity},
-        "sizes": {"source_onnx": len(onnx_bytes), "model": len(model_bytes)},
-    }
-    smoke = rows[:SMOKE_ROWS].astype(np.float32)
+    manifest = _manifest(version, {"format": version.format,
+                                   "artifact_sha256": version.artifact_digest,
+                                   "onnx_sha256": version.onnx["digest"]}, quantized,
+                         {"against": "source model", **parity},
+                         {"source_onnx": len(onnx_bytes), "model": len(model_bytes)})
+    return _signed(manifest, model_bytes, rows[:SMOKE_ROWS].astype(np.float32).tolist(),
+                   private)
+
+
+def _manifest(version: ModelVersion, source: dict[str, Any], quantized: dict[str, Any] | None,
+              parity: dict[str, Any], sizes: dict[str, int]) -> dict[str, Any]:
+    # no timestamp: the same version, key and options give the same bytes, so
+    # re-publishing (widening a canary) announces the same digest
+    return {"model": version.name, "version": version.version,
+            "signature": version.signature.to_dict(), "source": source,
+            "quantized": quantized, "parity": parity, "sizes": sizes}
+
+
+def _signed(manifest: dict[str, Any], model_bytes: bytes, smoke: Any, private: Any
+            ) -> ExportedBundle:
+    """The bundle signed, its smoke inputs answered by the very code a device runs."""
+    from modelport_edge.bundle import Bundle, pack, read_bundle, sha256
+    from modelport_edge.runtime import EdgeModel
+    from modelport_edge.trust import Trust
+
     own = EdgeModel(Bundle({**manifest, "smoke": {}}, model_bytes, "", "", 0))
-    expected = own.predict_matrix(smoke)
-    manifest["smoke"] = {"inputs": smoke.tolist(), "atol": SMOKE_ATOL, "rtol": SMOKE_ATOL,
+    expected = own.predict(smoke)
+    manifest["smoke"] = {"inputs": smoke, "atol": SMOKE_ATOL, "rtol": SMOKE_ATOL,
                          "expected": {k: np.asarray(v).tolist() for k, v in expected.items()}}
     data = pack(manifest, model_bytes, private)
     # read back as a device would: what we hand out must verify
@@ -129,7 +149,7 @@ def _rows(version: ModelVersion, ws: Workspace) -> np.ndarray:
     return np.vstack(parts).astype(np.float64)
 
 
-def _quantize_int8(onnx_bytes: bytes) -> tuple[bytes, dict[str, Any]]:
+def quantize_int8(onnx_bytes: bytes) -> tuple[bytes, dict[str, Any]]:
     """Dynamic int8 quantization: int8 weights, activations quantized on the fly.
 
     It applies to MatMul / Gemm / Conv; tree ensembles and the ONNX-ML linear

@@ -7,6 +7,12 @@ thread; while it works, new requests queue, and the next call takes all of
 them at once (up to ``max_batch`` rows). Nothing ever waits for a batch to
 fill: under light load every request is its own batch, under heavy load
 batches grow by themselves — Triton's default, not BentoML's timed wait.
+
+Texts join a batch padded to its longest (``TensorBatch.join``), and a graph's
+cost grows with rows × padded length: one long text would make every short one
+beside it pay for its length. So what is queued is split into buckets by
+sequence length — powers of two, 9 to 16 tokens, 17 to 32, … — each its own
+call: no text is padded to more than twice its bucket's shortest.
 """
 
 from __future__ import annotations
@@ -104,7 +110,6 @@ class Batcher:
         return await future
 
     async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
         try:
             while self._queue:
                 parts, futures, rows = [], [], 0
@@ -114,25 +119,31 @@ class Batcher:
                     parts.append(x)
                     futures.append(future)
                     rows += len(x)
-                try:
-                    batch = parts[0] if len(parts) == 1 else _join(parts)
-                except ValueError as exc:  # tensors whose dynamic axes differ
-                    await self._one_by_one(parts, futures, exc)
-                    continue
-                self._record(rows)
-                try:
-                    out = await loop.run_in_executor(self._executor, self._timed, batch)
-                except Exception as exc:
-                    await self._one_by_one(parts, futures, exc)
-                    continue
-                start = 0
-                for x, future in zip(parts, futures, strict=True):
-                    stop = start + len(x)
-                    if not future.done():
-                        future.set_result({k: v[start:stop] for k, v in out.items()})
-                    start = stop
+                for bucket in _buckets(parts):
+                    await self._run([parts[i] for i in bucket], [futures[i] for i in bucket])
         finally:
             self._busy = False
+
+    async def _run(self, parts: list[Any], futures: list[asyncio.Future[Outputs]]) -> None:
+        """One graph call for ``parts`` joined; each future gets its own rows."""
+        try:
+            batch = parts[0] if len(parts) == 1 else _join(parts)
+        except ValueError as exc:  # tensors whose dynamic axes differ
+            await self._one_by_one(parts, futures, exc)
+            return
+        self._record(len(batch))
+        try:
+            out = await asyncio.get_running_loop().run_in_executor(self._executor, self._timed,
+                                                                   batch)
+        except Exception as exc:
+            await self._one_by_one(parts, futures, exc)
+            return
+        start = 0
+        for x, future in zip(parts, futures, strict=True):
+            stop = start + len(x)
+            if not future.done():
+                future.set_result({k: v[start:stop] for k, v in out.items()})
+            start = stop
 
     async def _one_by_one(self, parts: list[np.ndarray], futures: list[asyncio.Future[Outputs]],
                           exc: Exception) -> None:
@@ -173,3 +184,13 @@ def _join(parts: list[Any]) -> Any:
     if isinstance(parts[0], np.ndarray):
         return np.concatenate(parts)
     return type(parts[0]).join(parts)
+
+
+def _buckets(parts: list[Any]) -> list[list[int]]:
+    """The indexes of ``parts`` grouped by padded length (a power-of-two bucket of the
+    sequence axis; matrices and fixed-shape tensors are all one bucket), in arrival order."""
+    groups: dict[int, list[int]] = {}
+    for i, x in enumerate(parts):
+        width = x.width if hasattr(x, "width") else 0
+        groups.setdefault((width - 1).bit_length() if width > 1 else 0, []).append(i)
+    return list(groups.values())

@@ -57,10 +57,10 @@ class Metrics:
                 continue
             out.append(f'modelport_requests_total{{model="{model}",version="{version}",'
                        f'protocol="{protocol}",status="{status}",pid="{pid}"}} {n}')
-        _histogram(out, "modelport_request_duration_seconds", "Time to answer a request.",
+        render_histogram(out, "modelport_request_duration_seconds", "Time to answer a request.",
                    self.latency, lambda lb: f'model="{lb[0]}",version="{lb[1]}",pid="{pid}"',
                    models)
-        _histogram(out, "modelport_batch_size_rows", "Rows per model call (micro-batches).",
+        render_histogram(out, "modelport_batch_size_rows", "Rows per model call (micro-batches).",
                    self.batch_size, lambda lb: f'model="{lb[0]}",version="{lb[1]}",pid="{pid}"',
                    models)
         by_name: dict[str, list[str]] = defaultdict(list)
@@ -74,7 +74,7 @@ class Metrics:
         return ("\n".join(out) + "\n").encode()
 
 
-def _histogram(out: list[str], name: str, help_: str, hist: Histogram,
+def render_histogram(out: list[str], name: str, help_: str, hist: Histogram,
                labels: Callable[[tuple[str, ...]], str], models: Container[str] | None) -> None:
     out += [f"# HELP {name} {help_}", f"# TYPE {name} histogram"]
     for key, counts in sorted(hist.counts.items()):

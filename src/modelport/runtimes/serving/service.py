@@ -124,7 +124,7 @@ class InferenceService:
             outputs = await self.predict(served, x)
             if self.predlog is not None:
                 self.predlog.record(served.name, served.version, served.model.signature,
-                                    call.request_id, x, outputs["prediction"])
+                                    call.request_id, x, served.predictor.prediction(outputs))
             return outputs, context
         return await self._routed(served, router, call, x, batch), context
 
@@ -139,7 +139,7 @@ class InferenceService:
             self.stats.request(router.name, served.label, time.perf_counter() - started,
                                500 if isinstance(exc, SchemaError) else status, None)
             raise
-        prediction = outputs["prediction"]
+        prediction = served.predictor.prediction(outputs)
         self.stats.request(router.name, served.label, time.perf_counter() - started, 200,
                            prediction)
         if self.predlog is not None:
@@ -177,6 +177,6 @@ class InferenceService:
             self.stats.shadow(endpoint, shadow.label, time.perf_counter() - started, False,
                               len(stable), 0)
             return
-        agree = int((outputs["prediction"] == stable).sum())
+        agree = int((shadow.predictor.prediction(outputs) == stable).sum())
         self.stats.shadow(endpoint, shadow.label, time.perf_counter() - started, True,
                           len(stable), agree)

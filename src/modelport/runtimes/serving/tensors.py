@@ -27,6 +27,17 @@ _BY_KIND = {("b", 1): "BOOL", ("u", 1): "UINT8", ("u", 2): "UINT16", ("u", 4): "
             ("i", 8): "INT64", ("f", 2): "FP16", ("f", 4): "FP32", ("f", 8): "FP64"}
 
 
+def prediction_rows(outputs: dict[str, np.ndarray]) -> Any:
+    """The prediction among a model's outputs, one JSON value per row, for protocols that
+    answer only it (KServe v1, MLflow): ``prediction``, or an imported graph's first
+    output — what its ``Predictor.prediction_output`` names, without the predictor at
+    hand. A ``[rows, n]`` output (an embedding) keeps its rows; ``[rows, 1]`` is flat."""
+    arr = outputs["prediction"] if "prediction" in outputs else next(iter(outputs.values()))
+    if arr.ndim > 1 and arr.size != len(arr) and arr.dtype.kind in "biuf":
+        return np.ascontiguousarray(arr)
+    return to_json_data(arr)
+
+
 _BY_DTYPE: dict[np.dtype[Any], str] = {}
 
 

@@ -108,9 +108,10 @@ def parse_labels(messages: list[Message]) -> tuple[list[Label], list[DeadLetter]
 
 
 def predictions(events: list[Event], outputs: dict[str, np.ndarray], model: str,
-                version: int | None) -> list[bytes]:
-    """One payload per event, in event order."""
-    values = outputs["prediction"].tolist()
+                version: int | None, prediction: np.ndarray) -> list[bytes]:
+    """One payload per event, in event order (``prediction``: the model's prediction
+    output among ``outputs`` — an imported graph names its own)."""
+    values = prediction.tolist()
     proba = outputs.get("probabilities")
     rows = proba.tolist() if proba is not None else None
     out = []

@@ -34,6 +34,7 @@ from modelport.config import DEFAULT_RUNTIME
 from modelport.core.formats import get_format
 from modelport.core.formats.base import Predictor
 from modelport.core.formats.online import OnlinePredictor
+from modelport.core.tensor_inputs import TensorBatch
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, SchemaError
 from modelport.lifecycle.loading import load
@@ -255,15 +256,16 @@ class StreamRunner:
                 outputs = self.predictor.outputs_of_rows(rows)
             else:
                 outputs = self.predictor.predict_outputs(x)
+            prediction = self.predictor.prediction(outputs)
             self._sink.publish(predictions(events, outputs, str(self.predictor.name),
-                                           self.predictor.version))
+                                           self.predictor.version, prediction))
             self.stats.predictions += len(events)
             if self.predlog is not None:
                 self.predlog.record(str(self.predictor.name), self.predictor.version or 0,
                                     self.signature, [str(e.id) for e in events], x,
-                                    outputs["prediction"])
+                                    prediction)
             if self._labels is not None:
-                self._remember(events, rows, outputs["prediction"])
+                self._remember(events, rows, prediction)
             if self.drift is not None:
                 drifted = self.drift.batch(x, self.stats.events)
                 if drifted:
@@ -277,7 +279,9 @@ class StreamRunner:
         else:
             self._source.ack(messages)
 
-    def _matrix(self, events: list[Event]) -> tuple[np.ndarray, list[Event], list[DeadLetter]]:
+    def _matrix(self, events: list[Event]) -> tuple[Any, list[Event], list[DeadLetter]]:
+        if self.signature.tensors is not None and events:
+            return self._tensors(events)
         if not events:
             return np.empty((0, len(self.signature.inputs))), [], []
         dead: list[DeadLetter] = []
@@ -299,6 +303,24 @@ class StreamRunner:
             keep[list(refused)] = False
             x, good = x[keep], [e for e, k in zip(good, keep.tolist(), strict=True) if k]
         return x, good, dead
+
+    def _tensors(self, events: list[Event]) -> tuple[Any, list[Event], list[DeadLetter]]:
+        """An imported graph's batch (a text model's texts, a graph's named tensors), the
+        events it refuses set aside one by one, each with its reason."""
+        try:
+            return self.predictor.matrix([e.features for e in events]), events, []
+        except SchemaError:
+            pass
+        good: list[Event] = []
+        parts: list[Any] = []  # one TensorBatch per event
+        dead: list[DeadLetter] = []
+        for event in events:
+            try:
+                parts.append(self.predictor.matrix([event.features]))
+                good.append(event)
+            except SchemaError as exc:
+                dead.append(DeadLetter(event.message, exc.message))
+        return (TensorBatch.join(parts) if parts else None), good, dead
 
     def _dead(self, dead: list[DeadLetter]) -> None:
         if dead:

@@ -14,7 +14,7 @@ import numpy as np
 from modelport.errors import InvalidInputError
 from modelport.runtimes.serving.http import Request, Response, json_response
 from modelport.runtimes.serving.protocols.columnar import columns
-from modelport.runtimes.serving.tensors import to_json_data
+from modelport.runtimes.serving.tensors import prediction_rows
 
 
 def model_status(name: str) -> Response:
@@ -42,7 +42,7 @@ def batch_of(request: Request) -> tuple[Any, None]:
 
 
 def render(outputs: dict[str, np.ndarray]) -> Response:
-    body: dict[str, Any] = {"predictions": to_json_data(outputs["prediction"])}
+    body: dict[str, Any] = {"predictions": prediction_rows(outputs)}
     if "probabilities" in outputs:
         body["probabilities"] = outputs["probabilities"]
     return json_response(body)

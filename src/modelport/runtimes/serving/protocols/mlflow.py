@@ -21,7 +21,7 @@ from modelport.config import VERSION
 from modelport.errors import InvalidInputError, ModelportError, SchemaError, first_line
 from modelport.runtimes.serving.http import Request, Response, json_response
 from modelport.runtimes.serving.protocols.columnar import columns
-from modelport.runtimes.serving.tensors import to_json_data
+from modelport.runtimes.serving.tensors import prediction_rows
 
 FIELDS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 # MLflow's error codes (databricks_pb2) by HTTP status; any other 4xx is BAD_REQUEST
@@ -128,4 +128,4 @@ def _check_width(body: bytes, n: int) -> None:
 
 
 def render(outputs: dict[str, np.ndarray]) -> Response:
-    return json_response({"predictions": to_json_data(outputs["prediction"])})
+    return json_response({"predictions": prediction_rows(outputs)})

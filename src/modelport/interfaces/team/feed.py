@@ -1,0 +1,187 @@
+"""``GET /api/v1/feed``: endpoint policies, rollout states and job progress as server-sent events.
+
+One poller reads the store for every follower (``changes.Watcher``) and
+publishes each change to every subscriber's bounded queue without ever
+waiting: a follower whose queue is full — it stopped reading, or reads slower
+than changes come — is dropped (its stream ends; it reconnects and resumes),
+so no client can hold up the server or the others. Changes within one poll
+(``POLL_S``) are coalesced: a follower sees the latest state, as a poller would.
+
+Event ids are ``EPOCH-SEQ``: ``SEQ`` counts up, ``EPOCH`` names this server
+process. A client that reconnects with ``Last-Event-ID`` gets what it missed
+from the last ``HISTORY`` events; if that is no longer there (or the server
+restarted) it gets one ``reset`` event: re-read the state, then follow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import anyio.to_thread
+from litestar import Litestar, Request, Router, get
+from litestar.datastructures import State
+from litestar.params import FromQuery
+from litestar.response import Stream
+
+from modelport.core.store.base import Store
+from modelport.errors import InvalidInputError
+from modelport.interfaces.team.access import needs
+from modelport.interfaces.team.changes import Watcher
+
+log = logging.getLogger("modelport.team")
+KINDS = ("endpoint", "rollout", "job")
+POLL_S = 0.25
+HISTORY = 1024  # events kept for Last-Event-ID resume
+QUEUE = 256  # events a follower may lag behind before it is dropped
+KEEPALIVE_S = 15.0  # a comment line so proxies and clients see the stream is alive
+MAX_EVENT_ID = 64
+
+
+@dataclass
+class Event:
+    seq: int
+    kind: str
+    endpoint: str | None  # the endpoint an endpoint or rollout event is about
+    frame: bytes  # the event as sent: ``id``, ``event``, ``data`` lines
+
+
+@dataclass(eq=False)  # a follower is itself, not its contents: it sits in a set
+class Subscriber:
+    queue: asyncio.Queue[Event]
+    dropped: bool = False
+    backlog: list[Event] = field(default_factory=list)
+
+
+class Feed:
+    """The change hub: publish never blocks; subscribers are bounded queues."""
+
+    def __init__(self, store: Store, poll_s: float = POLL_S, history: int = HISTORY,
+                 queue: int = QUEUE) -> None:
+        self.watcher = Watcher(store)
+        self.poll_s = poll_s
+        self.queue = queue
+        self.epoch = uuid.uuid4().hex[:8]
+        self.seq = 0
+        self.history: deque[Event] = deque(maxlen=history)
+        self.subscribers: set[Subscriber] = set()
+
+    def publish(self, kind: str, data: dict[str, object]) -> None:
+        self.seq += 1
+        body = json.dumps(data, separators=(",", ":"), default=str)
+        frame = f"id: {self.epoch}-{self.seq}\nevent: {kind}\ndata: {body}\n\n".encode()
+        about = data.get("endpoint") if kind == "rollout" else data.get("name")
+        event = Event(self.seq, kind, about if isinstance(about, str) else None, frame)
+        self.history.append(event)
+        for sub in list(self.subscribers):
+            try:
+                sub.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                sub.dropped = True
+                self.subscribers.discard(sub)
+
+    def subscribe(self, last_event_id: str | None) -> Subscriber:
+        """A new follower, given what it missed since ``last_event_id`` (if any)."""
+        sub = Subscriber(asyncio.Queue(self.queue), backlog=self._since(last_event_id))
+        self.subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self.subscribers.discard(sub)
+
+    def _since(self, last_event_id: str | None) -> list[Event]:
+        if last_event_id is None:
+            return []
+        epoch, _, seq = last_event_id.partition("-")
+        oldest = self.history[0].seq if self.history else self.seq + 1
+        if epoch == self.epoch and seq.isdigit() and oldest - 1 <= int(seq) <= self.seq:
+            return [e for e in self.history if e.seq > int(seq)]
+        frame = f"id: {self.epoch}-{self.seq}\nevent: reset\ndata: {{}}\n\n".encode()
+        return [Event(self.seq, "reset", None, frame)]
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll the store and publish until ``stop`` is set; a failed read is retried.
+        Stopping waits for a read in flight (its connection goes back to the pool)."""
+        while not stop.is_set():
+            try:
+                changes = await anyio.to_thread.run_sync(self.watcher.poll)
+            except Exception as exc:  # the store is down for a moment: say so, keep going
+                log.warning("change feed: reading the store failed: %s", exc)
+                changes = []
+            for kind, data in changes:
+                self.publish(kind, data)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.poll_s)
+
+
+@asynccontextmanager
+async def polling(app: Litestar) -> AsyncIterator[None]:
+    """The app's lifespan: the feed's poller runs while the server does."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(app.state.feed.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+def _kinds(topics: str | None) -> frozenset[str]:
+    if topics is None:
+        return frozenset(KINDS)
+    asked = frozenset(t.strip() for t in topics.split(","))
+    unknown = sorted(asked - set(KINDS))
+    if unknown:
+        raise InvalidInputError(f"unknown feed topic {unknown[0][:40]!r} — choose from "
+                                f"{', '.join(KINDS)}")
+    return asked
+
+
+async def _frames(feed: Feed, sub: Subscriber, kinds: frozenset[str],
+                  endpoint: str | None) -> AsyncIterator[bytes]:
+    def wanted(event: Event) -> bool:
+        return event.kind == "reset" or (event.kind in kinds and (
+            endpoint is None or event.endpoint == endpoint))
+
+    try:
+        yield b": following\n\n"  # headers and a first line now: the client knows it is in
+        for event in sub.backlog:
+            if wanted(event):
+                yield event.frame
+        while not sub.dropped:
+            try:
+                event = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_S)
+            except TimeoutError:
+                yield b": keepalive\n\n"
+                continue
+            if wanted(event):
+                yield event.frame
+    finally:
+        feed.unsubscribe(sub)
+
+
+@get("/", guards=[needs("read")], media_type="text/event-stream")
+async def follow(request: Request, state: State,  # type: ignore[type-arg]
+                 topics: FromQuery[str | None] = None,
+                 endpoint: FromQuery[str | None] = None) -> Stream:
+    """Server-sent events: ``endpoint`` (a policy changed or the endpoint was deleted),
+    ``rollout`` (a state or step moved), ``job`` (progress or an end), ``reset`` (resume
+    impossible: re-read the state). ``topics`` picks kinds, ``endpoint`` one endpoint."""
+    kinds = _kinds(topics)
+    last = request.headers.get("last-event-id")
+    if last is not None and len(last) > MAX_EVENT_ID:
+        raise InvalidInputError(f"Last-Event-ID is longer than {MAX_EVENT_ID} characters")
+    feed: Feed = state.feed
+    sub = feed.subscribe(last)
+    return Stream(_frames(feed, sub, kinds, endpoint), media_type="text/event-stream",
+                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+router = Router("/api/v1/feed", route_handlers=[follow], tags=["feed"])
