@@ -23,15 +23,12 @@ os.environ["COLUMNS"] = "200"
 from modelport.config import Settings
 from modelport.core.store.engine import forget_stores
 from modelport.core.workspace import Workspace
+from services import require_service as _require_service
 
 PG_DSN = os.environ.get("MODELPORT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
 
 
-def _require_service(name: str, reason: str) -> None:
-    if os.environ.get("MODELPORT_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{name} is required (MODELPORT_REQUIRE_SERVICES=1) but {reason}")
-    pytest.skip(f"{name} unavailable: {reason}")
 
 
 def _pg_admin():  # type: ignore[no-untyped-def]

@@ -1,5 +1,5 @@
-"""A real ``modelport server`` for tests: uvicorn in a thread on a free port, or the
-``modelport server`` command in its own process; and the CLI as a user runs it."""
+"""A real ``modelport server`` (or ``modelport ui``) for tests: uvicorn in a thread on a free
+port, or the ``modelport server`` command in its own process; and the CLI as a user runs it."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from litestar import Litestar
 
 from modelport.config import Settings
 from modelport.core.workspace import Workspace
@@ -23,16 +24,9 @@ from servers import free_port
 
 
 @contextlib.contextmanager
-def team_server(settings: Settings, max_artifact: int | None = None
-                ) -> Iterator[tuple[str, str]]:
-    """(URL, admin key) of a server over ``settings``' store, for a ``with`` block."""
-    ws = Workspace.open(settings)
-    secret = bootstrap_key(ws)
-    assert secret is not None, "a fresh store has no admin key yet"
+def serving(app: Litestar) -> Iterator[str]:
+    """The URL of ``app`` served on 127.0.0.1, for a ``with`` block."""
     port = free_port()
-    app = create_app(ws)
-    if max_artifact is not None:
-        app.state.max_artifact = max_artifact
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -43,10 +37,24 @@ def team_server(settings: Settings, max_artifact: int | None = None
             raise RuntimeError("modelport server did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}", secret
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@contextlib.contextmanager
+def team_server(settings: Settings, max_artifact: int | None = None
+                ) -> Iterator[tuple[str, str]]:
+    """(URL, admin key) of a server over ``settings``' store, for a ``with`` block."""
+    ws = Workspace.open(settings)
+    secret = bootstrap_key(ws)
+    assert secret is not None, "a fresh store has no admin key yet"
+    app = create_app(ws)
+    if max_artifact is not None:
+        app.state.max_artifact = max_artifact
+    with serving(app) as url:
+        yield url, secret
 
 
 def modelport(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -129,7 +129,8 @@ def latency_ms(client: Client, run_id: str, calls: int) -> float:
     return statistics.median(samples) * 1000
 
 
-def workload(client: Any, server: Server, runs: list[Any], versions: int) -> dict[str, Any]:
+def workload(client: Any, server: Server, runs: list[Any], versions: int,
+             calls: int) -> dict[str, Any]:
     out: dict[str, Any] = {"rss_fresh_mb": round(server.rss_mb(), 1)}
     client.setup()
     ids: list[str] = []
@@ -142,7 +143,7 @@ def workload(client: Any, server: Server, runs: list[Any], versions: int) -> dic
     out["fetch_all_s"], out["fetched"] = round(seconds, 3), len(every)
     seconds, _ = timed(lambda: [client.register(ids[i % len(ids)], i) for i in range(versions)])
     out["register_per_s"] = round(versions / seconds, 1)
-    out["get_ms"] = round(latency_ms(client, ids[0], LATENCY_CALLS), 3)
+    out["get_ms"] = round(latency_ms(client, ids[0], calls), 3)
     time.sleep(2)
     out["rss_rest_mb"] = round(server.rss_mb(), 1)
     out["run_id"] = ids[0]
@@ -150,7 +151,7 @@ def workload(client: Any, server: Server, runs: list[Any], versions: int) -> dic
 
 
 def auth_latency(server: Server, log: Path, run_id: str,
-                 headers: Callable[[], dict[str, str]]) -> float | str:
+                 headers: Callable[[], dict[str, str]], calls: int) -> float | str:
     """Median latency of one run fetch through ``server`` with the credentials ``headers``
     gives once it has started."""
     try:
@@ -160,7 +161,7 @@ def auth_latency(server: Server, log: Path, run_id: str,
     try:
         kind = ModelportClient if server.label == "modelport" else MlflowClient
         client = kind(server.url, headers())
-        value = round(latency_ms(client, run_id, LATENCY_CALLS), 3)
+        value = round(latency_ms(client, run_id, calls), 3)
         client.close()
         return value
     finally:
@@ -179,7 +180,7 @@ def basic_auth() -> dict[str, str]:
 
 
 def one_backend(kind: str, mlflow: Path, workdir: Path, runs: list[Any],
-                versions: int) -> dict[str, Any]:
+                versions: int, calls: int) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for side in ("modelport", "MLflow"):
         with database(kind, workdir, side) as db:
@@ -190,7 +191,7 @@ def one_backend(kind: str, mlflow: Path, workdir: Path, runs: list[Any],
             server.start(home / "server.log")
             client = (ModelportClient if side == "modelport" else MlflowClient)(server.url)
             try:
-                result[side] = workload(client, server, runs, versions)
+                result[side] = workload(client, server, runs, versions, calls)
             finally:
                 client.close()
                 server.stop()
@@ -198,10 +199,10 @@ def one_backend(kind: str, mlflow: Path, workdir: Path, runs: list[Any],
             if side == "modelport":
                 result[side]["get_auth_ms"] = auth_latency(
                     modelport_server(db, home, auth=True), log, run_id,
-                    lambda log=log: admin_key(log))  # type: ignore[misc]
+                    lambda log=log: admin_key(log), calls)  # type: ignore[misc]
             else:
                 result[side]["get_auth_ms"] = auth_latency(
-                    mlflow_server(mlflow, db, home, auth=True), log, run_id, basic_auth)
+                    mlflow_server(mlflow, db, home, auth=True), log, run_id, basic_auth, calls)
         shown = {k: v for k, v in result[side].items() if k != "top100"}
         print(f"  {kind} {side}: {json.dumps(shown)}", flush=True)
     mp, ml = result["modelport"], result["MLflow"]
@@ -234,7 +235,7 @@ def markdown(results: dict[str, Any]) -> str:
              "", f"{meta['runs']:,} runs (20 params, 11 metrics, 5 tags each), "
              f"{meta['versions']:,} versions; one worker process each, one HTTP client, "
              f"load before: `{meta['load_before']}`, after: `{meta['load_after']}`.", ""]
-    for kind in ("postgresql", "sqlite"):
+    for kind in [k for k in ("postgresql", "sqlite") if k in results]:
         r = results[kind]
         mp, ml, x = r["modelport"], r["MLflow"], r["ratios"]
         lines += [f"## {kind}", "", "| measure | modelport | MLflow | ratio | target |",
@@ -265,6 +266,8 @@ def main() -> None:
     parser.add_argument("--versions", type=int, default=1_000)
     parser.add_argument("--quick", action="store_true", help="500 runs, 100 versions")
     parser.add_argument("--backends", default="postgresql,sqlite")
+    parser.add_argument("--latency-calls", type=int, default=LATENCY_CALLS,
+                        help="run fetches per latency median (MLflow's basic-auth: ~1 s each)")
     parser.add_argument("--mlflow-venv", type=Path, default=Path("/tmp/bench-mlflow"))
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args()
@@ -275,21 +278,22 @@ def main() -> None:
                              text=True).stdout.split()[-1]
     runs = make_runs(n, seed=16)
     results: dict[str, Any] = {"meta": {
-        "runs": n, "versions": versions, "mlflow": version, "python": platform.python_version(),
+        "runs": n, "versions": versions, "latency_calls": args.latency_calls, "mlflow": version,
+        "python": platform.python_version(),
         "load_before": os.getloadavg(), "cpus": os.cpu_count()}}
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
         for kind in args.backends.split(","):
             print(f"{kind}: {n} runs, {versions} versions", flush=True)
             workdir = Path(tmp) / kind
             workdir.mkdir()
-            results[kind] = one_backend(kind, mlflow, workdir, runs, versions)
+            results[kind] = one_backend(kind, mlflow, workdir, runs, versions,
+                                        args.latency_calls)
             results[kind]["ratios"] = ratios(results[kind])
     results["meta"]["load_after"] = os.getloadavg()
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "server" if not args.quick else "server-quick"
     (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
-    if set(args.backends.split(",")) == {"postgresql", "sqlite"}:
-        (args.out / f"{stem}.md").write_text(markdown(results))
+    (args.out / f"{stem}.md").write_text(markdown(results))
     print(json.dumps({k: results[k].get("ratios") for k in results if k != "meta"}, indent=2))
 
 

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import loadgen
-from procs import Endpoint, Fleet, ServerSpec
+from procs import Endpoint, Fleet, Running, ServerSpec
 from quiet import TICK, proc_ticks, tree
 
 HERE = Path(__file__).resolve().parent
@@ -63,33 +63,49 @@ def side_env(tree: Path) -> dict[str, str]:
     return {"PYTHONPATH": f"{tree / 'src'}{os.pathsep}{tree / 'edge' / 'src'}"}
 
 
-def prepare(python: str, tree: Path, name: str) -> tuple[Path, dict[str, Any]]:
+def prepare(python: str, tree: Path, name: str, root: Path = WORK
+            ) -> tuple[Path, dict[str, Any]]:
     """Register the benchmark's models with ``tree``'s code in a home of its own."""
-    work = WORK / name
+    work = root / name
     work.mkdir(parents=True, exist_ok=True)
     subprocess.run([python, str(HERE / "prepare_models.py"), str(work)], check=True,
                    stdout=subprocess.DEVNULL, env={**os.environ, **side_env(tree)})
     return work, json.loads((work / "models" / "meta.json").read_text())
 
 
-def bodies(row: list[float]) -> dict[str, Path]:
+def bodies(row: list[float], root: Path = WORK) -> dict[str, Path]:
     docs = {"v2": {"inputs": [{"name": "input", "shape": [1, len(row)], "datatype": "FP32",
                                "data": row}]},
             "invocations": {"inputs": [row]}}
     out = {}
     for name, doc in docs.items():
-        path = WORK / f"{name}.json"
+        path = root / f"{name}.json"
         path.write_text(json.dumps(doc, separators=(",", ":")))
         out[name] = path
     return out
 
 
-def spec(python: str, tree: Path, work: Path, name: str, body: dict[str, Path]) -> ServerSpec:
+def spec(python: str, tree: Path, work: Path, name: str, body: dict[str, Path],
+         extra: tuple[str, ...] = ()) -> ServerSpec:
+    """``modelport serve lr`` of ``tree`` (``extra``: more options) on both routes."""
     endpoints = [Endpoint("v2", "/v2/models/lr/infer", body["v2"], None),
                  Endpoint("invocations", "/invocations", body["invocations"], None)]
     env = {**side_env(tree), "MODELPORT_HOME": str(work / "home")}
-    return ServerSpec(name, name, [python, "-m", "modelport", "serve", "lr", "--port", "{port}"],
+    return ServerSpec(name, name, [python, "-m", "modelport", "serve", "lr", "--port", "{port}",
+                                 *extra],
                       endpoints, env=env)
+
+
+def measure(running: Running, endpoint: Endpoint, connections: int, seconds: float
+            ) -> tuple[float, float]:
+    """One wrk run against a started server: requests/s and the server's CPU µs/request."""
+    pids = set(tree(running.pid))
+    ticks = proc_ticks(pids)
+    result = loadgen.run(running.url(endpoint), endpoint.body, connections, seconds)
+    if result.errors:
+        raise RuntimeError(f"{running.spec.key} {endpoint.key} c={connections}: "
+                           f"{result.errors} errors")
+    return result.rps, (proc_ticks(pids) - ticks) / TICK * 1e6 / max(1, result.requests)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,15 +141,10 @@ def main(argv: list[str] | None = None) -> int:
                     loadgen.run(running.url(endpoint), endpoint.body, 8, 1.0)  # warm-up
                 for key, c in CASES:
                     endpoint = next(e for e in specs[name].endpoints if e.key == key)
-                    pids = set(tree(running.pid))
-                    ticks = proc_ticks(pids)
-                    result = loadgen.run(running.url(endpoint), endpoint.body, c, args.duration)
-                    if result.errors:
-                        raise RuntimeError(f"{name} {key} c={c}: {result.errors} errors")
-                    used = (proc_ticks(pids) - ticks) / TICK * 1e6 / max(1, result.requests)
-                    rps[name][(key, c)].append(result.rps)
+                    speed, used = measure(running, endpoint, c, args.duration)
+                    rps[name][(key, c)].append(speed)
                     cpu[name][(key, c)].append(used)
-                    log(f"round {round_ + 1} {name:<4} {key:<11} c={c:<2} {result.rps:>9,.0f} "
+                    log(f"round {round_ + 1} {name:<4} {key:<11} c={c:<2} {speed:>9,.0f} "
                         f"rps {used:6.1f} us CPU/request")
                 fleet.stop(running)
     finally:

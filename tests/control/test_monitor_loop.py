@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
-from modelport.control.monitor_loop import check
+from modelport.control.monitor_loop import check, check_every
 from modelport.control.rollout import active_rollout
 from modelport.core.workspace import Workspace
 from modelport.errors import InvalidInputError
+from modelport.interfaces.cli.main import app as cli_app
 from modelport.lifecycle.datasets import Dataset, digest_frame, load_dataset
 from modelport.lifecycle.endpoints import create_endpoint
 from modelport.lifecycle.loading import load
@@ -38,7 +40,7 @@ def log_traffic(ws: Workspace, shift: str | None) -> None:
     if shift is not None:
         frame[shift] = frame[shift] + 3 * frame[shift].std()
     predictor = load("cancer:1", ws=ws)
-    x = predictor.signature.to_matrix(frame)
+    x = predictor.matrix(frame)  # as the runtime takes it (float32 for an ONNX copy)
     predlog = PredictionLog(logs_root(ws), sample=1.0)
     for start in range(0, len(x), 50):
         rows = x[start:start + 50]
@@ -72,6 +74,9 @@ def test_drift_retrains_and_starts_a_canary_of_the_winner(champion: Workspace) -
     assert get_version("cancer:2", ws=ws).profile_digest is not None  # monitorable in turn
     run = get_run(decision.run_id or "", ws=ws)
     assert run.experiment == "monitor" and run.tags["action"] == "canary"
+    assert run.tags["challenger"] == "cancer:2" and run.tags["rollout_id"] == rollout.id
+    assert run.metrics["challenger_score"] == decision.challenger_score  # the numbers decided on
+    assert run.metrics["champion_score"] == decision.champion_score
 
 
 @pytest.mark.storage_independent
@@ -84,3 +89,32 @@ def test_no_drift_no_retrain(champion: Workspace) -> None:
     assert active_rollout("cancer-api", ws=ws) is None
     with pytest.raises(InvalidInputError, match="--rollout must be one of"):
         check("cancer-api", "sklearn:breast_cancer", rollout="yolo", ws=ws)
+
+
+@pytest.mark.storage_independent
+def test_every_hour_each_check_is_its_own_recorded_run(champion: Workspace) -> None:
+    ws = champion
+    log_traffic(ws, shift=None)
+    waits: list[float] = []
+    seen: list[str] = []
+    decisions = check_every("cancer-api", "sklearn:breast_cancer", 3600, times=3,
+                            sleep=waits.append, on_decision=lambda d: seen.append(d.action),
+                            since_s=86400, ws=ws)
+    assert waits == [3600, 3600] and seen == ["none"] * 3
+    runs = [get_run(d.run_id or "", ws=ws) for d in decisions]
+    assert len({r.id for r in runs}) == 3
+    assert all(r.tags["action"] == "none" and r.metrics["drifted_columns"] == 0 for r in runs)
+    with pytest.raises(InvalidInputError, match="interval must be positive"):
+        check_every("cancer-api", "sklearn:breast_cancer", 0, ws=ws)
+
+
+def test_a_schedule_without_its_loop_is_one_clear_line() -> None:
+    runner = CliRunner()
+    for args, message in (
+            (["--every", "1h"], "--every and --times schedule --on-drift retrain"),
+            (["--on-drift", "retrain", "--data", "x.csv", "--times", "2"],
+             "--times counts the checks of --every"),
+            (["--on-drift", "retrain", "--data", "x.csv", "--every", "soon"], "--every")):
+        out = runner.invoke(cli_app, ["monitor", "cancer-api", *args])
+        assert out.exit_code == 1 and isinstance(out.exception, InvalidInputError)
+        assert message in str(out.exception)  # main() prints it as one line

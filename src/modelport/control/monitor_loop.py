@@ -6,8 +6,9 @@ predictions) drifted, it re-runs the champion's recipe on recent labelled data
 once: a canary (or shadow) rollout of it starts, and the rollout controller's analysis
 of live traffic decides the rest. For a bare model the winner is promoted as
 ``modelport retrain`` does. Every check is recorded as a run (experiment ``monitor``)
-with what drifted and what was decided, so the history can be audited; a cron job or
-``--every`` makes it a schedule.
+with what drifted, what was decided and the numbers it was decided on (the champion's
+and challenger's scores), so the history can be audited; ``check_every`` (``--every
+1h``) makes it a schedule, each turn its own run.
 
 >>> check("credit-api", "recent.parquet", rollout="canary")          # doctest: +SKIP
 LoopDecision(action='canary', drifted=['credit:1 debt'], …)
@@ -16,10 +17,13 @@ LoopDecision(action='canary', drifted=['credit:1 debt'], …)
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from modelport.control.rollout import start_canary, start_shadow
+from modelport.core.schedule import repeat
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError
 from modelport.lifecycle.drift import DRIFT
@@ -85,9 +89,27 @@ def check(target: str, data: str, *, since_s: float = 86400.0, baseline: str = T
     return decision
 
 
+def check_every(target: str, data: str, interval: float, *, times: int | None = None,
+                on_decision: Callable[[LoopDecision], None] | None = None,
+                sleep: Callable[[float], None] = time.sleep, **options: Any
+                ) -> list[LoopDecision]:
+    """``check`` now and then every ``interval`` seconds (re-reading ``data``, the latest
+    labelled rows), ``times`` times or until stopped; each turn is recorded as it ends."""
+    return repeat(lambda: check(target, data, **options), interval, times=times,
+                  on_each=on_decision, sleep=sleep)
+
+
 def _record(decision: LoopDecision, ws: Workspace) -> str:
-    with start_run(name=f"monitor-{decision.target}", experiment="monitor", tags={
-            "kind": "monitor", "target": decision.target, "action": decision.action,
-            "drifted": json.dumps(decision.drifted)[:8000]}, ws=ws) as run:
-        run.log_metrics({"drifted_columns": len(decision.drifted)}, step=0)
+    tags = {"kind": "monitor", "target": decision.target, "action": decision.action,
+            "drifted": json.dumps(decision.drifted)[:8000]}
+    tags.update({k: str(v) for k, v in (("challenger", decision.challenger),
+                                        ("metric", decision.metric),
+                                        ("rollout_id", decision.rollout_id)) if v is not None})
+    numbers = {"drifted_columns": float(len(decision.drifted))}
+    numbers.update({k: float(v) for k, v in (("champion_score", decision.champion_score),
+                                             ("challenger_score", decision.challenger_score))
+                    if v is not None})
+    with start_run(name=f"monitor-{decision.target}", experiment="monitor", tags=tags,
+                   ws=ws) as run:
+        run.log_metrics(numbers, step=0)
     return run.id

@@ -29,6 +29,7 @@ from modelport.core.workspace import current
 from modelport.errors import InvalidInputError, require
 from modelport.interfaces.serving_host import serving_app
 from modelport.lifecycle.predlogs import logs_root
+from modelport.runtimes.drift_gauges import LiveDrift
 from modelport.runtimes.prediction_log import PredictionLog, check_sample
 from modelport.runtimes.serving import h1, process
 from modelport.runtimes.serving.app import DEFAULT_MAX_BODY, AppConfig, ServingApp
@@ -100,7 +101,8 @@ def build_app(config: ServeConfig, buckets: Buckets | None = None,
                            loopback_only=asgi and not config.insecure)
     predlog = None
     if config.log_sample > 0:  # each worker writes its own files: no lock across processes
-        predlog = PredictionLog(logs_root(ws), config.log_sample, config.log_retention_s)
+        predlog = PredictionLog(logs_root(ws), config.log_sample, config.log_retention_s,
+                                live=LiveDrift(ws))
     return serving_app(InferenceService(repository, predlog), guard, app_config, controller)
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, NotFoundError
 from modelport.lifecycle import drift, profile
+from modelport.lifecycle.labels import Labels, join, labels_root, read_labels
 from modelport.lifecycle.predlogs import INPUT_PREFIX, Window, hour_of, logs_root, read_window
 from modelport.lifecycle.refs import Ref, parse_ref
 from modelport.lifecycle.registry import ModelVersion, get_version, resolve, set_profile
@@ -103,6 +104,15 @@ def _matrix(columns: dict[str, np.ndarray], version: ModelVersion, rows: int) ->
                             for spec in version.signature.inputs])
 
 
+def stored_profile(version: ModelVersion, ws: Workspace | None = None
+                   ) -> dict[str, Any] | None:
+    """The profile recorded for ``version`` (training, or its first logged hour); None
+    when it has none yet."""
+    if version.profile_digest is None:
+        return None
+    return profile.decode(current(ws).artifacts.get(version.profile_digest))
+
+
 def _baseline(version: ModelVersion, baseline: str, ws: Workspace
               ) -> tuple[dict[str, Any], list[str]]:
     root = logs_root(ws)
@@ -115,8 +125,9 @@ def _baseline(version: ModelVersion, baseline: str, ws: Workspace
         columns, predictions = columns_of(window, version)
         return profile.build(version.signature, _matrix(columns, version, window.rows),
                              predictions, source=f"logs {baseline}"), []
-    if version.profile_digest is not None:
-        return profile.decode(ws.artifacts.get(version.profile_digest)), []
+    stored = stored_profile(version, ws)
+    if stored is not None:
+        return stored, []
     first = read_window(root, version.name, version.version, 0.0, first_hour_only=True)
     if not first.rows:
         raise NotFoundError(f"{version.ref} has no training profile and no logged traffic")
@@ -131,9 +142,12 @@ def _baseline(version: ModelVersion, baseline: str, ws: Workspace
 
 
 def report(version: ModelVersion, window: Window, baseline: dict[str, Any],
-           labels: tuple[int, int] | None = None) -> dict[str, Any]:
+           labels: tuple[int, int] | None = None, joined: Labels | None = None
+           ) -> dict[str, Any]:
     """The report of one version's window against ``baseline``; ``labels``: (n, correct)
-    fed back for its predictions in the window, if any."""
+    fed back for its predictions in the window, if any; ``joined``: delayed labels by
+    request id (``lifecycle/labels.py``) — when some match the window, accuracy is
+    measured on them instead."""
     columns, predictions = columns_of(window, version)
     result = drift.compare(baseline, columns, predictions)
     result["features"] = {n: result["features"][n] for n in version.signature.names
@@ -141,9 +155,14 @@ def report(version: ModelVersion, window: Window, baseline: dict[str, Any],
     span_h = max((window.end - window.start) / 3600, 1e-9)
     requests = len(set(window.table.column("request_id").to_pylist())) if window.rows else 0
     accuracy = None
+    source = "feedback"
+    if joined is not None and version.signature.classes is not None:
+        matched = join(window, joined)
+        if matched.labels or matched.ambiguous:
+            labels, source = (matched.labels, matched.correct), "labels joined by request id"
     if labels is not None and labels[0] > 0 and version.signature.classes is not None:
         low, high = wilson(labels[1], labels[0])
-        accuracy = {"labels": labels[0], "correct": labels[1],
+        accuracy = {"labels": labels[0], "correct": labels[1], "source": source,
                     "accuracy": labels[1] / labels[0], "low": low, "high": high}
     return {"model": version.name, "version": version.version, **result,
             "window": {"start": window.start, "end": window.end, "files": window.files,
@@ -166,6 +185,7 @@ def monitor(target: str, since_s: float = 86400.0, baseline: str = TRAINING,
     end = time.time() if now is None else now
     root = logs_root(ws)
     reports, quiet = [], []
+    joined = read_labels(labels_root(ws))
     for ref in versions_of(target, ws=ws):
         version = get_version(ref, ws=ws)
         window = read_window(root, version.name, version.version, end - since_s, end)
@@ -173,9 +193,11 @@ def monitor(target: str, since_s: float = 86400.0, baseline: str = TRAINING,
             quiet.append(version)
             continue
         base, notes = _baseline(version, baseline, ws)
-        one = report(version, window, base, (labels or {}).get(version.ref))
+        one = report(version, window, base, (labels or {}).get(version.ref), joined)
         one["notes"] = notes + ([f"{window.unreadable} log file(s) could not be read and were "
-                                 "skipped"] if window.unreadable else [])
+                                 "skipped"] if window.unreadable else []) + \
+            ([f"{joined.unreadable} label file(s) could not be read and were skipped"]
+             if joined.unreadable else [])
         reports.append(one)
     if not reports:
         raise NotFoundError(

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from modelport.core.schedule import repeat
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError
 from modelport.lifecycle.datasets import (
@@ -122,23 +123,10 @@ def retrain_every(name: str, data: str, interval: float, *, times: int | None = 
                   sleep: Callable[[float], None] = time.sleep, **options: Any
                   ) -> list[RetrainDecision]:
     """``retrain`` now and then every ``interval`` seconds, re-reading ``data`` each time
-    (a path whose file is replaced with fresh rows), ``times`` times or until stopped.
-
-    The interval runs from the end of one retrain to the start of the next, so a slow
-    retrain never overlaps the next one. ``sleep`` is the scheduler's clock (tests
-    pass a fake one; the retrains themselves stay real)."""
-    if not interval > 0:
-        raise InvalidInputError(f"the interval must be positive, got {interval}")
-    if times is not None and times < 1:
-        raise InvalidInputError(f"times must be at least 1, got {times}")
-    decisions: list[RetrainDecision] = []
-    while True:
-        decisions.append(retrain(name, data, **options))
-        if on_decision is not None:
-            on_decision(decisions[-1])
-        if times is not None and len(decisions) >= times:
-            return decisions
-        sleep(interval)
+    (a path whose file is replaced with fresh rows), ``times`` times or until stopped
+    (``core/schedule.py``)."""
+    return repeat(lambda: retrain(name, data, **options), interval, times=times,
+                  on_each=on_decision, sleep=sleep)
 
 
 def _recipe(tags: Mapping[str, str], ref: str) -> dict[str, Any]:

@@ -64,7 +64,7 @@ def _show(report: dict[str, Any]) -> None:
            "out of range", "unseen", "mean now/base"], rows)
     accuracy = report["accuracy"]
     if accuracy:
-        console.print(f"accuracy on {accuracy['labels']:,} fed-back labels: "
+        console.print(f"accuracy on {accuracy['labels']:,} labels ({accuracy['source']}): "
                       f"{accuracy['accuracy']:.1%} (95 % CI {accuracy['low']:.1%}–"
                       f"{accuracy['high']:.1%})")
     for note in report["notes"]:
@@ -90,6 +90,15 @@ def monitor(
                        ] = "canary",
     margin: Annotated[float, typer.Option(
         help="The challenger must beat the champion by more than this.")] = 0.0,
+    labels: Annotated[str | None, typer.Option(
+        help="A stream of delayed labels ({\"id\": REQUEST_ID, \"label\": …}), e.g. "
+             "redis://127.0.0.1:6379/labels: drained first, joined to the logged "
+             "predictions by request id for accuracy.")] = None,
+    every: Annotated[str | None, typer.Option(
+        help="With --on-drift retrain: check again at this interval (e.g. 1h), re-reading "
+             "--data; each check is recorded as a run. Ctrl-C stops.")] = None,
+    times: Annotated[int | None, typer.Option(
+        help="With --every: stop after this many checks.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Drift, missing values, out-of-range values, volume and accuracy of logged traffic
@@ -102,11 +111,25 @@ def monitor(
     since_s = parse_duration(since, "--since")
     if on_drift not in ("none", "retrain"):
         raise InvalidInputError("--on-drift must be none or retrain")
+    if (every is not None or times is not None) and on_drift != "retrain":
+        raise InvalidInputError("--every and --times schedule --on-drift retrain: give it too")
+    if times is not None and every is None:
+        raise InvalidInputError("--times counts the checks of --every: give an interval too")
     if on_drift == "retrain":
         if data is None:
             raise InvalidInputError("--on-drift retrain needs --data: recent labelled rows")
-        _loop(target, data, since_s, baseline, rollout, margin, as_json)
+        interval = parse_duration(every, "--every") if every is not None else 1.0
+        _loop(target, data, since_s, baseline, rollout, margin, as_json, interval,
+              1 if every is None else times)
         return
+    if labels is not None:
+        from modelport.runtimes.label_stream import drain
+
+        drained = drain(labels)
+        if not as_json:
+            console.print(f"read {drained.labels:,} labels from {labels}"
+                          + (f" ({drained.malformed:,} malformed messages skipped)"
+                             if drained.malformed else ""))
     reports = build_reports(target, since_s, baseline, _labels(target, time.time() - since_s))
     if html is not None:
         try:
@@ -123,20 +146,24 @@ def monitor(
 
 
 def _loop(target: str, data: str, since_s: float, baseline: str, rollout: str, margin: float,
-          as_json: bool) -> None:
-    from modelport.control.monitor_loop import check
+          as_json: bool, interval: float, times: int | None) -> None:
+    from modelport.control.monitor_loop import LoopDecision, check_every
 
-    with console.status("checking for drift"):
-        decision = check(target, data, since_s=since_s, baseline=baseline, rollout=rollout,
-                         margin=margin)
-    if as_json:
-        emit_json(decision.to_dict())
-        return
-    if not decision.drifted:
-        console.print(f"{target}: no drift — nothing to do")
-        return
-    console.print(f"{target}: drift in {', '.join(decision.drifted)}")
-    console.print(f"retrained: {decision.challenger} scored {number(decision.challenger_score)}"
-                  f" against the champion's {number(decision.champion_score)} "
-                  f"({decision.metric}) — {decision.action}"
-                  + (f" (rollout {decision.rollout_id})" if decision.rollout_id else ""))
+    def show(decision: LoopDecision) -> None:
+        if as_json:
+            emit_json(decision.to_dict())
+        elif not decision.drifted:
+            console.print(f"{target}: no drift — nothing to do (run {decision.run_id})")
+        else:
+            console.print(f"{target}: drift in {', '.join(decision.drifted)}")
+            console.print(f"retrained: {decision.challenger} scored "
+                          f"{number(decision.challenger_score)} against the champion's "
+                          f"{number(decision.champion_score)} ({decision.metric}) — "
+                          f"{decision.action}"
+                          + (f" (rollout {decision.rollout_id})" if decision.rollout_id
+                             else "") + f" (run {decision.run_id})")
+        if times != 1 and not as_json:
+            console.print(f"next check in {interval:g} s")
+
+    check_every(target, data, interval, times=times, on_decision=show, since_s=since_s,
+                baseline=baseline, rollout=rollout, margin=margin)

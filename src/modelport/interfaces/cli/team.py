@@ -10,9 +10,12 @@ from modelport.errors import InvalidInputError
 from modelport.interfaces.cli.render import console
 from modelport.interfaces.cli.serve import port_number
 
+LOOPBACK = "127.0.0.1"  # modelport ui's only address: its trust is the owner's loopback
+
 
 def register(app: typer.Typer) -> None:
     app.command("server")(server)
+    app.command("ui")(ui)
 
 
 def server(
@@ -48,7 +51,8 @@ def server(
     if secret is not None:
         console.print("[bold]admin key (shown once, only its hash is stored):[/bold]")
         console.print(secret, markup=False, highlight=False, soft_wrap=True)
-    console.print(f"modelport server on http://{host}:{port}/api/v1", markup=False)
+    console.print(f"modelport server on http://{host}:{port}/api/v1 (dashboard at /)",
+                  markup=False)
     log_requests()
     uvicorn.run(create_app(ws, auth=auth == "on"), host=host, port=port, log_level="warning")
 
@@ -65,3 +69,25 @@ def log_requests() -> None:
     access_log.addHandler(handler)
     access_log.setLevel(logging.INFO)
     access_log.propagate = False
+
+
+def ui(
+    port: Annotated[int, typer.Option(parser=port_number, help="Port to listen on.")] = 8765,
+) -> None:
+    """Open the web dashboard on this workspace at http://127.0.0.1:PORT (no key needed).
+
+    It listens on loopback only and trusts only requests from its own page there;
+    to share a workspace with a team, run `modelport server` (login by key).
+    """
+    if not 0 < port <= 65_535:
+        raise InvalidInputError(f"--port must be 1 to 65535, not {port}")
+    from modelport.config import Settings
+    from modelport.core.workspace import Workspace
+    from modelport.errors import require
+    from modelport.interfaces.team import create_app
+
+    uvicorn = require("uvicorn", "server")
+    require("litestar", "server")
+    ws = Workspace.open(Settings.from_env(remote=False))  # this machine's own workspace
+    console.print(f"modelport dashboard on http://127.0.0.1:{port}/", markup=False)
+    uvicorn.run(create_app(ws, local=True), host=LOOPBACK, port=port, log_level="warning")

@@ -19,33 +19,41 @@ import anyio.to_thread
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
-from modelport.core.keys import create_key, list_keys
+from modelport.core.keys import ApiKey, create_key, list_keys
 from modelport.core.workspace import Workspace
 from modelport.errors import InvalidInputError
 from modelport.runtimes.serving.auth import Guard, authorize, is_loopback
 
 RouteGuard = Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]  # type: ignore[type-arg]
 IMPLIED = {"read": ("write",)}  # scopes that also grant a route's scope
+# who calls where no key is asked for: the workspace's owner on loopback (``modelport ui``,
+# ``modelport server --auth off``)
+OWNER = ApiKey(id="local", name="local workspace", scopes=("admin",), models=None,
+               rate_limit=None, created=0.0, revoked=None)
 
 
 def needs(scope: str) -> RouteGuard:
     """A Litestar guard: 401 without a known key, 403 without ``scope`` (auth on)."""
 
     async def check(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
-        guard: Guard | None = connection.app.state.guard
-        state = connection.scope["state"]
-        if guard is None:  # auth off: only ever on loopback (``modelport server --auth off``)
-            state["scope"] = scope
-            return
-        if time.monotonic() - guard.loaded > guard.refresh_s:
-            await anyio.to_thread.run_sync(guard.refresh)
-        key = guard.authenticate(dict(connection.headers))
+        key = await presented_key(connection)
         # for the access and audit logs: the key's id and name, never its secret
-        state.update(key=key.id, key_name=key.name, scope=scope)
+        connection.scope["state"].update(key=key.id, key_name=key.name, scope=scope)
         if not any(key.allows(s) for s in IMPLIED.get(scope, ())):
             authorize(key, scope)
 
     return check
+
+
+async def presented_key(connection: ASGIConnection) -> ApiKey:  # type: ignore[type-arg]
+    """The key the request presents (401 without a known one), keys re-read when stale;
+    with auth off — only ever on loopback (``modelport server --auth off``) — the owner."""
+    guard: Guard | None = connection.app.state.guard
+    if guard is None:
+        return OWNER
+    if time.monotonic() - guard.loaded > guard.refresh_s:
+        await anyio.to_thread.run_sync(guard.refresh)
+    return guard.authenticate(dict(connection.headers))
 
 
 def bootstrap_key(ws: Workspace) -> str | None:

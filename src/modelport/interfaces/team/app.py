@@ -30,6 +30,8 @@ from modelport.interfaces.team import (
     stats,
     streams,
 )
+from modelport.interfaces.team.dashboard import ROUTES as DASHBOARD
+from modelport.interfaces.team.dashboard.local import LocalGuard
 from modelport.interfaces.team.errors import HANDLERS, document_errors
 from modelport.runtimes.serving.auth import Guard
 
@@ -51,16 +53,21 @@ def readyz(state: State) -> dict[str, str]:
     return {"status": "ready"}
 
 
-def create_app(ws: Workspace, refresh_s: float = 2.0, auth: bool = True) -> Litestar:
+def create_app(ws: Workspace, refresh_s: float = 2.0, auth: bool = True,
+               local: bool = False) -> Litestar:
     """The server over ``ws``'s store; keys are re-read every ``refresh_s`` seconds.
-    ``auth=False`` (for a trial or a benchmark on loopback) lets every call through."""
-    guard = Guard(ws, "on", refresh_s=refresh_s) if auth else None
+
+    ``auth=False`` (for a trial or a benchmark on loopback) lets every call through;
+    ``local`` trusts the loopback owner's own pages without a key (``modelport ui``; see
+    ``dashboard.local``). Both only for an app bound to a loopback address.
+    """
+    guard = LocalGuard() if local else Guard(ws, "on", refresh_s=refresh_s) if auth else None
     counted, auditor = observe.RequestMetrics(), audit.Auditor(audit_log(ws.store))
     app = Litestar(
         route_handlers=[healthz, readyz, runs.router, registry.models, registry.lookups,
                         endpoints.router, endpoints.rollouts, rollout.router, jobs.router,
                         keys.router, stats.router, streams.router, artifacts.router,
-                        feed.router, observe.metrics, audit.router],
+                        feed.router, observe.metrics, audit.router, *DASHBOARD],
         state=State({"ws": ws, "store": ws.store, "guard": guard, "feed": feed.Feed(ws.store),
                      "request_metrics": counted, "auditor": auditor}),
         lifespan=[feed.polling, audit.recording],

@@ -228,6 +228,9 @@ class ServingApp:
                 require_method(request, "GET")
                 self.allow(request, "read")
                 body = self.metrics.render(self._gauges(), self.visible(request))
+                predlog = self.service.predlog
+                if predlog is not None:  # live drift, judged on the log's thread
+                    body += predlog.gauges(self.visible(request))
                 return Response(200, body, b"text/plain; version=0.0.4"), None, "metrics"
         raise NotFoundError(f"no route for {request.method} {request.path}")
 

@@ -1,0 +1,105 @@
+// The shell: who is logged in, and which page the URL's fragment names.
+import {api, ApiError, session} from './api.js';
+import {h, put} from './dom.js';
+import {runsPage} from './runs.js';
+import {runPage} from './run.js';
+import {comparePage} from './compare.js';
+import {modelPage, modelsPage} from './models.js';
+
+const main = document.getElementById('main');
+const who = document.getElementById('who');
+const logout = document.getElementById('logout');
+
+/** The key's identity; `can('write')` hides what the server would refuse. */
+export const me = {
+  id: null, scopes: [], local: false,
+  can(scope) { return this.scopes.includes('admin') || this.scopes.includes(scope); },
+};
+
+const ROUTES = [
+  [/^#\/runs(?:\?(.*))?$/, runsPage, 'runs'],
+  [/^#\/runs\/([^/?]+)$/, runPage, 'runs'],
+  [/^#\/compare\?(.*)$/, comparePage, 'runs'],
+  [/^#\/models\/?$/, modelsPage, 'models'],
+  [/^#\/models\/([^/?]+)$/, modelPage, 'models'],
+];
+
+async function identify() {
+  try {
+    Object.assign(me, await api('/whoami'));
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return false;
+    throw e;
+  }
+  who.textContent = me.local ? 'local workspace' : `${me.name} · ${me.scopes.join(', ')}`;
+  logout.hidden = me.local;
+  return true;
+}
+
+function loginPage(message) {
+  const input = h('input', {id: 'key', type: 'password', autocomplete: 'off', required: true,
+    spellcheck: 'false', 'aria-describedby': 'key-help'});
+  const form = h('form', {class: 'login', onsubmit: (event) => {
+    event.preventDefault();
+    session.key = input.value.trim();
+    route();
+  }},
+  h('h1', {}, 'Log in'),
+  message ? h('p', {class: 'error', role: 'alert'}, message) : null,
+  h('label', {for: 'key'}, 'API key'), input,
+  h('p', {id: 'key-help', class: 'muted'},
+    'Kept in this tab only (sessionStorage) and sent as a header. ',
+    'Create one with: modelport keys create NAME --scope read'),
+  h('button', {type: 'submit'}, 'Log in'));
+  put(main, form);
+  input.focus();
+}
+
+let running = null;
+
+async function route() {
+  const hash = location.hash && location.hash !== '#' ? location.hash : '#/runs';
+  running?.abort();
+  const controller = new AbortController();
+  running = controller;
+  try {
+    if (!me.id && !(await identify())) {
+      const tried = session.key;
+      session.clear();
+      return loginPage(tried ? 'That key is unknown or revoked.' : null);
+    }
+    for (const [pattern, page, nav] of ROUTES) {
+      const match = hash.match(pattern);
+      if (!match) continue;
+      for (const a of document.querySelectorAll('nav a')) {
+        a.toggleAttribute('aria-current', a.dataset.page === nav);
+      }
+      const params = match.slice(1).map((p) => p ?? '');  // still URL-encoded
+      await page(main, {params, signal: controller.signal, me});
+      return;
+    }
+    put(main, h('p', {}, 'No such page. '), h('a', {href: '#/runs'}, 'See the runs'));
+  } catch (e) {
+    if (e.name === 'AbortError') return;
+    if (e instanceof ApiError && e.status === 401) {
+      me.id = null;
+      session.clear();
+      return loginPage(e.message);
+    }
+    put(main, h('p', {class: 'error', role: 'alert'}, e.message));
+  }
+}
+
+logout.addEventListener('click', () => {
+  session.clear();
+  me.id = null;
+  who.textContent = '';
+  logout.hidden = true;
+  loginPage('Logged out.');
+});
+
+window.addEventListener('hashchange', () => {
+  route();
+  main.focus({preventScroll: true});
+});
+route();
