@@ -16,10 +16,10 @@ VERSION = "0.1.0"
 # One default, here, so the four cannot drift apart again. "auto" because onnxruntime
 # was measured faster on the paths that score few rows per call — serving (a forest 7,783
 # vs 206 requests/s unbatched, benchmarks/results/serving.md), stream micro-batches and
-# predict (64 rows: logistic regression 0.44 vs 6.7 µs/row, forest 17 vs 389) — and on
-# whole batch chunks for linear models (0.09 vs 0.38 µs/row at 100k rows); a forest's
-# 100k-row chunk is the one case measured faster native (11 vs 16 µs/row): pass
-# --runtime native to batch jobs of large tree ensembles.
+# predict (64 rows: logistic regression 0.14 vs 1.6 µs/row, forest 5.0 vs 81) — and on
+# whole batch chunks for linear models (0.026 vs 0.090 µs/row at 100k rows); a forest's
+# 100k-row chunk is the one case measured faster native (4.1 vs 4.5 µs/row, load 3 on two
+# cores): pass --runtime native to batch jobs of large tree ensembles.
 RUNTIMES = ("auto", "native", "onnx")
 DEFAULT_RUNTIME = "auto"
 
