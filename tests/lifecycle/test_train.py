@@ -53,7 +53,8 @@ def test_boosters_train_in_native_format(ws: Workspace, estimator: str) -> None:
     result = train("sklearn:wine", "target", estimator, {"n_estimators": 20}, "wine", ws=ws)
     assert result.version is not None and result.version.format == estimator
     frame = load_dataset("sklearn:wine").frame
-    predictor = load("wine", ws=ws)
+    assert load("wine", ws=ws).runtime == "onnx"  # the default: its parity-checked ONNX copy
+    predictor = load("wine", runtime="native", ws=ws)  # the booster itself
     assert predictor.runtime == estimator
     assert (predictor.predict(frame) == frame["target"]).mean() > 0.9
     proba = predictor.predict_proba(frame.head(4))

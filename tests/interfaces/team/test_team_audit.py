@@ -61,8 +61,8 @@ def test_every_write_is_recorded_with_its_key_and_only_admins_read_it(ws: Worksp
     assert stored[0]["route"] == "/api/v1/models/{name}/aliases/{alias}"  # flushed on stop
 
 
-def test_with_auth_off_writes_are_recorded_without_a_key(ws: Workspace) -> None:
+def test_with_auth_off_writes_are_recorded_as_the_loopback_owner(ws: Workspace) -> None:
     with TestClient(create_app(ws, auth=False)) as c:
         c.post("/api/v1/runs", json=RUN)
         assert [(e["key_id"], e["status"]) for e in c.get("/api/v1/audit").json()] == [
-            (None, 201)]
+            ("local", 201)]
