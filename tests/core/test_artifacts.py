@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from modelport.config import Settings
-from modelport.core.artifacts import CHUNK, ArtifactStore, open_artifacts, sha256
+from modelport.core.artifacts import CHUNK, ArtifactStore, sha256
+from modelport.core.store import open_artifacts
 from modelport.core.upload import Upload
 from modelport.errors import (
     ArtifactIntegrityError,

@@ -9,12 +9,10 @@ default; any fsspec URL (``s3://``, ``gs://``, ``memory://``…) for the rest.
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Protocol
-from urllib.parse import urlparse
 
 from modelport.errors import ArtifactIntegrityError, InvalidInputError, NotFoundError
 from modelport_edge.device import replace_atomic, write_atomic
@@ -213,16 +211,3 @@ class FsspecArtifactStore:
     def delete(self, digest: str) -> None:
         if self.exists(digest):
             self.fs.rm_file(self._path(digest))
-
-
-def open_artifacts(url: str, token: str | None = None) -> ArtifactStore:
-    """The artifact store for ``url``: a path or ``file://`` is local, ``http(s)://`` a
-    ``modelport server`` (``token`` its key), the rest fsspec."""
-    scheme = urlparse(url).scheme
-    if scheme in ("http", "https"):
-        from modelport.core.store.rest.artifacts import RestArtifacts  # httpx only if remote
-
-        return RestArtifacts(url, token)
-    if scheme in ("", "file") or (len(scheme) == 1 and os.name == "nt"):
-        return LocalArtifactStore(url.removeprefix("file://"))
-    return FsspecArtifactStore(url)

@@ -11,8 +11,8 @@ import threading
 from dataclasses import dataclass
 
 from modelport.config import Settings
-from modelport.core.artifacts import ArtifactStore, open_artifacts
-from modelport.core.store import Store, open_store
+from modelport.core.artifacts import ArtifactStore
+from modelport.core.store import Store, open_artifacts, open_store
 
 log = logging.getLogger("modelport.workspace")
 

@@ -9,6 +9,6 @@ from __future__ import annotations
 
 from modelport.core.store.base import Store
 from modelport.core.store.engine import short_lived_engine_options
-from modelport.core.store.factory import open_store
+from modelport.core.store.factory import open_artifacts, open_store
 
-__all__ = ["Store", "open_store", "short_lived_engine_options"]
+__all__ = ["Store", "open_artifacts", "open_store", "short_lived_engine_options"]

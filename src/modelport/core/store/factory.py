@@ -1,7 +1,13 @@
-"""Choosing a store implementation from its URL, as Optuna's ``get_storage`` does."""
+"""Choosing a store implementation — metadata or artifacts — from its URL, as Optuna's
+``get_storage`` does. The one place that knows every implementation, so the stores
+themselves never import each other."""
 
 from __future__ import annotations
 
+import os
+from urllib.parse import urlparse
+
+from modelport.core.artifacts import ArtifactStore, FsspecArtifactStore, LocalArtifactStore
 from modelport.core.store.base import Store
 from modelport.core.store.engine import open_database
 from modelport.core.store.sql import SqlStore
@@ -20,3 +26,16 @@ def open_store(url: str, token: str | None = None) -> Store:
 
         return RestStore(url, token)
     return SqlStore(open_database(url))
+
+
+def open_artifacts(url: str, token: str | None = None) -> ArtifactStore:
+    """The artifact store for ``url``: a path or ``file://`` is local, ``http(s)://`` a
+    ``modelport server`` (``token`` its key), the rest fsspec."""
+    scheme = urlparse(url).scheme
+    if scheme in ("http", "https"):
+        from modelport.core.store.rest.artifacts import RestArtifacts  # httpx only if remote
+
+        return RestArtifacts(url, token)
+    if scheme in ("", "file") or (len(scheme) == 1 and os.name == "nt"):
+        return LocalArtifactStore(url.removeprefix("file://"))
+    return FsspecArtifactStore(url)

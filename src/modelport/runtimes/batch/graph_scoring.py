@@ -91,3 +91,10 @@ class GraphScorer(Scorer):
         if not answers:
             return {}
         return {k: np.concatenate([a[k] for a in answers]) for k in answers[0]}
+
+
+def scorer_for(spec: ModelSpec, options: ScoreOptions) -> Scorer:
+    """The scorer for a model: columns to a matrix, or a graph's text or tensors."""
+    if spec.signature.get("tensors") is None:
+        return Scorer(spec, options)
+    return GraphScorer(spec, options)

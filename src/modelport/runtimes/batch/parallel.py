@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import modelport.errors as errors
 from modelport.errors import InvalidInputError, ModelportError, require
+from modelport.runtimes.batch.graph_scoring import scorer_for
 from modelport.runtimes.batch.reader import Split
 from modelport.runtimes.batch.scoring import (
     ChunkResult,
@@ -55,7 +56,7 @@ class Backend(Protocol):
 def score_tasks(spec: ModelSpec, options: ScoreOptions, tasks: Sequence[Task],
                 scorer: Scorer | None = None) -> Iterator[Event]:
     """The work of one worker, in-process: every task in turn."""
-    scorer = scorer or spec.scorer(options)
+    scorer = scorer or scorer_for(spec, options)
     for task in tasks:
         yield from scorer.run(task.split, task.skip)
         yield SplitDone(task.split.file, task.split.index)
@@ -163,7 +164,7 @@ def _worker(spec: ModelSpec, options: ScoreOptions, todo: Any, results: Any) -> 
     except ImportError:  # pragma: no cover - scikit-learn brings threadpoolctl
         pass
     try:
-        scorer = spec.scorer(options)
+        scorer = scorer_for(spec, options)
         while (task := todo.get()) is not None:
             for event in score_tasks(spec, options, [task], scorer):
                 results.put(event)
@@ -255,7 +256,7 @@ class _RayScorer:
 
         for text in batch["task"]:
             try:
-                self.scorer = self.scorer or self.spec.scorer(self.options)
+                self.scorer = self.scorer or scorer_for(self.spec, self.options)
                 task = _task_from(json.loads(str(text)))
                 for event in score_tasks(self.spec, self.options, [task], self.scorer):
                     yield {"event": np.array([encode_event(event)], dtype=object)}

@@ -52,13 +52,6 @@ class ModelSpec:
         predictor.name, predictor.version = self.name, self.version
         return predictor
 
-    def scorer(self, options: ScoreOptions) -> Scorer:
-        """The scorer for this model: columns to a matrix, or a graph's text or tensors."""
-        if self.signature.get("tensors") is None:
-            return Scorer(self, options)
-        from modelport.runtimes.batch.graph_scoring import GraphScorer
-
-        return GraphScorer(self, options)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ runs — so a healthy device reproduces them exactly, quantized or not.
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,12 +29,10 @@ from modelport.errors import ExportError, InvalidInputError, require
 from modelport.lifecycle.loading import export_onnx, load_sample
 from modelport.lifecycle.registry import ModelVersion, get_version
 from modelport.runtimes.edge import signing
+from modelport.runtimes.edge.quantize import quantize_int8
 
 QUANTIZE = ("int8",)
 SMOKE_ROWS = 16
-QUANTIZABLE = frozenset({"MatMul", "Gemm", "Conv"})
-INTEGER_OPS = frozenset({"MatMulInteger", "DynamicQuantizeMatMul", "ConvInteger",
-                         "DynamicQuantizeLinear"})
 MIN_LABEL_AGREEMENT = 0.98
 MAX_REL_ERROR = 0.05
 SMOKE_ATOL = 1e-4
@@ -147,41 +144,6 @@ def _rows(version: ModelVersion, ws: Workspace) -> np.ndarray:
         raise ExportError(f"{version.ref} has no input example or sample rows to check a "
                           "bundle on")
     return np.vstack(parts).astype(np.float64)
-
-
-def quantize_int8(onnx_bytes: bytes) -> tuple[bytes, dict[str, Any]]:
-    """Dynamic int8 quantization: int8 weights, activations quantized on the fly.
-
-    It applies to MatMul / Gemm / Conv; tree ensembles and the ONNX-ML linear
-    operators have none, so their model is kept as it is and the manifest says so.
-    """
-    require("onnx", "onnx")
-    import logging
-
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    ops = {n.op_type for n in onnx.load_from_string(onnx_bytes).graph.node}
-    if not ops & QUANTIZABLE:
-        return onnx_bytes, {"method": "dynamic", "weights": "int8", "integer_ops": 0,
-                            "note": "no MatMul/Gemm/Conv in this model: tree and ONNX-ML "
-                                    "linear operators stay float, the model is unchanged"}
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # the quantizer logs advice on the root logger
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            src, dst = Path(tmp) / "model.onnx", Path(tmp) / "model.int8.onnx"
-            src.write_bytes(onnx_bytes)
-            quantize_dynamic(src, dst, weight_type=QuantType.QInt8)
-            data = dst.read_bytes()
-    except Exception as exc:  # the quantizer raises anything from ValueError up
-        raise ExportError(f"int8 quantization failed: {exc}") from None
-    finally:
-        root.setLevel(level)
-    quantized = [n.op_type for n in onnx.load_from_string(data).graph.node]
-    integer = sum(op in INTEGER_OPS for op in quantized)
-    return data, {"method": "dynamic", "weights": "int8", "integer_ops": integer, "note": None}
 
 
 def _accept_quantized(version: ModelVersion, parity: dict[str, Any],

@@ -46,7 +46,7 @@ class GraphPart:
 def graph_part(version: ModelVersion, quantize: str | None, ws: Workspace) -> GraphPart:
     """The imported graph of ``version`` (quantized when asked), compared with itself as
     imported on the version's input example."""
-    from modelport.runtimes.edge.export import quantize_int8
+    from modelport.runtimes.edge.quantize import quantize_int8
 
     if not version.input_example:
         raise ExportError(f"{version.ref} has no input example to check a bundle on — import "
