@@ -17,10 +17,11 @@ from modelport.core.store.engine import forget_stores
 from modelport.core.workspace import Workspace
 from modelport.lifecycle.importing import import_onnx
 from modelport.lifecycle.loading import load
-from servers import Server, serving
+from servers import Server, free_port, serving
 
 pytest.importorskip("onnx")
 MODEL = two_tower(seed=7)
+GRPC_PORT = free_port()
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def recs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     import_onnx(path, "recs", input_example={"user_id": [[1], [2]], "item_id": [[3], [4]]},
                 ws=ws)
     forget_stores()
-    with serving(root / "home") as srv:
+    with serving(root / "home", "--grpc-port", str(GRPC_PORT)) as srv:
         yield srv
 
 
@@ -85,6 +86,29 @@ def test_binary_infer_equals_onnxruntime(recs_server: Server) -> None:
     want = reference(MODEL, {k: v.astype(np.int64) for k, v in feeds.items()})["score"]
     np.testing.assert_array_equal(got, want)
     assert out["parameters"]["binary_data_size"] == 4 * 9  # FP32 scores, one per row
+
+
+def test_grpc_infer_equals_onnxruntime(recs_server: Server) -> None:
+    """The same graph through tritonclient.grpc with its defaults (raw tensor contents)."""
+    import tritonclient.grpc as triton
+    from tritonclient.utils import InferenceServerException
+
+    feeds = _ids(5, seed=3)
+    client = triton.InferenceServerClient(f"127.0.0.1:{GRPC_PORT}")
+    try:
+        tensors = []
+        for name, arr in feeds.items():
+            tensor = triton.InferInput(name, list(arr.shape), "INT64")
+            tensor.set_data_from_numpy(arr.astype(np.int64))
+            tensors.append(tensor)
+        result = client.infer("recs", tensors)
+        np.testing.assert_array_equal(result.as_numpy("score"), reference(MODEL, feeds)["score"])
+        wrong = triton.InferInput("user_id", [5, 1], "FP32")
+        wrong.set_data_from_numpy(feeds["user_id"].astype(np.float32))
+        with pytest.raises(InferenceServerException, match="input 'user_id' takes int64"):
+            client.infer("recs", [wrong, tensors[1]])
+    finally:
+        client.close()
 
 
 @pytest.mark.parametrize(("inputs", "message"), [
