@@ -137,6 +137,8 @@ def _raw_call(channel: Any, method: str, request: Any, answer: str, **kwargs: An
     (lambda r: setattr(r, "model_version", "1²"), grpc.StatusCode.INVALID_ARGUMENT,
      "invalid model_version"),
     (lambda r: setattr(r, "model_name", "nope"), grpc.StatusCode.NOT_FOUND, "nope"),
+    (lambda r: setattr(r, "id", "x" * 201), grpc.StatusCode.INVALID_ARGUMENT,
+     "request id longer than 200"),
 ])
 def test_hostile_requests_get_a_status_not_a_crash(grpc_server: tuple[Server, str], build: Any,
                                                   code: Any, words: str) -> None:

@@ -26,7 +26,8 @@ from modelport.config import VERSION
 from modelport.errors import InvalidInputError, ModelportError, require
 from modelport.runtimes.serving.app import ServingApp
 from modelport.runtimes.serving.auth import authorize
-from modelport.runtimes.serving.oip_routes import MAX_VERSION_DIGITS
+from modelport.runtimes.serving.feedback import MAX_ID_CHARS
+from modelport.runtimes.serving.oip_routes import is_version_number
 from modelport.runtimes.serving.protocols import oip, oip_grpc
 from modelport.runtimes.serving.protocols.grpc_messages import SERVICE, TYPES
 from modelport.runtimes.serving.served import Served
@@ -36,7 +37,6 @@ log = logging.getLogger("modelport.serve")
 
 _ID_PREFIX = f"{uuid.uuid4().hex[:12]}-g"
 _ids = itertools.count(1)
-MAX_ID = 256  # a request id longer than this is the client's mistake
 
 
 def _code(status: int) -> Any:
@@ -53,7 +53,7 @@ def _code(status: int) -> Any:
 def _version(text: str) -> int | None:
     if not text:
         return None
-    if not (text.isascii() and text.isdigit()) or len(text) > MAX_VERSION_DIGITS:
+    if not is_version_number(text):
         raise InvalidInputError(f"invalid model_version {text[:16]!r} — a version is a whole "
                                 "number, or empty for the served one")
     return int(text)
@@ -153,13 +153,7 @@ class GrpcTransport:
         return await self._guarded(context, metadata)
 
     async def _model_infer(self, request: Any, context: Any) -> Any:
-        try:  # _guarded's steps, inline: one coroutine less per request
-            return await self._infer(request, context)
-        except ModelportError as exc:
-            await context.abort(_code(exc.status), exc.message)
-        except Exception:
-            log.exception("unexpected error in ModelInfer")
-            await context.abort(_code(500), "internal server error")
+        return await self._guarded(context, self._infer, request, context)
 
     async def _model_stream_infer(self, requests: AsyncIterator[Any], context: Any
                                   ) -> AsyncIterator[Any]:
@@ -185,8 +179,8 @@ class GrpcTransport:
             served, router = await self._target(request.model_name, request.model_version,
                                                 context, "predict")
             request_id = request.id or f"{_ID_PREFIX}{next(_ids):x}"
-            if len(request_id) > MAX_ID:
-                raise InvalidInputError(f"request id longer than {MAX_ID} characters")
+            if len(request_id) > MAX_ID_CHARS:  # feedback could never name it
+                raise InvalidInputError(f"request id longer than {MAX_ID_CHARS} characters")
             size = sum(map(len, request.raw_input_contents)) or request.ByteSize()
             call = Call(_rows, (request, served.model.signature.names, served.named_tensors),
                         size, request_id)

@@ -14,6 +14,12 @@ from modelport.runtimes.serving.service import Call, InferenceService
 MAX_VERSION_DIGITS = 9
 
 
+def is_version_number(text: str) -> bool:
+    """Whether ``text`` names a version: ASCII digits only (``str.isdigit()`` also says yes
+    to '²', which ``int()`` refuses), at most ``MAX_VERSION_DIGITS`` of them."""
+    return text.isascii() and text.isdigit() and len(text) <= MAX_VERSION_DIGITS
+
+
 class App(Protocol):
     """What the /v2 routes need from the serving app."""
 
@@ -53,8 +59,7 @@ async def route(app: App, request: Request, parts: list[str]
     version = None
     if rest[:1] == ["versions"]:
         text = rest[1] if len(rest) > 1 else ""
-        # ASCII digits only: str.isdigit() also says yes to '²', which int() refuses
-        if not (text.isascii() and text.isdigit()) or len(text) > MAX_VERSION_DIGITS:
+        if not is_version_number(text):
             raise InvalidInputError(f"invalid version {text[:16]!r} in the path — a version "
                                     "is a whole number: /v2/models/NAME/versions/3/infer")
         version, rest = int(text), rest[2:]
