@@ -101,7 +101,7 @@ class GrpcTransport:
         def unary(method: Callable[[Any, Any], Awaitable[Any]], request: str, response: str
                   ) -> Any:
             return grpc.unary_unary_rpc_method_handler(
-                method, request_deserializer=TYPES[request].FromString,
+                _answering(method), request_deserializer=TYPES[request].FromString,
                 response_serializer=TYPES[response].SerializeToString)
 
         return grpc.method_handlers_generic_handler(SERVICE, {
@@ -113,7 +113,7 @@ class GrpcTransport:
                                     "ServerMetadataResponse"),
             "ModelMetadata": unary(self._model_metadata, "ModelMetadataRequest",
                                    "ModelMetadataResponse"),
-            "ModelInfer": unary(self._model_infer, "ModelInferRequest", "ModelInferResponse"),
+            "ModelInfer": unary(self._infer, "ModelInferRequest", "ModelInferResponse"),
             "ModelStreamInfer": grpc.stream_stream_rpc_method_handler(
                 self._model_stream_infer,
                 request_deserializer=TYPES["ModelInferRequest"].FromString,
@@ -129,31 +129,21 @@ class GrpcTransport:
         return TYPES["ServerReadyResponse"](ready=self.app.repo.ready)
 
     async def _server_metadata(self, request: Any, context: Any) -> Any:
-        return await self._guarded(context, self._metadata_of_server, context)
-
-    async def _metadata_of_server(self, context: Any) -> Any:
         self._caller(_metadata(context), "read")
         return TYPES["ServerMetadataResponse"](name="modelport", version=VERSION,
                                                extensions=oip.EXTENSIONS)
 
     async def _model_ready(self, request: Any, context: Any) -> Any:
-        async def ready() -> Any:
-            await self._target(request.name, request.version, context, "read")
-            return TYPES["ModelReadyResponse"](ready=True)
-        return await self._guarded(context, ready)
+        await self._target(request.name, request.version, context, "read")
+        return TYPES["ModelReadyResponse"](ready=True)
 
     async def _model_metadata(self, request: Any, context: Any) -> Any:
-        async def metadata() -> Any:
-            served, _ = await self._target(request.name, request.version, context, "read")
-            doc = oip.metadata_of(served, request.name)
-            return TYPES["ModelMetadataResponse"](
-                name=doc["name"], versions=doc["versions"], platform=doc["platform"],
-                inputs=[_tensor_metadata(t) for t in doc["inputs"]],
-                outputs=[_tensor_metadata(t) for t in doc["outputs"]])
-        return await self._guarded(context, metadata)
-
-    async def _model_infer(self, request: Any, context: Any) -> Any:
-        return await self._guarded(context, self._infer, request, context)
+        served, _ = await self._target(request.name, request.version, context, "read")
+        doc = oip.metadata_of(served, request.name)
+        return TYPES["ModelMetadataResponse"](
+            name=doc["name"], versions=doc["versions"], platform=doc["platform"],
+            inputs=[_tensor_metadata(t) for t in doc["inputs"]],
+            outputs=[_tensor_metadata(t) for t in doc["outputs"]])
 
     async def _model_stream_infer(self, requests: AsyncIterator[Any], context: Any
                                   ) -> AsyncIterator[Any]:
@@ -214,16 +204,22 @@ class GrpcTransport:
         authorize(key, scope, model)
         return key
 
-    async def _guarded(self, context: Any, call: Callable[..., Awaitable[Any]], *args: Any
-                       ) -> Any:
-        """``call``'s answer, or its error as a gRPC status with the same one-line message."""
+
+def _answering(method: Callable[[Any, Any], Awaitable[Any]]
+               ) -> Callable[[Any, Any], Awaitable[Any]]:
+    """``method`` with its errors answered as gRPC statuses carrying the same one-line
+    message: a ``ModelportError`` by its HTTP status, anything else as INTERNAL."""
+
+    async def answer(request: Any, context: Any) -> Any:
         try:
-            return await call(*args)
+            return await method(request, context)
         except ModelportError as exc:
             await context.abort(_code(exc.status), exc.message)
         except Exception:
             log.exception("unexpected error in a gRPC call")
             await context.abort(_code(500), "internal server error")
+
+    return answer
 
 
 def _metadata(context: Any) -> dict[str, str]:
