@@ -22,7 +22,6 @@ from modelport.errors import InvalidInputError
 from modelport.lifecycle.pareto import front
 from modelport.lifecycle.studies import StudySummary, find_study, optuna, quiet, summarize
 
-
 METHOD = ("PED-ANOVA (Optuna's default): how differently each parameter is spread among the "
           "best 10 % of complete trials than among all of them")
 

@@ -55,7 +55,7 @@ def test_live_numbers_per_version_with_shares_and_the_shadow(
         ws: Workspace, iris: Any, client: TestClient) -> None:  # type: ignore[type-arg]
     canary_endpoint(ws, iris)
     recorder = StatsRecorder()
-    for i in range(90):
+    for _ in range(90):
         recorder.request("ep", "iris:1", 0.002, 200, None)
     for i in range(10):
         recorder.request("ep", "iris:2", 0.004, 500 if i < 2 else 200, None)
