@@ -30,7 +30,7 @@ class VersionLive:
     share: float  # percent of requests the policy routes to it
     requests_per_s: float
     stats: dict[str, Any]  # the analysis' summary over the window: requests, error_rate, p99_ms…
-    per_second: list[int]  # requests answered in each of the last ``span_s`` seconds
+    per_second: list[int]  # requests answered in each of the last ``span_s`` whole seconds
 
 
 @dataclass
@@ -53,7 +53,7 @@ def live(endpoint: str, window_s: float = 10.0, span_s: int = 60,
     ep = get_endpoint(endpoint, ws=ws)
     now = time.time()
     current_window = math.floor(now / WINDOW_S) * WINDOW_S
-    first = current_window - (span_s - 1) * WINDOW_S
+    first = current_window - span_s * WINDOW_S  # whole seconds only: the current one is open
     since = now - window_s
     total: dict[str, dict[str, Any]] = {}
     seconds: dict[str, list[int]] = {}

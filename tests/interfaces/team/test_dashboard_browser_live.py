@@ -23,15 +23,17 @@ from modelport.control import rollout as ro
 from modelport.core.keys import create_key
 from modelport.core.store.engine import forget_stores
 from modelport.core.workspace import Workspace
+from modelport.interfaces.team import create_app
 from modelport.lifecycle.endpoints import get_endpoint
 from modelport.lifecycle.studies import find_study
 from releases import Load, new_endpoint, wait_state
 from servers import Server, serving
+from team_server import serving as serving_app
 from team_server import team_server
 
 pytest.importorskip("optuna")
 # one browser and the screenshot folder, as the other dashboard tests have them
-from test_dashboard_browser import browser, open_page, shots  # noqa: E402,F401
+from test_dashboard_browser import browser, open_page, shots  # noqa: F401
 
 
 def hostile_study(ws: Workspace) -> None:
@@ -78,8 +80,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     forget_stores()
     ws = Workspace.open(settings)
     # the data plane without keys (the load carries none); the pages use the team server
-    with serving(home, "--auth", "off") as server, team_server(settings) as (url, admin):
-        yield {"url": url, "admin": admin, "reader": reader, "ws": ws, "server": server}
+    with serving(home, "--auth", "off") as server, team_server(settings) as (url, admin), \
+            serving_app(create_app(ws, local=True)) as local:
+        yield {"url": url, "admin": admin, "reader": reader, "ws": ws, "server": server,
+               "local": local}
     forget_stores()
 
 
@@ -216,5 +220,24 @@ def test_a_read_key_sees_no_button_and_the_server_refuses_it(
     assert page.locator("main script, main img").count() == 0
     assert page.evaluate("window.__xss") is None
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.close()
+
+
+def test_modelport_ui_shows_the_same_pages_without_a_key(
+        browser: Browser, site: dict[str, Any]) -> None:  # noqa: F811
+    new_endpoint(site["server"], site["ws"], "solo")
+    ro.start_canary("solo", "iris:2", [50, 100], interval_s=600, ws=site["ws"])
+    ro.abort("solo", ws=site["ws"])
+    page = open_page(browser)
+    page.goto(site["local"] + "/#/studies")
+    expect(page.locator("#who")).to_have_text("local workspace")
+    page.get_by_role("link", name="tree-size").click()
+    expect(page.locator("table.trials tbody tr")).to_have_count(10)
+    page.get_by_role("navigation").get_by_role("link", name="Endpoints").click()
+    page.get_by_role("link", name="solo").click()
+    expect(page.locator(".live")).to_have_text("● live")  # the feed, with the local header
+    expect(page.locator("article.rollout .state").first).to_have_text("aborted")
+    expect(page.get_by_role("button", name="Roll back")).to_have_count(0)  # already back
     assert page.errors == []  # type: ignore[attr-defined]
     page.close()

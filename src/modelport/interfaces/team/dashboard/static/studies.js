@@ -19,13 +19,14 @@ export async function studiesPage(main, {signal}) {
     : h('p', {class: 'muted'}, 'No studies yet — start one with: modelport tune DATA --target COLUMN'));
 }
 
-function plot(width, height, label, xs, ys, xLabel) {
+function plot(width, height, label, xs, ys, xLabel, whole = false) {
   const pad = (lo, hi) => [lo - (hi - lo || 1) * 0.04, hi + (hi - lo || 1) * 0.04];
   const [xlo, xhi] = pad(Math.min(...xs), Math.max(...xs));
   const [ylo, yhi] = pad(Math.min(...ys), Math.max(...ys));
   const x = scale(xlo, xhi, M.left, width - M.right);
   const y = scale(ylo, yhi, height - M.bottom, M.top);
-  return {x, y, svg: frame(width, height, label, ticks(Math.min(...xs), Math.max(...xs)),
+  const xt = ticks(Math.min(...xs), Math.max(...xs));
+  return {x, y, svg: frame(width, height, label, whole ? [...new Set(xt.map(Math.round))] : xt,
     ticks(Math.min(...ys), Math.max(...ys)), x, y, xLabel)};
 }
 
@@ -35,7 +36,7 @@ const dot = (x, y, cls, title) => s('circle', {cx: x.toFixed(1), cy: y.toFixed(1
 function historyChart(done, k, name, direction, width) {
   if (!done.length) return h('p', {class: 'muted'}, 'No complete trial yet.');
   const pts = done.map((t) => [t.number, t.values[k]]).filter(([, v]) => v != null);
-  const {x, y, svg} = plot(width, 240, `${name} by trial`, pts.map((p) => p[0]), pts.map((p) => p[1]), 'trial');
+  const {x, y, svg} = plot(width, 240, `${name} by trial`, pts.map((p) => p[0]), pts.map((p) => p[1]), 'trial', true);
   const better = direction === 'maximize' ? (a, b) => a > b : (a, b) => a < b;
   let best = null;
   const line = [];
