@@ -163,6 +163,7 @@ def test_a_canary_advances_live_under_load_and_abort_sends_traffic_back(
         expect(step_label(page)).to_have_text("30 %", timeout=30_000)  # the feed moved it
         expect(page.locator("tr[data-version='iris:2'] .rps")).not_to_have_text("0")
         expect(page.locator(".timeline .verdict.pass").first).to_be_visible()
+        expect(step_label(page)).to_have_text("60 %", timeout=30_000)  # and on
         page.locator("article.rollout").first.locator(".analysis summary").first.click()
         expect(page.locator(".analysis table").first).to_contain_text("Requests")
         page.screenshot(path=shots / "dashboard-rollout.png", full_page=True)
