@@ -156,6 +156,8 @@ def test_a_canary_advances_live_under_load_and_abort_sends_traffic_back(
         login(page, site["url"], site["admin"], "#/endpoints")
         row = page.locator("tr", has=page.get_by_role("link", name="shop"))
         expect(row).to_contain_text("canary of iris:2")
+        reads: list[str] = []  # the numbers are read once, then arrive on the feed
+        page.on("request", lambda r: reads.append(r.url) if "/live?" in r.url else None)
         page.get_by_role("link", name="shop").click()
         expect(page.locator(".live")).to_have_text("● live")
         page.evaluate("window.__same_page = true")  # gone if anything reloaded the page
@@ -186,6 +188,7 @@ def test_a_canary_advances_live_under_load_and_abort_sends_traffic_back(
     assert after == {"iris:1"} and not load.failures
     assert all(status == 200 for _, status, _ in load.results)
     assert page.evaluate("window.__same_page") is True
+    assert len(reads) == 1, reads
     assert page.errors == []  # type: ignore[attr-defined]
     page.close()
 

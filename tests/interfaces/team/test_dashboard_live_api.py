@@ -9,12 +9,15 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
+from modelport.config import Settings
 from modelport.core.keys import create_key
+from modelport.core.store.feed import FeedError, follow
 from modelport.core.workspace import Workspace
 from modelport.interfaces.team import create_app
 from modelport.lifecycle.endpoints import Policy, Route
 from modelport.lifecycle.tracking import create_run
 from modelport.runtimes.serving.stats import StatsRecorder
+from team_server import team_server
 
 
 @pytest.fixture
@@ -176,3 +179,32 @@ def test_a_read_key_may_watch_a_rollout_but_not_move_it(ws: Workspace, iris: Any
     assert ok(client.get("/api/v1/endpoints/ep/rollout"))["state"] == "running"
     assert [v["version"] for v in ok(client.get("/api/v1/endpoints/ep/live"))["versions"]] == \
         ["iris:1", "iris:2"]
+
+
+def test_the_feed_sends_a_watched_endpoints_numbers_each_second(
+        settings: Settings, ws: Workspace, iris: Any) -> None:
+    canary_endpoint(ws, iris)
+    with team_server(settings) as (url, key):
+        with pytest.raises(FeedError, match="stats topic follows one endpoint"):
+            next(follow(url, key, topics=["stats"]))
+        stream = follow(url, key, topics=["stats", "rollout"], endpoint="ep")
+        try:
+            first = next(stream)
+            assert first.kind == "stats" and first.data["endpoint"] == "ep"
+            assert first.data["window_s"] == 5.0
+            recorder = StatsRecorder()
+            for _ in range(25):
+                recorder.request("ep", "iris:2", 0.003, 200, None)
+            recorder.flush(ws)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:  # one event a second until the requests show
+                event = next(stream)
+                assert event.kind == "stats"
+                canary = event.data["versions"][1]
+                if canary["stats"]["requests"] == 25:
+                    break
+            else:
+                raise AssertionError("the requests never showed in the feed")
+            assert canary["version"] == "iris:2" and canary["share"] == 10.0
+        finally:
+            stream.close()

@@ -1,14 +1,14 @@
 // Endpoints and their rollouts: every endpoint's traffic policy; one endpoint's live split,
-// requests/s, error rate and p99 per version (re-read every second or two), its rollouts
-// step by step with the analysis behind each verdict (re-read when the change feed says a
-// policy or a rollout moved), and the operator's buttons for keys that may use them.
+// requests/s, error rate and p99 per version, its rollouts step by step with the analysis
+// behind each verdict, and the operator's buttons for keys that may use them. All of it
+// follows the change feed: the numbers arrive once a second (topic `stats`), the policy and
+// the rollouts are re-read when the feed says one moved.
 import {api, path} from './api.js';
 import {M, PALETTE, frame, scale, ticks} from './charts.js';
 import {busy, facts, h, num, put, s, section, table, when} from './dom.js';
 import {follow} from './feed.js';
 
-const WINDOW_S = 5;  // the live numbers cover the last five seconds
-const LIVE_MS = 1500;
+const WINDOW_S = 5;  // the live numbers cover the last five seconds (as the feed's do)
 const ENDED = ['promoted', 'aborted', 'rolled_back', 'completed'];
 const pct = (x) => (x == null ? '—' : `${num(+(100 * x).toFixed(2))} %`);
 const ms = (x) => (x == null ? '—' : `${num(+x.toFixed(1))} ms`);
@@ -174,11 +174,11 @@ export async function endpointPage(main, {params, signal, me}) {
     put(history, timeline(rollouts));
   }
 
-  async function loadLive() {
-    const live = await api(`/endpoints/${path(name)}/live?window_s=${WINDOW_S}`, {signal});
+  function showLive(live) {
     put(traffic, trafficTable(live));
     chart.replaceChildren(chart.firstChild, trafficChart(live.versions, Math.min(main.clientWidth - 40, 900)));
   }
+  const loadLive = async () => showLive(await api(`/endpoints/${path(name)}/live?window_s=${WINDOW_S}`, {signal}));
 
   await Promise.all([loadState(), loadLive()]);
   put(main, h('p', {}, h('a', {href: '#/endpoints'}, '← Endpoints')),
@@ -190,18 +190,17 @@ export async function endpointPage(main, {params, signal, me}) {
     error.textContent = e.message;
     error.hidden = false;
   });
-  const timer = setInterval(quietly(loadLive), LIVE_MS);
-  signal.addEventListener('abort', () => clearInterval(timer));
   let pending = null;
-  follow(`topics=endpoint,rollout&endpoint=${encodeURIComponent(name)}`, {signal,
+  follow(`topics=endpoint,rollout,stats&endpoint=${encodeURIComponent(name)}`, {signal,
     onState: (state) => { status.textContent = state === 'live' ? '● live' : state; },
     onEvent: (type, data) => {
+      if (type === 'stats') return showLive(data);
       if (type === 'endpoint' && data.deleted) {
         error.textContent = `Endpoint ${name} was deleted.`;
         error.hidden = false;
         return;
       }
       clearTimeout(pending);
-      pending = setTimeout(quietly(async () => { await loadState(); await loadLive(); }), 100);
+      pending = setTimeout(quietly(loadState), 100);
     }});
 }
