@@ -101,6 +101,7 @@ def test_studies_history_front_importances_and_trials_linked_to_runs(
     login(page, site["url"], site["admin"], "#/runs")
     page.get_by_role("navigation").get_by_role("link", name="Studies").click()
     expect(page.locator("table tbody tr")).to_have_count(2)
+    page.screenshot(path=shots / "dashboard-studies.png")
     page.get_by_role("link", name="tree-size").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("tree-size")
     expect(page.locator("table.trials tbody tr")).to_have_count(10)
@@ -156,6 +157,7 @@ def test_a_canary_advances_live_under_load_and_abort_sends_traffic_back(
         login(page, site["url"], site["admin"], "#/endpoints")
         row = page.locator("tr", has=page.get_by_role("link", name="shop"))
         expect(row).to_contain_text("canary of iris:2")
+        page.screenshot(path=shots / "dashboard-endpoints.png")
         reads: list[str] = []  # the numbers are read once, then arrive on the feed
         page.on("request", lambda r: reads.append(r.url) if "/live?" in r.url else None)
         page.get_by_role("link", name="shop").click()
@@ -202,6 +204,18 @@ def test_a_read_key_sees_no_button_and_the_server_refuses_it(
     page = open_page(browser)
     login(page, site["url"], site["admin"], "#/endpoints/quiet")
     expect(page.locator("[data-action]")).to_have_count(4)  # pause, promote, abort, roll back
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+    page.get_by_role("button", name="Pause").click()
+    expect(page.get_by_role("button", name="Resume")).to_be_visible()
+    assert ro.latest_rollout("quiet", ws=ws).state == "paused"
+    page.get_by_role("button", name="Resume").click()
+    expect(page.get_by_role("button", name="Pause")).to_be_visible()
+    assert dialogs == [
+        "Pause the canary of iris:2 on endpoint quiet? Traffic stays split as it is now; no "
+        "step moves until it is resumed.",
+        "Resume the canary of iris:2 on endpoint quiet? Its analysis moves traffic again."]
+    assert ro.latest_rollout("quiet", ws=ws).state == "running"
     page.close()
 
     page = open_page(browser, color_scheme="dark", viewport={"width": 390, "height": 844},
@@ -243,5 +257,22 @@ def test_modelport_ui_shows_the_same_pages_without_a_key(
     expect(page.locator(".live")).to_have_text("● live")  # the feed, with the local header
     expect(page.locator("article.rollout .state").first).to_have_text("aborted")
     expect(page.get_by_role("button", name="Roll back")).to_have_count(0)  # already back
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.close()
+
+
+def test_a_shadow_shows_how_often_it_agrees(browser: Browser, site: dict[str, Any]) -> None:  # noqa: F811
+    server: Server = site["server"]
+    ws: Workspace = site["ws"]
+    new_endpoint(server, ws, "mirror")
+    ro.start_shadow("mirror", "iris:2", 100, ws=ws)
+    page = open_page(browser, viewport={"width": 1280, "height": 800})
+    with Load(server.url, "mirror", threads=2):
+        login(page, site["url"], site["reader"], "#/endpoints/mirror")
+        row = page.locator("tr[data-version='iris:2']")
+        expect(row.locator("td").first).to_have_text("shadow")
+        # both forests call the client's setosa row setosa: every mirrored answer agrees
+        expect(row.locator("td").last).to_have_text("100 %", timeout=15_000)
+        expect(page.locator("dd .chip.shadow")).to_have_text("shadow iris:2 100 %")
     assert page.errors == []  # type: ignore[attr-defined]
     page.close()
