@@ -103,7 +103,9 @@ def site_packages_mb(venv: Path) -> tuple[float, list[tuple[str, float]]]:
     (site,) = (venv / "lib").glob("python*/site-packages")
     sizes: dict[str, float] = {}
     for entry in site.iterdir():
-        if entry.name.split("-")[0].lower() in {"pip", "setuptools", "_distutils_hack"}:
+        # the base image's own (pkg_resources is setuptools')
+        if entry.name.split("-")[0].lower() in {"pip", "setuptools", "_distutils_hack",
+                                                "pkg_resources"}:
             continue
         files = [entry] if entry.is_file() else [p for p in entry.rglob("*") if p.is_file()]
         sizes[entry.name] = sum(p.stat().st_size for p in files) / 2**20
@@ -134,6 +136,8 @@ def serve(ctx: Path, venv: Path, workdir: Path) -> tuple[float, list[Any], str]:
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+        if proc.stdout is not None:
+            proc.stdout.close()
     return ready, result["outputs"][0]["data"], result["model_version"]
 
 
@@ -150,30 +154,35 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], started: float) -> float
     raise RuntimeError("the server did not become ready in 120 s")
 
 
-def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="modelport-image-") as tmp:
-        work = Path(tmp)
-        expected = register(work / "home")
-        built = wheel(work / "wheel")
-        ctx = work / "ctx"
-        run([sys.executable, "-m", "modelport", "build", "iris:1", "--out", str(ctx),
-             "--wheel", str(built), "--insecure"], env=env_for(work / "home"))
-        run([sys.executable, "-m", "venv", str(work / "venv")])
-        install_s = replay(ctx, work / "venv")
-        installed_mb, largest = site_packages_mb(work / "venv")
-        ready_s, predicted, version = serve(ctx, work / "venv", work)
-        requirements = (ctx / "requirements.txt").read_text().split()
-    if predicted != expected or version != "1":
-        raise SystemExit(f"the replayed image answered {predicted} (version {version}), "
-                         f"the registry {expected}")
-    result = {
+def measure(work: Path) -> dict[str, Any]:
+    """The whole replay in the empty directory ``work``; its numbers."""
+    expected = register(work / "home")
+    built = wheel(work / "wheel")
+    ctx = work / "ctx"
+    run([sys.executable, "-m", "modelport", "build", "iris:1", "--out", str(ctx),
+         "--wheel", str(built), "--insecure"], env=env_for(work / "home"))
+    run([sys.executable, "-m", "venv", str(work / "venv")])
+    install_s = replay(ctx, work / "venv")
+    installed_mb, largest = site_packages_mb(work / "venv")
+    ready_s, predicted, version = serve(ctx, work / "venv", work)
+    requirements = (ctx / "requirements.txt").read_text().split()
+    return {
         "python": platform.python_version(), "load": os.getloadavg(),
-        "requirements": len(requirements), "install_s": round(install_s, 1),
+        "requirements": len(requirements), "requirement_names": requirements,
+        "install_s": round(install_s, 1),
         "site_packages_mb": round(installed_mb, 1), "largest_mb": largest,
         "slim_base_mb_estimate": SLIM_BASE_MB,
         "image_mb_estimate": round(installed_mb + SLIM_BASE_MB),
-        "target_mb": TARGET_MB, "ready_s": round(ready_s, 1), "prediction_matches": True,
+        "target_mb": TARGET_MB, "ready_s": round(ready_s, 1),
+        "prediction_matches": predicted == expected, "served_version": version,
     }
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="modelport-image-") as tmp:
+        result = measure(Path(tmp))
+    if not result["prediction_matches"] or result["served_version"] != "1":
+        raise SystemExit("the replayed image answered otherwise than the registry")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "image.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / "image.md").write_text(markdown(result))
