@@ -96,3 +96,35 @@ def test_opening_a_current_store_takes_no_lock(tmp_path: Path) -> None:
         threading.Thread(target=lambda: (migrate(db), opened.set()), daemon=True).start()
         assert opened.wait(10), "migrate waited for the write lock on a current schema"
     forget_stores()
+
+
+def test_a_pooled_connection_the_server_dropped_is_replaced_after_idling(
+        pg_schema: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a ping on every checkout, an idle connection is still checked before use."""
+    import psycopg
+
+    from modelport.core.store import engine
+
+    db = open_database(pg_schema)
+    with db.read() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    with db.write() as conn:  # a write after a read, moments later: the same, unpinged
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() == pid
+    with psycopg.connect(pg_schema.split("?")[0].replace("+psycopg", ""),
+                         autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    monkeypatch.setattr(engine, "IDLE_PING_S", 0.0)  # it has now idled long enough
+    with db.read() as conn:
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != pid
+    forget_stores()
+
+
+def test_reads_on_postgresql_leave_no_transaction_open(pg_schema: str) -> None:
+    """A read spends no BEGIN / ROLLBACK round trips: it runs in autocommit."""
+    db = open_database(pg_schema)
+    with db.read() as conn:
+        conn.execute(text("SELECT 1"))
+        assert conn.connection.dbapi_connection.autocommit  # type: ignore[union-attr]
+    with db.write() as conn:
+        assert not conn.connection.dbapi_connection.autocommit  # type: ignore[union-attr]
+    forget_stores()

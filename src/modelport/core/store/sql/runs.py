@@ -250,19 +250,45 @@ def _decode(token: str, numeric: list[bool]) -> list[Any]:
 
 
 def _records(conn: Connection, ids: list[str]) -> list[RunRecord]:
-    """Full records for ``ids``, in that order: one query per table per chunk."""
+    """Full records for ``ids``, in that order, ``_CHUNK`` runs per query.
+
+    On PostgreSQL each round trip costs more than the query: one statement per chunk
+    brings every run with its params, metrics, tags and artifacts aggregated as JSON
+    objects (the server renders a float8 exactly). SQLite, in process, reads each
+    table in turn (its JSON would round a metric to 15 digits)."""
     by_id: dict[str, RunRecord] = {}
+    read = _aggregated if conn.dialect.name == "postgresql" else _per_table
     for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start:start + _CHUNK]
-        for row in conn.execute(select(t.runs).where(t.runs.c.id.in_(chunk))).mappings():
-            by_id[row["id"]] = RunRecord(**{**row, "packages": row["packages"] or {}})
-        for table, attr, value in ((t.run_params, "params", "value"),
-                                   (t.run_latest_metrics, "metrics", "value"),
-                                   (t.run_tags, "tags", "value"),
-                                   (t.run_artifacts, "artifacts", "digest")):
-            rows = conn.execute(select(table.c.run_id, table.c.key if attr != "artifacts"
-                                       else table.c.path, table.c[value])
-                                .where(table.c.run_id.in_(chunk)))
-            for run_id, key, val in rows:
-                getattr(by_id[run_id], attr)[key] = val
+        read(conn, ids[start:start + _CHUNK], by_id)
     return [by_id[i] for i in ids if i in by_id]
+
+
+# what a record holds of each narrow table: (table, attribute, key column, value column)
+_PARTS = ((t.run_params, "params", "key", "value"),
+          (t.run_latest_metrics, "metrics", "key", "value"),
+          (t.run_tags, "tags", "key", "value"),
+          (t.run_artifacts, "artifacts", "path", "digest"))
+
+
+def _per_table(conn: Connection, chunk: list[str], by_id: dict[str, RunRecord]) -> None:
+    for row in conn.execute(select(t.runs).where(t.runs.c.id.in_(chunk))).mappings():
+        by_id[row["id"]] = RunRecord(**{**row, "packages": row["packages"] or {}})
+    for table, attr, key, value in _PARTS:
+        rows = conn.execute(select(table.c.run_id, table.c[key], table.c[value])
+                            .where(table.c.run_id.in_(chunk)))
+        for run_id, k, val in rows:
+            getattr(by_id[run_id], attr)[k] = val
+
+
+def _aggregated(conn: Connection, chunk: list[str], by_id: dict[str, RunRecord]) -> None:
+    parts = [select(func.json_object_agg(table.c[key], table.c[value]))
+             .where(table.c.run_id == t.runs.c.id).scalar_subquery().label(attr)
+             for table, attr, key, value in _PARTS]
+    for row in conn.execute(select(t.runs, *parts).where(t.runs.c.id.in_(chunk))).mappings():
+        record = {c.name: row[c.name] for c in t.runs.columns}
+        by_id[row["id"]] = RunRecord(
+            **{**record, "packages": record["packages"] or {}},
+            params=row["params"] or {}, tags=row["tags"] or {},
+            artifacts=row["artifacts"] or {},
+            # JSON has no infinity: the server writes it as the string "Infinity"
+            metrics={k: float(v) for k, v in (row["metrics"] or {}).items()})
