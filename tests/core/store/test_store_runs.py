@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import threading
 
 import pytest
@@ -60,6 +61,30 @@ def test_values_read_back_exactly(store: Store) -> None:
     assert got.metrics == values and all(type(v) is float for v in got.metrics.values())
     assert (got.params, got.tags) == ({'p"1': 'v"\\n', "é": "ü"}, {"t\n": "{}"})
     assert (empty.params, empty.metrics, empty.tags, empty.artifacts) == ({}, {}, {}, {})
+
+
+def test_a_whole_run_logs_in_one_call_and_again_changes_nothing(store: Store) -> None:
+    whole = dataclasses.replace(run("w1"), status="FINISHED", end_time=3.0, duration=2.0,
+                                params={"depth": "5"}, tags={"team": "ml"},
+                                metrics={"acc": 0.9})
+    history = [MetricValue("loss", 0, 0.9), MetricValue("loss", 1, 0.4)]
+    for _ in range(2):  # a retry after a lost answer
+        store.runs.log_run(whole, history, now=4.0)
+    [got] = store.runs.get_runs(["w1"])
+    assert got == RunRecord(**{**whole.__dict__, "metrics": {"acc": 0.9, "loss": 0.4}})
+    assert store.runs.metric_history("w1", "loss") == [(0, 0.9), (1, 0.4)]
+    # a run created earlier is finished by it; a param it already holds cannot change
+    store.runs.create_run(run("w2"))
+    store.runs.log_run(RunRecord(**{**whole.__dict__, "id": "w2"}), [], now=4.0)
+    assert store.runs.get_runs(["w2"])[0].status == "FINISHED"
+    with pytest.raises(ConflictError, match="param 'depth' of run w2 is already '5'"):
+        store.runs.log_run(RunRecord(**{**whole.__dict__, "id": "w2", "params": {"depth": "6"},
+                                        "status": "FAILED"}), [], now=5.0)
+    assert store.runs.get_runs(["w2"])[0].status == "FINISHED"  # all or nothing
+    with pytest.raises(InvalidInputError, match="artifacts are logged on their own"):
+        store.runs.log_run(RunRecord(**{**whole.__dict__, "id": "w3",
+                                        "artifacts": {"m": "d" * 64}}), [], now=5.0)
+    assert store.runs.get_runs(["w3"]) == []
 
 
 def test_params_are_write_once(store: Store) -> None:

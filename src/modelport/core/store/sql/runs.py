@@ -86,27 +86,21 @@ class SqlRuns:
     def log_batch(self, run_id: str, params: Mapping[str, str], metrics: Sequence[MetricValue],
                   tags: Mapping[str, str], now: float) -> None:
         with self._into(run_id) as conn:
-            if params:
-                insert_ignore(conn, t.run_params, [{"run_id": run_id, "key": k, "value": v}
-                                                   for k, v in params.items()])
-                p = t.run_params
-                stored = dict(conn.execute(select(p.c.key, p.c.value).where(
-                    p.c.run_id == run_id, p.c.key.in_(list(params)))).all())
-                changed = [k for k, v in params.items() if stored[k] != v]
-                if changed:
-                    raise ConflictError(
-                        f"param {changed[0]!r} of run {run_id} is already "
-                        f"{stored[changed[0]]!r}; params cannot change — log a metric or a tag")
-            if tags:
-                upsert(conn, t.run_tags, [{"run_id": run_id, "key": k, "value": v}
-                                          for k, v in tags.items()], update=["value"])
-            if metrics:
-                upsert(conn, t.run_metrics, [
-                    {"run_id": run_id, "key": m.key, "step": m.step, "value": m.value,
-                     "timestamp": now} for m in metrics], update=["value", "timestamp"])
-                upsert(conn, t.run_latest_metrics, [
-                    {"run_id": run_id, "key": m.key, "value": m.value, "step": m.step}
-                    for m in metrics], update=["value", "step"], where=_newer_step)
+            _log(conn, run_id, params, metrics, tags, now)
+
+    def log_run(self, run: RunRecord, metrics: Sequence[MetricValue], now: float) -> None:
+        if run.artifacts:
+            raise InvalidInputError("a run's artifacts are logged on their own, after their "
+                                    "bytes are stored — log the run without them")
+        values = [MetricValue(k, 0, v) for k, v in run.metrics.items()] + list(metrics)
+        with self._into(run.id) as conn:
+            upsert(conn, t.runs, {
+                "id": run.id, "name": run.name, "experiment": run.experiment,
+                "status": run.status, "start_time": run.start_time, "end_time": run.end_time,
+                "duration": run.duration, "dataset_digest": run.dataset_digest,
+                "git_commit": run.git_commit, "packages": run.packages},
+                update=["status", "end_time", "duration"])
+            _log(conn, run.id, run.params, values, run.tags, now)
 
     def log_artifact(self, run_id: str, path: str, digest: str, size: int) -> None:
         with self._into(run_id) as conn:
@@ -177,6 +171,31 @@ class SqlRuns:
             records = _records(conn, [r[0] for r in rows])
         token = _encode(list(rows[-1][1:])) if more else None
         return RunPage(records, token)
+
+
+def _log(conn: Connection, run_id: str, params: Mapping[str, str],
+         metrics: Sequence[MetricValue], tags: Mapping[str, str], now: float) -> None:
+    if params:
+        insert_ignore(conn, t.run_params, [{"run_id": run_id, "key": k, "value": v}
+                                           for k, v in params.items()])
+        p = t.run_params
+        stored = dict(conn.execute(select(p.c.key, p.c.value).where(
+            p.c.run_id == run_id, p.c.key.in_(list(params)))).all())
+        changed = [k for k, v in params.items() if stored[k] != v]
+        if changed:
+            raise ConflictError(
+                f"param {changed[0]!r} of run {run_id} is already "
+                f"{stored[changed[0]]!r}; params cannot change — log a metric or a tag")
+    if tags:
+        upsert(conn, t.run_tags, [{"run_id": run_id, "key": k, "value": v}
+                                  for k, v in tags.items()], update=["value"])
+    if metrics:
+        upsert(conn, t.run_metrics, [
+            {"run_id": run_id, "key": m.key, "step": m.step, "value": m.value,
+             "timestamp": now} for m in metrics], update=["value", "timestamp"])
+        upsert(conn, t.run_latest_metrics, [
+            {"run_id": run_id, "key": m.key, "value": m.value, "step": m.step}
+            for m in metrics], update=["value", "step"], where=_newer_step)
 
 
 class _Query:
