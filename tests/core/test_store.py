@@ -128,3 +128,28 @@ def test_reads_on_postgresql_leave_no_transaction_open(pg_schema: str) -> None:
     with db.write() as conn:
         assert not conn.connection.dbapi_connection.autocommit  # type: ignore[union-attr]
     forget_stores()
+
+
+def test_postgresql_statistics_follow_a_fast_growing_run_table(
+        pg_schema: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Searches are planned from fresh statistics, not autovacuum's minute-old ones."""
+    from modelport.core.store.runs import RunRecord
+    from modelport.core.store.sql import runs as sql_runs
+
+    monkeypatch.setattr(sql_runs, "_FIRST_ANALYZE", 4)
+    store = open_store(pg_schema)
+
+    def rows() -> float:
+        with store.db.read() as conn:  # type: ignore[attr-defined]
+            return float(conn.execute(text(
+                "SELECT reltuples FROM pg_class WHERE oid = 'runs'::regclass")).scalar())
+
+    for i in range(3):
+        store.runs.create_run(RunRecord(f"r{i}", "n", "e", "RUNNING", 1.0, None, None, None,
+                                        None, {}))
+    assert rows() <= 0  # never analyzed yet
+    for i in range(3, 7):
+        store.runs.log_run(RunRecord(f"r{i}", "n", "e", "FINISHED", 1.0, 2.0, 1.0, None, None,
+                                     {}, params={"p": "1"}), [], now=2.0)
+    assert rows() == 4  # analyzed at the 4th run; the next time at the 8th
+    forget_stores()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -51,6 +52,7 @@ _OPS = {
 # nulls sort last whatever the direction: they compare as beyond every real value
 _NULL_HIGH, _NULL_LOW = 1e308, -1e308
 _CHUNK = 500
+_FIRST_ANALYZE = 256  # runs written by this process before PostgreSQL's statistics are renewed
 
 
 def _newer_step(table: Any, new: Any) -> Any:
@@ -61,6 +63,7 @@ def _newer_step(table: Any, new: Any) -> Any:
 class SqlRuns:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.statistics = _Statistics(db)
 
     @contextmanager
     def _into(self, run_id: str, creating: bool = False) -> Iterator[Connection]:
@@ -82,6 +85,7 @@ class SqlRuns:
                 start_time=run.start_time, end_time=run.end_time, duration=run.duration,
                 dataset_digest=run.dataset_digest, git_commit=run.git_commit,
                 packages=run.packages))
+        self.statistics.grew()
 
     def log_batch(self, run_id: str, params: Mapping[str, str], metrics: Sequence[MetricValue],
                   tags: Mapping[str, str], now: float) -> None:
@@ -101,6 +105,7 @@ class SqlRuns:
                 "git_commit": run.git_commit, "packages": run.packages},
                 update=["status", "end_time", "duration"])
             _log(conn, run.id, run.params, values, run.tags, now)
+        self.statistics.grew()
 
     def log_artifact(self, run_id: str, path: str, digest: str, size: int) -> None:
         with self._into(run_id) as conn:
@@ -171,6 +176,34 @@ class SqlRuns:
             records = _records(conn, [r[0] for r in rows])
         token = _encode(list(rows[-1][1:])) if more else None
         return RunPage(records, token)
+
+
+class _Statistics:
+    """Keeps PostgreSQL's statistics of the run tables current while they grow fast.
+
+    The planner picks a search's joins from them, and autovacuum renews them at most
+    once a minute: a store filled with thousands of runs since then is planned as
+    nearly empty — a nested loop over every run (130 ms instead of 7 for a top-100 of
+    1,000 runs). The tables are analyzed after 256, 512, 1,024, … runs written by this
+    process: a few ANALYZEs in all, each a fraction of a second.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.lock = threading.Lock()
+        self.written = 0
+        self.next = _FIRST_ANALYZE
+
+    def grew(self) -> None:
+        if self.db.dialect != "postgresql":
+            return  # SQLite's planner needs no statistics for these joins
+        with self.lock:
+            self.written += 1
+            if self.written < self.next:
+                return
+            self.next *= 2
+        with self.db.read() as conn:
+            conn.exec_driver_sql("ANALYZE runs, run_params, run_latest_metrics, run_tags")
 
 
 def _log(conn: Connection, run_id: str, params: Mapping[str, str],
