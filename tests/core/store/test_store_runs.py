@@ -87,6 +87,21 @@ def test_a_whole_run_logs_in_one_call_and_again_changes_nothing(store: Store) ->
     assert store.runs.get_runs(["w3"]) == []
 
 
+def test_one_batch_reads_as_its_values_written_in_order(store: Store) -> None:
+    """The same (key, step) twice: the last wins; the latest value is the last one given
+    at the highest step, and an older step never replaces it."""
+    store.runs.create_run(run("r1"))
+    store.runs.log_batch("r1", {}, [MetricValue("m", 2, 1.0)], {}, now=1.0)
+    store.runs.log_batch("r1", {"p": "1"}, [
+        MetricValue("m", 1, 5.0), MetricValue("m", 2, 2.0), MetricValue("m", 2, 3.0),
+        MetricValue("m", 0, 9.0), MetricValue("n", 0, 1.0)], {"t": "a"}, now=2.0)
+    [got] = store.runs.get_runs(["r1"])
+    assert got.metrics == {"m": 3.0, "n": 1.0} and got.params == {"p": "1"}
+    assert store.runs.metric_history("r1", "m") == [(0, 9.0), (1, 5.0), (2, 3.0)]
+    with pytest.raises(NotFoundError, match="run 'nope' not found"):
+        store.runs.log_batch("nope", {}, [MetricValue("m", 0, 1.0)], {"t": "a"}, now=1.0)
+
+
 def test_params_are_write_once(store: Store) -> None:
     store.runs.create_run(run("r1"))
     store.runs.log_batch("r1", {"depth": "5"}, [], {}, now=1.0)

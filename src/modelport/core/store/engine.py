@@ -67,6 +67,18 @@ class Database:
             yield conn
 
     @contextmanager
+    def single(self) -> Iterator[Connection]:
+        """A connection for writes that are each one statement, atomic on its own: on a
+        server database in autocommit (no ``BEGIN`` and ``COMMIT`` round trips); on
+        SQLite a write transaction, as ``write``."""
+        if self.dialect == "sqlite":
+            with self.write() as conn:
+                yield conn
+            return
+        with self._guard(), self._reader.connect() as conn:
+            yield conn
+
+    @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that commits on success and holds the write lock from its start."""
         with self._guard(), self.engine.connect() as raw:

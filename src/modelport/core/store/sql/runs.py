@@ -32,6 +32,7 @@ from modelport.core.store.runs import (
     RunRecord,
     Term,
 )
+from modelport.core.store.sql.batch import write_batch
 from modelport.core.store.sql.upsert import insert_ignore, upsert
 from modelport.core.store.text import storable
 from modelport.errors import ConflictError, InvalidInputError, NotFoundError
@@ -66,11 +67,13 @@ class SqlRuns:
         self.statistics = _Statistics(db)
 
     @contextmanager
-    def _into(self, run_id: str, creating: bool = False) -> Iterator[Connection]:
+    def _into(self, run_id: str, creating: bool = False, single: bool = False
+              ) -> Iterator[Connection]:
         """A write about one run: a key its rows point at is missing (no such run) or, when
-        ``creating``, already taken — a client's mistake, said as one, not a database error."""
+        ``creating``, already taken — a client's mistake, said as one, not a database error.
+        ``single``: the write is one statement (``Database.single``)."""
         try:
-            with self.db.write() as conn:
+            with self.db.single() if single else self.db.write() as conn:
                 yield conn
         except IntegrityError:
             if creating:
@@ -89,6 +92,11 @@ class SqlRuns:
 
     def log_batch(self, run_id: str, params: Mapping[str, str], metrics: Sequence[MetricValue],
                   tags: Mapping[str, str], now: float) -> None:
+        if self.db.dialect == "postgresql":  # one round trip (see ``batch``)
+            with self._into(run_id, single=True) as conn:
+                changed = write_batch(conn, run_id, params, metrics, tags, now)
+            _refuse_changes(run_id, params, changed)
+            return
         with self._into(run_id) as conn:
             _log(conn, run_id, params, metrics, tags, now)
 
@@ -97,6 +105,12 @@ class SqlRuns:
             raise InvalidInputError("a run's artifacts are logged on their own, after their "
                                     "bytes are stored — log the run without them")
         values = [MetricValue(k, 0, v) for k, v in run.metrics.items()] + list(metrics)
+        if self.db.dialect == "postgresql":  # one round trip (see ``batch``)
+            with self._into(run.id, single=True) as conn:
+                changed = write_batch(conn, run.id, run.params, values, run.tags, now, run)
+            _refuse_changes(run.id, run.params, changed)
+            self.statistics.grew()
+            return
         with self._into(run.id) as conn:
             upsert(conn, t.runs, {
                 "id": run.id, "name": run.name, "experiment": run.experiment,
@@ -206,19 +220,23 @@ class _Statistics:
             conn.exec_driver_sql("ANALYZE runs, run_params, run_latest_metrics, run_tags")
 
 
+def _refuse_changes(run_id: str, params: Mapping[str, str], stored: Mapping[str, str]) -> None:
+    """A ``ConflictError`` naming the first param of ``params`` whose ``stored`` value
+    differs: params are write-once."""
+    for key, value in params.items():
+        if key in stored and stored[key] != value:
+            raise ConflictError(f"param {key!r} of run {run_id} is already {stored[key]!r}; "
+                                "params cannot change — log a metric or a tag")
+
+
 def _log(conn: Connection, run_id: str, params: Mapping[str, str],
          metrics: Sequence[MetricValue], tags: Mapping[str, str], now: float) -> None:
     if params:
         insert_ignore(conn, t.run_params, [{"run_id": run_id, "key": k, "value": v}
                                            for k, v in params.items()])
         p = t.run_params
-        stored = dict(conn.execute(select(p.c.key, p.c.value).where(
-            p.c.run_id == run_id, p.c.key.in_(list(params)))).all())
-        changed = [k for k, v in params.items() if stored[k] != v]
-        if changed:
-            raise ConflictError(
-                f"param {changed[0]!r} of run {run_id} is already "
-                f"{stored[changed[0]]!r}; params cannot change — log a metric or a tag")
+        _refuse_changes(run_id, params, dict(conn.execute(select(p.c.key, p.c.value).where(
+            p.c.run_id == run_id, p.c.key.in_(list(params)))).all()))
     if tags:
         upsert(conn, t.run_tags, [{"run_id": run_id, "key": k, "value": v}
                                   for k, v in tags.items()], update=["value"])
