@@ -17,6 +17,7 @@ from modelport.core.store.registry import (
     missing_model,
     missing_version,
 )
+from modelport.core.store.sql.numbering import register_numbered
 from modelport.core.store.sql.upsert import count_up, insert_ignore, upsert
 from modelport.errors import ConflictError, InvalidInputError, NotFoundError
 
@@ -27,6 +28,9 @@ class SqlRegistry:
 
     def create_version(self, name: str, version: NewVersion, tags: Mapping[str, str],
                        now: float, number: int | None = None) -> int:
+        if number is None and self.db.dialect == "postgresql":  # one round trip
+            with self.db.single() as conn:
+                return register_numbered(conn, name, version, tags, now)
         with self.db.write() as conn:
             model = {"name": name, "description": "", "created": now, "updated": now}
             if number is None:  # the model (created with its first version) and a number
