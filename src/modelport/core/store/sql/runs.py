@@ -40,7 +40,7 @@ _ATTRIBUTES = {
     "experiment": t.runs.c.experiment, "status": t.runs.c.status,
     "start_time": t.runs.c.start_time, "end_time": t.runs.c.end_time,
     "duration": t.runs.c.duration, "dataset_digest": t.runs.c.dataset_digest,
-    "git_commit": t.runs.c.git_commit,
+    "git_commit": t.runs.c.git_commit, "project": t.runs.c.project,
 }
 _KIND_TABLES = {"metrics": t.run_latest_metrics, "params": t.run_params, "tags": t.run_tags}
 _OPS = {
@@ -81,7 +81,7 @@ class SqlRuns:
                 id=run.id, name=run.name, experiment=run.experiment, status=run.status,
                 start_time=run.start_time, end_time=run.end_time, duration=run.duration,
                 dataset_digest=run.dataset_digest, git_commit=run.git_commit,
-                packages=run.packages))
+                packages=run.packages, project=run.project))
 
     def log_batch(self, run_id: str, params: Mapping[str, str], metrics: Sequence[MetricValue],
                   tags: Mapping[str, str], now: float) -> None:
