@@ -18,10 +18,19 @@ from modelport.core.store.jobs import JobRecord
 from modelport.core.store.registry import Model, NewVersion, VersionRecord, missing_model
 from modelport.core.store.runs import Condition, RunPage, RunRecord, Term
 from modelport.core.store.stats import StatsRow
-from modelport.errors import ConflictError, NotFoundError
+from modelport.core.store.text import unstorable
+from modelport.errors import ConflictError, InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
     from modelport.core.store.projects import ScopedStore
+
+
+def _sendable(*values: Any) -> None:
+    """Refuse what no store could keep before asking whose object it is: a bad value is
+    the caller's mistake (400) whether the object exists or not, as on the bare store."""
+    if unstorable(list(values), "value"):
+        raise InvalidInputError("the store refused a value: text it cannot keep or an "
+                                "integer past 64 bits")
 
 
 def _taken(kind: str, name: str) -> ConflictError:
@@ -60,6 +69,7 @@ class ScopedRegistry:
         return self.inner.pick_version(name, aliases, latest)  # type: ignore[no-any-return]
 
     def get_version(self, name: str, version: int) -> VersionRecord:
+        _sendable(version)
         self._check(name)
         return self.inner.get_version(name, version)  # type: ignore[no-any-return]
 
@@ -88,6 +98,7 @@ class ScopedRegistry:
         call = getattr(self.inner, method)
 
         def checked(name: str, *args: Any, **kwargs: Any) -> Any:
+            _sendable(*args, *kwargs.values())
             self._check(name)
             return call(name, *args, **kwargs)
 
@@ -136,6 +147,7 @@ class ScopedRuns:
         call = getattr(self.inner, method)
 
         def checked(run_id: str, *args: Any, **kwargs: Any) -> Any:
+            _sendable(*args, *kwargs.values())
             self._check(run_id)
             return call(run_id, *args, **kwargs)
 
