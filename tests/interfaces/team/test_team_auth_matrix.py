@@ -107,6 +107,8 @@ ROUTES = {
     ("PUT", "/api/v1/artifacts/{digest:str}"): "write",
     ("GET", "/api/v1/feed"): "read",
     ("GET", "/api/v1/audit"): "admin",
+    ("POST", "/api/v1/studies/read/{method:str}"): "read",
+    ("POST", "/api/v1/studies/write/{method:str}"): "write",
 }
 # routes open without a key, on purpose: the API's description and who the caller is
 OPEN = {("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/openapi.json/{path:str}"),
@@ -208,6 +210,7 @@ def _url(path: str, names: dict[str, str], model: str | None = None) -> str:
     values = {"run_id": names["run"], "name": model or names[kind], "job_id": names["job"],
               "endpoint": names["endpoint"], "version": "1", "alias": "champion",
               "rollout_id": "ro1", "key_id": "nokey", "consumer": "c", "digest": DIGEST,
+              "method": "get_all_studies" if "/read/" in path else "create_new_study",
               "key": "acc" if "/runs/" in path else f"bundle-{names['project']}"}
     if path.startswith("/api/v1/streams/"):
         values["name"] = "s"

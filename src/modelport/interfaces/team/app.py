@@ -33,6 +33,7 @@ from modelport.interfaces.team import (
     runs,
     stats,
     streams,
+    studies,
 )
 from modelport.interfaces.team.access import request_key, request_store, request_workspace
 from modelport.interfaces.team.dashboard import ROUTES as DASHBOARD
@@ -74,7 +75,8 @@ def create_app(ws: Workspace, refresh_s: float = 2.0, auth: bool = True,
         route_handlers=[healthz, readyz, runs.router, registry.models, registry.lookups,
                         endpoints.router, endpoints.rollouts, rollout.router, jobs.router,
                         keys.router, stats.router, streams.router, artifacts.router,
-                        feed.router, observe.metrics, audit.router, *DASHBOARD],
+                        feed.router, observe.metrics, audit.router, studies.router,
+                        *DASHBOARD],
         dependencies={"store": Provide(request_store, sync_to_thread=False),
                       "ws": Provide(request_workspace, sync_to_thread=False),
                       "api_key": Provide(request_key, sync_to_thread=False)},
