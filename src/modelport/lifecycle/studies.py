@@ -57,13 +57,17 @@ def quiet() -> Iterator[None]:
         yield
 
 
-def rdb_storage(ws: Workspace) -> Any:
-    """Optuna's RDB storage on the workspace database, with a heartbeat for dead workers."""
+def rdb_storage(ws: Workspace, pooled: bool = False) -> Any:
+    """Optuna's RDB storage on the workspace database, with a heartbeat for dead workers.
+    ``pooled``: keep connections, for a storage that lives as long as its process (the
+    team server's), rather than a connect per call."""
     opt = optuna()
     url = ws.settings.db_url
+    options = {"pool_pre_ping": True} if pooled and not is_sqlite(ws) else \
+        short_lived_engine_options(url)
     with quiet():
         return opt.storages.RDBStorage(
-            url, engine_kwargs=short_lived_engine_options(url), skip_compatibility_check=True,
+            url, engine_kwargs=options, skip_compatibility_check=True,
             heartbeat_interval=HEARTBEAT_SECONDS, grace_period=2 * HEARTBEAT_SECONDS)
 
 

@@ -190,7 +190,7 @@ def _studies(state: State) -> Studies:
         if found is None:
             from modelport.lifecycle.studies import rdb_storage
 
-            found = state.studies = Studies(rdb_storage(state.ws))
+            found = state.studies = Studies(rdb_storage(state.ws, pooled=True))
     return found  # type: ignore[no-any-return]
 
 
