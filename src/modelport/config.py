@@ -36,6 +36,8 @@ class Settings:
     db_url: str = ""
     artifacts_url: str = ""
     token: str = field(default="", repr=False)  # the key for a modelport server's URLs
+    # which project's runs, studies, models, endpoints and jobs this process sees and makes
+    project: str = "default"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home))
@@ -59,12 +61,14 @@ class Settings:
             "db_url": os.environ.get("MODELPORT_DB_URL", ""),
             "artifacts_url": os.environ.get("MODELPORT_ARTIFACTS_URL", ""),
             "token": os.environ.get("MODELPORT_TOKEN", ""),
+            "project": os.environ.get("MODELPORT_PROJECT", "") or "default",
         }
         if remote:
             _use_server(env)
         env.update({k: str(v) for k, v in overrides.items() if v})
         return cls(home=Path(env["home"]), db_url=str(env["db_url"]),
-                   artifacts_url=str(env["artifacts_url"]), token=str(env["token"]))
+                   artifacts_url=str(env["artifacts_url"]), token=str(env["token"]),
+                   project=str(env["project"]))
 
 
 def _use_server(env: dict[str, str | Path]) -> None:

@@ -133,15 +133,21 @@ def test_an_older_legacy_revision_is_upgraded(settings: Settings, engine: Engine
     from alembic.operations import Operations
 
     _legacy_workspace(settings.db_url, engine)
-    with engine.begin() as conn:  # undo 0005 to 0007 by hand
+    with engine.begin() as conn:  # undo 0005 to 0008 by hand
         ops = Operations(MigrationContext.configure(conn))
+        for table in ("runs", "models", "endpoints", "jobs"):
+            ops.drop_index(f"ix_{table}_project", table_name=table)
+            with ops.batch_alter_table(table) as batch:
+                batch.drop_column("project")
+        with ops.batch_alter_table("api_keys") as batch:
+            batch.drop_column("projects")
         ops.drop_table("audit_log")
         ops.drop_table("streams")
         with ops.batch_alter_table("model_versions") as batch:
             batch.drop_column("profile_digest")
         conn.execute(text("UPDATE alembic_version SET version_num = '0004'"))
     assert revisions()["0005"] == "0004" and revisions()["0006"] == "0005"
-    assert revisions()["0007"] == "0006"
+    assert revisions()["0007"] == "0006" and revisions()["0008"] == "0007"
     store = open_database(settings.db_url)
     with store.read() as conn:
         assert inspect(conn).has_table("streams")

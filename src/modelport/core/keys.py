@@ -4,8 +4,11 @@ A key is ``mp_<id>_<secret>``; the store keeps its id and the SHA-256 of the
 whole key, never the key itself (a leaked database leaks no usable key).
 Keys carry scopes — ``predict`` (inference), ``read`` (metadata, metrics),
 ``write`` (log runs and register models through ``modelport server``),
-``feedback`` (labels that steer rollout analysis), ``admin`` (everything) — and
-may be limited to some models and to a request rate. ``predict`` does not imply
+``deploy`` (what a release pipeline does: endpoints, rollouts, alias moves),
+``feedback`` (labels that steer rollout analysis), ``admin`` (everything: keys,
+the audit log) — and may be limited to some projects, some models and a request
+rate. On the team server the metadata roles form a ladder, ``read`` < ``write`` <
+``deploy`` < ``admin``: each grants what the ones below it do. ``predict`` does not imply
 ``feedback``: a predict key ships inside every client app, while labels move
 release decisions, so only the pipeline that owns the ground truth gets them.
 """
@@ -20,10 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelport.core.store.keys import KeyRecord
+from modelport.core.store.projects import check_project
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, NotFoundError
 
-SCOPES = ("predict", "read", "write", "feedback", "admin")
+SCOPES = ("predict", "read", "write", "deploy", "feedback", "admin")
 PREFIX = "mp_"
 
 
@@ -36,12 +40,20 @@ class ApiKey:
     rate_limit: float | None
     created: float
     revoked: float | None
+    projects: tuple[str, ...] | None = None  # None: every project
     # the models as a set, so a check on every request is O(1) however many a key names
     model_set: frozenset[str] | None = field(init=False, repr=False, compare=False)
+    project_set: frozenset[str] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model_set",
                            frozenset(self.models) if self.models is not None else None)
+        object.__setattr__(self, "project_set",
+                           frozenset(self.projects) if self.projects is not None else None)
+
+    def reaches(self, project: str) -> bool:
+        """Whether the key may know that ``project`` exists (an admin key reaches all)."""
+        return self.project_set is None or "admin" in self.scopes or project in self.project_set
 
     @property
     def restricted(self) -> bool:
@@ -60,7 +72,7 @@ class ApiKey:
         return not self.restricted or model in self.model_set  # type: ignore[operator]
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "model_set"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("model_set", "project_set")}
 
 
 def digest(secret: str) -> str:
@@ -69,14 +81,17 @@ def digest(secret: str) -> str:
 
 def _key(record: KeyRecord) -> ApiKey:
     models = record["models"]
+    projects = record.get("projects")
     return ApiKey(record["id"], record["name"], tuple(record["scopes"]),
                   tuple(models) if models is not None else None, record["rate_limit"],
-                  record["created"], record["revoked"])
+                  record["created"], record["revoked"],
+                  tuple(projects) if projects is not None else None)
 
 
 def create_key(name: str, scopes: Sequence[str] = ("predict",),
                models: Sequence[str] | None = None, rate_limit: float | None = None,
-               ws: Workspace | None = None) -> tuple[ApiKey, str]:
+               ws: Workspace | None = None, projects: Sequence[str] | None = None
+               ) -> tuple[ApiKey, str]:
     """A new key and its secret — the only time the secret is ever available."""
     ws = current(ws)
     unknown = sorted(set(scopes) - set(SCOPES))
@@ -87,14 +102,20 @@ def create_key(name: str, scopes: Sequence[str] = ("predict",),
         raise InvalidInputError("rate limit must be a positive number of requests per second")
     if not name.strip():
         raise InvalidInputError("a key needs a name saying who or what uses it")
+    if projects and "admin" in scopes:
+        raise InvalidInputError("an admin key reaches every project (it manages the keys of "
+                                "all of them) — drop --project or the admin scope")
+    for project in projects or ():
+        check_project(project)
     key_id = secrets.token_hex(4)
     secret = f"{PREFIX}{key_id}_{secrets.token_urlsafe(24)}"
     key = ApiKey(key_id, name, tuple(scopes), tuple(models) if models else None, rate_limit,
-                 time.time(), None)
+                 time.time(), None, tuple(projects) if projects else None)
     ws.store.keys.create_key(KeyRecord(
         id=key.id, name=key.name, scopes=list(key.scopes),
         models=list(key.models) if key.models else None, rate_limit=rate_limit,
-        created=key.created, revoked=None), digest(secret))
+        created=key.created, revoked=None,
+        projects=list(key.projects) if key.projects else None), digest(secret))
     return key, secret
 
 

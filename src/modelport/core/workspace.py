@@ -27,7 +27,7 @@ class Workspace:
     def open(cls, settings: Settings | None = None) -> Workspace:
         settings = settings or Settings.from_env()
         fresh = not settings.home.exists()
-        ws = cls(settings, open_store(settings.db_url, settings.token or None),
+        ws = cls(settings, open_store(settings.db_url, settings.token or None, settings.project),
                  open_artifacts(settings.artifacts_url, settings.token or None))
         if fresh and settings.home.exists():
             # a user who ran from the wrong directory must see at once that this is a new,

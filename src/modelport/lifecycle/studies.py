@@ -9,7 +9,9 @@ object, and modelport makes many short-lived ones). Several processes writing on
 "database is locked", so a multi-worker study on SQLite uses Optuna's journal
 storage, a file under ``MODELPORT_HOME/studies/`` with the same study name;
 on PostgreSQL every worker — on this machine or another — shares the RDB
-storage and joins the same study by name.
+storage and joins the same study by name. With ``MODELPORT_URL`` set, workers
+share it through ``modelport server`` instead (``remote_studies``): they need
+a key, not the database's credentials.
 
 A worker killed with ``kill -9`` leaves its trial RUNNING. On PostgreSQL and
 SQLite-RDB Optuna's heartbeat marks it failed once it goes stale; the journal
@@ -55,13 +57,17 @@ def quiet() -> Iterator[None]:
         yield
 
 
-def rdb_storage(ws: Workspace) -> Any:
-    """Optuna's RDB storage on the workspace database, with a heartbeat for dead workers."""
+def rdb_storage(ws: Workspace, pooled: bool = False) -> Any:
+    """Optuna's RDB storage on the workspace database, with a heartbeat for dead workers.
+    ``pooled``: keep connections, for a storage that lives as long as its process (the
+    team server's), rather than a connect per call."""
     opt = optuna()
     url = ws.settings.db_url
+    options = {"pool_pre_ping": True} if pooled and not is_sqlite(ws) else \
+        short_lived_engine_options(url)
     with quiet():
         return opt.storages.RDBStorage(
-            url, engine_kwargs=short_lived_engine_options(url), skip_compatibility_check=True,
+            url, engine_kwargs=options, skip_compatibility_check=True,
             heartbeat_interval=HEARTBEAT_SECONDS, grace_period=2 * HEARTBEAT_SECONDS)
 
 
@@ -79,6 +85,14 @@ def journal_storage(ws: Workspace) -> Any:
         JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
 
 
+def server_storage(ws: Workspace) -> Any:
+    """The storage of a workspace on ``modelport server``: its REST API (``MODELPORT_URL``)."""
+    optuna()
+    from modelport.lifecycle.remote_studies import ServerStorage
+
+    return ServerStorage(ws.store.api)  # type: ignore[attr-defined]
+
+
 def is_sqlite(ws: Workspace) -> bool:
     return ws.settings.db_url.startswith("sqlite")
 
@@ -90,6 +104,8 @@ def _names(storage: Any) -> set[str]:
 def storage_for(name: str, workers: int, ws: Workspace | None = None) -> Any:
     """The storage study ``name`` lives in, or will, for ``workers`` processes."""
     ws = current(ws)
+    if ws.settings.remote:
+        return server_storage(ws)
     if not is_sqlite(ws):
         return rdb_storage(ws)
     in_journal = journal_path(ws).exists() and name in _names(journal_storage(ws))
@@ -115,6 +131,8 @@ def find_study(name: str, ws: Workspace | None = None) -> Any:
 
 
 def _storages(ws: Workspace) -> list[Any]:
+    if ws.settings.remote:
+        return [server_storage(ws)]
     found = [rdb_storage(ws)]
     if is_sqlite(ws) and journal_path(ws).exists():
         found.append(journal_storage(ws))

@@ -462,7 +462,8 @@ def _spawn(spec: TuneSpec, settings: Settings, worker: int, budget: Budget
     log.parent.mkdir(parents=True, exist_ok=True)
     payload = json.dumps({"spec": asdict(spec), "worker": worker, "budget": asdict(budget),
                           "settings": {"home": str(settings.home), "db_url": settings.db_url,
-                                       "artifacts_url": settings.artifacts_url}})
+                                       "artifacts_url": settings.artifacts_url,
+                                       "project": settings.project}})
     env = dict(os.environ)
     if settings.token:  # a server's key travels in the environment, never in argv (ps shows it)
         env["MODELPORT_TOKEN"] = settings.token

@@ -10,7 +10,7 @@ def job(job_id: str, started: float, **changes: object) -> JobRecord:
     record = JobRecord(id=job_id, kind="predict", model="iris", version=1, status="running",
                        input="in/*.csv", input_digest=None, output="out/",
                        options={"batch_size": 10}, rows=0, rows_failed=0, parts=0, error=None,
-                       started=started, ended=None, duration=None)
+                       started=started, ended=None, duration=None, project="default")
     record.update(changes)  # type: ignore[typeddict-item]
     return record
 

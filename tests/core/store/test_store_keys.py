@@ -11,7 +11,8 @@ from modelport.errors import ConflictError
 
 def key(key_id: str, created: float, **changes: object) -> KeyRecord:
     record = KeyRecord(id=key_id, name=f"app {key_id}", scopes=["predict", "read"],
-                       models=["iris"], rate_limit=5.0, created=created, revoked=None)
+                       models=["iris"], rate_limit=5.0, created=created, revoked=None,
+                       projects=["vision"])
     record.update(changes)  # type: ignore[typeddict-item]
     return record
 
@@ -20,10 +21,10 @@ def test_keys_are_stored_by_digest_and_revoked(store: Store) -> None:
     keys = store.keys
     before = keys.active_keys_by_digest()  # a server's store already holds its admin key
     keys.create_key(key("k2", 2.0), "d2" * 32)
-    keys.create_key(key("k1", 1.0, models=None, rate_limit=None), "d1" * 32)
+    keys.create_key(key("k1", 1.0, models=None, rate_limit=None, projects=None), "d1" * 32)
     assert [k["id"] for k in keys.list_keys(include_revoked=False)][:2] == ["k1", "k2"]
     assert keys.active_keys_by_digest() == {**before, "d1" * 32: key("k1", 1.0, models=None,
-                                                           rate_limit=None),
+                                                           rate_limit=None, projects=None),
                                             "d2" * 32: key("k2", 2.0)}
     assert keys.revoke_key("k2", now=3.0)
     assert not keys.revoke_key("k2", now=4.0)  # already revoked: nothing to do

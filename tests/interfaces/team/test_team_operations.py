@@ -29,7 +29,8 @@ EVENT = {"at": 2.0, "action": "start", "state": "running", "reason": "", "metric
 @pytest.fixture
 def clients(ws: Workspace) -> Iterator[dict[str, TestClient]]:  # type: ignore[type-arg]
     """A client of one server per role, each with a key of that role."""
-    secrets = {role: create_key(role, [role], ws=ws)[1] for role in ("admin", "write", "read")}
+    secrets = {role: create_key(role, [role], ws=ws)[1] for role in ("admin", "deploy", "write",
+                                                                      "read")}
     with contextlib.ExitStack() as stack:
         made: dict[str, TestClient] = {}  # type: ignore[type-arg]
         for role, secret in secrets.items():
@@ -44,7 +45,7 @@ def answer(response: Any, status: int) -> dict[str, Any]:
 
 
 def test_unknown_names_are_404_with_a_code(clients: dict[str, TestClient]) -> None:  # type: ignore[type-arg]
-    c = clients["write"]
+    c = clients["deploy"]  # endpoints are a release pipeline's
     for path in ("/api/v1/endpoints/nope", "/api/v1/jobs/nope", "/api/v1/streams/s/c"):
         assert answer(c.get(path), 404)["code"] == "not_found", path
     assert "endpoint 'nope' not found" in answer(
@@ -53,7 +54,7 @@ def test_unknown_names_are_404_with_a_code(clients: dict[str, TestClient]) -> No
 
 
 def test_bad_bodies_are_422_naming_the_field(clients: dict[str, TestClient]) -> None:  # type: ignore[type-arg]
-    c = clients["write"]
+    c = clients["deploy"]  # endpoints are a release pipeline's
     missing = answer(c.post("/api/v1/endpoints", json={"name": "api", "now": 1.0}), 422)
     assert missing["code"] == "invalid_input" and "policy" in missing["error"]
     wrong = answer(c.put("/api/v1/jobs/j1/progress",
@@ -80,7 +81,7 @@ def test_bad_bodies_are_422_naming_the_field(clients: dict[str, TestClient]) -> 
 
 
 def test_a_rollout_is_refused_under_another_endpoint(clients: dict[str, TestClient]) -> None:  # type: ignore[type-arg]
-    c = clients["write"]
+    c = clients["deploy"]  # endpoints are a release pipeline's
     answer(c.post("/api/v1/endpoints", json={"name": "api", "policy": ONE, "now": 1.0}), 201)
     answer(c.post("/api/v1/endpoints", json={"name": "other", "policy": ONE, "now": 1.0}), 201)
     start = {"rollout": ROLLOUT, "policy": ONE, "event": EVENT}

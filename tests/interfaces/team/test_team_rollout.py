@@ -22,7 +22,7 @@ def client(ws: Workspace, iris) -> Iterator[TestClient]:  # type: ignore[no-unty
     for c in (1.0, 0.5):
         register_model("iris", LogisticRegression(C=c, max_iter=300).fit(X, y), X=X, ws=ws)
     create_endpoint("api", "iris:1", ws=ws)
-    _, secret = create_key("ops", ["write"], ws=ws)
+    _, secret = create_key("ops", ["deploy"], ws=ws)
     with TestClient(create_app(ws)) as c:
         c.headers["Authorization"] = f"Bearer {secret}"
         yield c

@@ -10,11 +10,13 @@ from urllib.parse import urlparse
 from modelport.core.artifacts import ArtifactStore, FsspecArtifactStore, LocalArtifactStore
 from modelport.core.store.base import Store
 from modelport.core.store.engine import open_database
+from modelport.core.store.projects import DEFAULT_PROJECT, ScopedStore
 from modelport.core.store.sql import SqlStore
 
 
-def open_store(url: str, token: str | None = None) -> Store:
-    """The store at ``url``: migrated on first use, shared by the process.
+def open_store(url: str, token: str | None = None, project: str = DEFAULT_PROJECT) -> Store:
+    """The store at ``url`` as ``project`` sees it: migrated on first use, shared by the
+    process.
 
     >>> open_store("sqlite:///.modelport/modelport.db").registry.list_models()  # doctest: +SKIP
 
@@ -24,8 +26,8 @@ def open_store(url: str, token: str | None = None) -> Store:
     if scheme in ("http", "https"):
         from modelport.core.store.rest import RestStore  # httpx only for a remote store
 
-        return RestStore(url, token)
-    return SqlStore(open_database(url))
+        return RestStore(url, token, project)  # the server decides what the project sees
+    return ScopedStore(SqlStore(open_database(url)), project)
 
 
 def open_artifacts(url: str, token: str | None = None) -> ArtifactStore:

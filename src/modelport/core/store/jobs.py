@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol, TypedDict
+from typing import Any, NotRequired, Protocol, TypedDict
 
 
 class JobRecord(TypedDict):
@@ -23,6 +23,7 @@ class JobRecord(TypedDict):
     started: float
     ended: float | None
     duration: float | None
+    project: NotRequired[str]  # the store fills it in: ``default`` unless named
 
 
 class JobsRepository(Protocol):

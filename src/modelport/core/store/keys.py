@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol, TypedDict
+from typing import NotRequired, Protocol, TypedDict
 
 
 class KeyRecord(TypedDict):
@@ -13,6 +13,7 @@ class KeyRecord(TypedDict):
     rate_limit: float | None  # requests per second; None: unlimited
     created: float
     revoked: float | None
+    projects: NotRequired[list[str] | None]  # None or absent: every project
 
 
 class KeysRepository(Protocol):

@@ -14,7 +14,7 @@ from typing import NamedTuple, Protocol
 
 # run attributes a filter or ordering may name (``run_id`` is ``id``), and which are numbers
 ATTRIBUTES = frozenset({"id", "run_id", "name", "experiment", "status", "start_time",
-                        "end_time", "duration", "dataset_digest", "git_commit"})
+                        "end_time", "duration", "dataset_digest", "git_commit", "project"})
 NUMERIC_ATTRIBUTES = frozenset({"start_time", "end_time", "duration"})
 MAX_TERMS = 20  # each metric, param or tag is a join: past ~20 a planner takes seconds
 
@@ -37,6 +37,7 @@ class RunRecord:
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)  # path -> digest
+    project: str = "default"
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,9 @@ runs = Table(
     Column("dataset_digest", String(64)),
     Column("git_commit", String(64)),
     Column("packages", JSON),
+    Column("project", String(100), nullable=False, server_default="default"),
     Index("ix_runs_experiment_start", "experiment", "start_time"),
+    Index("ix_runs_project", "project"),
     Index("ix_runs_start", "start_time"),
 )
 
@@ -106,6 +108,8 @@ models = Table(
     Column("last_version", Integer, nullable=False, default=0),
     Column("created", Float, nullable=False),
     Column("updated", Float, nullable=False),
+    Column("project", String(100), nullable=False, server_default="default"),
+    Index("ix_models_project", "project"),
 )
 
 model_versions = Table(
@@ -155,6 +159,7 @@ api_keys = Table(
     Column("hash", String(64), nullable=False, unique=True),
     Column("scopes", JSON, nullable=False),
     Column("models", JSON),  # None: every model
+    Column("projects", JSON),  # None: every project
     Column("rate_limit", Float),  # requests per second; None: unlimited
     Column("created", Float, nullable=False),
     Column("revoked", Float),
@@ -180,7 +185,9 @@ jobs = Table(
     Column("started", Float, nullable=False),
     Column("ended", Float),
     Column("duration", Float),
+    Column("project", String(100), nullable=False, server_default="default"),
     Index("ix_jobs_started", "started"),
+    Index("ix_jobs_project", "project"),
 )
 
 # endpoints: a name whose traffic policy maps versions to weights; ``revision``
@@ -193,6 +200,8 @@ endpoints = Table(
     Column("revision", Integer, nullable=False),
     Column("created", Float, nullable=False),
     Column("updated", Float, nullable=False),
+    Column("project", String(100), nullable=False, server_default="default"),
+    Index("ix_endpoints_project", "project"),
 )
 
 rollouts = Table(

@@ -38,11 +38,17 @@ def _settings(
     db_url: Annotated[str | None, typer.Option(
         help="Metadata database URL, e.g. postgresql+psycopg://host/db [env: MODELPORT_DB_URL]"
     )] = None,
+    project: Annotated[str | None, typer.Option(
+        help="The project whose runs, studies, models, endpoints and jobs a command sees and "
+             "makes [env: MODELPORT_PROJECT; default: default]"
+    )] = None,
 ) -> None:
     if home is not None:
         os.environ["MODELPORT_HOME"] = str(home)
     if db_url is not None:
         os.environ["MODELPORT_DB_URL"] = db_url
+    if project is not None:
+        os.environ["MODELPORT_PROJECT"] = project
 
 
 # imported for their @app.command registrations

@@ -92,10 +92,14 @@ def create(
     name: Annotated[str, typer.Argument(help="Who or what uses the key.")],
     scope: Annotated[list[str] | None, typer.Option(
         "--scope", help="predict, read, write (runs and models, through modelport server), "
+                        "deploy (endpoints, rollouts, alias moves; includes write), "
                         "feedback (labels for rollout analysis; not "
                         "implied by predict) or admin (repeatable; default predict).")] = None,
     model: Annotated[list[str] | None, typer.Option(
         "--model", help="Limit the key to these model names (repeatable).")] = None,
+    project: Annotated[list[str] | None, typer.Option(
+        "--project", help="Limit the key to these projects (repeatable); other projects "
+                          "look absent to it.")] = None,
     rate_limit: Annotated[float | None, typer.Option(
         help="Requests per second this key may make.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -103,11 +107,12 @@ def create(
     """Create an API key; its secret is printed once and never stored."""
     from modelport.core.keys import create_key
 
-    key, secret = create_key(name, scope or ["predict"], model, rate_limit)
+    key, secret = create_key(name, scope or ["predict"], model, rate_limit, projects=project)
     if as_json:
         emit_json({**key.to_dict(), "secret": secret})
         return
-    console.print(f"key {key.id} ({', '.join(key.scopes)}) for {name}:")
+    limits = f" in {', '.join(key.projects)}" if key.projects else ""
+    console.print(f"key {key.id} ({', '.join(key.scopes)}{limits}) for {name}:")
     console.print(secret, soft_wrap=True)
     console.print("store it now — it cannot be shown again. Clients send it as "
                   "'Authorization: Bearer KEY'.")
@@ -123,8 +128,9 @@ def list_(all_: Annotated[bool, typer.Option("--all", help="Include revoked keys
     if as_json:
         emit_json(keys)
         return
-    table(None, ["id", "name", "scopes", "models", "rate/s", "created", "revoked"],
-          ([k.id, k.name, ", ".join(k.scopes), ", ".join(k.models or ["all"]), k.rate_limit,
+    table(None, ["id", "name", "scopes", "projects", "models", "rate/s", "created", "revoked"],
+          ([k.id, k.name, ", ".join(k.scopes), ", ".join(k.projects or ["all"]),
+            ", ".join(k.models or ["all"]), k.rate_limit,
             when(k.created), when(k.revoked)] for k in keys))
 
 

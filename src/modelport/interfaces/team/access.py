@@ -3,8 +3,17 @@
 The key a request presents is looked up by its digest in an in-memory table
 (O(1)), re-read from the store at most every two seconds and off the event
 loop, so a revoked key stops working within two seconds without a restart.
-A ``read`` route takes a ``read``, ``write`` or ``admin`` key: a key that may
-log runs may also read them back.
+The metadata roles are a ladder — ``read`` < ``write`` < ``deploy`` < ``admin`` —
+so a key that may log runs may also read them back, and a release pipeline's
+``deploy`` key may register what it releases.
+
+Every request is about one project: the one its ``X-Modelport-Project`` header
+names, ``default`` without one. A key limited to other projects is answered 404
+"project not found" — the same as for a project that does not exist — and the
+handlers see the store as that project sees it (``projects.ScopedStore``), so
+another project's runs, models, endpoints and jobs are absent, never forbidden.
+A key limited to some models finds the other models absent in the same way (and may
+not register a model it is not limited to: 403, whether that name exists or not).
 
 There is no default password: a store without an active admin key gets one,
 made by ``bootstrap_key`` and shown once by whoever starts the server.
@@ -12,20 +21,34 @@ made by ``bootstrap_key`` and shown once by whoever starts the server.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Annotated
 
 import anyio.to_thread
+from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.di import Dependency
 from litestar.handlers import BaseRouteHandler
+from litestar.params import SkipValidationMarker
 
 from modelport.core.keys import ApiKey, create_key, list_keys
+from modelport.core.store.base import Store
+from modelport.core.store.projects import DEFAULT_PROJECT, ScopedStore, check_project
+from modelport.core.store.rest.api import PROJECT_HEADER
 from modelport.core.workspace import Workspace
-from modelport.errors import InvalidInputError
+from modelport.errors import InvalidInputError, NotFoundError
 from modelport.runtimes.serving.auth import Guard, authorize, is_loopback
 
+# what a handler takes to get the request's key, store and workspace (see ``create_app``);
+# made here, not parsed from the request, so not validated (a Protocol has no isinstance)
+PresentedKey = Annotated[ApiKey, Dependency(kind="named"), SkipValidationMarker()]
+ProjectStore = Annotated[Store, Dependency(kind="named"), SkipValidationMarker()]
+ProjectWorkspace = Annotated[Workspace, Dependency(kind="named"), SkipValidationMarker()]
 RouteGuard = Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]  # type: ignore[type-arg]
-IMPLIED = {"read": ("write",)}  # scopes that also grant a route's scope
+# scopes that also grant a route's scope: the ladder read < write < deploy < admin
+IMPLIED = {"read": ("write", "deploy"), "write": ("deploy",)}
 CREDENTIALS = frozenset({b"authorization", b"x-api-key"})  # ASGI header names are lower case
 # who calls where no key is asked for: the workspace's owner on loopback (``modelport ui``,
 # ``modelport server --auth off``)
@@ -34,16 +57,45 @@ OWNER = ApiKey(id="local", name="local workspace", scopes=("admin",), models=Non
 
 
 def needs(scope: str) -> RouteGuard:
-    """A Litestar guard: 401 without a known key, 403 without ``scope`` (auth on)."""
+    """A Litestar guard: 401 without a known key, 404 for a project the key does not
+    reach, 403 without ``scope`` (auth on); then the request's store is its project's."""
 
     async def check(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
         key = await presented_key(connection)
         # for the access and audit logs: the key's id and name, never its secret
         connection.scope["state"].update(key=key.id, key_name=key.name, scope=scope)
+        project = check_project(connection.headers.get(PROJECT_HEADER) or DEFAULT_PROJECT)
+        if not key.reaches(project):
+            raise NotFoundError(f"project {project!r} not found")
         if not any(key.allows(s) for s in IMPLIED.get(scope, ())):
             authorize(key, scope)
+        state = connection.app.state
+        models = key.model_set if key.restricted else None
+        connection.scope["state"].update(
+            api_key=key, store=ScopedStore(state.base_store, project, state.owners, models))
 
     return check
+
+
+def request_store(request: Request) -> Store:  # type: ignore[type-arg]
+    """The store as the request's project sees it (set by ``needs``): the ``store``
+    every ``/api/v1`` handler takes."""
+    found = request.scope["state"].get("store")
+    if found is None:  # a route without a key check: the default project
+        state = request.app.state
+        found = ScopedStore(state.base_store, DEFAULT_PROJECT, state.owners)
+    return found  # type: ignore[no-any-return]
+
+
+def request_workspace(request: Request) -> Workspace:  # type: ignore[type-arg]
+    """The server's workspace with the request's store: what the control layer's own
+    functions (the rollout verbs) take."""
+    return dataclasses.replace(request.app.state.ws, store=request_store(request))
+
+
+def request_key(request: Request) -> ApiKey:  # type: ignore[type-arg]
+    """The key the request presented (the owner's where auth is off)."""
+    return request.scope["state"].get("api_key", OWNER)  # type: ignore[no-any-return]
 
 
 async def presented_key(connection: ASGIConnection) -> ApiKey:  # type: ignore[type-arg]

@@ -7,13 +7,17 @@ OpenAPI 3.1 is generated from the typed routes at ``/api/v1/openapi.json``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Litestar, get
 from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
 import modelport
 from modelport.core.store.audit import audit_log
+from modelport.core.store.projects import Owners, ScopedStore
 from modelport.core.workspace import Workspace
 from modelport.errors import StoreUnavailableError, first_line
 from modelport.interfaces.team import (
@@ -31,7 +35,9 @@ from modelport.interfaces.team import (
     stats,
     streams,
     studies,
+    study_storage,
 )
+from modelport.interfaces.team.access import request_key, request_store, request_workspace
 from modelport.interfaces.team.dashboard import ROUTES as DASHBOARD
 from modelport.interfaces.team.dashboard.local import LocalGuard
 from modelport.interfaces.team.errors import HANDLERS, document_errors
@@ -65,14 +71,20 @@ def create_app(ws: Workspace, refresh_s: float = 2.0, auth: bool = True,
     """
     guard = LocalGuard() if local else Guard(ws, "on", refresh_s=refresh_s) if auth else None
     counted, auditor = observe.RequestMetrics(), audit.Auditor(audit_log(ws.store))
+    # every project's objects: a request sees them through its project's ScopedStore
+    base: Any = ws.store.inner if isinstance(ws.store, ScopedStore) else ws.store
     app = Litestar(
         route_handlers=[healthz, readyz, runs.router, registry.models, registry.lookups,
                         endpoints.router, endpoints.rollouts, rollout.router, jobs.router,
                         keys.router, stats.router, streams.router, artifacts.router,
-                        feed.router, live.router, studies.router, observe.metrics,
-                        audit.router, *DASHBOARD],
-        state=State({"ws": ws, "store": ws.store, "guard": guard,
-                     "feed": feed.Feed(ws.store, live=live.reader(ws)),
+                        feed.router, live.router, studies.router, study_storage.router,
+                        observe.metrics, audit.router, *DASHBOARD],
+        dependencies={"store": Provide(request_store, sync_to_thread=False),
+                      "ws": Provide(request_workspace, sync_to_thread=False),
+                      "api_key": Provide(request_key, sync_to_thread=False)},
+        state=State({"ws": ws, "store": ws.store, "base_store": base, "owners": Owners(
+                         base.projects), "guard": guard,
+                     "feed": feed.Feed(base, live=live.reader(ws)),
                      "request_metrics": counted, "auditor": auditor}),
         lifespan=[feed.polling, audit.recording],
         exception_handlers=HANDLERS,

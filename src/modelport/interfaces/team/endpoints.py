@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Router, delete, get, post, put
-from litestar.datastructures import State
 from litestar.exceptions import ValidationException
 from litestar.params import FromPath, JSONBody
 
 from modelport.control.rollout import KINDS
 from modelport.core.store.endpoints import STATES, EndpointRecord, Event, Rollout
 from modelport.errors import InvalidInputError, NotFoundError
-from modelport.interfaces.team.access import needs
+from modelport.interfaces.team.access import ProjectStore, needs
 from modelport.interfaces.team.inputs import storable, storable_request
 from modelport.lifecycle.endpoints import Policy, checked
 from modelport.lifecycle.refs import check_name, parse_ref
@@ -89,17 +88,17 @@ def _sound(policy: dict[str, Any], field: str) -> dict[str, Any]:
     return policy
 
 
-@post("/", guards=[needs("write")], status_code=201, sync_to_thread=True)
-def create_endpoint(state: State, data: JSONBody[NewEndpoint]) -> EndpointRecord:
+@post("/", guards=[needs("deploy")], status_code=201, sync_to_thread=True)
+def create_endpoint(store: ProjectStore, data: JSONBody[NewEndpoint]) -> EndpointRecord:
     storable(data)
     check_name(data.name)
-    return state.store.endpoints.create_endpoint(  # type: ignore[no-any-return]
+    return store.endpoints.create_endpoint(  # type: ignore[no-any-return]
         data.name, _sound(data.policy, "policy"), data.now)
 
 
 @get("/", guards=[needs("read")], sync_to_thread=True)
-def list_endpoints(state: State) -> list[EndpointRecord]:
-    return state.store.endpoints.list_endpoints()  # type: ignore[no-any-return]
+def list_endpoints(store: ProjectStore) -> list[EndpointRecord]:
+    return store.endpoints.list_endpoints()  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -109,69 +108,70 @@ class Revision:
 
 
 @get("/revisions", guards=[needs("read")], sync_to_thread=True)
-def endpoint_revisions(state: State) -> dict[str, Revision]:
+def endpoint_revisions(store: ProjectStore) -> dict[str, Revision]:
     return {name: Revision(*pair) for name, pair
-            in state.store.endpoints.endpoint_revisions().items()}
+            in store.endpoints.endpoint_revisions().items()}
 
 
 @get("/{name:str}", guards=[needs("read")], sync_to_thread=True)
-def get_endpoint(state: State, name: FromPath[str]) -> EndpointRecord:
-    found = state.store.endpoints.get_endpoint(name)
+def get_endpoint(store: ProjectStore, name: FromPath[str]) -> EndpointRecord:
+    found = store.endpoints.get_endpoint(name)
     if found is None:
         raise NotFoundError(f"endpoint {name!r} not found — list them with: "
                             "modelport endpoints list")
     return found  # type: ignore[no-any-return]
 
 
-@put("/{name:str}/policy", guards=[needs("write")], sync_to_thread=True)
-def set_policy(state: State, name: FromPath[str], data: JSONBody[NewPolicy]) -> EndpointRecord:
+@put("/{name:str}/policy", guards=[needs("deploy")], sync_to_thread=True)
+def set_policy(store: ProjectStore, name: FromPath[str], data: JSONBody[NewPolicy]
+               ) -> EndpointRecord:
     storable(data)
-    return state.store.endpoints.set_policy(  # type: ignore[no-any-return]
+    return store.endpoints.set_policy(  # type: ignore[no-any-return]
         name, _sound(data.policy, "policy"), data.now)
 
 
-@delete("/{name:str}", guards=[needs("write")], status_code=204, sync_to_thread=True)
-def delete_endpoint(state: State, name: FromPath[str]) -> None:
-    state.store.endpoints.delete_endpoint(name)
+@delete("/{name:str}", guards=[needs("deploy")], status_code=204, sync_to_thread=True)
+def delete_endpoint(store: ProjectStore, name: FromPath[str]) -> None:
+    store.endpoints.delete_endpoint(name)
 
 
-@post("/{name:str}/rollouts", guards=[needs("write")], status_code=201, sync_to_thread=True)
-def start_rollout(state: State, name: FromPath[str], data: JSONBody[Start]) -> None:
+@post("/{name:str}/rollouts", guards=[needs("deploy")], status_code=201, sync_to_thread=True)
+def start_rollout(store: ProjectStore, name: FromPath[str], data: JSONBody[Start]) -> None:
     storable(data)
     _own(name, data.rollout)
-    state.store.endpoints.start_rollout(data.rollout, _sound(data.policy, "policy"), data.event)
+    store.endpoints.start_rollout(data.rollout, _sound(data.policy, "policy"), data.event)
 
 
-@post("/{name:str}/rollouts/{rollout_id:str}/transitions", guards=[needs("write")],
+@post("/{name:str}/rollouts/{rollout_id:str}/transitions", guards=[needs("deploy")],
       status_code=204, sync_to_thread=True)
-def transition(state: State, name: FromPath[str], rollout_id: FromPath[str],
+def transition(store: ProjectStore, name: FromPath[str], rollout_id: FromPath[str],
                data: JSONBody[Transition]) -> None:
     storable(data)
     _own(name, data.rollout, data.moved)
     if rollout_id != data.rollout.id or data.moved.id != rollout_id:
         raise InvalidInputError(f"the transition is not one of rollout {rollout_id!r}")
     policy = None if data.policy is None else _sound(data.policy, "policy")
-    state.store.endpoints.transition(data.rollout, data.moved, policy, data.event)
+    store.endpoints.transition(data.rollout, data.moved, policy, data.event)
 
 
 @get("/{name:str}/rollouts/active", guards=[needs("read")], sync_to_thread=True)
-def active_rollout(state: State, name: FromPath[str]) -> Rollout | None:
-    return state.store.endpoints.active_rollout(name)  # type: ignore[no-any-return]
+def active_rollout(store: ProjectStore, name: FromPath[str]) -> Rollout | None:
+    return store.endpoints.active_rollout(name)  # type: ignore[no-any-return]
 
 
 @get("/{name:str}/rollouts/latest", guards=[needs("read")], sync_to_thread=True)
-def latest_rollout(state: State, name: FromPath[str]) -> Rollout | None:
-    return state.store.endpoints.latest_rollout(name)  # type: ignore[no-any-return]
+def latest_rollout(store: ProjectStore, name: FromPath[str]) -> Rollout | None:
+    return store.endpoints.latest_rollout(name)  # type: ignore[no-any-return]
 
 
 @get("/{name:str}/rollouts", guards=[needs("read")], sync_to_thread=True)
-def rollout_history(state: State, name: FromPath[str]) -> list[History]:
-    return [History(r, events) for r, events in state.store.endpoints.rollout_history(name)]
+def rollout_history(store: ProjectStore, name: FromPath[str]) -> list[History]:
+    return [History(r, events) for r, events in store.endpoints.rollout_history(name)]
 
 
 @get("/active", guards=[needs("read")], sync_to_thread=True)
-def active_rollouts(state: State) -> list[Rollout]:
-    return state.store.endpoints.active_rollouts()  # type: ignore[no-any-return]
+def active_rollouts(store: ProjectStore) -> list[Rollout]:
+    return store.endpoints.active_rollouts()  # type: ignore[no-any-return]
 
 
 router = Router("/api/v1/endpoints", route_handlers=[

@@ -38,8 +38,9 @@ from litestar.params import FromQuery
 from litestar.response import Stream
 
 from modelport.core.store.base import Store
-from modelport.errors import InvalidInputError
-from modelport.interfaces.team.access import needs
+from modelport.core.store.projects import DEFAULT_PROJECT, Owners
+from modelport.errors import InvalidInputError, NotFoundError
+from modelport.interfaces.team.access import ProjectStore, needs
 from modelport.interfaces.team.changes import Watcher
 
 log = logging.getLogger("modelport.team")
@@ -59,6 +60,7 @@ class Event:
     kind: str
     endpoint: str | None  # the endpoint an endpoint or rollout event is about
     frame: bytes  # the event as sent: ``id``, ``event``, ``data`` lines
+    project: str | None = None  # whose followers see it; None: every follower's (a reset)
 
 
 @dataclass(eq=False)  # a follower is itself, not its contents: it sits in a set
@@ -84,13 +86,30 @@ class Feed:
         self.seq = 0
         self.history: deque[Event] = deque(maxlen=history)
         self.subscribers: set[Subscriber] = set()
+        projects = getattr(store, "projects", None)  # a SQL store's; a test's may have none
+        self.owners = Owners(projects) if projects is not None else None
+        self.endpoint_projects: dict[str, str] = {}  # the last seen: a deleted one has none
 
-    def publish(self, kind: str, data: dict[str, object]) -> None:
+    def project_of(self, kind: str, data: dict[str, object]) -> str:
+        """The project a change is about (blocking: called in the poller's thread)."""
+        if kind == "job":
+            return str(data.get("project", DEFAULT_PROJECT))
+        name = str(data.get("endpoint") if kind == "rollout" else data.get("name"))
+        found = self.owners.of("endpoints", name) if self.owners else None
+        project = found or self.endpoint_projects.get(name, DEFAULT_PROJECT)
+        self.endpoint_projects[name] = project
+        return project
+
+    def _poll(self) -> list[tuple[str, dict[str, object], str]]:
+        return [(kind, data, self.project_of(kind, data)) for kind, data in self.watcher.poll()]
+
+    def publish(self, kind: str, data: dict[str, object], project: str = DEFAULT_PROJECT
+                ) -> None:
         self.seq += 1
         body = json.dumps(data, separators=(",", ":"), default=str)
         frame = f"id: {self.epoch}-{self.seq}\nevent: {kind}\ndata: {body}\n\n".encode()
         about = data.get("endpoint") if kind == "rollout" else data.get("name")
-        event = Event(self.seq, kind, about if isinstance(about, str) else None, frame)
+        event = Event(self.seq, kind, about if isinstance(about, str) else None, frame, project)
         self.history.append(event)
         self._deliver(event, list(self.subscribers))
 
@@ -134,12 +153,12 @@ class Feed:
         Stopping waits for a read in flight (its connection goes back to the pool)."""
         while not stop.is_set():
             try:
-                changes = await anyio.to_thread.run_sync(self.watcher.poll)
+                changes = await anyio.to_thread.run_sync(self._poll)
             except Exception as exc:  # the store is down for a moment: say so, keep going
                 log.warning("change feed: reading the store failed: %s", exc)
                 changes = []
-            for kind, data in changes:
-                self.publish(kind, data)
+            for kind, data, project in changes:
+                self.publish(kind, data, project)
             await self._stats()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.poll_s)
@@ -183,9 +202,11 @@ def _kinds(topics: str | None) -> frozenset[str]:
 
 
 async def _frames(feed: Feed, sub: Subscriber, kinds: frozenset[str],
-                  endpoint: str | None) -> AsyncIterator[bytes]:
+                  endpoint: str | None, project: str) -> AsyncIterator[bytes]:
     def wanted(event: Event) -> bool:
-        return event.kind == "reset" or (event.kind in kinds and (
+        # a stats event goes only to its endpoint's followers, whose project was checked
+        mine = event.kind == STATS or event.project == project
+        return event.kind == "reset" or (event.kind in kinds and mine and (
             endpoint is None or event.endpoint == endpoint))
 
     try:
@@ -206,13 +227,14 @@ async def _frames(feed: Feed, sub: Subscriber, kinds: frozenset[str],
 
 
 @get("/", guards=[needs("read")], media_type="text/event-stream")
-async def follow(request: Request, state: State,  # type: ignore[type-arg]
+async def follow(request: Request, state: State, store: ProjectStore,  # type: ignore[type-arg]
                  topics: FromQuery[str | None] = None,
                  endpoint: FromQuery[str | None] = None) -> Stream:
     """Server-sent events: ``endpoint`` (a policy changed or the endpoint was deleted),
     ``rollout`` (a state or step moved), ``job`` (progress or an end), ``reset`` (resume
     impossible: re-read the state); ``stats`` (asked for by name, with ``endpoint``): the
-    endpoint's live numbers each second. ``topics`` picks kinds, ``endpoint`` one endpoint."""
+    endpoint's live numbers each second. ``topics`` picks kinds, ``endpoint`` one endpoint;
+    only the request's project's changes are sent."""
     kinds = _kinds(topics)
     if STATS in kinds and endpoint is None:
         raise InvalidInputError("the stats topic follows one endpoint: add endpoint=NAME")
@@ -220,8 +242,12 @@ async def follow(request: Request, state: State,  # type: ignore[type-arg]
     if last is not None and len(last) > MAX_EVENT_ID:
         raise InvalidInputError(f"Last-Event-ID is longer than {MAX_EVENT_ID} characters")
     feed: Feed = state.feed
+    if STATS in kinds and await anyio.to_thread.run_sync(
+            store.endpoints.get_endpoint, endpoint) is None:  # off the loop: a store read
+        raise NotFoundError(f"endpoint {endpoint!r} not found")
     sub = feed.subscribe(last, endpoint if STATS in kinds else None)
-    return Stream(_frames(feed, sub, kinds, endpoint), media_type="text/event-stream",
+    project = getattr(store, "project", DEFAULT_PROJECT)
+    return Stream(_frames(feed, sub, kinds, endpoint, project), media_type="text/event-stream",
                   headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 

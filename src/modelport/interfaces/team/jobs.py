@@ -10,12 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Router, get, post, put
-from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from modelport.core.store.jobs import JobRecord
 from modelport.errors import InvalidInputError, NotFoundError
-from modelport.interfaces.team.access import needs
+from modelport.interfaces.team.access import ProjectStore, needs
 from modelport.interfaces.team.inputs import storable, storable_request
 
 MAX_LIST = 10_000
@@ -49,49 +48,50 @@ def _limit(limit: int) -> int:
 
 
 @post("/", guards=[needs("write")], status_code=201, sync_to_thread=True)
-def create_job(state: State, data: JSONBody[JobRecord]) -> None:
+def create_job(store: ProjectStore, data: JSONBody[JobRecord]) -> None:
     storable(data)
-    state.store.jobs.create_job(data)
+    store.jobs.create_job(data)
 
 
 @get("/", guards=[needs("read")], sync_to_thread=True)
-def list_jobs(state: State, limit: FromQuery[int] = 100, status: FromQuery[str | None] = None,
+def list_jobs(store: ProjectStore, limit: FromQuery[int] = 100,
+              status: FromQuery[str | None] = None,
               kind: FromQuery[str | None] = None, model: FromQuery[str | None] = None
               ) -> list[JobRecord]:
-    return state.store.jobs.list_jobs(  # type: ignore[no-any-return]
+    return store.jobs.list_jobs(  # type: ignore[no-any-return]
         _limit(limit), status, kind, model)
 
 
 @get("/find", guards=[needs("read")], sync_to_thread=True)
-def find_jobs(state: State, prefix: FromQuery[str], limit: FromQuery[int] = 10
+def find_jobs(store: ProjectStore, prefix: FromQuery[str], limit: FromQuery[int] = 10
               ) -> list[JobRecord]:
-    return state.store.jobs.find_jobs(prefix, _limit(limit))  # type: ignore[no-any-return]
+    return store.jobs.find_jobs(prefix, _limit(limit))  # type: ignore[no-any-return]
 
 
 @get("/{job_id:str}", guards=[needs("read")], sync_to_thread=True)
-def get_job(state: State, job_id: FromPath[str]) -> JobRecord:
-    found = state.store.jobs.get_job(job_id)
+def get_job(store: ProjectStore, job_id: FromPath[str]) -> JobRecord:
+    found = store.jobs.get_job(job_id)
     if found is None:
         raise NotFoundError(f"job {job_id!r} not found — list them with: modelport jobs list")
     return found  # type: ignore[no-any-return]
 
 
 @post("/{job_id:str}/restart", guards=[needs("write")], status_code=204, sync_to_thread=True)
-def restart_job(state: State, job_id: FromPath[str], data: JSONBody[Options]) -> None:
+def restart_job(store: ProjectStore, job_id: FromPath[str], data: JSONBody[Options]) -> None:
     storable(data)
-    state.store.jobs.restart_job(job_id, data.options)
+    store.jobs.restart_job(job_id, data.options)
 
 
 @put("/{job_id:str}/progress", guards=[needs("write")], status_code=204, sync_to_thread=True)
-def set_progress(state: State, job_id: FromPath[str], data: JSONBody[Progress]) -> None:
+def set_progress(store: ProjectStore, job_id: FromPath[str], data: JSONBody[Progress]) -> None:
     storable(data)
-    state.store.jobs.set_progress(job_id, data.rows, data.rows_failed, data.parts)
+    store.jobs.set_progress(job_id, data.rows, data.rows_failed, data.parts)
 
 
 @post("/{job_id:str}/finish", guards=[needs("write")], status_code=204, sync_to_thread=True)
-def finish_job(state: State, job_id: FromPath[str], data: JSONBody[Finish]) -> None:
+def finish_job(store: ProjectStore, job_id: FromPath[str], data: JSONBody[Finish]) -> None:
     storable(data)
-    state.store.jobs.finish_job(job_id, data.status, data.error, data.ended, data.duration,
+    store.jobs.finish_job(job_id, data.status, data.error, data.ended, data.duration,
                                 data.counts)
 
 

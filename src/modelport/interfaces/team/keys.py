@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from litestar import Router, get, post
-from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from modelport.core.keys import SCOPES
 from modelport.core.store.keys import KeyRecord
+from modelport.core.store.projects import check_project
 from modelport.errors import InvalidInputError
-from modelport.interfaces.team.access import needs
+from modelport.interfaces.team.access import ProjectStore, needs
 from modelport.interfaces.team.inputs import storable, storable_request
 
 
@@ -37,29 +37,31 @@ class Revoked:
 
 
 @post("/", guards=[needs("admin")], status_code=201, sync_to_thread=True)
-def create_key(state: State, data: JSONBody[NewKey]) -> None:
+def create_key(store: ProjectStore, data: JSONBody[NewKey]) -> None:
     storable(data)
     unknown = sorted(set(data.key["scopes"]) - set(SCOPES))
     if unknown or not data.key["scopes"]:
         raise InvalidInputError(f"scopes must be some of {', '.join(SCOPES)}, not {unknown}")
+    for project in data.key.get("projects") or ():
+        check_project(project)
     if len(data.digest) != 64 or data.digest.strip("0123456789abcdef"):
         raise InvalidInputError("digest must be a key's SHA-256 in hex")
-    state.store.keys.create_key(data.key, data.digest)
+    store.keys.create_key(data.key, data.digest)
 
 
 @get("/", guards=[needs("admin")], sync_to_thread=True)
-def list_keys(state: State, include_revoked: FromQuery[bool] = False) -> list[KeyRecord]:
-    return state.store.keys.list_keys(include_revoked)  # type: ignore[no-any-return]
+def list_keys(store: ProjectStore, include_revoked: FromQuery[bool] = False) -> list[KeyRecord]:
+    return store.keys.list_keys(include_revoked)  # type: ignore[no-any-return]
 
 
 @get("/active", guards=[needs("admin")], sync_to_thread=True)
-def active_keys_by_digest(state: State) -> dict[str, KeyRecord]:
-    return state.store.keys.active_keys_by_digest()  # type: ignore[no-any-return]
+def active_keys_by_digest(store: ProjectStore) -> dict[str, KeyRecord]:
+    return store.keys.active_keys_by_digest()  # type: ignore[no-any-return]
 
 
 @post("/{key_id:str}/revoke", guards=[needs("admin")], status_code=200, sync_to_thread=True)
-def revoke_key(state: State, key_id: FromPath[str], data: JSONBody[Revoke]) -> Revoked:
-    return Revoked(state.store.keys.revoke_key(key_id, data.now))
+def revoke_key(store: ProjectStore, key_id: FromPath[str], data: JSONBody[Revoke]) -> Revoked:
+    return Revoked(store.keys.revoke_key(key_id, data.now))
 
 
 router = Router("/api/v1/keys", route_handlers=[

@@ -12,21 +12,20 @@ from collections.abc import Callable
 from dataclasses import asdict
 
 from litestar import Router, get
-from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery
 
 from modelport.control.live import Live, live
 from modelport.core.workspace import Workspace
-from modelport.interfaces.team.access import needs
+from modelport.interfaces.team.access import ProjectWorkspace, needs
 from modelport.interfaces.team.inputs import storable_request
 
 
 @get("/", guards=[needs("read")], sync_to_thread=True)
-def endpoint_live(state: State, name: FromPath[str], window_s: FromQuery[float] = 10.0,
+def endpoint_live(ws: ProjectWorkspace, name: FromPath[str], window_s: FromQuery[float] = 10.0,
                   span_s: FromQuery[int] = 60) -> Live:
     """Per version: its role and share in the policy, the analysis' summary of the last
     ``window_s`` seconds, and its requests in each of the last ``span_s`` seconds."""
-    return live(name, window_s, span_s, ws=state.ws)
+    return live(name, window_s, span_s, ws=ws)
 
 
 FEED_WINDOW_S = 5.0  # what the dashboard's endpoint page shows

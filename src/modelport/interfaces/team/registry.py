@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Router, delete, get, post, put
-from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
 from modelport.core.store.registry import Model, NewVersion, VersionRecord, missing_model
-from modelport.interfaces.team.access import needs
+from modelport.interfaces.team.access import PresentedKey, ProjectStore, needs
+from modelport.runtimes.serving.auth import ForbiddenError
 
 
 @dataclass
@@ -66,103 +66,107 @@ class Tagged:
 
 
 @get("/", guards=[needs("read")], sync_to_thread=True)
-def list_models(state: State) -> list[Model]:
-    return state.store.registry.list_models()  # type: ignore[no-any-return]
+def list_models(store: ProjectStore) -> list[Model]:
+    return store.registry.list_models()  # type: ignore[no-any-return]
 
 
 @get("/{name:str}", guards=[needs("read")], sync_to_thread=True)
-def get_model(state: State, name: FromPath[str]) -> Model:
-    for model in state.store.registry.list_models():
+def get_model(store: ProjectStore, name: FromPath[str]) -> Model:
+    for model in store.registry.list_models():
         if model.name == name:
             return model  # type: ignore[no-any-return]
     raise missing_model(name)
 
 
 @get("/{name:str}/exists", guards=[needs("read")], sync_to_thread=True)
-def has_model(state: State, name: FromPath[str]) -> bool:
-    return state.store.registry.has_model(name)  # type: ignore[no-any-return]
+def has_model(store: ProjectStore, name: FromPath[str]) -> bool:
+    return store.registry.has_model(name)  # type: ignore[no-any-return]
 
 
 @post("/{name:str}/versions", guards=[needs("write")], status_code=201, sync_to_thread=True)
-def create_version(state: State, name: FromPath[str], data: JSONBody[Register]) -> Number:
-    return Number(state.store.registry.create_version(name, data.version, data.tags, data.now,
-                                                             data.number))
+def create_version(store: ProjectStore, api_key: PresentedKey, name: FromPath[str],
+                   data: JSONBody[Register]) -> Number:
+    if not api_key.sees(name):  # the same answer whether ``name`` exists or not
+        raise ForbiddenError(f"key {api_key.id} ({api_key.name}) may not register model "
+                             f"{name!r}")
+    return Number(store.registry.create_version(name, data.version, data.tags, data.now,
+                                                data.number))
 
 
 @get("/{name:str}/versions", guards=[needs("read")], sync_to_thread=True)
-def list_versions(state: State, name: FromPath[str]) -> list[VersionRecord]:
-    return state.store.registry.list_versions(name)  # type: ignore[no-any-return]
+def list_versions(store: ProjectStore, name: FromPath[str]) -> list[VersionRecord]:
+    return store.registry.list_versions(name)  # type: ignore[no-any-return]
 
 
 @get("/{name:str}/versions/{version:int}", guards=[needs("read")], sync_to_thread=True)
-def get_version(state: State, name: FromPath[str], version: FromPath[int]) -> VersionRecord:
-    return state.store.registry.get_version(name, version)  # type: ignore[no-any-return]
+def get_version(store: ProjectStore, name: FromPath[str], version: FromPath[int]) -> VersionRecord:
+    return store.registry.get_version(name, version)  # type: ignore[no-any-return]
 
 
 @post("/{name:str}/pick", guards=[needs("read")], status_code=200, sync_to_thread=True)
-def pick_version(state: State, name: FromPath[str], data: JSONBody[Pick]) -> Number:
-    return Number(state.store.registry.pick_version(name, data.aliases, data.latest))
+def pick_version(store: ProjectStore, name: FromPath[str], data: JSONBody[Pick]) -> Number:
+    return Number(store.registry.pick_version(name, data.aliases, data.latest))
 
 
-@put("/{name:str}/aliases/{alias:str}", guards=[needs("write")], status_code=204,
+@put("/{name:str}/aliases/{alias:str}", guards=[needs("deploy")], status_code=204,
      sync_to_thread=True)
-def set_alias(state: State, name: FromPath[str], alias: FromPath[str],
+def set_alias(store: ProjectStore, name: FromPath[str], alias: FromPath[str],
               data: JSONBody[Target]) -> None:
-    state.store.registry.set_alias(name, alias, data.version)
+    store.registry.set_alias(name, alias, data.version)
 
 
-@delete("/{name:str}/aliases/{alias:str}", guards=[needs("write")], status_code=204,
+@delete("/{name:str}/aliases/{alias:str}", guards=[needs("deploy")], status_code=204,
         sync_to_thread=True)
-def delete_alias(state: State, name: FromPath[str], alias: FromPath[str]) -> None:
-    state.store.registry.delete_alias(name, alias)
+def delete_alias(store: ProjectStore, name: FromPath[str], alias: FromPath[str]) -> None:
+    store.registry.delete_alias(name, alias)
 
 
 @put("/{name:str}/versions/{version:int}/tags/{key:str}", guards=[needs("write")],
      status_code=204, sync_to_thread=True)
-def set_tag(state: State, name: FromPath[str], version: FromPath[int], key: FromPath[str],
+def set_tag(store: ProjectStore, name: FromPath[str], version: FromPath[int], key: FromPath[str],
             data: JSONBody[Value]) -> None:
-    state.store.registry.set_tag(name, version, key, data.value)
+    store.registry.set_tag(name, version, key, data.value)
 
 
 @put("/{name:str}/description", guards=[needs("write")], status_code=204, sync_to_thread=True)
-def set_description(state: State, name: FromPath[str], data: JSONBody[Description]) -> None:
-    state.store.registry.set_description(name, data.version, data.description)
+def set_description(store: ProjectStore, name: FromPath[str], data: JSONBody[Description]) -> None:
+    store.registry.set_description(name, data.version, data.description)
 
 
 @put("/{name:str}/versions/{version:int}/onnx", guards=[needs("write")], status_code=204,
      sync_to_thread=True)
-def set_onnx(state: State, name: FromPath[str], version: FromPath[int], data: JSONBody[dict[str,
-             Any]]) -> None:
-    state.store.registry.set_onnx(name, version, data)
+def set_onnx(store: ProjectStore, name: FromPath[str], version: FromPath[int],
+             data: JSONBody[dict[str, Any]]) -> None:
+    store.registry.set_onnx(name, version, data)
 
 
 @put("/{name:str}/versions/{version:int}/profile", guards=[needs("write")], status_code=204,
      sync_to_thread=True)
-def set_profile(state: State, name: FromPath[str], version: FromPath[int],
+def set_profile(store: ProjectStore, name: FromPath[str], version: FromPath[int],
                 data: JSONBody[Value]) -> None:
-    state.store.registry.set_profile(name, version, data.value)
+    store.registry.set_profile(name, version, data.value)
 
 
 @delete("/{name:str}", guards=[needs("write")], status_code=204, sync_to_thread=True)
-def delete_model(state: State, name: FromPath[str]) -> None:
-    state.store.registry.delete_model(name)
+def delete_model(store: ProjectStore, name: FromPath[str]) -> None:
+    store.registry.delete_model(name)
 
 
 @delete("/{name:str}/versions/{version:int}", guards=[needs("write")], status_code=204,
         sync_to_thread=True)
-def delete_version(state: State, name: FromPath[str], version: FromPath[int]) -> None:
-    state.store.registry.delete_version(name, version)
+def delete_version(store: ProjectStore, name: FromPath[str], version: FromPath[int]) -> None:
+    store.registry.delete_version(name, version)
 
 
 @get("/tags/{key:str}", guards=[needs("read")], sync_to_thread=True)
-def find_tag(state: State, key: FromPath[str]) -> Tagged | None:
-    found = state.store.registry.find_tag(key)
+def find_tag(store: ProjectStore, key: FromPath[str]) -> Tagged | None:
+    found = store.registry.find_tag(key)
     return Tagged(*found) if found else None
 
 
 @post("/digests/referenced", guards=[needs("read")], status_code=200, sync_to_thread=True)
-def referenced_digests(state: State, data: JSONBody[Digests]) -> list[str]:
-    return sorted(state.store.registry.referenced_digests(data.digests))
+def referenced_digests(store: ProjectStore, data: JSONBody[Digests]) -> list[str]:
+    return sorted(store.registry.referenced_digests(data.digests))
 
 
 models = Router("/api/v1/models", route_handlers=[

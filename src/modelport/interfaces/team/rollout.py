@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Router, get, post
-from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
 from modelport.control import rollout
 from modelport.core.store.endpoints import Rollout
-from modelport.interfaces.team.access import needs
+from modelport.interfaces.team.access import ProjectWorkspace, needs
 from modelport.interfaces.team.inputs import storable, storable_request
 
 
@@ -51,56 +50,56 @@ class Reason:
 
 
 @get("/", guards=[needs("read")], sync_to_thread=True)
-def status(state: State, name: FromPath[str]) -> Rollout:
+def status(ws: ProjectWorkspace, name: FromPath[str]) -> Rollout:
     """The endpoint's rollout in progress, or its last one."""
-    return rollout.latest_rollout(name, ws=state.ws)
+    return rollout.latest_rollout(name, ws=ws)
 
 
-@post("/canary", guards=[needs("write")], status_code=201, sync_to_thread=True)
-def canary(state: State, name: FromPath[str], data: JSONBody[Canary]) -> Rollout:
+@post("/canary", guards=[needs("deploy")], status_code=201, sync_to_thread=True)
+def canary(ws: ProjectWorkspace, name: FromPath[str], data: JSONBody[Canary]) -> Rollout:
     storable(data)
     return rollout.start_canary(name, data.to, data.steps, data.interval_s, data.thresholds,
-                                data.sticky_header, ws=state.ws)
+                                data.sticky_header, ws=ws)
 
 
-@post("/bluegreen", guards=[needs("write")], status_code=201, sync_to_thread=True)
-def bluegreen(state: State, name: FromPath[str], data: JSONBody[BlueGreen]) -> Rollout:
+@post("/bluegreen", guards=[needs("deploy")], status_code=201, sync_to_thread=True)
+def bluegreen(ws: ProjectWorkspace, name: FromPath[str], data: JSONBody[BlueGreen]) -> Rollout:
     storable(data)
     return rollout.start_bluegreen(name, data.to, data.grace_s, data.warm_timeout_s,
-                                   ws=state.ws)
+                                   ws=ws)
 
 
-@post("/shadow", guards=[needs("write")], status_code=201, sync_to_thread=True)
-def shadow(state: State, name: FromPath[str], data: JSONBody[Shadow]) -> Rollout:
+@post("/shadow", guards=[needs("deploy")], status_code=201, sync_to_thread=True)
+def shadow(ws: ProjectWorkspace, name: FromPath[str], data: JSONBody[Shadow]) -> Rollout:
     storable(data)
-    return rollout.start_shadow(name, data.to, data.percent, ws=state.ws)
+    return rollout.start_shadow(name, data.to, data.percent, ws=ws)
 
 
-@post("/pause", guards=[needs("write")], status_code=200, sync_to_thread=True)
-def pause(state: State, name: FromPath[str]) -> Rollout:
-    return rollout.pause(name, ws=state.ws)
+@post("/pause", guards=[needs("deploy")], status_code=200, sync_to_thread=True)
+def pause(ws: ProjectWorkspace, name: FromPath[str]) -> Rollout:
+    return rollout.pause(name, ws=ws)
 
 
-@post("/resume", guards=[needs("write")], status_code=200, sync_to_thread=True)
-def resume(state: State, name: FromPath[str]) -> Rollout:
-    return rollout.resume(name, ws=state.ws)
+@post("/resume", guards=[needs("deploy")], status_code=200, sync_to_thread=True)
+def resume(ws: ProjectWorkspace, name: FromPath[str]) -> Rollout:
+    return rollout.resume(name, ws=ws)
 
 
-@post("/promote", guards=[needs("write")], status_code=200, sync_to_thread=True)
-def promote(state: State, name: FromPath[str], data: JSONBody[Reason]) -> Rollout:
+@post("/promote", guards=[needs("deploy")], status_code=200, sync_to_thread=True)
+def promote(ws: ProjectWorkspace, name: FromPath[str], data: JSONBody[Reason]) -> Rollout:
     storable(data)
-    return rollout.promote(name, f"promoted {data.reason}", ws=state.ws)
+    return rollout.promote(name, f"promoted {data.reason}", ws=ws)
 
 
-@post("/abort", guards=[needs("write")], status_code=200, sync_to_thread=True)
-def abort(state: State, name: FromPath[str], data: JSONBody[Reason]) -> Rollout:
+@post("/abort", guards=[needs("deploy")], status_code=200, sync_to_thread=True)
+def abort(ws: ProjectWorkspace, name: FromPath[str], data: JSONBody[Reason]) -> Rollout:
     storable(data)
-    return rollout.abort(name, f"aborted {data.reason}", ws=state.ws)
+    return rollout.abort(name, f"aborted {data.reason}", ws=ws)
 
 
-@post("/rollback", guards=[needs("write")], status_code=200, sync_to_thread=True)
-def rollback(state: State, name: FromPath[str]) -> Rollout:
-    return rollout.rollback(name, ws=state.ws)
+@post("/rollback", guards=[needs("deploy")], status_code=200, sync_to_thread=True)
+def rollback(ws: ProjectWorkspace, name: FromPath[str]) -> Rollout:
+    return rollout.rollback(name, ws=ws)
 
 
 router = Router("/api/v1/endpoints/{name:str}/rollout", route_handlers=[

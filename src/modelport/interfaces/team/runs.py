@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from litestar import Router, delete, get, post, put
-from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from modelport.core.store.runs import (
@@ -25,7 +24,7 @@ from modelport.core.store.runs import (
 )
 from modelport.core.store.text import storable
 from modelport.errors import InvalidInputError, NotFoundError
-from modelport.interfaces.team.access import needs
+from modelport.interfaces.team.access import ProjectStore, needs
 from modelport.lifecycle.search import parse_filter, parse_order
 
 MAX_PAGE = 10_000
@@ -112,78 +111,79 @@ def _missing(run_id: str) -> NotFoundError:
 
 
 @post("/", guards=[needs("write")], status_code=201, sync_to_thread=True)
-def create_run(state: State, data: JSONBody[RunRecord]) -> dict[str, str]:
-    state.store.runs.create_run(data)
+def create_run(store: ProjectStore, data: JSONBody[RunRecord]) -> dict[str, str]:
+    store.runs.create_run(data)
     return {"id": data.id}
 
 
 @post("/{run_id:str}/batch", guards=[needs("write")], status_code=204, sync_to_thread=True)
-def log_batch(state: State, run_id: FromPath[str], data: JSONBody[Batch]) -> None:
+def log_batch(store: ProjectStore, run_id: FromPath[str], data: JSONBody[Batch]) -> None:
     metrics = [MetricValue(m.key, m.step, m.value) for m in data.metrics]
-    state.store.runs.log_batch(run_id, data.params, metrics, data.tags, data.now)
+    store.runs.log_batch(run_id, data.params, metrics, data.tags, data.now)
 
 
 @put("/{run_id:str}", guards=[needs("write")], status_code=204, sync_to_thread=True)
-def log_run(state: State, run_id: FromPath[str], data: JSONBody[WholeRun]) -> None:
+def log_run(store: ProjectStore, run_id: FromPath[str], data: JSONBody[WholeRun]) -> None:
     """Create (or finish) the run and log everything in it, in one transaction; sending the
     same run again changes nothing, so a client may retry."""
     if data.run.id != run_id:
         raise InvalidInputError(f"the body's run id {data.run.id!r} is not the path's "
                                 f"{run_id!r}")
     metrics = [MetricValue(m.key, m.step, m.value) for m in data.metrics]
-    state.store.runs.log_run(data.run, metrics, data.now)
+    store.runs.log_run(data.run, metrics, data.now)
 
 
 @post("/{run_id:str}/artifacts", guards=[needs("write")], status_code=204, sync_to_thread=True)
-def log_artifact(state: State, run_id: FromPath[str], data: JSONBody[Artifact]) -> None:
-    state.store.runs.log_artifact(run_id, data.path, data.digest, data.size)
+def log_artifact(store: ProjectStore, run_id: FromPath[str], data: JSONBody[Artifact]) -> None:
+    store.runs.log_artifact(run_id, data.path, data.digest, data.size)
 
 
 @post("/{run_id:str}/datasets", guards=[needs("write")], status_code=204, sync_to_thread=True)
-def log_dataset(state: State, run_id: FromPath[str], data: JSONBody[Dataset]) -> None:
+def log_dataset(store: ProjectStore, run_id: FromPath[str], data: JSONBody[Dataset]) -> None:
     record = DatasetRecord(data.digest, data.name, data.rows, data.columns)
-    state.store.runs.log_dataset(run_id, record, data.now)
+    store.runs.log_dataset(run_id, record, data.now)
 
 
 @post("/{run_id:str}/end", guards=[needs("write")], status_code=204, sync_to_thread=True)
-def end_run(state: State, run_id: FromPath[str], data: JSONBody[End]) -> None:
-    state.store.runs.end_run(run_id, data.status, data.end_time, data.duration)
+def end_run(store: ProjectStore, run_id: FromPath[str], data: JSONBody[End]) -> None:
+    store.runs.end_run(run_id, data.status, data.end_time, data.duration)
 
 
 @delete("/{run_id:str}", guards=[needs("write")], status_code=204, sync_to_thread=True)
-def delete_run(state: State, run_id: FromPath[str]) -> None:
-    state.store.runs.delete_run(run_id)
+def delete_run(store: ProjectStore, run_id: FromPath[str]) -> None:
+    store.runs.delete_run(run_id)
 
 
 @get("/{run_id:str}", guards=[needs("read")], sync_to_thread=True)
-def get_run(state: State, run_id: FromPath[str]) -> RunRecord:
-    runs = state.store.runs.get_runs([run_id])
+def get_run(store: ProjectStore, run_id: FromPath[str]) -> RunRecord:
+    runs = store.runs.get_runs([run_id])
     if not runs:
         raise _missing(run_id)
     return runs[0]  # type: ignore[no-any-return]
 
 
 @get("/{run_id:str}/metrics/{key:str}", guards=[needs("read")], sync_to_thread=True)
-def metric_history(state: State, run_id: FromPath[str], key: FromPath[str]) -> list[list[float]]:
+def metric_history(store: ProjectStore, run_id: FromPath[str], key: FromPath[str]
+                   ) -> list[list[float]]:
     """``[step, value]`` pairs (documented as number arrays: OpenAPI 3.1 has no tuples)."""
-    return state.store.runs.metric_history(run_id, key)  # type: ignore[no-any-return]
+    return [[step, value] for step, value in store.runs.metric_history(run_id, key)]
 
 
 @post("/get", guards=[needs("read")], status_code=200, sync_to_thread=True)
-def get_runs(state: State, data: JSONBody[Ids]) -> list[RunRecord]:
-    return state.store.runs.get_runs(data.ids)  # type: ignore[no-any-return]
+def get_runs(store: ProjectStore, data: JSONBody[Ids]) -> list[RunRecord]:
+    return store.runs.get_runs(data.ids)  # type: ignore[no-any-return]
 
 
 @get("/ids", guards=[needs("read")], sync_to_thread=True)
-def ids_starting_with(state: State, prefix: FromQuery[str],
+def ids_starting_with(store: ProjectStore, prefix: FromQuery[str],
                       limit: FromQuery[int] = 100) -> list[str]:
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInputError(f"limit must be 1 to {MAX_PAGE}")
-    return state.store.runs.ids_starting_with(prefix, limit)  # type: ignore[no-any-return]
+    return store.runs.ids_starting_with(prefix, limit)  # type: ignore[no-any-return]
 
 
 @post("/search", guards=[needs("read")], status_code=200, sync_to_thread=True)
-def search(state: State, data: JSONBody[Search]) -> RunPage:
+def search(store: ProjectStore, data: JSONBody[Search]) -> RunPage:
     if data.max_results is not None and not 1 <= data.max_results <= MAX_PAGE:
         raise InvalidInputError(f"max_results must be 1 to {MAX_PAGE}")
     conditions = parse_filter(data.filter) + [_checked(c) for c in data.conditions]
@@ -191,7 +191,7 @@ def search(state: State, data: JSONBody[Search]) -> RunPage:
         raise InvalidInputError(f"a filter may have at most {MAX_TERMS} clauses")
     ordering = parse_order(data.order_by) if data.ordering is None else \
         [(_term(o.term), o.descending) for o in data.ordering]
-    return state.store.runs.search(  # type: ignore[no-any-return]
+    return store.runs.search(  # type: ignore[no-any-return]
         conditions, ordering, data.experiment, data.max_results, data.page_token)
 
 

@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Router, get, post, put
-from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from modelport.core.store.streams import StreamRecord
 from modelport.errors import NotFoundError
-from modelport.interfaces.team.access import needs
+from modelport.interfaces.team.access import ProjectStore, needs
 from modelport.interfaces.team.inputs import storable, storable_request
 
 
@@ -41,15 +40,15 @@ class Checkpoint:
 
 @put("/{name:str}/{consumer:str}", guards=[needs("write")], status_code=204,
      sync_to_thread=True)
-def start_stream(state: State, name: FromPath[str], consumer: FromPath[str],
+def start_stream(store: ProjectStore, name: FromPath[str], consumer: FromPath[str],
                  data: JSONBody[Start]) -> None:
     storable(data)
-    state.store.streams.start_stream(name, consumer, data.model, data.config, data.now)
+    store.streams.start_stream(name, consumer, data.model, data.config, data.now)
 
 
 @get("/{name:str}/{consumer:str}", guards=[needs("read")], sync_to_thread=True)
-def get_stream(state: State, name: FromPath[str], consumer: FromPath[str]) -> StreamRecord:
-    found = state.store.streams.get_stream(name, consumer)
+def get_stream(store: ProjectStore, name: FromPath[str], consumer: FromPath[str]) -> StreamRecord:
+    found = store.streams.get_stream(name, consumer)
     if found is None:
         raise NotFoundError(f"stream {name!r} has no consumer {consumer!r} — list them with: "
                             "modelport stream list")
@@ -57,24 +56,24 @@ def get_stream(state: State, name: FromPath[str], consumer: FromPath[str]) -> St
 
 
 @get("/", guards=[needs("read")], sync_to_thread=True)
-def list_streams(state: State, name: FromQuery[str | None] = None) -> list[StreamRecord]:
-    return state.store.streams.list_streams(name)  # type: ignore[no-any-return]
+def list_streams(store: ProjectStore, name: FromQuery[str | None] = None) -> list[StreamRecord]:
+    return store.streams.list_streams(name)  # type: ignore[no-any-return]
 
 
 @post("/{name:str}/{consumer:str}/heartbeat", guards=[needs("write")], status_code=204,
       sync_to_thread=True)
-def heartbeat(state: State, name: FromPath[str], consumer: FromPath[str],
+def heartbeat(store: ProjectStore, name: FromPath[str], consumer: FromPath[str],
               data: JSONBody[Heartbeat]) -> None:
     storable(data)
-    state.store.streams.heartbeat(name, consumer, data.stats, data.state, data.now)
+    store.streams.heartbeat(name, consumer, data.stats, data.state, data.now)
 
 
 @put("/{name:str}/{consumer:str}/checkpoint", guards=[needs("write")], status_code=204,
      sync_to_thread=True)
-def save_checkpoint(state: State, name: FromPath[str], consumer: FromPath[str],
+def save_checkpoint(store: ProjectStore, name: FromPath[str], consumer: FromPath[str],
                     data: JSONBody[Checkpoint]) -> None:
     storable(data)
-    state.store.streams.save_checkpoint(name, consumer, data.checkpoint, data.now)
+    store.streams.save_checkpoint(name, consumer, data.checkpoint, data.now)
 
 
 router = Router("/api/v1/streams", route_handlers=[

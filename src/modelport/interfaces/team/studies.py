@@ -3,41 +3,53 @@
 A study's name is whatever ``modelport tune --study`` was given, ``/`` included,
 so the one-study routes take it as a query parameter, not a path segment.
 Studies live in Optuna's storages on the server's own workspace
-(``lifecycle.studies``); a key with the ``read`` scope reads them.
+(``lifecycle.studies``); a key with the ``read`` scope reads its project's, named as
+``study_storage`` names them (another project's study answers as a missing one).
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from litestar import Router, get
-from litestar.datastructures import State
 from litestar.params import FromQuery
 
-from modelport.interfaces.team.access import needs
+from modelport.core.store.projects import DEFAULT_PROJECT
+from modelport.interfaces.team.access import ProjectStore, ProjectWorkspace, needs
 from modelport.interfaces.team.inputs import storable_request
+from modelport.interfaces.team.study_storage import stored_name, visible_name
 from modelport.lifecycle import studies, trials
 from modelport.lifecycle.studies import StudySummary
 from modelport.lifecycle.trials import Importances, StudyDetail
 
 
+def _project(store: ProjectStore) -> str:
+    return getattr(store, "project", DEFAULT_PROJECT)  # type: ignore[no-any-return]
+
+
 @get("/", guards=[needs("read")], sync_to_thread=True)
-def list_studies(state: State) -> list[StudySummary]:
-    """Every study with its trial counts and best values, by name."""
-    return studies.list_studies(ws=state.ws)
+def list_studies(store: ProjectStore, ws: ProjectWorkspace) -> list[StudySummary]:
+    """Every study of the project with its trial counts and best values, by name."""
+    project = _project(store)
+    return [dataclasses.replace(s, name=name) for s in studies.list_studies(ws=ws)
+            if (name := visible_name(project, s.name)) is not None]
 
 
 @get("/detail", guards=[needs("read")], sync_to_thread=True)
-def study_detail(state: State, name: FromQuery[str]) -> StudyDetail:
+def study_detail(store: ProjectStore, ws: ProjectWorkspace, name: FromQuery[str]
+                 ) -> StudyDetail:
     """Every trial (values, params, times, run) and the best trials: the best value's, or
     the Pareto front of a multi-objective study."""
-    return trials.study_detail(name, ws=state.ws)
+    detail = trials.study_detail(stored_name(_project(store), name), ws=ws)
+    return dataclasses.replace(detail, summary=dataclasses.replace(detail.summary, name=name))
 
 
 @get("/importances", guards=[needs("read")], sync_to_thread=True)
-def importances(state: State, name: FromQuery[str], objective: FromQuery[int] = 0
-                ) -> Importances:
+def importances(store: ProjectStore, ws: ProjectWorkspace, name: FromQuery[str],
+                objective: FromQuery[int] = 0) -> Importances:
     """How much each parameter matters to one objective (PED-ANOVA over the complete
     trials, computed on request; asked for apart from the trials)."""
-    return trials.param_importances(name, objective, ws=state.ws)
+    return trials.param_importances(stored_name(_project(store), name), objective, ws=ws)
 
 
 router = Router("/api/v1/studies", route_handlers=[list_studies, study_detail, importances],

@@ -47,6 +47,7 @@ class Job:
     started: float = 0.0
     ended: float | None = None
     duration: float | None = None
+    project: str = "default"
 
     @property
     def ref(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from modelport.core.store.projects import DEFAULT_PROJECT, check_project
 from modelport.core.store.rest.api import Api
 from modelport.core.store.rest.endpoints import RestEndpoints
 from modelport.core.store.rest.jobs import RestJobs
@@ -25,8 +26,10 @@ TOKEN_ENV = "MODELPORT_TOKEN"
 class RestStore:
     """Every repository of a ``modelport server``, over one connection pool."""
 
-    def __init__(self, url: str, token: str | None = None) -> None:
-        self.api = Api(url, token if token is not None else os.environ.get(TOKEN_ENV))
+    def __init__(self, url: str, token: str | None = None, project: str = DEFAULT_PROJECT
+                 ) -> None:
+        self.url, self.token, self.project = url, token, check_project(project)
+        self.api = Api(url, token if token is not None else os.environ.get(TOKEN_ENV), project)
         self.runs = RestRuns(self.api)
         self.registry = RestRegistry(self.api)
         self.keys = RestKeys(self.api)
@@ -34,6 +37,10 @@ class RestStore:
         self.streams = RestStreams(self.api)
         self.endpoints = RestEndpoints(self.api)
         self.stats = RestStats(self.api)
+
+    def in_project(self, project: str) -> RestStore:
+        """The same server as ``project`` sees it (a new connection pool: close it)."""
+        return RestStore(self.url, self.token, project)
 
     def close(self) -> None:
         """Close the connections to the server."""

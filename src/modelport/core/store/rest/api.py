@@ -23,17 +23,20 @@ from modelport.errors import (
 )
 
 TIMEOUT_S = 30.0
+PROJECT_HEADER = "X-Modelport-Project"  # which project a call is about; ``default`` if absent
 BARE = {401: "unauthorized", 403: "forbidden", 404: "not_found", 413: "too_large"}
 
 
 class Api:
     """One HTTP connection pool to the server; JSON in, JSON out, errors re-raised."""
 
-    def __init__(self, url: str, token: str | None) -> None:
+    def __init__(self, url: str, token: str | None, project: str = "default") -> None:
         httpx = require("httpx", "server")
         # one line per store call would bury a worker's own log (INFO under serve)
         logging.getLogger("httpx").setLevel(logging.WARNING)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if project != "default":
+            headers[PROJECT_HEADER] = project
         self.url = redact(url)
         self.client = httpx.Client(base_url=url.rstrip("/") + "/api/v1", headers=headers,
                                    timeout=TIMEOUT_S)

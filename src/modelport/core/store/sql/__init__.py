@@ -11,6 +11,7 @@ from modelport.core.store.sql.audit import SqlAudit
 from modelport.core.store.sql.endpoints import SqlEndpoints
 from modelport.core.store.sql.jobs import SqlJobs
 from modelport.core.store.sql.keys import SqlKeys
+from modelport.core.store.sql.projects import SqlProjects
 from modelport.core.store.sql.registry import SqlRegistry
 from modelport.core.store.sql.runs import SqlRuns
 from modelport.core.store.sql.stats import SqlStats
@@ -30,4 +31,5 @@ class SqlStore:
         self.endpoints = SqlEndpoints(db)
         self.stats = SqlStats(db)
         self.audit = SqlAudit(db)  # the team server's own: not part of ``Store``
+        self.projects = SqlProjects(db)  # what ``projects.ScopedStore`` divides by
 

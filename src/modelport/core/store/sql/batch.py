@@ -27,11 +27,12 @@ _HOLDS = "WHERE NOT EXISTS (SELECT 1 FROM changed)"
 _RUN = f"""
 written_run AS (
   INSERT INTO runs (id, name, experiment, status, start_time, end_time, duration,
-                    dataset_digest, git_commit, packages)
+                    dataset_digest, git_commit, packages, project)
   SELECT CAST(:run_id AS VARCHAR), CAST(:name AS VARCHAR), CAST(:experiment AS VARCHAR),
          CAST(:status AS VARCHAR), CAST(:start_time AS FLOAT8), CAST(:end_time AS FLOAT8),
          CAST(:duration AS FLOAT8), CAST(:dataset_digest AS VARCHAR),
-         CAST(:git_commit AS VARCHAR), CAST(:packages AS JSON) {_HOLDS}
+         CAST(:git_commit AS VARCHAR), CAST(:packages AS JSON),
+         CAST(:project AS VARCHAR) {_HOLDS}
   ON CONFLICT (id) DO UPDATE SET status = excluded.status, end_time = excluded.end_time,
                                  duration = excluded.duration),"""
 _BATCH = """
@@ -100,6 +101,7 @@ def write_batch(conn: Connection, run_id: str, params: Mapping[str, str],
         bound |= {"name": run.name, "experiment": run.experiment, "status": run.status,
                   "start_time": run.start_time, "end_time": run.end_time,
                   "duration": run.duration, "dataset_digest": run.dataset_digest,
-                  "git_commit": run.git_commit, "packages": json.dumps(run.packages)}
+                  "git_commit": run.git_commit, "packages": json.dumps(run.packages),
+                  "project": run.project}
     rows = conn.execute(_WITH_RUN if run is not None else _WITHOUT_RUN, bound).all()
     return {key: value for key, value in rows}

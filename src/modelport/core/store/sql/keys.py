@@ -47,4 +47,5 @@ def _record(row: Any) -> KeyRecord:
     return KeyRecord(id=row["id"], name=row["name"], scopes=list(row["scopes"]),
                      models=list(row["models"]) if row["models"] is not None else None,
                      rate_limit=row["rate_limit"], created=row["created"],
-                     revoked=row["revoked"])
+                     revoked=row["revoked"],
+                     projects=list(row["projects"]) if row["projects"] is not None else None)

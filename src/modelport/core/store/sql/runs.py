@@ -42,7 +42,7 @@ _ATTRIBUTES = {
     "experiment": t.runs.c.experiment, "status": t.runs.c.status,
     "start_time": t.runs.c.start_time, "end_time": t.runs.c.end_time,
     "duration": t.runs.c.duration, "dataset_digest": t.runs.c.dataset_digest,
-    "git_commit": t.runs.c.git_commit,
+    "git_commit": t.runs.c.git_commit, "project": t.runs.c.project,
 }
 _KIND_TABLES = {"metrics": t.run_latest_metrics, "params": t.run_params, "tags": t.run_tags}
 _OPS = {
@@ -87,7 +87,7 @@ class SqlRuns:
                 id=run.id, name=run.name, experiment=run.experiment, status=run.status,
                 start_time=run.start_time, end_time=run.end_time, duration=run.duration,
                 dataset_digest=run.dataset_digest, git_commit=run.git_commit,
-                packages=run.packages))
+                packages=run.packages, project=run.project))
         self.statistics.grew()
 
     def log_batch(self, run_id: str, params: Mapping[str, str], metrics: Sequence[MetricValue],
@@ -116,7 +116,7 @@ class SqlRuns:
                 "id": run.id, "name": run.name, "experiment": run.experiment,
                 "status": run.status, "start_time": run.start_time, "end_time": run.end_time,
                 "duration": run.duration, "dataset_digest": run.dataset_digest,
-                "git_commit": run.git_commit, "packages": run.packages},
+                "git_commit": run.git_commit, "packages": run.packages, "project": run.project},
                 update=["status", "end_time", "duration"])
             _log(conn, run.id, run.params, values, run.tags, now)
         self.statistics.grew()

@@ -12,11 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from litestar import Request, get
-from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery
 
 from modelport.errors import InvalidInputError
-from modelport.interfaces.team.access import OWNER, needs, presented_key
+from modelport.interfaces.team.access import OWNER, ProjectStore, needs, presented_key
 from modelport.lifecycle.history import MAX_BUCKETS, Bucket, downsample
 
 
@@ -45,10 +44,10 @@ async def whoami(request: Request) -> Identity:  # type: ignore[type-arg]
 
 @get("/api/v1/runs/{run_id:str}/metrics/{key:str}/buckets", guards=[needs("read")],
      sync_to_thread=True, tags=["runs"])
-def metric_buckets(state: State, run_id: FromPath[str], key: FromPath[str],
+def metric_buckets(store: ProjectStore, run_id: FromPath[str], key: FromPath[str],
                    n: FromQuery[int] = 800) -> History:
     """Min, max and last value per step range, at most ``n`` ranges."""
     if not 1 <= n <= MAX_BUCKETS:
         raise InvalidInputError(f"n must be 1 to {MAX_BUCKETS}")
-    points = state.store.runs.metric_history(run_id, key)
+    points = store.runs.metric_history(run_id, key)
     return History(len(points), downsample(points, n))

@@ -15,7 +15,12 @@ const logout = document.getElementById('logout');
 /** The key's identity; `can('write')` hides what the server would refuse. */
 export const me = {
   id: null, scopes: [], local: false,
-  can(scope) { return this.scopes.includes('admin') || this.scopes.includes(scope); },
+  // the server's ladder: read < write < deploy < admin, each granting those below it
+  can(scope) {
+    const ladder = ['read', 'write', 'deploy', 'admin'];
+    const at = ladder.indexOf(scope);
+    return this.scopes.some((s) => s === scope || (at >= 0 && ladder.indexOf(s) >= at));
+  },
 };
 
 const ROUTES = [

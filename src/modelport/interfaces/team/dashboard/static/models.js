@@ -54,7 +54,7 @@ export async function modelPage(main, {params, signal, me}) {
     facts([['Description', model.description], ['Versions', String(model.versions)],
       ['Aliases', aliasList(model.aliases)], ['Created', when(model.created)], ['Updated', when(model.updated)]]),
     Object.keys(model.tags).length ? section('Tags', table(['Tag', 'Value'], Object.entries(model.tags).sort())) : null,
-    me.can('write') ? aliasForm(model, versions, () => modelPage(main, {params, signal, me})) : null,
+    me.can('deploy') ? aliasForm(model, versions, () => modelPage(main, {params, signal, me})) : null,
     section('Versions', versions.map(version)));
 }
 

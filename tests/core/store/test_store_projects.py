@@ -1,0 +1,140 @@
+"""Projects' contract, on every store implementation and database: another project's
+runs, models, endpoints and jobs look absent — the same answers a missing one gets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from test_store_endpoints import ONE, rollout
+from test_store_jobs import job
+from test_store_registry import new
+from test_store_runs import run
+
+from modelport.core.store import Store
+from modelport.core.store.runs import MetricValue, Term
+from modelport.errors import ConflictError, InvalidInputError, NotFoundError
+
+NEWEST = [(Term("attributes", "start_time"), True)]
+
+
+@pytest.fixture
+def vision(store: Any) -> Iterator[Any]:
+    """The same store as project ``vision`` sees it."""
+    other = store.in_project("vision")
+    yield other
+    if hasattr(other, "close"):
+        other.close()
+
+
+def _fill(store: Store, suffix: str) -> None:
+    store.runs.create_run(run(f"run-{suffix}"))
+    store.runs.log_batch(f"run-{suffix}", {}, [MetricValue("acc", 0, 0.9)], {}, now=1.0)
+    store.registry.create_version(f"model-{suffix}", new(), {f"bundle-{suffix}": suffix}, now=1.0)
+    store.endpoints.create_endpoint(f"api-{suffix}", ONE, now=1.0)
+    store.jobs.create_job(job(f"job-{suffix}", 1.0))
+
+
+def _answers(vision: Any, names: dict[str, str]) -> list[Any]:
+    """What ``vision`` answers about these objects, their names blanked out."""
+    run_id, model, endpoint, job_id = (names[k] for k in ("run", "model", "endpoint", "job"))
+    calls = [lambda: vision.runs.get_runs([run_id]),
+             lambda: vision.runs.metric_history(run_id, "acc"),
+             lambda: vision.runs.ids_starting_with(run_id, 10),
+             lambda: vision.runs.delete_run(run_id),
+             lambda: vision.runs.log_batch(run_id, {"p": "1"}, [], {}, now=2.0),
+             lambda: vision.runs.end_run(run_id, "FINISHED", 2.0, 1.0),
+             lambda: vision.registry.has_model(model),
+             lambda: vision.registry.pick_version(model, ["champion"], True),
+             lambda: vision.registry.get_version(model, 1),
+             lambda: vision.registry.list_versions(model),
+             lambda: vision.registry.set_alias(model, "champion", 1),
+             lambda: vision.registry.delete_model(model),
+             lambda: vision.endpoints.get_endpoint(endpoint),
+             lambda: vision.endpoints.active_rollout(endpoint),
+             lambda: vision.endpoints.latest_rollout(endpoint),
+             lambda: vision.endpoints.rollout_history(endpoint),
+             lambda: vision.endpoints.set_policy(endpoint, ONE, now=2.0),
+             lambda: vision.endpoints.delete_endpoint(endpoint),
+             lambda: vision.stats.read_windows(endpoint, 0.0),
+             lambda: vision.jobs.get_job(job_id),
+             lambda: vision.jobs.find_jobs(job_id, 10),
+             lambda: vision.jobs.set_progress(job_id, 5, 0, 1)]
+    answers = []
+    for call in calls:
+        try:
+            answer = repr(call())
+        except NotFoundError as exc:
+            answer = f"404 {exc}"
+        for name in names.values():
+            answer = answer.replace(name, "NAME")
+        answers.append(answer)
+    return answers
+
+
+def test_each_project_sees_only_its_own(store: Store, vision: Any) -> None:
+    _fill(store, "a")
+    _fill(vision, "b")
+    for mine, theirs, other in ((store, "a", "b"), (vision, "b", "a")):
+        found = mine.runs.search([], NEWEST, None, None, None).runs
+        assert [r.id for r in found] == [f"run-{theirs}"]
+        assert [r.id for r in mine.runs.get_runs([f"run-{other}", f"run-{theirs}"])] == [
+            f"run-{theirs}"]
+        assert [m.name for m in mine.registry.list_models()] == [f"model-{theirs}"]
+        assert [e["name"] for e in mine.endpoints.list_endpoints()] == [f"api-{theirs}"]
+        assert list(mine.endpoints.endpoint_revisions()) == [f"api-{theirs}"]
+        assert [j["id"] for j in mine.jobs.list_jobs(10, None, None, None)] == [
+            f"job-{theirs}"]
+        assert mine.registry.find_tag(f"bundle-{theirs}") == (f"model-{theirs}", 1, theirs)
+        assert mine.registry.find_tag(f"bundle-{other}") is None
+    assert vision.jobs.get_job("job-b")["project"] == "vision"
+    assert vision.runs.get_runs(["run-b"])[0].project == "vision"
+
+
+def test_another_projects_objects_answer_as_missing_ones(store: Store, vision: Any) -> None:
+    _fill(store, "a")
+    absent = {"run": "run-zz", "model": "model-zz", "endpoint": "api-zz", "job": "job-zz"}
+    present = {"run": "run-a", "model": "model-a", "endpoint": "api-a", "job": "job-a"}
+    assert _answers(vision, present) == _answers(vision, absent)
+    assert sum(a.startswith("404") for a in _answers(vision, present)) == 9
+    # and vision's calls changed nothing of the default project's
+    assert store.jobs.get_job("job-a")["rows"] == 0
+    assert store.registry.pick_version("model-a", ["champion"], False) is None
+    assert store.runs.get_runs(["run-a"])[0].params == {}
+    assert store.endpoints.get_endpoint("api-a") is not None
+    with pytest.raises(NotFoundError):
+        vision.endpoints.start_rollout(rollout("r1", 1.0), ONE, _event())
+
+
+def _event() -> Any:
+    from modelport.core.store.endpoints import Event
+
+    return Event(at=1.0, action="start", state="running", reason="test", metrics=None)
+
+
+def test_a_name_another_project_holds_is_taken(store: Store, vision: Any) -> None:
+    _fill(store, "a")
+    with pytest.raises(ConflictError, match="model name 'model-a' is taken"):
+        vision.registry.create_version("model-a", new(), {}, now=2.0)
+    with pytest.raises(ConflictError, match="endpoint name 'api-a' is taken"):
+        vision.endpoints.create_endpoint("api-a", ONE, now=2.0)
+    with pytest.raises(ConflictError, match="run 'run-a' already exists"):
+        vision.runs.create_run(run("run-a"))
+    with pytest.raises(ConflictError, match="job 'job-a' already exists"):
+        vision.jobs.create_job(job("job-a", 2.0))
+    assert [v["version"] for v in store.registry.list_versions("model-a")] == [1]
+
+
+def test_a_search_cannot_name_its_way_into_another_project(store: Store, vision: Any) -> None:
+    from modelport.core.store.runs import Condition
+
+    _fill(store, "a")
+    sneaky = [Condition(Term("attributes", "project"), "=", "default")]
+    assert vision.runs.search(sneaky, NEWEST, None, None, None).runs == []
+
+
+def test_a_project_name_is_checked(store: Any) -> None:
+    for bad in ("", "a b", "../x", "-x", "x" * 101, "é"):
+        with pytest.raises(InvalidInputError, match="invalid project name"):
+            store.in_project(bad)

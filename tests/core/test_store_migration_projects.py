@@ -1,0 +1,91 @@
+"""Migration 0008 (projects) on a store made at 0007 with data in it: nothing is lost, and
+every existing run, model, endpoint and job joins the project ``default``.
+
+Runs on SQLite and on a fresh PostgreSQL schema (the ``settings`` fixture).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, inspect, text
+
+from modelport.config import Settings
+from modelport.core.store import open_store
+from modelport.core.store.engine import forget_stores, open_database
+from modelport.core.store.migration import MIGRATIONS, VERSION_TABLE
+
+# one row per table with a foreign key or a project, written as 0007's schema had them
+ROWS = {
+    "runs": "INSERT INTO runs (id, experiment, name, status, start_time, packages) "
+            "VALUES ('r1', 'default', 'first', 'FINISHED', 1.0, '{}')",
+    "run_params": "INSERT INTO run_params VALUES ('r1', 'depth', '5')",
+    "run_metrics": "INSERT INTO run_metrics VALUES ('r1', 'acc', 0, 0.9, 1.0)",
+    "run_latest_metrics": "INSERT INTO run_latest_metrics VALUES ('r1', 'acc', 0.9, 0)",
+    "run_tags": "INSERT INTO run_tags VALUES ('r1', 'team', 'ml')",
+    "models": "INSERT INTO models (name, description, last_version, created, updated) "
+              "VALUES ('iris', '', 1, 1.0, 1.0)",
+    "model_versions": "INSERT INTO model_versions (name, version, format, artifact_digest, "
+                      "artifact_size, signature, metrics, description, created) VALUES "
+                      "('iris', 1, 'sklearn', '" + "a" * 64 + "', 10, '{}', '{}', '', 1.0)",
+    "model_aliases": "INSERT INTO model_aliases VALUES ('iris', 'champion', 1)",
+    "model_tags": "INSERT INTO model_tags VALUES ('iris', 1, 'stage', 'prod')",
+    "endpoints": "INSERT INTO endpoints VALUES ('api', '{\"routes\": []}', 1, 1.0, 1.0)",
+    "rollouts": "INSERT INTO rollouts VALUES ('ro1', 'api', 'canary', 'running', 'iris:1', "
+                "'iris:1', '{}', 0, 1.0, 1, 1.0, 1.0)",
+    "jobs": "INSERT INTO jobs (id, kind, model, version, status, input, output, options, rows, "
+            "rows_failed, parts, started) VALUES ('j1', 'predict', 'iris', 1, 'succeeded', "
+            "'in.csv', 'out/', '{}', 10, 0, 1, 1.0)",
+    "api_keys": "INSERT INTO api_keys (id, name, hash, scopes, created) VALUES "
+                "('k1', 'ci', '" + "b" * 64 + "', '[\"write\"]', 1.0)",
+}
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    eng = create_engine(settings.db_url)
+    yield eng
+    eng.dispose()
+
+
+def _store_at_0007(engine: Engine) -> None:
+    with engine.begin() as conn:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0007")
+        for statement in ROWS.values():
+            conn.execute(text(statement))
+
+
+def _count(engine: Engine, table: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
+
+
+def test_upgrading_a_0007_store_keeps_every_row_in_the_default_project(
+        settings: Settings, engine: Engine) -> None:
+    _store_at_0007(engine)
+    with engine.connect() as conn:
+        assert "project" not in {c["name"] for c in inspect(conn).get_columns("runs")}
+    open_database(settings.db_url)  # migrates to the head
+    with engine.connect() as conn:
+        assert conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == "0008"
+        for table in ("runs", "models", "endpoints", "jobs"):
+            assert conn.execute(text(f"SELECT project FROM {table}")).scalars().all() == [
+                "default"]
+    for table in ROWS:  # nothing lost: no row, and no child row by a cascade
+        assert _count(engine, table) == 1, table
+    store = open_store(settings.db_url)  # and the default project sees all of it
+    assert store.runs.get_runs(["r1"])[0].params == {"depth": "5"}
+    assert store.registry.pick_version("iris", ["champion"], False) == 1
+    assert [e["name"] for e in store.endpoints.list_endpoints()] == ["api"]
+    assert store.endpoints.active_rollout("api") is not None
+    assert store.jobs.get_job("j1")["rows"] == 10  # type: ignore[index]
+    assert [k["projects"] for k in store.keys.list_keys(False)] == [None]
+    assert open_store(settings.db_url, project="other").registry.list_models() == []
+    forget_stores()

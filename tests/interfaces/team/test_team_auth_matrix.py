@@ -1,0 +1,397 @@
+"""The auth matrix on a real server: role × project × model × route.
+
+Every route the app serves under ``/api/v1`` is in ``ROUTES`` with the role it needs
+— read from the app itself, so a route added without an entry here fails the test
+instead of escaping it. Each is called by every kind of key, about the key's own
+project and about another one: no key 401, a project the key does not reach 404
+(exactly as a project that does not exist), too small a role 403, else the route
+answers as the route (2xx for a read in the key's own project). Another project's
+objects, named under the key's own project, answer exactly as absent ones do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from litestar.routes import HTTPRoute
+
+from modelport.config import Settings
+from modelport.core.keys import create_key
+from modelport.core.store.rest import RestStore
+from modelport.core.workspace import Workspace
+from modelport.interfaces.team import create_app
+from team_server import team_server
+
+pytestmark = pytest.mark.storage_independent  # the store's side is the conformance suite's
+
+# every route of the API and the role it needs (the ladder: read < write < deploy < admin)
+ROUTES = {
+    ("POST", "/api/v1/runs"): "write",
+    ("POST", "/api/v1/runs/{run_id:str}/batch"): "write",
+    ("POST", "/api/v1/runs/{run_id:str}/artifacts"): "write",
+    ("POST", "/api/v1/runs/{run_id:str}/datasets"): "write",
+    ("POST", "/api/v1/runs/{run_id:str}/end"): "write",
+    ("GET", "/api/v1/runs/{run_id:str}"): "read",
+    ("DELETE", "/api/v1/runs/{run_id:str}"): "write",
+    ("GET", "/api/v1/runs/{run_id:str}/metrics/{key:str}"): "read",
+    ("GET", "/api/v1/runs/{run_id:str}/metrics/{key:str}/buckets"): "read",
+    ("POST", "/api/v1/runs/get"): "read",
+    ("GET", "/api/v1/runs/ids"): "read",
+    ("POST", "/api/v1/runs/search"): "read",
+    ("GET", "/api/v1/models"): "read",
+    ("GET", "/api/v1/models/{name:str}"): "read",
+    ("DELETE", "/api/v1/models/{name:str}"): "write",
+    ("GET", "/api/v1/models/{name:str}/exists"): "read",
+    ("GET", "/api/v1/models/{name:str}/versions"): "read",
+    ("POST", "/api/v1/models/{name:str}/versions"): "write",
+    ("GET", "/api/v1/models/{name:str}/versions/{version:int}"): "read",
+    ("DELETE", "/api/v1/models/{name:str}/versions/{version:int}"): "write",
+    ("POST", "/api/v1/models/{name:str}/pick"): "read",
+    ("PUT", "/api/v1/models/{name:str}/aliases/{alias:str}"): "deploy",
+    ("DELETE", "/api/v1/models/{name:str}/aliases/{alias:str}"): "deploy",
+    ("PUT", "/api/v1/models/{name:str}/versions/{version:int}/tags/{key:str}"): "write",
+    ("PUT", "/api/v1/models/{name:str}/description"): "write",
+    ("PUT", "/api/v1/models/{name:str}/versions/{version:int}/onnx"): "write",
+    ("PUT", "/api/v1/models/{name:str}/versions/{version:int}/profile"): "write",
+    ("GET", "/api/v1/registry/tags/{key:str}"): "read",
+    ("POST", "/api/v1/registry/digests/referenced"): "read",
+    ("POST", "/api/v1/endpoints"): "deploy",
+    ("GET", "/api/v1/endpoints"): "read",
+    ("GET", "/api/v1/endpoints/revisions"): "read",
+    ("GET", "/api/v1/endpoints/{name:str}"): "read",
+    ("DELETE", "/api/v1/endpoints/{name:str}"): "deploy",
+    ("PUT", "/api/v1/endpoints/{name:str}/policy"): "deploy",
+    ("POST", "/api/v1/endpoints/{name:str}/rollouts"): "deploy",
+    ("GET", "/api/v1/endpoints/{name:str}/rollouts"): "read",
+    ("POST", "/api/v1/endpoints/{name:str}/rollouts/{rollout_id:str}/transitions"): "deploy",
+    ("GET", "/api/v1/endpoints/{name:str}/rollouts/active"): "read",
+    ("GET", "/api/v1/endpoints/{name:str}/rollouts/latest"): "read",
+    ("GET", "/api/v1/rollouts/active"): "read",
+    ("GET", "/api/v1/endpoints/{name:str}/rollout"): "read",
+    ("POST", "/api/v1/endpoints/{name:str}/rollout/canary"): "deploy",
+    ("POST", "/api/v1/endpoints/{name:str}/rollout/bluegreen"): "deploy",
+    ("POST", "/api/v1/endpoints/{name:str}/rollout/shadow"): "deploy",
+    ("POST", "/api/v1/endpoints/{name:str}/rollout/pause"): "deploy",
+    ("POST", "/api/v1/endpoints/{name:str}/rollout/resume"): "deploy",
+    ("POST", "/api/v1/endpoints/{name:str}/rollout/promote"): "deploy",
+    ("POST", "/api/v1/endpoints/{name:str}/rollout/abort"): "deploy",
+    ("POST", "/api/v1/endpoints/{name:str}/rollout/rollback"): "deploy",
+    ("GET", "/api/v1/jobs"): "read",
+    ("POST", "/api/v1/jobs"): "write",
+    ("GET", "/api/v1/jobs/find"): "read",
+    ("GET", "/api/v1/jobs/{job_id:str}"): "read",
+    ("POST", "/api/v1/jobs/{job_id:str}/restart"): "write",
+    ("PUT", "/api/v1/jobs/{job_id:str}/progress"): "write",
+    ("POST", "/api/v1/jobs/{job_id:str}/finish"): "write",
+    ("GET", "/api/v1/keys"): "admin",
+    ("POST", "/api/v1/keys"): "admin",
+    ("GET", "/api/v1/keys/active"): "admin",
+    ("POST", "/api/v1/keys/{key_id:str}/revoke"): "admin",
+    ("POST", "/api/v1/stats/windows"): "write",
+    ("GET", "/api/v1/stats/{endpoint:str}"): "read",
+    ("PUT", "/api/v1/streams/{name:str}/{consumer:str}"): "write",
+    ("GET", "/api/v1/streams/{name:str}/{consumer:str}"): "read",
+    ("GET", "/api/v1/streams"): "read",
+    ("POST", "/api/v1/streams/{name:str}/{consumer:str}/heartbeat"): "write",
+    ("PUT", "/api/v1/streams/{name:str}/{consumer:str}/checkpoint"): "write",
+    ("DELETE", "/api/v1/artifacts/{digest:str}"): "admin",
+    ("HEAD", "/api/v1/artifacts/{digest:str}"): "read",
+    ("GET", "/api/v1/artifacts/{digest:str}"): "read",
+    ("PUT", "/api/v1/artifacts/{digest:str}"): "write",
+    ("GET", "/api/v1/feed"): "read",
+    ("GET", "/api/v1/audit"): "admin",
+    ("POST", "/api/v1/studies/read/{method:str}"): "read",
+    ("POST", "/api/v1/studies/write/{method:str}"): "write",
+}
+# routes open without a key, on purpose: the API's description and who the caller is
+OPEN = {("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/openapi.json/{path:str}"),
+        ("GET", "/api/v1/openapi.json/openapi.json"), ("GET", "/api/v1/whoami")}
+# names are unique across projects: registering under a name another project holds is
+# refused as a name taken (the one thing another project's object reveals: its name)
+TAKEN = {("POST", "/api/v1/models/{name:str}/versions")}
+RANK = {"read": 1, "write": 2, "deploy": 3, "admin": 4}
+# reads that answer 404 in the key's own project for a reason of their own
+OWN_404 = {("GET", "/api/v1/endpoints/{name:str}/rollout"): "the endpoint has had no rollout"}
+
+BLOB = b"model bytes"
+DIGEST = hashlib.sha256(BLOB).hexdigest()
+ONE = {"routes": [{"version": "ma:1", "weight": 100.0}]}
+ROLLOUT = {"id": "ro1", "endpoint": "ea", "kind": "canary", "state": "running",
+           "stable": "ma:1", "candidate": "ma:1", "config": {}, "step": 0, "step_started": 2.0,
+           "revision": 1, "created": 2.0, "updated": 2.0}
+EVENT = {"at": 2.0, "action": "start", "state": "running", "reason": "", "metrics": None}
+VERSION = {"format": "sklearn", "artifact_digest": DIGEST, "artifact_size": len(BLOB),
+           "sample_digest": None, "signature": {}, "input_example": None, "metrics": {},
+           "run_id": None, "dataset_digest": None, "description": ""}
+BODIES: dict[tuple[str, str], Any] = {
+    ("POST", "/api/v1/runs"): {"id": "new-run", "name": "n", "experiment": "default",
+                               "status": "RUNNING", "start_time": 1.0, "end_time": None,
+                               "duration": None, "dataset_digest": None, "git_commit": None,
+                               "packages": {}},
+    ("POST", "/api/v1/runs/{run_id:str}/batch"): {"now": 1.0, "metrics": [
+        {"key": "acc", "value": 0.5, "step": 1}]},
+    ("POST", "/api/v1/runs/{run_id:str}/artifacts"): {"path": "m", "digest": DIGEST,
+                                                      "size": 1},
+    ("POST", "/api/v1/runs/{run_id:str}/datasets"): {"digest": "c" * 64, "name": "d",
+                                                     "rows": 1, "columns": ["a"], "now": 1.0},
+    ("POST", "/api/v1/runs/{run_id:str}/end"): {"status": "FINISHED", "end_time": 2.0,
+                                                "duration": 1.0},
+    ("POST", "/api/v1/runs/get"): {"ids": ["RUN"]},
+    ("POST", "/api/v1/runs/search"): {"order_by": ["attributes.start_time DESC"]},
+    ("POST", "/api/v1/models/{name:str}/versions"): {"version": VERSION, "now": 2.0},
+    ("POST", "/api/v1/models/{name:str}/pick"): {"aliases": ["champion"]},
+    ("PUT", "/api/v1/models/{name:str}/aliases/{alias:str}"): {"version": 1},
+    ("PUT", "/api/v1/models/{name:str}/versions/{version:int}/tags/{key:str}"): {
+        "value": "v"},
+    ("PUT", "/api/v1/models/{name:str}/description"): {"description": "d"},
+    ("PUT", "/api/v1/models/{name:str}/versions/{version:int}/onnx"): {"ok": False},
+    ("PUT", "/api/v1/models/{name:str}/versions/{version:int}/profile"): {
+        "digest": "e" * 64},
+    ("POST", "/api/v1/registry/digests/referenced"): {"digests": [DIGEST]},
+    ("POST", "/api/v1/endpoints"): {"name": "new-endpoint", "policy": ONE, "now": 1.0},
+    ("PUT", "/api/v1/endpoints/{name:str}/policy"): {"policy": ONE, "now": 3.0},
+    ("POST", "/api/v1/endpoints/{name:str}/rollouts"): {"rollout": ROLLOUT, "policy": ONE,
+                                                        "event": EVENT},
+    ("POST", "/api/v1/endpoints/{name:str}/rollout/promote"): {},
+    ("POST", "/api/v1/endpoints/{name:str}/rollout/abort"): {},
+    ("POST", "/api/v1/jobs/{job_id:str}/restart"): {"options": {}},
+    ("PUT", "/api/v1/jobs/{job_id:str}/progress"): {"rows": 1, "rows_failed": 0, "parts": 1},
+    ("POST", "/api/v1/jobs/{job_id:str}/finish"): {"status": "succeeded", "ended": 2.0,
+                                                   "duration": 1.0},
+    ("POST", "/api/v1/stats/windows"): {"rows": [], "worker": "w", "forget_before": 0.0},
+    ("PUT", "/api/v1/streams/{name:str}/{consumer:str}"): {"model": "ma:1", "config": {},
+                                                           "now": 1.0},
+}
+QUERIES = {("GET", "/api/v1/runs/ids"): {"prefix": "r"},
+           ("GET", "/api/v1/jobs/find"): {"prefix": "j"}}
+
+
+def _objects(project: str) -> dict[str, str]:
+    """The names of ``project``'s run, model, endpoint and job (made by ``_fill``)."""
+    p = project[0]
+    return {"run": f"r{p}", "model": f"m{p}", "endpoint": f"e{p}", "job": f"j{p}"}
+
+
+def _fill(store: Any, project: str) -> None:
+    names = _objects(project)
+    store.runs.create_run(_run(names["run"]))
+    from modelport.core.store.runs import MetricValue
+
+    store.runs.log_batch(names["run"], {}, [MetricValue("acc", 0, 0.9)], {}, now=1.0)
+    for model in (names["model"], f"{names['model']}-other"):
+        store.registry.create_version(model, dict(VERSION), {}, now=1.0)
+    store.registry.set_tag(names["model"], 0, f"bundle-{project}", "yes")
+    store.endpoints.create_endpoint(names["endpoint"], ONE, now=1.0)
+    store.jobs.create_job({"id": names["job"], "kind": "predict", "model": names["model"],
+                           "version": 1, "status": "running", "input": "in.csv",
+                           "input_digest": None, "output": "out/", "options": {}, "rows": 0,
+                           "rows_failed": 0, "parts": 0, "error": None, "started": 1.0,
+                           "ended": None, "duration": None})
+
+
+def _run(run_id: str) -> Any:
+    from modelport.core.store.runs import RunRecord
+
+    return RunRecord(id=run_id, name=run_id, experiment="default", status="RUNNING",
+                     start_time=1.0, end_time=None, duration=None, dataset_digest=None,
+                     git_commit=None, packages={})
+
+
+def _url(path: str, names: dict[str, str], model: str | None = None) -> str:
+    """``path`` with its parameters filled in from ``names`` (one project's objects)."""
+    kind = "model" if path.startswith("/api/v1/models/") else "endpoint"
+    values = {"run_id": names["run"], "name": model or names[kind], "job_id": names["job"],
+              "endpoint": names["endpoint"], "version": "1", "alias": "champion",
+              "rollout_id": "ro1", "key_id": "nokey", "consumer": "c", "digest": DIGEST,
+              "method": "get_all_studies" if "/read/" in path else "create_new_study",
+              "key": "acc" if "/runs/" in path else f"bundle-{names['project']}"}
+    if path.startswith("/api/v1/streams/"):
+        values["name"] = "s"
+    return re.sub(r"\{(\w+):\w+\}", lambda m: values[m.group(1)], path)
+
+
+def _call(client: httpx.Client, method: str, path: str, url: str, key: str | None,
+          project: str) -> tuple[int, str]:
+    """(status, error code or '') of one request; the change feed's stream is not read."""
+    headers = {"X-Modelport-Project": project}
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key}"
+    body = BODIES.get((method, path))
+    if isinstance(body, dict) and body.get("ids") == ["RUN"]:
+        body = {"ids": [url.rsplit("/", 1)[0]]}
+    content = BLOB if method == "PUT" and "/artifacts/" in path else None
+    with client.stream(method, url, headers=headers, params=QUERIES.get((method, path)),
+                       json=None if content else (body if body is not None else {}),
+                       content=content) as response:
+        if response.headers.get("content-type", "").startswith("text/event-stream"):
+            return response.status_code, ""
+        response.read()
+    code = ""
+    if response.content and response.headers.get("content-type", "").startswith(
+            "application/json"):
+        data = response.json()
+        code = f"{data.get('code')}: {data.get('error')}" if isinstance(data, dict) and \
+            "error" in data else ""
+    return response.status_code, code
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[tuple[str, dict[str, str | None]]]:
+    """A live server with two projects of objects, and a key of every kind."""
+    ws = Workspace.open(settings)
+    keys: dict[str, str | None] = {"none": None, "forged": "mp_0000_forged"}
+    for role in ("read", "write", "deploy"):
+        keys[f"{role}@alpha"] = create_key(role, [role], ws=ws, projects=["alpha"])[1]
+    keys["deploy@alpha/ma"] = create_key("ma only", ["deploy"], ["ma"], ws=ws,
+                                         projects=["alpha"])[1]
+    keys["write@all"] = create_key("everywhere", ["write"], ws=ws)[1]
+    keys["predict@all"] = create_key("app", ["predict"], ws=ws)[1]
+    with team_server(settings) as (url, admin):
+        keys["admin"] = admin
+        for project in ("alpha", "beta"):
+            store = RestStore(url, admin, project)
+            _fill(store, project)
+            if project == "alpha":
+                store.api.call("PUT", f"/artifacts/{DIGEST}", content=BLOB)
+                store.streams.start_stream("s", "c", "ma:1", {}, 1.0)
+            store.close()
+        yield url, keys
+
+
+def _expected(key: str, role: str, project: str) -> int | None:
+    """The status the key's kind must get for a route needing ``role`` about ``project``;
+    None where the route itself answers."""
+    if key in ("none", "forged"):
+        return 401
+    reach, _, _ = key.partition("/")
+    own_role, _, where = reach.partition("@")
+    if key != "admin" and where not in ("all", project):
+        return 404
+    if key == "admin":
+        return None
+    if own_role == "predict" or RANK[own_role] < RANK[role]:
+        return 403
+    return None
+
+
+def test_every_route_is_in_the_matrix(settings: Settings) -> None:
+    app = create_app(Workspace.open(settings))
+    served = {(method, route.path) for route in app.routes if isinstance(route, HTTPRoute)
+              for handler in route.route_handlers for method in handler.http_methods
+              if route.path.startswith("/api/v1") and method != "OPTIONS"}
+    assert served - OPEN == set(ROUTES), "a new route needs its row in ROUTES"
+
+
+def test_role_project_and_model_on_every_route(
+        server: tuple[str, dict[str, str | None]]) -> None:
+    url, keys = server
+    # reads first, deletions last: what a call changes must not hide what comes after it
+    order = {"GET": 0, "HEAD": 0, "POST": 1, "PUT": 1, "DELETE": 2}
+    routes = sorted(ROUTES.items(), key=lambda item: order[item[0][0]])
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for (method, path), role in routes:
+            for project in ("alpha", "beta"):
+                names = {**_objects(project), "project": project}
+                for kind, key in keys.items():
+                    status, code = _call(client, method, path, _url(path, names), key, project)
+                    where = f"{kind} {method} {path} in {project}: {status} {code}"
+                    assert status < 500, where
+                    expected = _expected(kind, role, project)
+                    if expected == 404 and method == "HEAD":  # a HEAD answer has no body
+                        assert status == 404, where
+                    elif expected == 404:  # exactly what a project that does not exist gets
+                        assert code == f"not_found: project {project!r} not found", where
+                    elif expected is not None:
+                        assert status == expected, where
+                    else:
+                        assert status not in (401, 403) and "project '" not in code, where
+                        if method in ("GET", "HEAD") and (method, path) not in OWN_404:
+                            assert 200 <= status < 300, where
+
+
+def test_a_key_limited_to_models_finds_the_others_absent(
+        server: tuple[str, dict[str, str | None]]) -> None:
+    url, keys = server
+    names = {**_objects("alpha"), "project": "alpha"}
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for (method, path), _ in ROUTES.items():
+            if not path.startswith("/api/v1/models/{name"):
+                continue
+            other, absent = (_call(client, method, path, _url(path, names, model), key,
+                                   "alpha") for model, key in (
+                ("ma-other", keys["deploy@alpha/ma"]), ("nope", keys["deploy@alpha/ma"])))
+            assert (other[0], other[1].replace("ma-other", "X")) == (
+                absent[0], absent[1].replace("nope", "X")), (method, path)
+            if (method, path) in TAKEN:  # registering: refused, whether it exists or not
+                assert other[0] == 403, other
+        limited = client.get("/api/v1/models", headers={
+            "Authorization": f"Bearer {keys['deploy@alpha/ma']}",
+            "X-Modelport-Project": "alpha"}).json()
+        assert [m["name"] for m in limited] == ["ma"]
+
+
+def test_another_projects_objects_answer_as_absent_ones(
+        server: tuple[str, dict[str, str | None]]) -> None:
+    url, keys = server
+    beta = {**_objects("beta"), "project": "alpha"}  # beta's names, asked about in alpha
+    absent = {"run": "rz", "model": "mz", "endpoint": "ez", "job": "jz", "project": "alpha"}
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for (method, path), _ in sorted(ROUTES.items(), key=lambda i: i[0][0] == "DELETE"):
+            if not re.search(r"\{(run_id|name|job_id|endpoint)", path) or "/streams/" in path:
+                continue
+            for kind in ("deploy@alpha", "admin"):  # admin too: the header picks the project
+                if (method, path) in TAKEN:
+                    status, code = _call(client, method, path, _url(path, beta), keys[kind],
+                                         "alpha")
+                    assert (status, code.split(":")[0]) == (409, "conflict"), (kind, code)
+                    continue
+                foreign = _call(client, method, path, _url(path, beta), keys[kind], "alpha")
+                missing = _call(client, method, path, _url(path, absent), keys[kind], "alpha")
+                blank = [(s, re.sub(r"\b[rmej][bz]\b", "X", c)) for s, c in (foreign, missing)]
+                assert blank[0] == blank[1], (kind, method, path, foreign, missing)
+    store = RestStore(url, keys["admin"], "beta")  # and nothing of beta's changed
+    assert store.runs.get_runs(["rb"])[0].status == "RUNNING"
+    assert store.registry.pick_version("mb", ["champion"], False) is None
+    assert store.endpoints.get_endpoint("eb")["revision"] == 1  # type: ignore[index]
+    assert store.jobs.get_job("jb")["status"] == "running"  # type: ignore[index]
+    store.close()
+
+
+def test_listings_leave_other_projects_out(server: tuple[str, dict[str, str | None]]) -> None:
+    url, keys = server
+    headers = {"Authorization": f"Bearer {keys['read@alpha']}", "X-Modelport-Project": "alpha"}
+    with httpx.Client(base_url=url, timeout=30, headers=headers) as client:
+        text = " ".join(client.request(method, path, json=BODIES.get((method, path)),
+                                       params=QUERIES.get((method, path))).text
+                        for method, path in ROUTES if "{" not in path and method == "GET"
+                        and path not in ("/api/v1/feed", "/api/v1/keys", "/api/v1/keys/active",
+                                         "/api/v1/audit"))
+        text += client.post("/api/v1/runs/search", json={}).text
+    assert all(name in text for name in ("ra", "ma", "ea", "ja"))
+    assert not re.search(r"\b(rb|mb|eb|jb)\b|beta", text)
+
+
+def test_the_change_feed_sends_only_the_projects_changes(
+        server: tuple[str, dict[str, str | None]]) -> None:
+    url, keys = server
+    headers = {"Authorization": f"Bearer {keys['read@alpha']}", "X-Modelport-Project": "alpha"}
+    beta, alpha = (RestStore(url, keys["admin"], p) for p in ("beta", "alpha"))
+    with httpx.Client(base_url=url, timeout=30) as client, \
+            client.stream("GET", "/api/v1/feed", headers=headers) as response:
+        lines = response.iter_lines()
+        assert next(lines) == ": following"
+        time.sleep(0.6)  # the poller has primed itself: what moves next is a change
+        beta.endpoints.set_policy("eb", ONE, now=5.0)
+        time.sleep(0.6)
+        alpha.endpoints.set_policy("ea", ONE, now=6.0)
+        data = next(line for line in lines if line.startswith("data: "))
+    assert json.loads(data[6:])["name"] == "ea"  # beta's change, made first, never came
+    beta.close()
+    alpha.close()
