@@ -16,6 +16,11 @@ SQLite-RDB Optuna's heartbeat marks it failed once it goes stale; the journal
 storage has no heartbeat, so each trial records ``host:pid`` and
 ``fail_dead_trials`` fails the trials whose process is gone (on every storage:
 it also covers a worker killed before its first heartbeat).
+
+A workspace on a ``modelport server`` has no database URL to give Optuna: its
+studies live in a journal the server keeps (``core/store/studies``), read and
+appended by every worker through the server — so workers on several machines
+join one study with nothing but ``MODELPORT_URL`` and a key.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from modelport.core.store import short_lived_engine_options
+from modelport.core.store.studies import MAX_READ
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, NotFoundError, require
 
@@ -79,6 +85,34 @@ def journal_storage(ws: Workspace) -> Any:
         JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
 
 
+class StoreJournal:
+    """Optuna's journal backend on the workspace's store (``read_logs``/``append_logs``):
+    the store numbers entries without gaps, so a log number is a position."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.journal = ws.store.studies
+
+    def read_logs(self, log_number_from: int) -> list[dict[str, Any]]:
+        logs: list[dict[str, Any]] = []
+        while True:
+            page = self.journal.read_journal(log_number_from + len(logs))
+            logs += page
+            if len(page) < MAX_READ:
+                return logs
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        self.journal.append_journal(logs)
+
+
+def store_journal_storage(ws: Workspace) -> Any:
+    """Optuna's journal storage on the workspace's store (a team server's journal)."""
+    opt = optuna()
+    from optuna.storages.journal import BaseJournalBackend
+
+    BaseJournalBackend.register(StoreJournal)  # the two methods are its whole contract
+    return opt.storages.JournalStorage(StoreJournal(ws))
+
+
 def is_sqlite(ws: Workspace) -> bool:
     return ws.settings.db_url.startswith("sqlite")
 
@@ -90,6 +124,8 @@ def _names(storage: Any) -> set[str]:
 def storage_for(name: str, workers: int, ws: Workspace | None = None) -> Any:
     """The storage study ``name`` lives in, or will, for ``workers`` processes."""
     ws = current(ws)
+    if ws.settings.remote:
+        return store_journal_storage(ws)
     if not is_sqlite(ws):
         return rdb_storage(ws)
     in_journal = journal_path(ws).exists() and name in _names(journal_storage(ws))
@@ -115,6 +151,8 @@ def find_study(name: str, ws: Workspace | None = None) -> Any:
 
 
 def _storages(ws: Workspace) -> list[Any]:
+    if ws.settings.remote:
+        return [store_journal_storage(ws)]
     found = [rdb_storage(ws)]
     if is_sqlite(ws) and journal_path(ws).exists():
         found.append(journal_storage(ws))

@@ -16,6 +16,7 @@ from modelport.core.store.registry import RegistryRepository
 from modelport.core.store.runs import RunsRepository
 from modelport.core.store.stats import StatsRepository
 from modelport.core.store.streams import StreamsRepository
+from modelport.core.store.studies import StudiesRepository
 
 
 class Store(Protocol):
@@ -41,3 +42,6 @@ class Store(Protocol):
 
     @property
     def stats(self) -> StatsRepository: ...
+
+    @property
+    def studies(self) -> StudiesRepository: ...

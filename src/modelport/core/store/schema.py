@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     Float,
     ForeignKey,
@@ -269,4 +270,12 @@ audit_log = Table(
     Column("status", Integer, nullable=False),
     Column("request_id", String(64), nullable=False),
     Index("ix_audit_log_key", "key_id", "id"),
+)
+
+# the studies of a workspace on a team server: Optuna's journal, entries numbered from 0
+study_journal = Table(
+    "study_journal",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("entry", JSON, nullable=False),
 )

@@ -29,6 +29,7 @@ from modelport.interfaces.team import (
     runs,
     stats,
     streams,
+    studies,
 )
 from modelport.interfaces.team.dashboard import ROUTES as DASHBOARD
 from modelport.interfaces.team.dashboard.local import LocalGuard
@@ -66,8 +67,9 @@ def create_app(ws: Workspace, refresh_s: float = 2.0, auth: bool = True,
     app = Litestar(
         route_handlers=[healthz, readyz, runs.router, registry.models, registry.lookups,
                         endpoints.router, endpoints.rollouts, rollout.router, jobs.router,
-                        keys.router, stats.router, streams.router, artifacts.router,
-                        feed.router, observe.metrics, audit.router, *DASHBOARD],
+                        keys.router, stats.router, streams.router, studies.router,
+                        artifacts.router, feed.router, observe.metrics, audit.router,
+                        *DASHBOARD],
         state=State({"ws": ws, "store": ws.store, "guard": guard, "feed": feed.Feed(ws.store),
                      "request_metrics": counted, "auditor": auditor}),
         lifespan=[feed.polling, audit.recording],

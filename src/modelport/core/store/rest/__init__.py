@@ -18,6 +18,7 @@ from modelport.core.store.rest.registry import RestRegistry
 from modelport.core.store.rest.runs import RestRuns
 from modelport.core.store.rest.stats import RestStats
 from modelport.core.store.rest.streams import RestStreams
+from modelport.core.store.rest.studies import RestStudies
 
 TOKEN_ENV = "MODELPORT_TOKEN"
 
@@ -34,6 +35,7 @@ class RestStore:
         self.streams = RestStreams(self.api)
         self.endpoints = RestEndpoints(self.api)
         self.stats = RestStats(self.api)
+        self.studies = RestStudies(self.api)
 
     def close(self) -> None:
         """Close the connections to the server."""

@@ -15,6 +15,7 @@ from modelport.core.store.sql.registry import SqlRegistry
 from modelport.core.store.sql.runs import SqlRuns
 from modelport.core.store.sql.stats import SqlStats
 from modelport.core.store.sql.streams import SqlStreams
+from modelport.core.store.sql.studies import SqlStudies
 
 
 class SqlStore:
@@ -29,5 +30,6 @@ class SqlStore:
         self.streams = SqlStreams(db)
         self.endpoints = SqlEndpoints(db)
         self.stats = SqlStats(db)
+        self.studies = SqlStudies(db)
         self.audit = SqlAudit(db)  # the team server's own: not part of ``Store``
 
