@@ -35,6 +35,7 @@ class Api:
         logging.getLogger("httpx").setLevel(logging.WARNING)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.url = redact(url)
+        self.base, self.token = url.rstrip("/"), token  # for the change feed's own connection
         self.client = httpx.Client(base_url=url.rstrip("/") + "/api/v1", headers=headers,
                                    timeout=TIMEOUT_S)
         self.transport_error = httpx.TransportError
