@@ -63,13 +63,14 @@ def modelport(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
                           check=False)
 
 
-def start(home: Path, port: int, env: dict[str, str] | None = None, log: Path | None = None
-          ) -> tuple[subprocess.Popen[str], list[str]]:
+def start(home: Path, port: int, env: dict[str, str] | None = None, log: Path | None = None,
+          args: tuple[str, ...] = ()) -> tuple[subprocess.Popen[str], list[str]]:
     """The server and the lines it printed up to its address. With ``log``, what it prints
     goes on into that file (a long-lived server: a pipe nobody reads would fill and stall
     it); else into a pipe (``stop`` closes it)."""
     out = log.open("w+") if log is not None else subprocess.PIPE
-    proc = subprocess.Popen([sys.executable, "-m", "modelport", "server", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "modelport", "server", "--port", str(port),
+                             *args],
                             env={**os.environ, "MODELPORT_HOME": str(home), **(env or {})},
                             stdout=out, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []

@@ -1,7 +1,8 @@
 """A serving replica on a remote workspace follows the team server's change feed: a policy
 changed through the API reaches it within about a second, and it asks the server for
 endpoint revisions only when the feed says something changed — never 4×/s. It pulls its
-versions through the server and writes its statistics back there."""
+versions through the server and writes its statistics back there; its prediction log
+stays on its own machine."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def test_a_policy_change_reaches_a_replica_through_the_feed(tmp_path: Path,
             register_model("iris", LogisticRegression(C=c, max_iter=500).fit(X, y), X=X, ws=ws)
         create_endpoint("api", "iris:1", ws=ws)
         env = {"MODELPORT_URL": url, "MODELPORT_TOKEN": key}
-        served = start_server(tmp_path / "replica", "api", env=env)
+        served = start_server(tmp_path / "replica", "api", "--log-sample", "1", env=env)
         try:
             assert _answering(served.url, key) == "iris:1"
             with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"},
@@ -77,5 +78,7 @@ def test_a_policy_change_reaches_a_replica_through_the_feed(tmp_path: Path,
         log = served.log.read_text()
         assert "Traceback" not in log, log
         assert not list((tmp_path / "replica").rglob("sha256"))  # pulled, kept nowhere
+        # its prediction log stays on its machine (see test_remote_prediction_logs)
+        assert list((tmp_path / "replica" / "predictions").glob("model=iris/version=*/*/*"))
         ws.store.close()  # type: ignore[attr-defined]
         ws.artifacts.close()  # type: ignore[attr-defined]
