@@ -71,19 +71,22 @@ class ControlLoop:
                 except Exception:
                     log.exception("reading API keys failed; keeping the last ones")
                 if ticks % round(1 / POLL_S) == 0:
-                    app.repo.release_unused()
                     await self.publish(app, watch.pushed)
         finally:
             follower.cancel()
             watch.close()
 
     async def _follow(self, app: ServingApp, watch: Watch) -> None:
-        """Re-read the endpoints whenever the watch says they changed."""
+        """Re-read the endpoints whenever the watch says they changed; at least once a
+        second, unload what no policy needs any more (one thread at a time changes the
+        routers)."""
         while True:
             try:
                 if await asyncio.to_thread(watch.wait, 1.0):
                     self._changed = True
                     await asyncio.to_thread(app.repo.refresh_endpoints)
+                else:
+                    await asyncio.to_thread(app.repo.release_unused)
             except Exception:  # a database hiccup must not stop serving
                 log.exception("background refresh failed; retrying")
                 await asyncio.sleep(POLL_S)
