@@ -42,6 +42,16 @@ def _pg_admin():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def pg_schema() -> Iterator[str]:
     """A fresh PostgreSQL schema, as a SQLAlchemy URL whose search_path is that schema."""
+    yield from _fresh_schema()
+
+
+@pytest.fixture(scope="module")
+def pg_schema_module() -> Iterator[str]:
+    """``pg_schema`` shared by a module's tests (a server the whole module talks to)."""
+    yield from _fresh_schema()
+
+
+def _fresh_schema() -> Iterator[str]:
     schema = f"mp_test_{uuid.uuid4().hex[:12]}"
     admin = _pg_admin()
     admin.execute(f'CREATE SCHEMA "{schema}"')

@@ -63,18 +63,33 @@ def modelport(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
                           check=False)
 
 
-def start(home: Path, port: int, env: dict[str, str] | None = None
-          ) -> tuple[subprocess.Popen[str], list[str]]:
-    """The server and the lines it printed up to its address."""
-    proc = subprocess.Popen([sys.executable, "-m", "modelport", "server", "--port", str(port)],
+def start(home: Path, port: int, env: dict[str, str] | None = None, log: Path | None = None,
+          args: tuple[str, ...] = ()) -> tuple[subprocess.Popen[str], list[str]]:
+    """The server and the lines it printed up to its address. With ``log``, what it prints
+    goes on into that file (a long-lived server: a pipe nobody reads would fill and stall
+    it); else into a pipe (``stop`` closes it)."""
+    out = log.open("w+") if log is not None else subprocess.PIPE
+    proc = subprocess.Popen([sys.executable, "-m", "modelport", "server", "--port", str(port),
+                             *args],
                             env={**os.environ, "MODELPORT_HOME": str(home), **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
+                            stdout=out, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
-    while not lines or not lines[-1].startswith("modelport server on"):
-        line = proc.stdout.readline()
-        assert line, f"server exited: {lines}"
-        lines.append(line.strip())
+    reader = open(log) if log is not None else proc.stdout  # noqa: SIM115 - closed below
+    assert reader is not None
+    try:
+        deadline = time.monotonic() + 60
+        while not lines or not lines[-1].startswith("modelport server on"):
+            line = reader.readline()
+            if not line:
+                assert proc.poll() is None and time.monotonic() < deadline, \
+                    f"server exited: {lines}"
+                time.sleep(0.05)  # a file: the server has not printed the next line yet
+                continue
+            lines.append(line.strip())
+    finally:
+        if log is not None:
+            reader.close()
+            out.close()  # type: ignore[union-attr]  # the child holds its own copy
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -89,5 +104,5 @@ def start(home: Path, port: int, env: dict[str, str] | None = None
 def stop(proc: subprocess.Popen[str]) -> None:
     proc.terminate()
     proc.wait(timeout=30)
-    assert proc.stdout is not None
-    proc.stdout.close()
+    if proc.stdout is not None:
+        proc.stdout.close()

@@ -32,8 +32,11 @@ class Controller:
     def __init__(self, ws: Workspace | None = None) -> None:
         self.ws = current(ws)
 
-    def tick(self) -> None:
-        for r in active_rollouts(ws=self.ws):
+    def tick(self) -> int:
+        """Move every active rollout one step if its analysis says so; how many were
+        active."""
+        rollouts = active_rollouts(ws=self.ws)
+        for r in rollouts:
             handler = {"canary": self._canary, "bluegreen": self._bluegreen}.get(r.kind)
             if handler is None:  # a shadow runs until an operator promotes or aborts it
                 continue
@@ -43,6 +46,7 @@ class Controller:
                 continue  # another controller acted first
             except Exception:  # one rollout that cannot move never holds the others
                 log.exception("rollout of %s failed this tick; retrying", r.endpoint)
+        return len(rollouts)
 
     def _canary(self, r: Rollout) -> None:
         if r.state != "running":

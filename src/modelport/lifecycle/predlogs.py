@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import calendar
 import shutil
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,12 +34,26 @@ TEMP_PREFIX = ".tmp-"
 
 
 def logs_root(ws: Workspace | None = None) -> Path:
-    """The directory holding every prediction log of the workspace's artifact store."""
-    url = current(ws).settings.artifacts_url
+    """The directory holding every prediction log of the workspace's artifact store.
+
+    Artifacts behind a ``modelport server`` are blobs named by their digest, with no
+    paths to list by model, version and hour, so there the logs stay on the machine that
+    wrote them, under its ``MODELPORT_HOME`` (``log_location`` says where, for the job
+    and stream records the server keeps); ``modelport monitor`` reads them there."""
+    ws = current(ws)
+    url = ws.settings.artifacts_url
+    if url.startswith(("http://", "https://")):
+        return Path(ws.settings.home) / LOGS
     if "://" in url and not url.startswith("file://"):
         raise InvalidInputError(f"prediction logs need a local artifact store for now, not "
                                 f"{url} — set MODELPORT_ARTIFACTS_URL to a directory")
     return Path(url.removeprefix("file://")) / LOGS
+
+
+def log_location(ws: Workspace | None = None) -> str:
+    """Where this machine writes prediction logs, as ``HOST:PATH`` — what a job or stream
+    record on a shared store names, so a reader elsewhere knows which machine holds them."""
+    return f"{socket.gethostname()}:{logs_root(ws).resolve()}"
 
 
 def hour_of(ts: float) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -136,3 +137,20 @@ def test_racing_rollouts_of_one_endpoint(store: Store) -> None:
     assert outcomes == ["conflict"] * 3 + ["done"]
     assert len(store.endpoints.active_rollouts()) == 1
     assert store.endpoints.get_endpoint("api")["revision"] == 2  # type: ignore[index]
+
+
+def test_a_watch_wakes_on_a_policy_change_and_not_otherwise(store: Store) -> None:
+    store.endpoints.create_endpoint("api", ONE, now=1.0)
+    watch = store.endpoints.watch()
+    try:
+        assert watch.wait(5.0)  # the first look reads everything
+        time.sleep(0.6)  # a feed's follower has connected (and said so) by now
+        watch.wait(0.0)
+        assert not watch.wait(0.6)
+        store.endpoints.set_policy("api", SPLIT, now=2.0)
+        started = time.monotonic()
+        assert watch.wait(5.0)
+        assert time.monotonic() - started < 2.0
+        assert not watch.wait(0.3)
+    finally:
+        watch.close()

@@ -109,6 +109,11 @@ ROUTES = {
     ("GET", "/api/v1/audit"): "admin",
     ("POST", "/api/v1/studies/read/{method:str}"): "read",
     ("POST", "/api/v1/studies/write/{method:str}"): "write",
+    ("GET", "/api/v1/studies"): "read",
+    ("GET", "/api/v1/studies/detail"): "read",
+    ("GET", "/api/v1/studies/importances"): "read",
+    ("GET", "/api/v1/endpoints/{name:str}/live"): "read",
+    ("PUT", "/api/v1/runs/{run_id:str}"): "write",
 }
 # routes open without a key, on purpose: the API's description and who the caller is
 OPEN = {("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/openapi.json/{path:str}"),
@@ -118,7 +123,9 @@ OPEN = {("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/openapi.json/{path:str
 TAKEN = {("POST", "/api/v1/models/{name:str}/versions")}
 RANK = {"read": 1, "write": 2, "deploy": 3, "admin": 4}
 # reads that answer 404 in the key's own project for a reason of their own
-OWN_404 = {("GET", "/api/v1/endpoints/{name:str}/rollout"): "the endpoint has had no rollout"}
+OWN_404 = {("GET", "/api/v1/endpoints/{name:str}/rollout"): "the endpoint has had no rollout",
+           ("GET", "/api/v1/studies/detail"): "no such study",
+           ("GET", "/api/v1/studies/importances"): "no such study"}
 
 BLOB = b"model bytes"
 DIGEST = hashlib.sha256(BLOB).hexdigest()
@@ -144,6 +151,13 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/runs/{run_id:str}/end"): {"status": "FINISHED", "end_time": 2.0,
                                                 "duration": 1.0},
     ("POST", "/api/v1/runs/get"): {"ids": ["RUN"]},
+    ("PUT", "/api/v1/runs/{run_id:str}"): {"run": {"id": "RUN", "name": "n",
+                                                   "experiment": "default",
+                                                   "status": "FINISHED", "start_time": 1.0,
+                                                   "end_time": 2.0, "duration": 1.0,
+                                                   "dataset_digest": None,
+                                                   "git_commit": None, "packages": {}},
+                                           "now": 2.0},
     ("POST", "/api/v1/runs/search"): {"order_by": ["attributes.start_time DESC"]},
     ("POST", "/api/v1/models/{name:str}/versions"): {"version": VERSION, "now": 2.0},
     ("POST", "/api/v1/models/{name:str}/pick"): {"aliases": ["champion"]},
@@ -170,7 +184,9 @@ BODIES: dict[tuple[str, str], Any] = {
                                                            "now": 1.0},
 }
 QUERIES = {("GET", "/api/v1/runs/ids"): {"prefix": "r"},
-           ("GET", "/api/v1/jobs/find"): {"prefix": "j"}}
+           ("GET", "/api/v1/jobs/find"): {"prefix": "j"},
+           ("GET", "/api/v1/studies/detail"): {"name": "no-study"},
+           ("GET", "/api/v1/studies/importances"): {"name": "no-study"}}
 
 
 def _objects(project: str) -> dict[str, str]:
@@ -226,6 +242,8 @@ def _call(client: httpx.Client, method: str, path: str, url: str, key: str | Non
     body = BODIES.get((method, path))
     if isinstance(body, dict) and body.get("ids") == ["RUN"]:
         body = {"ids": [url.rsplit("/", 1)[0]]}
+    if isinstance(body, dict) and body.get("run", {}).get("id") == "RUN":  # the path's run
+        body = {**body, "run": {**body["run"], "id": url.rsplit("/", 1)[1]}}
     content = BLOB if method == "PUT" and "/artifacts/" in path else None
     with client.stream(method, url, headers=headers, params=QUERIES.get((method, path)),
                        json=None if content else (body if body is not None else {}),

@@ -9,6 +9,7 @@ JSON dicts ``lifecycle/endpoints.Policy`` writes.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol, TypedDict
 
@@ -59,6 +60,48 @@ class Event:
         return dict(self.__dict__)
 
 
+class Watch(Protocol):
+    """Tells a serving worker when endpoints or rollouts changed, so it re-reads them only
+    then. ``pushed``: changes come from the store as they happen (a change feed); else
+    ``wait`` polls. Thread-safe; ``wait`` is called from one thread at a time."""
+
+    pushed: bool
+
+    def wait(self, timeout: float) -> bool:
+        """Block until something changed since the last call (True; the first call always)
+        or ``timeout`` seconds passed (False)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class PollingWatch:
+    """A ``Watch`` that reads every endpoint's revision each ``poll_s``: for a store that
+    pushes nothing (a database)."""
+
+    pushed = False
+
+    def __init__(self, repo: EndpointsRepository, poll_s: float = 0.25) -> None:
+        self.repo = repo
+        self.poll_s = poll_s
+        self.seen: dict[str, tuple[float, int]] | None = None
+
+    def wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = self.repo.endpoint_revisions()
+            if seen != self.seen:
+                self.seen = seen
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(self.poll_s, left))
+
+    def close(self) -> None:
+        pass
+
+
 class EndpointsRepository(Protocol):
     """Endpoints and their rollouts. Thread-safe; every method is one transaction.
     A missing endpoint raises ``NotFoundError`` where a method changes one."""
@@ -105,4 +148,8 @@ class EndpointsRepository(Protocol):
 
     def rollout_history(self, endpoint: str) -> list[tuple[Rollout, list[Event]]]:
         """Every rollout of ``endpoint``, oldest first, each with its events in order."""
+        ...
+
+    def watch(self) -> Watch:
+        """A new watch of endpoint and rollout changes (the caller closes it)."""
         ...

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,9 +94,13 @@ def events(raw: Iterator[bytes]) -> Iterator[FeedEvent]:
 
 def follow(url: str, token: str | None, *, topics: list[str] | None = None,
            endpoint: str | None = None, last_event_id: str | None = None,
-           client: httpx.Client | None = None) -> Iterator[FeedEvent]:
+           client: httpx.Client | None = None,
+           on_connect: Callable[[], object] | None = None) -> Iterator[FeedEvent]:
     """Every change from the server at ``url``, reconnecting as needed, until the caller
-    stops iterating. ``FeedError`` if the server refuses (401, 403, 4xx)."""
+    stops iterating. ``FeedError`` if the server refuses (401, 403, 4xx).
+
+    ``on_connect`` is called each time the server accepts the stream: from then on no
+    change is missed, so a caller that keeps state re-reads it there."""
     http = client or httpx.Client(timeout=httpx.Timeout(10.0, read=READ_TIMEOUT_S))
     params = {k: v for k, v in (("topics", ",".join(topics) if topics else None),
                                 ("endpoint", endpoint)) if v is not None}
@@ -117,6 +121,8 @@ def follow(url: str, token: str | None, *, topics: list[str] | None = None,
                                         f"{response.status_code} {_message(response)}")
                     if response.status_code != 200:
                         raise httpx.TransportError(f"status {response.status_code}")
+                    if on_connect is not None:
+                        on_connect()
                     for event in events(lines(response.iter_bytes())):
                         failures = 0
                         last_event_id = event.id or last_event_id

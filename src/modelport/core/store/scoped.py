@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from modelport.core.store.endpoints import EndpointRecord, Event, Rollout
+from modelport.core.store.endpoints import EndpointRecord, Event, Rollout, Watch
 from modelport.core.store.jobs import JobRecord
 from modelport.core.store.registry import Model, NewVersion, VersionRecord, missing_model
 from modelport.core.store.runs import Condition, MetricValue, RunPage, RunRecord, Term
@@ -170,6 +170,10 @@ class ScopedEndpoints:
     def _check(self, name: str) -> None:
         if not self.scope.mine("endpoints", name):
             raise self._missing(name)
+
+    def watch(self) -> Watch:
+        """Every project's changes wake it: what the watcher then reads is scoped."""
+        return self.inner.watch()  # type: ignore[no-any-return]
 
     def create_endpoint(self, name: str, policy: dict[str, Any], now: float) -> EndpointRecord:
         if self.scope.foreign("endpoints", name):

@@ -106,15 +106,17 @@ async def presented_key(connection: ASGIConnection) -> ApiKey:  # type: ignore[t
         return OWNER
     if time.monotonic() - guard.loaded > guard.refresh_s:
         await anyio.to_thread.run_sync(guard.refresh)
-    return guard.authenticate(_credentials(connection.scope["headers"]))
+    # a guard may name the headers it reads (the local one reads Host and Origin)
+    reads = getattr(guard, "reads", CREDENTIALS)
+    return guard.authenticate(_credentials(connection.scope["headers"], reads))
 
 
-def _credentials(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
-    """The two headers a key travels in, read straight from the ASGI scope: parsing every
+def _credentials(raw: Iterable[tuple[bytes, bytes]], reads: frozenset[bytes]) -> dict[str, str]:
+    """The headers a guard reads (a key's two by default), straight from the ASGI scope: parsing every
     header into a ``Headers`` object cost more than the key's lookup on each request."""
     found: dict[str, str] = {}
     for name, value in raw:
-        if name in CREDENTIALS:
+        if name in reads:
             found.setdefault(name.decode(), value.decode("latin-1"))
     return found
 

@@ -242,10 +242,11 @@ async def follow(request: Request, state: State, store: ProjectStore,  # type: i
     if last is not None and len(last) > MAX_EVENT_ID:
         raise InvalidInputError(f"Last-Event-ID is longer than {MAX_EVENT_ID} characters")
     feed: Feed = state.feed
-    if STATS in kinds and await anyio.to_thread.run_sync(
-            store.endpoints.get_endpoint, endpoint) is None:  # off the loop: a store read
-        raise NotFoundError(f"endpoint {endpoint!r} not found")
-    sub = feed.subscribe(last, endpoint if STATS in kinds else None)
+    stats = endpoint if STATS in kinds else None
+    if stats is not None and await anyio.to_thread.run_sync(
+            store.endpoints.get_endpoint, stats) is None:  # off the loop: a store read
+        raise NotFoundError(f"endpoint {stats!r} not found")
+    sub = feed.subscribe(last, stats)
     project = getattr(store, "project", DEFAULT_PROJECT)
     return Stream(_frames(feed, sub, kinds, endpoint, project), media_type="text/event-stream",
                   headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -5,7 +5,7 @@
 key) with its arguments as JSON; the server runs it on Optuna's RDB storage on
 its own database. Only the methods named below are served (the path names one
 of them, never an arbitrary attribute). A study belongs to the request's
-project: in a project other than ``default`` it is stored as ``PROJECT/NAME``,
+project: in a project other than ``default`` it is stored as ``PROJECT`` + ``SEPARATOR`` + ``NAME``,
 and a study id or trial id of another project's study answers 404, as a missing
 one does.
 """
@@ -28,19 +28,24 @@ from modelport.interfaces.team.access import ProjectStore, needs
 from modelport.interfaces.team.inputs import storable
 
 
+SEPARATOR = "\x1f"  # between a project and its study's name: a name never holds it
+
+
 def stored_name(project: str, name: object) -> str:
     """The name a study of ``project`` has in the server's storage: a project other than
-    ``default`` prefixes its own (``/`` is therefore reserved in study names here)."""
-    if not isinstance(name, str) or not name or "/" in name or len(name) > 400:
-        raise InvalidInputError("a study name is 1 to 400 characters without '/'")
-    return name if project == DEFAULT_PROJECT else f"{project}/{name}"
+    ``default`` prefixes its own, joined by a control character no name may hold."""
+    if not isinstance(name, str) or not name or len(name) > 400 or \
+            any(ord(c) < 32 for c in name):
+        raise InvalidInputError("a study name is 1 to 400 characters, none a control "
+                                "character")
+    return name if project == DEFAULT_PROJECT else f"{project}{SEPARATOR}{name}"
 
 
 def visible_name(project: str, stored: str) -> str | None:
     """The name ``project`` knows a stored study by; None if it is another project's."""
     if project == DEFAULT_PROJECT:
-        return None if "/" in stored else stored
-    prefix = f"{project}/"
+        return None if SEPARATOR in stored else stored
+    prefix = f"{project}{SEPARATOR}"
     return stored[len(prefix):] if stored.startswith(prefix) else None
 
 

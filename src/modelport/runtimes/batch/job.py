@@ -26,7 +26,7 @@ from modelport.core.signature import Signature
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, ModelportError, NotFoundError, SchemaError
 from modelport.lifecycle.loading import artifact_for, check_runtime
-from modelport.lifecycle.predlogs import logs_root
+from modelport.lifecycle.predlogs import log_location, logs_root
 from modelport.lifecycle.registry import ModelVersion, get_version, resolve
 from modelport.runtimes.batch import jobs
 from modelport.runtimes.batch.parallel import Task, get_backend
@@ -108,6 +108,8 @@ def predict_job(ref: str, input: str, output: str, *, format: str = "parquet",
         options = {**{k: v for k, v in fingerprint.items() if k not in ("model", "input")},
                    "backend": backend, "workers": workers, "ref": ref,
                    "files": len(files), "staging": str(staging.path)}
+        if log_sample > 0:
+            options["prediction_log"] = log_location(ws)
         job = _open_job(staged, version, input, str(staging.output), options, digest, ws)
         staging.record(job.id, version.version, fingerprint)
     except BaseException:

@@ -132,7 +132,8 @@ class Repository:
         self.routers[endpoint.name] = EndpointRouter(endpoint, versions)
 
     def refresh_endpoints(self) -> bool:
-        """Follow endpoint changes; True when a router changed. Called by a poller."""
+        """Follow endpoint changes; True when a router changed. Called when the store's
+        watch says something changed."""
         changed = False
         current_revisions = revisions(ws=self.ws)
         for name, revision in current_revisions.items():
@@ -145,10 +146,11 @@ class Repository:
         for name in [n for n in self.routers if n not in current_revisions]:
             del self.routers[name]
             changed = True
-        self._release_unused()
+        self.release_unused()
         return changed
 
-    def _release_unused(self) -> None:
+    def release_unused(self) -> None:
+        """Unload the versions no policy has needed for ``UNUSED_GRACE_S``."""
         needed = {s.label for s in self._models.values()}
         for router in self.routers.values():
             needed.update(router.policy.versions())

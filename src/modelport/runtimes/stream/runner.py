@@ -39,7 +39,7 @@ from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, SchemaError
 from modelport.lifecycle.loading import load
 from modelport.lifecycle.online_score import OnlineScore
-from modelport.lifecycle.predlogs import logs_root
+from modelport.lifecycle.predlogs import log_location, logs_root
 from modelport.lifecycle.tracking import create_run
 from modelport.runtimes.prediction_log import PredictionLog
 from modelport.runtimes.stream import progress
@@ -167,7 +167,10 @@ class StreamRunner:
     def _resume(self) -> None:
         c = self.config
         assert c.name is not None
-        previous = progress.start(c.name, c.consumer, self.ref, _public(c), ws=self.ws)
+        record = _public(c)
+        if self.predlog is not None:  # which machine holds the logs, for a shared store
+            record["prediction_log"] = log_location(self.ws)
+        previous = progress.start(c.name, c.consumer, self.ref, record, ws=self.ws)
         checkpoint = previous.checkpoint if previous else None
         if not (c.learn and checkpoint):
             return

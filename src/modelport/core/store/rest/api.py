@@ -38,6 +38,7 @@ class Api:
         if project != "default":
             headers[PROJECT_HEADER] = project
         self.url = redact(url)
+        self.base, self.token = url.rstrip("/"), token  # for the change feed's own connection
         self.client = httpx.Client(base_url=url.rstrip("/") + "/api/v1", headers=headers,
                                    timeout=TIMEOUT_S)
         self.transport_error = httpx.TransportError

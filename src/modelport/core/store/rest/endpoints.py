@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelport.core.store.endpoints import EndpointRecord, Event, Rollout
+from modelport.core.store.endpoints import EndpointRecord, Event, Rollout, Watch
 from modelport.core.store.rest.api import Api, segment
+from modelport.core.store.rest.watch import FeedWatch
 
 
 def _rollout(data: dict[str, Any] | None) -> Rollout | None:
@@ -68,3 +69,7 @@ class RestEndpoints:
     def rollout_history(self, endpoint: str) -> list[tuple[Rollout, list[Event]]]:
         return [(Rollout(**h["rollout"]), [Event(**e) for e in h["events"]])
                 for h in self.api.call("GET", f"{self._at(endpoint)}/rollouts")]
+
+    def watch(self) -> Watch:
+        """Changes pushed by the server's change feed: no polling."""
+        return FeedWatch(self.api.base, self.api.token)

@@ -8,7 +8,14 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
 from modelport.core.store import schema as t
-from modelport.core.store.endpoints import ACTIVE, EndpointRecord, Event, Rollout
+from modelport.core.store.endpoints import (
+    ACTIVE,
+    EndpointRecord,
+    Event,
+    PollingWatch,
+    Rollout,
+    Watch,
+)
 from modelport.core.store.engine import Database
 from modelport.errors import ConflictError, NotFoundError
 
@@ -18,6 +25,10 @@ _ROLLOUT_FIELDS = tuple(Rollout.__dataclass_fields__)
 class SqlEndpoints:
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    def watch(self) -> Watch:
+        """A database pushes nothing: a watch polls the revisions (one cheap query)."""
+        return PollingWatch(self)
 
     def create_endpoint(self, name: str, policy: dict[str, Any], now: float) -> EndpointRecord:
         record = EndpointRecord(name=name, policy=policy, revision=1, created=now, updated=now)
