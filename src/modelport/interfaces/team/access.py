@@ -112,8 +112,8 @@ async def presented_key(connection: ASGIConnection) -> ApiKey:  # type: ignore[t
 
 
 def _credentials(raw: Iterable[tuple[bytes, bytes]], reads: frozenset[bytes]) -> dict[str, str]:
-    """The headers a guard reads (a key's two by default), straight from the ASGI scope: parsing every
-    header into a ``Headers`` object cost more than the key's lookup on each request."""
+    """The headers a guard reads (a key's two by default), straight from the ASGI scope:
+    parsing every header into a ``Headers`` object cost more than the key's lookup."""
     found: dict[str, str] = {}
     for name, value in raw:
         if name in reads:

@@ -27,7 +27,6 @@ from modelport.errors import ConflictError, InvalidInputError, NotFoundError
 from modelport.interfaces.team.access import ProjectStore, needs
 from modelport.interfaces.team.inputs import storable
 
-
 SEPARATOR = "\x1f"  # between a project and its study's name: a name never holds it
 
 
