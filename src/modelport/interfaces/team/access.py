@@ -54,7 +54,9 @@ async def presented_key(connection: ASGIConnection) -> ApiKey:  # type: ignore[t
         return OWNER
     if time.monotonic() - guard.loaded > guard.refresh_s:
         await anyio.to_thread.run_sync(guard.refresh)
-    return guard.authenticate(_credentials(connection.scope["headers"]))
+    if isinstance(guard, Guard):  # a key's guard reads only the key's two headers
+        return guard.authenticate(_credentials(connection.scope["headers"]))
+    return guard.authenticate(dict(connection.headers))  # ``modelport ui``'s: Host, Origin…
 
 
 def _credentials(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
