@@ -185,12 +185,11 @@ def test_unsafe_model_is_never_stored(ws: Workspace, iris) -> None:  # type: ign
 def test_failed_commit_leaves_no_artifact(ws: Workspace, clf, monkeypatch) -> None:  # type: ignore
     model, X = clf
 
-    def broken_insert(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def broken_create(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("database went away")
 
-    from modelport.core.store.sql import registry as sql_registry
-
-    monkeypatch.setattr(sql_registry, "insert_ignore", broken_insert)
+    # the store's write fails, however the store writes a version
+    monkeypatch.setattr(type(ws.store.registry), "create_version", broken_create)
     with pytest.raises(RuntimeError):
         reg.register_model("iris", model, X=X, ws=ws)
     blobs = list((ws.settings.home / "artifacts").rglob("*")) if ws.settings.home.exists() else []
