@@ -331,6 +331,28 @@ def test_each_format_serves_with_only_its_requirements(home: Path, tmp_path: Pat
     assert not tried & untried, tried
 
 
+def test_logging_without_pyarrow_is_refused_by_name(home: Path, tmp_path: Path) -> None:
+    """An image leaves pyarrow out; turning prediction logging on there says what is
+    missing in one line before anything listens — not a writer thread dying unseen."""
+    ws = Workspace.open(Settings(home=home))
+    ctx = build_context(ImageSpec(["iris:2"], insecure=True), tmp_path / "ctx", ws=ws)
+    forget_stores()
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(ONLY_THESE)
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "MODELPORT_HOME": str(ctx.out / "workspace"),
+           "MODELPORT_TEST_ONLY": ",".join([*names(ctx.requirements), "modelport"]),
+           "MODELPORT_TEST_REFUSED": str(tmp_path / "refused.txt"),
+           "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(root / "src"),
+                                          str(root / "edge" / "src")])}
+    result = subprocess.run([sys.executable, "-m", "modelport", "serve", "iris:2",
+                             "--log-sample", "0.1"], capture_output=True, text=True,
+                            env=env, timeout=120, check=False)
+    assert result.returncode == 1
+    assert "--log-sample writes Parquet with pyarrow, which is not installed" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_the_replayed_image_serves_the_registry_answer(tmp_path: Path) -> None:
     """The image benchmark's replay, as a test: the build stage's RUN lines in a fresh
     virtualenv (only the pinned set, ``--no-deps``), then the image's CMD from it — the

@@ -30,7 +30,7 @@ from modelport.errors import InvalidInputError, require
 from modelport.interfaces.serving_host import serving_app
 from modelport.lifecycle.predlogs import logs_root
 from modelport.runtimes.drift_gauges import LiveDrift
-from modelport.runtimes.prediction_log import PredictionLog, check_sample
+from modelport.runtimes.prediction_log import PredictionLog, check_sample, check_writer
 from modelport.runtimes.serving import h1, process
 from modelport.runtimes.serving.app import DEFAULT_MAX_BODY, AppConfig, ServingApp
 from modelport.runtimes.serving.auth import Guard, is_loopback
@@ -130,6 +130,7 @@ def check(config: ServeConfig) -> None:
     check_sample(config.log_sample)
     if config.log_sample > 0:
         logs_root()  # a remote artifact store is refused before anything listens
+        check_writer()
     auth_enabled(config)
     resolve(config.refs or None)
 

@@ -54,6 +54,21 @@ def check_sample(sample: float) -> float:
     return sample
 
 
+def check_writer() -> None:
+    """Logging writes Parquet with pyarrow: refused before anything listens when it is
+    not installed (a ``modelport build`` image leaves it out: serving never imports it)."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("pyarrow") is not None
+    except ImportError:
+        found = False
+    if not found:
+        raise InvalidInputError(
+            "--log-sample writes Parquet with pyarrow, which is not installed here (an image "
+            "from 'modelport build' leaves it out) — install it: pip install pyarrow")
+
+
 def _warm() -> None:
     """Load what writing Parquet needs (pyarrow, and the pandas it pulls in on its first
     conversion: ~0.3 s of CPU) when the writer starts, not in the first flush under load."""
