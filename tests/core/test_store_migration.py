@@ -136,7 +136,8 @@ def test_an_older_legacy_revision_is_upgraded(settings: Settings, engine: Engine
     with engine.begin() as conn:  # undo 0005 to 0008 by hand
         ops = Operations(MigrationContext.configure(conn))
         for table in ("runs", "models", "endpoints", "jobs"):
-            ops.drop_index(f"ix_{table}_project", table_name=table)
+            ops.drop_index("ix_runs_project_start" if table == "runs" else f"ix_{table}_project",
+                           table_name=table)
             with ops.batch_alter_table(table) as batch:
                 batch.drop_column("project")
         with ops.batch_alter_table("api_keys") as batch:

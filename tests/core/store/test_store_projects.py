@@ -113,6 +113,15 @@ def _event() -> Any:
     return Event(at=1.0, action="start", state="running", reason="test", metrics=None)
 
 
+def test_a_projects_jobs_are_listed_past_newer_jobs_of_others(store: Store,
+                                                               vision: Any) -> None:
+    vision.jobs.create_job(job("old", 1.0))
+    for i in range(5):  # newer, in the default project
+        store.jobs.create_job(job(f"new{i}", 10.0 + i))
+    assert [j["id"] for j in vision.jobs.list_jobs(2, None, None, None)] == ["old"]
+    assert [j["id"] for j in store.jobs.list_jobs(2, None, None, None)] == ["new4", "new3"]
+
+
 def test_a_name_another_project_holds_is_taken(store: Store, vision: Any) -> None:
     _fill(store, "a")
     with pytest.raises(ConflictError, match="model name 'model-a' is taken"):

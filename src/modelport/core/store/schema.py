@@ -39,7 +39,8 @@ runs = Table(
     Column("packages", JSON),
     Column("project", String(100), nullable=False, server_default="default"),
     Index("ix_runs_experiment_start", "experiment", "start_time"),
-    Index("ix_runs_project", "project"),
+    # a project's runs newest first: the filter every scoped search adds, and its usual order
+    Index("ix_runs_project_start", "project", "start_time"),
     Index("ix_runs_start", "start_time"),
 )
 

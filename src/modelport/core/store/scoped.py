@@ -21,6 +21,8 @@ from modelport.core.store.stats import StatsRow
 from modelport.core.store.text import unstorable
 from modelport.errors import ConflictError, InvalidInputError, NotFoundError
 
+MAX_JOBS_READ = 100_000  # how far back a project's job listing looks past other projects'
+
 if TYPE_CHECKING:
     from modelport.core.store.projects import ScopedStore
 
@@ -254,7 +256,15 @@ class ScopedJobs:
 
     def list_jobs(self, limit: int, status: str | None, kind: str | None, model: str | None
                   ) -> list[JobRecord]:
-        return self._visible(self.inner.list_jobs(limit, status, kind, model))
+        """The project's newest ``limit``: asks for more while other projects' newer jobs
+        crowd them out (a page of the whole store holds fewer of this project's)."""
+        asked = limit
+        while True:
+            found = self.inner.list_jobs(asked, status, kind, model)
+            mine = self._visible(found)
+            if len(mine) >= limit or len(found) < asked or asked >= MAX_JOBS_READ:
+                return mine[:limit]
+            asked = min(asked * 4, MAX_JOBS_READ)
 
     def __getattr__(self, method: str) -> Any:
         """The rest change one job by id (restart_job, set_progress, finish_job); another
