@@ -205,6 +205,7 @@ def _process_group(proc: subprocess.Popen[str]) -> Iterator[None]:
             os.killpg(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
+            proc.poll()  # reap the shell once it ends: until then it keeps its group alive
             try:
                 os.killpg(proc.pid, 0)
             except ProcessLookupError:
@@ -213,6 +214,8 @@ def _process_group(proc: subprocess.Popen[str]) -> Iterator[None]:
         else:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=30)  # a timed-out section leaves no zombie behind either
 
 
 def problem(code: int | None, output: str) -> str | None:

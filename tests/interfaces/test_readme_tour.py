@@ -4,6 +4,8 @@ sections against a team server)."""
 
 from __future__ import annotations
 
+import gc
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,6 +57,18 @@ def test_a_failing_block_fails_its_section(tmp_path: Path, blocks: list[tuple[st
     code, output = Tour().run_section(Section("t", blocks), tmp_path)
     assert problem(code, output) == why, output
     assert "never" not in output
+
+
+def test_a_section_past_its_time_is_stopped_and_reaped(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import tour
+
+    monkeypatch.setattr(tour, "SECTION_TIMEOUT_S", 1)
+    started = time.monotonic()
+    code, output = Tour().run_section(Section("t", [("bash", "sleep 60 &\nsleep 60")]),
+                                      tmp_path)
+    assert problem(code, output) == "timed out" and time.monotonic() - started < 30
+    gc.collect()  # an unreaped child would warn here (warnings are errors)
 
 
 @pytest.mark.timeout(SECTION_TIMEOUT_S + 60)  # the section's own timeout reports its output

@@ -58,7 +58,8 @@ def test_a_policy_change_reaches_a_replica_through_the_feed(tmp_path: Path,
                               timeout=10) as api:
                 before = _revision_reads(api)
                 time.sleep(2.0)  # idle: a polling replica would read revisions ~8 times
-                assert _revision_reads(api) == before
+                idle = _revision_reads(api)
+                assert idle <= before + 1  # at most one: the feed's connection, if just now
                 changed = api.put("/api/v1/endpoints/api/policy", json={
                     "policy": Policy.single("iris:2").to_dict(), "now": time.time()})
                 assert changed.status_code == 200, changed.text
@@ -68,7 +69,7 @@ def test_a_policy_change_reaches_a_replica_through_the_feed(tmp_path: Path,
                     time.sleep(0.05)
                 took = time.monotonic() - started
                 assert took < 1.5, f"the change took {took:.2f} s"  # feed poll 0.25 s + load
-                assert _revision_reads(api) <= before + 1  # one read: when told to
+                assert _revision_reads(api) <= idle + 1  # one read: when told to
                 deadline = time.monotonic() + 10
                 while not api.get("/api/v1/stats/api").json():  # its statistics, back
                     assert time.monotonic() < deadline, "no statistics reached the server"
