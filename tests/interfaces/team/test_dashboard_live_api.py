@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from litestar.testing import TestClient
 
@@ -208,3 +210,20 @@ def test_the_feed_sends_a_watched_endpoints_numbers_each_second(
             assert canary["version"] == "iris:2" and canary["share"] == 10.0
         finally:
             stream.close()
+
+
+def test_the_stats_of_an_unknown_endpoint_are_a_404_not_an_empty_stream(
+        settings: Settings, ws: Workspace, iris: Any) -> None:
+    canary_endpoint(ws, iris)
+    with team_server(settings) as (url, key):
+        feed, headers = f"{url}/api/v1/feed", {"X-API-Key": key}
+        with httpx.stream("GET", feed, params={"topics": "stats,rollout", "endpoint": "nope"},
+                          headers=headers, timeout=10) as refused:
+            assert refused.status_code == 404
+            assert refused.headers["content-type"].startswith("application/json")
+            body = json.loads(refused.read())
+        assert body["code"] == "not_found" and "'nope'" in body["error"]
+        # a rollout follower may wait for an endpoint still to be made: only stats asks
+        with httpx.stream("GET", feed, params={"topics": "rollout", "endpoint": "later"},
+                          headers=headers, timeout=10) as waiting:
+            assert waiting.status_code == 200

@@ -41,6 +41,7 @@ from modelport.core.store.base import Store
 from modelport.errors import InvalidInputError
 from modelport.interfaces.team.access import needs
 from modelport.interfaces.team.changes import Watcher
+from modelport.lifecycle.endpoints import get_endpoint
 
 log = logging.getLogger("modelport.team")
 KINDS = ("endpoint", "rollout", "job")
@@ -212,10 +213,12 @@ async def follow(request: Request, state: State,  # type: ignore[type-arg]
     """Server-sent events: ``endpoint`` (a policy changed or the endpoint was deleted),
     ``rollout`` (a state or step moved), ``job`` (progress or an end), ``reset`` (resume
     impossible: re-read the state); ``stats`` (asked for by name, with ``endpoint``): the
-    endpoint's live numbers each second. ``topics`` picks kinds, ``endpoint`` one endpoint."""
+    endpoint's live numbers each second — 404 for an endpoint that does not exist. ``topics`` picks kinds, ``endpoint`` one endpoint."""
     kinds = _kinds(topics)
     if STATS in kinds and endpoint is None:
         raise InvalidInputError("the stats topic follows one endpoint: add endpoint=NAME")
+    if STATS in kinds:  # numbers of an endpoint that is not there would never come: say so
+        await anyio.to_thread.run_sync(get_endpoint, endpoint, state.ws)
     last = request.headers.get("last-event-id")
     if last is not None and len(last) > MAX_EVENT_ID:
         raise InvalidInputError(f"Last-Event-ID is longer than {MAX_EVENT_ID} characters")
