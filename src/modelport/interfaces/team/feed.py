@@ -213,7 +213,8 @@ async def follow(request: Request, state: State,  # type: ignore[type-arg]
     """Server-sent events: ``endpoint`` (a policy changed or the endpoint was deleted),
     ``rollout`` (a state or step moved), ``job`` (progress or an end), ``reset`` (resume
     impossible: re-read the state); ``stats`` (asked for by name, with ``endpoint``): the
-    endpoint's live numbers each second — 404 for an endpoint that does not exist. ``topics`` picks kinds, ``endpoint`` one endpoint."""
+    endpoint's live numbers each second — 404 for an endpoint that does not exist.
+    ``topics`` picks kinds, ``endpoint`` one endpoint."""
     kinds = _kinds(topics)
     if STATS in kinds and endpoint is None:
         raise InvalidInputError("the stats topic follows one endpoint: add endpoint=NAME")
