@@ -16,6 +16,10 @@ const logout = document.getElementById('logout');
 export const me = {
   id: null, scopes: [], local: false,
   can(scope) { return this.scopes.includes('admin') || this.scopes.includes(scope); },
+  // The one place that says who may release (start a rollout and move one: the scope the
+  // rollout routes ask for) and export a version to ONNX (the registry's write scope).
+  canRelease() { return this.can('write'); },
+  canExport() { return this.can('write'); },
 };
 
 const ROUTES = [
