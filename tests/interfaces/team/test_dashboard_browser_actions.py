@@ -22,11 +22,10 @@ from modelport.core.store.engine import forget_stores
 from modelport.core.workspace import Workspace
 from team_server import team_server
 
+pytest.importorskip("skl2onnx")
 # one browser and the screenshot folder, as the other dashboard tests have them
 from test_dashboard_browser import browser, open_page, shots  # noqa: F401
 from test_dashboard_browser_live import login
-
-pytest.importorskip("skl2onnx")
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +65,8 @@ def refused(page: Page, method: str, path: str, body: str | None = None) -> int:
                   'Content-Type': 'application/json'}, body})).status""", [method, path, body]))
 
 
-def test_export_onnx_from_the_model_page(browser: Browser, site: dict[str, Any],  # noqa: F811
-                                         shots: Path) -> None:
+def test_export_onnx_from_the_model_page(
+        browser: Browser, site: dict[str, Any], shots: Path) -> None:  # noqa: F811
     ws: Workspace = site["ws"]
     page = open_page(browser, viewport={"width": 1280, "height": 1000})
     login(page, site["url"], site["admin"], "#/models/iris")

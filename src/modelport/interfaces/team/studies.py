@@ -16,7 +16,7 @@ from modelport.interfaces.team.access import needs
 from modelport.interfaces.team.inputs import storable_request
 from modelport.lifecycle import studies, trials
 from modelport.lifecycle.studies import StudySummary
-from modelport.lifecycle.trials import Importances, StudyDetail
+from modelport.lifecycle.trials import Importances, StudyDetail, TrialPage
 
 
 @get("/", guards=[needs("read")], sync_to_thread=True)
@@ -26,10 +26,20 @@ def list_studies(state: State) -> list[StudySummary]:
 
 
 @get("/detail", guards=[needs("read")], sync_to_thread=True)
-def study_detail(state: State, name: FromQuery[str]) -> StudyDetail:
-    """Every trial (values, params, times, run) and the best trials: the best value's, or
-    the Pareto front of a multi-objective study."""
-    return trials.study_detail(name, ws=state.ws)
+def study_detail(state: State, name: FromQuery[str], limit: FromQuery[int] = 100,
+                 points: FromQuery[int] = 1000) -> StudyDetail:
+    """The best trials (the best value's, or the Pareto front of a multi-objective study),
+    the first ``limit`` trials (values, params, times, run) and the charts' points: each
+    objective's history and the Pareto chart's trials, thinned to about ``points``."""
+    return trials.study_detail(name, limit, points, ws=state.ws)
+
+
+@get("/trials", guards=[needs("read")], sync_to_thread=True)
+def trial_page(state: State, name: FromQuery[str], after: FromQuery[int] = -1,
+               limit: FromQuery[int] = 100) -> TrialPage:
+    """The next page of trials: those numbered above ``after``, at most ``limit`` (1-1000);
+    ``next_after`` is the ``after`` of the page that follows (None on the last)."""
+    return trials.trial_page(name, after, limit, ws=state.ws)
 
 
 @get("/importances", guards=[needs("read")], sync_to_thread=True)
@@ -40,5 +50,6 @@ def importances(state: State, name: FromQuery[str], objective: FromQuery[int] = 
     return trials.param_importances(name, objective, ws=state.ws)
 
 
-router = Router("/api/v1/studies", route_handlers=[list_studies, study_detail, importances],
+router = Router("/api/v1/studies", route_handlers=[list_studies, study_detail, trial_page,
+                                                   importances],
                 tags=["studies"], before_request=storable_request)
