@@ -44,12 +44,27 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         register_model("iris", RandomForestClassifier(n_estimators=10, random_state=seed)
                        .fit(X, y), X=X, ws=ws)
     create_endpoint("shop", "iris:1", ws=ws)
+    many_trials(ws, 230)
     _, reader = create_key("reader", ["read"], ws=ws)
     forget_stores()
     ws = Workspace.open(settings)
     with team_server(settings) as (url, admin):
         yield {"url": url, "admin": admin, "reader": reader, "ws": ws}
     forget_stores()
+
+
+def many_trials(ws: Workspace, n: int) -> None:
+    """Study ``wide``: ``n`` complete trials of one minimized objective."""
+    import optuna
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import create_trial
+
+    from modelport.lifecycle.studies import rdb_storage
+
+    study = optuna.create_study(study_name="wide", storage=rdb_storage(ws))
+    dist = {"x": FloatDistribution(0.0, 1.0)}
+    study.add_trials([create_trial(params={"x": i / n}, distributions=dist, value=(i % 17) / 3)
+                      for i in range(n)])
 
 
 def answering(page: Page, dialogs: list[str], accept: bool = True) -> None:
@@ -181,5 +196,28 @@ def test_a_read_key_sees_neither_action_and_the_server_refuses_both(
     assert ws.store.registry.get_version("iris", 1)["onnx"] is None
     assert ro.active_rollout("shop", ws=ws) is None
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.close()
+
+
+def test_the_trials_table_comes_a_page_at_a_time(browser: Browser,  # noqa: F811
+                                                 site: dict[str, Any]) -> None:
+    page = open_page(browser)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/v1/studies/" in r.url else None)
+    login(page, site["url"], site["reader"], "#/studies/wide")
+    rows = page.locator("table.trials tbody tr")
+    expect(rows).to_have_count(100)
+    expect(page.locator("svg[aria-label='score by trial'] .trial-dot")).to_have_count(230)
+    page.get_by_role("button", name="Show 100 more of 130").click()
+    expect(rows).to_have_count(200)
+    page.get_by_role("button", name="Show 30 more of 30").click()
+    expect(rows).to_have_count(230)
+    expect(page.get_by_role("button", name="Show 30 more of 30")).to_be_hidden()
+    numbers = [int(n) for n in rows.locator("td:first-child").all_text_contents()]
+    assert numbers == list(range(230))
+    assert any("/detail?" in u and "limit=100" in u for u in asked), asked
+    assert [u.split("after=")[1].split("&")[0] for u in asked if "/trials?" in u] == \
+        ["99", "199"]
     assert page.errors == []  # type: ignore[attr-defined]
     page.close()

@@ -216,9 +216,10 @@ async def follow(request: Request, state: State,  # type: ignore[type-arg]
     endpoint's live numbers each second — 404 for an endpoint that does not exist.
     ``topics`` picks kinds, ``endpoint`` one endpoint."""
     kinds = _kinds(topics)
-    if STATS in kinds and endpoint is None:
-        raise InvalidInputError("the stats topic follows one endpoint: add endpoint=NAME")
-    if STATS in kinds:  # numbers of an endpoint that is not there would never come: say so
+    if STATS in kinds:
+        if endpoint is None:
+            raise InvalidInputError("the stats topic follows one endpoint: add endpoint=NAME")
+        # numbers of an endpoint that is not there would never come: say so now
         await anyio.to_thread.run_sync(get_endpoint, endpoint, state.ws)
     last = request.headers.get("last-event-id")
     if last is not None and len(last) > MAX_EVENT_ID:
