@@ -7,16 +7,21 @@ JSON error the page shows as one line.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from litestar.testing import TestClient
 
+from modelport.config import Settings
 from modelport.core.keys import create_key
 from modelport.core.workspace import Workspace
-from modelport.interfaces.team import create_app
+from modelport.interfaces.team import create_app, export
 from modelport.lifecycle.endpoints import create_endpoint
+from team_server import team_server
 
 
 @pytest.fixture
@@ -105,3 +110,33 @@ def test_rollouts_started_from_the_page_and_their_refusals(
     busy = answer(client.post(f"{base}/bluegreen", json={"to": "iris:2"},
                               headers=keys["write"]), 409)
     assert busy["code"] == "conflict" and "already has a rollout in progress" in busy["error"]
+
+
+def test_exports_wait_their_turn_and_one_version_is_never_exported_twice_at_once(
+        settings: Settings, ws: Workspace, iris: Any) -> None:
+    pytest.importorskip("skl2onnx")
+    two_versions(ws, iris)
+    with team_server(settings) as (url, admin):
+        headers = {"X-API-Key": admin}
+        for _ in range(export.AT_ONCE):  # every turn taken: the next export must wait
+            export._turns.acquire()
+        answers: list[httpx.Response] = []
+        first = threading.Thread(target=lambda: answers.append(httpx.post(
+            f"{url}/api/v1/models/iris/versions/1/export-onnx", headers=headers, timeout=60)))
+        first.start()
+        try:
+            deadline = time.monotonic() + 10
+            while ("iris", 1) not in export._running:
+                assert time.monotonic() < deadline, "the export never started"
+                time.sleep(0.02)
+            twice = httpx.post(f"{url}/api/v1/models/iris/versions/1/export-onnx",
+                               headers=headers, timeout=10)
+            assert twice.status_code == 409
+            assert twice.json()["error"] == "iris:1 is being exported to ONNX already"
+            assert ws.store.registry.get_version("iris", 1)["onnx"] is None  # still waiting
+        finally:
+            for _ in range(export.AT_ONCE):
+                export._turns.release()
+            first.join(60)
+        assert answers[0].status_code == 201, answers[0].text
+        assert answers[0].json()["onnx"]["passed"] is True and not export._running
