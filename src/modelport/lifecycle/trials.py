@@ -1,10 +1,17 @@
 """A study's trials as a page shows them: every trial, its run, and what was best.
 
 ``modelport studies show`` reports one study for a terminal; the dashboard
-needs every trial with its values, params, times and run, what the objectives
+needs its trials with their values, params, times and run, what the objectives
 are called, which trials are best — the best value for one objective, the
 Pareto front (``lifecycle.pareto``, O(n log n)) for several — and, asked for
 apart, the parameter importances (PED-ANOVA).
+
+A study may have many thousands of trials, so a page gets them a page at a time
+(keyset on the trial number: ``after``, ``limit``), and its charts get what a
+screen can show: each objective's history thinned to the lowest and highest value
+of each run of trials (the best value and every record kept stay exact; the
+best-so-far line can only step later within one run, under a pixel wide), and the
+trials of the Pareto chart sampled evenly, the front's trials always among them.
 
 Studies live in Optuna's storages (``lifecycle.studies``): Optuna reads and
 writes its own tables, so nothing here touches SQL.
@@ -39,11 +46,60 @@ class Trial:
 
 
 @dataclass
+class TrialPage:
+    trials: list[Trial]  # by number
+    next_after: int | None  # ``after`` for the next page; None on the last
+
+
+@dataclass
+class Point:
+    number: int
+    values: list[float | None]
+
+
+@dataclass
 class StudyDetail:
     summary: StudySummary
     objectives: list[str]  # the name of each value, in order
-    trials: list[Trial]
+    params: list[str]  # every parameter any trial has, by name
+    page: TrialPage  # the first ``limit`` trials
     best: list[int]  # trial numbers: the best value's trials, or the Pareto front
+    # per objective, (trial number, value) of the complete trials, thinned to ``points``
+    history: list[list[tuple[int, float]]]
+    scatter: list[Point]  # complete trials for the Pareto chart: at most ``points`` + front
+
+
+MAX_LIMIT = 1000
+MAX_POINTS = 10_000
+
+
+def thin(series: list[tuple[int, float]], most: int) -> list[tuple[int, float]]:
+    """At most ``most`` points of ``series`` (in order): the lowest and the highest of each
+    of ``most // 2`` equal runs, so each run's extremes — and with them the best value,
+    for either direction — are kept, as a chart ``most`` pixels wide would draw them."""
+    if len(series) <= most:
+        return series
+    runs = max(most // 2, 1)
+    out: list[tuple[int, float]] = []
+    for i in range(runs):
+        run = series[i * len(series) // runs:(i + 1) * len(series) // runs]
+        lo, hi = min(run, key=lambda p: p[1]), max(run, key=lambda p: p[1])
+        out.extend(sorted({lo, hi}))
+    return out
+
+
+def _page(trials: list[Trial], after: int, limit: int) -> TrialPage:
+    rest = [t for t in trials if t.number > after]
+    rest.sort(key=lambda t: t.number)
+    page = rest[:limit]
+    return TrialPage(page, page[-1].number if len(rest) > limit else None)
+
+
+def _check_window(limit: int, points: int) -> None:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInputError(f"limit is 1 to {MAX_LIMIT} trials")
+    if not 2 <= points <= MAX_POINTS:
+        raise InvalidInputError(f"points is 2 to {MAX_POINTS}")
 
 
 @dataclass
@@ -73,21 +129,42 @@ def _finite(values: list[float] | None) -> list[float | None] | None:
     return [float(v) if math.isfinite(v) else None for v in values]
 
 
-def study_detail(name: str, ws: Workspace | None = None) -> StudyDetail:
-    """Every trial of study ``name`` and its best trials."""
+def _trial(t: Any) -> Trial:
+    return Trial(t.number, t.state.name.lower(), _finite(t.values), dict(t.params),
+                 t.user_attrs.get("run_id"), _seconds(t.datetime_start),
+                 _seconds(t.datetime_complete), t.user_attrs.get("error"))
+
+
+def study_detail(name: str, limit: int = 100, points: int = 1000,
+                 ws: Workspace | None = None) -> StudyDetail:
+    """Study ``name``: its best trials, its first ``limit`` trials, and its charts' points
+    (at most about ``points`` each)."""
     from optuna.trial import TrialState
 
+    _check_window(limit, points)
     study = find_study(name, ws=current(ws))
     kind = "journal" if type(study._storage).__name__ == "JournalStorage" else "database"
     raw = study.get_trials(deepcopy=False)
-    trials = [Trial(t.number, t.state.name.lower(), _finite(t.values), dict(t.params),
-                    t.user_attrs.get("run_id"), _seconds(t.datetime_start),
-                    _seconds(t.datetime_complete), t.user_attrs.get("error"))
-              for t in raw]
-    done = [t for t in raw if t.state == TrialState.COMPLETE]
+    done = sorted((t for t in raw if t.state == TrialState.COMPLETE), key=lambda t: t.number)
     directions = [d.name.lower() for d in study.directions]
-    best = [done[i].number for i in front([t.values for t in done], directions)]
-    return StudyDetail(summarize(study, kind), objective_names(study), trials, best)
+    best = sorted(done[i].number for i in front([t.values for t in done], directions))
+    history = [thin([(t.number, float(t.values[k])) for t in done
+                     if math.isfinite(t.values[k])], points) for k in range(len(directions))]
+    on_front = set(best)
+    stride = max(1, math.ceil(len(done) / points))
+    scatter = [Point(t.number, _finite(t.values) or []) for i, t in enumerate(done)
+               if i % stride == 0 or t.number in on_front]
+    params = sorted({p for t in raw for p in t.params})
+    return StudyDetail(summarize(study, kind), objective_names(study), params,
+                       _page([_trial(t) for t in raw], -1, limit), best, history, scatter)
+
+
+def trial_page(name: str, after: int = -1, limit: int = 100,
+               ws: Workspace | None = None) -> TrialPage:
+    """The trials of study ``name`` numbered above ``after``, at most ``limit`` of them."""
+    _check_window(limit, 2)
+    study = find_study(name, ws=current(ws))
+    return _page([_trial(t) for t in study.get_trials(deepcopy=False)], after, limit)
 
 
 def param_importances(name: str, objective: int = 0, ws: Workspace | None = None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from litestar.testing import TestClient
 
@@ -143,12 +145,27 @@ def test_studies_their_trials_front_and_importances(ws: Workspace, reader: str,
     assert got["objectives"] == ["accuracy", "size"]
     assert got["summary"]["directions"] == ["maximize", "minimize"]
     assert got["best"] == [0, 1]  # 2 is beaten by 1 on both; 3 ties 1's accuracy, is larger
-    trials = {t["number"]: t for t in got["trials"]}
+    assert got["params"] == ["C", "solver"] and got["page"]["next_after"] is None
+    trials = {t["number"]: t for t in got["page"]["trials"]}
     assert trials[2]["params"] == {"C": 3.0, "solver": "<b>saga</b>"}
     assert trials[4]["state"] == "fail" and trials[4]["values"] is None
     assert trials[4]["error"] == "ValueError: no"
     assert {n: t["run_id"] for n, t in trials.items()} == runs
-    assert all(t["started"] and t["completed"] for t in got["trials"])
+    assert all(t["started"] and t["completed"] for t in got["page"]["trials"])
+    assert got["history"] == [[[0, 0.9], [1, 0.95], [2, 0.93], [3, 0.95]],
+                              [[0, 10.0], [1, 20.0], [2, 30.0], [3, 25.0]]]
+    assert [p["number"] for p in got["scatter"]] == [0, 1, 2, 3]
+    page = ok(client.get("/api/v1/studies/trials", params={"name": "lr/size", "after": 1,
+                                                            "limit": 2}))
+    assert [t["number"] for t in page["trials"]] == [2, 3] and page["next_after"] == 3
+    last = ok(client.get("/api/v1/studies/trials", params={"name": "lr/size", "after": 3}))
+    assert [t["number"] for t in last["trials"]] == [4] and last["next_after"] is None
+    for bad in ({"limit": 0}, {"limit": 1001}, {"points": 1}):
+        assert "is 1 to 1000" in ok(client.get("/api/v1/studies/detail", params={
+            "name": "lr/size", **bad}), 400)["error"] or "points is 2" in ok(client.get(
+                "/api/v1/studies/detail", params={"name": "lr/size", **bad}), 400)["error"]
+    assert ok(client.get("/api/v1/studies/trials", params={"name": "lr/size", "after": "x"}),
+              422)["code"] == "invalid_input"
 
     imp = ok(client.get("/api/v1/studies/importances",
                         params={"name": "lr size", "objective": 1}))
@@ -208,3 +225,20 @@ def test_the_feed_sends_a_watched_endpoints_numbers_each_second(
             assert canary["version"] == "iris:2" and canary["share"] == 10.0
         finally:
             stream.close()
+
+
+def test_the_stats_of_an_unknown_endpoint_are_a_404_not_an_empty_stream(
+        settings: Settings, ws: Workspace, iris: Any) -> None:
+    canary_endpoint(ws, iris)
+    with team_server(settings) as (url, key):
+        feed, headers = f"{url}/api/v1/feed", {"X-API-Key": key}
+        with httpx.stream("GET", feed, params={"topics": "stats,rollout", "endpoint": "nope"},
+                          headers=headers, timeout=10) as refused:
+            assert refused.status_code == 404
+            assert refused.headers["content-type"].startswith("application/json")
+            body = json.loads(refused.read())
+        assert body["code"] == "not_found" and "'nope'" in body["error"]
+        # a rollout follower may wait for an endpoint still to be made: only stats asks
+        with httpx.stream("GET", feed, params={"topics": "rollout", "endpoint": "later"},
+                          headers=headers, timeout=10) as waiting:
+            assert waiting.status_code == 200

@@ -112,6 +112,8 @@ ROUTES = {
     ("GET", "/api/v1/studies"): "read",
     ("GET", "/api/v1/studies/detail"): "read",
     ("GET", "/api/v1/studies/importances"): "read",
+    ("GET", "/api/v1/studies/trials"): "read",
+    ("POST", "/api/v1/models/{name:str}/versions/{version:int}/export-onnx"): "write",
     ("GET", "/api/v1/endpoints/{name:str}/live"): "read",
     ("PUT", "/api/v1/runs/{run_id:str}"): "write",
 }
@@ -125,7 +127,8 @@ RANK = {"read": 1, "write": 2, "deploy": 3, "admin": 4}
 # reads that answer 404 in the key's own project for a reason of their own
 OWN_404 = {("GET", "/api/v1/endpoints/{name:str}/rollout"): "the endpoint has had no rollout",
            ("GET", "/api/v1/studies/detail"): "no such study",
-           ("GET", "/api/v1/studies/importances"): "no such study"}
+           ("GET", "/api/v1/studies/importances"): "no such study",
+           ("GET", "/api/v1/studies/trials"): "no such study"}
 
 BLOB = b"model bytes"
 DIGEST = hashlib.sha256(BLOB).hexdigest()
@@ -186,7 +189,8 @@ BODIES: dict[tuple[str, str], Any] = {
 QUERIES = {("GET", "/api/v1/runs/ids"): {"prefix": "r"},
            ("GET", "/api/v1/jobs/find"): {"prefix": "j"},
            ("GET", "/api/v1/studies/detail"): {"name": "no-study"},
-           ("GET", "/api/v1/studies/importances"): {"name": "no-study"}}
+           ("GET", "/api/v1/studies/importances"): {"name": "no-study"},
+           ("GET", "/api/v1/studies/trials"): {"name": "no-study"}}
 
 
 def _objects(project: str) -> dict[str, str]:

@@ -24,6 +24,7 @@ from modelport.interfaces.team import (
     artifacts,
     audit,
     endpoints,
+    export,
     feed,
     jobs,
     keys,
@@ -75,6 +76,7 @@ def create_app(ws: Workspace, refresh_s: float = 2.0, auth: bool = True,
     base: Any = ws.store.inner if isinstance(ws.store, ScopedStore) else ws.store
     app = Litestar(
         route_handlers=[healthz, readyz, runs.router, registry.models, registry.lookups,
+                        export.router,
                         endpoints.router, endpoints.rollouts, rollout.router, jobs.router,
                         keys.router, stats.router, streams.router, artifacts.router,
                         feed.router, live.router, studies.router, study_storage.router,

@@ -233,11 +233,13 @@ async def follow(request: Request, state: State, store: ProjectStore,  # type: i
     """Server-sent events: ``endpoint`` (a policy changed or the endpoint was deleted),
     ``rollout`` (a state or step moved), ``job`` (progress or an end), ``reset`` (resume
     impossible: re-read the state); ``stats`` (asked for by name, with ``endpoint``): the
-    endpoint's live numbers each second. ``topics`` picks kinds, ``endpoint`` one endpoint;
-    only the request's project's changes are sent."""
+    endpoint's live numbers each second — 404 for an endpoint that does not exist.
+    ``topics`` picks kinds, ``endpoint`` one endpoint; only the request's project's changes
+    are sent."""
     kinds = _kinds(topics)
-    if STATS in kinds and endpoint is None:
-        raise InvalidInputError("the stats topic follows one endpoint: add endpoint=NAME")
+    if STATS in kinds:
+        if endpoint is None:
+            raise InvalidInputError("the stats topic follows one endpoint: add endpoint=NAME")
     last = request.headers.get("last-event-id")
     if last is not None and len(last) > MAX_EVENT_ID:
         raise InvalidInputError(f"Last-Event-ID is longer than {MAX_EVENT_ID} characters")

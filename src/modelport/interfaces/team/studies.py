@@ -20,7 +20,7 @@ from modelport.interfaces.team.inputs import storable_request
 from modelport.interfaces.team.study_storage import stored_name, visible_name
 from modelport.lifecycle import studies, trials
 from modelport.lifecycle.studies import StudySummary
-from modelport.lifecycle.trials import Importances, StudyDetail
+from modelport.lifecycle.trials import Importances, StudyDetail, TrialPage
 
 
 def _project(store: ProjectStore) -> str:
@@ -36,12 +36,21 @@ def list_studies(store: ProjectStore, ws: ProjectWorkspace) -> list[StudySummary
 
 
 @get("/detail", guards=[needs("read")], sync_to_thread=True)
-def study_detail(store: ProjectStore, ws: ProjectWorkspace, name: FromQuery[str]
-                 ) -> StudyDetail:
-    """Every trial (values, params, times, run) and the best trials: the best value's, or
-    the Pareto front of a multi-objective study."""
-    detail = trials.study_detail(stored_name(_project(store), name), ws=ws)
+def study_detail(store: ProjectStore, ws: ProjectWorkspace, name: FromQuery[str],
+                 limit: FromQuery[int] = 100, points: FromQuery[int] = 1000) -> StudyDetail:
+    """The best trials (the best value's, or the Pareto front of a multi-objective study),
+    the first ``limit`` trials (values, params, times, run) and the charts' points: each
+    objective's history and the Pareto chart's trials, thinned to about ``points``."""
+    detail = trials.study_detail(stored_name(_project(store), name), limit, points, ws=ws)
     return dataclasses.replace(detail, summary=dataclasses.replace(detail.summary, name=name))
+
+
+@get("/trials", guards=[needs("read")], sync_to_thread=True)
+def trial_page(store: ProjectStore, ws: ProjectWorkspace, name: FromQuery[str],
+               after: FromQuery[int] = -1, limit: FromQuery[int] = 100) -> TrialPage:
+    """The next page of trials: those numbered above ``after``, at most ``limit`` (1-1000);
+    ``next_after`` is the ``after`` of the page that follows (None on the last)."""
+    return trials.trial_page(stored_name(_project(store), name), after, limit, ws=ws)
 
 
 @get("/importances", guards=[needs("read")], sync_to_thread=True)
@@ -52,5 +61,6 @@ def importances(store: ProjectStore, ws: ProjectWorkspace, name: FromQuery[str],
     return trials.param_importances(stored_name(_project(store), name), objective, ws=ws)
 
 
-router = Router("/api/v1/studies", route_handlers=[list_studies, study_detail, importances],
+router = Router("/api/v1/studies", route_handlers=[list_studies, study_detail, trial_page,
+                                                   importances],
                 tags=["studies"], before_request=storable_request)

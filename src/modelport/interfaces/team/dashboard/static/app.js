@@ -21,6 +21,10 @@ export const me = {
     const at = ladder.indexOf(scope);
     return this.scopes.some((s) => s === scope || (at >= 0 && ladder.indexOf(s) >= at));
   },
+  // The one place that says who may release (start and drive a rollout, move an alias: the
+  // deploy scope those routes ask for) and export a version to ONNX (the registry's write).
+  canRelease() { return this.can('deploy'); },
+  canExport() { return this.can('write'); },
 };
 
 const ROUTES = [

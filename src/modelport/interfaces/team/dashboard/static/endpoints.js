@@ -135,7 +135,7 @@ const ACTIONS = [
 ];
 
 function actions(name, r, me, after, error) {
-  if (!r || !me.can('deploy')) return null;
+  if (!r || !me.canRelease()) return null;
   const buttons = ACTIONS.filter(([, , shown]) => shown(r)).map(([verb, label, , change]) =>
     h('button', {type: 'button', 'data-action': verb, onclick: async () => {
       if (!confirm(change(r, name))) return;

@@ -1,7 +1,9 @@
 // Models: every registered name, then one model's versions with their aliases, tags,
-// signature, digests and the run each came from. A write key may move an alias.
+// signature, digests, ONNX copy and the run each came from. A key that may do it moves an
+// alias, exports a version to ONNX or starts a rollout of one (release.js).
 import {api, path} from './api.js';
 import {busy, digest, facts, h, num, put, section, table, when} from './dom.js';
+import {alertLine, exportButton, rolloutForm} from './release.js';
 
 const modelLink = (name) => h('a', {href: `#/models/${encodeURIComponent(name)}`}, name);
 const aliasList = (aliases) => Object.entries(aliases).sort()
@@ -27,8 +29,18 @@ function signature(sig) {
     ? table(['Output', 'Type', 'Shape'], outputs) : null);
 }
 
-function version(v) {
-  return h('details', {class: 'version', id: `v${v.version}`},
+/** The ONNX copy in one line: its check, or why there is none. */
+function onnxFact(v) {
+  const o = v.onnx;
+  if (v.format === 'onnx') return 'the artifact itself';
+  if (!o) return 'no copy — the native runtime serves it';
+  if (!o.passed) return h('span', {class: 'error'}, `no copy: ${o.error ?? `parity check failed (max abs difference ${num(o.max_abs_diff)})`}`);
+  return h('span', {class: 'onnx-copy'}, `checked copy, ${num(o.size)} bytes: max abs difference ${num(o.max_abs_diff)} ` +
+    `over ${o.rows} rows, labels agree ${num(+(100 * o.labels_agree).toFixed(2))} % `, digest(o.digest));
+}
+
+function version(v, action, open) {
+  return h('details', {class: 'version', id: `v${v.version}`, open},
     h('summary', {}, h('strong', {}, `v${v.version}`), ' ', v.format, ' ',
       v.aliases.map((a) => h('span', {class: 'chip'}, a)), ' ', h('span', {class: 'muted'}, when(v.created))),
     facts([
@@ -36,26 +48,30 @@ function version(v) {
       ['Dataset digest', digest(v.dataset_digest)],
       ['Artifact SHA-256', digest(v.artifact_digest)], ['Artifact size', `${num(v.artifact_size)} bytes`],
       ['Sample digest', digest(v.sample_digest)], ['Profile digest', digest(v.profile_digest)],
-      ['ONNX', v.onnx ? JSON.stringify(v.onnx) : null], ['Description', v.description]]),
+      ['ONNX', [onnxFact(v), action ? [' ', action] : null]], ['Description', v.description]]),
     Object.keys(v.metrics).length ? table(['Metric', 'Value'],
       Object.entries(v.metrics).sort().map(([k, x]) => [k, num(x)])) : null,
     Object.keys(v.tags).length ? table(['Tag', 'Value'], Object.entries(v.tags).sort()) : null,
     h('h3', {}, 'Signature'), signature(v.signature));
 }
 
-export async function modelPage(main, {params, signal, me}) {
+export async function modelPage(main, {params, signal, me, notice, opened}) {
   const name = decodeURIComponent(params[0]);
   busy(main);
-  const [model, versions] = await Promise.all([api(`/models/${path(name)}`, {signal}),
-    api(`/models/${path(name)}/versions`, {signal})]);
+  const [model, versions, endpoints] = await Promise.all([api(`/models/${path(name)}`, {signal}),
+    api(`/models/${path(name)}/versions`, {signal}), me.canRelease() ? api('/endpoints', {signal}) : []]);
   versions.sort((a, b) => b.version - a.version);
-  put(main, 
-    h('p', {}, h('a', {href: '#/models'}, '← Models')), h('h1', {}, model.name),
+  const alert = alertLine(notice);
+  // re-read after an action, its refusal (if any) shown and the version it was about open
+  const reload = (message, v) => modelPage(main, {params, signal, me, notice: message, opened: v});
+  put(main,
+    h('p', {}, h('a', {href: '#/models'}, '← Models')), h('h1', {}, model.name), alert,
     facts([['Description', model.description], ['Versions', String(model.versions)],
       ['Aliases', aliasList(model.aliases)], ['Created', when(model.created)], ['Updated', when(model.updated)]]),
     Object.keys(model.tags).length ? section('Tags', table(['Tag', 'Value'], Object.entries(model.tags).sort())) : null,
-    me.can('deploy') ? aliasForm(model, versions, () => modelPage(main, {params, signal, me})) : null,
-    section('Versions', versions.map(version)));
+    me.canRelease() ? aliasForm(model, versions, () => modelPage(main, {params, signal, me})) : null,
+    me.canRelease() ? section('Start a rollout', rolloutForm(model.name, versions, endpoints, alert)) : null,
+    section('Versions', versions.map((v) => version(v, me.canExport() ? exportButton(model.name, v, reload) : null, v.version === opened))));
 }
 
 function aliasForm(model, versions, reload) {

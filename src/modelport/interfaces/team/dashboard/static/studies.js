@@ -1,6 +1,8 @@
 // Studies: every tuning study; one study's optimization history, parameter importances
 // (PED-ANOVA, computed by the server on request), Pareto front when it has several
 // objectives (computed by the server in O(n log n)), and its trials linked to their runs.
+// The server sends what a screen shows: charts thinned to about a thousand points, trials a
+// page at a time (keyset on the trial number).
 import {api} from './api.js';
 import {M, PALETTE, frame, scale, ticks} from './charts.js';
 import {busy, duration, facts, h, num, put, s, section, table} from './dom.js';
@@ -32,10 +34,10 @@ function plot(width, height, label, xs, ys, xLabel, whole = false) {
 
 const dot = (x, y, cls, title) => s('circle', {cx: x.toFixed(1), cy: y.toFixed(1), r: 4, class: cls}, s('title', {}, title));
 
-/** Each complete trial's value by trial number, and the best so far as a step line. */
-function historyChart(done, k, name, direction, width) {
-  if (!done.length) return h('p', {class: 'muted'}, 'No complete trial yet.');
-  const pts = done.map((t) => [t.number, t.values[k]]).filter(([, v]) => v != null);
+/** Each complete trial's value by trial number (thinned by the server to each run of
+ * trials' lowest and highest, so the best so far is exact), and the best so far as a step line. */
+function historyChart(pts, complete, name, direction, width) {
+  if (!pts.length) return h('p', {class: 'muted'}, 'No complete trial yet.');
   const {x, y, svg} = plot(width, 240, `${name} by trial`, pts.map((p) => p[0]), pts.map((p) => p[1]), 'trial', true);
   const better = direction === 'maximize' ? (a, b) => a > b : (a, b) => a < b;
   let best = null;
@@ -50,7 +52,8 @@ function historyChart(done, k, name, direction, width) {
   svg.append(s('polyline', {class: 'best-line', fill: 'none', stroke: PALETTE[1], 'stroke-width': 2, points: line.join(' ')},
     s('title', {}, `best ${name} so far`)));
   for (const [n, v] of pts) svg.append(dot(x(n), y(v), 'trial-dot', `trial ${n}: ${name} ${num(v)}`));
-  return svg;
+  return [svg, pts.length < complete ? h('p', {class: 'muted thinned'}, `${pts.length} of ${complete} complete trials ` +
+    'shown: the lowest and highest of each run of trials.') : null];
 }
 
 /** Two objectives against each other; the server's Pareto front marked (and joined when the
@@ -90,15 +93,27 @@ function importanceBars(result, width) {
   return [svg, h('p', {class: 'muted'}, `${result.method}; ${result.trials} complete trials.`)];
 }
 
-function trialsTable(detail, front) {
-  const params = [...new Set(detail.trials.flatMap((t) => Object.keys(t.params)))].sort();
+function trialsTable(name, detail, front, signal) {
+  const {params} = detail;
   const multi = detail.objectives.length > 1;
   const body = h('tbody');
-  const more = h('button', {type: 'button', onclick: () => show(shown + PAGE)});
+  const error = h('p', {class: 'error', role: 'alert', hidden: true});
+  let next = null;
   let shown = 0;
-  function show(n) {
-    const rows = detail.trials.slice(shown, n);
-    body.append(...rows.map((t) => h('tr', {'data-trial': t.number},
+  const more = h('button', {type: 'button', onclick: async () => {
+    more.disabled = true;
+    try {
+      show(await api(`/studies/trials?${q(name, `&after=${next}&limit=${PAGE}`)}`, {signal}));
+      error.hidden = true;
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      error.textContent = e.message;
+      error.hidden = false;
+    }
+    more.disabled = false;
+  }});
+  function show(page) {
+    body.append(...page.trials.map((t) => h('tr', {'data-trial': t.number},
       h('td', {class: 'number'}, String(t.number)),
       h('td', {}, t.state, t.error ? h('span', {class: 'muted', title: t.error}, ' ⚠') : null),
       h('td', {}, front.has(t.number) ? (multi ? 'Pareto' : 'best') : ''),
@@ -106,33 +121,36 @@ function trialsTable(detail, front) {
       params.map((p) => h('td', {}, t.params[p] === undefined ? '—' : String(t.params[p]))),
       h('td', {}, t.run_id ? h('a', {href: `#/runs/${encodeURIComponent(t.run_id)}`}, t.run_id.slice(0, 12)) : '—'),
       h('td', {class: 'number'}, t.started && t.completed ? duration(t.completed - t.started) : '—'))));
-    shown = Math.min(n, detail.trials.length);
-    more.hidden = shown >= detail.trials.length;
-    more.textContent = `Show ${Math.min(PAGE, detail.trials.length - shown)} more of ${detail.trials.length - shown}`;
+    shown += page.trials.length;
+    next = page.next_after;
+    const left = detail.summary.trials - shown;
+    more.hidden = next == null;
+    more.textContent = `Show ${Math.min(PAGE, Math.max(left, 1))} more of ${Math.max(left, 1)}`;
   }
-  show(PAGE);
+  show(detail.page);
   return [h('div', {class: 'scroll'}, h('table', {class: 'trials'},
     h('thead', {}, h('tr', {}, h('th', {scope: 'col', class: 'number'}, 'Trial'), h('th', {scope: 'col'}, 'State'),
       h('th', {scope: 'col'}, multi ? 'Front' : 'Best'),
       detail.objectives.map((o) => h('th', {scope: 'col', class: 'number'}, o)),
       params.map((p) => h('th', {scope: 'col'}, p)), h('th', {scope: 'col'}, 'Run'),
-      h('th', {scope: 'col', class: 'number'}, 'Duration'))), body)), more];
+      h('th', {scope: 'col', class: 'number'}, 'Duration'))), body)), more, error];
 }
 
 export async function studyPage(main, {params, signal}) {
   const name = decodeURIComponent(params[0]);
   busy(main);
-  const detail = await api(`/studies/detail?${q(name)}`, {signal});
+  const detail = await api(`/studies/detail?${q(name, `&limit=${PAGE}`)}`, {signal});
   const {summary, objectives} = detail;
   const front = new Set(detail.best);
-  const done = detail.trials.filter((t) => t.state === 'complete' && t.values);
+  const done = detail.scatter;  // complete trials, sampled evenly, the front's all among them
   const width = Math.min(main.clientWidth - 40, 900);
   const pick = (id, label, chosen, onchange) => [h('label', {for: id}, label),
     h('select', {id, onchange: (e) => onchange(Number(e.target.value))},
       objectives.map((o, k) => h('option', {value: k, selected: k === chosen}, `${o} (${summary.directions[k]})`)))];
 
   const history = h('div');
-  const drawHistory = (k) => put(history, historyChart(done, k, objectives[k], summary.directions[k], width));
+  const drawHistory = (k) => put(history, historyChart(detail.history[k], summary.complete, objectives[k],
+    summary.directions[k], width));
   const importances = h('div', {'aria-live': 'polite'});
   const loadImportances = async (k) => {
     put(importances, h('p', {class: 'muted', role: 'status'}, 'Computing…'));
@@ -158,9 +176,9 @@ export async function studyPage(main, {params, signal}) {
     objectives.length > 1 ? section('Pareto front', h('div', {class: 'toolbar'},
       pick('pareto-x', 'x', 0, (k) => { axes[0] = k; drawPareto(); }),
       pick('pareto-y', 'y', 1, (k) => { axes[1] = k; drawPareto(); })), pareto,
-    h('p', {class: 'muted'}, `${front.size} of ${done.length} complete trials are on the front (no other trial is as good in every objective and better in one).`)) : null,
+    h('p', {class: 'muted'}, `${front.size} of ${summary.complete} complete trials are on the front (no other trial is as good in every objective and better in one).`)) : null,
     section('Parameter importances', objectives.length > 1 ? h('div', {class: 'toolbar'},
       pick('importance-objective', 'Objective', 0, loadImportances)) : null, importances),
-    section('Trials', trialsTable(detail, front)));
+    section('Trials', trialsTable(name, detail, front, signal)));
   await loadImportances(0);
 }
