@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from modelport.core.store.rest.api import Api
+from modelport.core.store.rest.devices import RestDevices
 from modelport.core.store.rest.endpoints import RestEndpoints
 from modelport.core.store.rest.jobs import RestJobs
 from modelport.core.store.rest.keys import RestKeys
@@ -34,6 +35,7 @@ class RestStore:
         self.streams = RestStreams(self.api)
         self.endpoints = RestEndpoints(self.api)
         self.stats = RestStats(self.api)
+        self.devices = RestDevices(self.api)
 
     def close(self) -> None:
         """Close the connections to the server."""
