@@ -23,11 +23,12 @@ class SqlDevices:
         values = asdict(report)
         seen = values.pop("seen")
         with self.db.write() as conn:
-            insert_ignore(conn, d, {**values, "rollbacks": 0, "first_seen": seen,
-                                    "last_seen": seen - 1e-9, "state": ""})
+            # a first sighting is kept as it is; otherwise the row read back is older
+            insert_ignore(conn, d, {**values, "rollbacks": int(report.state == ROLLED_BACK),
+                                    "first_seen": seen, "last_seen": seen})
             key = (d.c.group == report.group) & (d.c.device == report.device)
             before = conn.execute(select(d.c.state, d.c.last_seen).where(key)).one()
-            if before.last_seen >= seen:
+            if before.last_seen >= seen:  # ours just now, or a later (or the same) report
                 return
             moved = report.state == ROLLED_BACK and before.state != ROLLED_BACK
             conn.execute(update(d).where(key).values(

@@ -5,6 +5,10 @@ import {runsPage} from './runs.js';
 import {runPage} from './run.js';
 import {comparePage} from './compare.js';
 import {modelPage, modelsPage} from './models.js';
+import {jobsPage} from './jobs.js';
+import {streamsPage} from './streams.js';
+import {devicesPage} from './devices.js';
+import {monitorPage} from './monitor.js';
 
 const main = document.getElementById('main');
 const who = document.getElementById('who');
@@ -22,6 +26,10 @@ const ROUTES = [
   [/^#\/compare\?(.*)$/, comparePage, 'runs'],
   [/^#\/models\/?$/, modelsPage, 'models'],
   [/^#\/models\/([^/?]+)$/, modelPage, 'models'],
+  [/^#\/jobs\/?$/, jobsPage, 'jobs'],
+  [/^#\/streams\/?$/, streamsPage, 'streams'],
+  [/^#\/devices\/?$/, devicesPage, 'devices'],
+  [/^#\/monitor\/?$/, monitorPage, 'monitor'],
 ];
 
 async function identify() {

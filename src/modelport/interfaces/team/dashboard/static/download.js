@@ -8,7 +8,7 @@ import {h} from './dom.js';
 export function downloadButton(artifactPath, sha256, label = 'Download') {
   const name = artifactPath.split('/').pop() || sha256;
   const error = h('span', {class: 'error', role: 'alert', hidden: true});
-  const button = h('button', {type: 'button', 'aria-label': `Download ${artifactPath}`, onclick: async () => {
+  const button = h('button', {type: 'button', 'aria-label': `Download ${name}`, title: artifactPath, onclick: async () => {
     button.disabled = true;
     error.hidden = true;
     try {

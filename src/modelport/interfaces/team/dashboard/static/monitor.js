@@ -73,7 +73,7 @@ async function latest(box, runs, signal) {
   box.replaceChildren(
     h('p', {class: 'toolbar'}, h('span', {}, 'Last check ', runLink(run, when(run.start_time)), ` · ${run.tags.action ?? ''}`),
       html ? downloadButton(REPORT_HTML, html, 'HTML report') : null),
-    body, h('details', {}, h('summary', {}, `Recent checks (${Math.min(runs.length, HISTORY)} of ${runs.length})`),
+    ...[body].flat(), h('details', {}, h('summary', {}, `Recent checks (${Math.min(runs.length, HISTORY)} of ${runs.length})`),
       table(['When', 'Action', 'Drifted columns', 'Which'], history)));
 }
 
