@@ -108,12 +108,15 @@ def test_jobs_update_live_from_the_change_feed(browser: Browser, site: dict[str,
     expect(search).to_contain_text("1 running")
 
     ws = site["ws"]
-    job = jobs.create_job("predict", "iris", 1, HOSTILE, "out/", {}, ws=ws)  # a new job
+    job = jobs.create_job("predict", "iris", 1, HOSTILE, "out/", {"expected_rows": 5000},
+                          ws=ws)  # a new job, as batch predict records it
     row = page.locator(f"tr[data-job='{job.id}']")
     expect(row).to_contain_text("running", timeout=10_000)
     expect(row.get_by_text(HOSTILE)).to_be_visible()  # the input path, as text
     jobs.update_progress(job.id, 2500, 7, 3, ws=ws)
     expect(row).to_contain_text("2500 rows, 7 failed · 3 parts", timeout=10_000)
+    bar = row.locator("progress")
+    assert (bar.get_attribute("value"), bar.get_attribute("max")) == ("2507", "5000")
     page.screenshot(path=shots / "dashboard-jobs.png", full_page=True)
     jobs.finish_job(job.id, "failed", "disk full", ws=ws)
     expect(row).to_contain_text("disk full", timeout=10_000)
