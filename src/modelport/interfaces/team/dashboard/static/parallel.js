@@ -67,7 +67,9 @@ export function parallelChart(runs, series, {width = 720, height = 300} = {}) {
         s('title', {}, axis.id), axis.label.length > 18 ? `${axis.label.slice(0, 17)}…` : axis.label),
       s('text', {x: xs[j], y: 26, 'text-anchor': anchor}, axis.kind === 'metrics' ? 'metric' : 'param'));
     for (const t of axis.ticks.length > 6 ? [axis.ticks[0], axis.ticks.at(-1)] : axis.ticks) {
-      frame.append(s('text', {x: xs[j] + 4, y: y(axis, t) + 4, class: 'tick'}, String(axis.format(t))));
+      const last = j === axes.length - 1;  // its ticks go inside the chart, not past its edge
+      frame.append(s('text', {x: xs[j] + (last ? -4 : 4), y: y(axis, t) + 4, class: 'tick',
+        'text-anchor': last ? 'end' : 'start'}, String(axis.format(t))));
     }
   });
   svg.append(frame, lines);
