@@ -20,7 +20,7 @@ function row(d) {
     h('td', {class: 'error'}, d.last_error ?? ''), h('td', {}, when(d.last_seen)));
 }
 
-const HEAD = ['Device', 'Group', 'Canary group', 'Model', 'Bundle', 'State', 'Health', 'Online',
+const HEAD = ['Device', 'Group', 'Rollout role', 'Model', 'Bundle', 'State', 'Health', 'Online',
   'Rollbacks', 'Predictions', 'p99 ms', 'Last error', 'Last seen'];
 
 export async function devicesPage(main, {signal}) {
