@@ -11,7 +11,8 @@ from typing import Any
 
 from modelport.core.workspace import Workspace
 
-HOSTILE = "<img src=x onerror=window.__xss=3>"  # no '/': MQTT topics and paths refuse it
+HOSTILE = "<img src=x onerror=window.__xss=3>"  # no '/': MQTT topics refuse it (device ids)
+SCRIPT = "<script>window.__xss = 4</script><b>bold</b>"  # stream names and job inputs
 SHIFTED = "petal length (cm)"
 
 
@@ -42,14 +43,14 @@ def seed_ops(ws: Workspace, iris: Any, tmp: Path) -> dict[str, Any]:
         if trial < 2:
             run.end()
 
-    progress.start(HOSTILE, "c1", "iris:1", {"broker": "redis"}, ws=ws)
-    progress.heartbeat(HOSTILE, "c1", {
+    progress.start(SCRIPT, "c1", "iris:1", {"broker": "redis"}, ws=ws)
+    progress.heartbeat(SCRIPT, "c1", {
         "events": 1200, "events_per_second": 250.5, "lag": 17, "pending": 3,
         "metrics": {"accuracy": 0.93},
         "drift": {"error_drifts": 1, "error_at": [900], "feature_drifts": {SHIFTED: 2},
                   "last": {"kind": "features", "features": [SHIFTED], "event": 1100,
                            "at": time.time()}}}, ws=ws)
-    progress.save_checkpoint(HOSTILE, "c1", b"model state", {"pending": []}, events=1200,
+    progress.save_checkpoint(SCRIPT, "c1", b"model state", {"pending": []}, events=1200,
                              labels=800, version="iris:1", ws=ws)
     return {"job": job.job.id, "monitor_run": monitor_run}
 

@@ -18,7 +18,14 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from dashboard_ops_workspace import HOSTILE, SHIFTED, seed_fleet, seed_ops, unique_prefix
+from dashboard_ops_workspace import (
+    HOSTILE,
+    SCRIPT,
+    SHIFTED,
+    seed_fleet,
+    seed_ops,
+    unique_prefix,
+)
 from modelport.config import Settings
 from modelport.core.store.engine import forget_stores
 from modelport.core.workspace import Workspace
@@ -92,7 +99,7 @@ def open_as_admin(browser: Browser, site: dict[str, Any], hash_: str, **options:
 
 def no_markup_ran(page: Page) -> None:
     assert page.evaluate("window.__xss") is None
-    assert page.locator("main img, main script").count() == 0
+    assert page.locator("main img, main script, main b").count() == 0
     assert page.errors == []  # type: ignore[attr-defined]
 
 
@@ -108,11 +115,11 @@ def test_jobs_update_live_from_the_change_feed(browser: Browser, site: dict[str,
     expect(search).to_contain_text("1 running")
 
     ws = site["ws"]
-    job = jobs.create_job("predict", "iris", 1, HOSTILE, "out/", {"expected_rows": 5000},
+    job = jobs.create_job("predict", "iris", 1, SCRIPT, "out/", {"expected_rows": 5000},
                           ws=ws)  # a new job, as batch predict records it
     row = page.locator(f"tr[data-job='{job.id}']")
     expect(row).to_contain_text("running", timeout=10_000)
-    expect(row.get_by_text(HOSTILE)).to_be_visible()  # the input path, as text
+    expect(row.get_by_text(SCRIPT)).to_be_visible()  # the input path, as text
     jobs.update_progress(job.id, 2500, 7, 3, ws=ws)
     expect(row).to_contain_text("2500 rows, 7 failed · 3 parts", timeout=10_000)
     bar = row.locator("progress")
@@ -130,7 +137,7 @@ def test_streams_and_devices_show_health_drift_canaries_and_rollbacks(
     page = open_as_admin(browser, site, "#/streams", viewport={"width": 1400, "height": 700})
     row = page.locator("table.streams tbody tr")
     expect(row).to_have_count(1)
-    expect(row.locator("th")).to_have_text(HOSTILE)
+    expect(row.locator("th")).to_have_text(SCRIPT)
     for text in ("iris:1", "running", "1200", "250.5", "17", "accuracy 0.93",
                  "error ×1", f"{SHIFTED} ×2", "1200 events, 800 labels"):
         expect(row).to_contain_text(text)
