@@ -21,8 +21,9 @@ function parse(block) {
 }
 
 /** Call onEvent(type, data) for each change of ``topics`` until ``signal`` aborts;
- *  onReset() when the page should re-read everything. */
-export async function follow(topics, {onEvent, onReset, signal}) {
+ *  onReset() when the page should re-read everything; onOpen() each time the stream is
+ *  (re)opened — re-reading then closes the gap between a page's first read and the feed. */
+export async function follow(topics, {onEvent, onReset, onOpen, signal}) {
   let last = null;
   let failures = 0;
   while (!signal.aborted) {
@@ -32,6 +33,7 @@ export async function follow(topics, {onEvent, onReset, signal}) {
         signal, credentials: 'omit', cache: 'no-store'});
       if (!response.ok) throw new Error(`feed: ${response.status}`);
       failures = 0;
+      onOpen?.();
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = '';
       for (;;) {

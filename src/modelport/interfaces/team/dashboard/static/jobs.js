@@ -105,7 +105,8 @@ export async function jobsPage(main, {signal}) {
   }
 
   await Promise.all([reload(), reloadRuns()]);
-  follow('job', {signal, onReset: () => reload().catch(() => {}), onEvent: (_kind, job) => {
+  const reread = () => reload().catch(() => {});
+  follow('job', {signal, onReset: reread, onOpen: reread, onEvent: (_kind, job) => {
     rows.set(job.id, job);
     live.textContent = `Live · updated ${new Date().toLocaleTimeString()}`;
     render();
