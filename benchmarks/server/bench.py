@@ -50,6 +50,7 @@ MLFLOW_REQUIREMENT = "mlflow[auth]==3.17.*"  # [auth]: its basic-auth app needs 
 PG_ADMIN = os.environ.get("MODELPORT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 LATENCY_CALLS = 1000
 REPEATS = 5
+BLOCKS = 10  # auth off and on are measured in turn, this many blocks each
 MLFLOW_ADMIN = b"bench-Admin-2026"
 
 
@@ -119,14 +120,19 @@ def best(fn: Callable[[], Any], repeats: int = REPEATS) -> tuple[float, Any]:
     return min(t for t, _ in runs), runs[0][1]
 
 
-def latency_ms(client: Client, run_id: str, calls: int) -> float:
-    """Median latency of fetching one run, in ms."""
+def latency_samples(client: Client, run_id: str, calls: int) -> list[float]:
+    """Seconds per fetch of one run, ``calls`` times."""
     samples = []
     for _ in range(calls):
         start = time.perf_counter()
         client.get(run_id)  # type: ignore[attr-defined]
         samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1000
+    return samples
+
+
+def latency_ms(client: Client, run_id: str, calls: int) -> float:
+    """Median latency of fetching one run, in ms."""
+    return statistics.median(latency_samples(client, run_id, calls)) * 1000
 
 
 def workload(client: Any, server: Server, runs: list[Any], versions: int,
@@ -143,29 +149,42 @@ def workload(client: Any, server: Server, runs: list[Any], versions: int,
     out["fetch_all_s"], out["fetched"] = round(seconds, 3), len(every)
     seconds, _ = timed(lambda: [client.register(ids[i % len(ids)], i) for i in range(versions)])
     out["register_per_s"] = round(versions / seconds, 1)
-    out["get_ms"] = round(latency_ms(client, ids[0], calls), 3)
     time.sleep(2)
     out["rss_rest_mb"] = round(server.rss_mb(), 1)
     out["run_id"] = ids[0]
     return out
 
 
-def auth_latency(server: Server, log: Path, run_id: str,
-                 headers: Callable[[], dict[str, str]], calls: int) -> float | str:
-    """Median latency of one run fetch through ``server`` with the credentials ``headers``
-    gives once it has started."""
+def auth_latencies(off: Server, on: Server, logdir: Path, run_id: str,
+                   headers: Callable[[Path], dict[str, str]], calls: int
+                   ) -> tuple[float | str, float | str]:
+    """Median latency of one run fetch with auth off and with auth on (credentials from
+    ``headers``, given the auth server's log), in ms.
+
+    Both servers run at once, fresh, and are asked in turn, ``BLOCKS`` blocks each, so
+    a shared machine's load drifting during the measurement weighs on both alike — one
+    measured after the other once compared two different machines."""
+    samples: dict[str, list[float]] = {"off": [], "on": []}
+    clients: dict[str, Client] = {}
     try:
-        server.start(log)
-    except RuntimeError as exc:
-        return f"did not start: {str(exc).splitlines()[0][:200]}"
-    try:
-        kind = ModelportClient if server.label == "modelport" else MlflowClient
-        client = kind(server.url, headers())
-        value = round(latency_ms(client, run_id, calls), 3)
-        client.close()
-        return value
+        for label, server in (("off", off), ("on", on)):
+            log = logdir / f"auth-{label}.log"
+            try:
+                server.start(log)
+            except RuntimeError as exc:
+                return (f"did not start: {str(exc).splitlines()[0][:200]}",) * 2  # type: ignore[return-value]
+            kind = ModelportClient if server.label == "modelport" else MlflowClient
+            clients[label] = kind(server.url, headers(log) if label == "on" else {})
+        for _ in range(BLOCKS):
+            for label, client in clients.items():
+                samples[label] += latency_samples(client, run_id, max(1, calls // BLOCKS))
+        return (round(statistics.median(samples["off"]) * 1000, 3),
+                round(statistics.median(samples["on"]) * 1000, 3))
     finally:
-        server.stop()
+        for client in clients.values():
+            client.close()
+        off.stop()
+        on.stop()
 
 
 def admin_key(log: Path) -> dict[str, str]:
@@ -195,14 +214,17 @@ def one_backend(kind: str, mlflow: Path, workdir: Path, runs: list[Any],
             finally:
                 client.close()
                 server.stop()
-            run_id, log = result[side]["run_id"], home / "auth.log"
+            run_id = result[side]["run_id"]
             if side == "modelport":
-                result[side]["get_auth_ms"] = auth_latency(
-                    modelport_server(db, home, auth=True), log, run_id,
-                    lambda log=log: admin_key(log), calls)  # type: ignore[misc]
+                pair = (modelport_server(db, home, auth=False),
+                        modelport_server(db, home, auth=True))
+                headers: Callable[[Path], dict[str, str]] = admin_key
             else:
-                result[side]["get_auth_ms"] = auth_latency(
-                    mlflow_server(mlflow, db, home, auth=True), log, run_id, basic_auth, calls)
+                pair = (mlflow_server(mlflow, db, home, auth=False),
+                        mlflow_server(mlflow, db, home, auth=True))
+                headers = lambda _log: basic_auth()  # noqa: E731
+            result[side]["get_ms"], result[side]["get_auth_ms"] = auth_latencies(
+                *pair, home, run_id, headers, calls)
         shown = {k: v for k, v in result[side].items() if k != "top100"}
         print(f"  {kind} {side}: {json.dumps(shown)}", flush=True)
     mp, ml = result["modelport"], result["MLflow"]
@@ -256,7 +278,8 @@ def markdown(results: dict[str, Any]) -> str:
                   f"| RSS at rest after the work (MB) | {mp['rss_rest_mb']} | "
                   f"{ml['rss_rest_mb']} | {x['rss_rest']}× | ≤ 0.5× |",
                   "", f"Same top-100 on both: {r['same_top100']}; every run fetched on both: "
-                  f"{r['same_fetched']}.", ""]
+                  f"{r['same_fetched']}. Latencies: fresh auth-off and auth-on servers side "
+                  f"by side, asked in turn ({BLOCKS} blocks each).", ""]
     return "\n".join(lines)
 
 

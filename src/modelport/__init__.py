@@ -21,6 +21,7 @@ from modelport.errors import ModelportError
 _EXPORTS = {
     "start_run": "modelport.lifecycle.tracking",
     "create_run": "modelport.lifecycle.tracking",
+    "log_run": "modelport.lifecycle.tracking",
     "metric_history": "modelport.lifecycle.tracking",
     "search_runs": "modelport.lifecycle.search",
     "get_run": "modelport.lifecycle.search",
@@ -87,6 +88,7 @@ __all__ = [
     "list_versions",
     "load",
     "load_dataset",
+    "log_run",
     "metric_history",
     "monitor",
     "record_feedback",
@@ -148,7 +150,7 @@ if TYPE_CHECKING:
     )
     from modelport.lifecycle.retrain import retrain
     from modelport.lifecycle.search import get_run, search_runs
-    from modelport.lifecycle.tracking import create_run, metric_history, start_run
+    from modelport.lifecycle.tracking import create_run, log_run, metric_history, start_run
     from modelport.lifecycle.train import train
     from modelport.lifecycle.tune import tune
     from modelport.runtimes.serving.feedback import record_feedback

@@ -96,3 +96,60 @@ def test_opening_a_current_store_takes_no_lock(tmp_path: Path) -> None:
         threading.Thread(target=lambda: (migrate(db), opened.set()), daemon=True).start()
         assert opened.wait(10), "migrate waited for the write lock on a current schema"
     forget_stores()
+
+
+def test_a_pooled_connection_the_server_dropped_is_replaced_after_idling(
+        pg_schema: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a ping on every checkout, an idle connection is still checked before use."""
+    import psycopg
+
+    from modelport.core.store import engine
+
+    db = open_database(pg_schema)
+    with db.read() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    with db.write() as conn:  # a write after a read, moments later: the same, unpinged
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() == pid
+    with psycopg.connect(pg_schema.split("?")[0].replace("+psycopg", ""),
+                         autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    monkeypatch.setattr(engine, "IDLE_PING_S", 0.0)  # it has now idled long enough
+    with db.read() as conn:
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != pid
+    forget_stores()
+
+
+def test_reads_on_postgresql_leave_no_transaction_open(pg_schema: str) -> None:
+    """A read spends no BEGIN / ROLLBACK round trips: it runs in autocommit."""
+    db = open_database(pg_schema)
+    with db.read() as conn:
+        conn.execute(text("SELECT 1"))
+        assert conn.connection.dbapi_connection.autocommit  # type: ignore[union-attr]
+    with db.write() as conn:
+        assert not conn.connection.dbapi_connection.autocommit  # type: ignore[union-attr]
+    forget_stores()
+
+
+def test_postgresql_statistics_follow_a_fast_growing_run_table(
+        pg_schema: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Searches are planned from fresh statistics, not autovacuum's minute-old ones."""
+    from modelport.core.store.runs import RunRecord
+    from modelport.core.store.sql import runs as sql_runs
+
+    monkeypatch.setattr(sql_runs, "_FIRST_ANALYZE", 4)
+    store = open_store(pg_schema)
+
+    def rows() -> float:
+        with store.db.read() as conn:  # type: ignore[attr-defined]
+            return float(conn.execute(text(
+                "SELECT reltuples FROM pg_class WHERE oid = 'runs'::regclass")).scalar())
+
+    for i in range(3):
+        store.runs.create_run(RunRecord(f"r{i}", "n", "e", "RUNNING", 1.0, None, None, None,
+                                        None, {}))
+    assert rows() <= 0  # never analyzed yet
+    for i in range(3, 7):
+        store.runs.log_run(RunRecord(f"r{i}", "n", "e", "FINISHED", 1.0, 2.0, 1.0, None, None,
+                                     {}, params={"p": "1"}), [], now=2.0)
+    assert rows() == 4  # analyzed at the 4th run; the next time at the 8th
+    forget_stores()

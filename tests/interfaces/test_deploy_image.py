@@ -60,23 +60,50 @@ def names(requirements: list[str]) -> set[str]:
     return {r.split("==")[0].lower().replace("_", "-") for r in requirements}
 
 
+# what modelport depends on but serving an ONNX copy never imports
+NOT_FOR_ONNX = {"scikit-learn", "scipy", "pandas", "pyarrow", "skops", "onnx", "ml-dtypes"}
+
+
 def test_a_linear_model_needs_none_of_the_heavy_extras(home: Path, tmp_path: Path) -> None:
     ws = Workspace.open(Settings(home=home))
     ctx = build_context(ImageSpec(["iris:3"], insecure=True), tmp_path / "ctx", ws=ws)
     installed = names(ctx.requirements)
-    assert {"scikit-learn", "skops", "numpy"} <= installed
+    assert {"scikit-learn", "skops", "numpy"} <= installed  # no ONNX copy: its native runtime
     assert not installed & set(HEAVY), installed & set(HEAVY)
+    assert not installed & {"pandas", "pyarrow"}
     assert all("==" in r for r in ctx.requirements)  # every distribution pinned
     lines = (ctx.out / "requirements.txt").read_text().splitlines()
     assert lines[-1] == "modelport==0.1.0"  # no wheel given: from the index
 
 
+def test_an_onnx_copy_needs_neither_sklearn_nor_pandas(home: Path, tmp_path: Path) -> None:
+    """The issue's LogisticRegression image: onnxruntime and protobuf beside the base —
+    no scikit-learn, SciPy, pandas, pyarrow, nor the onnx package (the graph is checked
+    with protobuf alone)."""
+    ws = Workspace.open(Settings(home=home))
+    ctx = build_context(ImageSpec(["iris:2"], insecure=True), tmp_path / "ctx", ws=ws)
+    installed = names(ctx.requirements)
+    assert {"onnxruntime", "protobuf", "numpy", "sqlalchemy", "uvloop"} <= installed
+    assert not installed & NOT_FOR_ONNX, installed & NOT_FOR_ONNX
+
+
+def test_serving_leaves_out_only_what_it_never_imports() -> None:
+    """modelport's dependencies are either imported by every server (SERVE_BASE) or left
+    to the formats and features that need them, with the reason written down."""
+    from modelport.interfaces.deploy.requirements import NOT_SERVED, SERVE_BASE, dependencies
+
+    declared = {name.lower() for name in dependencies()}
+    assert declared == set(SERVE_BASE) | set(NOT_SERVED)
+    assert not set(SERVE_BASE) & set(NOT_SERVED)
+
+
 @pytest.mark.parametrize(("ref", "runtime", "needed", "not_needed"), [
-    ("iris:2", "auto", {"onnxruntime", "onnx"}, {"skl2onnx", "onnxmltools", "lightgbm"}),
-    ("iris:2", "native", set(), {"onnxruntime", "onnx"}),
-    ("gbm:1", "auto", {"lightgbm"}, {"onnxruntime", "xgboost"}),
+    ("iris:2", "auto", {"onnxruntime", "protobuf"},
+     {"skl2onnx", "onnxmltools", "lightgbm", "onnx", "scikit-learn"}),
+    ("iris:2", "native", {"scikit-learn", "skops"}, {"onnxruntime", "onnx"}),
+    ("gbm:1", "auto", {"lightgbm"}, {"onnxruntime", "xgboost", "pandas", "skops"}),
     # an ensemble needs its members' libraries, read from its manifest — not every library
-    ("mix:1", "auto", {"lightgbm"}, {"onnxruntime", "xgboost", "river"}),
+    ("mix:1", "auto", {"lightgbm", "scikit-learn"}, {"onnxruntime", "xgboost", "river"}),
 ])
 def test_only_what_the_runtime_imports(home: Path, tmp_path: Path, ref: str, runtime: str,
                                        needed: set[str], not_needed: set[str]) -> None:
@@ -90,7 +117,13 @@ def test_the_dockerfile_runs_serve_unprivileged_and_checked(home: Path, tmp_path
     ws = Workspace.open(Settings(home=home))
     ctx = build_context(ImageSpec(["iris:3"], insecure=True), tmp_path / "ctx", ws=ws)
     lines = (ctx.out / "Dockerfile").read_text().splitlines()
-    assert lines[1] == f"FROM python:{sys.version_info.major}.{sys.version_info.minor}-slim"
+    base = f"python:{sys.version_info.major}.{sys.version_info.minor}-slim"
+    assert lines[1] == f"FROM {base} AS build"  # the build stage, then the image
+    image = lines.index(f"FROM {base}")
+    (install,) = [line for line in lines[:image] if line.startswith("RUN pip install")]
+    assert "--no-deps" in install and "-r /opt/modelport/requirements.txt" in install
+    assert "COPY --from=build /opt/site /usr/local" in lines[image:]
+    assert not any("apt-get" in line for line in lines[image:])  # binutils stays behind
     assert "USER 10001:10001" in lines
     (check,) = [line for line in lines if line.startswith("HEALTHCHECK")]
     assert "/v2/health/ready" in check
@@ -229,3 +262,87 @@ def test_the_command_says_what_it_wrote(home: Path, tmp_path: Path) -> None:
                            "--out", str(tmp_path / "s")], capture_output=True, text=True,
                           env=env, timeout=120, check=False)
     assert both.returncode == 1 and "--server builds the team server's image" in both.stderr
+
+
+# Put first on PYTHONPATH, this makes every distribution outside MODELPORT_TEST_ONLY
+# unimportable in the server and its spawned workers — what an image without them sees.
+ONLY_THESE = '''
+import importlib.abc, importlib.metadata, os, re, sys
+
+_canonical = lambda name: re.sub(r"[-_.]+", "-", name).lower()
+_ALLOWED = set(os.environ["MODELPORT_TEST_ONLY"].split(","))
+_OWNERS = importlib.metadata.packages_distributions()
+
+
+class _OnlyThese(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        owners = {_canonical(d) for d in _OWNERS.get(name.partition(".")[0], ())}
+        if owners and not owners & _ALLOWED:
+            with open(os.environ["MODELPORT_TEST_REFUSED"], "a") as out:
+                out.write(name + "\\n")
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, _OnlyThese())
+'''
+
+
+@pytest.mark.parametrize(("ref", "untried"), [
+    # the ONNX copy: not even an attempt at the heavy libraries
+    ("iris:2", {"pandas", "pyarrow", "sklearn", "scipy", "onnx", "skops"}),
+    # scikit-learn tries pandas, optionally, and does without
+    ("iris:3", {"pyarrow", "onnx", "onnxruntime"}),
+    ("gbm:1", {"pyarrow", "onnx", "onnxruntime"}),  # lightgbm tries sklearn and pandas
+    ("mix:1", {"pyarrow", "onnx"}),
+])
+def test_each_format_serves_with_only_its_requirements(home: Path, tmp_path: Path,
+                                                       ref: str, untried: set[str]) -> None:
+    """``modelport serve`` of each format, every distribution outside the image's pinned
+    list unimportable: it starts, answers as the registry does, and what it tried to
+    import beyond the list (optional imports it does without) is none of ``untried``."""
+    ws = Workspace.open(Settings(home=home))
+    ctx = build_context(ImageSpec([ref], insecure=True), tmp_path / "ctx", ws=ws)
+    forget_stores()
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(ONLY_THESE)
+    refused = tmp_path / "refused.txt"
+    refused.touch()
+    root = Path(__file__).resolve().parents[2]
+    env = {"MODELPORT_TEST_ONLY": ",".join([*names(ctx.requirements), "modelport"]),
+           "MODELPORT_TEST_REFUSED": str(refused),
+           "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(root / "src"),
+                                          str(root / "edge" / "src")])}
+    row = {"sepal length (cm)": 6.3, "sepal width (cm)": 2.5, "petal length (cm)": 5.0,
+           "petal width (cm)": 1.9}
+    name, version = ref.split(":")
+    body = {"inputs": [{"name": k, "shape": [1], "datatype": "FP64", "data": [v]}
+                       for k, v in row.items()]}
+    with serving(ctx.out / "workspace", ref, env=env) as server:
+        answer = httpx.post(f"{server.url}/v2/models/{name}/versions/{version}/infer",
+                            json=body, timeout=30)
+        assert answer.status_code == 200, answer.text
+        predicted = answer.json()["outputs"][0]["data"]
+    from modelport.lifecycle.loading import load
+
+    expected = load(ref, ws=Workspace.open(Settings(home=home))).predict([row])
+    assert predicted == expected.tolist()
+    tried = {line.partition(".")[0] for line in refused.read_text().split()}
+    assert not tried & untried, tried
+
+
+def test_the_replayed_image_serves_the_registry_answer(tmp_path: Path) -> None:
+    """The image benchmark's replay, as a test: the build stage's RUN lines in a fresh
+    virtualenv (only the pinned set, ``--no-deps``), then the image's CMD from it — the
+    LogisticRegression's ONNX copy answers as the registry does."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "image" / "replay.py"
+    spec = importlib.util.spec_from_file_location("image_replay", path)
+    assert spec is not None and spec.loader is not None
+    replay = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(replay)
+    result = replay.measure(tmp_path)
+    assert result["prediction_matches"] and result["served_version"] == "1"
+    installed = {r.split("==")[0].lower() for r in result["requirement_names"]}
+    assert not installed & NOT_FOR_ONNX

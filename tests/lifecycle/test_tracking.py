@@ -113,3 +113,20 @@ def test_public_api_uses_the_environment_workspace(env_ws: Workspace) -> None:
     with modelport.start_run(name="via-env") as run:
         run.log_metric("m", 2.0)
     assert modelport.get_run(run.id, ws=env_ws).metrics == {"m": 2.0}
+
+
+def test_log_run_records_a_finished_run_in_one_call(ws: Workspace) -> None:
+    run_id = modelport.log_run("offline", params={"max_depth": 5}, metrics={"accuracy": 0.93},
+                               tags={"stage": "dev"}, experiment="exp",
+                               history={"loss": [0.9, 0.5, 0.2]}, duration=3.0, ws=ws)
+    rec = get_run(run_id, ws=ws)
+    assert (rec.name, rec.experiment, rec.status) == ("offline", "exp", "FINISHED")
+    assert rec.params == {"max_depth": "5"} and rec.tags == {"stage": "dev"}
+    assert rec.metrics == {"accuracy": 0.93, "loss": 0.2}
+    assert rec.duration == 3.0 and rec.end_time == pytest.approx(rec.start_time + 3.0)
+    assert metric_history(run_id, "loss", ws=ws) == [(0, 0.9), (1, 0.5), (2, 0.2)]
+    assert rec.packages["numpy"]
+    with pytest.raises(InvalidInputError, match="metric 'loss' is NaN"):
+        modelport.log_run(history={"loss": [float("nan")]}, ws=ws)
+    with pytest.raises(InvalidInputError, match="invalid key"):
+        modelport.log_run(params={"": 1}, ws=ws)

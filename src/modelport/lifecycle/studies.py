@@ -239,13 +239,10 @@ def study_report(name: str, plot: bool = True, ws: Workspace | None = None) -> S
     run_id = best.user_attrs.get("run_id")
     first = (lambda t: t.values[0]) if len(study.directions) > 1 else None
     importances: dict[str, float] = {}
-    if len(complete) >= 2 and best.params:
-        try:
-            with quiet():
-                importances = {k: float(v) for k, v in opt.importance.get_param_importances(
-                    study, target=first).items()}
-        except (RuntimeError, ValueError):  # too few distinct values to rank anything
-            importances = {}
+    if best.params:
+        from modelport.lifecycle.trials import param_importances  # it imports this module
+
+        importances = param_importances(name, 0, ws=ws).importances  # the first objective's
     digest = None
     if plot and run_id:
         digest = _history_plot(study, first, run_id, ws)

@@ -167,6 +167,40 @@ def create_run(name: str | None = None, experiment: str = "default",
     return run
 
 
+def log_run(name: str | None = None, params: Mapping[str, Any] | None = None,
+            metrics: Mapping[str, float] | None = None, tags: Mapping[str, Any] | None = None,
+            experiment: str = "default", history: Mapping[str, list[float]] | None = None,
+            start_time: float | None = None, duration: float = 0.0, status: str = "FINISHED",
+            ws: Workspace | None = None) -> str:
+    """Log a run that already happened, whole, in one store call; returns its id.
+
+    For results computed elsewhere (a notebook, a batch of trials, an import) there is
+    nothing to write through as it goes: against ``modelport server`` this is one
+    request instead of one per ``log_*`` call, and a retried request logs nothing twice.
+    ``metrics`` are final values (step 0); ``history`` maps a metric to its values at
+    steps 0, 1, 2, …
+
+    >>> modelport.log_run("baseline", params={"max_depth": 5},      # doctest: +SKIP
+    ...                   metrics={"accuracy": 0.93}, history={"loss": [0.9, 0.5, 0.3]})
+    """
+    ws = current(ws)
+    run_id = uuid.uuid4().hex
+    end = time.time()
+    start = end - duration if start_time is None else start_time
+    values = [MetricValue(_key(k), 0, _number(k, v)) for k, v in (metrics or {}).items()]
+    values += [MetricValue(_key(k), step, _number(k, v))
+               for k, series in (history or {}).items() for step, v in enumerate(series)]
+    record = RunRecord(
+        id=run_id, name=name or f"run-{run_id[:8]}", experiment=experiment, status=status,
+        start_time=start, end_time=start + duration, duration=duration, dataset_digest=None,
+        git_commit=git_commit(), packages=package_versions(),
+        params={_key(k): _text(k, v, MAX_PARAM_VALUE, "param")
+                for k, v in (params or {}).items()},
+        tags={_key(k): _text(k, v, MAX_TAG_VALUE, "tag") for k, v in (tags or {}).items()})
+    ws.store.runs.log_run(record, values, end)
+    return run_id
+
+
 def delete_run(run_id: str, ws: Workspace | None = None) -> None:
     current(ws).store.runs.delete_run(run_id)
 

@@ -26,7 +26,6 @@ import random
 import threading
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Container
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +34,7 @@ import numpy as np
 
 from modelport.core.signature import Signature
 from modelport.errors import InvalidInputError
-from modelport.lifecycle.predlogs import INPUT_PREFIX, PREFIX, TEMP_PREFIX, hour_of, partition
+from modelport.lifecycle.predlogs import INPUT_PREFIX, PREFIX, TEMP_PREFIX, partition
 from modelport.lifecycle.predlogs import remove_older as remove_hours_before
 
 if TYPE_CHECKING:
@@ -83,35 +82,51 @@ class PredictionLog:
         self.written = 0  # rows written to files
         self._draw = random.Random().random
         self._lock = threading.Lock()
-        self._pending: list[tuple[str, int, Signature, str | list[str], float, Any, Any]] = []
+        self._pending: dict[tuple[str, int], _Buffered] = {}
         self._rows = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._checked_retention = 0.0
 
+    def sampled(self) -> bool:
+        """Whether to keep the request being answered: one draw. A caller that asks first
+        (the serving path) calls ``keep`` only for the sampled tenth, and builds nothing
+        for the rest."""
+        return self._draw() < self.sample
+
     def record(self, name: str, version: int, signature: Signature,
                request_id: str | list[str], x: np.ndarray, prediction: Any) -> None:
         """Maybe keep one request's rows (``x``: its checked matrix) for the next flush;
-        ``request_id``: the request's, or one per row (a stream's event ids).
+        ``request_id``: the request's, or one per row (a stream's event ids)."""
+        if self._draw() < self.sample:
+            self.keep(name, version, signature, request_id, x, prediction)
+
+    def keep(self, name: str, version: int, signature: Signature,
+             request_id: str | list[str], x: np.ndarray, prediction: Any) -> None:
+        """Keep one sampled request's rows for the next flush: references appended to
+        its version's lists, nothing copied or converted (the writer does that in bulk).
 
         An imported graph's tensors (texts, ids) are no columns: its rows are logged with
         their prediction only — one value per row (a label, a score); an embedding is not
         logged at all."""
-        if self._draw() >= self.sample:
-            return
         rows = len(x)
         if not isinstance(x, np.ndarray):
             prediction = np.asarray(prediction)
             if prediction.size != rows:
                 return
             x = np.empty((rows, 0))
+        elif x.ndim != 2:
+            x = x.reshape(rows, -1)
+        now = time.time()
         with self._lock:
             if self._rows + rows > self.max_rows:
                 self.dropped += rows
                 return
             self._rows += rows
-            self._pending.append((name, version, signature, request_id, time.time(), x,
-                                  prediction))
+            buffered = self._pending.get((name, version))
+            if buffered is None:
+                buffered = self._pending[name, version] = _Buffered(signature)
+            buffered.add(x, prediction, request_id, now, rows)
 
     def gauges(self, models: Container[str] | None = None) -> bytes:
         """The live drift gauges for ``/metrics`` (nothing without ``live``)."""
@@ -147,52 +162,42 @@ class PredictionLog:
     def flush(self) -> int:
         """Write every buffered row (one file per model, version and hour); rows written."""
         with self._lock:
-            pending, self._pending, self._rows = self._pending, [], 0
-        groups: dict[tuple[str, int, str], list[tuple[Any, ...]]] = defaultdict(list)
-        for item in pending:
-            groups[item[0], item[1], hour_of(item[4])].append(item)
+            pending, self._pending, self._rows = self._pending, {}, 0
         written = 0
-        for items in groups.values():
-            rows = sum(len(item[5]) for item in items)
-            try:
-                self._write(items)
-            except Exception:  # a full or read-only disk: count the rows, keep serving
-                log.exception("writing %d logged rows failed", rows)
-                with self._lock:
-                    self.dropped += rows
-                continue
-            written += rows
+        for (name, version), buffered in pending.items():
+            for ts, columns in buffered.hours():
+                rows = len(ts)
+                try:
+                    self._write(name, version, buffered.signature, ts, *columns)
+                except Exception:  # a full or read-only disk: count the rows, keep serving
+                    log.exception("writing %d logged rows failed", rows)
+                    with self._lock:
+                        self.dropped += rows
+                    continue
+                written += rows
         self.written += written
         return written
 
-    def _write(self, items: list[tuple[Any, ...]]) -> None:
+    def _write(self, name: str, version: int, signature: Signature, ts: np.ndarray,
+               ids: Any, x: np.ndarray, predictions: np.ndarray) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        name, version, signature = items[0][0], items[0][1], items[0][2]
-        # thousands of one-row requests per flush: per item, only what must be per item
-        sizes = [len(item[5]) for item in items]
-        x = np.concatenate([np.asarray(item[5]).reshape(n, -1)
-                            for item, n in zip(items, sizes, strict=True)]).astype(np.float64)
-        predictions = np.concatenate([np.ravel(item[6]) for item in items])
-        ids: list[str] = []
-        for item, n in zip(items, sizes, strict=True):
-            ids.extend([item[3]] * n if isinstance(item[3], str) else map(str, item[3]))
-        columns: dict[str, Any] = {
-            "ts": np.repeat(np.fromiter((item[4] for item in items), np.float64, len(items)),
-                            sizes),
-            "request_id": pa.array(ids, pa.string()),
-        }
+        columns: dict[str, Any] = {"ts": ts, "request_id": pa.array(ids, pa.string())}
         for j, column in enumerate(signature.names):
             columns[INPUT_PREFIX + column] = x[:, j]
-        columns["prediction"] = predictions.astype(str) if signature.classes is not None \
+        classes = signature.classes is not None
+        columns["prediction"] = predictions.astype(str) if classes \
             else predictions.astype(np.float64)
-        directory = partition(self.root, name, version, items[0][4])
+        directory = partition(self.root, name, version, float(ts[0]))
         directory.mkdir(parents=True, exist_ok=True)
         stem = uuid.uuid4().hex
         temp = directory / f"{TEMP_PREFIX}{stem}.parquet"
         try:
-            pq.write_table(pa.table(columns), temp)
+            # inputs are measurements, nearly all distinct: a dictionary per column would
+            # be built and thrown away; labels repeat, and get one
+            pq.write_table(pa.table(columns), temp,
+                           use_dictionary=["prediction"] if classes else False)
             os.replace(temp, directory / f"{PREFIX}{stem}.parquet")
         finally:
             temp.unlink(missing_ok=True)
@@ -201,3 +206,51 @@ class PredictionLog:
                 self.live.observe(name, version, list(signature.names), x, predictions)
             except Exception:
                 log.exception("updating the drift gauges of %s:%s failed", name, version)
+
+
+class _Buffered:
+    """One version's sampled requests since the last flush, as the requests gave them."""
+
+    __slots__ = ("ids", "predictions", "signature", "sizes", "times", "xs")
+
+    def __init__(self, signature: Signature) -> None:
+        self.signature = signature
+        self.xs: list[np.ndarray] = []
+        self.predictions: list[Any] = []
+        self.ids: list[str | list[str]] = []
+        self.times: list[float] = []
+        self.sizes: list[int] = []
+
+    def add(self, x: np.ndarray, prediction: Any, request_id: str | list[str], ts: float,
+            rows: int) -> None:
+        self.xs.append(x)
+        self.predictions.append(prediction)
+        self.ids.append(request_id)
+        self.times.append(ts)
+        self.sizes.append(rows)
+
+    def hours(self) -> list[tuple[np.ndarray, tuple[list[str], np.ndarray, np.ndarray]]]:
+        """The rows as columns — (ts, (request ids, inputs, predictions)) — split by the
+        hour they were answered in: built with a few array operations, not per request."""
+        sizes = np.array(self.sizes)
+        one_each = len(sizes) == sizes.sum()
+        ts = np.array(self.times) if one_each else np.repeat(self.times, sizes)
+        x = np.vstack(self.xs).astype(np.float64, copy=False)
+        predictions = np.concatenate(self.predictions, axis=None)  # each one flattened
+        ids = self._row_ids(one_each)
+        hours = (ts // 3600).astype(np.int64)
+        if (hours == hours[0]).all():
+            return [(ts, (ids, x, predictions))]
+        split = []
+        for hour in np.unique(hours):
+            rows = np.flatnonzero(hours == hour)
+            split.append((ts[rows], ([ids[i] for i in rows], x[rows], predictions[rows])))
+        return split
+
+    def _row_ids(self, one_each: bool) -> list[str]:
+        if one_each and all(isinstance(i, str) for i in self.ids):
+            return self.ids  # type: ignore[return-value]
+        ids: list[str] = []
+        for request_id, n in zip(self.ids, self.sizes, strict=True):
+            ids.extend([request_id] * n if isinstance(request_id, str) else map(str, request_id))
+        return ids

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import threading
 
 import pytest
 
 from modelport.core.store import Store
+from modelport.core.store.rest import RestStore
 from modelport.core.store.runs import (
     Condition,
     DatasetRecord,
@@ -42,6 +44,62 @@ def test_a_run_logs_and_reads_back(store: Store) -> None:
         tags={"team": "ds"}, artifacts={"model/model": "d" * 64})
     assert runs.metric_history("r1", "loss") == [(0, 0.9), (1, 0.7), (2, 0.5)]
     assert runs.metric_history("r1", "nope") == []
+
+
+def test_values_read_back_exactly(store: Store) -> None:
+    """Every float64 bit, infinities, and keys JSON would have to escape, on every store."""
+    values = {"sum": 0.1 + 0.2, "tiny": 5e-324, "big": 1.7976931348623157e308,
+              'q"uote\\s': -0.0, "ключ": 1 / 3}
+    if not isinstance(store, RestStore):  # JSON cannot carry them to a server (a known gap)
+        values |= {"up": float("inf"), "down": float("-inf")}
+    store.runs.create_run(run("r1"))
+    store.runs.log_batch("r1", {'p"1': 'v"\\n', "é": "ü"},
+                         [MetricValue(k, 0, v) for k, v in values.items()],
+                         {"t\n": "{}"}, now=1.0)
+    store.runs.create_run(run("r2"))  # nothing logged: empty, not missing
+    got, empty = store.runs.get_runs(["r1", "r2"])
+    assert got.metrics == values and all(type(v) is float for v in got.metrics.values())
+    assert (got.params, got.tags) == ({'p"1': 'v"\\n', "é": "ü"}, {"t\n": "{}"})
+    assert (empty.params, empty.metrics, empty.tags, empty.artifacts) == ({}, {}, {}, {})
+
+
+def test_a_whole_run_logs_in_one_call_and_again_changes_nothing(store: Store) -> None:
+    whole = dataclasses.replace(run("w1"), status="FINISHED", end_time=3.0, duration=2.0,
+                                params={"depth": "5"}, tags={"team": "ml"},
+                                metrics={"acc": 0.9})
+    history = [MetricValue("loss", 0, 0.9), MetricValue("loss", 1, 0.4)]
+    for _ in range(2):  # a retry after a lost answer
+        store.runs.log_run(whole, history, now=4.0)
+    [got] = store.runs.get_runs(["w1"])
+    assert got == RunRecord(**{**whole.__dict__, "metrics": {"acc": 0.9, "loss": 0.4}})
+    assert store.runs.metric_history("w1", "loss") == [(0, 0.9), (1, 0.4)]
+    # a run created earlier is finished by it; a param it already holds cannot change
+    store.runs.create_run(run("w2"))
+    store.runs.log_run(RunRecord(**{**whole.__dict__, "id": "w2"}), [], now=4.0)
+    assert store.runs.get_runs(["w2"])[0].status == "FINISHED"
+    with pytest.raises(ConflictError, match="param 'depth' of run w2 is already '5'"):
+        store.runs.log_run(RunRecord(**{**whole.__dict__, "id": "w2", "params": {"depth": "6"},
+                                        "status": "FAILED"}), [], now=5.0)
+    assert store.runs.get_runs(["w2"])[0].status == "FINISHED"  # all or nothing
+    with pytest.raises(InvalidInputError, match="artifacts are logged on their own"):
+        store.runs.log_run(RunRecord(**{**whole.__dict__, "id": "w3",
+                                        "artifacts": {"m": "d" * 64}}), [], now=5.0)
+    assert store.runs.get_runs(["w3"]) == []
+
+
+def test_one_batch_reads_as_its_values_written_in_order(store: Store) -> None:
+    """The same (key, step) twice: the last wins; the latest value is the last one given
+    at the highest step, and an older step never replaces it."""
+    store.runs.create_run(run("r1"))
+    store.runs.log_batch("r1", {}, [MetricValue("m", 2, 1.0)], {}, now=1.0)
+    store.runs.log_batch("r1", {"p": "1"}, [
+        MetricValue("m", 1, 5.0), MetricValue("m", 2, 2.0), MetricValue("m", 2, 3.0),
+        MetricValue("m", 0, 9.0), MetricValue("n", 0, 1.0)], {"t": "a"}, now=2.0)
+    [got] = store.runs.get_runs(["r1"])
+    assert got.metrics == {"m": 3.0, "n": 1.0} and got.params == {"p": "1"}
+    assert store.runs.metric_history("r1", "m") == [(0, 9.0), (1, 5.0), (2, 3.0)]
+    with pytest.raises(NotFoundError, match="run 'nope' not found"):
+        store.runs.log_batch("nope", {}, [MetricValue("m", 0, 1.0)], {"t": "a"}, now=1.0)
 
 
 def test_params_are_write_once(store: Store) -> None:

@@ -63,6 +63,21 @@ def test_runs_round_trip_with_batches_search_and_pages(client: TestClient) -> No
     assert ok(client.get("/api/v1/runs/r0"), 404)["code"] == "not_found"
 
 
+def test_a_whole_run_in_one_request(client: TestClient) -> None:  # type: ignore[type-arg]
+    whole = {"run": {**RUN, "status": "finished", "end_time": 2.0, "duration": 1.0,
+                     "params": {"depth": "3"}, "tags": {"team": "a"}, "metrics": {"acc": 0.9}},
+             "now": 3.0, "metrics": [{"key": "loss", "value": 0.5, "step": 1}]}
+    for _ in range(2):  # the same request again (a client's retry) is answered the same
+        ok(client.put("/api/v1/runs/r1", json=whole), 204)
+    run = ok(client.get("/api/v1/runs/r1"))
+    assert (run["status"], run["params"], run["tags"]) == ("finished", {"depth": "3"},
+                                                           {"team": "a"})
+    assert run["metrics"] == {"acc": 0.9, "loss": 0.5}
+    assert "path" in ok(client.put("/api/v1/runs/other", json=whole), 400)["error"]
+    assert ok(client.put("/api/v1/runs/r1", json={"now": 1.0}), 422)["code"] == "invalid_input"
+    assert ok(client.get("/api/v1/runs/other"), 404)["code"] == "not_found"
+
+
 def test_registry_versions_aliases_tags(client: TestClient) -> None:  # type: ignore[type-arg]
     for _ in range(2):
         ok(client.post("/api/v1/models/iris/versions",

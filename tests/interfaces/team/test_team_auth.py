@@ -42,6 +42,19 @@ def test_every_api_route_needs_a_key_and_its_scope(ws: Workspace) -> None:
         assert c.delete("/api/v1/models/iris", headers=bearer(writer)).status_code == 404
 
 
+def test_a_key_is_read_from_its_own_header_only(ws: Workspace) -> None:
+    """X-API-Key or Authorization, in any case; a second Authorization header cannot
+    replace the first, and a key in another header is no key."""
+    _, secret = create_key("reader", ["read"], ws=ws)
+    with TestClient(create_app(ws)) as c:
+        assert c.get("/api/v1/models", headers={"x-api-key": secret}).status_code == 200
+        assert c.get("/api/v1/models", headers={"AUTHORIZATION": f"bearer {secret}"}
+                     ).status_code == 200
+        twice = [("Authorization", "Bearer mp_x_forged"), ("Authorization", f"Bearer {secret}")]
+        assert c.get("/api/v1/models", headers=twice).status_code == 401
+        assert c.get("/api/v1/models", headers={"X-Token": secret}).status_code == 401
+
+
 def test_auth_off_lets_every_call_through_and_makes_no_key(ws: Workspace) -> None:
     with TestClient(create_app(ws, auth=False)) as c:
         assert c.get("/api/v1/models").json() == []

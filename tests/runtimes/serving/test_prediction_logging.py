@@ -88,6 +88,34 @@ def test_sampling_share_and_the_bounded_buffer(tmp_path: Path) -> None:
     assert off.flush() == 0
 
 
+def test_bulk_columns_keep_rows_ids_versions_and_hours_apart(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer builds each version's columns in bulk: rows of multi-row requests and
+    per-row ids stay aligned, versions get their own files, and rows answered on each
+    side of an hour's end land in their own hour."""
+    signature = Signature([ColumnSpec("a", "float64"), ColumnSpec("b", "float64")])
+    predlog = PredictionLog(tmp_path, sample=1.0)
+    clock = iter([7199.5, 7199.9, 7200.1, 7300.0])  # 01:59:59.5 … 02:01:40 UTC, 1970-01-01
+    monkeypatch.setattr(time, "time", lambda: next(clock))
+    predlog.record("m", 1, signature, "r1", np.array([[1.0, 2.0], [3.0, 4.0]]),
+                   np.array([0.5, 0.6]))
+    predlog.record("m", 2, signature, "r2", np.array([[5.0, 6.0]]), np.array([0.7]))
+    predlog.record("m", 1, signature, ["e1", "e2"], np.array([[7.0, 8.0], [9.0, 10.0]]),
+                   np.array([[0.8], [0.9]]))
+    predlog.record("m", 1, signature, "r4", np.array([[11.0, 12.0]]), np.array([1.0]))
+    monkeypatch.undo()
+    assert predlog.flush() == 6
+    tables = {path.parent.name: pq.read_table(path).to_pydict()
+              for path in sorted(tmp_path.glob("model=m/version=1/hour=*/part-*.parquet"))}
+    assert sorted(tables) == ["hour=1970-01-01T01", "hour=1970-01-01T02"]
+    before, after = tables["hour=1970-01-01T01"], tables["hour=1970-01-01T02"]
+    assert before["request_id"] == ["r1", "r1"] and before["in.b"] == [2.0, 4.0]
+    assert after["request_id"] == ["e1", "e2", "r4"] and after["in.a"] == [7.0, 9.0, 11.0]
+    assert after["prediction"] == [0.8, 0.9, 1.0] and before["ts"] == [7199.5, 7199.5]
+    (other,) = tmp_path.glob("model=m/version=2/hour=*/part-*.parquet")
+    assert pq.read_table(other).to_pydict()["in.b"] == [6.0]
+
+
 def test_retention_removes_old_hours_only(tmp_path: Path) -> None:
     signature = Signature([ColumnSpec("a", "float64")])
     predlog = PredictionLog(tmp_path, sample=1.0)

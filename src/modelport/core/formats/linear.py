@@ -92,14 +92,13 @@ def compile_graph(data: bytes, session: Any, input_name: str, output_name: str
     is not one linear map — ``[Imputer of NaN] → [Scaler] → LinearClassifier |
     LinearRegressor → [Normalizer L1]``, in a chain — or the evaluator disagrees with
     ``session``."""
-    import onnx
-    from onnx import helper
+    from modelport.core.formats.onnx_proto import attribute_value, parse_model
 
     if len(data) > MAX_GRAPH_BYTES:  # not parsed at all: a forest's graph can be large
         return None
-    graph = onnx.load_from_string(data).graph
+    graph = parse_model(data).graph
     nodes = list(graph.node)
-    attrs = [{a.name: helper.get_attribute_value(a) for a in n.attribute} for n in nodes]
+    attrs = [{a.name: attribute_value(a) for a in n.attribute} for n in nodes]
     imputer = scaler = normalizer = None
     linear_output = output_name  # the linear node's output the evaluator stands for
     if nodes and nodes[0].op_type == "Imputer":

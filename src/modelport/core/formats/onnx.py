@@ -21,7 +21,13 @@ from modelport.core.formats import linear, onnx_check
 from modelport.core.formats.base import Format, Predictor
 from modelport.core.formats.onnx_graph import GraphPredictor
 from modelport.core.signature import Signature
-from modelport.errors import ExportError, InvalidInputError, first_line, require
+from modelport.errors import (
+    ExportError,
+    InvalidInputError,
+    MissingDependencyError,
+    first_line,
+    require,
+)
 from modelport_edge.sessions import session_options
 
 log = logging.getLogger(__name__)
@@ -112,7 +118,10 @@ class OnnxFormat(Format):
         return bytes(model.SerializeToString())
 
     def check(self, data: bytes) -> None:
-        require("onnx", self.extra)
+        try:  # the graph is read with protobuf alone: serving needs no ``onnx``
+            import google.protobuf  # noqa: F401
+        except ImportError:
+            raise MissingDependencyError("protobuf", self.extra) from None
         onnx_check.check_model(data)
 
     def load_model(self, data: bytes) -> Any:

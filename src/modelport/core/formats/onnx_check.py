@@ -23,14 +23,17 @@ from typing import Any
 from modelport.errors import InvalidInputError, UnsafeArtifactError, first_line
 
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
+EXTERNAL = 1  # TensorProto.DataLocation.EXTERNAL: the bytes are in another file
 
 
 def check_model(data: bytes) -> None:
-    """Raise UnsafeArtifactError if ``data`` refers to external data or a custom domain."""
-    import onnx
+    """Raise UnsafeArtifactError if ``data`` refers to external data or a custom domain.
+
+    Read with protobuf alone (``onnx_proto``): serving needs no ``onnx`` package."""
+    from modelport.core.formats.onnx_proto import parse_model
 
     try:
-        model = onnx.load_from_string(data)
+        model = parse_model(data)
     except Exception as exc:  # protobuf's DecodeError and friends
         raise InvalidInputError(f"not a loadable ONNX model: {first_line(exc)}") from None
     nodes, tensors = walk_model(model)
@@ -49,20 +52,24 @@ def check_model(data: bytes) -> None:
 
 
 def walk_model(model: Any) -> tuple[list[Any], list[Any]]:
-    """Every node and every tensor of ``model``: its graph, subgraphs and functions."""
-    nodes: list[Any] = []
-    tensors: list[Any] = []
-    for graph in [model.graph, *(_function_graph(f) for f in model.functions)]:
-        more_nodes, more_tensors = _walk(graph)
+    """Every node and every tensor of ``model`` (an ``onnx.ModelProto`` or one parsed by
+    ``onnx_proto``): its graph, subgraphs and functions — the model's own messages, so a
+    caller may fill a tensor in place."""
+    nodes, tensors = _walk([model.graph], [])
+    for function in model.functions:  # a function's body, and its attributes' defaults
+        more_nodes, more_tensors = _walk([], list(function.node))
         nodes.extend(more_nodes)
         tensors.extend(more_tensors)
+        for attr in function.attribute_proto:
+            tensors.extend(_attribute_tensors(attr))
+            more_nodes, more_tensors = _walk(_attribute_graphs(attr), [])
+            nodes.extend(more_nodes)
+            tensors.extend(more_tensors)
     return nodes, tensors
 
 
 def is_external(tensor: Any) -> bool:
-    import onnx
-
-    return tensor.data_location == onnx.TensorProto.EXTERNAL or len(tensor.external_data) > 0
+    return tensor.data_location == EXTERNAL or len(tensor.external_data) > 0
 
 
 def external_location(tensor: Any) -> str:
@@ -76,27 +83,26 @@ def _domain(domain: str, what: str) -> None:
             "are served")
 
 
-def _function_graph(function: Any) -> Any:
-    import onnx
-
-    return onnx.helper.make_graph(list(function.node), function.name, [], [])
-
-
-def _walk(graph: Any) -> tuple[list[Any], list[Any]]:
-    """Every node and every tensor of ``graph`` and its subgraphs."""
+def _walk(graphs: list[Any], body: list[Any]) -> tuple[list[Any], list[Any]]:
+    """Every node and every tensor of ``graphs``, of the nodes ``body`` (a function's),
+    and of their subgraphs."""
     nodes: list[Any] = []
     tensors: list[Any] = []
-    stack = [graph]
-    while stack:
-        g = stack.pop()
-        tensors.extend(g.initializer)
-        for sparse in g.sparse_initializer:
-            tensors.extend((sparse.values, sparse.indices))
-        for node in g.node:
+    stack = list(graphs)
+    pending = list(body)
+    while stack or pending:
+        if stack:
+            g = stack.pop()
+            tensors.extend(g.initializer)
+            for sparse in g.sparse_initializer:
+                tensors.extend((sparse.values, sparse.indices))
+            pending.extend(g.node)
+        for node in pending:
             nodes.append(node)
             for attr in node.attribute:
                 tensors.extend(_attribute_tensors(attr))
                 stack.extend(_attribute_graphs(attr))
+        pending = []
     return nodes, tensors
 
 

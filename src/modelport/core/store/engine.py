@@ -5,11 +5,18 @@ runs in WAL mode with a busy timeout, and write transactions start with
 ``BEGIN IMMEDIATE`` so two writers queue on the lock instead of failing with
 "database is locked" halfway through. Migrations run on first use, under a
 lock, so two processes opening a fresh database do not race.
+
+On PostgreSQL every statement is a network round trip, so the engine spends
+as few as it can: reads run in autocommit (no ``BEGIN`` and ``ROLLBACK``
+around them — under READ COMMITTED each statement sees its own snapshot
+anyway), and a pooled connection is pinged only when it sat unused long
+enough for the server or a proxy to have dropped it, not on every checkout.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +28,7 @@ from sqlalchemy.exc import (
     ArgumentError,
     DataError,
     DBAPIError,
+    DisconnectionError,
     NoSuchModuleError,
     OperationalError,
 )
@@ -35,6 +43,7 @@ from modelport.core.store.text import redact
 from modelport.errors import InvalidInputError, MissingDependencyError, StoreUnavailableError
 
 _IMMEDIATE = "modelport_immediate"
+IDLE_PING_S = 10.0  # a pooled PostgreSQL connection idle this long is pinged before use
 
 
 class Database:
@@ -46,10 +55,27 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        # SQLite reads in a deferred transaction (one consistent snapshot, no round trips
+        # to save); a server database reads in autocommit, sparing two round trips
+        self._reader: Engine = engine if self.dialect == "sqlite" else \
+            engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self._guard(), self.engine.connect() as conn:
+        """A connection for reads only: each statement sees what was committed before it."""
+        with self._guard(), self._reader.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def single(self) -> Iterator[Connection]:
+        """A connection for writes that are each one statement, atomic on its own: on a
+        server database in autocommit (no ``BEGIN`` and ``COMMIT`` round trips); on
+        SQLite a write transaction, as ``write``."""
+        if self.dialect == "sqlite":
+            with self.write() as conn:
+                yield conn
+            return
+        with self._guard(), self._reader.connect() as conn:
             yield conn
 
     @contextmanager
@@ -131,7 +157,27 @@ def short_lived_engine_options(url: str) -> dict[str, Any]:
 
 
 def _server_engine(url: str) -> Engine:
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    engine = create_engine(url, pool_size=5, max_overflow=10)
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        # SQLAlchemy's pool_pre_ping costs a round trip on every checkout, as much as the
+        # query it guards; a connection used moments ago is alive. One that fails the ping
+        # is replaced by a fresh one (the pool retries on DisconnectionError).
+        used = record.info.get("used")
+        if used is not None and time.monotonic() - used > IDLE_PING_S:
+            try:
+                alive = engine.dialect.do_ping(dbapi_conn)
+            except Exception as exc:  # any failure: the connection is of no use
+                raise DisconnectionError(str(exc)) from exc
+            if not alive:
+                raise DisconnectionError("the database did not answer a ping")
+
+    @event.listens_for(engine, "checkin")
+    def _mark_used(_dbapi_conn: Any, record: Any) -> None:
+        record.info["used"] = time.monotonic()
+
+    return engine
 
 
 _ENGINES = {"sqlite": _sqlite_engine, "postgresql": _server_engine}

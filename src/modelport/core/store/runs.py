@@ -87,6 +87,14 @@ class RunsRepository(Protocol):
         wins), metric values (per step; the latest value is the highest step's)."""
         ...
 
+    def log_run(self, run: RunRecord, metrics: Sequence[MetricValue], now: float) -> None:
+        """A whole run in one transaction: ``run`` (created if new, else given ``run``'s
+        status, end time and duration), its params and tags, ``run.metrics`` as values at
+        step 0 and ``metrics`` (any steps). Idempotent: sending it again changes nothing,
+        so a client may retry it. Artifacts are logged on their own (``InvalidInputError``
+        if ``run.artifacts`` names any)."""
+        ...
+
     def log_artifact(self, run_id: str, path: str, digest: str, size: int) -> None: ...
 
     def log_dataset(self, run_id: str, dataset: DatasetRecord, now: float) -> None: ...

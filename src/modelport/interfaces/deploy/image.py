@@ -3,8 +3,9 @@
 The context is plain files any OCI builder takes (``docker build``, ``buildah bud``,
 ``podman build``, kaniko): a Dockerfile on ``python:X.Y-slim`` (this interpreter's
 version, the one the pins were resolved for), ``requirements.txt`` pinned to what
-is installed here and holding only what the versions need, modelport's own wheel
-when one is given, and either
+is installed here and holding only what serving the versions imports (installed
+with ``--no-deps``: no scikit-learn, pandas or pyarrow for an ONNX copy),
+modelport's own wheel when one is given, and either
 
 - the versions themselves: a small workspace of their metadata (numbers kept) and
   their blobs by digest, each re-hashed on the way out of the registry and again
@@ -21,6 +22,7 @@ same kind of context for ``modelport server``, the image the Helm chart runs.
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import sys
 from collections.abc import Sequence
@@ -30,7 +32,15 @@ from pathlib import Path
 from modelport.config import VERSION, Settings
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError
-from modelport.interfaces.deploy.requirements import pinned, serving_needs, store_needs
+from modelport.interfaces.deploy.requirements import (
+    SERVE_BASE,
+    SERVING_NEEDS,
+    dependencies,
+    pinned,
+    serving_formats,
+    serving_imports,
+    store_needs,
+)
 from modelport.interfaces.deploy.targets import resolve_targets
 from modelport.lifecycle.registry import ModelVersion
 from modelport.lifecycle.transfer import copy_versions
@@ -46,6 +56,7 @@ SERVER_READY_PATH = "/readyz"  # the team server's: ready when its store answers
 # ``modelport server`` on PostgreSQL: the server and postgres extras, no model library
 SERVER_NEEDS = ("litestar", "uvicorn", "httpx", "psycopg", "psycopg-binary")
 LABEL = "io.modelport"
+PREFIX = "/opt/site"  # where the build stage installs, copied to /usr/local
 
 
 @dataclass
@@ -79,18 +90,21 @@ def build_context(spec: ImageSpec, out: Path, ws: Workspace | None = None) -> Bu
             f"{baked_endpoint.text} is an endpoint: rollouts change it in the store, which a "
             "copy in the image would never see — build it with --pull-at-start STORE_URL")
     versions = list({v.ref: v for t in targets for v in t.versions}.values())
-    needs = serving_needs(versions, spec.runtime, ws=ws)
+    formats = serving_formats(versions, spec.runtime, ws=ws)
+    needs = {*SERVE_BASE, *(n for fmt in formats for n in SERVING_NEEDS.get(fmt, ()))}
+    imports = serving_imports(formats)
     for url in (spec.pull_at_start, spec.artifacts_url):
         needs |= store_needs(url or "")
     if spec.grpc:
         needs |= set(GRPC_NEEDS)
+        imports.append("modelport.runtimes.serving.grpc_server")
     requirements = pinned(needs)
     if not spec.pull_at_start:  # the image's own workspace: the versions, numbers kept
         # its SQLite file and write-ahead log go in together, a consistent pair
         copy_versions([v.ref for v in versions], ws,
                       Workspace.open(Settings(home=out / "workspace")))
     _write_requirements(out, requirements, spec.wheel)
-    (out / "Dockerfile").write_text(dockerfile(spec, versions))
+    (out / "Dockerfile").write_text(dockerfile(spec, versions, imports))
     return BuildContext(out, versions, requirements)
 
 
@@ -144,8 +158,10 @@ def labels(versions: Sequence[ModelVersion]) -> dict[str, str]:
     }
 
 
-def dockerfile(spec: ImageSpec, versions: Sequence[ModelVersion]) -> str:
-    """The serving image: ``modelport serve`` of the versions, or of what the store holds."""
+def dockerfile(spec: ImageSpec, versions: Sequence[ModelVersion],
+               precompile: Sequence[str] | None = None) -> str:
+    """The serving image: ``modelport serve`` of the versions, or of what the store holds
+    (``precompile``: the modules whose bytecode it keeps; None: all)."""
     env = {"MODELPORT_HOME": HOME}
     if spec.pull_at_start:
         env["MODELPORT_DB_URL"] = spec.pull_at_start
@@ -153,14 +169,14 @@ def dockerfile(spec: ImageSpec, versions: Sequence[ModelVersion]) -> str:
         env["MODELPORT_ARTIFACTS_URL"] = spec.artifacts_url
     ports = [PORT, GRPC_PORT] if spec.grpc else [PORT]
     return _dockerfile(env, spec.wheel is not None, not spec.pull_at_start, ports, READY_PATH,
-                       labels(versions), "serve", serve_args(spec))
+                       labels(versions), "serve", serve_args(spec), precompile)
 
 
 def server_context(out: Path, wheel: Path | None = None) -> BuildContext:
     """The image of ``modelport server`` (the team control plane the Helm chart runs): no
     model, its store settings from the environment (``MODELPORT_DB_URL``, PGPASSWORD…)."""
     _check_out(out, wheel)
-    requirements = pinned(set(SERVER_NEEDS))
+    requirements = pinned({*dependencies(), *SERVER_NEEDS})
     _write_requirements(out, requirements, wheel)
     title = {"org.opencontainers.image.title": "modelport server",
              "org.opencontainers.image.version": VERSION}
@@ -171,8 +187,10 @@ def server_context(out: Path, wheel: Path | None = None) -> BuildContext:
 
 
 def _dockerfile(env: dict[str, str], wheel: bool, workspace: bool, ports: list[int],
-                ready: str, image_labels: dict[str, str], command: str, args: list[str]) -> str:
-    """``ports``: the HTTP port (probed by the HEALTHCHECK) first."""
+                ready: str, image_labels: dict[str, str], command: str, args: list[str],
+                precompile: Sequence[str] | None = None) -> str:
+    """``ports``: the HTTP port (probed by the HEALTHCHECK) first; ``precompile``: the
+    modules whose bytecode the image keeps (None: every module's)."""
     base = f"python:{sys.version_info.major}.{sys.version_info.minor}-slim"
     env = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PIP_NO_CACHE_DIR": "1",
            "PIP_DISABLE_PIP_VERSION_CHECK": "1", **env}
@@ -180,17 +198,11 @@ def _dockerfile(env: dict[str, str], wheel: bool, workspace: bool, ports: list[i
              f"'http://127.0.0.1:{ports[0]}{ready}', timeout=2)")
     lines = [
         "# generated by `modelport build`",
+        *_install_stage(base, wheel, precompile),
         f"FROM {base}",
         "ENV " + " ".join(f"{k}={json.dumps(v)}" for k, v in env.items()),
         f"RUN useradd --system --uid {UID} --user-group --no-create-home modelport",
-        "COPY requirements.txt /opt/modelport/requirements.txt",
-        # the libraries' own test suites are a sixth of what they install; serving
-        # never imports them
-        "RUN pip install -r /opt/modelport/requirements.txt && find \"$(python -c "
-        "'import sysconfig; print(sysconfig.get_path(\"purelib\"))')\" -depth -type d "
-        "-name tests -exec rm -rf {} +",
-        *(["COPY wheels/ /opt/modelport/wheels/",
-           "RUN pip install --no-deps /opt/modelport/wheels/*.whl"] if wheel else []),
+        f"COPY --from=build {PREFIX} /usr/local",
         # writable by the service user: SQLite's journal and prediction logs live there
         *([f"COPY --chown={UID}:{UID} workspace/ {HOME}/"] if workspace else []),
         f"RUN mkdir -p {HOME} && chown {UID}:{UID} {HOME}",
@@ -204,3 +216,31 @@ def _dockerfile(env: dict[str, str], wheel: bool, workspace: bool, ports: list[i
         f"CMD {json.dumps(args)}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _install_stage(base: str, wheel: bool, precompile: Sequence[str] | None) -> list[str]:
+    """The build stage: everything installed under ``PREFIX``, which the image copies to
+    ``/usr/local`` — the stage's tools (binutils) and pip's leftovers stay behind."""
+    site = f"{PREFIX}/lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
+    packages = "-r /opt/modelport/requirements.txt" + (
+        " /opt/modelport/wheels/*.whl" if wheel else "")
+    compiled = "--no-compile " if precompile is not None else ""
+    return [
+        f"FROM {base} AS build",
+        "RUN apt-get update && apt-get install -y --no-install-recommends binutils "
+        "&& rm -rf /var/lib/apt/lists/*",
+        "COPY requirements.txt /opt/modelport/requirements.txt",
+        *(["COPY wheels/ /opt/modelport/wheels/"] if wheel else []),
+        # the whole closure, pinned (requirements.py): pip adds nothing of its own — not
+        # the dependencies of modelport serving leaves out
+        f"RUN pip install --no-deps {compiled}--prefix {PREFIX} {packages}",
+        # the libraries' own test suites (serving never imports them), and the debug
+        # information some extensions ship (uvloop's is 12 MB); the libraries auditwheel
+        # grafted into *.libs are left whole (patchelf moved their segments: strip would
+        # break them)
+        f"RUN find {PREFIX} -depth -type d -name tests -exec rm -rf {{}} + "
+        f"&& find {PREFIX} -name '*.so' ! -path '*.libs/*' -exec strip --strip-debug {{}} +",
+        # bytecode for what serving imports at start, not for all that is installed
+        *([f"RUN PYTHONPATH={site} python -c {shlex.quote('import ' + ', '.join(precompile))}"]
+          if precompile else []),
+    ]

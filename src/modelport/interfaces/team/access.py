@@ -13,7 +13,7 @@ made by ``bootstrap_key`` and shown once by whoever starts the server.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 import anyio.to_thread
 from litestar.connection import ASGIConnection
@@ -26,6 +26,7 @@ from modelport.runtimes.serving.auth import Guard, authorize, is_loopback
 
 RouteGuard = Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]  # type: ignore[type-arg]
 IMPLIED = {"read": ("write",)}  # scopes that also grant a route's scope
+CREDENTIALS = frozenset({b"authorization", b"x-api-key"})  # ASGI header names are lower case
 # who calls where no key is asked for: the workspace's owner on loopback (``modelport ui``,
 # ``modelport server --auth off``)
 OWNER = ApiKey(id="local", name="local workspace", scopes=("admin",), models=None,
@@ -53,7 +54,20 @@ async def presented_key(connection: ASGIConnection) -> ApiKey:  # type: ignore[t
         return OWNER
     if time.monotonic() - guard.loaded > guard.refresh_s:
         await anyio.to_thread.run_sync(guard.refresh)
-    return guard.authenticate(dict(connection.headers))
+    # a guard may read other headers than the key's (modelport ui's: host, origin, its own)
+    wanted = getattr(guard, "headers", CREDENTIALS)
+    return guard.authenticate(_credentials(connection.scope["headers"], wanted))
+
+
+def _credentials(raw: Iterable[tuple[bytes, bytes]], wanted: frozenset[bytes] = CREDENTIALS
+                 ) -> dict[str, str]:
+    """The two headers a key travels in, read straight from the ASGI scope: parsing every
+    header into a ``Headers`` object cost more than the key's lookup on each request."""
+    found: dict[str, str] = {}
+    for name, value in raw:
+        if name in wanted:
+            found.setdefault(name.decode(), value.decode("latin-1"))
+    return found
 
 
 def bootstrap_key(ws: Workspace) -> str | None:

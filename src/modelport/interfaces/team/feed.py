@@ -7,6 +7,11 @@ than changes come — is dropped (its stream ends; it reconnects and resumes),
 so no client can hold up the server or the others. Changes within one poll
 (``POLL_S``) are coalesced: a follower sees the latest state, as a poller would.
 
+A follower of one endpoint may also ask for ``stats``: that endpoint's live numbers
+per version (``control.live``), read once a second for all its followers
+together — one store read per watched endpoint, however many pages watch it.
+They carry no event id and are not kept for resume: the next one is a second away.
+
 Event ids are ``EPOCH-SEQ``: ``SEQ`` counts up, ``EPOCH`` names this server
 process. A client that reconnects with ``Last-Event-ID`` gets what it missed
 from the last ``HISTORY`` events; if that is no longer there (or the server
@@ -19,9 +24,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -38,6 +44,8 @@ from modelport.interfaces.team.changes import Watcher
 
 log = logging.getLogger("modelport.team")
 KINDS = ("endpoint", "rollout", "job")
+STATS = "stats"  # opt-in, for one endpoint: its live numbers every STATS_S
+STATS_S = 1.0
 POLL_S = 0.25
 HISTORY = 1024  # events kept for Last-Event-ID resume
 QUEUE = 256  # events a follower may lag behind before it is dropped
@@ -58,14 +66,18 @@ class Subscriber:
     queue: asyncio.Queue[Event]
     dropped: bool = False
     backlog: list[Event] = field(default_factory=list)
+    stats: str | None = None  # the endpoint whose live numbers it follows
 
 
 class Feed:
     """The change hub: publish never blocks; subscribers are bounded queues."""
 
     def __init__(self, store: Store, poll_s: float = POLL_S, history: int = HISTORY,
-                 queue: int = QUEUE) -> None:
+                 queue: int = QUEUE,
+                 live: Callable[[str], dict[str, object]] | None = None) -> None:
         self.watcher = Watcher(store)
+        self.live = live  # an endpoint's live numbers, for the ``stats`` topic
+        self.stats_at = 0.0
         self.poll_s = poll_s
         self.queue = queue
         self.epoch = uuid.uuid4().hex[:8]
@@ -80,16 +92,27 @@ class Feed:
         about = data.get("endpoint") if kind == "rollout" else data.get("name")
         event = Event(self.seq, kind, about if isinstance(about, str) else None, frame)
         self.history.append(event)
-        for sub in list(self.subscribers):
+        self._deliver(event, list(self.subscribers))
+
+    def publish_stats(self, endpoint: str, data: dict[str, object]) -> None:
+        """``endpoint``'s live numbers to its ``stats`` followers: no id, no history."""
+        body = json.dumps(data, separators=(",", ":"), default=str)
+        event = Event(self.seq, STATS, endpoint, f"event: {STATS}\ndata: {body}\n\n".encode())
+        self._deliver(event, [s for s in self.subscribers if s.stats == endpoint])
+
+    def _deliver(self, event: Event, subscribers: list[Subscriber]) -> None:
+        for sub in subscribers:
             try:
                 sub.queue.put_nowait(event)
             except asyncio.QueueFull:
                 sub.dropped = True
                 self.subscribers.discard(sub)
 
-    def subscribe(self, last_event_id: str | None) -> Subscriber:
-        """A new follower, given what it missed since ``last_event_id`` (if any)."""
-        sub = Subscriber(asyncio.Queue(self.queue), backlog=self._since(last_event_id))
+    def subscribe(self, last_event_id: str | None, stats: str | None = None) -> Subscriber:
+        """A new follower, given what it missed since ``last_event_id`` (if any); ``stats``
+        names an endpoint whose live numbers it wants."""
+        sub = Subscriber(asyncio.Queue(self.queue), backlog=self._since(last_event_id),
+                         stats=stats)
         self.subscribers.add(sub)
         return sub
 
@@ -117,8 +140,23 @@ class Feed:
                 changes = []
             for kind, data in changes:
                 self.publish(kind, data)
+            await self._stats()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.poll_s)
+
+
+    async def _stats(self) -> None:
+        """Once every ``STATS_S``: each watched endpoint's numbers, read once for all."""
+        if self.live is None or time.monotonic() - self.stats_at < STATS_S:
+            return
+        self.stats_at = time.monotonic()
+        for endpoint in sorted({s.stats for s in self.subscribers if s.stats}):
+            try:
+                data = await anyio.to_thread.run_sync(self.live, endpoint)
+            except Exception as exc:  # deleted meanwhile, or the store hiccups: next second
+                log.debug("change feed: live numbers of %s: %s", endpoint, exc)
+                continue
+            self.publish_stats(endpoint, data)
 
 
 @asynccontextmanager
@@ -137,10 +175,10 @@ def _kinds(topics: str | None) -> frozenset[str]:
     if topics is None:
         return frozenset(KINDS)
     asked = frozenset(t.strip() for t in topics.split(","))
-    unknown = sorted(asked - set(KINDS))
+    unknown = sorted(asked - {*KINDS, STATS})
     if unknown:
         raise InvalidInputError(f"unknown feed topic {unknown[0][:40]!r} — choose from "
-                                f"{', '.join(KINDS)}")
+                                f"{', '.join((*KINDS, STATS))}")
     return asked
 
 
@@ -173,13 +211,16 @@ async def follow(request: Request, state: State,  # type: ignore[type-arg]
                  endpoint: FromQuery[str | None] = None) -> Stream:
     """Server-sent events: ``endpoint`` (a policy changed or the endpoint was deleted),
     ``rollout`` (a state or step moved), ``job`` (progress or an end), ``reset`` (resume
-    impossible: re-read the state). ``topics`` picks kinds, ``endpoint`` one endpoint."""
+    impossible: re-read the state); ``stats`` (asked for by name, with ``endpoint``): the
+    endpoint's live numbers each second. ``topics`` picks kinds, ``endpoint`` one endpoint."""
     kinds = _kinds(topics)
+    if STATS in kinds and endpoint is None:
+        raise InvalidInputError("the stats topic follows one endpoint: add endpoint=NAME")
     last = request.headers.get("last-event-id")
     if last is not None and len(last) > MAX_EVENT_ID:
         raise InvalidInputError(f"Last-Event-ID is longer than {MAX_EVENT_ID} characters")
     feed: Feed = state.feed
-    sub = feed.subscribe(last)
+    sub = feed.subscribe(last, endpoint if STATS in kinds else None)
     return Stream(_frames(feed, sub, kinds, endpoint), media_type="text/event-stream",
                   headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from litestar import Router, delete, get, post
+from litestar import Router, delete, get, post, put
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -47,6 +47,16 @@ class Batch:
     params: dict[str, str] = field(default_factory=dict)
     metrics: list[Metric] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class WholeRun:
+    """A finished run in one request (``modelport.log_run``): the run with its params and
+    tags (``run.metrics``: values at step 0), and metric values at any step."""
+
+    run: RunRecord
+    now: float
+    metrics: list[Metric] = field(default_factory=list)
 
 
 @dataclass
@@ -111,6 +121,17 @@ def create_run(state: State, data: JSONBody[RunRecord]) -> dict[str, str]:
 def log_batch(state: State, run_id: FromPath[str], data: JSONBody[Batch]) -> None:
     metrics = [MetricValue(m.key, m.step, m.value) for m in data.metrics]
     state.store.runs.log_batch(run_id, data.params, metrics, data.tags, data.now)
+
+
+@put("/{run_id:str}", guards=[needs("write")], status_code=204, sync_to_thread=True)
+def log_run(state: State, run_id: FromPath[str], data: JSONBody[WholeRun]) -> None:
+    """Create (or finish) the run and log everything in it, in one transaction; sending the
+    same run again changes nothing, so a client may retry."""
+    if data.run.id != run_id:
+        raise InvalidInputError(f"the body's run id {data.run.id!r} is not the path's "
+                                f"{run_id!r}")
+    metrics = [MetricValue(m.key, m.step, m.value) for m in data.metrics]
+    state.store.runs.log_run(data.run, metrics, data.now)
 
 
 @post("/{run_id:str}/artifacts", guards=[needs("write")], status_code=204, sync_to_thread=True)
@@ -192,5 +213,5 @@ def _checked(condition: Condition) -> Condition:
 
 
 router = Router("/api/v1/runs", route_handlers=[
-    create_run, log_batch, log_artifact, log_dataset, end_run, delete_run, get_run,
+    create_run, log_batch, log_run, log_artifact, log_dataset, end_run, delete_run, get_run,
     metric_history, get_runs, ids_starting_with, search], tags=["runs"])

@@ -122,9 +122,9 @@ class InferenceService:
             raise failure from None
         if router is None:
             outputs = await self.predict(served, x)
-            if self.predlog is not None:
-                self.predlog.record(served.name, served.version, served.model.signature,
-                                    call.request_id, x, served.predictor.prediction(outputs))
+            if self.predlog is not None and self.predlog.sampled():
+                self.predlog.keep(served.name, served.version, served.model.signature,
+                                  call.request_id, x, served.predictor.prediction(outputs))
             return outputs, context
         return await self._routed(served, router, call, x, batch), context
 
@@ -142,9 +142,9 @@ class InferenceService:
         prediction = served.predictor.prediction(outputs)
         self.stats.request(router.name, served.label, time.perf_counter() - started, 200,
                            prediction)
-        if self.predlog is not None:
-            self.predlog.record(served.name, served.version, served.model.signature,
-                                call.request_id, x, prediction)
+        if self.predlog is not None and self.predlog.sampled():
+            self.predlog.keep(served.name, served.version, served.model.signature,
+                              call.request_id, x, prediction)
         self.feedback.remember(call.request_id, router.name, served.label, prediction, started)
         shadow = router.mirror()
         if shadow is not None and shadow is not served:

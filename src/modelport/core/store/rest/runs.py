@@ -33,6 +33,11 @@ class RestRuns:
             "now": now, "params": dict(params), "tags": dict(tags),
             "metrics": [{"key": m.key, "step": m.step, "value": m.value} for m in metrics]})
 
+    def log_run(self, run: RunRecord, metrics: Sequence[MetricValue], now: float) -> None:
+        self.api.call("PUT", f"/runs/{segment(run.id)}", {
+            "run": dataclasses.asdict(run), "now": now,
+            "metrics": [{"key": m.key, "step": m.step, "value": m.value} for m in metrics]})
+
     def log_artifact(self, run_id: str, path: str, digest: str, size: int) -> None:
         self.api.call("POST", f"/runs/{segment(run_id)}/artifacts",
                       {"path": path, "digest": digest, "size": size})

@@ -1,4 +1,4 @@
-"""The registry on SQL: version numbers from one atomic ``UPDATE … RETURNING``."""
+"""The registry on SQL: version numbers from one atomic ``INSERT … ON CONFLICT … RETURNING``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from modelport.core.store.registry import (
     missing_model,
     missing_version,
 )
-from modelport.core.store.sql.upsert import insert_ignore, upsert
+from modelport.core.store.sql.numbering import register_numbered
+from modelport.core.store.sql.upsert import count_up, insert_ignore, upsert
 from modelport.errors import ConflictError, InvalidInputError, NotFoundError
 
 
@@ -27,15 +28,15 @@ class SqlRegistry:
 
     def create_version(self, name: str, version: NewVersion, tags: Mapping[str, str],
                        now: float, number: int | None = None) -> int:
+        if number is None and self.db.dialect == "postgresql":  # one round trip
+            with self.db.single() as conn:
+                return register_numbered(conn, name, version, tags, now)
         with self.db.write() as conn:
-            insert_ignore(conn, t.models, {"name": name, "description": "", "last_version": 0,
-                                           "created": now, "updated": now})
-            if number is None:
-                number = conn.execute(
-                    update(t.models).where(t.models.c.name == name)
-                    .values(last_version=t.models.c.last_version + 1, updated=now)
-                    .returning(t.models.c.last_version)).scalar_one()
+            model = {"name": name, "description": "", "created": now, "updated": now}
+            if number is None:  # the model (created with its first version) and a number
+                number = count_up(conn, t.models, model, "last_version", update=["updated"])
             else:
+                insert_ignore(conn, t.models, {**model, "last_version": 0})
                 _claim(conn, name, number, now)
             conn.execute(t.model_versions.insert().values(
                 name=name, version=number, onnx=None, created=now, **version))

@@ -57,3 +57,17 @@ def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]] | dict
         stmt = _UPSERTS[key] = insert.on_conflict_do_update(index_elements=keys, set_=set_,
                                                             where=cond)
     conn.execute(stmt, rows)
+
+
+def count_up(conn: Connection, table: Table, row: dict[str, Any], counter: str,
+             update: Sequence[str] = ()) -> int:
+    """Insert ``row`` with ``counter`` at 1, or add one to the existing row's ``counter``
+    (and set its ``update`` columns from ``row``); the count after. One atomic statement:
+    concurrent callers never see the same count."""
+    insert = _insert(conn, table)
+    keys = [c.name for c in table.primary_key.columns]
+    stmt = insert.values({**row, counter: 1}).on_conflict_do_update(
+        index_elements=keys, set_={counter: table.c[counter] + 1,
+                                   **{name: insert.excluded[name] for name in update}}
+    ).returning(table.c[counter])
+    return int(conn.execute(stmt).scalar_one())

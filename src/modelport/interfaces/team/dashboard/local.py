@@ -37,6 +37,7 @@ class LocalGuard:
     """The ``Guard`` interface the routes use, trusting the loopback owner only."""
 
     refresh_s = float("inf")  # no key table to re-read
+    headers = frozenset({b"host", b"origin", HEADER.encode()})  # what authenticate reads
 
     def __init__(self) -> None:
         self.loaded = time.monotonic()

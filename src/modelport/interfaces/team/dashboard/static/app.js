@@ -5,6 +5,8 @@ import {runsPage} from './runs.js';
 import {runPage} from './run.js';
 import {comparePage} from './compare.js';
 import {modelPage, modelsPage} from './models.js';
+import {endpointPage, endpointsPage} from './endpoints.js';
+import {studiesPage, studyPage} from './studies.js';
 import {jobsPage} from './jobs.js';
 import {streamsPage} from './streams.js';
 import {devicesPage} from './devices.js';
@@ -26,6 +28,8 @@ const ROUTES = [
   [/^#\/compare\?(.*)$/, comparePage, 'runs'],
   [/^#\/models\/?$/, modelsPage, 'models'],
   [/^#\/models\/([^/?]+)$/, modelPage, 'models'],
+  [/^#\/studies\/?$/, studiesPage, 'studies'], [/^#\/studies\/([^/?]+)$/, studyPage, 'studies'],
+  [/^#\/endpoints\/?$/, endpointsPage, 'endpoints'], [/^#\/endpoints\/([^/?]+)$/, endpointPage, 'endpoints'],
   [/^#\/jobs\/?$/, jobsPage, 'jobs'],
   [/^#\/streams\/?$/, streamsPage, 'streams'],
   [/^#\/devices\/?$/, devicesPage, 'devices'],

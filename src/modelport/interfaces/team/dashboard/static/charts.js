@@ -4,9 +4,9 @@ import {h, s, tick} from './dom.js';
 
 export const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#59a14f', '#b07aa1', '#76b7b2',
   '#edc948', '#ff9da7', '#9c755f', '#8f8f8f'];
-const M = {left: 60, right: 12, top: 10, bottom: 28};
+export const M = {left: 60, right: 12, top: 10, bottom: 28};
 
-function scale(lo, hi, from, to) {
+export function scale(lo, hi, from, to) {
   if (hi === lo) {
     const pad = Math.abs(lo) || 1;
     [lo, hi] = [lo - pad / 2, hi + pad / 2];
@@ -14,12 +14,12 @@ function scale(lo, hi, from, to) {
   return (v) => from + ((v - lo) * (to - from)) / (hi - lo);
 }
 
-function ticks(lo, hi, n = 4) {
+export function ticks(lo, hi, n = 4) {
   if (hi === lo) return [lo];
   return Array.from({length: n + 1}, (_, i) => lo + ((hi - lo) * i) / n);
 }
 
-function frame(width, height, label, xs, ys, x, y, xLabel) {
+export function frame(width, height, label, xs, ys, x, y, xLabel) {
   const g = s('g', {class: 'axes'});
   g.append(s('line', {x1: M.left, x2: M.left, y1: M.top, y2: height - M.bottom}),
     s('line', {x1: M.left, x2: width - M.right, y1: height - M.bottom, y2: height - M.bottom}));

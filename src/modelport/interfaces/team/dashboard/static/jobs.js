@@ -3,7 +3,7 @@
 // are runs.
 import {api} from './api.js';
 import {duration, h, num, put, section, table, when} from './dom.js';
-import {follow} from './follow.js';
+import {follow} from './feed.js';
 
 const LIMIT = 200;
 const RUNS_EVERY_MS = 5000;  // searches and retrains are runs: re-read, they have no feed
@@ -106,11 +106,18 @@ export async function jobsPage(main, {signal}) {
 
   await Promise.all([reload(), reloadRuns()]);
   const reread = () => reload().catch(() => {});
-  follow('job', {signal, onReset: reread, onOpen: reread, onEvent: (_kind, job) => {
-    rows.set(job.id, job);
-    live.textContent = `Live · updated ${new Date().toLocaleTimeString()}`;
-    render();
-  }});
+  follow('topics=job', {signal,
+    // (re)connected: re-read, so nothing is lost between the first read and the stream
+    onState: (state) => {
+      if (state === 'live') reread();
+      live.textContent = state === 'live' ? 'Live' : state === 'reconnecting' ? 'Reconnecting…' : state;
+    },
+    onEvent: (kind, job) => {
+      if (kind === 'reset') return reread();  // the server lost our place: read it all again
+      rows.set(job.id, job);
+      live.textContent = `Live · updated ${new Date().toLocaleTimeString()}`;
+      render();
+    }});
   const timer = setInterval(() => reloadRuns().catch(() => {}), RUNS_EVERY_MS);
   signal.addEventListener('abort', () => clearInterval(timer));
 }

@@ -74,6 +74,6 @@ export function parallelChart(runs, series, {width = 720, height = 300} = {}) {
   });
   svg.append(frame, lines);
   const left = all.length - axes.length;
-  return h('figure', {class: 'chart parallel'}, svg,
+  return h('figure', {class: 'panel'}, svg,
     left ? h('figcaption', {class: 'muted'}, `${left} more column${left === 1 ? '' : 's'} left off (the same, or nearly, in every run)`) : null);
 }
