@@ -44,7 +44,7 @@ function versionReport(report) {
     facts([
       ['Drifted', drifted.length ? drifted.join(', ') : 'nothing'],
       ['Window', `${when(w.start)} – ${when(w.end)}`],
-      ['Volume', `${num(volume.rows)} rows in ${num(volume.requests)} requests (${num(Math.round(volume.rows_per_hour))} rows/h)`],
+      ['Volume', `${num(volume.rows)} rows in ${num(volume.requests)} request${volume.requests === 1 ? '' : 's'} (${num(Math.round(volume.rows_per_hour))} rows/h)`],
       ['Baseline', `${baseline.source} (${num(baseline.rows)} rows)`],
       ['Accuracy', accuracy ? `${pct(accuracy.accuracy)} (95 % CI ${pct(accuracy.low)} – ${pct(accuracy.high)}) on ${num(accuracy.labels)} labels, ${accuracy.source}`
         : 'no labels came back in the window'],
