@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,11 @@ def test_jobs_update_live_from_the_change_feed(browser: Browser, site: dict[str,
 
 def test_streams_and_devices_show_health_drift_canaries_and_rollbacks(
         browser: Browser, site: dict[str, Any], shots: Path) -> None:
+    from modelport.runtimes.stream import progress
+
+    ws = site["ws"]
+    seeded = ws.store.streams.get_stream(SCRIPT, "c1")
+    progress.heartbeat(SCRIPT, "c1", seeded.stats, ws=ws)  # alive: a heartbeat just now
     page = open_as_admin(browser, site, "#/streams", viewport={"width": 1400, "height": 700})
     row = page.locator("table.streams tbody tr")
     expect(row).to_have_count(1)
@@ -142,6 +148,10 @@ def test_streams_and_devices_show_health_drift_canaries_and_rollbacks(
                  "error ×1", f"{SHIFTED} ×2", "1200 events, 800 labels"):
         expect(row).to_contain_text(text)
     page.screenshot(path=shots / "dashboard-streams.png", full_page=True)
+    # a consumer silent for a minute is shown as lost (the page re-reads every 2 s)
+    ws.store.streams.start_stream(SCRIPT, "c2", "iris:1", {}, now=time.time() - 60)
+    expect(page.locator("table.streams tbody tr").nth(1)).to_contain_text("lost",
+                                                                         timeout=10_000)
     no_markup_ran(page)
 
     page.get_by_role("navigation").get_by_role("link", name="Devices").click()
