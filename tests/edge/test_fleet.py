@@ -116,6 +116,12 @@ def test_v1_to_all_then_v2_canary_to_a_third(fleet: tuple[Spawn, Watcher], prefi
     assert shown.output.count("cancer:1") == 2 and shown.output.count("cancer:2") == 1
     watch.wait(lambda: watch.statuses[canary]["metrics"]["predictions"] >= 3, 5,
                "the canary's metrics")
+    kept = CliRunner().invoke(app, ["edge", "devices", "--group", "field", "--broker",
+                                    mosquitto, "--topic-prefix", prefix, "--record"])
+    assert kept.exit_code == 0 and "recorded 3 device status(es)" in kept.output, kept.output
+    fleet_now = Workspace.open(Settings(home=publisher)).store.devices.list_devices("field")
+    assert {d.device: (d.role, d.version) for d in fleet_now} == {
+        canary: ("canary", 2), others[0]: ("fallback", 1), others[1]: ("fallback", 1)}
 
     wider = _publish("cancer:2", "field", prefix, mosquitto, percent=100)
     assert wider["digest"] == v2["digest"]  # same version, same bytes

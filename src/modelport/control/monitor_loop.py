@@ -16,7 +16,6 @@ LoopDecision(action='canary', drifted=['credit:1 debt'], …)
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -26,7 +25,8 @@ from modelport.control.rollout import start_canary, start_shadow
 from modelport.core.schedule import repeat
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError
-from modelport.lifecycle.drift import DRIFT
+from modelport.lifecycle.monitor_runs import EXPERIMENT, drifted_columns, log_reports
+from modelport.lifecycle.monitor_runs import tags as monitor_tags
 from modelport.lifecycle.monitoring import TRAINING, endpoint_of, monitor
 from modelport.lifecycle.retrain import retrain
 from modelport.lifecycle.tracking import start_run
@@ -48,17 +48,6 @@ class LoopDecision:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def drifted_columns(reports: list[dict[str, Any]]) -> list[str]:
-    out = []
-    for r in reports:
-        columns = dict(r.get("features", {}))
-        if r.get("prediction") is not None:
-            columns["(prediction)"] = r["prediction"]
-        out += [f"{r['model']}:{r['version']} {n}" for n, c in columns.items()
-                if c["status"] == DRIFT]
-    return out
 
 
 def check(target: str, data: str, *, since_s: float = 86400.0, baseline: str = TRAINING,
@@ -85,7 +74,7 @@ def check(target: str, data: str, *, since_s: float = 86400.0, baseline: str = T
                                    ws=ws) if rollout == "canary" else \
                 start_shadow(endpoint, outcome.challenger, steps[0], ws=ws)
             decision.action, decision.rollout_id = rollout, started.id
-    decision.run_id = _record(decision, ws)
+    decision.run_id = _record(decision, reports, ws)
     return decision
 
 
@@ -99,9 +88,8 @@ def check_every(target: str, data: str, interval: float, *, times: int | None = 
                   on_each=on_decision, sleep=sleep)
 
 
-def _record(decision: LoopDecision, ws: Workspace) -> str:
-    tags = {"kind": "monitor", "target": decision.target, "action": decision.action,
-            "drifted": json.dumps(decision.drifted)[:8000]}
+def _record(decision: LoopDecision, reports: list[dict[str, Any]], ws: Workspace) -> str:
+    tags = monitor_tags(decision.target, reports, decision.action)
     tags.update({k: str(v) for k, v in (("challenger", decision.challenger),
                                         ("metric", decision.metric),
                                         ("rollout_id", decision.rollout_id)) if v is not None})
@@ -109,7 +97,8 @@ def _record(decision: LoopDecision, ws: Workspace) -> str:
     numbers.update({k: float(v) for k, v in (("champion_score", decision.champion_score),
                                              ("challenger_score", decision.challenger_score))
                     if v is not None})
-    with start_run(name=f"monitor-{decision.target}", experiment="monitor", tags=tags,
+    with start_run(name=f"monitor-{decision.target}", experiment=EXPERIMENT, tags=tags,
                    ws=ws) as run:
+        log_reports(run, reports)
         run.log_metrics(numbers, step=0)
     return run.id

@@ -113,6 +113,8 @@ ROUTES = {
     ("GET", "/api/v1/studies/detail"): "read",
     ("GET", "/api/v1/studies/importances"): "read",
     ("GET", "/api/v1/studies/trials"): "read",
+    ("GET", "/api/v1/devices"): "read",
+    ("POST", "/api/v1/devices"): "write",
     ("POST", "/api/v1/models/{name:str}/versions/{version:int}/export-onnx"): "write",
     ("GET", "/api/v1/endpoints/{name:str}/live"): "read",
     ("PUT", "/api/v1/runs/{run_id:str}"): "write",

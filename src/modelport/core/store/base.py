@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from modelport.core.store.devices import DevicesRepository
 from modelport.core.store.endpoints import EndpointsRepository
 from modelport.core.store.jobs import JobsRepository
 from modelport.core.store.keys import KeysRepository
@@ -41,3 +42,6 @@ class Store(Protocol):
 
     @property
     def stats(self) -> StatsRepository: ...
+
+    @property
+    def devices(self) -> DevicesRepository: ...

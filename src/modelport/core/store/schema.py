@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -263,6 +264,26 @@ streams = Table(
     Column("checkpoint", JSON, nullable=True),  # {digest, events, at, labels}
     Column("started", Float, nullable=False),
     Column("updated", Float, nullable=False),
+)
+
+# one row per edge device: its last reported status (copied from MQTT by runtimes/edge/fleet)
+edge_devices = Table(
+    "edge_devices",
+    metadata,
+    Column("group", String(200), primary_key=True),
+    Column("device", String(200), primary_key=True),
+    Column("model", String(200), nullable=True),
+    Column("version", Integer, nullable=True),
+    Column("digest", String(64), nullable=True),
+    Column("state", String(32), nullable=False),
+    Column("healthy", Boolean, nullable=False),
+    Column("online", Boolean, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("metrics", JSON, nullable=False),
+    Column("rollbacks", Integer, nullable=False),
+    Column("first_seen", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
 )
 
 # the team server's audit log: one row per write request, only ever appended

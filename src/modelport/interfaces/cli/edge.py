@@ -150,11 +150,21 @@ def devices(
     broker: BrokerOpt = "mqtt://127.0.0.1:1883",
     topic_prefix: PrefixOpt = "modelport/edge",
     wait: Annotated[float, typer.Option(help="Seconds to collect statuses.")] = 1.0,
+    record: Annotated[bool, typer.Option(
+        "--record", help="Also keep the statuses in the store (with each device's role in "
+                         "its group's rollout), for the team server and the dashboard.")
+                      ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Each device's bundle, version, health and last report (retained MQTT statuses)."""
     from modelport.runtimes.edge.publish import devices as run_devices
 
+    if record:
+        from modelport.runtimes.edge.fleet import record_fleet
+
+        kept = record_fleet(group, broker=broker, topic_prefix=topic_prefix, seconds=wait)
+        if not as_json:
+            console.print(f"recorded {len(kept)} device status(es) in the store")
     found = run_devices(group, broker=broker, topic_prefix=topic_prefix, seconds=wait)
     if as_json:
         emit_json(found)

@@ -99,6 +99,9 @@ def monitor(
              "--data; each check is recorded as a run. Ctrl-C stops.")] = None,
     times: Annotated[int | None, typer.Option(
         help="With --every: stop after this many checks.")] = None,
+    record: Annotated[bool, typer.Option(
+        "--record", help="Keep the report as a run of experiment 'monitor' (JSON and HTML "
+                         "artifacts), shown on the dashboard's Monitoring page.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Drift, missing values, out-of-range values, volume and accuracy of logged traffic
@@ -131,6 +134,11 @@ def monitor(
                           + (f" ({drained.malformed:,} malformed messages skipped)"
                              if drained.malformed else ""))
     reports = build_reports(target, since_s, baseline, _labels(target, time.time() - since_s))
+    recorded = None
+    if record:
+        from modelport.lifecycle.monitor_runs import record as record_reports
+
+        recorded = record_reports(target, reports)
     if html is not None:
         try:
             html.write_text(render(reports), encoding="utf-8")
@@ -143,6 +151,8 @@ def monitor(
         _show(report)
     if html is not None:
         console.print(f"wrote {html}")
+    if recorded is not None:
+        console.print(f"recorded as run {recorded} (experiment monitor)")
 
 
 def _loop(target: str, data: str, since_s: float, baseline: str, rollout: str, margin: float,

@@ -237,9 +237,8 @@ async def follow(request: Request, state: State, store: ProjectStore,  # type: i
     ``topics`` picks kinds, ``endpoint`` one endpoint; only the request's project's changes
     are sent."""
     kinds = _kinds(topics)
-    if STATS in kinds:
-        if endpoint is None:
-            raise InvalidInputError("the stats topic follows one endpoint: add endpoint=NAME")
+    if STATS in kinds and endpoint is None:
+        raise InvalidInputError("the stats topic follows one endpoint: add endpoint=NAME")
     last = request.headers.get("last-event-id")
     if last is not None and len(last) > MAX_EVENT_ID:
         raise InvalidInputError(f"Last-Event-ID is longer than {MAX_EVENT_ID} characters")

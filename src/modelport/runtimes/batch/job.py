@@ -107,7 +107,8 @@ def predict_job(ref: str, input: str, output: str, *, format: str = "parquet",
                               else f"{resolve(ref, ws=ws).name}:{staged['version']}", ws=ws)
         options = {**{k: v for k, v in fingerprint.items() if k not in ("model", "input")},
                    "backend": backend, "workers": workers, "ref": ref,
-                   "files": len(files), "staging": str(staging.path)}
+                   "files": len(files), "staging": str(staging.path),
+                   "expected_rows": _expected_rows(files)}  # a progress bar's end
         if log_sample > 0:
             options["prediction_log"] = log_location(ws)
         job = _open_job(staged, version, input, str(staging.output), options, digest, ws)

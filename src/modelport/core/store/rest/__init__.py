@@ -12,6 +12,7 @@ import os
 
 from modelport.core.store.projects import DEFAULT_PROJECT, check_project
 from modelport.core.store.rest.api import Api
+from modelport.core.store.rest.devices import RestDevices
 from modelport.core.store.rest.endpoints import RestEndpoints
 from modelport.core.store.rest.jobs import RestJobs
 from modelport.core.store.rest.keys import RestKeys
@@ -37,6 +38,7 @@ class RestStore:
         self.streams = RestStreams(self.api)
         self.endpoints = RestEndpoints(self.api)
         self.stats = RestStats(self.api)
+        self.devices = RestDevices(self.api)
 
     def in_project(self, project: str) -> RestStore:
         """The same server as ``project`` sees it (a new connection pool: close it)."""

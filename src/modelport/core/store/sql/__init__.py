@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from modelport.core.store.engine import Database
 from modelport.core.store.sql.audit import SqlAudit
+from modelport.core.store.sql.devices import SqlDevices
 from modelport.core.store.sql.endpoints import SqlEndpoints
 from modelport.core.store.sql.jobs import SqlJobs
 from modelport.core.store.sql.keys import SqlKeys
@@ -30,6 +31,7 @@ class SqlStore:
         self.streams = SqlStreams(db)
         self.endpoints = SqlEndpoints(db)
         self.stats = SqlStats(db)
+        self.devices = SqlDevices(db)
         self.audit = SqlAudit(db)  # the team server's own: not part of ``Store``
         self.projects = SqlProjects(db)  # what ``projects.ScopedStore`` divides by
 

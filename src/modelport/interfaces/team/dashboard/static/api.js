@@ -16,15 +16,20 @@ export const session = {
   clear() { sessionStorage.removeItem(KEY); },
 };
 
-export async function api(path, {method = 'GET', body, signal} = {}) {
-  // X-Modelport-Local: modelport ui trusts its own page only with it (a cross-site page
-  // cannot add a custom header); the team server ignores it and wants the key.
-  const headers = {Accept: 'application/json', 'X-Modelport-Local': '1'};
+/** Who is calling: the key, and X-Modelport-Local — modelport ui trusts its own page only
+ *  with it (a cross-site page cannot add a custom header); the team server wants the key. */
+export function headers() {
+  const out = {'X-Modelport-Local': '1'};
   const key = session.key;
-  if (key) headers['X-API-Key'] = key;
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (key) out['X-API-Key'] = key;
+  return out;
+}
+
+export async function api(path, {method = 'GET', body, signal} = {}) {
+  const sent = {...headers(), Accept: 'application/json'};
+  if (body !== undefined) sent['Content-Type'] = 'application/json';
   const response = await fetch(`/api/v1${path}`, {
-    method, headers, signal, credentials: 'omit', cache: 'no-store',
+    method, headers: sent, signal, credentials: 'omit', cache: 'no-store',
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (response.status === 204) return null;
@@ -37,3 +42,13 @@ export async function api(path, {method = 'GET', body, signal} = {}) {
 }
 
 export const path = (...parts) => parts.map((p) => encodeURIComponent(String(p))).join('/');
+
+/** A blob's bytes (an artifact), the key in a header like every other call. */
+export async function blob(path, {signal} = {}) {
+  const response = await fetch(`/api/v1${path}`, {headers: headers(), signal, credentials: 'omit'});
+  if (!response.ok) {
+    const data = await response.json().catch(() => null);
+    throw new ApiError(response.status, data?.code ?? 'http_error', data?.error ?? `${response.status}`);
+  }
+  return response.blob();
+}

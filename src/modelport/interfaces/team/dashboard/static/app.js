@@ -7,6 +7,10 @@ import {comparePage} from './compare.js';
 import {modelPage, modelsPage} from './models.js';
 import {endpointPage, endpointsPage} from './endpoints.js';
 import {studiesPage, studyPage} from './studies.js';
+import {jobsPage} from './jobs.js';
+import {streamsPage} from './streams.js';
+import {devicesPage} from './devices.js';
+import {monitorPage} from './monitor.js';
 
 const main = document.getElementById('main');
 const who = document.getElementById('who');
@@ -35,6 +39,10 @@ const ROUTES = [
   [/^#\/models\/([^/?]+)$/, modelPage, 'models'],
   [/^#\/studies\/?$/, studiesPage, 'studies'], [/^#\/studies\/([^/?]+)$/, studyPage, 'studies'],
   [/^#\/endpoints\/?$/, endpointsPage, 'endpoints'], [/^#\/endpoints\/([^/?]+)$/, endpointPage, 'endpoints'],
+  [/^#\/jobs\/?$/, jobsPage, 'jobs'],
+  [/^#\/streams\/?$/, streamsPage, 'streams'],
+  [/^#\/devices\/?$/, devicesPage, 'devices'],
+  [/^#\/monitor\/?$/, monitorPage, 'monitor'],
 ];
 
 async function identify() {

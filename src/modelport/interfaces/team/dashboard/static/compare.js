@@ -4,6 +4,7 @@
 import {api, path} from './api.js';
 import {PALETTE, historyChart, legend, scatterChart} from './charts.js';
 import {busy, h, num, put, section} from './dom.js';
+import {parallelChart} from './parallel.js';
 
 const MAX_RUNS = 20;
 
@@ -36,8 +37,10 @@ export async function comparePage(main, {params, signal}) {
   const series = runs.map((r, i) => ({run: r, name: r.name || r.id, color: PALETTE[i % PALETTE.length]}));
   const charts = h('div', {class: 'charts'});
   const scatter = h('div', {class: 'scatter'});
+  const parallel = h('div', {class: 'scroll'});
   put(main, h('h1', {}, `Compare ${runs.length} runs`), legend(series),
-    section('Metric histories', charts), section('Scatter', scatter),
+    section('Metric histories', charts), section('Parallel coordinates', parallel),
+    section('Scatter', scatter),
     section('Metrics', sideBySide(runs, 'metrics')), section('Params', sideBySide(runs, 'params')));
 
   const metricKeys = [...new Set(runs.flatMap((r) => Object.keys(r.metrics)))].sort();
@@ -47,6 +50,8 @@ export async function comparePage(main, {params, signal}) {
     return figure;
   });
   drawScatter(scatter, runs, series, metricKeys);
+  parallel.replaceChildren(parallelChart(runs, series,
+    {width: Math.max(480, Math.min(1200, Math.floor(parallel.clientWidth || 720)))}));
   await Promise.all(metricKeys.map(async (key, i) => {
     const figure = figures[i];
     const width = Math.max(240, Math.floor(figure.clientWidth || 600));

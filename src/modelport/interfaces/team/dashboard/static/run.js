@@ -2,6 +2,7 @@
 // history, every step on demand), its tags and artifacts. A write key may add a tag.
 import {api, path} from './api.js';
 import {PALETTE, historyChart} from './charts.js';
+import {downloadButton} from './download.js';
 import {busy, digest, duration, facts, h, num, put, section, table, when} from './dom.js';
 
 const MAX_STEPS_SHOWN = 2000;
@@ -26,7 +27,8 @@ export async function runPage(main, {params, signal, me}) {
       : h('p', {class: 'muted'}, 'None.'), charts),
     section('Tags', tags),
     section('Artifacts', Object.keys(run.artifacts).length
-      ? table(['Path', 'SHA-256'], Object.entries(run.artifacts).sort().map(([p, d]) => [p, digest(d)]))
+      ? table(['Path', 'SHA-256', ''], Object.entries(run.artifacts).sort()
+        .map(([p, d]) => [p, digest(d), downloadButton(p, d)]))
       : h('p', {class: 'muted'}, 'None.')),
     section('Packages', Object.keys(run.packages).length
       ? table(['Package', 'Version'], Object.entries(run.packages).sort())
@@ -76,3 +78,4 @@ function renderTags(box, run, me) {
   }}, h('label', {for: 'tag-key'}, 'Tag'), key, h('label', {for: 'tag-value'}, 'Value'), value,
   h('button', {type: 'submit'}, 'Set tag'), error));
 }
+
