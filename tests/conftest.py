@@ -87,6 +87,18 @@ def pytest_configure(config: pytest.Config) -> None:
                    "depend on the metadata store, so a PostgreSQL copy would only repeat it")
 
 
+# the longest files, started first: with ``--dist loadfile`` the two workers take files in
+# collection order, so one of these left for the end would run alone while the other waits
+LONGEST = ("test_readme_tour_remote.py", "test_readme_tour.py", "test_deploy_image.py",
+           "test_dashboard_browser_live.py", "test_dashboard_ops_browser.py",
+           "test_dashboard_browser_actions.py", "test_dashboard_browser.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST)))
+
+
 @pytest.hookimpl(tryfirst=True)  # before the fixture's own parametrization over BACKENDS
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # generate the SQLite case only, rather than a PostgreSQL case that skips: a skip

@@ -43,6 +43,10 @@ def test_one_a_folder_or_all(ws: Workspace, tmp_path: Path) -> None:
                                      "a/b/../../../escape.txt", ".", "a\x00b"])
 def test_no_path_escapes_out_dir(ws: Workspace, tmp_path: Path, hostile: str,
                                  backend: str) -> None:
+    if "\x00" in hostile:  # no store keeps such a path: refused as it is logged
+        with pytest.raises(InvalidInputError, match="the store refused a value"):
+            _run(ws, {"fine.txt": b"fine", hostile: b"evil"})
+        return
     run_id = _run(ws, {"fine.txt": b"fine", hostile: b"evil"})
     out = tmp_path / "deep" / "out"
     with pytest.raises(InvalidInputError, match="outside"):

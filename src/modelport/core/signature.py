@@ -33,7 +33,7 @@ import numpy as np
 
 from modelport.core.tensor_inputs import TensorSpec
 from modelport.core.text_inputs import TEXT, TextSpec
-from modelport.errors import SchemaError
+from modelport.errors import InvalidInputError, SchemaError
 from modelport_edge.matrix import RowError, all_finite, refused, rows_to_columns
 
 NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, float
@@ -143,6 +143,10 @@ class Signature:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Signature:
+        if not isinstance(data, Mapping) or not isinstance(data.get("inputs"), list):
+            # stored data from whoever registered the version: refuse it, do not crash on it
+            raise InvalidInputError("the version's signature is unreadable: it names no "
+                                    "input columns")
         return cls(
             inputs=[ColumnSpec(**c) for c in data["inputs"]],
             outputs=[OutputSpec(**o) for o in data.get("outputs", [])],

@@ -25,15 +25,16 @@ from team_server import team_server
 
 
 @pytest.fixture
-def client(ws: Workspace) -> Iterator[TestClient]:  # type: ignore[type-arg]
-    with TestClient(create_app(ws)) as c:
+def client(ws: Workspace, keys: dict[str, dict[str, str]]
+           ) -> Iterator[TestClient]:  # type: ignore[type-arg]
+    with TestClient(create_app(ws)) as c:  # after the keys: the server reads them at start
         yield c
 
 
 @pytest.fixture
 def keys(ws: Workspace) -> dict[str, dict[str, str]]:
     return {scope: {"X-API-Key": create_key(scope, [scope], ws=ws)[1]}
-            for scope in ("read", "write")}
+            for scope in ("read", "write", "deploy")}
 
 
 def answer(response: Any, status: int) -> Any:
@@ -94,21 +95,21 @@ def test_rollouts_started_from_the_page_and_their_refusals(
     assert answer(client.post(f"{base}/canary", json=canary, headers=keys["read"]),
                   403)["code"] == "forbidden"
     assert answer(client.post(f"{base}/canary", json={**canary, "steps": [50, 10]},
-                              headers=keys["write"]), 400)["error"].startswith(
+                              headers=keys["deploy"]), 400)["error"].startswith(
         "steps must be increasing percentages")
     malformed = answer(client.post(f"{base}/canary", json={**canary, "steps": ["ten"]},
-                                   headers=keys["write"]), 422)
+                                   headers=keys["deploy"]), 422)
     assert "steps" in malformed["error"]
     assert answer(client.post(f"{base}/shadow", json={"to": "iris:2", "percent": 0},
-                              headers=keys["write"]), 400)["error"].startswith("the shadow share")
+                              headers=keys["deploy"]), 400)["error"].startswith("the shadow share")
     assert client.get(base, headers=keys["read"]).status_code == 404  # nothing started
 
-    started = answer(client.post(f"{base}/canary", json=canary, headers=keys["write"]), 201)
+    started = answer(client.post(f"{base}/canary", json=canary, headers=keys["deploy"]), 201)
     assert (started["kind"], started["state"], started["stable"], started["candidate"]) == \
         ("canary", "running", "iris:1", "iris:2")
     assert started["config"]["steps"] == [10, 50, 100]
     busy = answer(client.post(f"{base}/bluegreen", json={"to": "iris:2"},
-                              headers=keys["write"]), 409)
+                              headers=keys["deploy"]), 409)
     assert busy["code"] == "conflict" and "already has a rollout in progress" in busy["error"]
 
 

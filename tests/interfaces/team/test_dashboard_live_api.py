@@ -155,16 +155,16 @@ def test_studies_their_trials_front_and_importances(ws: Workspace, reader: str,
     assert got["history"] == [[[0, 0.9], [1, 0.95], [2, 0.93], [3, 0.95]],
                               [[0, 10.0], [1, 20.0], [2, 30.0], [3, 25.0]]]
     assert [p["number"] for p in got["scatter"]] == [0, 1, 2, 3]
-    page = ok(client.get("/api/v1/studies/trials", params={"name": "lr/size", "after": 1,
+    page = ok(client.get("/api/v1/studies/trials", params={"name": "lr size", "after": 1,
                                                             "limit": 2}))
     assert [t["number"] for t in page["trials"]] == [2, 3] and page["next_after"] == 3
-    last = ok(client.get("/api/v1/studies/trials", params={"name": "lr/size", "after": 3}))
+    last = ok(client.get("/api/v1/studies/trials", params={"name": "lr size", "after": 3}))
     assert [t["number"] for t in last["trials"]] == [4] and last["next_after"] is None
     for bad in ({"limit": 0}, {"limit": 1001}, {"points": 1}):
         assert "is 1 to 1000" in ok(client.get("/api/v1/studies/detail", params={
-            "name": "lr/size", **bad}), 400)["error"] or "points is 2" in ok(client.get(
-                "/api/v1/studies/detail", params={"name": "lr/size", **bad}), 400)["error"]
-    assert ok(client.get("/api/v1/studies/trials", params={"name": "lr/size", "after": "x"}),
+            "name": "lr size", **bad}), 400)["error"] or "points is 2" in ok(client.get(
+                "/api/v1/studies/detail", params={"name": "lr size", **bad}), 400)["error"]
+    assert ok(client.get("/api/v1/studies/trials", params={"name": "lr size", "after": "x"}),
               422)["code"] == "invalid_input"
 
     imp = ok(client.get("/api/v1/studies/importances",

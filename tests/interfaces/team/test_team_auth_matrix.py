@@ -124,7 +124,8 @@ OPEN = {("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/openapi.json/{path:str
         ("GET", "/api/v1/openapi.json/openapi.json"), ("GET", "/api/v1/whoami")}
 # names are unique across projects: registering under a name another project holds is
 # refused as a name taken (the one thing another project's object reveals: its name)
-TAKEN = {("POST", "/api/v1/models/{name:str}/versions")}
+TAKEN = {("POST", "/api/v1/models/{name:str}/versions"),
+         ("PUT", "/api/v1/runs/{run_id:str}")}  # a whole run: created if new
 RANK = {"read": 1, "write": 2, "deploy": 3, "admin": 4}
 # reads that answer 404 in the key's own project for a reason of their own
 OWN_404 = {("GET", "/api/v1/endpoints/{name:str}/rollout"): "the endpoint has had no rollout",

@@ -100,7 +100,9 @@ def test_a_graph_without_an_example_is_refused(ws: Workspace, tmp_path: Path) ->
 def test_a_text_model_carries_its_tokenizer_to_the_device(ws: Workspace, trust: Trust,
                                                           tmp_path: Path) -> None:
     tokenizer = word_piece(tmp_path / "tokenizer.json")
-    model = text_classifier(80, seed=7)
+    # a graph int8 moves by 0.4 % here: seed 7's moved 17.6 % on one machine and passed
+    # on another (onnxruntime's int8 kernels differ by CPU) — the bundle's limit is 5 %
+    model = text_classifier(80, seed=9)
     texts = sentences(6, seed=4)
     import_onnx(save(model, tmp_path / "t.onnx"), "dl-text", labels=LABELS,
                 tokenizer=tmp_path / "tokenizer.json", input_example=texts, ws=ws)

@@ -100,8 +100,8 @@ def test_keys_are_stored_hashed(secured) -> None:  # type: ignore[no-untyped-def
 
 
 def test_bad_key_requests(env_ws: Workspace) -> None:
-    with pytest.raises(InvalidInputError, match="unknown scope 'deploy'"):
-        create_key("x", ["deploy"])
+    with pytest.raises(InvalidInputError, match="unknown scope 'launch'"):
+        create_key("x", ["launch"])
     with pytest.raises(InvalidInputError, match="positive"):
         create_key("x", ["predict"], rate_limit=0)
 
