@@ -9,8 +9,13 @@ from typing import Any
 import pytest
 
 from modelport.core.workspace import Workspace
-from modelport.lifecycle.studies import study_report
-from modelport.lifecycle.trials import param_importances, study_detail, thin, trial_page
+from modelport.lifecycle.trials import (
+    param_importances,
+    study_detail,
+    study_report,
+    thin,
+    trial_page,
+)
 
 optuna = pytest.importorskip("optuna")
 

@@ -15,8 +15,9 @@ from modelport.lifecycle.datasets import Dataset, digest_frame, load_dataset
 from modelport.lifecycle.loading import load
 from modelport.lifecycle.registry import get_version
 from modelport.lifecycle.search import get_run, search_runs
-from modelport.lifecycle.studies import find_study, list_studies, study_report
+from modelport.lifecycle.studies import find_study, list_studies
 from modelport.lifecycle.tracking import metric_history
+from modelport.lifecycle.trials import study_report
 from modelport.lifecycle.tune import tune
 
 pytest.importorskip("optuna")

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelport.core.workspace import Workspace, current
-from modelport.errors import InvalidInputError
+from modelport.errors import InvalidInputError, require
 from modelport.lifecycle.pareto import front
 from modelport.lifecycle.studies import StudySummary, find_study, optuna, quiet, summarize
 
@@ -200,3 +200,63 @@ def param_importances(name: str, objective: int = 0, ws: Workspace | None = None
         except (RuntimeError, ValueError):  # too few distinct values to rank anything
             found = {}
     return Importances(names[objective], METHOD, len(done), found)
+
+
+@dataclass
+class StudyReport:
+    summary: StudySummary
+    best_trial: int | None
+    best_params: dict[str, Any]
+    best_run_id: str | None
+    importances: dict[str, float]
+    plot_digest: str | None
+    trials: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["summary"] = self.summary.to_dict()
+        return out
+
+
+def study_report(name: str, plot: bool = True, ws: Workspace | None = None) -> StudyReport:
+    """The best trial, parameter importances and (``plot``) the optimization history,
+    saved as ``study/history.html`` on the best trial's run."""
+    ws = current(ws)
+    opt = optuna()
+    from optuna.trial import TrialState
+
+    study = find_study(name, ws=ws)
+    kind = "journal" if isinstance(study._storage, opt.storages.JournalStorage) else "database"
+    summary = summarize(study, kind)
+    trials = [{"trial": t.number, "state": t.state.name.lower(), "values": t.values,
+               "params": t.params, "run_id": t.user_attrs.get("run_id")}
+              for t in study.get_trials(deepcopy=False)]
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        return StudyReport(summary, None, {}, None, {}, None, trials)
+    maximize = study.directions[0].name.lower() == "maximize"
+    best = max(study.best_trials, key=lambda t: t.values[0] if maximize else -t.values[0])
+    run_id = best.user_attrs.get("run_id")
+    first = (lambda t: t.values[0]) if len(study.directions) > 1 else None
+    importances: dict[str, float] = {}
+    if best.params:
+        importances = param_importances(name, 0, ws=ws).importances  # the first objective's
+    digest = None
+    if plot and run_id:
+        digest = _history_plot(study, first, run_id, ws)
+    return StudyReport(summary, best.number, dict(best.params), run_id, importances, digest,
+                       trials)
+
+
+def _history_plot(study: Any, target: Any, run_id: str, ws: Workspace) -> str:
+    from optuna import visualization
+
+    from modelport.lifecycle.search import get_run
+    from modelport.lifecycle.tracking import Run
+
+    require("plotly", "tune")
+    name = str(study.user_attrs.get("recipe", {}).get("metric") or "score")
+    with quiet():
+        figure = visualization.plot_optimization_history(study, target=target, target_name=name)
+    html = figure.to_html(include_plotlyjs="cdn", full_html=True).encode()
+    return Run(ws, get_run(run_id, ws=ws)).log_artifact(html, "study/history.html")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from modelport.core.store.endpoints import EndpointRecord, Event, Rollout, Watch
 from modelport.core.store.jobs import JobRecord
@@ -23,8 +23,32 @@ from modelport.errors import ConflictError, InvalidInputError, NotFoundError
 
 MAX_JOBS_READ = 100_000  # how far back a project's job listing looks past other projects'
 
-if TYPE_CHECKING:
-    from modelport.core.store.projects import ScopedStore
+
+
+class Owners(Protocol):
+    def of(self, kind: str, key: str) -> str | None: ...
+
+    def forget(self, kind: str, key: str) -> None: ...
+
+
+class Scope(Protocol):
+    """What a scoped repository asks of its project's view (``projects.ScopedStore``)."""
+
+    @property
+    def project(self) -> str: ...
+
+    @property
+    def owners(self) -> Owners: ...
+
+    def mine(self, kind: str, key: str) -> bool: ...
+
+    def sees(self, model: str) -> bool: ...
+
+    def foreign(self, kind: str, key: str) -> bool: ...
+
+    def adopt(self, kind: str, key: str) -> None: ...
+
+    def names_in(self, kind: str) -> set[str]: ...
 
 
 def _sendable(*values: Any) -> None:
@@ -41,7 +65,7 @@ def _taken(kind: str, name: str) -> ConflictError:
 
 
 class ScopedRegistry:
-    def __init__(self, inner: Any, scope: ScopedStore) -> None:
+    def __init__(self, inner: Any, scope: Scope) -> None:
         self.inner, self.scope = inner, scope
 
     def _check(self, name: str) -> None:
@@ -108,7 +132,7 @@ class ScopedRegistry:
 
 
 class ScopedRuns:
-    def __init__(self, inner: Any, scope: ScopedStore) -> None:
+    def __init__(self, inner: Any, scope: Scope) -> None:
         self.inner, self.scope = inner, scope
 
     def _check(self, run_id: str) -> None:
@@ -162,7 +186,7 @@ class ScopedRuns:
 
 
 class ScopedEndpoints:
-    def __init__(self, inner: Any, scope: ScopedStore) -> None:
+    def __init__(self, inner: Any, scope: Scope) -> None:
         self.inner, self.scope = inner, scope
 
     def _missing(self, name: str) -> NotFoundError:
@@ -236,7 +260,7 @@ class ScopedEndpoints:
 
 
 class ScopedJobs:
-    def __init__(self, inner: Any, scope: ScopedStore) -> None:
+    def __init__(self, inner: Any, scope: Scope) -> None:
         self.inner, self.scope = inner, scope
 
     def _visible(self, jobs: list[JobRecord]) -> list[JobRecord]:
@@ -279,7 +303,7 @@ class ScopedJobs:
 
 
 class ScopedStats:
-    def __init__(self, inner: Any, scope: ScopedStore) -> None:
+    def __init__(self, inner: Any, scope: Scope) -> None:
         self.inner, self.scope = inner, scope
 
     def write_windows(self, rows: Sequence[StatsRow], worker: str, forget_before: float

@@ -143,7 +143,7 @@ def studies_show(
     as_json: JsonFlag = False,
 ) -> None:
     """Show a study: best trial, parameter importances, history plot."""
-    from modelport.lifecycle.studies import study_report
+    from modelport.lifecycle.trials import study_report
 
     report = study_report(name, plot=plot)
     if as_json:
