@@ -9,7 +9,6 @@ retained MQTT statuses swept by the fleet recorder) and served by the team serve
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from collections.abc import Iterator
@@ -17,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
+from test_dashboard_browser import browser, open_page, shots  # noqa: F401
 
 from dashboard_ops_workspace import (
     HOSTILE,
@@ -35,17 +35,7 @@ from modelport.lifecycle.search import search_runs
 from services import require_service
 from team_server import serving, team_server
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
 BROKER = ("127.0.0.1", 1883)
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = Path(os.environ.get("MODELPORT_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -73,23 +63,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, iris: Any) -> Iterator[dict[s
         forget_stores()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        require_service("chromium", "it is not installed: apt-get install -y chromium")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-def open_as_admin(browser: Browser, site: dict[str, Any], hash_: str, **options: Any) -> Page:
-    page = browser.new_page(**options)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error"
-            and not m.text.startswith("Failed to load resource") else None)
-    page.errors = errors  # type: ignore[attr-defined]
+def open_as_admin(browser: Browser, site: dict[str, Any], hash_: str, **options: Any) -> Page:  # noqa: F811
+    page = open_page(browser, **options)
     page.goto(site["url"] + "/")
     page.get_by_label("API key").fill(site["admin"])
     page.get_by_role("button", name="Log in").click()
@@ -104,8 +79,8 @@ def no_markup_ran(page: Page) -> None:
     assert page.errors == []  # type: ignore[attr-defined]
 
 
-def test_jobs_update_live_from_the_change_feed(browser: Browser, site: dict[str, Any],
-                                               shots: Path) -> None:
+def test_jobs_update_live_from_the_change_feed(browser: Browser, site: dict[str, Any],  # noqa: F811
+                                               shots: Path) -> None:  # noqa: F811
     from modelport.runtimes.batch import jobs
 
     page = open_as_admin(browser, site, "#/jobs", viewport={"width": 1280, "height": 800})
@@ -134,7 +109,7 @@ def test_jobs_update_live_from_the_change_feed(browser: Browser, site: dict[str,
 
 
 def test_streams_and_devices_show_health_drift_canaries_and_rollbacks(
-        browser: Browser, site: dict[str, Any], shots: Path) -> None:
+        browser: Browser, site: dict[str, Any], shots: Path) -> None:  # noqa: F811
     from modelport.runtimes.stream import progress
 
     ws = site["ws"]
@@ -172,7 +147,7 @@ def test_streams_and_devices_show_health_drift_canaries_and_rollbacks(
 
 
 def test_monitoring_shows_the_drifted_feature_and_downloads_the_html_report(
-        browser: Browser, site: dict[str, Any], shots: Path) -> None:
+        browser: Browser, site: dict[str, Any], shots: Path) -> None:  # noqa: F811
     page = open_as_admin(browser, site, "#/monitor", viewport={"width": 1280, "height": 900})
     report = page.locator("article[data-version='iris:1']")
     expect(report).to_be_visible()
@@ -195,7 +170,7 @@ def test_monitoring_shows_the_drifted_feature_and_downloads_the_html_report(
 
 
 def test_a_run_artifact_downloads_whole_and_compare_draws_parallel_coordinates(
-        browser: Browser, site: dict[str, Any], shots: Path) -> None:
+        browser: Browser, site: dict[str, Any], shots: Path) -> None:  # noqa: F811
     ws = site["ws"]
     run = ws.store.runs.get_runs([site["monitor_run"]])[0]
     page = open_as_admin(browser, site, f"#/runs/{run.id}")
@@ -219,7 +194,7 @@ def test_a_run_artifact_downloads_whole_and_compare_draws_parallel_coordinates(
     page.close()
 
 
-def test_modelport_ui_follows_jobs_without_a_key(browser: Browser, site: dict[str, Any]
+def test_modelport_ui_follows_jobs_without_a_key(browser: Browser, site: dict[str, Any]  # noqa: F811
                                                  ) -> None:
     from modelport.runtimes.batch import jobs
 
