@@ -10,7 +10,7 @@ name taken (names are unique across the store).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from modelport.core.store.endpoints import EndpointRecord, Event, Rollout, Watch
@@ -57,6 +57,18 @@ def _sendable(*values: Any) -> None:
     if unstorable(list(values), "value"):
         raise InvalidInputError("the store refused a value: text it cannot keep or an "
                                 "integer past 64 bits")
+
+
+def _checked(call: Callable[..., Any], check: Callable[[str], None]) -> Callable[..., Any]:
+    """``call`` refusing values no store keeps, then an object (its first argument) this
+    project does not see, before it runs."""
+
+    def checked(key: str, *args: Any, **kwargs: Any) -> Any:
+        _sendable(*args, *kwargs.values())
+        check(key)
+        return call(key, *args, **kwargs)
+
+    return checked
 
 
 def _taken(kind: str, name: str) -> ConflictError:
@@ -121,14 +133,7 @@ class ScopedRegistry:
     def __getattr__(self, method: str) -> Any:
         """The rest take the model's name first: set_alias, delete_alias, set_tag,
         set_description, set_onnx, set_profile, delete_version."""
-        call = getattr(self.inner, method)
-
-        def checked(name: str, *args: Any, **kwargs: Any) -> Any:
-            _sendable(*args, *kwargs.values())
-            self._check(name)
-            return call(name, *args, **kwargs)
-
-        return checked
+        return _checked(getattr(self.inner, method), self._check)
 
 
 class ScopedRuns:
@@ -175,14 +180,7 @@ class ScopedRuns:
 
     def __getattr__(self, method: str) -> Any:
         """The rest take the run's id first: log_batch, log_artifact, log_dataset, end_run."""
-        call = getattr(self.inner, method)
-
-        def checked(run_id: str, *args: Any, **kwargs: Any) -> Any:
-            _sendable(*args, *kwargs.values())
-            self._check(run_id)
-            return call(run_id, *args, **kwargs)
-
-        return checked
+        return _checked(getattr(self.inner, method), self._check)
 
 
 class ScopedEndpoints:
