@@ -50,6 +50,7 @@ RouteGuard = Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]  # ty
 # scopes that also grant a route's scope: the ladder read < write < deploy < admin
 IMPLIED = {"read": ("write", "deploy"), "write": ("deploy",)}
 CREDENTIALS = frozenset({b"authorization", b"x-api-key"})  # ASGI header names are lower case
+PROJECT = frozenset({PROJECT_HEADER.lower().encode()})
 # who calls where no key is asked for: the workspace's owner on loopback (``modelport ui``,
 # ``modelport server --auth off``)
 OWNER = ApiKey(id="local", name="local workspace", scopes=("admin",), models=None,
@@ -64,7 +65,8 @@ def needs(scope: str) -> RouteGuard:
         key = await presented_key(connection)
         # for the access and audit logs: the key's id and name, never its secret
         connection.scope["state"].update(key=key.id, key_name=key.name, scope=scope)
-        project = check_project(connection.headers.get(PROJECT_HEADER) or DEFAULT_PROJECT)
+        asked = _read_headers(connection.scope["headers"], PROJECT).get(PROJECT_HEADER.lower())
+        project = check_project(asked or DEFAULT_PROJECT)
         if not key.reaches(project):
             raise NotFoundError(f"project {project!r} not found")
         if not any(key.allows(s) for s in IMPLIED.get(scope, ())):
@@ -108,12 +110,12 @@ async def presented_key(connection: ASGIConnection) -> ApiKey:  # type: ignore[t
         await anyio.to_thread.run_sync(guard.refresh)
     # a guard may name the headers it reads (the local one reads Host and Origin)
     reads = getattr(guard, "reads", CREDENTIALS)
-    return guard.authenticate(_credentials(connection.scope["headers"], reads))
+    return guard.authenticate(_read_headers(connection.scope["headers"], reads))
 
 
-def _credentials(raw: Iterable[tuple[bytes, bytes]], reads: frozenset[bytes]) -> dict[str, str]:
-    """The headers a guard reads (a key's two by default), straight from the ASGI scope:
-    parsing every header into a ``Headers`` object cost more than the key's lookup."""
+def _read_headers(raw: Iterable[tuple[bytes, bytes]], reads: frozenset[bytes]) -> dict[str, str]:
+    """The headers named in ``reads`` (a key's two, a project's), straight from the ASGI
+    scope: parsing every header into a ``Headers`` object cost more than the key's lookup."""
     found: dict[str, str] = {}
     for name, value in raw:
         if name in reads:
