@@ -79,6 +79,11 @@ def needs(scope: str) -> RouteGuard:
     return check
 
 
+def project_of(store: Store) -> str:
+    """The project a request's store sees (``default`` for a store that has none)."""
+    return getattr(store, "project", DEFAULT_PROJECT)  # type: ignore[no-any-return]
+
+
 def request_store(request: Request) -> Store:  # type: ignore[type-arg]
     """The store as the request's project sees it (set by ``needs``): the ``store``
     every ``/api/v1`` handler takes."""

@@ -40,7 +40,7 @@ from litestar.response import Stream
 from modelport.core.store.base import Store
 from modelport.core.store.projects import DEFAULT_PROJECT, Owners
 from modelport.errors import InvalidInputError, NotFoundError
-from modelport.interfaces.team.access import ProjectStore, needs
+from modelport.interfaces.team.access import ProjectStore, needs, project_of
 from modelport.interfaces.team.changes import Watcher
 
 log = logging.getLogger("modelport.team")
@@ -248,7 +248,7 @@ async def follow(request: Request, state: State, store: ProjectStore,  # type: i
             store.endpoints.get_endpoint, stats) is None:  # off the loop: a store read
         raise NotFoundError(f"endpoint {stats!r} not found")
     sub = feed.subscribe(last, stats)
-    project = getattr(store, "project", DEFAULT_PROJECT)
+    project = project_of(store)
     return Stream(_frames(feed, sub, kinds, endpoint, project), media_type="text/event-stream",
                   headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 

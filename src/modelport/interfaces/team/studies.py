@@ -14,8 +14,7 @@ import dataclasses
 from litestar import Router, get
 from litestar.params import FromQuery
 
-from modelport.core.store.projects import DEFAULT_PROJECT
-from modelport.interfaces.team.access import ProjectStore, ProjectWorkspace, needs
+from modelport.interfaces.team.access import ProjectStore, ProjectWorkspace, needs, project_of
 from modelport.interfaces.team.inputs import storable_request
 from modelport.interfaces.team.study_storage import stored_name, visible_name
 from modelport.lifecycle import studies, trials
@@ -23,14 +22,10 @@ from modelport.lifecycle.studies import StudySummary
 from modelport.lifecycle.trials import Importances, StudyDetail, TrialPage
 
 
-def _project(store: ProjectStore) -> str:
-    return getattr(store, "project", DEFAULT_PROJECT)  # type: ignore[no-any-return]
-
-
 @get("/", guards=[needs("read")], sync_to_thread=True)
 def list_studies(store: ProjectStore, ws: ProjectWorkspace) -> list[StudySummary]:
     """Every study of the project with its trial counts and best values, by name."""
-    project = _project(store)
+    project = project_of(store)
     return [dataclasses.replace(s, name=name) for s in studies.list_studies(ws=ws)
             if (name := visible_name(project, s.name)) is not None]
 
@@ -41,7 +36,7 @@ def study_detail(store: ProjectStore, ws: ProjectWorkspace, name: FromQuery[str]
     """The best trials (the best value's, or the Pareto front of a multi-objective study),
     the first ``limit`` trials (values, params, times, run) and the charts' points: each
     objective's history and the Pareto chart's trials, thinned to about ``points``."""
-    detail = trials.study_detail(stored_name(_project(store), name), limit, points, ws=ws)
+    detail = trials.study_detail(stored_name(project_of(store), name), limit, points, ws=ws)
     return dataclasses.replace(detail, summary=dataclasses.replace(detail.summary, name=name))
 
 
@@ -50,7 +45,7 @@ def trial_page(store: ProjectStore, ws: ProjectWorkspace, name: FromQuery[str],
                after: FromQuery[int] = -1, limit: FromQuery[int] = 100) -> TrialPage:
     """The next page of trials: those numbered above ``after``, at most ``limit`` (1-1000);
     ``next_after`` is the ``after`` of the page that follows (None on the last)."""
-    return trials.trial_page(stored_name(_project(store), name), after, limit, ws=ws)
+    return trials.trial_page(stored_name(project_of(store), name), after, limit, ws=ws)
 
 
 @get("/importances", guards=[needs("read")], sync_to_thread=True)
@@ -58,7 +53,7 @@ def importances(store: ProjectStore, ws: ProjectWorkspace, name: FromQuery[str],
                 objective: FromQuery[int] = 0) -> Importances:
     """How much each parameter matters to one objective (PED-ANOVA over the complete
     trials, computed on request; asked for apart from the trials)."""
-    return trials.param_importances(stored_name(_project(store), name), objective, ws=ws)
+    return trials.param_importances(stored_name(project_of(store), name), objective, ws=ws)
 
 
 router = Router("/api/v1/studies", route_handlers=[list_studies, study_detail, trial_page,

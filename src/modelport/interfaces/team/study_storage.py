@@ -24,7 +24,7 @@ from litestar.params import FromPath, JSONBody
 
 from modelport.core.store.projects import DEFAULT_PROJECT
 from modelport.errors import ConflictError, InvalidInputError, NotFoundError
-from modelport.interfaces.team.access import ProjectStore, needs
+from modelport.interfaces.team.access import ProjectStore, needs, project_of
 from modelport.interfaces.team.inputs import storable
 
 SEPARATOR = "\x1f"  # between a project and its study's name: a name never holds it
@@ -210,7 +210,7 @@ def _run(ops: dict[str, Op], state: State, store: Any, method: str,
     if op is None:
         raise NotFoundError(f"no study call {method[:60]!r} — one of {', '.join(sorted(ops))}")
     storable(args)
-    project = getattr(store, "project", DEFAULT_PROJECT)
+    project = project_of(store)
     try:
         return Answer(op(_studies(state), project, args))
     except DuplicatedStudyError:
