@@ -90,6 +90,7 @@ def create_app(ws: Workspace, refresh_s: float = 2.0, auth: bool = True,
                      "feed": feed.Feed(base, live=live.reader(ws)),
                      "request_metrics": counted, "auditor": auditor}),
         lifespan=[feed.polling, audit.recording],
+        on_shutdown=[study_storage.close],
         exception_handlers=HANDLERS,
         request_max_body_size=MAX_BODY,
         openapi_config=OpenAPIConfig(

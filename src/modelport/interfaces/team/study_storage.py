@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from litestar import Router, post
+from litestar import Litestar, Router, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
@@ -200,6 +200,15 @@ def _studies(state: State) -> Studies:
 
             found = state.studies = Studies(rdb_storage(state.ws, pooled=True))
     return found  # type: ignore[no-any-return]
+
+
+def close(app: Litestar) -> None:
+    """Let the storage's pooled connections go with the app (a server's shutdown, a test's
+    client), rather than when the collector finds them."""
+    found = app.state.get("studies")
+    if found is not None:
+        found.storage.remove_session()
+        found.storage.engine.dispose()
 
 
 def _run(ops: dict[str, Op], state: State, store: Any, method: str,
