@@ -7,9 +7,12 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from modelport.config import Settings
+from modelport.core.keys import create_key
+from modelport.core.store.projects import ScopedStore
 from modelport.core.workspace import Workspace
 from modelport.interfaces.cli.main import app
-from team_server import modelport
+from team_server import modelport, team_server
 
 runner = CliRunner(env={"COLUMNS": "200"})
 
@@ -61,3 +64,43 @@ def test_keys_are_created_with_a_role_projects_and_models(project_env: Workspace
     assert "an admin key reaches every project" in out
     assert "invalid project name" in _fails(project_env, "keys", "create", "x", "--scope",
                                             "read", "--project", "../etc")
+
+
+def _listed(*args: str) -> dict[str, tuple[int, ...]]:
+    return {p["name"]: (p["runs"], p["models"], p["endpoints"], p["jobs"])
+            for p in json.loads(cli(*args, "projects", "list", "--json"))}
+
+
+def test_projects_are_listed_and_shown(project_env: Workspace) -> None:
+    assert _listed() == {"default": (0, 0, 0, 0)}
+    cli("--project", "vision", "train", "--data", "sklearn:iris", "--target", "target",
+        "--model", "knn", "--name", "iris", "--no-onnx")
+    assert _listed() == {"default": (0, 0, 0, 0), "vision": (1, 1, 0, 0)}
+    assert "vision" in cli("projects", "list")
+    shown = cli("projects", "show", "vision")
+    assert "project vision" in shown and "runs" in shown
+    assert json.loads(cli("projects", "show", "vision", "--json"))["models"] == 1
+    assert "project 'nope' not found" in _fails(project_env, "projects", "show", "nope")
+
+
+def test_a_limited_key_lists_only_its_projects_remotely(
+        project_env: Workspace, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    for project in ("alpha", "beta"):
+        ScopedStore(project_env.store.inner, project).endpoints.create_endpoint(
+            f"api-{project}", {"routes": [{"version": "m:1", "weight": 100.0}]}, now=1.0)
+    key = create_key("alpha team", ["read"], ws=project_env, projects=["alpha"])[1]
+    monkeypatch.delenv("MODELPORT_DB_URL")  # it would win over the server's URL
+    with team_server(settings) as (url, admin):
+        def listed(token: str, *args: str) -> dict[str, tuple[int, ...]]:
+            done = modelport(*args, "projects", "list", "--json",
+                             env={"MODELPORT_URL": url, "MODELPORT_TOKEN": token})
+            assert done.returncode == 0, done.stderr
+            return {p["name"]: (p["runs"], p["models"], p["endpoints"], p["jobs"])
+                    for p in json.loads(done.stdout)}
+
+        assert listed(admin) == {"default": (0, 0, 0, 0), "alpha": (0, 0, 1, 0),
+                                 "beta": (0, 0, 1, 0)}
+        assert listed(key) == listed(key, "--project", "alpha") == {"alpha": (0, 0, 1, 0)}
+        done = modelport("projects", "show", "beta",
+                         env={"MODELPORT_URL": url, "MODELPORT_TOKEN": key})
+        assert done.stderr.startswith("error: project 'beta' not found"), done.stderr

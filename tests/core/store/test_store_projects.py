@@ -147,3 +147,14 @@ def test_a_project_name_is_checked(store: Any) -> None:
     for bad in ("", "a b", "../x", "-x", "x" * 101, "é"):
         with pytest.raises(InvalidInputError, match="invalid project name"):
             store.in_project(bad)
+
+
+def test_projects_are_listed_with_their_objects_counted(store: Store, vision: Any) -> None:
+    from modelport.core.store.projects import ProjectSummary
+
+    assert store.projects.list_projects() == [ProjectSummary("default")]
+    _fill(vision, "b")
+    vision.registry.create_version("model-c", new(), {}, now=1.0)
+    assert store.projects.list_projects() == vision.projects.list_projects() == [
+        ProjectSummary("default"), ProjectSummary("vision", runs=1, models=2, endpoints=1,
+                                                  jobs=1)]

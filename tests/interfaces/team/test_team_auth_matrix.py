@@ -118,7 +118,10 @@ ROUTES = {
     ("POST", "/api/v1/models/{name:str}/versions/{version:int}/export-onnx"): "write",
     ("GET", "/api/v1/endpoints/{name:str}/live"): "read",
     ("PUT", "/api/v1/runs/{run_id:str}"): "write",
+    ("GET", "/api/v1/projects"): "read",
 }
+# routes about every project the key reaches, not the one the request names: no 404
+ACROSS = {("GET", "/api/v1/projects")}
 # routes open without a key, on purpose: the API's description and who the caller is
 OPEN = {("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/openapi.json/{path:str}"),
         ("GET", "/api/v1/openapi.json/openapi.json"), ("GET", "/api/v1/whoami")}
@@ -290,14 +293,14 @@ def server(settings: Settings) -> Iterator[tuple[str, dict[str, str | None]]]:
         yield url, keys
 
 
-def _expected(key: str, role: str, project: str) -> int | None:
-    """The status the key's kind must get for a route needing ``role`` about ``project``;
-    None where the route itself answers."""
+def _expected(key: str, role: str, project: str, across: bool = False) -> int | None:
+    """The status the key's kind must get for a route needing ``role`` about ``project``
+    (``across``: about every project it reaches); None where the route itself answers."""
     if key in ("none", "forged"):
         return 401
     reach, _, _ = key.partition("/")
     own_role, _, where = reach.partition("@")
-    if key != "admin" and where not in ("all", project):
+    if key != "admin" and where not in ("all", project) and not across:
         return 404
     if key == "admin":
         return None
@@ -328,7 +331,7 @@ def test_role_project_and_model_on_every_route(
                     status, code = _call(client, method, path, _url(path, names), key, project)
                     where = f"{kind} {method} {path} in {project}: {status} {code}"
                     assert status < 500, where
-                    expected = _expected(kind, role, project)
+                    expected = _expected(kind, role, project, (method, path) in ACROSS)
                     if expected == 404 and method == "HEAD":  # a HEAD answer has no body
                         assert status == 404, where
                     elif expected == 404:  # exactly what a project that does not exist gets
@@ -401,6 +404,33 @@ def test_listings_leave_other_projects_out(server: tuple[str, dict[str, str | No
         text += client.post("/api/v1/runs/search", json={}).text
     assert all(name in text for name in ("ra", "ma", "ea", "ja"))
     assert not re.search(r"\b(rb|mb|eb|jb)\b|beta", text)
+
+
+def test_a_key_lists_the_projects_it_reaches(server: tuple[str, dict[str, str | None]]
+                                             ) -> None:
+    url, keys = server
+    kinds = {"alpha/ma": keys["deploy@alpha/ma"], "admin": keys["admin"],
+               "all": keys["write@all"], "alpha": keys["read@alpha"]}
+    with httpx.Client(base_url=url, timeout=30) as client:
+        seen = {kind: {p["name"]: (p["runs"], p["models"], p["endpoints"], p["jobs"])
+                       for p in client.get("/api/v1/projects", headers={
+                           "Authorization": f"Bearer {key}",
+                           "X-Modelport-Project": "beta"}).json()}  # the header changes nothing
+                for kind, key in kinds.items()}
+    every = {"default": (0, 0, 0, 0), "alpha": (1, 2, 1, 1), "beta": (1, 2, 1, 1)}
+    assert seen["admin"] == seen["all"] == every
+    assert seen["alpha"] == {"alpha": (1, 2, 1, 1)}
+    assert seen["alpha/ma"] == {"alpha": (1, 1, 1, 1)}  # the models it is limited to
+
+
+def test_a_key_limited_to_an_empty_project_lists_it(settings: Settings) -> None:
+    ws = Workspace.open(settings)
+    key = create_key("new team", ["read"], ws=ws, projects=["gamma", "delta"])[1]
+    with team_server(settings) as (url, _):
+        store = RestStore(url, key, "gamma")
+        listed = [p.name for p in store.projects.list_projects()]
+        store.close()
+    assert listed == ["delta", "gamma"]
 
 
 def test_the_change_feed_sends_only_the_projects_changes(

@@ -13,6 +13,7 @@ from modelport.core.store.devices import DevicesRepository
 from modelport.core.store.endpoints import EndpointsRepository
 from modelport.core.store.jobs import JobsRepository
 from modelport.core.store.keys import KeysRepository
+from modelport.core.store.projects import ProjectListing
 from modelport.core.store.registry import RegistryRepository
 from modelport.core.store.runs import RunsRepository
 from modelport.core.store.stats import StatsRepository
@@ -45,3 +46,6 @@ class Store(Protocol):
 
     @property
     def devices(self) -> DevicesRepository: ...
+
+    @property
+    def projects(self) -> ProjectListing: ...

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from modelport.errors import InvalidInputError
@@ -32,9 +33,33 @@ def check_project(name: str) -> str:
     return name
 
 
-class ProjectsRepository(Protocol):
-    """Which project each run (by id), model, endpoint (by name) and job (by id) is in.
-    Thread-safe; every method is one transaction."""
+@dataclass(frozen=True)
+class ProjectSummary:
+    """One project and how many objects of each kind it holds."""
+
+    name: str
+    runs: int = 0
+    models: int = 0
+    endpoints: int = 0
+    jobs: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class ProjectListing(Protocol):
+    """The projects a store's caller may know of: what every implementation (SQL, REST)
+    answers. Thread-safe."""
+
+    def list_projects(self) -> list[ProjectSummary]:
+        """The projects, by name, each with how many objects of each kind it holds."""
+        ...
+
+
+class ProjectsRepository(ProjectListing, Protocol):
+    """Which project each run (by id), model, endpoint (by name) and job (by id) is in —
+    what ``ScopedStore`` divides a SQL store by. Thread-safe; every method is one
+    transaction."""
 
     def project_of(self, kind: str, key: str) -> str | None:
         """The project of one object; None if there is no such object."""
@@ -48,8 +73,9 @@ class ProjectsRepository(Protocol):
         """The ids or names of every object of ``kind`` in ``project``."""
         ...
 
-    def list_projects(self) -> list[str]:
-        """Every project some object is in, by name."""
+    def list_projects(self) -> list[ProjectSummary]:
+        """Every project some object is in, and ``default`` (where a workspace starts), by
+        name, with its objects counted."""
         ...
 
 

@@ -59,6 +59,7 @@ from modelport.interfaces.cli import (  # noqa: E402
     login,
     monitor,
     predict,
+    projects,
     quickstart,
     release,
     serve,
@@ -69,7 +70,7 @@ from modelport.interfaces.cli import (  # noqa: E402
 )
 
 for module in (quickstart, train, tune, predict, serve, release, batch, stream, edge, monitor,
-               team, login, deploy):
+               team, login, deploy, projects):
     module.register(app)
 
 

@@ -57,26 +57,35 @@ OWNER = ApiKey(id="local", name="local workspace", scopes=("admin",), models=Non
                rate_limit=None, created=0.0, revoked=None)
 
 
-def needs(scope: str) -> RouteGuard:
+def needs(scope: str, across: bool = False) -> RouteGuard:
     """A Litestar guard: 401 without a known key, 404 for a project the key does not
-    reach, 403 without ``scope`` (auth on); then the request's store is its project's."""
+    reach, 403 without ``scope`` (auth on); then the request's store is its project's.
+    ``across``: the route is about every project the key reaches (the projects' listing),
+    not the one the request names, so it checks the key and its role only."""
 
     async def check(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
         key = await presented_key(connection)
         # for the access and audit logs: the key's id and name, never its secret
-        connection.scope["state"].update(key=key.id, key_name=key.name, scope=scope)
-        asked = _read_headers(connection.scope["headers"], PROJECT).get(PROJECT_HEADER.lower())
-        project = check_project(asked or DEFAULT_PROJECT)
-        if not key.reaches(project):
-            raise NotFoundError(f"project {project!r} not found")
+        state = connection.scope["state"]
+        state.update(key=key.id, key_name=key.name, scope=scope, api_key=key)
+        project = None if across else _reached_project(connection, key)
         if not any(key.allows(s) for s in IMPLIED.get(scope, ())):
             authorize(key, scope)
-        state = connection.app.state
-        models = key.model_set if key.restricted else None
-        connection.scope["state"].update(
-            api_key=key, store=ScopedStore(state.base_store, project, state.owners, models))
+        if project is not None:
+            app = connection.app.state
+            models = key.model_set if key.restricted else None
+            state["store"] = ScopedStore(app.base_store, project, app.owners, models)
 
     return check
+
+
+def _reached_project(connection: ASGIConnection, key: ApiKey) -> str:  # type: ignore[type-arg]
+    """The project the request names, 404 where the key does not reach it."""
+    asked = _read_headers(connection.scope["headers"], PROJECT).get(PROJECT_HEADER.lower())
+    project = check_project(asked or DEFAULT_PROJECT)
+    if not key.reaches(project):
+        raise NotFoundError(f"project {project!r} not found")
+    return project
 
 
 def project_of(store: Store) -> str:

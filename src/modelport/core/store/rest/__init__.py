@@ -16,6 +16,7 @@ from modelport.core.store.rest.devices import RestDevices
 from modelport.core.store.rest.endpoints import RestEndpoints
 from modelport.core.store.rest.jobs import RestJobs
 from modelport.core.store.rest.keys import RestKeys
+from modelport.core.store.rest.projects import RestProjects
 from modelport.core.store.rest.registry import RestRegistry
 from modelport.core.store.rest.runs import RestRuns
 from modelport.core.store.rest.stats import RestStats
@@ -39,6 +40,7 @@ class RestStore:
         self.endpoints = RestEndpoints(self.api)
         self.stats = RestStats(self.api)
         self.devices = RestDevices(self.api)
+        self.projects = RestProjects(self.api)
 
     def in_project(self, project: str) -> RestStore:
         """The same server as ``project`` sees it (a new connection pool: close it)."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Table, select, union, update
+from sqlalchemy import Column, Table, func, literal, select, union_all, update
 
 from modelport.core.store import schema as t
 from modelport.core.store.engine import Database
+from modelport.core.store.projects import DEFAULT_PROJECT, ProjectSummary
 from modelport.errors import InvalidInputError
 
 # each kind's table and the column naming one of its objects
@@ -43,7 +44,14 @@ class SqlProjects:
         with self.db.read() as conn:
             return set(conn.execute(select(column).where(table.c.project == project)).scalars())
 
-    def list_projects(self) -> list[str]:
-        query = union(*(select(table.c.project) for table, _ in _TABLES.values()))
+    def list_projects(self) -> list[ProjectSummary]:
+        """One statement: each table's objects counted per project (served by its
+        project index)."""
+        query = union_all(*(
+            select(literal(kind).label("kind"), table.c.project, func.count().label("n"))
+            .group_by(table.c.project) for kind, (table, _) in _TABLES.items()))
+        counts: dict[str, dict[str, int]] = {DEFAULT_PROJECT: {}}
         with self.db.read() as conn:
-            return sorted(conn.execute(query).scalars())
+            for kind, project, n in conn.execute(query):
+                counts.setdefault(project, {})[kind] = n
+        return [ProjectSummary(name, **counts[name]) for name in sorted(counts)]
