@@ -1,5 +1,6 @@
-"""Migration 0008 (projects) on a store made at 0007 with data in it: nothing is lost, and
-every existing run, model, endpoint and job joins the project ``default``.
+"""Migrations 0008 (projects) and 0010 (stream projects) on a store made before each with
+data in it: nothing is lost, and every existing run, model, endpoint, job and stream joins
+the project ``default``.
 
 Runs on SQLite and on a fresh PostgreSQL schema (the ``settings`` fixture).
 """
@@ -52,13 +53,13 @@ def engine(settings: Settings) -> Iterator[Engine]:
     eng.dispose()
 
 
-def _store_at_0007(engine: Engine) -> None:
+def _store_at(engine: Engine, revision: str, rows: list[str]) -> None:
     with engine.begin() as conn:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0007")
-        for statement in ROWS.values():
+        command.upgrade(cfg, revision)
+        for statement in rows:
             conn.execute(text(statement))
 
 
@@ -69,7 +70,7 @@ def _count(engine: Engine, table: str) -> int:
 
 def test_upgrading_a_0007_store_keeps_every_row_in_the_default_project(
         settings: Settings, engine: Engine) -> None:
-    _store_at_0007(engine)
+    _store_at(engine, "0007", list(ROWS.values()))
     with engine.connect() as conn:
         assert "project" not in {c["name"] for c in inspect(conn).get_columns("runs")}
     open_database(settings.db_url)  # migrates to the head
@@ -89,4 +90,23 @@ def test_upgrading_a_0007_store_keeps_every_row_in_the_default_project(
     assert store.jobs.get_job("j1")["rows"] == 10  # type: ignore[index]
     assert [k["projects"] for k in store.keys.list_keys(False)] == [None]
     assert open_store(settings.db_url, project="other").registry.list_models() == []
+    forget_stores()
+
+
+def test_upgrading_a_0009_store_keeps_every_stream_in_the_default_project(
+        settings: Settings, engine: Engine) -> None:
+    consumers = [f"INSERT INTO streams VALUES ('clicks', '{c}', 'ctr:1', '{{}}', 'running', "
+                 f"'{{\"events\": 5}}', '{{\"model\": \"{'c' * 64}\"}}', 1.0, 2.0)"
+                 for c in ("c1", "c2")]
+    _store_at(engine, "0009", consumers)
+    open_database(settings.db_url)  # migrates to the head
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT project FROM streams")).scalars().all() == [
+            "default", "default"]
+    store = open_store(settings.db_url)
+    assert [(s.consumer, s.stats, s.project) for s in store.streams.list_streams(None)] == [
+        ("c1", {"events": 5}, "default"), ("c2", {"events": 5}, "default")]
+    assert store.streams.get_stream("clicks", "c2").checkpoint == {  # type: ignore[union-attr]
+        "model": "c" * 64}
+    assert open_store(settings.db_url, project="other").streams.list_streams(None) == []
     forget_stores()

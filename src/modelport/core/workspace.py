@@ -28,7 +28,8 @@ class Workspace:
         settings = settings or Settings.from_env()
         fresh = not settings.home.exists()
         ws = cls(settings, open_store(settings.db_url, settings.token or None, settings.project),
-                 open_artifacts(settings.artifacts_url, settings.token or None))
+                 open_artifacts(settings.artifacts_url, settings.token or None,
+                                settings.project))
         if fresh and settings.home.exists():
             # a user who ran from the wrong directory must see at once that this is a new,
             # empty workspace; WARNING is the level Python prints without any logging set up

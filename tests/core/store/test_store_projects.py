@@ -34,11 +34,13 @@ def _fill(store: Store, suffix: str) -> None:
     store.registry.create_version(f"model-{suffix}", new(), {f"bundle-{suffix}": suffix}, now=1.0)
     store.endpoints.create_endpoint(f"api-{suffix}", ONE, now=1.0)
     store.jobs.create_job(job(f"job-{suffix}", 1.0))
+    store.streams.start_stream(f"stream-{suffix}", "c1", f"model-{suffix}:1", {}, now=1.0)
 
 
 def _answers(vision: Any, names: dict[str, str]) -> list[Any]:
     """What ``vision`` answers about these objects, their names blanked out."""
-    run_id, model, endpoint, job_id = (names[k] for k in ("run", "model", "endpoint", "job"))
+    run_id, model, endpoint, job_id, stream = (
+        names[k] for k in ("run", "model", "endpoint", "job", "stream"))
     calls = [lambda: vision.runs.get_runs([run_id]),
              lambda: vision.runs.metric_history(run_id, "acc"),
              lambda: vision.runs.ids_starting_with(run_id, 10),
@@ -60,7 +62,11 @@ def _answers(vision: Any, names: dict[str, str]) -> list[Any]:
              lambda: vision.stats.read_windows(endpoint, 0.0),
              lambda: vision.jobs.get_job(job_id),
              lambda: vision.jobs.find_jobs(job_id, 10),
-             lambda: vision.jobs.set_progress(job_id, 5, 0, 1)]
+             lambda: vision.jobs.set_progress(job_id, 5, 0, 1),
+             lambda: vision.streams.get_stream(stream, "c1"),
+             lambda: vision.streams.list_streams(stream),
+             lambda: vision.streams.heartbeat(stream, "c1", {"events": 9}, "stopped", 2.0),
+             lambda: vision.streams.save_checkpoint(stream, "c1", {"events": 9}, 2.0)]
     answers = []
     for call in calls:
         try:
@@ -88,14 +94,20 @@ def test_each_project_sees_only_its_own(store: Store, vision: Any) -> None:
             f"job-{theirs}"]
         assert mine.registry.find_tag(f"bundle-{theirs}") == (f"model-{theirs}", 1, theirs)
         assert mine.registry.find_tag(f"bundle-{other}") is None
+        assert [s.name for s in mine.streams.list_streams(None)] == [f"stream-{theirs}"]
+        assert mine.streams.get_stream(f"stream-{other}", "c1") is None
     assert vision.jobs.get_job("job-b")["project"] == "vision"
     assert vision.runs.get_runs(["run-b"])[0].project == "vision"
+    vision.streams.start_stream("stream-b", "c2", "model-b:1", {}, now=2.0)  # a second consumer
+    assert [s.project for s in vision.streams.list_streams("stream-b")] == ["vision"] * 2
 
 
 def test_another_projects_objects_answer_as_missing_ones(store: Store, vision: Any) -> None:
     _fill(store, "a")
-    absent = {"run": "run-zz", "model": "model-zz", "endpoint": "api-zz", "job": "job-zz"}
-    present = {"run": "run-a", "model": "model-a", "endpoint": "api-a", "job": "job-a"}
+    absent = {"run": "run-zz", "model": "model-zz", "endpoint": "api-zz", "job": "job-zz",
+              "stream": "stream-zz"}
+    present = {"run": "run-a", "model": "model-a", "endpoint": "api-a", "job": "job-a",
+               "stream": "stream-a"}
     assert _answers(vision, present) == _answers(vision, absent)
     assert sum(a.startswith("404") for a in _answers(vision, present)) == 9
     # and vision's calls changed nothing of the default project's
@@ -103,6 +115,8 @@ def test_another_projects_objects_answer_as_missing_ones(store: Store, vision: A
     assert store.registry.pick_version("model-a", ["champion"], False) is None
     assert store.runs.get_runs(["run-a"])[0].params == {}
     assert store.endpoints.get_endpoint("api-a") is not None
+    stream = store.streams.get_stream("stream-a", "c1")
+    assert stream is not None and (stream.state, stream.checkpoint) == ("running", None)
     with pytest.raises(NotFoundError):
         vision.endpoints.start_rollout(rollout("r1", 1.0), ONE, _event())
 
@@ -132,6 +146,8 @@ def test_a_name_another_project_holds_is_taken(store: Store, vision: Any) -> Non
         vision.runs.create_run(run("run-a"))
     with pytest.raises(ConflictError, match="job 'job-a' already exists"):
         vision.jobs.create_job(job("job-a", 2.0))
+    with pytest.raises(ConflictError, match="stream name 'stream-a' is taken"):
+        vision.streams.start_stream("stream-a", "c2", "model-a:1", {}, now=2.0)
     assert [v["version"] for v in store.registry.list_versions("model-a")] == [1]
 
 
@@ -155,6 +171,7 @@ def test_projects_are_listed_with_their_objects_counted(store: Store, vision: An
     assert store.projects.list_projects() == [ProjectSummary("default")]
     _fill(vision, "b")
     vision.registry.create_version("model-c", new(), {}, now=1.0)
+    vision.streams.start_stream("stream-b", "c2", "model-b:1", {}, now=2.0)  # one stream
     assert store.projects.list_projects() == vision.projects.list_projects() == [
         ProjectSummary("default"), ProjectSummary("vision", runs=1, models=2, endpoints=1,
-                                                  jobs=1)]
+                                                  jobs=1, streams=1)]

@@ -24,8 +24,10 @@ from litestar.routes import HTTPRoute
 
 from modelport.config import Settings
 from modelport.core.keys import create_key
+from modelport.core.store import open_artifacts
 from modelport.core.store.rest import RestStore
 from modelport.core.workspace import Workspace
+from modelport.errors import NotFoundError
 from modelport.interfaces.team import create_app
 from team_server import team_server
 
@@ -128,7 +130,8 @@ OPEN = {("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/openapi.json/{path:str
 # names are unique across projects: registering under a name another project holds is
 # refused as a name taken (the one thing another project's object reveals: its name)
 TAKEN = {("POST", "/api/v1/models/{name:str}/versions"),
-         ("PUT", "/api/v1/runs/{run_id:str}")}  # a whole run: created if new
+         ("PUT", "/api/v1/runs/{run_id:str}"),  # a whole run: created if new
+         ("PUT", "/api/v1/streams/{name:str}/{consumer:str}")}  # a consumer: started
 RANK = {"read": 1, "write": 2, "deploy": 3, "admin": 4}
 # reads that answer 404 in the key's own project for a reason of their own
 OWN_404 = {("GET", "/api/v1/endpoints/{name:str}/rollout"): "the endpoint has had no rollout",
@@ -200,9 +203,10 @@ QUERIES = {("GET", "/api/v1/runs/ids"): {"prefix": "r"},
 
 
 def _objects(project: str) -> dict[str, str]:
-    """The names of ``project``'s run, model, endpoint and job (made by ``_fill``)."""
+    """The names of ``project``'s run, model, endpoint, job and stream (made by ``_fill``)."""
     p = project[0]
-    return {"run": f"r{p}", "model": f"m{p}", "endpoint": f"e{p}", "job": f"j{p}"}
+    return {"run": f"r{p}", "model": f"m{p}", "endpoint": f"e{p}", "job": f"j{p}",
+            "stream": f"s{p}"}
 
 
 def _fill(store: Any, project: str) -> None:
@@ -239,7 +243,7 @@ def _url(path: str, names: dict[str, str], model: str | None = None) -> str:
               "method": "get_all_studies" if "/read/" in path else "create_new_study",
               "key": "acc" if "/runs/" in path else f"bundle-{names['project']}"}
     if path.startswith("/api/v1/streams/"):
-        values["name"] = "s"
+        values["name"] = names["stream"]
     return re.sub(r"\{(\w+):\w+\}", lambda m: values[m.group(1)], path)
 
 
@@ -288,7 +292,7 @@ def server(settings: Settings) -> Iterator[tuple[str, dict[str, str | None]]]:
             _fill(store, project)
             if project == "alpha":
                 store.api.call("PUT", f"/artifacts/{DIGEST}", content=BLOB)
-                store.streams.start_stream("s", "c", "ma:1", {}, 1.0)
+            store.streams.start_stream(_objects(project)["stream"], "c", "ma:1", {}, 1.0)
             store.close()
         yield url, keys
 
@@ -369,10 +373,11 @@ def test_another_projects_objects_answer_as_absent_ones(
         server: tuple[str, dict[str, str | None]]) -> None:
     url, keys = server
     beta = {**_objects("beta"), "project": "alpha"}  # beta's names, asked about in alpha
-    absent = {"run": "rz", "model": "mz", "endpoint": "ez", "job": "jz", "project": "alpha"}
+    absent = {"run": "rz", "model": "mz", "endpoint": "ez", "job": "jz", "stream": "sz",
+              "project": "alpha"}
     with httpx.Client(base_url=url, timeout=30) as client:
         for (method, path), _ in sorted(ROUTES.items(), key=lambda i: i[0][0] == "DELETE"):
-            if not re.search(r"\{(run_id|name|job_id|endpoint)", path) or "/streams/" in path:
+            if not re.search(r"\{(run_id|name|job_id|endpoint)", path):
                 continue
             for kind in ("deploy@alpha", "admin"):  # admin too: the header picks the project
                 if (method, path) in TAKEN:
@@ -382,14 +387,62 @@ def test_another_projects_objects_answer_as_absent_ones(
                     continue
                 foreign = _call(client, method, path, _url(path, beta), keys[kind], "alpha")
                 missing = _call(client, method, path, _url(path, absent), keys[kind], "alpha")
-                blank = [(s, re.sub(r"\b[rmej][bz]\b", "X", c)) for s, c in (foreign, missing)]
+                blank = [(s, re.sub(r"\b[rmejs][bz]\b", "X", c)) for s, c in (foreign, missing)]
                 assert blank[0] == blank[1], (kind, method, path, foreign, missing)
     store = RestStore(url, keys["admin"], "beta")  # and nothing of beta's changed
     assert store.runs.get_runs(["rb"])[0].status == "RUNNING"
     assert store.registry.pick_version("mb", ["champion"], False) is None
     assert store.endpoints.get_endpoint("eb")["revision"] == 1  # type: ignore[index]
     assert store.jobs.get_job("jb")["status"] == "running"  # type: ignore[index]
+    assert store.streams.get_stream("sb", "c").stats == {}  # type: ignore[union-attr]
     store.close()
+
+
+def _blob(store: RestStore, data: bytes) -> str:
+    digest = hashlib.sha256(data).hexdigest()
+    store.api.call("PUT", f"/artifacts/{digest}", content=data)
+    return digest
+
+
+def test_a_blob_is_read_only_in_the_projects_that_own_it(
+        server: tuple[str, dict[str, str | None]]) -> None:
+    url, keys = server
+    beta, alpha = (RestStore(url, keys["admin"], p) for p in ("beta", "alpha"))
+    versioned, logged, loose, other_model = (_blob(beta, f"blob {i}".encode())
+                                             for i in range(4))
+    beta.registry.create_version("mb", {**VERSION, "artifact_digest": versioned}, {}, now=2.0)
+    beta.runs.log_artifact("rb", "model.bin", logged, 6)
+    alpha.registry.create_version("ma-other", {**VERSION, "sample_digest": other_model}, {},
+                                  now=2.0)
+    beta.close()
+    alpha.close()
+    absent = "f" * 64
+    with httpx.Client(base_url=url, timeout=30) as client:
+        def answer(method: str, digest: str, key: str, project: str) -> tuple[int, str]:
+            path = "/api/v1/artifacts/{digest:str}"
+            status, code = _call(client, method, path, f"/api/v1/artifacts/{digest}",
+                                 keys[key], project)
+            return status, code.replace(digest[:12], "X")
+
+        for method in ("GET", "HEAD", "DELETE"):  # DELETE: an admin's, asked in alpha
+            for key in ("admin", "read@alpha") if method != "DELETE" else ("admin",):
+                missing = answer(method, absent, key, "alpha")
+                assert missing[0] == (204 if method == "DELETE" else 404), missing
+                for digest in (versioned, logged):  # beta's
+                    assert answer(method, digest, key, "alpha") == missing, (method, key)
+        assert answer("GET", loose, "read@alpha", "alpha")[0] == 200  # nobody's: anyone's
+        for digest in (versioned, logged):  # and the DELETE asked in alpha removed nothing
+            assert answer("GET", digest, "admin", "beta")[0] == 200
+        assert answer("GET", other_model, "write@all", "alpha")[0] == 200
+        assert answer("GET", other_model, "deploy@alpha/ma", "alpha") == answer(
+            "GET", absent, "deploy@alpha/ma", "alpha")  # a model the key is not limited to
+    # a client reads its blobs in its own project: the header travels with every call
+    mine, unnamed = (open_artifacts(url, keys["read@alpha"], *p) for p in (["alpha"], []))
+    assert mine.get(DIGEST) == BLOB
+    with pytest.raises(NotFoundError, match="project 'default' not found"):
+        unnamed.get(DIGEST)
+    for client_store in (mine, unnamed):
+        client_store.close()  # type: ignore[attr-defined]
 
 
 def test_listings_leave_other_projects_out(server: tuple[str, dict[str, str | None]]) -> None:
@@ -402,8 +455,8 @@ def test_listings_leave_other_projects_out(server: tuple[str, dict[str, str | No
                         and path not in ("/api/v1/feed", "/api/v1/keys", "/api/v1/keys/active",
                                          "/api/v1/audit"))
         text += client.post("/api/v1/runs/search", json={}).text
-    assert all(name in text for name in ("ra", "ma", "ea", "ja"))
-    assert not re.search(r"\b(rb|mb|eb|jb)\b|beta", text)
+    assert all(name in text for name in ("ra", "ma", "ea", "ja", "sa"))
+    assert not re.search(r"\b(rb|mb|eb|jb|sb)\b|beta", text)
 
 
 def test_a_key_lists_the_projects_it_reaches(server: tuple[str, dict[str, str | None]]

@@ -30,14 +30,16 @@ def open_store(url: str, token: str | None = None, project: str = DEFAULT_PROJEC
     return ScopedStore(SqlStore(open_database(url)), project)
 
 
-def open_artifacts(url: str, token: str | None = None) -> ArtifactStore:
+def open_artifacts(url: str, token: str | None = None, project: str = DEFAULT_PROJECT
+                   ) -> ArtifactStore:
     """The artifact store for ``url``: a path or ``file://`` is local, ``http(s)://`` a
-    ``modelport server`` (``token`` its key), the rest fsspec."""
+    ``modelport server`` (``token`` its key; ``project`` whose blobs it reads), the rest
+    fsspec."""
     scheme = urlparse(url).scheme
     if scheme in ("http", "https"):
         from modelport.core.store.rest.artifacts import RestArtifacts  # httpx only if remote
 
-        return RestArtifacts(url, token)
+        return RestArtifacts(url, token, project)
     if scheme in ("", "file") or (len(scheme) == 1 and os.name == "nt"):
         return LocalArtifactStore(url.removeprefix("file://"))
     return FsspecArtifactStore(url)

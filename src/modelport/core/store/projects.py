@@ -1,8 +1,9 @@
-"""Projects: which project a run, model, endpoint or job belongs to, and a store seeing one.
+"""Projects: which project a run, model, endpoint, job or stream belongs to, and a store
+seeing one.
 
 Names stay unique across the whole store (a model ``iris`` is one model, in one
 project), so nothing that refers to a model or an endpoint by name changes; a
-project is a column on the four tables, ``default`` unless named. ``ScopedStore``
+project is a column on the five tables, ``default`` unless named. ``ScopedStore``
 is the store as one project sees it: objects of other projects behave exactly as
 absent ones (the same ``None``, the same 404), listings leave them out and new
 objects join the project. The SQL store is wrapped on open; the team server wraps
@@ -21,7 +22,7 @@ from typing import Any, Protocol
 from modelport.errors import InvalidInputError
 
 DEFAULT_PROJECT = "default"
-KINDS = ("runs", "models", "endpoints", "jobs")
+KINDS = ("runs", "models", "endpoints", "jobs", "streams")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
@@ -42,6 +43,7 @@ class ProjectSummary:
     models: int = 0
     endpoints: int = 0
     jobs: int = 0
+    streams: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -57,7 +59,8 @@ class ProjectListing(Protocol):
 
 
 class ProjectsRepository(ProjectListing, Protocol):
-    """Which project each run (by id), model, endpoint (by name) and job (by id) is in —
+    """Which project each run (by id), model, endpoint, stream (by name) and job (by id) is
+    in —
     what ``ScopedStore`` divides a SQL store by. Thread-safe; every method is one
     transaction."""
 
@@ -71,6 +74,10 @@ class ProjectsRepository(ProjectListing, Protocol):
 
     def keys_in(self, kind: str, project: str) -> set[str]:
         """The ids or names of every object of ``kind`` in ``project``."""
+        ...
+
+    def artifact_owners(self, digest: str) -> set[tuple[str, str, str]]:
+        """(kind, key, project) of every run and model whose records name blob ``digest``."""
         ...
 
     def list_projects(self) -> list[ProjectSummary]:
@@ -120,6 +127,7 @@ class ScopedStore:
             ScopedRegistry,
             ScopedRuns,
             ScopedStats,
+            ScopedStreams,
         )
 
         self.inner = store
@@ -131,13 +139,14 @@ class ScopedStore:
         self.endpoints = ScopedEndpoints(store.endpoints, self)
         self.jobs = ScopedJobs(store.jobs, self)
         self.stats = ScopedStats(store.stats, self)
+        self.streams = ScopedStreams(store.streams, self)
 
     def in_project(self, project: str) -> ScopedStore:
         """The same store as ``project`` sees it."""
         return ScopedStore(self.inner, project, self.owners, self.models)
 
     def __getattr__(self, name: str) -> Any:
-        """What projects do not divide (keys, streams, the audit log, the database)."""
+        """What projects do not divide (keys, devices, the audit log, the database)."""
         return getattr(self.inner, name)
 
     def mine(self, kind: str, key: str) -> bool:
@@ -160,6 +169,15 @@ class ScopedStore:
         if self.project != DEFAULT_PROJECT:
             self.inner.projects.assign(kind, key, self.project)
         self.owners.forget(kind, key)
+
+    def sees_artifact(self, digest: str) -> bool:
+        """Whether this project may read blob ``digest``: one some run or model version
+        names is its owners' (a blob is content, so two projects may own the same one);
+        one nothing names yet — just uploaded, a stream's checkpoint — anyone's who knows
+        its digest."""
+        owners = self.inner.projects.artifact_owners(digest)
+        return not owners or any(project == self.project and (kind != "models" or self.sees(key))
+                                 for kind, key, project in owners)
 
     def names_in(self, kind: str) -> set[str]:
         """The ids or names of this project's objects of ``kind``."""

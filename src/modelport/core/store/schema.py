@@ -264,6 +264,9 @@ streams = Table(
     Column("checkpoint", JSON, nullable=True),  # {digest, events, at, labels}
     Column("started", Float, nullable=False),
     Column("updated", Float, nullable=False),
+    # one stream's consumers are all in one project (its name is unique across projects)
+    Column("project", String(100), nullable=False, server_default="default"),
+    Index("ix_streams_project", "project"),
 )
 
 # one row per edge device: its last reported status (copied from MQTT by runtimes/edge/fleet)

@@ -18,6 +18,7 @@ from modelport.core.store.jobs import JobRecord
 from modelport.core.store.registry import Model, NewVersion, VersionRecord, missing_model
 from modelport.core.store.runs import Condition, MetricValue, RunPage, RunRecord, Term
 from modelport.core.store.stats import StatsRow
+from modelport.core.store.streams import StreamRecord
 from modelport.core.store.text import unstorable
 from modelport.errors import ConflictError, InvalidInputError, NotFoundError
 
@@ -67,6 +68,17 @@ def _checked(call: Callable[..., Any], check: Callable[[str], None]) -> Callable
         _sendable(*args, *kwargs.values())
         check(key)
         return call(key, *args, **kwargs)
+
+    return checked
+
+
+def _ours_only(call: Callable[..., Any], scope: Scope, kind: str) -> Callable[..., None]:
+    """``call`` changing an object of ``kind`` (its first argument) of this project or a
+    missing one; another project's is left as a missing one is: unchanged, no error."""
+
+    def checked(key: str, *args: Any, **kwargs: Any) -> None:
+        if not scope.foreign(kind, key):
+            call(key, *args, **kwargs)
 
     return checked
 
@@ -291,13 +303,7 @@ class ScopedJobs:
     def __getattr__(self, method: str) -> Any:
         """The rest change one job by id (restart_job, set_progress, finish_job); another
         project's job changes as a missing one does: not at all."""
-        call = getattr(self.inner, method)
-
-        def checked(job_id: str, *args: Any, **kwargs: Any) -> Any:
-            if not self.scope.foreign("jobs", job_id):
-                call(job_id, *args, **kwargs)
-
-        return checked
+        return _ours_only(getattr(self.inner, method), self.scope, "jobs")
 
 
 class ScopedStats:
@@ -313,3 +319,30 @@ class ScopedStats:
         if self.scope.foreign("endpoints", endpoint):
             return []
         return self.inner.read_windows(endpoint, since)  # type: ignore[no-any-return]
+
+
+class ScopedStreams:
+    """A stream is its name: every consumer of it is in the project that started it first."""
+
+    def __init__(self, inner: Any, scope: Scope) -> None:
+        self.inner, self.scope = inner, scope
+
+    def start_stream(self, name: str, consumer: str, model: str, config: dict[str, Any],
+                     now: float) -> None:
+        if self.scope.foreign("streams", name):
+            raise _taken("stream", name)
+        self.inner.start_stream(name, consumer, model, config, now)
+        self.scope.adopt("streams", name)
+
+    def get_stream(self, name: str, consumer: str) -> StreamRecord | None:
+        found = self.inner.get_stream(name, consumer)
+        return found if found is not None and found.project == self.scope.project else None
+
+    def list_streams(self, name: str | None) -> list[StreamRecord]:
+        return [s for s in self.inner.list_streams(name) if s.project == self.scope.project]
+
+    def __getattr__(self, method: str) -> Any:
+        """The rest report on one consumer by the stream's name (heartbeat,
+        save_checkpoint); another project's stream changes as a missing one does: not at
+        all."""
+        return _ours_only(getattr(self.inner, method), self.scope, "streams")

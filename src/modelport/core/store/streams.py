@@ -20,6 +20,7 @@ class StreamRecord:
     checkpoint: dict[str, Any] | None
     started: float
     updated: float
+    project: str = "default"
 
     @property
     def alive(self) -> bool:

@@ -8,9 +8,9 @@ import typer
 
 from modelport.interfaces.cli.render import JsonFlag, emit_json, fields, table
 
-app = typer.Typer(help="Projects: the scopes runs, models, endpoints and jobs belong to.",
+app = typer.Typer(help="Projects: what runs, models, endpoints, jobs and streams belong to.",
                   no_args_is_help=True)
-COUNTED = ("runs", "models", "endpoints", "jobs")
+COUNTED = ("runs", "models", "endpoints", "jobs", "streams")
 
 
 def register(parent: typer.Typer) -> None:
@@ -33,7 +33,7 @@ def list_projects(as_json: JsonFlag = False) -> None:
 @app.command("show")
 def show(name: Annotated[str, typer.Argument(help="The project's name.")],
          as_json: JsonFlag = False) -> None:
-    """How many runs, models, endpoints and jobs one project holds."""
+    """How many runs, models, endpoints, jobs and streams one project holds."""
     from modelport.lifecycle.projects import get_project
 
     project = get_project(name)

@@ -7,6 +7,10 @@ whole, matching blob is moved under its digest. A download is read from the
 server's own artifact store (a directory or any fsspec URL, so clients need no
 cloud credentials) a piece at a time. Either way the server holds about one
 piece of a blob in memory, whatever its size.
+
+A blob a run or a model version names belongs to their projects: asked about in any
+other project (or by a key limited to other models) it is answered 404, exactly as a
+missing one (see ``ScopedStore.sees_artifact``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 import anyio.to_thread
 from litestar import Request, Router, delete, get, head, put
@@ -22,9 +27,10 @@ from litestar.params import FromPath
 from litestar.response import Stream
 
 from modelport.core.artifacts import check_digest
+from modelport.core.store.projects import ScopedStore
 from modelport.core.upload import Upload
 from modelport.errors import ArtifactIntegrityError, NotFoundError, TooLargeError
-from modelport.interfaces.team.access import needs
+from modelport.interfaces.team.access import ProjectStore, needs
 
 log = logging.getLogger("modelport.team")
 MAX_ARTIFACT = 16 * 1024**3  # bytes; a server may lower it with state.max_artifact
@@ -50,12 +56,31 @@ async def upload(request: Request, state: State, digest: FromPath[str]) -> Store
 
 
 @get("/{digest:str}", guards=[needs("read")], sync_to_thread=True)
-def download(state: State, digest: FromPath[str]) -> Stream:
+def download(state: State, store: ProjectStore, digest: FromPath[str]) -> Stream:
     """The blob as stored, checked on the way out: a blob altered at rest is logged here
     and still sent whole, so the client — which checks every load itself — refuses it
     saying why, rather than seeing a connection cut halfway."""
-    return Stream(_logged(state.ws.artifacts.chunks(check_digest(digest))),
-                  media_type="application/octet-stream")
+    try:
+        pieces = state.ws.artifacts.chunks(_readable(store, digest))
+    except NotFoundError:  # the same words for a missing blob and another project's
+        raise _missing(digest) from None
+    return Stream(_logged(pieces), media_type="application/octet-stream")
+
+
+def _readable(store: ProjectStore, digest: str) -> str:
+    """``digest``, if the request's project may read that blob; else the 404 of a missing
+    blob."""
+    if not _sees(store, digest):
+        raise _missing(digest)
+    return digest
+
+
+def _sees(store: ProjectStore, digest: str) -> bool:
+    return cast(ScopedStore, store).sees_artifact(check_digest(digest))
+
+
+def _missing(digest: str) -> NotFoundError:
+    return NotFoundError(f"artifact {digest[:12]}… is missing from this server")
 
 
 def _logged(pieces: Iterator[bytes]) -> Iterator[bytes]:
@@ -66,14 +91,16 @@ def _logged(pieces: Iterator[bytes]) -> Iterator[bytes]:
 
 
 @head("/{digest:str}", guards=[needs("read")], sync_to_thread=True)
-def exists(state: State, digest: FromPath[str]) -> None:
-    if not state.ws.artifacts.exists(check_digest(digest)):
-        raise NotFoundError(f"artifact {digest[:12]}… not found")
+def exists(state: State, store: ProjectStore, digest: FromPath[str]) -> None:
+    if not state.ws.artifacts.exists(_readable(store, digest)):
+        raise _missing(digest)
 
 
 @delete("/{digest:str}", guards=[needs("admin")], status_code=204, sync_to_thread=True)
-def remove(state: State, digest: FromPath[str]) -> None:
-    state.ws.artifacts.delete(check_digest(digest))
+def remove(state: State, store: ProjectStore, digest: FromPath[str]) -> None:
+    """Another project's blob is left as a missing one is: unchanged, and a 204."""
+    if _sees(store, digest):
+        state.ws.artifacts.delete(digest)
 
 
 router = Router("/api/v1/artifacts", route_handlers=[upload, download, exists, remove],

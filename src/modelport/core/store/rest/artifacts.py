@@ -23,8 +23,10 @@ TRANSFER_TIMEOUT_S = 300.0  # between two pieces of a blob, not for the whole of
 
 
 class RestArtifacts:
-    def __init__(self, url: str, token: str | None = None) -> None:
-        self.api = Api(url, token if token is not None else os.environ.get(TOKEN_ENV))
+    def __init__(self, url: str, token: str | None = None, project: str = "default") -> None:
+        # the project a blob is read in: another project's blobs answer as missing ones
+        self.api = Api(url, token if token is not None else os.environ.get(TOKEN_ENV),
+                       project)
         self.url = self.api.url
         self.staging = Path(tempfile.gettempdir()) / "modelport-staging"
 

@@ -1,8 +1,10 @@
-"""Which project each object is in, on SQL: the ``project`` column of four tables."""
+"""Which project each object is in, on SQL: the ``project`` column of five tables.
+
+A stream is its name: all its consumers' rows are in its project."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Table, func, literal, select, union_all, update
+from sqlalchemy import Column, Table, distinct, func, literal, or_, select, union_all, update
 
 from modelport.core.store import schema as t
 from modelport.core.store.engine import Database
@@ -15,6 +17,7 @@ _TABLES: dict[str, tuple[Table, Column[str]]] = {
     "models": (t.models, t.models.c.name),
     "endpoints": (t.endpoints, t.endpoints.c.name),
     "jobs": (t.jobs, t.jobs.c.id),
+    "streams": (t.streams, t.streams.c.name),
 }
 
 
@@ -32,7 +35,7 @@ class SqlProjects:
     def project_of(self, kind: str, key: str) -> str | None:
         table, column = _table(kind)
         with self.db.read() as conn:
-            return conn.execute(select(table.c.project).where(column == key)).scalar()
+            return conn.execute(select(table.c.project).where(column == key).limit(1)).scalar()
 
     def assign(self, kind: str, key: str, project: str) -> None:
         table, column = _table(kind)
@@ -48,10 +51,25 @@ class SqlProjects:
         """One statement: each table's objects counted per project (served by its
         project index)."""
         query = union_all(*(
-            select(literal(kind).label("kind"), table.c.project, func.count().label("n"))
-            .group_by(table.c.project) for kind, (table, _) in _TABLES.items()))
+            select(literal(kind).label("kind"), table.c.project,
+                   func.count(distinct(column)).label("n"))
+            .group_by(table.c.project) for kind, (table, column) in _TABLES.items()))
         counts: dict[str, dict[str, int]] = {DEFAULT_PROJECT: {}}
         with self.db.read() as conn:
             for kind, project, n in conn.execute(query):
                 counts.setdefault(project, {})[kind] = n
         return [ProjectSummary(name, **counts[name]) for name in sorted(counts)]
+
+    def artifact_owners(self, digest: str) -> set[tuple[str, str, str]]:
+        """(kind, key, project) of every model (by a version's artifact, sample or
+        profile) and run (by a logged artifact) that refers to blob ``digest``."""
+        v, m, a, r = t.model_versions, t.models, t.run_artifacts, t.runs
+        query = union_all(
+            select(literal("models"), m.c.name, m.c.project)
+            .join(v, v.c.name == m.c.name)
+            .where(or_(v.c.artifact_digest == digest, v.c.sample_digest == digest,
+                       v.c.profile_digest == digest)),
+            select(literal("runs"), r.c.id, r.c.project)
+            .join(a, a.c.run_id == r.c.id).where(a.c.digest == digest))
+        with self.db.read() as conn:
+            return {(kind, key, project) for kind, key, project in conn.execute(query)}
