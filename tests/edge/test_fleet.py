@@ -7,7 +7,6 @@ that rolls back, and an agent killed with SIGKILL in the middle of an update.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,12 +17,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fleet import Device, FlakyServer, Watcher, announce, start_agent, stop_agent
 from helpers import resigned, tampered_model, wrong_smoke
-from typer.testing import CliRunner
 
+from cli_runner import cli, cli_json
 from modelport.config import Settings
 from modelport.core.workspace import Workspace
 from modelport.errors import BundleRejectedError
-from modelport.interfaces.cli.main import app
 from modelport.runtimes.edge.catalog import record_published
 from modelport.runtimes.edge.export import build_bundle
 from modelport.runtimes.edge.publish import publish
@@ -80,11 +78,8 @@ def test_v1_to_all_then_v2_canary_to_a_third(fleet: tuple[Spawn, Watcher], prefi
     others = [d for d in ids if not selected(d, "cancer", 2, 34)][:2]
     for device_id in [canary, *others]:
         spawn(device_id, "field")
-    done = CliRunner().invoke(app, ["edge", "publish", "cancer:1", "--group", "field",
-                                    "--broker", mosquitto, "--topic-prefix", prefix,
-                                    "--key", "release", "--json"])
-    assert done.exit_code == 0, done.output
-    v1 = json.loads(done.output)
+    v1 = cli_json("edge", "publish", "cancer:1", "--group", "field", "--broker", mosquitto,
+                  "--topic-prefix", prefix, "--key", "release")
     assert v1["fallback"] is None and v1["percent"] == 100
     for device_id in [canary, *others]:
         watch.on(device_id, 1)
@@ -103,22 +98,20 @@ def test_v1_to_all_then_v2_canary_to_a_third(fleet: tuple[Spawn, Watcher], prefi
     assert answer["version"] == 2 and len(answer["outputs"]["prediction"]) == 3
     assert watch.predict("field", others[0], rows)["version"] == 1
 
-    out = CliRunner().invoke(app, ["edge", "devices", "--group", "field", "--broker",
-                                   mosquitto, "--topic-prefix", prefix, "--json"])
-    assert out.exit_code == 0, out.output
-    listed = {d["device"]: d for d in json.loads(out.output)}
+    listed = {d["device"]: d for d in cli_json("edge", "devices", "--group", "field",
+                                                 "--broker", mosquitto, "--topic-prefix", prefix)}
     assert {d: s["version"] for d, s in listed.items()} == {canary: 2, others[0]: 1,
                                                             others[1]: 1}
     assert all(s["healthy"] and s["online"] for s in listed.values())
-    shown = CliRunner(env={"COLUMNS": "200"}).invoke(app, [
-        "edge", "devices", "--group", "field", "--broker", mosquitto, "--topic-prefix", prefix])
-    assert shown.exit_code == 0 and f"{canary} " in shown.output
-    assert shown.output.count("cancer:1") == 2 and shown.output.count("cancer:2") == 1
+    shown = cli("edge", "devices", "--group", "field", "--broker", mosquitto, "--topic-prefix",
+                prefix)
+    assert f"{canary} " in shown
+    assert shown.count("cancer:1") == 2 and shown.count("cancer:2") == 1
     watch.wait(lambda: watch.statuses[canary]["metrics"]["predictions"] >= 3, 5,
                "the canary's metrics")
-    kept = CliRunner().invoke(app, ["edge", "devices", "--group", "field", "--broker",
-                                    mosquitto, "--topic-prefix", prefix, "--record"])
-    assert kept.exit_code == 0 and "recorded 3 device status(es)" in kept.output, kept.output
+    kept = cli("edge", "devices", "--group", "field", "--broker", mosquitto, "--topic-prefix",
+               prefix, "--record")
+    assert "recorded 3 device status(es)" in kept, kept
     fleet_now = Workspace.open(Settings(home=publisher)).store.devices.list_devices("field")
     assert {d.device: (d.role, d.version) for d in fleet_now} == {
         canary: ("canary", 2), others[0]: ("fallback", 1), others[1]: ("fallback", 1)}

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
+from cli_runner import cli, cli_json
 from modelport.core.workspace import Workspace
-from modelport.interfaces.cli.main import app
 from stderr_lines import error_lines
-
-runner = CliRunner(env={"COLUMNS": "200"})
-
-
-def cli(*args: str) -> str:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def cli_json(*args: str):  # type: ignore[no-untyped-def]
-    return json.loads(cli(*args, "--json"))
 
 
 def test_quickstart_twice(env_ws: Workspace) -> None:

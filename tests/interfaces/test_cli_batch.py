@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -11,19 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
+from cli_runner import cli, cli_json, invoke
 from modelport.core.workspace import Workspace
-from modelport.interfaces.cli.main import app
 from stderr_lines import error_lines
-
-runner = CliRunner(env={"COLUMNS": "200"})
-
-
-def cli(*args: str) -> str:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.stdout
 
 
 def _modelport(env_ws: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
@@ -49,9 +39,9 @@ def scored_input(env_ws: Workspace, tmp_path: Path) -> Path:
 
 def test_batch_predict_and_jobs(env_ws: Workspace, scored_input: Path, tmp_path: Path) -> None:
     out = tmp_path / "scores"
-    report = json.loads(cli("batch", "predict", "iris", "--input", str(scored_input),
-                            "--output", str(out), "--keep", "flower", "--batch-size", "50",
-                            "--workers", "1", "--json"))
+    report = cli_json("batch", "predict", "iris", "--input", str(scored_input),
+                      "--output", str(out), "--keep", "flower", "--batch-size", "50",
+                      "--workers", "1")
     assert report["rows"] == 150 and report["failed"] == 0 and report["model"] == "iris:1"
     result = pd.read_parquet(out)
     assert list(result.columns) == ["flower", "prediction", "proba_0", "proba_1", "proba_2"]
@@ -63,7 +53,7 @@ def test_batch_predict_and_jobs(env_ws: Workspace, scored_input: Path, tmp_path:
     assert "150 rows predicted with iris:1" in text and str(out) in text
     assert [p.suffix for p in out.iterdir() if p.name.startswith("part-")] == [".csv"]
 
-    listed = json.loads(cli("jobs", "list", "--json"))
+    listed = cli_json("jobs", "list")
     assert [j["status"] for j in listed] == ["succeeded", "succeeded"]
     assert listed[0]["options"]["format"] == "csv"
     table = cli("jobs", "list")
@@ -71,7 +61,7 @@ def test_batch_predict_and_jobs(env_ws: Workspace, scored_input: Path, tmp_path:
     shown = cli("jobs", "show", listed[1]["id"][:10])
     assert shown.startswith(f"job {listed[1]['id']}\n")  # the id on a line of its own
     assert "input digest" in shown and listed[1]["input_digest"] in shown
-    assert json.loads(cli("jobs", "show", listed[1]["id"], "--json"))["rows"] == 150
+    assert cli_json("jobs", "show", listed[1]["id"])["rows"] == 150
 
 
 def test_batch_errors_are_one_line(env_ws: Workspace, scored_input: Path,
@@ -94,15 +84,15 @@ def test_batch_errors_are_one_line(env_ws: Workspace, scored_input: Path,
     assert "row 8: column 'sepal length (cm)' has an infinite value" in line
     assert "--on-error skip or quarantine" in line
     assert not (tmp_path / "out").exists()
-    [failed] = json.loads(cli("jobs", "list", "--status", "failed", "--json"))
+    [failed] = cli_json("jobs", "list", "--status", "failed")
     assert "infinite value" in failed["error"]
 
 
 def test_forecast_train_and_predict(env_ws: Workspace, tmp_path: Path) -> None:
     pytest.importorskip("statsforecast", reason="the forecast extra is not installed")
-    trained = json.loads(cli("forecast", "train", "--data", "statsforecast:air_passengers",
-                             "--name", "air", "--horizon", "12", "--id-col", "unique_id",
-                             "--models", "AutoETS,SeasonalNaive", "--json"))
+    trained = cli_json("forecast", "train", "--data", "statsforecast:air_passengers",
+                       "--name", "air", "--horizon", "12", "--id-col", "unique_id",
+                       "--models", "AutoETS,SeasonalNaive")
     assert trained["version"] == "air:1" and trained["series"] == 1
     shown = cli("forecast", "predict", "air", "--horizon", "3")
     assert "lo_95" in shown and "1961-01-31" in shown and "warning" not in shown
@@ -113,9 +103,9 @@ def test_forecast_train_and_predict(env_ws: Workspace, tmp_path: Path) -> None:
     assert list(frame.columns) == ["unique_id", "ds", "forecast", "lo_50", "hi_50", "lo_99",
                                    "hi_99", "model"]
     assert (frame.hi_99 - frame.lo_99 > frame.hi_50 - frame.lo_50).all()
-    newest, first = json.loads(cli("jobs", "list", "--kind", "forecast", "--json"))
+    newest, first = cli_json("jobs", "list", "--kind", "forecast")
     assert (newest["status"], newest["rows"], first["rows"]) == ("succeeded", 12, 3)
-    past = runner.invoke(app, ["forecast", "predict", "air", "--horizon", "14", "--limit", "14"])
+    past = invoke("forecast", "predict", "air", "--horizon", "14", "--limit", "14")
     assert past.exit_code == 0 and "1962-02-28" in past.stdout  # forecast all the same
     assert past.stderr == ("warning: forecasting 14 steps ahead, but air:1 was chosen and its "
                            "error measured by cross-validation over 12: steps 13-14 are untested "

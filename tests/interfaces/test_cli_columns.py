@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
+from cli_runner import cli_json, invoke
 from modelport.core.workspace import Workspace
 from modelport.errors import InvalidInputError
-from modelport.interfaces.cli.main import app
-
-runner = CliRunner(env={"COLUMNS": "200"})
 
 
 @pytest.fixture
@@ -31,14 +27,11 @@ def churn_csv(tmp_path: Path) -> str:
 @pytest.mark.storage_independent
 def test_train_drop_and_features(env_ws: Workspace, backend: str, churn_csv: str) -> None:
     base = ["train", "--data", churn_csv, "--target", "churn", "--model", "logistic_regression",
-            "--name", "churn", "--json"]
-    out = runner.invoke(app, [*base, "--drop", "customer_id"], catch_exceptions=False)
-    assert json.loads(out.output)["version"] == "churn:1"
-    out = runner.invoke(app, [*base, "--features", " spend ,"], catch_exceptions=False)
-    assert json.loads(out.output)["version"] == "churn:2"
-    inputs = [[c["name"] for c in json.loads(runner.invoke(
-        app, ["models", "show", f"churn:{v}", "--json"]).output)["signature"]["inputs"]]
-        for v in (1, 2)]
+            "--name", "churn"]
+    assert cli_json(*base, "--drop", "customer_id")["version"] == "churn:1"
+    assert cli_json(*base, "--features", " spend ,")["version"] == "churn:2"
+    inputs = [[c["name"] for c in cli_json("models", "show", f"churn:{v}")["signature"]["inputs"]]
+              for v in (1, 2)]
     assert inputs == [["age", "spend"], ["spend"]]
 
 
@@ -54,12 +47,10 @@ def test_bad_column_choices_are_refused(env_ws: Workspace, backend: str, churn_c
                                         command: list[str], flags: list[str],
                                         message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
-        runner.invoke(app, [*command, "--data", churn_csv, "--target", "churn", *flags],
-                      catch_exceptions=False)
+        invoke(*command, "--data", churn_csv, "--target", "churn", *flags)
 
 
 @pytest.mark.storage_independent
 def test_retrain_takes_the_flags(env_ws: Workspace, backend: str, churn_csv: str) -> None:
     with pytest.raises(InvalidInputError, match="--drop and --features exclude each other"):
-        runner.invoke(app, ["retrain", "churn", "--data", churn_csv, "--drop", "a",
-                            "--features", "b"], catch_exceptions=False)
+        invoke("retrain", "churn", "--data", churn_csv, "--drop", "a", "--features", "b")

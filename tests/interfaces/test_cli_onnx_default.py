@@ -6,35 +6,27 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
+from cli_runner import cli
 from modelport.core.workspace import Workspace
-from modelport.interfaces.cli.main import app
 
 pytest.importorskip("skl2onnx")
 
-runner = CliRunner(env={"COLUMNS": "200"})
 IRIS = ["train", "--data", "sklearn:iris", "--target", "target", "--cv", "2"]
 
 
-def _ok(*args: str) -> str:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
 def test_train_then_the_version_has_a_checked_onnx_copy(env_ws: Workspace) -> None:
-    out = _ok(*IRIS, "--model", "logistic_regression", "--name", "iris")
+    out = cli(*IRIS, "--model", "logistic_regression", "--name", "iris")
     # the verdict, not the progress step that checked it ("✓ checking an ONNX copy …")
     [line] = [line for line in out.splitlines() if line.startswith("iris:1")]
     assert line.startswith("iris:1: ONNX copy checked (max abs difference ")
     assert line.endswith(" rows) — onnxruntime serves it")
-    shown = json.loads(_ok("models", "show", "iris:1", "--json"))
+    shown = json.loads(cli("models", "show", "iris:1", "--json"))
     assert shown["onnx"]["passed"] is True
 
 
 def test_a_model_that_cannot_convert_says_so_in_one_line(env_ws: Workspace) -> None:
-    out = _ok(*IRIS, "--model", "sklearn.neighbors.NearestCentroid", "--name", "centroid")
+    out = cli(*IRIS, "--model", "sklearn.neighbors.NearestCentroid", "--name", "centroid")
     assert "registered centroid:1" in out and "error" not in out.lower()
     [line] = [line for line in out.splitlines() if line.startswith("centroid:1")]
     assert line.startswith("centroid:1 has no ONNX copy: ONNX conversion of this Pipeline "
@@ -42,11 +34,11 @@ def test_a_model_that_cannot_convert_says_so_in_one_line(env_ws: Workspace) -> N
 
 
 def test_no_onnx_and_json(env_ws: Workspace) -> None:
-    skipped = json.loads(_ok(*IRIS, "--model", "logistic_regression", "--name", "iris",
+    skipped = json.loads(cli(*IRIS, "--model", "logistic_regression", "--name", "iris",
                              "--no-onnx", "--json"))
     assert skipped["version"] == "iris:1" and skipped["onnx"] is None
-    plain = _ok(*IRIS, "--model", "logistic_regression", "--name", "iris", "--no-onnx")
+    plain = cli(*IRIS, "--model", "logistic_regression", "--name", "iris", "--no-onnx")
     assert "registered iris:2" in plain and "ONNX" not in plain
-    checked = json.loads(_ok(*IRIS, "--model", "logistic_regression", "--name", "iris",
+    checked = json.loads(cli(*IRIS, "--model", "logistic_regression", "--name", "iris",
                              "--json"))
     assert checked["version"] == "iris:3" and checked["onnx"]["passed"] is True

@@ -11,11 +11,10 @@ import time
 
 import pytest
 from rich.console import Console
-from typer.testing import CliRunner
 
+from cli_runner import succeeded
 from modelport.core.workspace import Workspace
 from modelport.interfaces.cli import progress
-from modelport.interfaces.cli.main import app
 from modelport.interfaces.cli.progress import Steps
 
 
@@ -64,10 +63,8 @@ def test_tune_in_a_pipe_prints_progress_lines(env_ws: Workspace, backend: str,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("optuna")
     monkeypatch.setattr(progress, "HEARTBEAT", 0.05)
-    result = CliRunner(env={"COLUMNS": "200"}).invoke(
-        app, ["tune", "--data", "sklearn:wine", "--target", "target", "--model", "knn",
-              "--trials", "8", "--cv", "3"], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
+    result = succeeded("tune", "--data", "sklearn:wine", "--target", "target", "--model", "knn",
+                       "--trials", "8", "--cv", "3")
     assert re.search(r"^… searching: trial \d of 8", result.stderr, re.M), result.stderr
     assert re.search(r"^✓ searching: trial 8 of 8, best accuracy 0\.\d+ \(\d+\.\d s\)$",
                      result.stderr, re.M), result.stderr
@@ -90,10 +87,8 @@ def test_train_in_a_pipe_ticks_its_steps(env_ws: Workspace, backend: str) -> Non
 
 @pytest.mark.storage_independent
 def test_automl_ticks_its_search_off_once(env_ws: Workspace, backend: str) -> None:
-    result = CliRunner(env={"COLUMNS": "200"}).invoke(
-        app, ["automl", "--data", "sklearn:iris", "--target", "target", "--budget", "3",
-              "--families", "linear,knn", "--cv", "3"], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
+    result = succeeded("automl", "--data", "sklearn:iris", "--target", "target", "--budget", "3",
+                       "--families", "linear,knn", "--cv", "3")
     ticked = [line.split(" (")[0].split(":")[0] for line in result.stderr.splitlines()
               if line.startswith("✓ ")]
     # every trial of every family is one step, not a line each

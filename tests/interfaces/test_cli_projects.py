@@ -5,22 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
+from cli_runner import cli, cli_json
 from modelport.config import Settings
 from modelport.core.keys import create_key
 from modelport.core.store.projects import ScopedStore
 from modelport.core.workspace import Workspace
-from modelport.interfaces.cli.main import app
 from team_server import modelport, team_server
-
-runner = CliRunner(env={"COLUMNS": "200"})
-
-
-def cli(*args: str) -> str:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 @pytest.fixture
@@ -32,12 +23,11 @@ def project_env(env_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> Workspace
 def test_runs_and_models_stay_in_their_project(project_env: Workspace) -> None:
     cli("--project", "vision", "train", "--data", "sklearn:iris", "--target", "target",
         "--model", "knn", "--name", "iris")
-    assert [m["name"] for m in json.loads(cli("--project", "vision", "models", "list",
-                                              "--json"))] == ["iris"]
-    [run] = json.loads(cli("--project", "vision", "runs", "list", "--json"))["runs"]
+    assert [m["name"] for m in cli_json("--project", "vision", "models", "list")] == ["iris"]
+    [run] = cli_json("--project", "vision", "runs", "list")["runs"]
     assert run["project"] == "vision"
-    assert json.loads(cli("--project", "default", "models", "list", "--json")) == []
-    assert json.loads(cli("--project", "default", "runs", "list", "--json"))["runs"] == []
+    assert cli_json("--project", "default", "models", "list") == []
+    assert cli_json("--project", "default", "runs", "list")["runs"] == []
 
 
 def _fails(env_ws: Workspace, *args: str) -> str:
@@ -55,8 +45,8 @@ def test_a_bad_project_name_is_one_line(project_env: Workspace) -> None:
 
 
 def test_keys_are_created_with_a_role_projects_and_models(project_env: Workspace) -> None:
-    made = json.loads(cli("keys", "create", "release-bot", "--scope", "deploy", "--project",
-                          "vision", "--model", "iris", "--json"))
+    made = cli_json("keys", "create", "release-bot", "--scope", "deploy", "--project",
+                    "vision", "--model", "iris")
     assert (made["scopes"], made["projects"], made["models"]) == (["deploy"], ["vision"],
                                                                   ["iris"])
     assert "vision" in cli("keys", "list")
@@ -68,7 +58,7 @@ def test_keys_are_created_with_a_role_projects_and_models(project_env: Workspace
 
 def _listed(*args: str) -> dict[str, tuple[int, ...]]:
     return {p["name"]: (p["runs"], p["models"], p["endpoints"], p["jobs"])
-            for p in json.loads(cli(*args, "projects", "list", "--json"))}
+            for p in cli_json(*args, "projects", "list")}
 
 
 def test_projects_are_listed_and_shown(project_env: Workspace) -> None:
@@ -79,7 +69,7 @@ def test_projects_are_listed_and_shown(project_env: Workspace) -> None:
     assert "vision" in cli("projects", "list")
     shown = cli("projects", "show", "vision")
     assert "project vision" in shown and "runs" in shown
-    assert json.loads(cli("projects", "show", "vision", "--json"))["models"] == 1
+    assert cli_json("projects", "show", "vision")["models"] == 1
     assert "project 'nope' not found" in _fails(project_env, "projects", "show", "nope")
 
 

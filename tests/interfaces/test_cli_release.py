@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
 
+from cli_runner import cli, cli_json
 from modelport.core.workspace import Workspace
-from modelport.interfaces.cli.main import app
 from modelport.interfaces.cli.release import fraction, seconds
-
-runner = CliRunner(env={"COLUMNS": "200"})
-
-
-def cli(*args: str) -> str:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 @pytest.fixture
@@ -33,13 +23,13 @@ def models(env_ws: Workspace) -> Workspace:
 
 def test_endpoint_and_rollout_commands(models: Workspace) -> None:
     assert "iris:1 100%" in cli("endpoints", "create", "api", "--model", "iris:1")
-    assert json.loads(cli("endpoints", "list", "--json"))[0]["name"] == "api"
+    assert cli_json("endpoints", "list")[0]["name"] == "api"
     out = cli("rollout", "canary", "api", "--to", "iris:2", "--steps", "10,50,100",
               "--interval", "1m", "--max-error-rate", "2%", "--sticky-header", "X-User")
     assert "started at 10%" in out
     shown = cli("endpoints", "show", "api")
     assert "iris:1 90% · iris:2 10% · sticky on X-User" in shown and "canary" in shown
-    status = json.loads(cli("rollout", "status", "api", "--json"))
+    status = cli_json("rollout", "status", "api")
     assert status["rollout"]["config"]["thresholds"]["max_error_rate"] == 0.02
     assert status["rollout"]["config"]["interval_s"] == 60
     assert "paused" in cli("rollout", "pause", "api")
@@ -51,12 +41,12 @@ def test_endpoint_and_rollout_commands(models: Workspace) -> None:
     assert "serving iris:1" in cli("rollout", "rollback", "api")
     cli("rollout", "bluegreen", "api", "--to", "iris:2", "--grace", "30s")
     assert "warm iris:2" in cli("endpoints", "show", "api")
-    history = json.loads(cli("rollout", "history", "api", "--json"))
+    history = cli_json("rollout", "history", "api")
     assert [h["rollout"]["kind"] for h in history] == ["canary", "shadow", "bluegreen"]
     assert [e["action"] for e in history[0]["events"]] == ["start", "pause", "resume", "abort"]
     assert "abort" in cli("rollout", "history", "api")
     cli("endpoints", "delete", "api", "--yes")
-    assert json.loads(cli("endpoints", "list", "--json")) == []
+    assert cli_json("endpoints", "list") == []
 
 
 def test_status_shows_client_errors_apart_and_feedback_keys(models: Workspace) -> None:
@@ -70,12 +60,12 @@ def test_status_shows_client_errors_apart_and_feedback_keys(models: Workspace) -
     rec.feedback("api", "iris:2", 4, 3)
     rec.feedback("api", "iris:2", 10, 0, verified=False)
     rec.flush(models)
-    shown = json.loads(cli("rollout", "status", "api", "--json"))["stats"]["iris:2"]
+    shown = cli_json("rollout", "status", "api")["stats"]["iris:2"]
     assert (shown["requests"], shown["errors"], shown["client_errors"]) == (3, 1, 7)
     table = cli("rollout", "status", "api")
     assert "client errors (4xx)" in table and "33.33%" in table
     assert "75.0% of 4 · unverified 0.0% of 10" in table
-    created = json.loads(cli("keys", "create", "labeller", "--scope", "feedback", "--json"))
+    created = cli_json("keys", "create", "labeller", "--scope", "feedback")
     assert created["scopes"] == ["feedback"]
 
 

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import json
+import functools
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 import modelport
+from cli_runner import cli as wide_cli
+from cli_runner import cli_json
 from modelport.core.workspace import Workspace
-from modelport.interfaces.cli.main import app
 from modelport.lifecycle.tracking import create_run
 
-runner = CliRunner(env={"COLUMNS": "60"})  # narrow: a title holding the id would wrap it
-
-
-def cli(*args: str) -> str:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
+cli = functools.partial(wide_cli, columns=60)  # narrow: a title holding the id would wrap it
 
 
 @pytest.mark.storage_independent
@@ -33,7 +27,7 @@ def test_train_prints_the_run_id_on_its_own_line_and_a_prefix_registers_it(
     assert f"run {run_id}\n" in cli("runs", "show", short)
     assert f"registered iris:1 from run {run_id}" in cli("models", "register", "iris",
                                                          "--run", short)
-    assert json.loads(cli("models", "show", "iris", "--json"))["run_id"] == run_id
+    assert cli_json("models", "show", "iris")["run_id"] == run_id
 
 
 @pytest.mark.storage_independent
@@ -45,7 +39,7 @@ def test_runs_artifacts_lists_and_downloads(env_ws: Workspace, backend: str,
     run.end()
     listed = cli("runs", "artifacts", run.id[:10])
     assert "report.html" in listed and "study/best.json" in listed
-    assert json.loads(cli("runs", "artifacts", run.id, "--json")) == \
+    assert cli_json("runs", "artifacts", run.id) == \
         modelport.get_run(run.id, ws=env_ws).artifacts
     out = cli("runs", "artifacts", run.id[:10], "report.html", "--out", str(tmp_path / "o"))
     assert "✓" in out and "(19 bytes)" in out

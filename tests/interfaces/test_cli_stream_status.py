@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typer.testing import CliRunner
-
+from cli_runner import cli
 from modelport.core.workspace import Workspace
-from modelport.interfaces.cli.main import app
 from modelport.runtimes.stream import progress
 
 
@@ -14,7 +12,7 @@ def test_status_marks_counters_since_start_and_in_total(env_ws: Workspace) -> No
     progress.heartbeat("clicks", "c1", {"events": 120, "learnt": 5000, "lag": 3, "pending": 1,
                                         "events_per_second": 40.0,
                                         "metrics": {"online_accuracy": 0.9}}, ws=env_ws)
-    out = CliRunner(env={"COLUMNS": "250"}).invoke(app, ["stream", "status"]).output
+    out = cli("stream", "status", columns=250)
     header = next(line for line in out.splitlines() if "stream" in line and "events" in line)
     for column in ("started", "events ¹", "learnt ²", "score ¹", "drifts ¹", "checkpoint ²"):
         assert column in header, header

@@ -10,28 +10,14 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
+from cli_runner import cli, cli_json
 from modelport.core.workspace import Workspace
 from modelport.errors import InvalidInputError
-from modelport.interfaces.cli.main import app
 from modelport.interfaces.cli.tune import parse_duration
 from stderr_lines import error_lines
 
 pytest.importorskip("optuna")
-runner = CliRunner(env={"COLUMNS": "200"})
-
-
-def cli(*args: str) -> str:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def cli_json(*args: str):  # type: ignore[no-untyped-def]
-    return json.loads(cli(*args, "--json"))
-
-
 def test_tune_studies_automl_retrain(env_ws: Workspace, tmp_path: Path) -> None:
     space = tmp_path / "space.yaml"
     space.write_text("n_neighbors: {type: int, low: 1, high: 20}\nweights: [uniform, distance]\n")

@@ -9,14 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
+from cli_runner import cli
 from modelport.config import Settings, find_home
 from modelport.core.store.engine import forget_stores
 from modelport.core.workspace import Workspace
-from modelport.interfaces.cli.main import app
-
-runner = CliRunner(env={"COLUMNS": "300"})
 
 
 def test_find_home_walks_up_to_the_nearest_workspace(tmp_path: Path) -> None:
@@ -79,8 +76,7 @@ def test_a_subdirectory_uses_the_workspace_above(tmp_path: Path) -> None:
 ])
 def test_empty_listings_name_the_workspace(env_ws: Workspace, args: list[str],
                                            what: str) -> None:
-    result = runner.invoke(app, args, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    assert result.output.startswith(f"{what} in workspace {env_ws.settings.home.resolve()}")
+    out = cli(*args, columns=300)
+    assert out.startswith(f"{what} in workspace {env_ws.settings.home.resolve()}")
     if env_ws.settings.db_url.startswith("postgresql"):
-        assert "(metadata in postgresql+psycopg://" in result.output
+        assert "(metadata in postgresql+psycopg://" in out
