@@ -3,6 +3,7 @@ runs, models, endpoints and jobs look absent — the same answers a missing one 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,8 @@ from test_store_registry import new
 from test_store_runs import run
 
 from modelport.core.store import Store
+from modelport.core.store.engine import forget_stores
+from modelport.core.store.projects import ScopedStore
 from modelport.core.store.runs import MetricValue, Term
 from modelport.errors import ConflictError, InvalidInputError, NotFoundError
 
@@ -175,3 +178,31 @@ def test_projects_are_listed_with_their_objects_counted(store: Store, vision: An
     assert store.projects.list_projects() == vision.projects.list_projects() == [
         ProjectSummary("default"), ProjectSummary("vision", runs=1, models=2, endpoints=1,
                                                   jobs=1, streams=1)]
+
+
+def test_a_blob_is_seen_by_the_projects_whose_records_name_it(settings: Any) -> None:
+    """On SQL (what the team server checks artifact requests with), on both databases: the
+    JSON paths — an ONNX copy's digest, a tokenizer's, a checkpoint's — are read by each."""
+    from modelport.core.store import open_store
+
+    default = open_store(settings.db_url)
+    vision, limited = default.in_project("vision"), ScopedStore(default.inner, "vision",
+                                                                models=frozenset({"other"}))
+    blob = {name: hashlib.sha256(name.encode()).hexdigest() for name in (
+        "model", "sample", "profile", "onnx", "tokenizer", "logged", "checkpoint", "window")}
+    vision.registry.create_version("m", new(blob["model"], sample_digest=blob["sample"],
+                                            profile_digest=blob["profile"], signature={
+        "inputs": [], "text": {"tokenizer": blob["tokenizer"]}}), {}, now=1.0)
+    vision.registry.set_onnx("m", 1, {"digest": blob["onnx"], "size": 1})
+    vision.runs.create_run(run("r"))
+    vision.runs.log_artifact("r", "model.bin", blob["logged"], 1)
+    vision.streams.start_stream("s", "c", "m:1", {}, now=1.0)
+    vision.streams.save_checkpoint("s", "c", {"model": blob["checkpoint"],
+                                              "window": blob["window"]}, now=2.0)
+    for name, digest in blob.items():
+        assert vision.sees_artifact(digest), name
+        assert not default.sees_artifact(digest), name
+        # a key limited to other models: the model's blobs only are out of its view
+        assert limited.sees_artifact(digest) == (name in ("logged", "checkpoint", "window"))
+    assert default.sees_artifact("f" * 64)  # nothing names it: anyone who knows it
+    forget_stores()

@@ -408,10 +408,14 @@ def test_a_blob_is_read_only_in_the_projects_that_own_it(
         server: tuple[str, dict[str, str | None]]) -> None:
     url, keys = server
     beta, alpha = (RestStore(url, keys["admin"], p) for p in ("beta", "alpha"))
-    versioned, logged, loose, other_model = (_blob(beta, f"blob {i}".encode())
-                                             for i in range(4))
-    beta.registry.create_version("mb", {**VERSION, "artifact_digest": versioned}, {}, now=2.0)
+    versioned, logged, loose, other_model, onnx, tokenizer, checkpoint = (
+        _blob(beta, f"blob {i}".encode()) for i in range(7))
+    beta.registry.create_version("mb", {**VERSION, "artifact_digest": versioned, "signature": {
+        "inputs": [], "text": {"tokenizer": tokenizer}}}, {}, now=2.0)
+    beta.registry.set_onnx("mb", 2, {"digest": onnx, "size": 6})
     beta.runs.log_artifact("rb", "model.bin", logged, 6)
+    beta.streams.save_checkpoint("sb", "c", {"model": checkpoint, "window": loose}, now=2.0)
+    loose = _blob(beta, b"nobody's")
     alpha.registry.create_version("ma-other", {**VERSION, "sample_digest": other_model}, {},
                                   now=2.0)
     beta.close()
@@ -428,10 +432,10 @@ def test_a_blob_is_read_only_in_the_projects_that_own_it(
             for key in ("admin", "read@alpha") if method != "DELETE" else ("admin",):
                 missing = answer(method, absent, key, "alpha")
                 assert missing[0] == (204 if method == "DELETE" else 404), missing
-                for digest in (versioned, logged):  # beta's
+                for digest in (versioned, logged, onnx, tokenizer, checkpoint):  # beta's
                     assert answer(method, digest, key, "alpha") == missing, (method, key)
         assert answer("GET", loose, "read@alpha", "alpha")[0] == 200  # nobody's: anyone's
-        for digest in (versioned, logged):  # and the DELETE asked in alpha removed nothing
+        for digest in (versioned, logged, onnx, tokenizer, checkpoint):  # none gone by DELETE
             assert answer("GET", digest, "admin", "beta")[0] == 200
         assert answer("GET", other_model, "write@all", "alpha")[0] == 200
         assert answer("GET", other_model, "deploy@alpha/ma", "alpha") == answer(

@@ -77,7 +77,8 @@ class ProjectsRepository(ProjectListing, Protocol):
         ...
 
     def artifact_owners(self, digest: str) -> set[tuple[str, str, str]]:
-        """(kind, key, project) of every run and model whose records name blob ``digest``."""
+        """(kind, key, project) of every run, model and stream whose records name blob
+        ``digest``."""
         ...
 
     def list_projects(self) -> list[ProjectSummary]:
@@ -171,10 +172,10 @@ class ScopedStore:
         self.owners.forget(kind, key)
 
     def sees_artifact(self, digest: str) -> bool:
-        """Whether this project may read blob ``digest``: one some run or model version
-        names is its owners' (a blob is content, so two projects may own the same one);
-        one nothing names yet — just uploaded, a stream's checkpoint — anyone's who knows
-        its digest."""
+        """Whether this project may read blob ``digest``: one some run, model version or
+        stream checkpoint names is its owners' (a blob is content, so two projects may own
+        the same one); one nothing names yet — just uploaded, an edge bundle — anyone's who
+        knows its digest."""
         owners = self.inner.projects.artifact_owners(digest)
         return not owners or any(project == self.project and (kind != "models" or self.sees(key))
                                  for kind, key, project in owners)

@@ -8,9 +8,10 @@ server's own artifact store (a directory or any fsspec URL, so clients need no
 cloud credentials) a piece at a time. Either way the server holds about one
 piece of a blob in memory, whatever its size.
 
-A blob a run or a model version names belongs to their projects: asked about in any
+A blob a run, a model version or a stream checkpoint names belongs to their projects
+(``ScopedStore.sees_artifact``): asked about in any
 other project (or by a key limited to other models) it is answered 404, exactly as a
-missing one (see ``ScopedStore.sees_artifact``).
+missing one.
 """
 
 from __future__ import annotations

@@ -61,15 +61,21 @@ class SqlProjects:
         return [ProjectSummary(name, **counts[name]) for name in sorted(counts)]
 
     def artifact_owners(self, digest: str) -> set[tuple[str, str, str]]:
-        """(kind, key, project) of every model (by a version's artifact, sample or
-        profile) and run (by a logged artifact) that refers to blob ``digest``."""
-        v, m, a, r = t.model_versions, t.models, t.run_artifacts, t.runs
+        """(kind, key, project) of every model (by a version's artifact, sample, profile,
+        ONNX copy or tokenizer), run (by a logged artifact) and stream (by its checkpoint)
+        that refers to blob ``digest``. One statement; the JSON paths are read by the
+        database (SQLite's json_extract, PostgreSQL's #>>)."""
+        v, m, a, r, s = t.model_versions, t.models, t.run_artifacts, t.runs, t.streams
         query = union_all(
             select(literal("models"), m.c.name, m.c.project)
             .join(v, v.c.name == m.c.name)
             .where(or_(v.c.artifact_digest == digest, v.c.sample_digest == digest,
-                       v.c.profile_digest == digest)),
+                       v.c.profile_digest == digest, v.c.onnx["digest"].as_string() == digest,
+                       v.c.signature[("text", "tokenizer")].as_string() == digest)),
             select(literal("runs"), r.c.id, r.c.project)
-            .join(a, a.c.run_id == r.c.id).where(a.c.digest == digest))
+            .join(a, a.c.run_id == r.c.id).where(a.c.digest == digest),
+            select(literal("streams"), s.c.name, s.c.project)
+            .where(or_(s.c.checkpoint["model"].as_string() == digest,
+                       s.c.checkpoint["window"].as_string() == digest)))
         with self.db.read() as conn:
             return {(kind, key, project) for kind, key, project in conn.execute(query)}
