@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
+from cli_runner import cli
 from graphs import DIM, ITEMS, USERS, reference, save, two_tower
 from modelport.core.workspace import Workspace
 from modelport.errors import InvalidInputError, SchemaError, UnsafeArtifactError
@@ -163,16 +163,12 @@ def test_wrong_tensors_are_refused_naming_them(ws: Workspace, tmp_path: Path) ->
 
 
 def test_cli_import_and_show(env_ws: Workspace, tmp_path: Path) -> None:
-    from modelport.interfaces.cli.main import app
-
     path = save(two_tower(), tmp_path / "recs.onnx")
-    runner = CliRunner()
-    result = runner.invoke(app, ["models", "import", str(path), "--name", "recs"])
-    assert result.exit_code == 0, result.output
-    assert "imported recs:1" in result.output and "opset 17" in result.output
-    assert "user_id int64[batch, 1]" in result.output
-    shown = runner.invoke(app, ["models", "show", "recs:1"])
-    assert "user_id" in shown.output and "[batch, 1]" in shown.output
+    out = cli("models", "import", str(path), "--name", "recs")
+    assert "imported recs:1" in out and "opset 17" in out
+    assert "user_id int64[batch, 1]" in out
+    shown = cli("models", "show", "recs:1")
+    assert "user_id" in shown and "[batch, 1]" in shown
     bad = subprocess.run(  # the real entry point: one error line, no traceback
         [sys.executable, "-m", "modelport", "models", "import", str(tmp_path / "nope.onnx"),
          "--name", "x"], capture_output=True, text=True, timeout=120, check=False)

@@ -7,10 +7,9 @@ import json
 from pathlib import Path
 
 from _batchdata import frame
-from typer.testing import CliRunner
 
+from cli_runner import cli
 from modelport.core.workspace import Workspace
-from modelport.interfaces.cli.main import app as cli_app
 from modelport.lifecycle.search import search_runs
 from modelport.runtimes.batch import predict_job
 
@@ -22,10 +21,7 @@ def test_a_recorded_report_is_a_run_with_its_json_and_html(
     df.to_csv(tmp_path / "in.csv", index=False)
     predict_job("clf", str(tmp_path / "in.csv"), str(tmp_path / "out"), log_sample=1.0,
                 workers=1, ws=env_ws)
-    out = CliRunner(env={"COLUMNS": "200"}).invoke(
-        cli_app, ["monitor", "clf", "--since", "1h", "--record"])
-    assert out.exit_code == 0, out.output
-    assert "recorded as run" in out.output
+    assert "recorded as run" in cli("monitor", "clf", "--since", "1h", "--record")
     [run] = search_runs("tags.kind = 'monitor'", ws=env_ws).runs
     assert (run.experiment, run.tags["target"], run.tags["action"]) == ("monitor", "clf",
                                                                       "report")

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
+from cli_runner import cli
 from graphs import (
     LABELS,
     encoder,
@@ -24,7 +24,6 @@ from graphs import (
 )
 from modelport.core.workspace import Workspace
 from modelport.errors import InvalidInputError
-from modelport.interfaces.cli.main import app
 from modelport.lifecycle.importing import import_onnx
 from modelport.runtimes.batch import predict_job
 
@@ -96,9 +95,7 @@ def test_modelport_predict_reads_a_csv_text_column(
         env_ws: Workspace, reviews: tuple[object, object], tmp_path: Path) -> None:
     model, tokenizer = reviews
     pd.DataFrame({"id": [1, 2, 3], "text": TEXTS[:3]}).to_csv(tmp_path / "in.csv", index=False)
-    result = CliRunner().invoke(app, ["predict", "reviews", "-i", str(tmp_path / "in.csv"),
-                                      "-o", str(tmp_path / "out.csv")])
-    assert result.exit_code == 0, result.output
+    cli("predict", "reviews", "-i", str(tmp_path / "in.csv"), "-o", str(tmp_path / "out.csv"))
     got = pd.read_csv(tmp_path / "out.csv")
     want = text_reference(model, tokenizer, TEXTS[:3])
     assert got.prediction.tolist() == [LABELS[i] for i in want.argmax(axis=1)]

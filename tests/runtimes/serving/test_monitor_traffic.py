@@ -13,13 +13,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
 
+from cli_runner import cli, cli_json, invoke
 from modelport.config import Settings
 from modelport.core.store.engine import forget_stores
 from modelport.core.workspace import Workspace
-from modelport.errors import NotFoundError
-from modelport.interfaces.cli.main import app as cli_app
+from modelport.errors import ModelportError, NotFoundError
 from modelport.lifecycle import monitoring
 from modelport.lifecycle.endpoints import create_endpoint
 from modelport.lifecycle.predlogs import logs_root
@@ -165,31 +164,25 @@ def test_cli_table_json_html_and_endpoint_accuracy(fresh: Path,
     ws = Workspace.open(Settings(home=fresh))
     create_endpoint("credit-api", "credit:1", ws=ws)
     record_feedback("credit-api", "credit:1", [0] * 100, [0] * 90 + [1] * 10, ws=ws)
-    runner = CliRunner(env={"COLUMNS": "220"})
-    out = runner.invoke(cli_app, ["monitor", "credit-api", "--since", "1h", "--json"])
-    assert out.exit_code == 0, out.output
-    [report] = json.loads(out.output)
+    [report] = cli_json("monitor", "credit-api", "--since", "1h")
     assert report["features"]["age"]["status"] == "drift"
     accuracy = report["accuracy"]
     assert accuracy["accuracy"] == 0.9 and 0.82 < accuracy["low"] < 0.9 < accuracy["high"] < 0.95
     page = fresh / "report.html"
-    out = runner.invoke(cli_app, ["monitor", "credit", "--html", str(page)])
-    assert out.exit_code == 0, out.output
-    assert "credit:1" in out.output and "drift" in out.output and "age" in out.output
+    out = cli("monitor", "credit", "--html", str(page), columns=220)
+    assert "credit:1" in out and "drift" in out and "age" in out
     html = page.read_text()
     assert "<svg" in html and "&lt;b&gt;east&lt;/b&gt;" in html and "<b>east" not in html
     assert "http" not in html.lower().replace("http-equiv", "")  # nothing fetched from anywhere
-    out = runner.invoke(cli_app, ["monitor", "credit", "--since", "soon"])
-    assert out.exit_code == 1
-    out = runner.invoke(cli_app, ["monitor", "credit", "--baseline", "last week"])
-    assert out.exit_code == 1
-    out = runner.invoke(cli_app, ["monitor", "credit", "--on-drift", "retrain"])
-    assert out.exit_code == 1 and "needs --data" in str(out.exception)
+    for bad in (["--since", "soon"], ["--baseline", "last week"]):
+        with pytest.raises(ModelportError):
+            invoke("monitor", "credit", *bad)
+    with pytest.raises(ModelportError, match="needs --data"):
+        invoke("monitor", "credit", "--on-drift", "retrain")
     data = fresh / "recent.csv"
     draw(300, seed=9).assign(target=0).to_csv(data, index=False)
-    out = runner.invoke(cli_app, ["monitor", "credit", "--on-drift", "retrain", "--data",
-                                  str(data)])  # drifted, but nothing to retrain from
-    assert out.exit_code == 1 and "has no alias 'champion'" in str(out.exception)
+    with pytest.raises(ModelportError, match="has no alias 'champion'"):  # nothing to retrain
+        invoke("monitor", "credit", "--on-drift", "retrain", "--data", str(data))
 
 
 def test_a_period_of_logged_traffic_as_the_baseline(fresh: Path) -> None:

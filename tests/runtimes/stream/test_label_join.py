@@ -10,11 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
-from typer.testing import CliRunner
 
+from cli_runner import cli, cli_json
 from modelport.core.store.engine import forget_stores
 from modelport.core.workspace import Workspace
-from modelport.interfaces.cli.main import app as cli_app
 from modelport.lifecycle.predlogs import logs_root, read_window
 from modelport.lifecycle.registry import register_model
 from modelport.runtimes.label_stream import drain
@@ -74,19 +73,14 @@ def test_labels_from_a_redis_stream_join_logged_predictions(make_url: Callable[[
     sink.close()
     forget_stores()
 
-    runner = CliRunner()
-    out = runner.invoke(cli_app, ["monitor", "loans", "--since", "1h", "--labels", labels,
-                                  "--json"])
-    assert out.exit_code == 0, out.output
-    [report] = json.loads(out.output)
+    [report] = cli_json("monitor", "loans", "--since", "1h", "--labels", labels)
     accuracy = report["accuracy"]
     assert (accuracy["labels"], accuracy["correct"]) == (200, expected)  # req-0 once, first
     assert accuracy["source"] == "labels joined by request id"
     assert accuracy["low"] < expected / 200 < accuracy["high"]
     # acknowledged once kept: nothing is read again, and the report still has them
     assert drain(labels, wait_s=0.2, ws=env_ws).labels == 0
-    out = runner.invoke(cli_app, ["monitor", "loans", "--since", "1h"])
-    assert out.exit_code == 0, out.output
-    assert "accuracy on 200 labels (labels joined by request id)" in out.output
-    assert "read" not in out.output.splitlines()[0]
+    out = cli("monitor", "loans", "--since", "1h")
+    assert "accuracy on 200 labels (labels joined by request id)" in out
+    assert "read" not in out.splitlines()[0]
     forget_stores()

@@ -3,8 +3,8 @@ mid-stream and restarted, then inspected with ``stream status``."""
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,10 +13,10 @@ from urllib.request import urlopen
 
 import pytest
 from streams import concept_drift, publish_events, publish_labels, read_all, wait_for
-from typer.testing import CliRunner
 
+from cli_runner import cli, cli_json, invoke
 from modelport.core.workspace import Workspace
-from modelport.interfaces.cli.main import app
+from modelport.errors import ModelportError
 from modelport.runtimes.stream import brokers
 from modelport.runtimes.stream.progress import list_streams
 from servers import free_port
@@ -76,13 +76,11 @@ def test_kill_9_mid_stream_loses_nothing_and_learns_each_label_once(
     assert done.checkpoint is not None and done.checkpoint["labels"] == n  # each label once
     assert done.stats["join"]["matched"] == n and done.stats["pending"] == 0
 
-    result = CliRunner().invoke(app, ["stream", "status", "--json"])
-    assert result.exit_code == 0, result.output
-    [status] = json.loads(result.output)
+    [status] = cli_json("stream", "status")
     assert status["name"] == "k" and status["state"] == "stopped"
     assert status["stats"]["lag"] == 0 and status["stats"]["learnt"] == n
-    table = CliRunner().invoke(app, ["stream", "status"], env={"COLUMNS": "200"})
-    assert "drifty:1" in table.output and "stopped" in table.output
+    table = cli("stream", "status")
+    assert "drifty:1" in table and "stopped" in table
 
 
 def test_train_online_from_the_cli_then_bad_input_is_one_line(env_ws: Workspace,
@@ -90,24 +88,19 @@ def test_train_online_from_the_cli_then_bad_input_is_one_line(env_ws: Workspace,
     frame, y = concept_drift(300, 10**9)
     path = tmp_path / "d.csv"
     frame.assign(label=y).to_csv(path, index=False)
-    cli = CliRunner()
-    ok = cli.invoke(app, ["train", "--online", "--data", str(path), "--target", "label",
-                          "--model", "preprocessing.StandardScaler | "
-                                     "linear_model.LogisticRegression(l2=0.001)",
-                          "--name", "ol", "--json"])
-    assert ok.exit_code == 0, ok.output
-    out = json.loads(ok.output)
+    out = cli_json("train", "--online", "--data", str(path), "--target", "label", "--model",
+                   "preprocessing.StandardScaler | linear_model.LogisticRegression(l2=0.001)",
+                   "--name", "ol")
     assert out["version"] == "ol:1" and out["metrics"]["online_accuracy"] > 0.8
     for model, message in [("os.system", "River has no 'os.system'"),
                            ("tree.HoeffdingTreeClassifier(nope=1)", "unexpected keyword"),
                            ("preprocessing.StandardScaler", "neither classifies nor regresses")]:
-        bad = cli.invoke(app, ["train", "--online", "--data", str(path), "--target", "label",
-                               "--model", model])
-        assert bad.exit_code == 1 and message in str(bad.exception), bad.exception
+        with pytest.raises(ModelportError, match=re.escape(message)):
+            invoke("train", "--online", "--data", str(path), "--target", "label", "--model",
+                   model)
 
 
 def test_stream_run_refuses_bad_options(online_model: str, env_ws: Workspace) -> None:
-    cli = CliRunner()
     for args, message in [
         (["--learn"], "needs a label stream"),
         (["--on-drift", "explode"], "unknown drift action"),
@@ -116,10 +109,9 @@ def test_stream_run_refuses_bad_options(online_model: str, env_ws: Workspace) ->
         (["--learn", "--labels", "redis://127.0.0.1:6379/l", "--claim-after", "2"],
          "must be shorter than --claim-after"),
     ]:
-        result = cli.invoke(app, ["stream", "run", online_model, "--source",
-                                  "redis://127.0.0.1:6379/x", "--sink", "redis://127.0.0.1:6379/y",
-                                  *args])
-        assert result.exit_code == 1 and message in str(result.exception), result.exception
-    result = cli.invoke(app, ["stream", "run", online_model, "--source", "kafka://h/x",
-                              "--sink", "redis://127.0.0.1:6379/y", "--max-events", "1"])
-    assert result.exit_code == 1 and "redis" in str(result.exception)
+        with pytest.raises(ModelportError, match=re.escape(message)):
+            invoke("stream", "run", online_model, "--source", "redis://127.0.0.1:6379/x",
+                   "--sink", "redis://127.0.0.1:6379/y", *args)
+    with pytest.raises(ModelportError, match="redis"):
+        invoke("stream", "run", online_model, "--source", "kafka://h/x", "--sink",
+               "redis://127.0.0.1:6379/y", "--max-events", "1")
