@@ -331,8 +331,7 @@ class ScopedStreams:
                      now: float) -> None:
         if self.scope.foreign("streams", name):
             raise _taken("stream", name)
-        self.inner.start_stream(name, consumer, model, config, now)
-        self.scope.adopt("streams", name)
+        self.inner.start_stream(name, consumer, model, config, now, project=self.scope.project)
 
     def get_stream(self, name: str, consumer: str) -> StreamRecord | None:
         found = self.inner.get_stream(name, consumer)

@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 
 from modelport.core.store import schema as t
 from modelport.core.store.engine import Database
+from modelport.core.store.projects import DEFAULT_PROJECT
 from modelport.core.store.sql.upsert import upsert
 from modelport.core.store.streams import StreamRecord
 
@@ -17,12 +18,16 @@ class SqlStreams:
         self.db = db
 
     def start_stream(self, name: str, consumer: str, model: str, config: dict[str, Any],
-                     now: float) -> None:
+                     now: float, project: str = DEFAULT_PROJECT) -> None:
+        """``project``: the one a new consumer's row is written in (``ScopedStreams``
+        names it, so no other project sees the row even for an instant); a restart keeps
+        the row's."""
         with self.db.write() as conn:
             upsert(conn, t.streams, {
                 "name": name, "consumer": consumer, "model": model, "config": config,
                 "state": "running", "stats": {}, "checkpoint": None, "started": now,
-                "updated": now}, update=["model", "config", "state", "started", "updated"])
+                "updated": now, "project": project},
+                update=["model", "config", "state", "started", "updated"])
 
     def get_stream(self, name: str, consumer: str) -> StreamRecord | None:
         found = self._select(select(t.streams).where(t.streams.c.name == name,
