@@ -87,6 +87,7 @@ def test_upgrading_a_0007_store_keeps_every_row_in_the_default_project(
     assert [e["name"] for e in store.endpoints.list_endpoints()] == ["api"]
     assert store.endpoints.active_rollout("api") is not None
     assert store.jobs.get_job("j1")["rows"] == 10  # type: ignore[index]
+    assert store.jobs.get_job("j1")["result"] is None  # type: ignore[index]  # 0010: no result
     assert [k["projects"] for k in store.keys.list_keys(False)] == [None]
     assert open_store(settings.db_url, project="other").registry.list_models() == []
     forget_stores()

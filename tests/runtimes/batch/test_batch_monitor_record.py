@@ -1,5 +1,6 @@
 """``modelport monitor --record``: a report kept as a run of experiment ``monitor``, with
-its JSON and HTML as artifacts (what the dashboard's Monitoring page reads)."""
+its JSON and HTML as artifacts (what the dashboard's Monitoring page reads), and the check
+as a job of kind ``monitor``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from modelport.core.workspace import Workspace
 from modelport.interfaces.cli.main import app as cli_app
 from modelport.lifecycle.search import search_runs
 from modelport.runtimes.batch import predict_job
+from modelport.runtimes.batch.jobs import list_jobs
 
 
 def test_a_recorded_report_is_a_run_with_its_json_and_html(
@@ -22,11 +24,21 @@ def test_a_recorded_report_is_a_run_with_its_json_and_html(
     df.to_csv(tmp_path / "in.csv", index=False)
     predict_job("clf", str(tmp_path / "in.csv"), str(tmp_path / "out"), log_sample=1.0,
                 workers=1, ws=env_ws)
-    out = CliRunner(env={"COLUMNS": "200"}).invoke(
-        cli_app, ["monitor", "clf", "--since", "1h", "--record"])
+    runner = CliRunner(env={"COLUMNS": "200"})
+    out = runner.invoke(cli_app, ["monitor", "clf", "--since", "1h", "--record"])
     assert out.exit_code == 0, out.output
-    assert "recorded as run" in out.output
     [run] = search_runs("tags.kind = 'monitor'", ws=env_ws).runs
+    [job] = list_jobs(kind="monitor", ws=env_ws)
+    assert f"recorded as job {job.id} and run {run.id}" in out.output
+    assert (job.status, job.model, job.version, job.rows) == ("succeeded", "clf", 1, 2000)
+    assert job.result is not None and job.result["run_id"] == run.id
+    assert (job.result["action"], job.result["drifted"]) == ("report",
+                                                             json.loads(run.tags["drifted"]))
+    drifted = len(job.result["drifted"])
+    listed = runner.invoke(cli_app, ["jobs", "list", "--kind", "monitor"]).output
+    assert job.id[:12] in listed and f"report ({drifted} drifted)" in listed
+    shown = runner.invoke(cli_app, ["jobs", "show", job.id[:8]]).output
+    assert "result" in shown and "clf:1 a" in shown and run.id in shown
     assert (run.experiment, run.tags["target"], run.tags["action"]) == ("monitor", "clf",
                                                                       "report")
     reports = json.loads(env_ws.artifacts.get(run.artifacts["monitor/report.json"]))
