@@ -1,6 +1,7 @@
 """A real workspace for the dashboard's operations pages: a batch job whose logged traffic
-drifted, a recorded monitoring report, a search, a stream and an edge fleet — every record
-made by the library (batch predict, monitor, tracking, stream progress, MQTT + fleet)."""
+drifted, a recorded monitoring check (a job and a run), a search, a stream and an edge
+fleet — every record made by the library (batch predict, monitor, tracking, stream
+progress, MQTT + fleet)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,7 @@ SHIFTED = "petal length (cm)"
 def seed_ops(ws: Workspace, iris: Any, tmp: Path) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
 
-    from modelport.lifecycle.monitor_runs import record
-    from modelport.lifecycle.monitoring import monitor
+    from modelport.control.monitor_loop import record
     from modelport.lifecycle.registry import register_model
     from modelport.lifecycle.tracking import create_run
     from modelport.runtimes.batch import predict_job
@@ -33,7 +33,7 @@ def seed_ops(ws: Workspace, iris: Any, tmp: Path) -> dict[str, Any]:
     served.to_csv(tmp / "served.csv", index=False)
     job = predict_job("iris", str(tmp / "served.csv"), str(tmp / "out"), log_sample=1.0,
                       workers=1, ws=ws)
-    monitor_run = record("iris", monitor("iris", since_s=3600, ws=ws), ws=ws)
+    _, checked = record("iris", since_s=3600, ws=ws)
 
     for trial in range(3):  # a search's trials are runs (as lifecycle.tune makes them)
         run = create_run(name=f"search-{trial}", experiment="search",
@@ -52,7 +52,7 @@ def seed_ops(ws: Workspace, iris: Any, tmp: Path) -> dict[str, Any]:
                            "at": time.time()}}}, ws=ws)
     progress.save_checkpoint(SCRIPT, "c1", b"model state", {"pending": []}, events=1200,
                              labels=800, version="iris:1", ws=ws)
-    return {"job": job.job.id, "monitor_run": monitor_run}
+    return {"job": job.job.id, "monitor_run": checked.run_id, "monitor_job": checked.job_id}
 
 
 def seed_fleet(ws: Workspace, broker: str, prefix: str) -> list[Any]:

@@ -15,7 +15,9 @@ so the log's one-off start-up work (loading pyarrow and pandas, the first flush,
 first profile lookup: ~0.3 s of CPU) is behind it; each measured run lasts longer than
 the log's 10 s flush period, so the Parquet writes are inside what is measured.
 Reported: requests/s (the median of the rounds), the ratio logging ÷ not (target
-≥ 0.95), and the server's CPU µs per request (its processes' utime + stime over the
+≥ 0.95) — of the medians, and the median of each round's own pair (its two sides run
+back to back, so a machine whose load drifts moves both alike) — and the server's CPU µs
+per request (its processes' utime + stime over the
 requests wrk counted: the number that moves least when other work competes for the
 cores). The logged rows are counted afterwards: about a tenth of the requests, or the
 row says otherwise.
@@ -365,11 +367,19 @@ def _serving_md(s: dict[str, Any]) -> list[str]:
         f"{s['measured_requests_logging']:,} measured requests "
         f"({s['logged_share']:.1%}; warm-ups also log). Ran {s.get('ran', 'before')}.", "",
         "| case | rps without | rps logging 10 % | logging ÷ without (target ≥ 0.95) "
-        "| CPU µs/req without | CPU µs/req logging |", "|---|---:|---:|---:|---:|---:|"]
-    lines += [f"| {case} | {c['rps_off']:,.0f} | {c['rps_on']:,.0f} | {c['ratio']:.3f} "
-              f"| {c['cpu_us_off']:.1f} | {c['cpu_us_on']:.1f} |"
-              for case, c in s["cases"].items()]
+        "| per-round pairs: median (range) | CPU µs/req without | CPU µs/req logging |",
+        "|---|---:|---:|---:|---:|---:|---:|"]
+    for case, c in s["cases"].items():
+        pairs = _pairs(c["rounds_rps"], s["rounds"])
+        lines.append(f"| {case} | {c['rps_off']:,.0f} | {c['rps_on']:,.0f} | {c['ratio']:.3f} "
+                     f"| {statistics.median(pairs):.3f} ({min(pairs):.2f}–{max(pairs):.2f}) "
+                     f"| {c['cpu_us_off']:.1f} | {c['cpu_us_on']:.1f} |")
     return [*lines, ""]
+
+
+def _pairs(rounds_rps: list[float], rounds: int) -> list[float]:
+    """Each round's logging ÷ without: ``rounds_rps`` holds the rounds without, then with."""
+    return [on / off for off, on in zip(rounds_rps[:rounds], rounds_rps[rounds:], strict=True)]
 
 
 def _report_md(r: dict[str, Any]) -> list[str]:

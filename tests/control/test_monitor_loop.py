@@ -9,7 +9,7 @@ from cli_runner import invoke
 from modelport.control.monitor_loop import check, check_every
 from modelport.control.rollout import active_rollout
 from modelport.core.workspace import Workspace
-from modelport.errors import InvalidInputError
+from modelport.errors import InvalidInputError, ModelportError, NotFoundError
 from modelport.lifecycle.datasets import Dataset, digest_frame, load_dataset
 from modelport.lifecycle.endpoints import create_endpoint
 from modelport.lifecycle.loading import load
@@ -17,6 +17,7 @@ from modelport.lifecycle.predlogs import logs_root
 from modelport.lifecycle.registry import get_model, get_version, list_versions
 from modelport.lifecycle.search import get_run
 from modelport.lifecycle.tune import tune
+from modelport.runtimes.batch.jobs import get_job, list_jobs
 from modelport.runtimes.prediction_log import PredictionLog
 
 pytest.importorskip("optuna")
@@ -78,6 +79,48 @@ def test_drift_retrains_and_starts_a_canary_of_the_winner(champion: Workspace) -
     assert run.metrics["champion_score"] == decision.champion_score
 
 
+def test_a_turn_is_a_job_with_its_decision_and_numbers(champion: Workspace) -> None:
+    ws = champion
+    log_traffic(ws, shift="mean radius")
+    decision = check("cancer-api", "sklearn:breast_cancer", since_s=3600, steps=(10.0, 100.0),
+                     interval_s=60, margin=0.05, ws=ws)
+    [job] = list_jobs(kind="monitor", ws=ws)
+    assert job.id == decision.job_id and (job.status, job.error) == ("succeeded", None)
+    assert (job.model, job.version, job.rows) == ("cancer", 1, 569)  # the endpoint's stable
+    assert job.options["target"] == "cancer-api" and job.options["rollout"] == "canary"
+    assert job.ended is not None and job.duration is not None
+    assert job.result == {k: v for k, v in decision.to_dict().items() if k != "job_id"}
+    assert job.result is not None and job.result["action"] == "canary"
+    assert "cancer:1 mean radius" in job.result["drifted"]
+    assert job.result["challenger"] == "cancer:2" and job.result["rollout_id"] is not None
+    assert job.result["challenger_score"] > job.result["champion_score"] + 0.05
+    assert get_run(job.result["run_id"], ws=ws).experiment == "monitor"  # the reports
+    assert list_jobs(model="cancer", ws=ws)[0].id == job.id
+
+
+def test_a_failing_turn_leaves_a_failed_job_with_the_error(champion: Workspace) -> None:
+    ws = champion
+    with pytest.raises(NotFoundError, match="no logged traffic") as quiet:
+        check("cancer-api", "sklearn:breast_cancer", since_s=3600, ws=ws)
+    [job] = list_jobs(kind="monitor", ws=ws)
+    assert (job.status, job.error) == ("failed", quiet.value.message)
+    assert job.result is not None and (job.result["action"], job.rows) == ("failed", 0)
+    log_traffic(ws, shift="mean radius")
+    with pytest.raises(ModelportError) as unreadable:  # drift found, the retrain's data gone
+        check("cancer-api", "no/such/recent.parquet", since_s=3600, ws=ws)
+    job = list_jobs(kind="monitor", status="failed", limit=1, ws=ws)[0]
+    assert (job.status, job.error, job.rows) == ("failed", unreadable.value.message, 569)
+    assert job.result is not None and job.result["action"] == "failed"
+    assert "cancer:1 mean radius" in job.result["drifted"]  # how far it got
+    assert job.result["challenger"] is None and job.result["run_id"] is None
+    assert active_rollout("cancer-api", ws=ws) is None
+    with pytest.raises(NotFoundError):  # a target that names nothing: filed under itself
+        check("nope-api", "sklearn:breast_cancer", since_s=3600, ws=ws)
+    job = list_jobs(model="nope-api", ws=ws)[0]
+    assert (job.kind, job.version, job.status) == ("monitor", 0, "failed")
+    assert "nope-api" in (job.error or "")
+
+
 @pytest.mark.storage_independent
 def test_no_drift_no_retrain(champion: Workspace) -> None:
     ws = champion
@@ -103,6 +146,11 @@ def test_every_hour_each_check_is_its_own_recorded_run(champion: Workspace) -> N
     runs = [get_run(d.run_id or "", ws=ws) for d in decisions]
     assert len({r.id for r in runs}) == 3
     assert all(r.tags["action"] == "none" and r.metrics["drifted_columns"] == 0 for r in runs)
+    jobs = [get_job(d.job_id or "", ws=ws) for d in decisions]  # and its own job
+    assert len({j.id for j in jobs}) == 3 and all(j.kind == "monitor" for j in jobs)
+    assert [j.result["run_id"] for j in jobs if j.result] == [r.id for r in runs]
+    assert all(j.status == "succeeded" and j.result and j.result["action"] == "none"
+               for j in jobs)
     with pytest.raises(InvalidInputError, match="interval must be positive"):
         check_every("cancer-api", "sklearn:breast_cancer", 0, ws=ws)
 

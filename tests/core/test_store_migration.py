@@ -135,6 +135,8 @@ def test_an_older_legacy_revision_is_upgraded(settings: Settings, engine: Engine
     _legacy_workspace(settings.db_url, engine)
     with engine.begin() as conn:  # undo 0005 to the head by hand
         ops = Operations(MigrationContext.configure(conn))
+        with ops.batch_alter_table("jobs") as batch:
+            batch.drop_column("result")
         ops.drop_table("edge_devices")
         for table in ("runs", "models", "endpoints", "jobs"):
             ops.drop_index("ix_runs_project_start" if table == "runs" else f"ix_{table}_project",
@@ -150,6 +152,8 @@ def test_an_older_legacy_revision_is_upgraded(settings: Settings, engine: Engine
         conn.execute(text("UPDATE alembic_version SET version_num = '0004'"))
     assert revisions()["0005"] == "0004" and revisions()["0006"] == "0005"
     assert revisions()["0007"] == "0006" and revisions()["0008"] == "0007"
+    assert revisions()["0009"] == "0008" and revisions()["0010"] == "0009"
+    assert revisions()["0011"] == "0010"
     store = open_database(settings.db_url)
     with store.read() as conn:
         assert inspect(conn).has_table("streams")

@@ -1,4 +1,4 @@
-"""Migrations 0008 (projects) and 0010 (stream projects) on a store made before each with
+"""Migrations 0008 (projects), 0010 (stream projects) and 0011 (job results) on a store made before each with
 data in it: nothing is lost, and every existing run, model, endpoint, job and stream joins
 the project ``default``.
 
@@ -88,6 +88,7 @@ def test_upgrading_a_0007_store_keeps_every_row_in_the_default_project(
     assert [e["name"] for e in store.endpoints.list_endpoints()] == ["api"]
     assert store.endpoints.active_rollout("api") is not None
     assert store.jobs.get_job("j1")["rows"] == 10  # type: ignore[index]
+    assert store.jobs.get_job("j1")["result"] is None  # type: ignore[index]  # 0011: no result
     assert [k["projects"] for k in store.keys.list_keys(False)] == [None]
     assert open_store(settings.db_url, project="other").registry.list_models() == []
     forget_stores()

@@ -5,7 +5,8 @@ numbers: the reports as ``monitor/report.json`` (what the dashboard's monitoring
 page reads), the same as a self-contained ``monitor/report.html``, and one
 metric per version — how many columns drifted — so ``metrics.drifted_columns > 0``
 finds the checks that found something. ``modelport monitor --record`` records a
-report; every turn of the retraining loop (``control/monitor_loop``) does.
+report; every turn of the retraining loop does — both through ``control/monitor_loop``,
+which also keeps each check as a job with its decision.
 
 >>> run_id = record("iris@champion", monitor("iris@champion"))    # doctest: +SKIP
 """

@@ -10,7 +10,8 @@ def job(job_id: str, started: float, **changes: object) -> JobRecord:
     record = JobRecord(id=job_id, kind="predict", model="iris", version=1, status="running",
                        input="in/*.csv", input_digest=None, output="out/",
                        options={"batch_size": 10}, rows=0, rows_failed=0, parts=0, error=None,
-                       started=started, ended=None, duration=None, project="default")
+                       started=started, ended=None, duration=None, project="default",
+                       result=None)
     record.update(changes)  # type: ignore[typeddict-item]
     return record
 
@@ -30,6 +31,25 @@ def test_a_job_runs_and_finishes(store: Store) -> None:
                                        status="succeeded", ended=9.0, duration=8.0,
                                        options={"resumed": 1})
     assert jobs.get_job("cd") is None
+
+
+def test_a_job_closes_with_its_result_and_a_restart_clears_it(store: Store) -> None:
+    jobs = store.jobs
+    jobs.create_job(job("ab01", 1.0, kind="monitor", output="-"))
+    assert jobs.get_job("ab01")["result"] is None
+    decided = {"action": "canary", "drifted": ["iris:1 petal length (cm)"],
+               "champion_score": 0.61, "challenger_score": 0.93, "challenger": "iris:2",
+               "run_id": "r1", "rollout_id": None}
+    jobs.finish_job("ab01", "succeeded", None, ended=3.0, duration=2.0,
+                    counts={"rows": 569}, result=decided)
+    assert jobs.get_job("ab01") == job("ab01", 1.0, kind="monitor", output="-",
+                                       status="succeeded", ended=3.0, duration=2.0, rows=569,
+                                       result=decided)
+    assert jobs.list_jobs(10, None, "monitor", None)[0]["result"] == decided
+    jobs.restart_job("ab01", {})
+    assert jobs.get_job("ab01")["result"] is None
+    jobs.finish_job("ab01", "failed", "boom", ended=4.0, duration=3.0, counts={})
+    assert jobs.get_job("ab01")["result"] is None
 
 
 def test_jobs_are_found_by_prefix_and_listed_newest_first(store: Store) -> None:

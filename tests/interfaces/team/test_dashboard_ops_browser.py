@@ -104,6 +104,23 @@ def test_jobs_update_live_from_the_change_feed(browser: Browser, site: dict[str,
     jobs.finish_job(job.id, "failed", "disk full", ws=ws)
     expect(row).to_contain_text("disk full", timeout=10_000)
     expect(row.locator(".chip")).to_have_text("failed")
+
+    checked = page.locator(f"tr[data-job='{site['monitor_job']}']")  # monitor --record
+    for text in ("monitor", "iris", "600 logged rows", "report", "2 drifted"):
+        expect(checked).to_contain_text(text)
+    expect(checked.get_by_role("link", name="run", exact=True)).to_have_attribute(
+        "href", f"#/runs/{site['monitor_run']}")
+    turn = jobs.create_job("monitor", "iris", 1, "prediction logs", "-",
+                           {"target": SCRIPT}, ws=ws)  # a loop's turn, any target text
+    row = page.locator(f"tr[data-job='{turn.id}']")
+    expect(row).to_contain_text("running", timeout=10_000)
+    jobs.finish_job(turn.id, "succeeded", rows=569, ws=ws, result={
+        "action": "canary", "drifted": [f"iris:1 {SCRIPT}"], "challenger": "iris:2",
+        "champion_score": 0.61, "challenger_score": 0.93, "metric": "accuracy",
+        "run_id": site["monitor_run"]})
+    for text in ("canary", "1 drifted", "iris:2 0.93 vs champion 0.61 (accuracy)",
+                 "569 logged rows", SCRIPT):
+        expect(row).to_contain_text(text, timeout=10_000)
     no_markup_ran(page)
     page.close()
 

@@ -1,7 +1,8 @@
 """Prediction logs on a workspace of a team server: the job is recorded on the server,
 naming the machine and directory that hold its log; the Parquet files stay on that
 machine (the server's artifacts are blobs by digest, with no hour partitions to list),
-and ``monitor`` there reads them against the profile it pulls from the server."""
+and ``monitor`` there reads them against the profile it pulls from the server; a recorded
+check is a job on the server, with its decision, and a run holding the reports."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from modelport.config import Settings
+from modelport.control.monitor_loop import record
 from modelport.core.workspace import Workspace
 from modelport.lifecycle.monitoring import monitor
 from modelport.lifecycle.predlogs import logs_root, read_window
@@ -41,6 +43,12 @@ def test_a_remote_batch_job_logs_on_its_machine_and_says_so(tmp_path: Path,
             f"{socket.gethostname()}:{(tmp_path / 'client' / 'predictions').resolve()}"
         [drift] = monitor("iris", since_s=3600, ws=ws)
         assert drift["rows"] == 150 and set(drift["features"]) == set(X.columns)
+        _, checked = record("iris", since_s=3600, ws=ws)
+        [kept] = ws.store.jobs.list_jobs(10, None, "monitor", None)  # GET /api/v1/jobs
+        assert (kept["id"], kept["status"], kept["rows"]) == (checked.job_id, "succeeded", 150)
+        assert kept.get("result") == {k: v for k, v in checked.to_dict().items()
+                                      if k != "job_id"}
+        assert ws.store.runs.get_runs([checked.run_id])[0].experiment == "monitor"
         ws.store.close()  # type: ignore[attr-defined]
         ws.artifacts.close()  # type: ignore[attr-defined]
     assert not list((tmp_path / "client").rglob("sha256"))  # the model came from the server

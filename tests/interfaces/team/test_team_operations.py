@@ -53,6 +53,27 @@ def test_unknown_names_are_404_with_a_code(clients: dict[str, TestClient]) -> No
     assert answer(c.get("/api/v1/endpoints/nope/rollouts/active"), 200) is None
 
 
+def test_a_job_result_is_an_object_a_store_can_keep(clients: dict[str, TestClient]  # type: ignore[type-arg]
+                                                    ) -> None:
+    c = clients["write"]
+    job = {"id": "j9", "kind": "monitor", "model": "iris", "version": 1, "status": "running",
+           "input": "logs", "input_digest": None, "output": "-", "options": {}, "rows": 0,
+           "rows_failed": 0, "parts": 0, "error": None, "started": 1.0, "ended": None,
+           "duration": None}  # as a client made before results posts it: no result key
+    assert c.post("/api/v1/jobs", json=job).status_code == 201
+    finish = {"status": "succeeded", "ended": 2.0, "duration": 1.0}
+    for result, field in (({"drifted": ["iris:1 a\x00"]}, "body.result.drifted[0]"),
+                          ({"rows": 2**70}, "body.result.rows"), ("canary", "result"),
+                          ([1, 2], "result")):
+        bad = answer(c.post("/api/v1/jobs/j9/finish", json={**finish, "result": result}), 422)
+        assert field in bad["error"], result
+    assert answer(c.get("/api/v1/jobs/j9"), 200)["status"] == "running"  # nothing was kept
+    decided = {"action": "none", "drifted": [], "run_id": "r1"}
+    assert c.post("/api/v1/jobs/j9/finish", json={**finish, "result": decided}
+                  ).status_code == 204
+    assert answer(c.get("/api/v1/jobs/j9"), 200)["result"] == decided
+
+
 def test_bad_bodies_are_422_naming_the_field(clients: dict[str, TestClient]) -> None:  # type: ignore[type-arg]
     c = clients["deploy"]  # endpoints are a release pipeline's
     missing = answer(c.post("/api/v1/endpoints", json={"name": "api", "now": 1.0}), 422)

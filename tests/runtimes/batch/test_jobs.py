@@ -8,6 +8,7 @@ from modelport.core.workspace import Workspace
 from modelport.errors import InvalidInputError, NotFoundError
 from modelport.runtimes.batch.jobs import (
     create_job,
+    failure,
     finish_job,
     get_job,
     list_jobs,
@@ -55,3 +56,22 @@ def test_bad_job_lookups(ws: Workspace) -> None:
     shared = next(c for c in "0123456789abcdef" if sum(i.startswith(c) for i in ids) > 1)
     with pytest.raises(InvalidInputError, match=f"job id prefix '{shared}' is ambiguous"):
         get_job(shared, ws=ws)
+
+
+def test_a_job_that_decides_closes_with_its_result(ws: Workspace) -> None:
+    job = create_job("monitor", "iris", 1, "prediction logs of iris, last 24 h", "-",
+                     {"target": "iris"}, ws=ws)
+    done = finish_job(job.id, "succeeded", rows=600, ws=ws,
+                      result={"action": "none", "drifted": [], "run_id": "r1"})
+    assert (done.kind, done.rows, done.result) == ("monitor", 600,
+                                                   {"action": "none", "drifted": [],
+                                                    "run_id": "r1"})
+    assert done.to_dict()["result"] == done.result
+    assert create_job("predict", "iris", 1, "i", "o", {}, ws=ws).result is None
+
+
+def test_a_failure_is_recorded_as_the_message_a_user_reads() -> None:
+    assert failure(NotFoundError("no logged traffic for iris:1")) == \
+        "no logged traffic for iris:1"
+    assert failure(KeyboardInterrupt()) == "interrupted"
+    assert failure(OSError("disk full")) == "OSError: disk full"

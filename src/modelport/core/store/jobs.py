@@ -1,4 +1,4 @@
-"""Batch jobs' contract with the store: one record per prediction or forecast job."""
+"""Jobs' contract with the store: one record per prediction, forecast or monitoring job."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any, NotRequired, Protocol, TypedDict
 
 class JobRecord(TypedDict):
     id: str
-    kind: str  # predict | forecast
+    kind: str  # predict | forecast | monitor
     model: str
     version: int
     status: str  # running | succeeded | failed
@@ -24,6 +24,7 @@ class JobRecord(TypedDict):
     ended: float | None
     duration: float | None
     project: NotRequired[str]  # the store fills it in: ``default`` unless named
+    result: NotRequired[dict[str, Any] | None]  # set as it finishes: what it decided
 
 
 class JobsRepository(Protocol):
@@ -45,12 +46,14 @@ class JobsRepository(Protocol):
         ...
 
     def restart_job(self, job_id: str, options: dict[str, Any]) -> None:
-        """``running`` again, its outcome cleared, with new options."""
+        """``running`` again, its outcome (error, end, result) cleared, with new options."""
         ...
 
     def set_progress(self, job_id: str, rows: int, rows_failed: int, parts: int) -> None: ...
 
     def finish_job(self, job_id: str, status: str, error: str | None, ended: float,
-                   duration: float, counts: Mapping[str, int]) -> None:
-        """Close a job; ``counts`` may set its final rows, rows_failed and parts."""
+                   duration: float, counts: Mapping[str, int],
+                   result: Mapping[str, Any] | None = None) -> None:
+        """Close a job; ``counts`` may set its final rows, rows_failed and parts, and
+        ``result`` what it found or decided (a JSON object)."""
         ...

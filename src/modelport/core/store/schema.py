@@ -172,7 +172,7 @@ jobs = Table(
     "jobs",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column("kind", String(32), nullable=False),  # predict | forecast
+    Column("kind", String(32), nullable=False),  # predict | forecast | monitor
     Column("model", String(200), nullable=False),
     Column("version", Integer, nullable=False),
     Column("status", String(16), nullable=False),  # running | succeeded | failed
@@ -188,6 +188,7 @@ jobs = Table(
     Column("ended", Float),
     Column("duration", Float),
     Column("project", String(100), nullable=False, server_default="default"),
+    Column("result", JSON),  # what a monitor job decided, and its numbers
     Index("ix_jobs_started", "started"),
     Index("ix_jobs_project", "project"),
 )

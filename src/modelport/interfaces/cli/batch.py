@@ -145,7 +145,7 @@ def predict(
 @jobs_app.command("list")
 def list_jobs(
     status: Annotated[str | None, typer.Option(help="running, succeeded or failed.")] = None,
-    kind: Annotated[str | None, typer.Option(help="predict or forecast.")] = None,
+    kind: Annotated[str | None, typer.Option(help="predict, forecast or monitor.")] = None,
     model: Annotated[str | None, typer.Option(help="Only jobs of this model name.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many jobs.")] = 20,
     as_json: JsonFlag = False,
@@ -160,9 +160,17 @@ def list_jobs(
     if not found:
         return nothing("matching jobs" if status or kind or model else "jobs")
     table(None, ["job", "kind", "model", "status", "rows", "failed", "started", "seconds",
-                 "output"],
+                 "output or decision"],
           ([j.id[:12], j.kind, j.ref, j.state, j.rows, j.rows_failed, when(j.started),
-            j.duration, j.output] for j in found))
+            j.duration, j.output if j.result is None else _decision(j.result)]
+           for j in found))
+
+
+def _decision(result: dict[str, Any]) -> str:
+    """A monitor job's result in a few words: ``canary of iris:4 (3 drifted)``."""
+    drifted = len(result.get("drifted") or [])
+    challenger = f" of {result['challenger']}" if result.get("challenger") else ""
+    return f"{result.get('action')}{challenger} ({drifted} drifted)"
 
 
 def _status(job: Any) -> str:
@@ -191,6 +199,12 @@ def show_job(job_id: Annotated[str, typer.Argument(help="A job id or its first c
         items.append(("error", job.error))
     console.print(f"job {job.id}", soft_wrap=True)  # on its own line, to copy whole
     fields(None, items)
+    if job.result:  # a monitor job's decision; column names are the user's: no markup
+        from rich.markup import escape
+
+        fields("result", [(k.replace("_", " "), escape(", ".join(v)) if isinstance(v, list)
+                           else escape(v) if isinstance(v, str) else v)
+                          for k, v in job.result.items() if v not in (None, [])])
     if job.options:
         table("options", ["option", "value"],
               sorted((k, str(v)) for k, v in job.options.items() if k != "process"))

@@ -96,12 +96,13 @@ def monitor(
              "predictions by request id for accuracy.")] = None,
     every: Annotated[str | None, typer.Option(
         help="With --on-drift retrain: check again at this interval (e.g. 1h), re-reading "
-             "--data; each check is recorded as a run. Ctrl-C stops.")] = None,
+             "--data; each check is recorded as a job and a run. Ctrl-C stops.")] = None,
     times: Annotated[int | None, typer.Option(
         help="With --every: stop after this many checks.")] = None,
     record: Annotated[bool, typer.Option(
-        "--record", help="Keep the report as a run of experiment 'monitor' (JSON and HTML "
-                         "artifacts), shown on the dashboard's Monitoring page.")] = False,
+        "--record", help="Keep the check as a job (modelport jobs list) and the report as a "
+                         "run of experiment 'monitor' (JSON and HTML artifacts), shown on "
+                         "the dashboard's Monitoring page.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Drift, missing values, out-of-range values, volume and accuracy of logged traffic
@@ -133,12 +134,15 @@ def monitor(
             console.print(f"read {drained.labels:,} labels from {labels}"
                           + (f" ({drained.malformed:,} malformed messages skipped)"
                              if drained.malformed else ""))
-    reports = build_reports(target, since_s, baseline, _labels(target, time.time() - since_s))
+    fed_back = _labels(target, time.time() - since_s)
     recorded = None
     if record:
-        from modelport.lifecycle.monitor_runs import record as record_reports
+        from modelport.control.monitor_loop import record as record_check
 
-        recorded = record_reports(target, reports)
+        reports, recorded = record_check(target, since_s=since_s, baseline=baseline,
+                                         labels=fed_back)
+    else:
+        reports = build_reports(target, since_s, baseline, fed_back)
     if html is not None:
         try:
             html.write_text(render(reports), encoding="utf-8")
@@ -152,7 +156,8 @@ def monitor(
     if html is not None:
         console.print(f"wrote {html}")
     if recorded is not None:
-        console.print(f"recorded as run {recorded} (experiment monitor)")
+        console.print(f"recorded as job {recorded.job_id} and run {recorded.run_id} "
+                      "(experiment monitor)")
 
 
 def _loop(target: str, data: str, since_s: float, baseline: str, rollout: str, margin: float,
@@ -163,7 +168,8 @@ def _loop(target: str, data: str, since_s: float, baseline: str, rollout: str, m
         if as_json:
             emit_json(decision.to_dict())
         elif not decision.drifted:
-            console.print(f"{target}: no drift — nothing to do (run {decision.run_id})")
+            console.print(f"{target}: no drift — nothing to do (job {decision.job_id}, run "
+                          f"{decision.run_id})")
         else:
             console.print(f"{target}: drift in {', '.join(decision.drifted)}")
             console.print(f"retrained: {decision.challenger} scored "
@@ -171,7 +177,7 @@ def _loop(target: str, data: str, since_s: float, baseline: str, rollout: str, m
                           f"{number(decision.champion_score)} ({decision.metric}) — "
                           f"{decision.action}"
                           + (f" (rollout {decision.rollout_id})" if decision.rollout_id
-                             else "") + f" (run {decision.run_id})")
+                             else "") + f" (job {decision.job_id}, run {decision.run_id})")
         if times != 1 and not as_json:
             console.print(f"next check in {interval:g} s")
 

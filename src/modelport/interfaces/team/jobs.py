@@ -39,6 +39,7 @@ class Finish:
     duration: float
     error: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    result: dict[str, Any] | None = None
 
 
 def _limit(limit: int) -> int:
@@ -92,7 +93,7 @@ def set_progress(store: ProjectStore, job_id: FromPath[str], data: JSONBody[Prog
 def finish_job(store: ProjectStore, job_id: FromPath[str], data: JSONBody[Finish]) -> None:
     storable(data)
     store.jobs.finish_job(job_id, data.status, data.error, data.ended, data.duration,
-                                data.counts)
+                          data.counts, data.result)
 
 
 router = Router("/api/v1/jobs", route_handlers=[

@@ -24,7 +24,7 @@ from typing import Any
 from modelport.config import DEFAULT_RUNTIME
 from modelport.core.signature import Signature
 from modelport.core.workspace import Workspace, current
-from modelport.errors import InvalidInputError, ModelportError, NotFoundError, SchemaError
+from modelport.errors import InvalidInputError, NotFoundError, SchemaError
 from modelport.lifecycle.loading import artifact_for, check_runtime
 from modelport.lifecycle.predlogs import log_location, logs_root
 from modelport.lifecycle.registry import ModelVersion, get_version, resolve
@@ -123,12 +123,10 @@ def predict_job(ref: str, input: str, output: str, *, format: str = "parquet",
                       progress, overwrite, started, ws)
     except BaseException as exc:
         staging.close()
-        message = exc.message if isinstance(exc, ModelportError) else (
-            "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}")
         _, _, totals = staging.committed()
         if totals["parts"] == 0:
             staging.discard()  # nothing to resume: leave no trace next to the output
-        jobs.finish_job(job.id, "failed", error=message, rows=totals["rows"],
+        jobs.finish_job(job.id, "failed", error=jobs.failure(exc), rows=totals["rows"],
                         rows_failed=totals["failed"], parts=totals["parts"], ws=ws)
         raise
     report.resumed = staged is not None

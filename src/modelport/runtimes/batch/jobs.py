@@ -1,8 +1,11 @@
-"""Jobs: one row per batch prediction or forecast, in the same database as runs and models.
+"""Jobs: one row per batch prediction, forecast or monitoring check, in the same database as
+runs and models.
 
 A job row is written when the work starts, updated as parts commit (so a
 killed job shows how far it got) and closed with its outcome. A resumed job
-continues the same row: the id lives in the job's staging directory.
+continues the same row: the id lives in the job's staging directory. A job that
+decides something (a monitoring check: retrain or not, roll out or not) closes
+with a ``result``: the decision and the numbers it was taken on.
 
 >>> job = create_job("predict", "iris", 3, "data/*.parquet", "out/", {"batch_size": 65536})
 ...                                                                     # doctest: +SKIP
@@ -22,9 +25,9 @@ from typing import Any
 
 from modelport.core.store.jobs import JobRecord
 from modelport.core.workspace import Workspace, current
-from modelport.errors import InvalidInputError, NotFoundError
+from modelport.errors import InvalidInputError, ModelportError, NotFoundError
 
-KINDS = ("predict", "forecast")
+KINDS = ("predict", "forecast", "monitor")
 STATUSES = ("running", "succeeded", "failed")
 MANIFEST = "_manifest.json"  # in a published output: the job that wrote it, and its counts
 
@@ -48,6 +51,7 @@ class Job:
     ended: float | None = None
     duration: float | None = None
     project: str = "default"
+    result: dict[str, Any] | None = None
 
     @property
     def ref(self) -> str:
@@ -106,10 +110,19 @@ def update_progress(job_id: str, rows: int, rows_failed: int, parts: int,
     current(ws).store.jobs.set_progress(job_id, rows, rows_failed, parts)
 
 
+def failure(exc: BaseException) -> str:
+    """What a job that ``exc`` ended records as its error: the message a user reads."""
+    if isinstance(exc, ModelportError):
+        return exc.message
+    return "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+
+
 def finish_job(job_id: str, status: str, error: str | None = None, *,
                rows: int | None = None, rows_failed: int | None = None,
-               parts: int | None = None, ws: Workspace | None = None) -> Job:
-    """Close a job as ``succeeded`` or ``failed``, with its final counts when given."""
+               parts: int | None = None, result: dict[str, Any] | None = None,
+               ws: Workspace | None = None) -> Job:
+    """Close a job as ``succeeded`` or ``failed``, with its final counts when given, and
+    ``result``: what it decided (a JSON object)."""
     if status not in STATUSES[1:]:
         raise InvalidInputError(f"a job finishes as succeeded or failed, not {status!r}")
     ws = current(ws)
@@ -117,7 +130,7 @@ def finish_job(job_id: str, status: str, error: str | None = None, *,
     now = time.time()
     counts = {k: v for k, v in (("rows", rows), ("rows_failed", rows_failed), ("parts", parts))
               if v is not None}
-    ws.store.jobs.finish_job(job.id, status, error, now, now - job.started, counts)
+    ws.store.jobs.finish_job(job.id, status, error, now, now - job.started, counts, result)
     return get_job(job.id, ws=ws)
 
 

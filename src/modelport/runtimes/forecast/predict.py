@@ -26,7 +26,7 @@ import numpy as np
 from modelport.core.formats import get_format
 from modelport.core.formats.forecast import Forecaster, ForecastModel
 from modelport.core.workspace import Workspace, current
-from modelport.errors import InvalidInputError, ModelportError
+from modelport.errors import InvalidInputError
 from modelport.lifecycle.registry import get_version
 from modelport.runtimes.batch import jobs
 from modelport.runtimes.forecast import models as catalogue
@@ -109,8 +109,7 @@ def forecast(ref: str, horizon: int | None = None, levels: Sequence[int] | None 
         if target is not None:
             _write(frame, target)
     except BaseException as exc:
-        message = exc.message if isinstance(exc, ModelportError) else f"{type(exc).__name__}: {exc}"
-        jobs.finish_job(job.id, "failed", error=message, ws=ws)
+        jobs.finish_job(job.id, "failed", error=jobs.failure(exc), ws=ws)
         raise
     jobs.finish_job(job.id, "succeeded", rows=len(frame), parts=1 if target else 0, ws=ws)
     frame.attrs["job"] = job.id

@@ -1,4 +1,4 @@
-"""Batch jobs over REST: ``JobsRepository`` as calls to ``/api/v1/jobs``."""
+"""Jobs over REST: ``JobsRepository`` as calls to ``/api/v1/jobs``."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ class RestJobs:
                       {"rows": rows, "rows_failed": rows_failed, "parts": parts})
 
     def finish_job(self, job_id: str, status: str, error: str | None, ended: float,
-                   duration: float, counts: Mapping[str, int]) -> None:
+                   duration: float, counts: Mapping[str, int],
+                   result: Mapping[str, Any] | None = None) -> None:
         self.api.call("POST", f"/jobs/{segment(job_id)}/finish", {
             "status": status, "error": error, "ended": ended, "duration": duration,
-            "counts": dict(counts)})
+            "counts": dict(counts), "result": None if result is None else dict(result)})

@@ -45,14 +45,16 @@ class SqlJobs:
 
     def restart_job(self, job_id: str, options: dict[str, Any]) -> None:
         self._update(job_id, status="running", error=None, ended=None, duration=None,
-                     options=options)
+                     result=None, options=options)
 
     def set_progress(self, job_id: str, rows: int, rows_failed: int, parts: int) -> None:
         self._update(job_id, rows=rows, rows_failed=rows_failed, parts=parts)
 
     def finish_job(self, job_id: str, status: str, error: str | None, ended: float,
-                   duration: float, counts: Mapping[str, int]) -> None:
+                   duration: float, counts: Mapping[str, int],
+                   result: Mapping[str, Any] | None = None) -> None:
         self._update(job_id, status=status, error=error, ended=ended, duration=duration,
+                     result=None if result is None else dict(result),
                      **{k: int(v) for k, v in counts.items() if k in _COUNTS})
 
     def _select(self, query: Any) -> list[JobRecord]:

@@ -1,6 +1,6 @@
-// Jobs: batch predictions and forecasts (the store's job records, updated live from the
-// change feed), and the searches (tune, automl) and retrains, whose trials and decisions
-// are runs.
+// Jobs: batch predictions, forecasts and monitoring checks (the store's job records,
+// updated live from the change feed; a check shows its decision), and the searches (tune,
+// automl) and retrains, whose trials and decisions are runs.
 import {api} from './api.js';
 import {duration, h, num, put, section, table, when} from './dom.js';
 import {follow} from './feed.js';
@@ -26,17 +26,42 @@ function progress(job) {
       ` · ${num(job.parts)} parts${rate}`));
 }
 
+/** What a monitoring check looked at: an endpoint (its page) or a model reference. */
+function checked(job) {
+  const target = String(job.options?.target ?? job.model);
+  const endpoint = target !== job.model && !/[:@]/.test(target);
+  return h('a', {href: endpoint ? `#/endpoints/${encodeURIComponent(target)}`
+    : `#/models/${encodeURIComponent(job.model)}`}, target);
+}
+
+/** A monitoring check's decision and the numbers it was taken on (its job's result). */
+function decision(job) {
+  const r = job.result;
+  if (!r) return h('span', {title: job.input}, job.input);
+  const drifted = Array.isArray(r.drifted) ? r.drifted.map(String) : [];  // any client may write one
+  const scores = r.challenger
+    ? ` · ${r.challenger} ${num(r.challenger_score)} vs champion ${num(r.champion_score)}${r.metric ? ` (${r.metric})` : ''}`
+    : '';
+  return h('span', {class: 'decision'}, badge(r.action),
+    h('span', {title: drifted.join('\n')}, ` ${drifted.length} drifted`), scores,
+    r.run_id ? [' · ', h('a', {href: `#/runs/${encodeURIComponent(r.run_id)}`, title: 'The run holding the reports'}, 'run')] : null);
+}
+
 function jobRow(job) {
+  const monitor = job.kind === 'monitor';
   return h('tr', {'data-job': job.id},
     h('td', {}, h('code', {title: job.id}, job.id.slice(0, 12))), h('td', {}, job.kind),
-    h('td', {}, h('a', {href: `#/models/${encodeURIComponent(job.model)}`}, `${job.model}:${job.version}`)),
-    h('td', {}, badge(job.status)), h('td', {}, progress(job)),
-    h('td', {}, h('span', {title: job.input}, job.input), ' → ', h('span', {title: job.output}, job.output)),
+    h('td', {}, monitor ? checked(job)
+      : h('a', {href: `#/models/${encodeURIComponent(job.model)}`}, `${job.model}:${job.version}`)),
+    h('td', {}, badge(job.status)),
+    h('td', {}, monitor ? `${num(job.rows)} logged rows` : progress(job)),
+    h('td', {}, monitor ? decision(job)
+      : [h('span', {title: job.input}, job.input), ' → ', h('span', {title: job.output}, job.output)]),
     h('td', {}, when(job.started)), h('td', {}, duration(job.duration)),
     h('td', {class: 'error'}, job.error ?? ''));
 }
 
-const HEAD = ['Job', 'Kind', 'Model', 'Status', 'Progress', 'Input → output', 'Started', 'Duration', 'Error'];
+const HEAD = ['Job', 'Kind', 'Model', 'Status', 'Progress', 'Input → output or decision', 'Started', 'Duration', 'Error'];
 
 /** tune and automl trials grouped by study: one row a search. */
 function searches(runs) {
@@ -68,7 +93,7 @@ export async function jobsPage(main, {signal}) {
   const studies = h('div', {});
   const retrains = h('div', {});
   put(main, h('h1', {}, 'Jobs'),
-    section('Batch predictions and forecasts', h('div', {class: 'toolbar'}, live),
+    section('Batch predictions, forecasts and monitoring checks', h('div', {class: 'toolbar'}, live),
       h('div', {class: 'scroll'}, h('table', {class: 'jobs'},
         h('thead', {}, h('tr', {}, HEAD.map((x) => h('th', {scope: 'col'}, x)))), body))),
     section('Searches (tune, automl)', studies), section('Retrains', retrains));
