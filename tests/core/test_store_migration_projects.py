@@ -1,6 +1,6 @@
 """Migrations 0008 (projects), 0010 (stream projects) and 0011 (job results) on a store
-made before each with data in it: nothing is lost, and every existing run, model, endpoint, job and stream joins
-the project ``default``.
+made before each with data in it: nothing is lost, and every existing run, model,
+endpoint, job and stream joins the project ``default``.
 
 Runs on SQLite and on a fresh PostgreSQL schema (the ``settings`` fixture).
 """
