@@ -7,6 +7,7 @@ import pytest
 from modelport.core.workspace import Workspace
 from modelport.errors import InvalidInputError, NotFoundError, SchemaError
 from modelport.lifecycle.datasets import load_dataset
+from modelport.lifecycle.estimators import THREADS_ABOVE, build, final_step
 from modelport.lifecycle.loading import load
 from modelport.lifecycle.registry import get_version, register_run
 from modelport.lifecycle.search import get_run
@@ -46,6 +47,19 @@ def test_train_regression_binary_auc_and_cv_history(ws: Workspace) -> None:
     binary = train("sklearn:breast_cancer", "target", "logistic_regression", ws=ws)
     assert binary.metrics["test_roc_auc"] > 0.95
     assert get_run(binary.run_id, ws=ws).params["scaled"] == "True"
+
+
+@pytest.mark.parametrize("estimator", ["lightgbm", "xgboost"])
+def test_small_fits_take_one_thread_unless_asked(estimator: str) -> None:
+    """OpenMP threads on a few hundred rows spin on a busy machine (100x slower)."""
+    def threads(params: dict, rows: int | None) -> object:
+        return final_step(build(estimator, "classification", params, rows=rows)).n_jobs
+
+    library_default = threads({}, None)
+    assert library_default != 1
+    assert threads({}, 500) == 1
+    assert threads({"n_jobs": 2}, 500) == 2  # the caller's choice stands
+    assert threads({}, THREADS_ABOVE) == library_default
 
 
 @pytest.mark.parametrize("estimator", ["lightgbm", "xgboost"])

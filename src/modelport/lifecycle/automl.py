@@ -48,6 +48,7 @@ import numpy as np
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, first_line
 from modelport.lifecycle.datasets import Dataset, DataSource, as_dataset, choose_columns
+from modelport.lifecycle.estimators import threads_for
 from modelport.lifecycle.preprocessing import Features
 from modelport.lifecycle.registry import ModelVersion
 from modelport.lifecycle.tuning_data import Prepared, greater_is_better, prepare, score_model
@@ -63,7 +64,6 @@ FAMILIES: dict[str, tuple[str, str]] = {
 }
 SAMPLE_ABOVE = 20_000  # training rows above which search trials fit on a sample first
 SAMPLE_ROWS = 10_000
-THREADS_ABOVE = 20_000  # training rows from which fits use every core
 TOP_FAMILIES = (1.0, 0.6, 0.35)  # share of the search time by rank
 # kept back from the budget for the final refit's tracking and registration, as CPU
 # time: scaled by the slowdown the search measured. Measured with the modules it needs
@@ -202,12 +202,7 @@ def make_estimator(family: str, task: str, params: Mapping[str, Any], seed: int,
                    threads: int = 1, features: Features | None = None) -> Any:
     """The family's estimator with the preprocessing it needs (scaling for linear and
     k-NN; with ``features``, category codes and missing values as ``preprocessing``
-    decides).
-
-    ``threads`` is 1 below ``THREADS_ABOVE`` rows: on small data OpenMP threads
-    cost more than they save, and on a busy machine they spin — measured here,
-    a default LightGBM fit on breast_cancer took 14 s with all threads, 0.12 s
-    with one."""
+    decides); ``threads`` as ``estimators.threads_for`` chooses them."""
     from modelport.lifecycle.estimators import build
 
     short = FAMILIES[family][0 if task == "classification" else 1]
@@ -216,10 +211,6 @@ def make_estimator(family: str, task: str, params: Mapping[str, Any], seed: int,
         extra["n_jobs"] = threads
     return build(short, task, {**extra, **params}, seed, features,
                  scale=True if family == "linear" else None)
-
-
-def threads_for(rows: int) -> int:
-    return 1 if rows < THREADS_ABOVE else -1
 
 
 class _Search:

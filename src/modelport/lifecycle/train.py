@@ -106,8 +106,9 @@ def detect_task(y: Any) -> str:
 
 
 def _estimator(name: str, task: str, params: Mapping[str, Any], seed: int,
-               features: Features | None = None, explicit: bool = False) -> tuple[Any, str]:
-    est = build(name, task, params, seed, features)
+               features: Features | None = None, explicit: bool = False,
+               rows: int | None = None) -> tuple[Any, str]:
+    est = build(name, task, params, seed, features, rows=rows)
     declared = task_of(est)  # an import path declares its own task
     if explicit and declared not in (None, task):
         raise InvalidInputError(f"estimator {name!r} does {declared}, but the task is {task}")
@@ -175,7 +176,8 @@ def train(data: DataSource, target: str, model: str, params: Mapping[str, Any] |
     # unusable features fail here, before any fitting; text columns become category codes
     X, signature = encode(raw)
     est, task = _estimator(model, decide_task(y, task=task), params or {}, seed,
-                           Features.of(signature, X), explicit=task is not None)
+                           Features.of(signature, X), explicit=task is not None,
+                           rows=len(X))
     check_target(frame, target, task)
     if not 0 < test_size < 1:
         raise InvalidInputError("test_size must be between 0 and 1")

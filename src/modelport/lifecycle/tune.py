@@ -351,7 +351,7 @@ def _objective(spec: TuneSpec, prepared: Prepared, dataset: Dataset, ws: Workspa
             run.log_dataset(dataset)
             run.log_params(params)
             est = build(spec.estimator, prepared.task, params, spec.seed,
-                        features=prepared.features)
+                        features=prepared.features, rows=len(prepared.X))
             scores: list[float] = []
             model = est
             for fold, (fit_rows, val_rows) in enumerate(prepared.folds):
