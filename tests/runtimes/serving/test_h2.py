@@ -359,6 +359,8 @@ def test_hpack_decodes_the_rfc_examples() -> None:
     assert third[-2:] == ((":authority", "www.example.com"), ("custom-key", "custom-value"))
     again = decoder.decode(bytes.fromhex("828684be"))  # remembered: no table change in it
     assert decoder.decode(bytes.fromhex("828684be")) is again
+    large = hpack.encode([("a", "v" * hpack.REMEMBERED_BYTES)])  # not kept: memory stays small
+    assert decoder.decode(large) is not decoder.decode(large)
 
 
 @pytest.mark.parametrize("block", [

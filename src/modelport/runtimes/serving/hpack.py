@@ -58,6 +58,7 @@ _LENGTHS = bytes.fromhex(
     "1b1a1b1815151a1a1c1b1b1b14181415161515171616191918181a171a1b1a1a1b1b1b1b1b1c1b1b1b1b"
     "1b1a1e")
 EOS = 256
+REMEMBERED, REMEMBERED_BYTES = 64, 512  # blocks kept per connection, and their largest size
 
 
 def _codes() -> dict[str, int]:
@@ -120,7 +121,7 @@ class Decoder:
         headers = self._decode(block)
         if self._changes != before:
             self._seen.clear()  # the table changed: remembered blocks may mean something else
-        elif len(self._seen) < 64:
+        elif len(block) <= REMEMBERED_BYTES and len(self._seen) < REMEMBERED:
             self._seen[block] = headers
         return headers
 
