@@ -46,9 +46,9 @@ class Echo:
         stream.finish(0)
 
 
-def run(scenario: Callable[[int], Awaitable[Any]]) -> Any:
+def run(scenario: Callable[[int], Awaitable[Any]], max_connections: int = 10) -> Any:
     async def main() -> Any:
-        server = h2.Server(Echo(), MAX_MESSAGE, 10)
+        server = h2.Server(Echo(), MAX_MESSAGE, max_connections)
         port = await server.start("127.0.0.1", 0, False)
         try:
             return await asyncio.wait_for(scenario(port), 10)
@@ -291,6 +291,19 @@ def test_a_slow_preface_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
         return await client.goaway()
 
     assert run(scenario) == h2.PROTOCOL_ERROR
+
+
+def test_connections_over_the_cap_are_sent_away() -> None:
+    async def scenario(port: int) -> tuple[int, bytes]:
+        first = await Client.connect(port)
+        first.call(1, b"first")
+        await first.answer(1)  # the server holds it now
+        second = await Client.connect(port)
+        code = await second.goaway()
+        first.call(3, b"first stays")
+        return code, (await first.answer(3))[0]
+
+    assert run(scenario, max_connections=1) == (h2.ENHANCE_YOUR_CALM, b"first stays")
 
 
 def test_not_http2_is_refused() -> None:
