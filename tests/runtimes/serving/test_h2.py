@@ -187,7 +187,7 @@ def test_a_message_over_the_cap_is_refused_from_its_prefix() -> None:
 
 @pytest.mark.parametrize(("data", "status"), [
     (b"\x00\x00\x00\x00\x09abc", "13"),  # cut short at END_STREAM: INTERNAL
-    (b"\x01\x00\x00\x00\x01a", "8"),  # compressed without an encoding: refused
+    (b"\x01\x00\x00\x00\x01a", "12"),  # compressed: UNIMPLEMENTED
 ])
 def test_bad_message_framing_gets_a_status(data: bytes, status: str) -> None:
     async def scenario(port: int) -> dict[str, str]:

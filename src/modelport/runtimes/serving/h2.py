@@ -174,8 +174,9 @@ class Stream:
 
     # -- fed by the connection --------------------------------------------------------------
 
-    def _received(self, data: bytes) -> str | None:
-        """Take DATA bytes; the refusal message if a message is over the cap."""
+    def _received(self, data: bytes) -> tuple[int, str] | None:
+        """Take DATA bytes; the gRPC status refusing the call if a message cannot be taken
+        (over the cap, or compressed)."""
         if self.refused:
             return None
         partial = self._partial
@@ -190,10 +191,10 @@ class Stream:
                 flag, length = partial[0], _HEAD.unpack_from(partial, 1)[0]
                 if flag:
                     self.refused = True
-                    return "compressed messages are not supported"
+                    return 12, "compressed messages are not supported"  # UNIMPLEMENTED
                 if length > limit:
                     self.refused = True
-                    return f"message of {length} bytes is over the {limit}-byte cap"
+                    return 8, f"message of {length} bytes is over the {limit}-byte cap"
                 self._need = 5 + length
             if len(partial) < self._need:
                 break
@@ -504,7 +505,7 @@ class Connection(asyncio.Protocol):
         refusal = stream._received(data)
         if refusal is not None:
             stream._release_all()
-            stream.finish(8, refusal)  # RESOURCE_EXHAUSTED / compression
+            stream.finish(*refusal)
         if flags & END_STREAM:
             self._end(stream)
         elif stream.recv_owed >= STREAM_WINDOW // 2 and not stream.refused:
