@@ -158,10 +158,10 @@ def test_the_context_serves_the_same_version(home: Path, tmp_path: Path) -> None
     assert predicted == expected.tolist()
 
 
-def test_grpc_adds_its_port_and_client_libraries(home: Path, tmp_path: Path) -> None:
+def test_grpc_adds_its_port_and_protobuf(home: Path, tmp_path: Path) -> None:
     ws = Workspace.open(Settings(home=home))
     ctx = build_context(ImageSpec(["iris:3"], insecure=True, grpc=True), tmp_path / "g", ws=ws)
-    assert {"grpcio", "protobuf"} <= names(ctx.requirements)
+    assert "protobuf" in names(ctx.requirements)
     lines = (ctx.out / "Dockerfile").read_text().splitlines()
     assert "EXPOSE 8000 8001" in lines
     cmd = json.loads(lines[-1].removeprefix("CMD "))

@@ -118,7 +118,7 @@ def check(config: ServeConfig) -> None:
         if port is not None and not 0 <= port <= MAX_PORT:
             raise InvalidInputError(f"{flag} must be between 0 and {MAX_PORT}, not {port}")
     if config.grpc_port is not None:
-        require("grpc", "grpc")
+        require("google.protobuf", "grpc")
         if config.grpc_port == config.port:
             raise InvalidInputError("--grpc-port must differ from --port")
     if config.workers < 1:

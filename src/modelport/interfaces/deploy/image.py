@@ -47,7 +47,7 @@ from modelport.lifecycle.transfer import copy_versions
 
 PORT = 8000
 GRPC_PORT = 8001  # OIP over gRPC, Triton's port for it
-GRPC_NEEDS = ("grpcio", "protobuf")  # the grpc extra
+GRPC_NEEDS = ("protobuf",)  # the grpc extra
 UID = 10001
 HOME = "/srv/modelport"  # the image's own workspace (MODELPORT_HOME)
 READY_PATH = "/v2/health/ready"

@@ -23,7 +23,7 @@ import sys
 import types
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator
-from typing import Any, NoReturn, Protocol, cast
+from typing import Any, NoReturn, Protocol, TypeVar, cast
 from urllib.parse import unquote
 
 import httptools
@@ -56,6 +56,8 @@ class Server(Protocol):
     def received(self) -> None: ...
 
     def send_later(self, connection: Connection) -> None: ...
+
+T = TypeVar("T")
 
 IDLE_TIMEOUT_S = 5.0  # a keep-alive connection with nothing to say (uvicorn's default)
 HEADER_TIMEOUT_S = 10.0  # from a request's first byte to the end of its headers
@@ -482,7 +484,7 @@ class Connection(asyncio.Protocol):
             except BaseException:
                 self._reject(500, "internal server error")
                 return
-            task = self.loop.create_task(_resume(coro, waiting_on))
+            task = self.loop.create_task(resume(coro, waiting_on))
             task.add_done_callback(functools.partial(self._answered, request=request,
                                                      connection=connection))
 
@@ -624,14 +626,14 @@ def _inflate(request: Request, limit: int) -> ModelportError | None:
     return None
 
 
-async def _resume(coro: Coroutine[Any, Any, Response], waiting_on: Any) -> Response:
-    """Go on with a handler that started eagerly and then had to wait, inside a task."""
+async def resume(coro: Coroutine[Any, Any, T], waiting_on: Any) -> T:
+    """Go on with a handler that started eagerly and then had to wait, inside a task
+    (the HTTP/1.1 connections' handlers and gRPC's unary calls)."""
     return await _relay(coro, waiting_on)
 
 
 @types.coroutine
-def _relay(coro: Coroutine[Any, Any, Response], waiting_on: Any
-           ) -> Generator[Any, Any, Response]:
+def _relay(coro: Coroutine[Any, Any, T], waiting_on: Any) -> Generator[Any, Any, T]:
     # hand the task what the handler waits on; pass back what the task sends or throws
     while True:
         try:

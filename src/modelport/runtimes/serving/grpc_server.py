@@ -3,30 +3,40 @@
 ``inference.GRPCInferenceService`` as KServe and Triton define it, so
 ``tritonclient.grpc`` and the KServe/Triton tools connect unchanged: the
 health and metadata calls, ``ModelInfer``, and Triton's bidirectional
-``ModelStreamInfer``. grpcio's asyncio server runs on the worker's own event
-loop, beside the HTTP server, sharing its service, keys and metrics: a request
-is authenticated and authorized exactly as over HTTP (the key in the
-``authorization`` or ``x-api-key`` metadata), counted in the same ``/metrics``
-and answered by the same batchers. Each worker binds the port with
-``SO_REUSEPORT``, so the kernel spreads connections among them as it does for
-HTTP. The message size cap is the server's ``--max-body`` (MLServer's fixed
-4 MiB is a known complaint): grpcio refuses a larger message before decoding it.
+``ModelStreamInfer``. The calls arrive through modelport's own HTTP/2 framing
+(``h2``) on the worker's event loop, beside the HTTP server, sharing its
+service, keys and metrics: a request is authenticated and authorized exactly
+as over HTTP (the key in the ``authorization`` or ``x-api-key`` metadata),
+counted in the same ``/metrics`` and answered by the same batchers. A unary
+call runs eagerly once its message is complete, as an HTTP request does; only
+a call that has to wait (a batch, a model loading) becomes a task. Each worker
+binds the port with ``SO_REUSEPORT``, so the kernel spreads connections among
+them as it does for HTTP. The message size cap is the server's ``--max-body``
+(MLServer's fixed 4 MiB is a known complaint), enforced from a message's
+5-byte prefix, before its body arrives. Deadlines (``grpc-timeout``) are the
+client's to keep: a call is not cut short by the server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
+from google.protobuf.message import DecodeError
+
 from modelport.config import VERSION
-from modelport.errors import InvalidInputError, ModelportError, require
+from modelport.errors import InvalidInputError, ModelportError
+from modelport.runtimes.serving import h2
 from modelport.runtimes.serving.app import ServingApp
 from modelport.runtimes.serving.auth import authorize
+from modelport.runtimes.serving.connection import resume
 from modelport.runtimes.serving.feedback import MAX_ID_CHARS
+from modelport.runtimes.serving.h1 import default_max_connections
 from modelport.runtimes.serving.oip_routes import is_version_number
 from modelport.runtimes.serving.protocols import oip, oip_grpc
 from modelport.runtimes.serving.protocols.grpc_messages import SERVICE, TYPES
@@ -39,15 +49,19 @@ _ID_PREFIX = f"{uuid.uuid4().hex[:12]}-g"
 _ids = itertools.count(1)
 
 
-def _code(status: int) -> Any:
+# gRPC status codes (grpc/status.proto)
+INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED, RESOURCE_EXHAUSTED, FAILED_PRECONDITION, \
+    UNIMPLEMENTED, INTERNAL, UNAVAILABLE, UNAUTHENTICATED = 3, 5, 7, 8, 9, 12, 13, 14, 16
+_CODES = {400: INVALID_ARGUMENT, 401: UNAUTHENTICATED, 403: PERMISSION_DENIED, 404: NOT_FOUND,
+          405: UNIMPLEMENTED, 409: FAILED_PRECONDITION, 413: RESOURCE_EXHAUSTED,
+          422: INVALID_ARGUMENT, 429: RESOURCE_EXHAUSTED, 503: UNAVAILABLE}
+
+Metadata = dict[str, str]
+
+
+def _code(status: int) -> int:
     """The gRPC status code for a modelport error's HTTP status."""
-    grpc = require("grpc", "grpc")
-    codes = grpc.StatusCode
-    return {400: codes.INVALID_ARGUMENT, 401: codes.UNAUTHENTICATED,
-            403: codes.PERMISSION_DENIED, 404: codes.NOT_FOUND, 405: codes.UNIMPLEMENTED,
-            409: codes.FAILED_PRECONDITION, 413: codes.RESOURCE_EXHAUSTED,
-            422: codes.INVALID_ARGUMENT, 429: codes.RESOURCE_EXHAUSTED,
-            503: codes.UNAVAILABLE}.get(status, codes.INTERNAL)
+    return _CODES.get(status, INTERNAL)
 
 
 def _version(text: str) -> int | None:
@@ -74,100 +88,116 @@ class GrpcTransport:
     def __init__(self, app: ServingApp, host: str, port: int, max_message: int,
                  shared: bool = False) -> None:
         self.app = app
-        self.address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        self.max_message = max_message
+        self.host, self.wanted = host, port
         self.shared = shared
-        self.server: Any = None
+        self.server = h2.Server(self, max_message, default_max_connections())
         self.port = 0
+        unary = {"ServerLive": (self._server_live, "ServerLiveRequest"),
+                 "ServerReady": (self._server_ready, "ServerReadyRequest"),
+                 "ModelReady": (self._model_ready, "ModelReadyRequest"),
+                 "ServerMetadata": (self._server_metadata, "ServerMetadataRequest"),
+                 "ModelMetadata": (self._model_metadata, "ModelMetadataRequest"),
+                 "ModelInfer": (self._infer, "ModelInferRequest")}
+        self._unary = {f"/{SERVICE}/{name}": (method, TYPES[request].FromString)
+                       for name, (method, request) in unary.items()}
+        self._streaming = f"/{SERVICE}/ModelStreamInfer"
 
     async def start(self) -> None:
-        grpc = require("grpc", "grpc")
-        self.server = grpc.aio.server(options=[
-            ("grpc.max_receive_message_length", self.max_message),
-            ("grpc.max_send_message_length", self.max_message),
-            ("grpc.so_reuseport", int(self.shared)),
-        ])
-        self.server.add_generic_rpc_handlers((self._handler(grpc),))
-        self.port = self.server.add_insecure_port(self.address)
-        if not self.port:
-            raise InvalidInputError(f"cannot listen for gRPC on {self.address}")
-        await self.server.start()
+        try:
+            self.port = await self.server.start(self.host, self.wanted, self.shared)
+        except OSError as exc:
+            raise InvalidInputError(f"cannot listen for gRPC on {self.host}:{self.wanted}: "
+                                    f"{exc.strerror}") from None
 
     async def stop(self, grace_s: float) -> None:
-        if self.server is not None:
-            await self.server.stop(grace_s)
+        await self.server.close(grace_s)
 
-    def _handler(self, grpc: Any) -> Any:
-        def unary(method: Callable[[Any, Any], Awaitable[Any]], request: str, response: str
-                  ) -> Any:
-            return grpc.unary_unary_rpc_method_handler(
-                _answering(method), request_deserializer=TYPES[request].FromString,
-                response_serializer=TYPES[response].SerializeToString)
+    # -- what the HTTP/2 layer tells us ------------------------------------------------------
 
-        return grpc.method_handlers_generic_handler(SERVICE, {
-            "ServerLive": unary(self._server_live, "ServerLiveRequest", "ServerLiveResponse"),
-            "ServerReady": unary(self._server_ready, "ServerReadyRequest",
-                                 "ServerReadyResponse"),
-            "ModelReady": unary(self._model_ready, "ModelReadyRequest", "ModelReadyResponse"),
-            "ServerMetadata": unary(self._server_metadata, "ServerMetadataRequest",
-                                    "ServerMetadataResponse"),
-            "ModelMetadata": unary(self._model_metadata, "ModelMetadataRequest",
-                                   "ModelMetadataResponse"),
-            "ModelInfer": unary(self._infer, "ModelInferRequest", "ModelInferResponse"),
-            "ModelStreamInfer": grpc.stream_stream_rpc_method_handler(
-                self._model_stream_infer,
-                request_deserializer=TYPES["ModelInferRequest"].FromString,
-                response_serializer=TYPES["ModelStreamInferResponse"].SerializeToString),
-        })
+    def opened(self, stream: h2.Stream) -> None:
+        """A call's headers: an unknown method is answered now, a stream starts now."""
+        if stream.path == self._streaming:
+            stream.task = asyncio.get_running_loop().create_task(
+                self._model_stream_infer(stream))
+        elif stream.path not in self._unary:
+            stream.finish(UNIMPLEMENTED, f"unknown method {stream.path[:100]}")
+
+    def ended(self, stream: h2.Stream) -> None:
+        """The client half-closed: a unary call has its one message, and runs — eagerly, so
+        a call that never waits (an inline model) costs no task and no loop turn."""
+        known = self._unary.get(stream.path)
+        if known is None or stream.done:
+            return
+        method, parse = known
+        message = stream.take()
+        if message is None or stream.messages:
+            stream.finish(UNIMPLEMENTED, "a unary call takes exactly one message")
+            return
+        try:
+            request = parse(message)
+        except DecodeError:
+            stream.finish(INTERNAL, "the request message could not be decoded")
+            return
+        coro = _answering(method(request, stream.metadata), stream)
+        try:
+            waiting_on = coro.send(None)
+        except StopIteration:
+            return
+        stream.task = asyncio.get_running_loop().create_task(resume(coro, waiting_on))
 
     # -- calls ------------------------------------------------------------------------------
 
-    async def _server_live(self, request: Any, context: Any) -> Any:
+    async def _server_live(self, request: Any, metadata: Metadata) -> Any:
         return TYPES["ServerLiveResponse"](live=True)
 
-    async def _server_ready(self, request: Any, context: Any) -> Any:
+    async def _server_ready(self, request: Any, metadata: Metadata) -> Any:
         return TYPES["ServerReadyResponse"](ready=self.app.repo.ready)
 
-    async def _server_metadata(self, request: Any, context: Any) -> Any:
-        self._caller(_metadata(context), "read")
+    async def _server_metadata(self, request: Any, metadata: Metadata) -> Any:
+        self._caller(metadata, "read")
         return TYPES["ServerMetadataResponse"](name="modelport", version=VERSION,
                                                extensions=oip.EXTENSIONS)
 
-    async def _model_ready(self, request: Any, context: Any) -> Any:
-        await self._target(request.name, request.version, context, "read")
+    async def _model_ready(self, request: Any, metadata: Metadata) -> Any:
+        await self._target(request.name, request.version, metadata, "read")
         return TYPES["ModelReadyResponse"](ready=True)
 
-    async def _model_metadata(self, request: Any, context: Any) -> Any:
-        served, _ = await self._target(request.name, request.version, context, "read")
+    async def _model_metadata(self, request: Any, metadata: Metadata) -> Any:
+        served, _ = await self._target(request.name, request.version, metadata, "read")
         doc = oip.metadata_of(served, request.name)
         return TYPES["ModelMetadataResponse"](
             name=doc["name"], versions=doc["versions"], platform=doc["platform"],
             inputs=[_tensor_metadata(t) for t in doc["inputs"]],
             outputs=[_tensor_metadata(t) for t in doc["outputs"]])
 
-    async def _model_stream_infer(self, requests: AsyncIterator[Any], context: Any
-                                  ) -> AsyncIterator[Any]:
+    async def _model_stream_infer(self, stream: h2.Stream) -> None:
         """Triton's streaming infer: one answer per request, in order; an error is an
         answer carrying its message, and the stream goes on."""
         Answer = TYPES["ModelStreamInferResponse"]
-        async for request in requests:
+        parse = TYPES["ModelInferRequest"].FromString
+        while (message := await stream.next_message()) is not None:
             try:
-                yield Answer(infer_response=await self._infer(request, context))
+                answer = Answer(infer_response=await self._infer(parse(message),
+                                                                 stream.metadata))
             except ModelportError as exc:
-                yield Answer(error_message=exc.message)
+                answer = Answer(error_message=exc.message)
+            except DecodeError:
+                answer = Answer(error_message="the request message could not be decoded")
             except Exception:
                 log.exception("unexpected error in ModelStreamInfer")
-                yield Answer(error_message="internal server error")
+                answer = Answer(error_message="internal server error")
+            stream.send(answer.SerializeToString())
+        stream.finish()
 
     # -- the shared steps --------------------------------------------------------------------
 
-    async def _infer(self, request: Any, context: Any) -> Any:
+    async def _infer(self, request: Any, metadata: Metadata) -> Any:
         started = time.perf_counter()
         served: Served | None = None
         status = 200
         try:
             served, router = await self._target(request.model_name, request.model_version,
-                                                context, "predict")
+                                                metadata, "predict")
             request_id = request.id or f"{_ID_PREFIX}{next(_ids):x}"
             if len(request_id) > MAX_ID_CHARS:  # feedback could never name it
                 raise InvalidInputError(f"request id longer than {MAX_ID_CHARS} characters")
@@ -187,15 +217,14 @@ class GrpcTransport:
                                      served.version_text if served else "", "grpc", status,
                                      time.perf_counter() - started)
 
-    async def _target(self, name: str, version: str, context: Any, scope: str) -> Any:
-        metadata = _metadata(context)
+    async def _target(self, name: str, version: str, metadata: Metadata, scope: str) -> Any:
         caller = self._caller(metadata, scope, name)
         pinned = _version(version)
         if pinned is None:
             return self.app.service.route(name, metadata)
         return await self.app.service.pinned(name, pinned, caller), None
 
-    def _caller(self, metadata: dict[str, str], scope: str, model: str | None = None) -> Any:
+    def _caller(self, metadata: Metadata, scope: str, model: str | None = None) -> Any:
         """The request's key, authorized for ``scope`` (on ``model``); None without auth."""
         guard = self.app.guard
         if guard is None:
@@ -205,26 +234,19 @@ class GrpcTransport:
         return key
 
 
-def _answering(method: Callable[[Any, Any], Awaitable[Any]]
-               ) -> Callable[[Any, Any], Awaitable[Any]]:
-    """``method`` with its errors answered as gRPC statuses carrying the same one-line
-    message: a ``ModelportError`` by its HTTP status, anything else as INTERNAL."""
-
-    async def answer(request: Any, context: Any) -> Any:
-        try:
-            return await method(request, context)
-        except ModelportError as exc:
-            await context.abort(_code(exc.status), exc.message)
-        except Exception:
-            log.exception("unexpected error in a gRPC call")
-            await context.abort(_code(500), "internal server error")
-
-    return answer
-
-
-def _metadata(context: Any) -> dict[str, str]:
-    """A call's metadata as headers: text values only (``-bin`` keys carry bytes)."""
-    return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+async def _answering(call: Awaitable[Any], stream: h2.Stream) -> None:
+    """``call``'s answer sent on ``stream``, or its error as a gRPC status carrying the same
+    one-line message: a ``ModelportError`` by its HTTP status, anything else as INTERNAL."""
+    try:
+        answer = await call
+    except ModelportError as exc:
+        stream.finish(_code(exc.status), exc.message)
+    except Exception:
+        log.exception("unexpected error in a gRPC call")
+        stream.finish(INTERNAL, "internal server error")
+    else:
+        stream.send(answer.SerializeToString())
+        stream.finish()
 
 
 def _tensor_metadata(doc: dict[str, Any]) -> Any:
