@@ -17,10 +17,13 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     Connection,
     Select,
+    Text,
     and_,
+    cast,
     delete,
     exists,
     func,
@@ -417,14 +420,17 @@ def _per_table(conn: Connection, chunk: list[str], by_id: dict[str, RunRecord]) 
 
 
 def _aggregated(conn: Connection, chunk: list[str], by_id: dict[str, RunRecord]) -> None:
-    parts = [select(func.json_object_agg(table.c[key], table.c[value]))
+    # as text, parsed here by orjson: the driver's json.loads of four objects per run
+    # took half the time of reading a page of records
+    parts = [select(cast(func.json_object_agg(table.c[key], table.c[value]), Text))
              .where(table.c.run_id == t.runs.c.id).scalar_subquery().label(attr)
              for table, attr, key, value in _PARTS]
     for row in conn.execute(select(t.runs, *parts).where(t.runs.c.id.in_(chunk))).mappings():
         record = {c.name: row[c.name] for c in t.runs.columns}
+        params, metrics, tags, artifacts = (
+            orjson.loads(row[attr]) if row[attr] else {} for _, attr, _, _ in _PARTS)
         by_id[row["id"]] = RunRecord(
             **{**record, "packages": record["packages"] or {}},
-            params=row["params"] or {}, tags=row["tags"] or {},
-            artifacts=row["artifacts"] or {},
+            params=params, tags=tags, artifacts=artifacts,
             # JSON has no infinity: the server writes it as the string "Infinity"
-            metrics={k: float(v) for k, v in (row["metrics"] or {}).items()})
+            metrics={k: float(v) for k, v in metrics.items()})
