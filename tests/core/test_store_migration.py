@@ -7,25 +7,16 @@ fixture), with real Optuna studies in the same database.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 
 import optuna
 import pytest
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, inspect, text
 
 from modelport.config import Settings
 from modelport.core.store.engine import forget_stores, open_database
 from modelport.core.store.migration import VERSION_TABLE, head_revision, revisions
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-@pytest.fixture
-def engine(settings: Settings) -> Iterator[Engine]:
-    settings.home.mkdir(parents=True, exist_ok=True)
-    eng = create_engine(settings.db_url)
-    yield eng
-    eng.dispose()
 
 
 def _rows(engine: Engine, table: str) -> list[str] | None:
@@ -135,6 +126,8 @@ def test_an_older_legacy_revision_is_upgraded(settings: Settings, engine: Engine
     _legacy_workspace(settings.db_url, engine)
     with engine.begin() as conn:  # undo 0005 to the head by hand
         ops = Operations(MigrationContext.configure(conn))
+        for table in ("run_params", "run_tags"):
+            ops.drop_index(f"ix_{table}_key_value", table_name=table)
         ops.drop_table("edge_devices")
         for table in ("runs", "models", "endpoints", "jobs"):
             ops.drop_index("ix_runs_project_start" if table == "runs" else f"ix_{table}_project",
