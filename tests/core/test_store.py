@@ -153,3 +153,14 @@ def test_postgresql_statistics_follow_a_fast_growing_run_table(
                                      {}, params={"p": "1"}), [], now=2.0)
     assert rows() == 4  # analyzed at the 4th run; the next time at the 8th
     forget_stores()
+
+
+def test_postgresql_never_jit_compiles_the_store_statements(pg_schema: str) -> None:
+    """A read of 500 records cost more to JIT-compile than to run: JIT is off for the store's
+    connections (the URL's own options, here the test schema's search_path, are kept)."""
+    db = open_database(pg_schema)
+    for use in (db.read, db.write):
+        with use() as conn:
+            assert conn.execute(text("SHOW jit")).scalar() == "off"
+            assert conn.execute(text("SHOW search_path")).scalar().startswith("mp_test_")
+    forget_stores()

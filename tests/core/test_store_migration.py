@@ -7,25 +7,16 @@ fixture), with real Optuna studies in the same database.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 
 import optuna
 import pytest
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, inspect, text
 
 from modelport.config import Settings
 from modelport.core.store.engine import forget_stores, open_database
 from modelport.core.store.migration import VERSION_TABLE, head_revision, revisions
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-@pytest.fixture
-def engine(settings: Settings) -> Iterator[Engine]:
-    settings.home.mkdir(parents=True, exist_ok=True)
-    eng = create_engine(settings.db_url)
-    yield eng
-    eng.dispose()
 
 
 def _rows(engine: Engine, table: str) -> list[str] | None:
@@ -137,6 +128,8 @@ def test_an_older_legacy_revision_is_upgraded(settings: Settings, engine: Engine
         ops = Operations(MigrationContext.configure(conn))
         with ops.batch_alter_table("jobs") as batch:
             batch.drop_column("result")
+        for table in ("run_params", "run_tags"):
+            ops.drop_index(f"ix_{table}_key_value", table_name=table)
         ops.drop_table("edge_devices")
         for table in ("runs", "models", "endpoints", "jobs"):
             ops.drop_index("ix_runs_project_start" if table == "runs" else f"ix_{table}_project",
@@ -153,7 +146,7 @@ def test_an_older_legacy_revision_is_upgraded(settings: Settings, engine: Engine
     assert revisions()["0005"] == "0004" and revisions()["0006"] == "0005"
     assert revisions()["0007"] == "0006" and revisions()["0008"] == "0007"
     assert revisions()["0009"] == "0008" and revisions()["0010"] == "0009"
-    assert revisions()["0011"] == "0010"
+    assert revisions()["0011"] == "0010" and revisions()["0012"] == "0011"
     store = open_database(settings.db_url)
     with store.read() as conn:
         assert inspect(conn).has_table("streams")

@@ -7,17 +7,13 @@ Runs on SQLite and on a fresh PostgreSQL schema (the ``settings`` fixture).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, inspect, text
 
 from modelport.config import Settings
 from modelport.core.store import open_store
 from modelport.core.store.engine import forget_stores, open_database
-from modelport.core.store.migration import MIGRATIONS, VERSION_TABLE, head_revision
+from modelport.core.store.migration import VERSION_TABLE, head_revision
+from older_stores import store_at
 
 # one row per table with a foreign key or a project, written as 0007's schema had them
 ROWS = {
@@ -45,24 +41,6 @@ ROWS = {
 }
 
 
-@pytest.fixture
-def engine(settings: Settings) -> Iterator[Engine]:
-    settings.home.mkdir(parents=True, exist_ok=True)
-    eng = create_engine(settings.db_url)
-    yield eng
-    eng.dispose()
-
-
-def _store_at(engine: Engine, revision: str, rows: list[str]) -> None:
-    with engine.begin() as conn:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
-        for statement in rows:
-            conn.execute(text(statement))
-
-
 def _count(engine: Engine, table: str) -> int:
     with engine.connect() as conn:
         return int(conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
@@ -70,7 +48,7 @@ def _count(engine: Engine, table: str) -> int:
 
 def test_upgrading_a_0007_store_keeps_every_row_in_the_default_project(
         settings: Settings, engine: Engine) -> None:
-    _store_at(engine, "0007", list(ROWS.values()))
+    store_at(engine, "0007", ROWS.values())
     with engine.connect() as conn:
         assert "project" not in {c["name"] for c in inspect(conn).get_columns("runs")}
     open_database(settings.db_url)  # migrates to the head
@@ -99,7 +77,7 @@ def test_upgrading_a_0009_store_keeps_every_stream_in_the_default_project(
     consumers = [f"INSERT INTO streams VALUES ('clicks', '{c}', 'ctr:1', '{{}}', 'running', "
                  f"'{{\"events\": 5}}', '{{\"model\": \"{'c' * 64}\"}}', 1.0, 2.0)"
                  for c in ("c1", "c2")]
-    _store_at(engine, "0009", consumers)
+    store_at(engine, "0009", consumers)
     open_database(settings.db_url)  # migrates to the head
     with engine.connect() as conn:
         assert conn.execute(text("SELECT project FROM streams")).scalars().all() == [

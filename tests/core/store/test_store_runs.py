@@ -145,6 +145,25 @@ def test_search_filters_and_orders(store: Store) -> None:
     assert len(like.runs) == 10
 
 
+def test_an_equality_filter_matches_the_whole_value_past_the_indexed_prefix(
+        store: Store) -> None:
+    """Params and tags are found by an index on their value's first 100 characters; values
+    sharing that prefix, or longer than any index entry, still match only exactly."""
+    long = "x" * 5000
+    values = {"r1": long, "r2": long + "y", "r3": long[:100], "r4": "é" * 99 + "x"}
+    for run_id, value in values.items():
+        store.runs.log_run(dataclasses.replace(run(run_id), params={"p": value},
+                                               tags={"t": value}), [], now=1.0)
+    for kind, key in (("params", "p"), ("tags", "t")):
+        for run_id, value in values.items():
+            page = store.runs.search([Condition(Term(kind, key), "=", value)],
+                                     [(Term("attributes", "id"), False)], None, None, None)
+            assert [r.id for r in page.runs] == [run_id], (kind, run_id)
+        page = store.runs.search([Condition(Term(kind, key), "!=", long)],
+                                 [(Term("attributes", "id"), False)], None, None, None)
+        assert [r.id for r in page.runs] == ["r2", "r3", "r4"]
+
+
 @pytest.mark.parametrize("descending", [True, False])
 def test_keyset_pages_cover_every_run_once(store: Store, descending: bool) -> None:
     _seed(store)

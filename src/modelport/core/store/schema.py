@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    ColumnElement,
     Float,
     ForeignKey,
     Index,
@@ -21,9 +22,22 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
+    literal_column,
 )
 
 metadata = MetaData()
+# a param's or tag's value is text of any length, past what a B-tree entry holds: its
+# (key, first VALUE_PREFIX characters) is indexed, and an equality filter also compares
+# that prefix so the database can use the index (migration 0010)
+VALUE_PREFIX = 100
+
+
+def value_prefix(value: ColumnElement[str]) -> ColumnElement[str]:
+    """The indexed prefix of a param's or tag's value, as the index spells it: constants
+    inline, so PostgreSQL and SQLite match the expression to the index."""
+    return func.substr(value, literal_column("1"), literal_column(str(VALUE_PREFIX)),
+                       type_=Text)
 
 runs = Table(
     "runs",
@@ -80,6 +94,8 @@ run_tags = Table(
     Column("key", String(250), primary_key=True),
     Column("value", Text, nullable=False),
 )
+Index("ix_run_params_key_value", run_params.c.key, value_prefix(run_params.c.value))
+Index("ix_run_tags_key_value", run_tags.c.key, value_prefix(run_tags.c.value))
 
 run_artifacts = Table(
     "run_artifacts",
