@@ -14,6 +14,7 @@ from modelport.core.workspace import Workspace
 from stderr_lines import error_lines
 
 
+@pytest.mark.storage_independent
 def test_quickstart_twice(env_ws: Workspace) -> None:
     first = cli("quickstart")
     assert "champion" in first and "breast_cancer:1" in first and "breast_cancer:2" in first
@@ -75,6 +76,7 @@ def _modelport(env_ws: Workspace, *args: str) -> subprocess.CompletedProcess[str
                           text=True, env=env, timeout=120, check=False)
 
 
+@pytest.mark.storage_independent
 @pytest.mark.parametrize("args, message", [
     (["train", "--data", "sklearn:nope", "--target", "t", "--model", "knn"],
      "unknown bundled dataset"),

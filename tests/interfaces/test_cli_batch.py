@@ -64,6 +64,7 @@ def test_batch_predict_and_jobs(env_ws: Workspace, scored_input: Path, tmp_path:
     assert cli_json("jobs", "show", listed[1]["id"])["rows"] == 150
 
 
+@pytest.mark.storage_independent
 def test_batch_errors_are_one_line(env_ws: Workspace, scored_input: Path,
                                    tmp_path: Path) -> None:
     pd.read_parquet(scored_input).drop(columns=["petal width (cm)"]).to_csv(
@@ -88,6 +89,7 @@ def test_batch_errors_are_one_line(env_ws: Workspace, scored_input: Path,
     assert "infinite value" in failed["error"]
 
 
+@pytest.mark.storage_independent
 def test_forecast_train_and_predict(env_ws: Workspace, tmp_path: Path) -> None:
     pytest.importorskip("statsforecast", reason="the forecast extra is not installed")
     trained = cli_json("forecast", "train", "--data", "statsforecast:air_passengers",

@@ -49,6 +49,7 @@ def test_endpoint_and_rollout_commands(models: Workspace) -> None:
     assert cli_json("endpoints", "list") == []
 
 
+@pytest.mark.storage_independent
 def test_status_shows_client_errors_apart_and_feedback_keys(models: Workspace) -> None:
     from modelport.runtimes.serving.stats import StatsRecorder
 
@@ -69,6 +70,7 @@ def test_status_shows_client_errors_apart_and_feedback_keys(models: Workspace) -
     assert created["scopes"] == ["feedback"]
 
 
+@pytest.mark.storage_independent
 @pytest.mark.parametrize("args, message", [
     (["endpoints", "show", "ghost"], "endpoint 'ghost' not found"),
     (["endpoints", "create", "api", "--model", "ghost"], "model 'ghost' not found"),
@@ -97,6 +99,7 @@ def test_durations_and_rates() -> None:
     assert fraction("1%") == 0.01 and fraction("0.05") == 0.05
 
 
+@pytest.mark.storage_independent
 def test_status_shows_the_shadows_requests_latency_and_errors(models: Workspace) -> None:
     from modelport.runtimes.serving.stats import StatsRecorder
 

@@ -18,6 +18,7 @@ from modelport.interfaces.cli.tune import parse_duration
 from stderr_lines import error_lines
 
 pytest.importorskip("optuna")
+@pytest.mark.storage_independent
 def test_tune_studies_automl_retrain(env_ws: Workspace, tmp_path: Path) -> None:
     space = tmp_path / "space.yaml"
     space.write_text("n_neighbors: {type: int, low: 1, high: 20}\nweights: [uniform, distance]\n")

@@ -14,6 +14,10 @@ from modelport.lifecycle.loading import load, onnx_note
 from modelport.lifecycle.train import train
 from modelport.lifecycle.tune import tune
 
+# what these check does not depend on the metadata store; its records (runs, versions,
+# jobs) are tested on PostgreSQL too in tests/core/store and tests/lifecycle/test_registry
+pytestmark = pytest.mark.storage_independent
+
 pytest.importorskip("skl2onnx")
 pytest.importorskip("onnxruntime")
 

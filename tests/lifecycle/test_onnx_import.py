@@ -19,6 +19,10 @@ from modelport.lifecycle.importing import import_onnx
 from modelport.lifecycle.loading import load
 from modelport.lifecycle.registry import list_models
 
+# what these check does not depend on the metadata store; its records (runs, versions,
+# jobs) are tested on PostgreSQL too in tests/core/store and tests/lifecycle/test_registry
+pytestmark = pytest.mark.storage_independent
+
 onnx = pytest.importorskip("onnx")
 helper = onnx.helper
 

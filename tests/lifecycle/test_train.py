@@ -36,6 +36,7 @@ def test_train_classifier_records_run_and_registers(ws: Workspace) -> None:
     assert accuracy > 0.9
 
 
+@pytest.mark.storage_independent
 def test_train_regression_binary_auc_and_cv_history(ws: Workspace) -> None:
     from modelport.lifecycle.tracking import metric_history
 
@@ -62,6 +63,7 @@ def test_small_fits_take_one_thread_unless_asked(estimator: str) -> None:
     assert threads({}, THREADS_ABOVE) == library_default
 
 
+@pytest.mark.storage_independent
 @pytest.mark.parametrize("estimator", ["lightgbm", "xgboost"])
 def test_boosters_train_in_native_format(ws: Workspace, estimator: str) -> None:
     result = train("sklearn:wine", "target", estimator, {"n_estimators": 20}, "wine", ws=ws)
@@ -83,6 +85,7 @@ def test_import_path_and_register_from_run(ws: Workspace) -> None:
     assert get_version("tree", ws=ws).signature.classes == [0, 1, 2]
 
 
+@pytest.mark.storage_independent
 def test_csv_and_parquet_data(ws: Workspace, tmp_path) -> None:  # type: ignore[no-untyped-def]
     frame = load_dataset("sklearn:iris").frame
     frame.to_csv(tmp_path / "iris.csv", index=False)
@@ -92,6 +95,7 @@ def test_csv_and_parquet_data(ws: Workspace, tmp_path) -> None:  # type: ignore[
     assert get_run(a.run_id, ws=ws).dataset_digest == get_run(b.run_id, ws=ws).dataset_digest
 
 
+@pytest.mark.storage_independent
 def test_string_labels(ws: Workspace) -> None:
     frame = load_dataset("sklearn:iris").frame
     frame["target"] = frame["target"].map({0: "setosa", 1: "versicolor", 2: "virginica"})
@@ -105,6 +109,7 @@ def test_string_labels(ws: Workspace) -> None:
     assert (predicted == frame["target"]).mean() > 0.9
 
 
+@pytest.mark.storage_independent
 @pytest.mark.parametrize("kwargs, error, message", [
     ({"data": "sklearn:nope"}, NotFoundError, "unknown bundled dataset"),
     ({"data": "missing.csv"}, NotFoundError, "not found"),
@@ -129,6 +134,7 @@ def test_bad_training_input_is_a_clear_error_and_registers_nothing(
         get_version("m", ws=ws)
 
 
+@pytest.mark.storage_independent
 def test_bad_data_files(ws: Workspace, tmp_path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "model.bin").write_bytes(b"\x00")

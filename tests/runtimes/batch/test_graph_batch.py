@@ -27,6 +27,10 @@ from modelport.errors import InvalidInputError
 from modelport.lifecycle.importing import import_onnx
 from modelport.runtimes.batch import predict_job
 
+# what these check does not depend on the metadata store; its records (runs, versions,
+# jobs) are tested on PostgreSQL too in tests/core/store and tests/lifecycle/test_registry
+pytestmark = pytest.mark.storage_independent
+
 pytest.importorskip("tokenizers")
 TEXTS = sentences(40, seed=21)
 

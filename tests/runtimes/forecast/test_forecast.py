@@ -17,6 +17,10 @@ from modelport.runtimes.forecast import forecast, train_forecast
 from modelport.runtimes.forecast.predict import PastHorizonWarning, load_forecaster
 from modelport.runtimes.serving.repository import resolve
 
+# what these check does not depend on the metadata store; its records (runs, versions,
+# jobs) are tested on PostgreSQL too in tests/core/store and tests/lifecycle/test_registry
+pytestmark = pytest.mark.storage_independent
+
 pytest.importorskip("statsforecast", reason="the forecast extra is not installed")
 
 
