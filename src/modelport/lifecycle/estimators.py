@@ -45,6 +45,7 @@ ESTIMATORS: dict[str, tuple[str | None, str | None]] = {
 SCALED = {"logistic_regression", "sgd", "knn", "svm", "mlp", "lasso", "elastic_net"}
 
 THREADS_ABOVE = 20_000  # training rows from which fits may use every core
+OPENMP_ALL_CORES = {"lightgbm", "xgboost"}  # libraries whose fits take every core by default
 _ALLOWED_ROOTS = {"sklearn": "all", "lightgbm": "lightgbm", "xgboost": "xgboost"}
 
 
@@ -106,10 +107,9 @@ def build(name: str, task: str, params: Mapping[str, Any], seed: int = 0,
     Short names in ``SCALED`` (or ``scale=True``) are scaled first; ``features``
     (category columns, missing values) add the preprocessing of
     ``preprocessing.wrap``. ``params`` always apply to the estimator itself.
-    With ``rows`` (the training rows) below ``THREADS_ABOVE``, an estimator that
-    takes ``n_jobs`` fits on one thread unless ``params`` say otherwise; above it
-    the library's own default stands (a model served from it keeps that setting,
-    and scikit-learn's joblib threads per predict call would cost latency).
+    With ``rows`` (the training rows) below ``THREADS_ABOVE``, LightGBM and
+    XGBoost (whose default is every core) fit on one thread unless ``params`` say
+    otherwise; scikit-learn's estimators already default to one.
     """
     est = resolve(name, task)()
     available = est.get_params()
@@ -120,7 +120,8 @@ def build(name: str, task: str, params: Mapping[str, Any], seed: int = 0,
         defaults["verbose"] = -1
     if name == "logistic_regression":
         defaults["max_iter"] = 1000
-    if rows is not None and "n_jobs" in available and threads_for(rows) == 1:
+    if rows is not None and type(est).__module__.split(".")[0] in OPENMP_ALL_CORES \
+            and threads_for(rows) == 1:
         defaults["n_jobs"] = 1
     unknown = sorted(set(params) - set(available))
     if unknown:
