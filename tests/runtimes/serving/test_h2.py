@@ -296,12 +296,12 @@ def test_a_slow_preface_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_connections_over_the_cap_are_sent_away() -> None:
     async def scenario(port: int) -> tuple[int, bytes]:
         first = await Client.connect(port)
-        first.call(1, b"first")
-        await first.answer(1)  # the server holds it now
+        first.send(h2.frame(h2.HEADERS, h2.END_HEADERS, 1, headers()))  # a call open: busy
+        await asyncio.sleep(0.05)
         second = await Client.connect(port)
         code = await second.goaway()
-        first.call(3, b"first stays")
-        return code, (await first.answer(3))[0]
+        first.send(h2.frame(h2.DATA, h2.END_STREAM, 1, message(b"first stays")))
+        return code, (await first.answer(1))[0]
 
     assert run(scenario, max_connections=1) == (h2.ENHANCE_YOUR_CALM, b"first stays")
 
@@ -389,3 +389,109 @@ def test_hpack_decodes_the_rfc_examples() -> None:
 def test_hpack_refuses_malformed_blocks(block: bytes) -> None:
     with pytest.raises(hpack.HpackError):
         hpack.Decoder().decode(block)
+
+
+# -- attacks on the server's memory and CPU ------------------------------------------------------
+
+def run_with_server(scenario: Callable[[h2.Server, int], Awaitable[Any]],
+                    max_connections: int = 10) -> Any:
+    """``run``, with the server at hand: a test can look at what it holds."""
+    async def main() -> Any:
+        server = h2.Server(Echo(), MAX_MESSAGE, max_connections)
+        port = await server.start("127.0.0.1", 0, False)
+        try:
+            return await asyncio.wait_for(scenario(server, port), 10)
+        finally:
+            await server.close(1)
+            await Client.close_all()
+
+    return uvloop.run(main())
+
+
+@pytest.mark.parametrize("flood", [h2.frame(h2.PING, 0, 0, b"12345678"),
+                                   h2.frame(h2.SETTINGS, 0, 0)], ids=["ping", "settings"])
+def test_a_client_that_never_reads_its_acks_stops_being_read(flood: bytes) -> None:
+    """CVE-2019-9512/9515: PINGs or SETTINGS sent without reading the ACKs; the server's
+    write buffer stays near its high-water mark because it stops reading."""
+    async def scenario(server: h2.Server, port: int) -> int:
+        client = await Client.connect(port)
+        for _ in range(20):
+            client.send(flood * 20000)  # 3.6-6.8 MB in all, never read
+            await asyncio.sleep(0.01)
+        (connection,) = server.connections
+        assert connection.transport is not None
+        return connection.transport.get_write_buffer_size()
+
+    assert run_with_server(scenario) < 1 << 20
+
+
+def test_a_stream_whose_answers_are_not_taken_stops_taking_messages() -> None:
+    """A client that grants no window and streams requests: the answers wait on the server,
+    so it must stop reading the requests instead of answering each into memory."""
+    async def scenario(server: h2.Server, port: int) -> int:
+        client = await Client.connect(port, preface=False)
+        client.send(h2.PREFACE + h2.frame(h2.SETTINGS, 0, 0, struct.pack(">HI", 0x4, 0))
+                    + h2.frame(h2.HEADERS, h2.END_HEADERS, 1, headers("/stream")))
+        for _ in range(200):  # 200 x 16 KB of 100-byte messages
+            client.send(h2.frame(h2.DATA, 0, 1, message(b"x" * 95) * 163))
+            await asyncio.sleep(0.002)
+        (connection,) = server.connections
+        return len(connection.streams[1]._out)
+
+    assert run_with_server(scenario) <= h2.OUT_BACKLOG + MAX_MESSAGE + 5
+
+
+def test_resets_the_client_provokes_count_as_its_resets() -> None:
+    """ "MadeYouReset": a WINDOW_UPDATE of 0 makes the server reset the call (its work
+    cancelled, its slot freed) as RST_STREAM from the client would: the same budget holds."""
+    async def scenario(port: int) -> int:
+        client = await Client.connect(port)
+        for i in range(h2.RESET_BUDGET + 2):
+            sid = 2 * i + 1
+            client.send(h2.frame(h2.HEADERS, h2.END_HEADERS, sid, headers("/slow"))
+                        + h2.frame(h2.DATA, h2.END_STREAM, sid, message(b"x"))
+                        + h2.frame(h2.WINDOW_UPDATE, 0, sid, b"\x00\x00\x00\x00"))
+        return await client.goaway()
+
+    assert run(scenario) == h2.ENHANCE_YOUR_CALM
+
+
+def test_settings_do_not_revisit_every_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SETTINGS frame costs 9 bytes: it may not make the server look at all its open
+    streams unless it gave them more window (a "settings flood" amplified 100 times)."""
+    pumped = []
+    pump = h2.Connection.pump
+    monkeypatch.setattr(h2.Connection, "pump", lambda self, stream: (pumped.append(1),
+                                                                      pump(self, stream)))
+
+    async def scenario(port: int) -> None:
+        client = await Client.connect(port)
+        for i in range(h2.MAX_STREAMS):  # each waits for its data
+            client.send(h2.frame(h2.HEADERS, h2.END_HEADERS, 2 * i + 1, headers()))
+        client.send(h2.frame(h2.SETTINGS, 0, 0) * 1000
+                    + h2.frame(h2.SETTINGS, 0, 0, struct.pack(">HI", 0x4, 65535)) * 1000)
+        client.send(h2.frame(h2.PING, 0, 0, b"12345678"))
+        await client.until(h2.PING)
+
+    run(scenario)
+    assert len(pumped) < 100
+
+
+def test_idle_connections_make_room_for_new_ones() -> None:
+    """At the connection cap, a new client takes the place of the connection that has
+    had no call the longest: idle clients cannot keep the port to themselves."""
+    async def scenario(port: int) -> tuple[int, bytes]:
+        idle = await Client.connect(port)
+        idle.call(1, b"done")
+        await idle.answer(1)
+        busy = await Client.connect(port)
+        busy.send(h2.frame(h2.HEADERS, h2.END_HEADERS, 1, headers()))  # a call still open
+        await asyncio.sleep(0.05)
+        newcomer = await Client.connect(port)
+        code = await idle.goaway()
+        newcomer.call(1, b"in")
+        assert (await newcomer.answer(1))[0] == b"in"
+        busy.send(h2.frame(h2.DATA, h2.END_STREAM, 1, message(b"busy stays")))
+        return code, (await busy.answer(1))[0]
+
+    assert run(scenario, max_connections=2) == (h2.NO_ERROR, b"busy stays")

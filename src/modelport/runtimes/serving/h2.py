@@ -52,6 +52,7 @@ CONN_WINDOW = 1 << 22
 MAX_WINDOW = (1 << 31) - 1
 PREFACE_TIMEOUT_S = 10.0
 RESET_BUDGET = 200  # client resets beyond completed calls before the connection is dropped
+OUT_BACKLOG = 1 << 16  # answer bytes a stream may hold unsent before it takes no more messages
 
 _HEAD = struct.Struct(">I")
 _OK_HEADERS = hpack.encode([(":status", "200"), ("content-type", "application/grpc")])
@@ -135,9 +136,11 @@ class Stream:
         return message
 
     async def next_message(self) -> bytes | None:
-        """The next request message, or None once the client half-closed."""
-        while not self.messages:
-            if self.ended or self.done:
+        """The next request message, or None once the client half-closed. While the
+        client leaves this call's answers unsent (no window, or not reading), none is
+        taken: its requests wait in the flow-control window, not its answers in memory."""
+        while not self.messages or len(self._out) > OUT_BACKLOG:
+            if self.done or (self.ended and not self.messages):
                 return None
             self._waiter = asyncio.get_running_loop().create_future()
             try:
@@ -256,6 +259,7 @@ class Connection(asyncio.Protocol):
         self._completed = 0
         self._paused = False
         self._timer: asyncio.TimerHandle | None = None
+        self.idle_since: float | None = self.loop.time()  # None while a call is open
 
     # -- asyncio.Protocol -------------------------------------------------------------------
 
@@ -276,7 +280,9 @@ class Connection(asyncio.Protocol):
         for stream in list(self.streams.values()):
             self._drop(stream)
 
-    def pause_writing(self) -> None:  # the client reads slower than we answer: stop reading
+    def pause_writing(self) -> None:
+        """The client reads slower than we answer: stop reading, and stop answering (``pump``)
+        so answers wait in their streams, where ``OUT_BACKLOG`` holds them."""
         self._paused = True
         if self.transport is not None:
             self.transport.pause_reading()
@@ -285,6 +291,7 @@ class Connection(asyncio.Protocol):
         self._paused = False
         if self.transport is not None:
             self.transport.resume_reading()
+        self._pump_blocked()
 
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer
@@ -352,9 +359,7 @@ class Connection(asyncio.Protocol):
                 raise H2Error(PROTOCOL_ERROR, "RST_STREAM on an idle stream")
             stream = self.streams.get(sid)
             if stream is not None:
-                self._resets += 1
-                if self._resets > self._completed + RESET_BUDGET:
-                    raise H2Error(ENHANCE_YOUR_CALM, "too many calls reset")
+                self._spend_reset()
                 self._drop(stream)
         elif kind == PRIORITY:
             if len(payload) != 5:
@@ -375,12 +380,14 @@ class Connection(asyncio.Protocol):
             return
         if len(payload) % 6:
             raise H2Error(FRAME_SIZE_ERROR, "SETTINGS length not a multiple of 6")
+        grew = False
         for i in range(0, len(payload), 6):
             key, value = struct.unpack_from(">HI", payload, i)
             if key == 0x4:  # INITIAL_WINDOW_SIZE: applies to open streams too
                 if value > MAX_WINDOW:
                     raise H2Error(FLOW_CONTROL_ERROR, "window too large")
                 delta, self.peer_window = value - self.peer_window, value
+                grew = grew or delta > 0
                 for stream in self.streams.values():
                     stream.send_window += delta
                     if stream.send_window > MAX_WINDOW:
@@ -397,8 +404,8 @@ class Connection(asyncio.Protocol):
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-        for stream in list(self.streams.values()):
-            self.pump(stream)
+        if grew:  # only streams waiting for window (not all open ones, per 9-byte frame)
+            self._pump_blocked()
 
     def _window_update(self, sid: int, payload: bytes) -> None:
         if len(payload) != 4:
@@ -410,9 +417,7 @@ class Connection(asyncio.Protocol):
             self.send_window += increment
             if self.send_window > MAX_WINDOW:
                 raise H2Error(FLOW_CONTROL_ERROR, "window too large")
-            blocked, self._blocked = self._blocked, set()
-            for waiting in blocked:
-                self.pump(waiting)
+            self._pump_blocked()
             return
         if sid > self.last_id:
             raise H2Error(PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream")
@@ -477,6 +482,7 @@ class Connection(asyncio.Protocol):
         path, metadata, failure = _request(headers)
         stream = Stream(sid, self, path, metadata)
         self.streams[sid] = stream
+        self.idle_since = None
         if failure is not None:
             stream.refused = True
             stream.finish(*failure)
@@ -535,16 +541,19 @@ class Connection(asyncio.Protocol):
     def pump(self, stream: Stream) -> None:
         """Send what ``stream`` has, as far as both windows allow; then its trailers."""
         out = stream._out
+        backlogged = len(out) > OUT_BACKLOG
         while out:
             size = min(len(out), self.send_window, stream.send_window, self.peer_frame)
-            if size <= 0:
-                if self.send_window <= 0:
-                    self._blocked.add(stream)
+            if size <= 0 or self._paused:
+                self._blocked.add(stream)  # until a window grows or the client reads
                 return
             self.write(frame(DATA, 0, stream.id, bytes(out[:size])))
             del out[:size]
             self.send_window -= size
             stream.send_window -= size
+            if backlogged and len(out) <= OUT_BACKLOG:
+                backlogged = False
+                stream._wake()
         if stream._trailers is not None and not stream.done:
             self.write(frame(HEADERS, END_HEADERS | END_STREAM, stream.id, stream._trailers))
             stream.done = True
@@ -553,6 +562,11 @@ class Connection(asyncio.Protocol):
                 self.write(frame(RST_STREAM, 0, stream.id, _HEAD.pack(NO_ERROR)))
                 stream.ended = True
             self._close_if_done(stream)
+
+    def _pump_blocked(self) -> None:
+        blocked, self._blocked = self._blocked, set()
+        for stream in blocked:
+            self.pump(stream)
 
     def write(self, data: bytes) -> None:
         if not self._out:
@@ -571,8 +585,16 @@ class Connection(asyncio.Protocol):
             self._close_if_idle()
 
     def _reset(self, stream: Stream, code: int) -> None:
+        """Reset a call the client broke: as its own RST_STREAM would, it spends the reset
+        budget (else breaking calls on purpose is rapid reset again: "MadeYouReset")."""
         self.write(frame(RST_STREAM, 0, stream.id, _HEAD.pack(code)))
+        self._spend_reset()
         self._drop(stream)
+
+    def _spend_reset(self) -> None:
+        self._resets += 1
+        if self._resets > self._completed + RESET_BUDGET:
+            raise H2Error(ENHANCE_YOUR_CALM, "too many calls reset")
 
     def _drop(self, stream: Stream) -> None:
         """Forget a stream at once: reset by either side, or the connection gone."""
@@ -598,7 +620,11 @@ class Connection(asyncio.Protocol):
         self._close_if_idle()
 
     def _close_if_idle(self) -> None:
-        if self.closing and not self.streams and self.transport is not None:
+        if self.streams:
+            return
+        if self.idle_since is None:
+            self.idle_since = self.loop.time()
+        if self.closing and self.transport is not None:
             self._flush()
             self.transport.close()
 
@@ -655,9 +681,21 @@ class Server:
 
     def _connection(self) -> asyncio.Protocol:
         connection = Connection(self)
-        if len(self.connections) >= self.max_connections:
+        if len(self.connections) >= self.max_connections and not self._make_room():
             connection.closing = True  # answered with GOAWAY, then closed
         return connection
+
+    def _make_room(self) -> bool:
+        """Over the cap, a new connection takes the place of the one without a call for
+        longest (sent a GOAWAY, which a gRPC client follows by reconnecting): idle
+        clients cannot keep the port to themselves."""
+        idle = [c for c in self.connections if c.idle_since is not None and not c.closing]
+        if not idle:
+            return False
+        oldest = min(idle, key=lambda c: c.idle_since or 0.0)
+        oldest.go_away()
+        self.connections.discard(oldest)
+        return True
 
     async def close(self, grace_s: float) -> None:
         """Stop listening, tell every client to go (GOAWAY), let open calls finish."""
