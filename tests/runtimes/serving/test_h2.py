@@ -199,6 +199,28 @@ def test_bad_message_framing_gets_a_status(data: bytes, status: str) -> None:
     assert run(scenario)["grpc-status"] == status
 
 
+@pytest.mark.parametrize(("block", "status", "words"), [
+    (hpack.encode([(":method", "POST"), (":path", "/echo"), ("Content-Type", "application/grpc")]),
+     "13", "lower case"),
+    (hpack.encode([(":method", "POST"), ("content-type", "application/grpc"),
+                   (":path", "/echo")]), "13", "out of place"),
+    (hpack.encode([(":method", "POST"), (":path", "/echo"), (":status", "200"),
+                   ("content-type", "application/grpc")]), "13", "out of place"),
+    (hpack.encode([(":method", "POST"), ("content-type", "application/grpc")]), "12", "path"),
+])
+def test_malformed_request_headers_get_a_status(block: bytes, status: str, words: str) -> None:
+    async def scenario(port: int) -> dict[str, str]:
+        client = await Client.connect(port)
+        client.send(h2.frame(h2.HEADERS, h2.END_HEADERS | h2.END_STREAM, 1, block))
+        trailers = (await client.answer(1))[1]
+        client.call(3, b"still here")  # a stream's failure, not the connection's
+        assert (await client.answer(3))[0] == b"still here"
+        return trailers
+
+    trailers = run(scenario)
+    assert trailers["grpc-status"] == status and words in trailers["grpc-message"]
+
+
 @pytest.mark.parametrize(("frames", "code"), [
     (h2.frame(h2.SETTINGS, 0, 0, b"\x00" * 7), h2.FRAME_SIZE_ERROR),
     (h2.frame(h2.PING, 0, 0, b"1234"), h2.FRAME_SIZE_ERROR),

@@ -57,6 +57,7 @@ OUT_BACKLOG = 1 << 16  # answer bytes a stream may hold unsent before it takes n
 _HEAD = struct.Struct(">I")
 _OK_HEADERS = hpack.encode([(":status", "200"), ("content-type", "application/grpc")])
 _OK_TRAILERS = hpack.encode([("grpc-status", "0")])
+_PSEUDO = frozenset((":method", ":scheme", ":path", ":authority"))
 _PRINTABLE = "".join(chr(c) for c in range(0x20, 0x7F) if c != 0x25)  # gRPC keeps these, % not
 _SETTINGS = b"".join(struct.pack(">HI", key, value) for key, value in (
     (0x3, MAX_STREAMS), (0x4, STREAM_WINDOW), (0x6, MAX_HEADER_LIST)))
@@ -647,10 +648,17 @@ def _request(headers: Iterable[tuple[str, str]]
     """(path, metadata, failure): a call that is not a gRPC POST fails with a status."""
     pseudo: dict[str, str] = {}
     metadata: dict[str, str] = {}
-    for name, value in headers:
+    regular = False
+    for name, value in headers:  # RFC 9113 8.2-8.3: else malformed (INTERNAL, as grpc says)
+        if name != name.lower():  # an "X-Api-Key" would go unseen
+            return "", {}, (13, "header names must be lower case")
         if name.startswith(":"):
+            if regular or name not in _PSEUDO:
+                return "", {}, (13, f"pseudo-header {name[:32]} out of place")
             pseudo[name] = value
-        elif not name.endswith("-bin"):  # binary metadata: nothing here reads it
+            continue
+        regular = True
+        if not name.endswith("-bin"):  # binary metadata: nothing here reads it
             metadata[name] = value
     path = pseudo.get(":path", "")
     if pseudo.get(":method") != "POST" or not path:
