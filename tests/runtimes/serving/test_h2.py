@@ -233,6 +233,8 @@ def test_malformed_request_headers_get_a_status(block: bytes, status: str, words
      h2.PROTOCOL_ERROR),  # a header block interrupted
     (h2.frame(h2.PUSH_PROMISE, 0, 1, b"\x00\x00\x00\x02"), h2.PROTOCOL_ERROR),
     (h2.frame(h2.HEADERS, h2.END_HEADERS, 1, b"\xff\xff\xff\xff\xff\x7f"), 0x9),  # index
+    (h2.frame(h2.PRIORITY, 0, 0, b"\x00" * 5), h2.PROTOCOL_ERROR),
+    (h2.frame(h2.RST_STREAM, 0, 1, b"\x00" * 5), h2.FRAME_SIZE_ERROR),
 ])
 def test_broken_framing_ends_the_connection_with_goaway(frames: bytes, code: int) -> None:
     async def scenario(port: int) -> int:
@@ -277,6 +279,34 @@ def test_endless_continuation_is_cut_off() -> None:
         return await client.goaway()
 
     assert run(scenario) == h2.ENHANCE_YOUR_CALM
+
+
+def test_empty_continuations_are_cut_off() -> None:
+    """CVE-2024-27316 and kin: CONTINUATION frames carrying nothing never grow the block,
+    yet would keep it open for ever: their number is capped too."""
+    async def scenario(port: int) -> int:
+        client = await Client.connect(port)
+        client.send(h2.frame(h2.HEADERS, 0, 1, headers())
+                    + h2.frame(h2.CONTINUATION, 0, 1) * (h2.MAX_BLOCK_FRAMES + 1))
+        return await client.goaway()
+
+    assert run(scenario) == h2.ENHANCE_YOUR_CALM
+
+
+def test_trailers_after_an_early_answer_are_ignored() -> None:
+    """A call answered (and reset with NO_ERROR) before the client finished: the client's
+    trailers may already be on the way, and must not end every call of the connection."""
+    async def scenario(port: int) -> bytes:
+        client = await Client.connect(port)
+        client.send(h2.frame(h2.HEADERS, h2.END_HEADERS, 1, headers())
+                    + h2.frame(h2.DATA, 0, 1, struct.pack(">BI", 0, MAX_MESSAGE + 1)))
+        await client.answer(1)  # refused from its prefix, then RST_STREAM(NO_ERROR)
+        client.send(h2.frame(h2.HEADERS, h2.END_HEADERS | h2.END_STREAM, 1,
+                             hpack.encode([("x-trailer", "late")])))
+        client.call(3, b"still here")
+        return (await client.answer(3))[0]
+
+    assert run(scenario) == b"still here"
 
 
 def test_streams_over_the_limit_are_refused() -> None:

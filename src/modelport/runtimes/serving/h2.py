@@ -9,14 +9,18 @@ priorities ignored — and every limit holds as bytes arrive:
 
 - a frame longer than our SETTINGS_MAX_FRAME_SIZE (16 KiB) ends the connection
   before its payload is read; a header block (HEADERS + CONTINUATION) is capped
-  at ``MAX_HEADER_BLOCK`` bytes and its decoded list at ``MAX_HEADER_LIST``;
+  at ``MAX_HEADER_BLOCK`` bytes in ``MAX_BLOCK_FRAMES`` frames and its decoded
+  list at ``MAX_HEADER_LIST``;
 - at most ``MAX_STREAMS`` calls at once per connection (more are refused with
   REFUSED_STREAM, which clients retry), and a client that resets calls faster
   than it completes them is sent away (the "rapid reset" attack);
 - a gRPC message longer than the cap is refused from its 5-byte prefix, before
   its body arrives; flow control grants a connection at most one capped message
   plus a window of buffered bytes, so memory per connection is bounded;
-- the client preface and first SETTINGS must arrive within ``PREFACE_TIMEOUT_S``.
+- answers wait for the client's window and for it to read (``pause_writing``),
+  and a stream holding ``OUT_BACKLOG`` unsent bytes takes no more messages;
+- the client preface and first SETTINGS must arrive within ``PREFACE_TIMEOUT_S``;
+  at the server's connection cap, the connection idle longest makes room.
 
 What a call means is the handler's (``grpc_server``): ``opened`` when its headers
 are complete, ``ended`` when the client half-closes, each complete message
@@ -46,6 +50,7 @@ ENHANCE_YOUR_CALM = 0xB
 MAX_FRAME = 16384  # the default SETTINGS_MAX_FRAME_SIZE; we never raise it
 MAX_HEADER_LIST = 16384
 MAX_HEADER_BLOCK = 2 * MAX_HEADER_LIST  # encoded bytes of one block, CONTINUATIONs included
+MAX_BLOCK_FRAMES = 16  # HEADERS and CONTINUATION frames of one block
 MAX_STREAMS = 100
 STREAM_WINDOW = 1 << 20  # what each call may send before we read it
 CONN_WINDOW = 1 << 22
@@ -254,6 +259,7 @@ class Connection(asyncio.Protocol):
         self._block: bytearray | None = None  # a header block waiting for CONTINUATION
         self._block_stream = 0
         self._block_end = False
+        self._block_frames = 0
         self._out: list[bytes] = []
         self._blocked: set[Stream] = set()  # waiting for connection window
         self._resets = 0
@@ -354,8 +360,10 @@ class Connection(asyncio.Protocol):
             if not flags & ACK:
                 self.write(frame(PING, ACK, 0, bytes(payload)))
         elif kind == RST_STREAM:
-            if not sid or len(payload) != 4:
-                raise H2Error(PROTOCOL_ERROR, "bad RST_STREAM")
+            if len(payload) != 4:
+                raise H2Error(FRAME_SIZE_ERROR, "bad RST_STREAM")
+            if not sid:
+                raise H2Error(PROTOCOL_ERROR, "RST_STREAM on stream 0")
             if sid > self.last_id:
                 raise H2Error(PROTOCOL_ERROR, "RST_STREAM on an idle stream")
             stream = self.streams.get(sid)
@@ -365,6 +373,8 @@ class Connection(asyncio.Protocol):
         elif kind == PRIORITY:
             if len(payload) != 5:
                 raise H2Error(FRAME_SIZE_ERROR, "bad PRIORITY")
+            if not sid:
+                raise H2Error(PROTOCOL_ERROR, "PRIORITY on stream 0")
         elif kind == GOAWAY:
             self.closing = True
             self._close_if_idle()
@@ -445,6 +455,7 @@ class Connection(asyncio.Protocol):
         self._block = bytearray(payload)
         self._block_stream = sid
         self._block_end = bool(flags & END_STREAM)
+        self._block_frames = 1
         self._block_check()
         if flags & END_HEADERS:
             self._header_block()
@@ -453,12 +464,14 @@ class Connection(asyncio.Protocol):
         if self._block is None or sid != self._block_stream:
             raise H2Error(PROTOCOL_ERROR, "unexpected CONTINUATION")
         self._block += payload
+        self._block_frames += 1
         self._block_check()
         if flags & END_HEADERS:
             self._header_block()
 
     def _block_check(self) -> None:
-        if self._block is not None and len(self._block) > MAX_HEADER_BLOCK:
+        if self._block is not None and (len(self._block) > MAX_HEADER_BLOCK
+                                        or self._block_frames > MAX_BLOCK_FRAMES):
             raise H2Error(ENHANCE_YOUR_CALM, "header block too large")
 
     def _header_block(self) -> None:
@@ -474,8 +487,10 @@ class Connection(asyncio.Protocol):
                 raise H2Error(PROTOCOL_ERROR, "HEADERS on an open stream")
             self._end(stream)
             return
-        if sid <= self.last_id:
-            raise H2Error(STREAM_CLOSED, "HEADERS on a closed stream")
+        if sid <= self.last_id:  # a closed call: late trailers, after our early answer
+            if not ended:
+                raise H2Error(STREAM_CLOSED, "HEADERS on a closed stream")
+            return
         self.last_id = sid
         if self.closing or len(self.streams) >= MAX_STREAMS:
             self.write(frame(RST_STREAM, 0, sid, _HEAD.pack(REFUSED_STREAM)))
