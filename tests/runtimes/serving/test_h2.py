@@ -428,6 +428,18 @@ def test_hpack_decodes_the_rfc_examples() -> None:
     assert decoder.decode(large) is not decoder.decode(large)
 
 
+def test_huffman_decodes_every_byte_and_its_longest_codes() -> None:
+    codes = {symbol: bits for bits, symbol in hpack._codes().items()}
+
+    def encoded(raw: bytes) -> bytes:
+        bits = "".join(codes[b] for b in raw)
+        bits += "1" * (-len(bits) % 8)  # padding: EOS's first bits
+        return int(bits, 2).to_bytes(len(bits) // 8, "big")
+
+    for raw in (bytes(range(256)), bytes(range(255, -1, -1)) * 3, b"\x0a\x0d\x16" * 100):
+        assert hpack.huffman_decode(encoded(raw)) == raw
+
+
 @pytest.mark.parametrize("block", [
     b"\x82\x86\x84\x41\x81\xff",  # Huffman padding of 8 bits
     b"\x41\x84\xff\xff\xff\xff",  # EOS inside a string
