@@ -559,3 +559,25 @@ def test_idle_connections_make_room_for_new_ones() -> None:
         return code, (await busy.answer(1))[0]
 
     assert run(scenario, max_connections=2) == (h2.NO_ERROR, b"busy stays")
+
+
+def test_a_stalled_connection_makes_room_at_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client that opens a call and falls silent (the call never half-closes, even after
+    its own GOAWAY) does not hold its place at the cap once it sent nothing for
+    ``STALLED_S``; one that keeps sending does."""
+    monkeypatch.setattr(h2, "STALLED_S", 0.2)
+
+    async def scenario(port: int) -> tuple[int, bytes]:
+        stalled = await Client.connect(port)
+        stalled.send(h2.frame(h2.HEADERS, h2.END_HEADERS, 1, headers())
+                     + h2.frame(h2.GOAWAY, 0, 0, b"\x00" * 8))
+        await asyncio.sleep(0.05)
+        early = await Client.connect(port)  # not stalled yet: turned away
+        assert await early.goaway() == h2.ENHANCE_YOUR_CALM
+        await asyncio.sleep(0.3)
+        newcomer = await Client.connect(port)
+        code = await stalled.goaway()
+        newcomer.call(1, b"in")
+        return code, (await newcomer.answer(1))[0]
+
+    assert run(scenario, max_connections=1) == (h2.ENHANCE_YOUR_CALM, b"in")

@@ -20,7 +20,8 @@ priorities ignored — and every limit holds as bytes arrive:
 - answers wait for the client's window and for it to read (``pause_writing``),
   and a stream holding ``OUT_BACKLOG`` unsent bytes takes no more messages;
 - the client preface and first SETTINGS must arrive within ``PREFACE_TIMEOUT_S``;
-  at the server's connection cap, the connection idle longest makes room.
+  at the server's connection cap, the connection idle longest makes room, or
+  one silent for ``STALLED_S`` with calls open.
 
 What a call means is the handler's (``grpc_server``): ``opened`` when its headers
 are complete, ``ended`` when the client half-closes, each complete message
@@ -56,6 +57,7 @@ STREAM_WINDOW = 1 << 20  # what each call may send before we read it
 CONN_WINDOW = 1 << 22
 MAX_WINDOW = (1 << 31) - 1
 PREFACE_TIMEOUT_S = 10.0
+STALLED_S = 10.0  # at the connection cap, a connection silent this long with calls open goes
 RESET_BUDGET = 200  # client resets beyond completed calls before the connection is dropped
 OUT_BACKLOG = 1 << 16  # answer bytes a stream may hold unsent before it takes no more messages
 
@@ -267,6 +269,7 @@ class Connection(asyncio.Protocol):
         self._paused = False
         self._timer: asyncio.TimerHandle | None = None
         self.idle_since: float | None = self.loop.time()  # None while a call is open
+        self.last_read = self.loop.time()
 
     # -- asyncio.Protocol -------------------------------------------------------------------
 
@@ -301,6 +304,7 @@ class Connection(asyncio.Protocol):
         self._pump_blocked()
 
     def data_received(self, data: bytes) -> None:
+        self.last_read = self.loop.time()
         buffer = self._buffer
         buffer += data
         try:
@@ -710,14 +714,20 @@ class Server:
 
     def _make_room(self) -> bool:
         """Over the cap, a new connection takes the place of the one without a call for
-        longest (sent a GOAWAY, which a gRPC client follows by reconnecting): idle
-        clients cannot keep the port to themselves."""
-        idle = [c for c in self.connections if c.idle_since is not None and not c.closing]
-        if not idle:
-            return False
-        oldest = min(idle, key=lambda c: c.idle_since or 0.0)
-        oldest.go_away()
-        self.connections.discard(oldest)
+        longest (sent a GOAWAY, which a gRPC client follows by reconnecting), else of one
+        that has sent nothing for ``STALLED_S`` (closed, its calls with it): neither idle
+        nor stalled clients can keep the port to themselves."""
+        idle = [c for c in self.connections if c.idle_since is not None]
+        if idle:
+            evicted = min(idle, key=lambda c: c.idle_since or 0.0)
+            evicted.go_away()
+        else:
+            stalled = min(self.connections, key=lambda c: c.last_read, default=None)
+            if stalled is None or stalled.loop.time() - stalled.last_read < STALLED_S:
+                return False
+            evicted = stalled
+            evicted.go_away(ENHANCE_YOUR_CALM, "stalled at the connection cap")
+        self.connections.discard(evicted)
         return True
 
     async def close(self, grace_s: float) -> None:
