@@ -474,9 +474,12 @@ def run_with_server(scenario: Callable[[h2.Server, int], Awaitable[Any]],
 
 @pytest.mark.parametrize("flood", [h2.frame(h2.PING, 0, 0, b"12345678"),
                                    h2.frame(h2.SETTINGS, 0, 0)], ids=["ping", "settings"])
-def test_a_client_that_never_reads_its_acks_stops_being_read(flood: bytes) -> None:
+def test_a_client_that_never_reads_its_acks_stops_being_read(
+        flood: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     """CVE-2019-9512/9515: PINGs or SETTINGS sent without reading the ACKs; the server's
-    write buffer stays near its high-water mark because it stops reading."""
+    write buffer stays near its high-water mark because it stops reading (with the budget
+    of such frames lifted: it would end the connection first)."""
+    monkeypatch.setattr(h2, "IDLE_BURST", 1e9)
     async def scenario(server: h2.Server, port: int) -> int:
         client = await Client.connect(port)
         for _ in range(20):
@@ -581,3 +584,22 @@ def test_a_stalled_connection_makes_room_at_the_cap(monkeypatch: pytest.MonkeyPa
         return code, (await newcomer.answer(1))[0]
 
     assert run(scenario, max_connections=1) == (h2.ENHANCE_YOUR_CALM, b"in")
+
+
+@pytest.mark.parametrize("flood", [
+    h2.frame(h2.PING, 0, 0, b"12345678"), h2.frame(h2.SETTINGS, 0, 0),
+    h2.frame(h2.PRIORITY, 0, 3, b"\x00" * 5), h2.frame(0x42, 0, 0),
+    h2.frame(h2.DATA, 0, 1), h2.frame(h2.DATA, h2.PADDED, 1, b"\x00"),
+], ids=["ping", "settings", "priority", "unknown", "empty-data", "padding-only"])
+def test_a_flood_of_frames_without_a_call_is_sent_away(
+        flood: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CVE-2019-9512/9515/9518: each frame is cheap, but ~0.5 M of them a second keep a
+    core busy while no call progresses; past a burst and a rate, the connection ends."""
+    monkeypatch.setattr(h2, "IDLE_BURST", 100.0)
+
+    async def scenario(port: int) -> int:
+        client = await Client.connect(port)
+        client.send(h2.frame(h2.HEADERS, h2.END_HEADERS, 1, headers()) + flood * 1000)
+        return await client.goaway()
+
+    assert run(scenario) == h2.ENHANCE_YOUR_CALM

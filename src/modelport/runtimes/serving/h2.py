@@ -57,6 +57,7 @@ STREAM_WINDOW = 1 << 20  # what each call may send before we read it
 CONN_WINDOW = 1 << 22
 MAX_WINDOW = (1 << 31) - 1
 PREFACE_TIMEOUT_S = 10.0
+IDLE_BURST, IDLE_RATE = 10000.0, 1000.0  # frames carrying no call: at once, then a second
 STALLED_S = 10.0  # at the connection cap, a connection silent this long with calls open goes
 RESET_BUDGET = 200  # client resets beyond completed calls before the connection is dropped
 OUT_BACKLOG = 1 << 16  # answer bytes a stream may hold unsent before it takes no more messages
@@ -270,6 +271,7 @@ class Connection(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self.idle_since: float | None = self.loop.time()  # None while a call is open
         self.last_read = self.loop.time()
+        self._idle_budget, self._idle_at = IDLE_BURST, self.last_read
 
     # -- asyncio.Protocol -------------------------------------------------------------------
 
@@ -347,6 +349,8 @@ class Connection(asyncio.Protocol):
         self.give_back()
 
     def _frame(self, kind: int, flags: int, sid: int, payload: bytes) -> None:
+        if kind in (PING, SETTINGS, PRIORITY) or kind > CONTINUATION:
+            self._spend_idle()
         if kind == DATA:
             self._data(flags, sid, payload)
         elif kind == HEADERS:
@@ -385,6 +389,17 @@ class Connection(asyncio.Protocol):
         elif kind == PUSH_PROMISE:
             raise H2Error(PROTOCOL_ERROR, "clients may not push")
         # other types are ignored, as RFC 9113 requires (their size was checked)
+
+    def _spend_idle(self) -> None:
+        """A frame that carries no call (PING, SETTINGS, PRIORITY, unknown, DATA with no
+        data): ``IDLE_BURST`` at once and ``IDLE_RATE`` a second are plenty; a flood of
+        them would keep a core busy for nothing (CVE-2019-9512/9515/9518)."""
+        now = self.loop.time()
+        self._idle_budget = min(IDLE_BURST, self._idle_budget
+                                + (now - self._idle_at) * IDLE_RATE) - 1
+        self._idle_at = now
+        if self._idle_budget < 0:
+            raise H2Error(ENHANCE_YOUR_CALM, "too many frames that carry no call")
 
     def _settings(self, flags: int, sid: int, payload: bytes) -> None:
         if sid:
@@ -523,8 +538,11 @@ class Connection(asyncio.Protocol):
         if stream is None or stream.ended:
             if sid > self.last_id:
                 raise H2Error(PROTOCOL_ERROR, "DATA on an idle stream")
+            self._spend_idle()
             return  # a stream we answered or reset: its late data only counts as window
         data = _unpadded(flags, payload)
+        if not data and not flags & END_STREAM:
+            self._spend_idle()
         stream.recv_owed += size
         if stream.recv_owed > STREAM_WINDOW:
             raise H2Error(FLOW_CONTROL_ERROR, "data beyond the stream window")
