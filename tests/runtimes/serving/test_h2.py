@@ -589,8 +589,11 @@ def test_a_stalled_connection_makes_room_at_the_cap(monkeypatch: pytest.MonkeyPa
 @pytest.mark.parametrize("flood", [
     h2.frame(h2.PING, 0, 0, b"12345678"), h2.frame(h2.SETTINGS, 0, 0),
     h2.frame(h2.PRIORITY, 0, 3, b"\x00" * 5), h2.frame(0x42, 0, 0),
-    h2.frame(h2.DATA, 0, 1), h2.frame(h2.DATA, h2.PADDED, 1, b"\x00"),
-], ids=["ping", "settings", "priority", "unknown", "empty-data", "padding-only"])
+    h2.frame(h2.DATA, 0, 3), h2.frame(h2.DATA, h2.PADDED, 3, b"\x00"),
+    h2.frame(h2.DATA, 0, 1, b"x"), h2.frame(h2.WINDOW_UPDATE, 0, 1, b"\x00\x00\x00\x01"),
+    h2.frame(h2.RST_STREAM, 0, 1, b"\x00\x00\x00\x08"),
+], ids=["ping", "settings", "priority", "unknown", "empty-data", "padding-only",
+        "data-closed", "window-closed", "reset-closed"])
 def test_a_flood_of_frames_without_a_call_is_sent_away(
         flood: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     """CVE-2019-9512/9515/9518: each frame is cheap, but ~0.5 M of them a second keep a
@@ -599,7 +602,7 @@ def test_a_flood_of_frames_without_a_call_is_sent_away(
 
     async def scenario(port: int) -> int:
         client = await Client.connect(port)
-        client.send(h2.frame(h2.HEADERS, h2.END_HEADERS, 1, headers()) + flood * 1000)
+        client.send(h2.frame(h2.HEADERS, h2.END_HEADERS, 3, headers()) + flood * 1000)
         return await client.goaway()
 
     assert run(scenario) == h2.ENHANCE_YOUR_CALM

@@ -375,7 +375,9 @@ class Connection(asyncio.Protocol):
             if sid > self.last_id:
                 raise H2Error(PROTOCOL_ERROR, "RST_STREAM on an idle stream")
             stream = self.streams.get(sid)
-            if stream is not None:
+            if stream is None:
+                self._spend_idle()
+            else:
                 self._spend_reset()
                 self._drop(stream)
         elif kind == PRIORITY:
@@ -392,8 +394,9 @@ class Connection(asyncio.Protocol):
 
     def _spend_idle(self) -> None:
         """A frame that carries no call (PING, SETTINGS, PRIORITY, unknown, DATA with no
-        data): ``IDLE_BURST`` at once and ``IDLE_RATE`` a second are plenty; a flood of
-        them would keep a core busy for nothing (CVE-2019-9512/9515/9518)."""
+        data, any frame on a closed call): ``IDLE_BURST`` at once and ``IDLE_RATE`` a
+        second are plenty; a flood would keep a core busy for nothing (CVE-2019-9512,
+        9515, 9518)."""
         now = self.loop.time()
         self._idle_budget = min(IDLE_BURST, self._idle_budget
                                 + (now - self._idle_at) * IDLE_RATE) - 1
@@ -453,6 +456,7 @@ class Connection(asyncio.Protocol):
             raise H2Error(PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream")
         stream = self.streams.get(sid)
         if stream is None:
+            self._spend_idle()
             return  # closed meanwhile
         if not increment:
             self._reset(stream, PROTOCOL_ERROR)
