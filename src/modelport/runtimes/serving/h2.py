@@ -349,8 +349,6 @@ class Connection(asyncio.Protocol):
         self.give_back()
 
     def _frame(self, kind: int, flags: int, sid: int, payload: bytes) -> None:
-        if kind in (PING, SETTINGS, PRIORITY) or kind > CONTINUATION:
-            self._spend_idle()
         if kind == DATA:
             self._data(flags, sid, payload)
         elif kind == HEADERS:
@@ -358,10 +356,12 @@ class Connection(asyncio.Protocol):
         elif kind == CONTINUATION:
             self._continuation(flags, sid, payload)
         elif kind == SETTINGS:
+            self._spend_idle()
             self._settings(flags, sid, payload)
         elif kind == WINDOW_UPDATE:
             self._window_update(sid, payload)
         elif kind == PING:
+            self._spend_idle()
             if sid or len(payload) != 8:
                 raise H2Error(FRAME_SIZE_ERROR if len(payload) != 8 else PROTOCOL_ERROR,
                                        "bad PING")
@@ -381,6 +381,7 @@ class Connection(asyncio.Protocol):
                 self._spend_reset()
                 self._drop(stream)
         elif kind == PRIORITY:
+            self._spend_idle()
             if len(payload) != 5:
                 raise H2Error(FRAME_SIZE_ERROR, "bad PRIORITY")
             if not sid:
@@ -390,7 +391,8 @@ class Connection(asyncio.Protocol):
             self._close_if_idle()
         elif kind == PUSH_PROMISE:
             raise H2Error(PROTOCOL_ERROR, "clients may not push")
-        # other types are ignored, as RFC 9113 requires (their size was checked)
+        else:  # ignored, as RFC 9113 requires (their size was checked)
+            self._spend_idle()
 
     def _spend_idle(self) -> None:
         """A frame that carries no call (PING, SETTINGS, PRIORITY, unknown, DATA with no
@@ -691,7 +693,7 @@ def _request(headers: Iterable[tuple[str, str]]
     metadata: dict[str, str] = {}
     regular = False
     for name, value in headers:  # RFC 9113 8.2-8.3: else malformed (INTERNAL, as grpc says)
-        if name != name.lower():  # an "X-Api-Key" would go unseen
+        if not name.islower() and name != name.lower():  # an "X-Api-Key" would go unseen
             return "", {}, (13, "header names must be lower case")
         if name.startswith(":"):
             if regular or name not in _PSEUDO:
