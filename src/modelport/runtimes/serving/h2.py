@@ -264,7 +264,7 @@ class Connection(asyncio.Protocol):
         self._block_end = False
         self._block_frames = 0
         self._out: list[bytes] = []
-        self._blocked: set[Stream] = set()  # waiting for connection window
+        self._blocked: set[Stream] = set()  # answers waiting: for a window, or paused writing
         self._resets = 0
         self._completed = 0
         self._paused = False
