@@ -334,6 +334,23 @@ def test_rapid_reset_is_sent_away() -> None:
     assert run(scenario) == h2.ENHANCE_YOUR_CALM
 
 
+def test_failed_calls_do_not_buy_resets() -> None:
+    """Rapid reset with a call refused on its headers (cheap for both sides) between the
+    resets: only calls answered OK give the client room for more resets."""
+    async def scenario(port: int) -> int:
+        client = await Client.connect(port)
+        bad = hpack.encode([(":method", "GET"), (":path", "/echo")])
+        for i in range(h2.RESET_BUDGET + 2):
+            sid = 4 * i + 1
+            client.send(h2.frame(h2.HEADERS, h2.END_HEADERS | h2.END_STREAM, sid, bad)
+                        + h2.frame(h2.HEADERS, h2.END_HEADERS, sid + 2, headers("/slow"))
+                        + h2.frame(h2.DATA, h2.END_STREAM, sid + 2, message(b"x"))
+                        + h2.frame(h2.RST_STREAM, 0, sid + 2, struct.pack(">I", h2.CANCEL)))
+        return await client.goaway()
+
+    assert run(scenario) == h2.ENHANCE_YOUR_CALM
+
+
 def test_a_slow_preface_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(h2, "PREFACE_TIMEOUT_S", 0.2)
 

@@ -59,7 +59,7 @@ MAX_WINDOW = (1 << 31) - 1
 PREFACE_TIMEOUT_S = 10.0
 IDLE_BURST, IDLE_RATE = 10000.0, 1000.0  # frames carrying no call: at once, then a second
 STALLED_S = 10.0  # at the connection cap, a connection silent this long with calls open goes
-RESET_BUDGET = 200  # client resets beyond completed calls before the connection is dropped
+RESET_BUDGET = 200  # client resets beyond calls answered OK before the connection is dropped
 OUT_BACKLOG = 1 << 16  # answer bytes a stream may hold unsent before it takes no more messages
 
 _HEAD = struct.Struct(">I")
@@ -173,6 +173,8 @@ class Stream:
         """The call's status in trailers (alone, "trailers-only", if nothing was sent)."""
         if self.done or self._trailers is not None:
             return
+        if code == 0:  # a call answered OK earns the client room for a reset
+            self.connection.completed += 1
         fields = [("grpc-status", str(code))]
         if message:
             fields.append(("grpc-message", quote(message, safe=_PRINTABLE)))
@@ -266,7 +268,7 @@ class Connection(asyncio.Protocol):
         self._out: list[bytes] = []
         self._blocked: set[Stream] = set()  # answers waiting: for a window, or paused writing
         self._resets = 0
-        self._completed = 0
+        self.completed = 0  # calls answered OK (not failures, which can be had cheaply)
         self._paused = False
         self._timer: asyncio.TimerHandle | None = None
         self.idle_since: float | None = self.loop.time()  # None while a call is open
@@ -601,7 +603,6 @@ class Connection(asyncio.Protocol):
         if stream._trailers is not None and not stream.done:
             self.write(frame(HEADERS, END_HEADERS | END_STREAM, stream.id, stream._trailers))
             stream.done = True
-            self._completed += 1
             if not stream.ended:  # answered before the client finished: it may stop sending
                 self.write(frame(RST_STREAM, 0, stream.id, _HEAD.pack(NO_ERROR)))
                 stream.ended = True
@@ -637,7 +638,7 @@ class Connection(asyncio.Protocol):
 
     def _spend_reset(self) -> None:
         self._resets += 1
-        if self._resets > self._completed + RESET_BUDGET:
+        if self._resets > self.completed + RESET_BUDGET:
             raise H2Error(ENHANCE_YOUR_CALM, "too many calls reset")
 
     def _drop(self, stream: Stream) -> None:
