@@ -585,7 +585,7 @@ def test_a_stalled_connection_makes_room_at_the_cap(monkeypatch: pytest.MonkeyPa
     """A client that opens a call and falls silent (the call never half-closes, even after
     its own GOAWAY) does not hold its place at the cap once it sent nothing for
     ``STALLED_S``; one that keeps sending does."""
-    monkeypatch.setattr(h2, "STALLED_S", 0.2)
+    monkeypatch.setattr(h2, "STALLED_S", 1.0)
 
     async def scenario(port: int) -> tuple[int, bytes]:
         stalled = await Client.connect(port)
@@ -594,7 +594,7 @@ def test_a_stalled_connection_makes_room_at_the_cap(monkeypatch: pytest.MonkeyPa
         await asyncio.sleep(0.05)
         early = await Client.connect(port)  # not stalled yet: turned away
         assert await early.goaway() == h2.ENHANCE_YOUR_CALM
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(1.1)
         newcomer = await Client.connect(port)
         code = await stalled.goaway()
         newcomer.call(1, b"in")
