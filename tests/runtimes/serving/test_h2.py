@@ -199,6 +199,28 @@ def test_bad_message_framing_gets_a_status(data: bytes, status: str) -> None:
     assert run(scenario)["grpc-status"] == status
 
 
+@pytest.mark.parametrize(("block", "status", "words"), [
+    (hpack.encode([(":method", "POST"), (":path", "/echo"), ("Content-Type", "application/grpc")]),
+     "13", "lower case"),
+    (hpack.encode([(":method", "POST"), ("content-type", "application/grpc"),
+                   (":path", "/echo")]), "13", "out of place"),
+    (hpack.encode([(":method", "POST"), (":path", "/echo"), (":status", "200"),
+                   ("content-type", "application/grpc")]), "13", "out of place"),
+    (hpack.encode([(":method", "POST"), ("content-type", "application/grpc")]), "12", "path"),
+])
+def test_malformed_request_headers_get_a_status(block: bytes, status: str, words: str) -> None:
+    async def scenario(port: int) -> dict[str, str]:
+        client = await Client.connect(port)
+        client.send(h2.frame(h2.HEADERS, h2.END_HEADERS | h2.END_STREAM, 1, block))
+        trailers = (await client.answer(1))[1]
+        client.call(3, b"still here")  # a stream's failure, not the connection's
+        assert (await client.answer(3))[0] == b"still here"
+        return trailers
+
+    trailers = run(scenario)
+    assert trailers["grpc-status"] == status and words in trailers["grpc-message"]
+
+
 @pytest.mark.parametrize(("frames", "code"), [
     (h2.frame(h2.SETTINGS, 0, 0, b"\x00" * 7), h2.FRAME_SIZE_ERROR),
     (h2.frame(h2.PING, 0, 0, b"1234"), h2.FRAME_SIZE_ERROR),
@@ -211,6 +233,8 @@ def test_bad_message_framing_gets_a_status(data: bytes, status: str) -> None:
      h2.PROTOCOL_ERROR),  # a header block interrupted
     (h2.frame(h2.PUSH_PROMISE, 0, 1, b"\x00\x00\x00\x02"), h2.PROTOCOL_ERROR),
     (h2.frame(h2.HEADERS, h2.END_HEADERS, 1, b"\xff\xff\xff\xff\xff\x7f"), 0x9),  # index
+    (h2.frame(h2.PRIORITY, 0, 0, b"\x00" * 5), h2.PROTOCOL_ERROR),
+    (h2.frame(h2.RST_STREAM, 0, 1, b"\x00" * 5), h2.FRAME_SIZE_ERROR),
 ])
 def test_broken_framing_ends_the_connection_with_goaway(frames: bytes, code: int) -> None:
     async def scenario(port: int) -> int:
@@ -257,6 +281,34 @@ def test_endless_continuation_is_cut_off() -> None:
     assert run(scenario) == h2.ENHANCE_YOUR_CALM
 
 
+def test_empty_continuations_are_cut_off() -> None:
+    """CVE-2024-27316 and kin: CONTINUATION frames carrying nothing never grow the block,
+    yet would keep it open for ever: their number is capped too."""
+    async def scenario(port: int) -> int:
+        client = await Client.connect(port)
+        client.send(h2.frame(h2.HEADERS, 0, 1, headers())
+                    + h2.frame(h2.CONTINUATION, 0, 1) * (h2.MAX_BLOCK_FRAMES + 1))
+        return await client.goaway()
+
+    assert run(scenario) == h2.ENHANCE_YOUR_CALM
+
+
+def test_trailers_after_an_early_answer_are_ignored() -> None:
+    """A call answered (and reset with NO_ERROR) before the client finished: the client's
+    trailers may already be on the way, and must not end every call of the connection."""
+    async def scenario(port: int) -> bytes:
+        client = await Client.connect(port)
+        client.send(h2.frame(h2.HEADERS, h2.END_HEADERS, 1, headers())
+                    + h2.frame(h2.DATA, 0, 1, struct.pack(">BI", 0, MAX_MESSAGE + 1)))
+        await client.answer(1)  # refused from its prefix, then RST_STREAM(NO_ERROR)
+        client.send(h2.frame(h2.HEADERS, h2.END_HEADERS | h2.END_STREAM, 1,
+                             hpack.encode([("x-trailer", "late")])))
+        client.call(3, b"still here")
+        return (await client.answer(3))[0]
+
+    assert run(scenario) == b"still here"
+
+
 def test_streams_over_the_limit_are_refused() -> None:
     async def scenario(port: int) -> tuple[int, int, bytes]:
         client = await Client.connect(port)
@@ -282,6 +334,23 @@ def test_rapid_reset_is_sent_away() -> None:
     assert run(scenario) == h2.ENHANCE_YOUR_CALM
 
 
+def test_failed_calls_do_not_buy_resets() -> None:
+    """Rapid reset with a call refused on its headers (cheap for both sides) between the
+    resets: only calls answered OK give the client room for more resets."""
+    async def scenario(port: int) -> int:
+        client = await Client.connect(port)
+        bad = hpack.encode([(":method", "GET"), (":path", "/echo")])
+        for i in range(h2.RESET_BUDGET + 2):
+            sid = 4 * i + 1
+            client.send(h2.frame(h2.HEADERS, h2.END_HEADERS | h2.END_STREAM, sid, bad)
+                        + h2.frame(h2.HEADERS, h2.END_HEADERS, sid + 2, headers("/slow"))
+                        + h2.frame(h2.DATA, h2.END_STREAM, sid + 2, message(b"x"))
+                        + h2.frame(h2.RST_STREAM, 0, sid + 2, struct.pack(">I", h2.CANCEL)))
+        return await client.goaway()
+
+    assert run(scenario) == h2.ENHANCE_YOUR_CALM
+
+
 def test_a_slow_preface_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(h2, "PREFACE_TIMEOUT_S", 0.2)
 
@@ -296,12 +365,12 @@ def test_a_slow_preface_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_connections_over_the_cap_are_sent_away() -> None:
     async def scenario(port: int) -> tuple[int, bytes]:
         first = await Client.connect(port)
-        first.call(1, b"first")
-        await first.answer(1)  # the server holds it now
+        first.send(h2.frame(h2.HEADERS, h2.END_HEADERS, 1, headers()))  # a call open: busy
+        await asyncio.sleep(0.05)
         second = await Client.connect(port)
         code = await second.goaway()
-        first.call(3, b"first stays")
-        return code, (await first.answer(3))[0]
+        first.send(h2.frame(h2.DATA, h2.END_STREAM, 1, message(b"first stays")))
+        return code, (await first.answer(1))[0]
 
     assert run(scenario, max_connections=1) == (h2.ENHANCE_YOUR_CALM, b"first stays")
 
@@ -376,6 +445,18 @@ def test_hpack_decodes_the_rfc_examples() -> None:
     assert decoder.decode(large) is not decoder.decode(large)
 
 
+def test_huffman_decodes_every_byte_and_its_longest_codes() -> None:
+    codes = {symbol: bits for bits, symbol in hpack._codes().items()}
+
+    def encoded(raw: bytes) -> bytes:
+        bits = "".join(codes[b] for b in raw)
+        bits += "1" * (-len(bits) % 8)  # padding: EOS's first bits
+        return int(bits, 2).to_bytes(len(bits) // 8, "big")
+
+    for raw in (bytes(range(256)), bytes(range(255, -1, -1)) * 3, b"\x0a\x0d\x16" * 100):
+        assert hpack.huffman_decode(encoded(raw)) == raw
+
+
 @pytest.mark.parametrize("block", [
     b"\x82\x86\x84\x41\x81\xff",  # Huffman padding of 8 bits
     b"\x41\x84\xff\xff\xff\xff",  # EOS inside a string
@@ -389,3 +470,156 @@ def test_hpack_decodes_the_rfc_examples() -> None:
 def test_hpack_refuses_malformed_blocks(block: bytes) -> None:
     with pytest.raises(hpack.HpackError):
         hpack.Decoder().decode(block)
+
+
+# -- attacks on the server's memory and CPU ------------------------------------------------------
+
+def run_with_server(scenario: Callable[[h2.Server, int], Awaitable[Any]],
+                    max_connections: int = 10) -> Any:
+    """``run``, with the server at hand: a test can look at what it holds."""
+    async def main() -> Any:
+        server = h2.Server(Echo(), MAX_MESSAGE, max_connections)
+        port = await server.start("127.0.0.1", 0, False)
+        try:
+            return await asyncio.wait_for(scenario(server, port), 10)
+        finally:
+            await server.close(1)
+            await Client.close_all()
+
+    return uvloop.run(main())
+
+
+@pytest.mark.parametrize("flood", [h2.frame(h2.PING, 0, 0, b"12345678"),
+                                   h2.frame(h2.SETTINGS, 0, 0)], ids=["ping", "settings"])
+def test_a_client_that_never_reads_its_acks_stops_being_read(
+        flood: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CVE-2019-9512/9515: PINGs or SETTINGS sent without reading the ACKs; the server's
+    write buffer stays near its high-water mark because it stops reading (with the budget
+    of such frames lifted: it would end the connection first)."""
+    monkeypatch.setattr(h2, "IDLE_BURST", 1e9)
+    async def scenario(server: h2.Server, port: int) -> int:
+        client = await Client.connect(port)
+        for _ in range(20):
+            client.send(flood * 20000)  # 3.6-6.8 MB in all, never read
+            await asyncio.sleep(0.01)
+        (connection,) = server.connections
+        assert connection.transport is not None
+        return connection.transport.get_write_buffer_size()
+
+    assert run_with_server(scenario) < 1 << 20
+
+
+def test_a_stream_whose_answers_are_not_taken_stops_taking_messages() -> None:
+    """A client that grants no window and streams requests: the answers wait on the server,
+    so it must stop reading the requests instead of answering each into memory."""
+    async def scenario(server: h2.Server, port: int) -> int:
+        client = await Client.connect(port, preface=False)
+        client.send(h2.PREFACE + h2.frame(h2.SETTINGS, 0, 0, struct.pack(">HI", 0x4, 0))
+                    + h2.frame(h2.HEADERS, h2.END_HEADERS, 1, headers("/stream")))
+        for _ in range(200):  # 200 x 16 KB of 100-byte messages
+            client.send(h2.frame(h2.DATA, 0, 1, message(b"x" * 95) * 163))
+            await asyncio.sleep(0.002)
+        (connection,) = server.connections
+        return len(connection.streams[1]._out)
+
+    assert run_with_server(scenario) <= h2.OUT_BACKLOG + MAX_MESSAGE + 5
+
+
+def test_resets_the_client_provokes_count_as_its_resets() -> None:
+    """ "MadeYouReset": a WINDOW_UPDATE of 0 makes the server reset the call (its work
+    cancelled, its slot freed) as RST_STREAM from the client would: the same budget holds."""
+    async def scenario(port: int) -> int:
+        client = await Client.connect(port)
+        for i in range(h2.RESET_BUDGET + 2):
+            sid = 2 * i + 1
+            client.send(h2.frame(h2.HEADERS, h2.END_HEADERS, sid, headers("/slow"))
+                        + h2.frame(h2.DATA, h2.END_STREAM, sid, message(b"x"))
+                        + h2.frame(h2.WINDOW_UPDATE, 0, sid, b"\x00\x00\x00\x00"))
+        return await client.goaway()
+
+    assert run(scenario) == h2.ENHANCE_YOUR_CALM
+
+
+def test_settings_do_not_revisit_every_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SETTINGS frame costs 9 bytes: it may not make the server look at all its open
+    streams unless it gave them more window (a "settings flood" amplified 100 times)."""
+    pumped = []
+    pump = h2.Connection.pump
+    monkeypatch.setattr(h2.Connection, "pump", lambda self, stream: (pumped.append(1),
+                                                                      pump(self, stream)))
+
+    async def scenario(port: int) -> None:
+        client = await Client.connect(port)
+        for i in range(h2.MAX_STREAMS):  # each waits for its data
+            client.send(h2.frame(h2.HEADERS, h2.END_HEADERS, 2 * i + 1, headers()))
+        client.send(h2.frame(h2.SETTINGS, 0, 0) * 1000
+                    + h2.frame(h2.SETTINGS, 0, 0, struct.pack(">HI", 0x4, 65535)) * 1000)
+        client.send(h2.frame(h2.PING, 0, 0, b"12345678"))
+        await client.until(h2.PING)
+
+    run(scenario)
+    assert len(pumped) < 100
+
+
+def test_idle_connections_make_room_for_new_ones() -> None:
+    """At the connection cap, a new client takes the place of the connection that has
+    had no call the longest: idle clients cannot keep the port to themselves."""
+    async def scenario(port: int) -> tuple[int, bytes]:
+        idle = await Client.connect(port)
+        idle.call(1, b"done")
+        await idle.answer(1)
+        busy = await Client.connect(port)
+        busy.send(h2.frame(h2.HEADERS, h2.END_HEADERS, 1, headers()))  # a call still open
+        await asyncio.sleep(0.05)
+        newcomer = await Client.connect(port)
+        code = await idle.goaway()
+        newcomer.call(1, b"in")
+        assert (await newcomer.answer(1))[0] == b"in"
+        busy.send(h2.frame(h2.DATA, h2.END_STREAM, 1, message(b"busy stays")))
+        return code, (await busy.answer(1))[0]
+
+    assert run(scenario, max_connections=2) == (h2.NO_ERROR, b"busy stays")
+
+
+def test_a_stalled_connection_makes_room_at_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client that opens a call and falls silent (the call never half-closes, even after
+    its own GOAWAY) does not hold its place at the cap once it sent nothing for
+    ``STALLED_S``; one that keeps sending does."""
+    monkeypatch.setattr(h2, "STALLED_S", 1.0)
+
+    async def scenario(port: int) -> tuple[int, bytes]:
+        stalled = await Client.connect(port)
+        stalled.send(h2.frame(h2.HEADERS, h2.END_HEADERS, 1, headers())
+                     + h2.frame(h2.GOAWAY, 0, 0, b"\x00" * 8))
+        await asyncio.sleep(0.05)
+        early = await Client.connect(port)  # not stalled yet: turned away
+        assert await early.goaway() == h2.ENHANCE_YOUR_CALM
+        await asyncio.sleep(1.1)
+        newcomer = await Client.connect(port)
+        code = await stalled.goaway()
+        newcomer.call(1, b"in")
+        return code, (await newcomer.answer(1))[0]
+
+    assert run(scenario, max_connections=1) == (h2.ENHANCE_YOUR_CALM, b"in")
+
+
+@pytest.mark.parametrize("flood", [
+    h2.frame(h2.PING, 0, 0, b"12345678"), h2.frame(h2.SETTINGS, 0, 0),
+    h2.frame(h2.PRIORITY, 0, 3, b"\x00" * 5), h2.frame(0x42, 0, 0),
+    h2.frame(h2.DATA, 0, 3), h2.frame(h2.DATA, h2.PADDED, 3, b"\x00"),
+    h2.frame(h2.DATA, 0, 1, b"x"), h2.frame(h2.WINDOW_UPDATE, 0, 1, b"\x00\x00\x00\x01"),
+    h2.frame(h2.RST_STREAM, 0, 1, b"\x00\x00\x00\x08"),
+], ids=["ping", "settings", "priority", "unknown", "empty-data", "padding-only",
+        "data-closed", "window-closed", "reset-closed"])
+def test_a_flood_of_frames_without_a_call_is_sent_away(
+        flood: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CVE-2019-9512/9515/9518: each frame is cheap, but ~0.5 M of them a second keep a
+    core busy while no call progresses; past a burst and a rate, the connection ends."""
+    monkeypatch.setattr(h2, "IDLE_BURST", 100.0)
+
+    async def scenario(port: int) -> int:
+        client = await Client.connect(port)
+        client.send(h2.frame(h2.HEADERS, h2.END_HEADERS, 3, headers()) + flood * 1000)
+        return await client.goaway()
+
+    assert run(scenario) == h2.ENHANCE_YOUR_CALM

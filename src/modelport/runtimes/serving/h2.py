@@ -9,14 +9,19 @@ priorities ignored — and every limit holds as bytes arrive:
 
 - a frame longer than our SETTINGS_MAX_FRAME_SIZE (16 KiB) ends the connection
   before its payload is read; a header block (HEADERS + CONTINUATION) is capped
-  at ``MAX_HEADER_BLOCK`` bytes and its decoded list at ``MAX_HEADER_LIST``;
+  at ``MAX_HEADER_BLOCK`` bytes in ``MAX_BLOCK_FRAMES`` frames and its decoded
+  list at ``MAX_HEADER_LIST``;
 - at most ``MAX_STREAMS`` calls at once per connection (more are refused with
   REFUSED_STREAM, which clients retry), and a client that resets calls faster
   than it completes them is sent away (the "rapid reset" attack);
 - a gRPC message longer than the cap is refused from its 5-byte prefix, before
   its body arrives; flow control grants a connection at most one capped message
   plus a window of buffered bytes, so memory per connection is bounded;
-- the client preface and first SETTINGS must arrive within ``PREFACE_TIMEOUT_S``.
+- answers wait for the client's window and for it to read (``pause_writing``),
+  and a stream holding ``OUT_BACKLOG`` unsent bytes takes no more messages;
+- the client preface and first SETTINGS must arrive within ``PREFACE_TIMEOUT_S``;
+  at the server's connection cap, the connection idle longest makes room, or
+  one silent for ``STALLED_S`` with calls open.
 
 What a call means is the handler's (``grpc_server``): ``opened`` when its headers
 are complete, ``ended`` when the client half-closes, each complete message
@@ -46,16 +51,21 @@ ENHANCE_YOUR_CALM = 0xB
 MAX_FRAME = 16384  # the default SETTINGS_MAX_FRAME_SIZE; we never raise it
 MAX_HEADER_LIST = 16384
 MAX_HEADER_BLOCK = 2 * MAX_HEADER_LIST  # encoded bytes of one block, CONTINUATIONs included
+MAX_BLOCK_FRAMES = 16  # HEADERS and CONTINUATION frames of one block
 MAX_STREAMS = 100
 STREAM_WINDOW = 1 << 20  # what each call may send before we read it
 CONN_WINDOW = 1 << 22
 MAX_WINDOW = (1 << 31) - 1
 PREFACE_TIMEOUT_S = 10.0
-RESET_BUDGET = 200  # client resets beyond completed calls before the connection is dropped
+IDLE_BURST, IDLE_RATE = 10000.0, 1000.0  # frames carrying no call: at once, then a second
+STALLED_S = 10.0  # at the connection cap, a connection silent this long with calls open goes
+RESET_BUDGET = 200  # client resets beyond calls answered OK before the connection is dropped
+OUT_BACKLOG = 1 << 16  # answer bytes a stream may hold unsent before it takes no more messages
 
 _HEAD = struct.Struct(">I")
 _OK_HEADERS = hpack.encode([(":status", "200"), ("content-type", "application/grpc")])
 _OK_TRAILERS = hpack.encode([("grpc-status", "0")])
+_PSEUDO = frozenset((":method", ":scheme", ":path", ":authority"))
 _PRINTABLE = "".join(chr(c) for c in range(0x20, 0x7F) if c != 0x25)  # gRPC keeps these, % not
 _SETTINGS = b"".join(struct.pack(">HI", key, value) for key, value in (
     (0x3, MAX_STREAMS), (0x4, STREAM_WINDOW), (0x6, MAX_HEADER_LIST)))
@@ -135,9 +145,11 @@ class Stream:
         return message
 
     async def next_message(self) -> bytes | None:
-        """The next request message, or None once the client half-closed."""
-        while not self.messages:
-            if self.ended or self.done:
+        """The next request message, or None once the client half-closed. While the
+        client leaves this call's answers unsent (no window, or not reading), none is
+        taken: its requests wait in the flow-control window, not its answers in memory."""
+        while not self.messages or len(self._out) > OUT_BACKLOG:
+            if self.done or (self.ended and not self.messages):
                 return None
             self._waiter = asyncio.get_running_loop().create_future()
             try:
@@ -161,6 +173,8 @@ class Stream:
         """The call's status in trailers (alone, "trailers-only", if nothing was sent)."""
         if self.done or self._trailers is not None:
             return
+        if code == 0:  # a call answered OK earns the client room for a reset
+            self.connection.completed += 1
         fields = [("grpc-status", str(code))]
         if message:
             fields.append(("grpc-message", quote(message, safe=_PRINTABLE)))
@@ -250,12 +264,16 @@ class Connection(asyncio.Protocol):
         self._block: bytearray | None = None  # a header block waiting for CONTINUATION
         self._block_stream = 0
         self._block_end = False
+        self._block_frames = 0
         self._out: list[bytes] = []
-        self._blocked: set[Stream] = set()  # waiting for connection window
+        self._blocked: set[Stream] = set()  # answers waiting: for a window, or paused writing
         self._resets = 0
-        self._completed = 0
+        self.completed = 0  # calls answered OK (not failures, which can be had cheaply)
         self._paused = False
         self._timer: asyncio.TimerHandle | None = None
+        self.idle_since: float | None = self.loop.time()  # None while a call is open
+        self.last_read = self.loop.time()
+        self._idle_budget, self._idle_at = IDLE_BURST, self.last_read
 
     # -- asyncio.Protocol -------------------------------------------------------------------
 
@@ -276,7 +294,9 @@ class Connection(asyncio.Protocol):
         for stream in list(self.streams.values()):
             self._drop(stream)
 
-    def pause_writing(self) -> None:  # the client reads slower than we answer: stop reading
+    def pause_writing(self) -> None:
+        """The client reads slower than we answer: stop reading, and stop answering (``pump``)
+        so answers wait in their streams, where ``OUT_BACKLOG`` holds them."""
         self._paused = True
         if self.transport is not None:
             self.transport.pause_reading()
@@ -285,8 +305,10 @@ class Connection(asyncio.Protocol):
         self._paused = False
         if self.transport is not None:
             self.transport.resume_reading()
+        self._pump_blocked()
 
     def data_received(self, data: bytes) -> None:
+        self.last_read = self.loop.time()
         buffer = self._buffer
         buffer += data
         try:
@@ -336,35 +358,55 @@ class Connection(asyncio.Protocol):
         elif kind == CONTINUATION:
             self._continuation(flags, sid, payload)
         elif kind == SETTINGS:
+            self._spend_idle()
             self._settings(flags, sid, payload)
         elif kind == WINDOW_UPDATE:
             self._window_update(sid, payload)
         elif kind == PING:
+            self._spend_idle()
             if sid or len(payload) != 8:
                 raise H2Error(FRAME_SIZE_ERROR if len(payload) != 8 else PROTOCOL_ERROR,
                                        "bad PING")
             if not flags & ACK:
                 self.write(frame(PING, ACK, 0, bytes(payload)))
         elif kind == RST_STREAM:
-            if not sid or len(payload) != 4:
-                raise H2Error(PROTOCOL_ERROR, "bad RST_STREAM")
+            if len(payload) != 4:
+                raise H2Error(FRAME_SIZE_ERROR, "bad RST_STREAM")
+            if not sid:
+                raise H2Error(PROTOCOL_ERROR, "RST_STREAM on stream 0")
             if sid > self.last_id:
                 raise H2Error(PROTOCOL_ERROR, "RST_STREAM on an idle stream")
             stream = self.streams.get(sid)
-            if stream is not None:
-                self._resets += 1
-                if self._resets > self._completed + RESET_BUDGET:
-                    raise H2Error(ENHANCE_YOUR_CALM, "too many calls reset")
+            if stream is None:
+                self._spend_idle()
+            else:
+                self._spend_reset()
                 self._drop(stream)
         elif kind == PRIORITY:
+            self._spend_idle()
             if len(payload) != 5:
                 raise H2Error(FRAME_SIZE_ERROR, "bad PRIORITY")
+            if not sid:
+                raise H2Error(PROTOCOL_ERROR, "PRIORITY on stream 0")
         elif kind == GOAWAY:
             self.closing = True
             self._close_if_idle()
         elif kind == PUSH_PROMISE:
             raise H2Error(PROTOCOL_ERROR, "clients may not push")
-        # other types are ignored, as RFC 9113 requires (their size was checked)
+        else:  # ignored, as RFC 9113 requires (their size was checked)
+            self._spend_idle()
+
+    def _spend_idle(self) -> None:
+        """A frame that carries no call (PING, SETTINGS, PRIORITY, unknown, DATA with no
+        data, any frame on a closed call): ``IDLE_BURST`` at once and ``IDLE_RATE`` a
+        second are plenty; a flood would keep a core busy for nothing (CVE-2019-9512,
+        9515, 9518)."""
+        now = self.loop.time()
+        self._idle_budget = min(IDLE_BURST, self._idle_budget
+                                + (now - self._idle_at) * IDLE_RATE) - 1
+        self._idle_at = now
+        if self._idle_budget < 0:
+            raise H2Error(ENHANCE_YOUR_CALM, "too many frames that carry no call")
 
     def _settings(self, flags: int, sid: int, payload: bytes) -> None:
         if sid:
@@ -375,12 +417,14 @@ class Connection(asyncio.Protocol):
             return
         if len(payload) % 6:
             raise H2Error(FRAME_SIZE_ERROR, "SETTINGS length not a multiple of 6")
+        grew = False
         for i in range(0, len(payload), 6):
             key, value = struct.unpack_from(">HI", payload, i)
             if key == 0x4:  # INITIAL_WINDOW_SIZE: applies to open streams too
                 if value > MAX_WINDOW:
                     raise H2Error(FLOW_CONTROL_ERROR, "window too large")
                 delta, self.peer_window = value - self.peer_window, value
+                grew = grew or delta > 0
                 for stream in self.streams.values():
                     stream.send_window += delta
                     if stream.send_window > MAX_WINDOW:
@@ -397,8 +441,8 @@ class Connection(asyncio.Protocol):
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-        for stream in list(self.streams.values()):
-            self.pump(stream)
+        if grew:  # only streams waiting for window (not all open ones, per 9-byte frame)
+            self._pump_blocked()
 
     def _window_update(self, sid: int, payload: bytes) -> None:
         if len(payload) != 4:
@@ -410,14 +454,13 @@ class Connection(asyncio.Protocol):
             self.send_window += increment
             if self.send_window > MAX_WINDOW:
                 raise H2Error(FLOW_CONTROL_ERROR, "window too large")
-            blocked, self._blocked = self._blocked, set()
-            for waiting in blocked:
-                self.pump(waiting)
+            self._pump_blocked()
             return
         if sid > self.last_id:
             raise H2Error(PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream")
         stream = self.streams.get(sid)
         if stream is None:
+            self._spend_idle()
             return  # closed meanwhile
         if not increment:
             self._reset(stream, PROTOCOL_ERROR)
@@ -439,6 +482,7 @@ class Connection(asyncio.Protocol):
         self._block = bytearray(payload)
         self._block_stream = sid
         self._block_end = bool(flags & END_STREAM)
+        self._block_frames = 1
         self._block_check()
         if flags & END_HEADERS:
             self._header_block()
@@ -447,12 +491,14 @@ class Connection(asyncio.Protocol):
         if self._block is None or sid != self._block_stream:
             raise H2Error(PROTOCOL_ERROR, "unexpected CONTINUATION")
         self._block += payload
+        self._block_frames += 1
         self._block_check()
         if flags & END_HEADERS:
             self._header_block()
 
     def _block_check(self) -> None:
-        if self._block is not None and len(self._block) > MAX_HEADER_BLOCK:
+        if self._block is not None and (len(self._block) > MAX_HEADER_BLOCK
+                                        or self._block_frames > MAX_BLOCK_FRAMES):
             raise H2Error(ENHANCE_YOUR_CALM, "header block too large")
 
     def _header_block(self) -> None:
@@ -468,8 +514,10 @@ class Connection(asyncio.Protocol):
                 raise H2Error(PROTOCOL_ERROR, "HEADERS on an open stream")
             self._end(stream)
             return
-        if sid <= self.last_id:
-            raise H2Error(STREAM_CLOSED, "HEADERS on a closed stream")
+        if sid <= self.last_id:  # a closed call: late trailers, after our early answer
+            if not ended:
+                raise H2Error(STREAM_CLOSED, "HEADERS on a closed stream")
+            return
         self.last_id = sid
         if self.closing or len(self.streams) >= MAX_STREAMS:
             self.write(frame(RST_STREAM, 0, sid, _HEAD.pack(REFUSED_STREAM)))
@@ -477,6 +525,7 @@ class Connection(asyncio.Protocol):
         path, metadata, failure = _request(headers)
         stream = Stream(sid, self, path, metadata)
         self.streams[sid] = stream
+        self.idle_since = None
         if failure is not None:
             stream.refused = True
             stream.finish(*failure)
@@ -497,8 +546,11 @@ class Connection(asyncio.Protocol):
         if stream is None or stream.ended:
             if sid > self.last_id:
                 raise H2Error(PROTOCOL_ERROR, "DATA on an idle stream")
+            self._spend_idle()
             return  # a stream we answered or reset: its late data only counts as window
         data = _unpadded(flags, payload)
+        if not data and not flags & END_STREAM:
+            self._spend_idle()
         stream.recv_owed += size
         if stream.recv_owed > STREAM_WINDOW:
             raise H2Error(FLOW_CONTROL_ERROR, "data beyond the stream window")
@@ -535,24 +587,31 @@ class Connection(asyncio.Protocol):
     def pump(self, stream: Stream) -> None:
         """Send what ``stream`` has, as far as both windows allow; then its trailers."""
         out = stream._out
+        backlogged = len(out) > OUT_BACKLOG
         while out:
             size = min(len(out), self.send_window, stream.send_window, self.peer_frame)
-            if size <= 0:
-                if self.send_window <= 0:
-                    self._blocked.add(stream)
+            if size <= 0 or self._paused:
+                self._blocked.add(stream)  # until a window grows or the client reads
                 return
             self.write(frame(DATA, 0, stream.id, bytes(out[:size])))
             del out[:size]
             self.send_window -= size
             stream.send_window -= size
+            if backlogged and len(out) <= OUT_BACKLOG:
+                backlogged = False
+                stream._wake()
         if stream._trailers is not None and not stream.done:
             self.write(frame(HEADERS, END_HEADERS | END_STREAM, stream.id, stream._trailers))
             stream.done = True
-            self._completed += 1
             if not stream.ended:  # answered before the client finished: it may stop sending
                 self.write(frame(RST_STREAM, 0, stream.id, _HEAD.pack(NO_ERROR)))
                 stream.ended = True
             self._close_if_done(stream)
+
+    def _pump_blocked(self) -> None:
+        blocked, self._blocked = self._blocked, set()
+        for stream in blocked:
+            self.pump(stream)
 
     def write(self, data: bytes) -> None:
         if not self._out:
@@ -571,8 +630,16 @@ class Connection(asyncio.Protocol):
             self._close_if_idle()
 
     def _reset(self, stream: Stream, code: int) -> None:
+        """Reset a call the client broke: as its own RST_STREAM would, it spends the reset
+        budget (else breaking calls on purpose is rapid reset again: "MadeYouReset")."""
         self.write(frame(RST_STREAM, 0, stream.id, _HEAD.pack(code)))
+        self._spend_reset()
         self._drop(stream)
+
+    def _spend_reset(self) -> None:
+        self._resets += 1
+        if self._resets > self.completed + RESET_BUDGET:
+            raise H2Error(ENHANCE_YOUR_CALM, "too many calls reset")
 
     def _drop(self, stream: Stream) -> None:
         """Forget a stream at once: reset by either side, or the connection gone."""
@@ -598,7 +665,11 @@ class Connection(asyncio.Protocol):
         self._close_if_idle()
 
     def _close_if_idle(self) -> None:
-        if self.closing and not self.streams and self.transport is not None:
+        if self.streams:
+            return
+        if self.idle_since is None:
+            self.idle_since = self.loop.time()
+        if self.closing and self.transport is not None:
             self._flush()
             self.transport.close()
 
@@ -621,10 +692,17 @@ def _request(headers: Iterable[tuple[str, str]]
     """(path, metadata, failure): a call that is not a gRPC POST fails with a status."""
     pseudo: dict[str, str] = {}
     metadata: dict[str, str] = {}
-    for name, value in headers:
+    regular = False
+    for name, value in headers:  # RFC 9113 8.2-8.3: else malformed (INTERNAL, as grpc says)
+        if not name.islower() and name != name.lower():  # an "X-Api-Key" would go unseen
+            return "", {}, (13, "header names must be lower case")
         if name.startswith(":"):
+            if regular or name not in _PSEUDO:
+                return "", {}, (13, f"pseudo-header {name[:32]} out of place")
             pseudo[name] = value
-        elif not name.endswith("-bin"):  # binary metadata: nothing here reads it
+            continue
+        regular = True
+        if not name.endswith("-bin"):  # binary metadata: nothing here reads it
             metadata[name] = value
     path = pseudo.get(":path", "")
     if pseudo.get(":method") != "POST" or not path:
@@ -655,9 +733,27 @@ class Server:
 
     def _connection(self) -> asyncio.Protocol:
         connection = Connection(self)
-        if len(self.connections) >= self.max_connections:
+        if len(self.connections) >= self.max_connections and not self._make_room():
             connection.closing = True  # answered with GOAWAY, then closed
         return connection
+
+    def _make_room(self) -> bool:
+        """Over the cap, a new connection takes the place of the one without a call for
+        longest (sent a GOAWAY, which a gRPC client follows by reconnecting), else of one
+        that has sent nothing for ``STALLED_S`` (closed, its calls with it): neither idle
+        nor stalled clients can keep the port to themselves."""
+        idle = [c for c in self.connections if c.idle_since is not None]
+        if idle:
+            evicted = min(idle, key=lambda c: c.idle_since or 0.0)
+            evicted.go_away()
+        else:
+            stalled = min(self.connections, key=lambda c: c.last_read, default=None)
+            if stalled is None or stalled.loop.time() - stalled.last_read < STALLED_S:
+                return False
+            evicted = stalled
+            evicted.go_away(ENHANCE_YOUR_CALM, "stalled at the connection cap")
+        self.connections.discard(evicted)
+        return True
 
     async def close(self, grace_s: float) -> None:
         """Stop listening, tell every client to go (GOAWAY), let open calls finish."""
