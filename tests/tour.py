@@ -88,9 +88,9 @@ class Tour:
             ("localhost:8001", f"localhost:{self.grpc_port}"),
             ("--metrics-port 9105", f"--metrics-port {self.metrics_port}"),
             # long budgets: a few trials and seconds prove the commands as well
-            ("--trials 40 --timeout 300", "--trials 3 --timeout 60"),
-            ("--trials 20", "--trials 3"),
-            ("--trials 100", "--trials 4"),
+            ("--trials 40 --timeout 300", "--trials 2 --timeout 60"),
+            ("--trials 20", "--trials 2"),
+            ("--trials 100", "--trials 2"),  # one per worker
             ("--budget 60s", "--budget 8s"),
             # broker names, in URLs and in the producers' calls: unique per run
             *[(f"{port}/{name}", f"{port}/{run}-{name}")

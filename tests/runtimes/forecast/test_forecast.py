@@ -100,7 +100,6 @@ def test_integer_index_and_many_series_in_parallel(ws: Workspace) -> None:
     assert set(frame.model) <= {"SeasonalNaive", "Naive", "HistoricAverage"}
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_bad_series_are_clear_errors(ws: Workspace, tmp_path: Path) -> None:
     data = generated(series=2)
     cases = [
