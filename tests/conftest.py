@@ -87,7 +87,7 @@ def pytest_configure(config: pytest.Config) -> None:
                    "depend on the metadata store, so a PostgreSQL copy would only repeat it")
 
 
-# the longest files, started first: with ``--dist loadfile`` the two workers take files in
+# the longest files, started first: with ``--dist loadfile`` the workers take files in
 # collection order, so one of these left for the end would run alone while the other waits
 LONGEST = ("test_readme_tour_remote.py", "test_readme_tour.py", "test_deploy_image.py",
            "test_dashboard_browser_live.py", "test_dashboard_ops_browser.py",
