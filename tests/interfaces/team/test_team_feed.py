@@ -12,6 +12,7 @@ import pytest
 from modelport.config import Settings
 from modelport.core.store.feed import FeedError, FeedEvent, events, follow, lines
 from modelport.core.store.jobs import JobRecord
+from modelport.core.store.rest.watch import FeedWatch
 from modelport.core.workspace import Workspace
 from modelport.errors import InvalidInputError
 from modelport.interfaces.team.feed import Feed
@@ -76,6 +77,24 @@ def test_a_follower_sees_policies_and_job_progress_and_resumes_what_it_missed(
             assert (ended["status"], ended["rows"]) == ("succeeded", 600)
         finally:
             jobs.close()
+
+
+@pytest.mark.storage_independent
+def test_a_closed_watch_lets_the_server_stop_at_once(settings: Settings) -> None:
+    """Closing a replica's feed watch ends its read: the server is not left holding the
+    stream until its next keepalive (15 s) — a stopping server would wait for it."""
+    with team_server(settings) as (url, key):
+        watch = FeedWatch(url, key)
+        assert watch.wait(5.0)
+        deadline = time.monotonic() + 5.0
+        while watch.response is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # connected: the server holds the stream
+        assert watch.response is not None
+        watch.close()
+        watch.thread.join(2.0)
+        assert not watch.thread.is_alive()
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 5.0
 
 
 @pytest.mark.storage_independent

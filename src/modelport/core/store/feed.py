@@ -17,8 +17,10 @@ the connection (a server, or whatever sits between, cannot grow our memory).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -95,12 +97,14 @@ def events(raw: Iterator[bytes]) -> Iterator[FeedEvent]:
 def follow(url: str, token: str | None, *, topics: list[str] | None = None,
            endpoint: str | None = None, last_event_id: str | None = None,
            client: httpx.Client | None = None,
-           on_connect: Callable[[], object] | None = None) -> Iterator[FeedEvent]:
+           on_connect: Callable[[httpx.Response], object] | None = None
+           ) -> Iterator[FeedEvent]:
     """Every change from the server at ``url``, reconnecting as needed, until the caller
     stops iterating. ``FeedError`` if the server refuses (401, 403, 4xx).
 
-    ``on_connect`` is called each time the server accepts the stream: from then on no
-    change is missed, so a caller that keeps state re-reads it there."""
+    ``on_connect`` is called with the response each time the server accepts the stream:
+    from then on no change is missed, so a caller that keeps state re-reads it there (and
+    one that stops from another thread can end the read — ``end_stream``)."""
     http = client or httpx.Client(timeout=httpx.Timeout(10.0, read=READ_TIMEOUT_S))
     params = {k: v for k, v in (("topics", ",".join(topics) if topics else None),
                                 ("endpoint", endpoint)) if v is not None}
@@ -122,7 +126,7 @@ def follow(url: str, token: str | None, *, topics: list[str] | None = None,
                     if response.status_code != 200:
                         raise httpx.TransportError(f"status {response.status_code}")
                     if on_connect is not None:
-                        on_connect()
+                        on_connect(response)
                     for event in events(lines(response.iter_bytes())):
                         failures = 0
                         last_event_id = event.id or last_event_id
@@ -134,6 +138,19 @@ def follow(url: str, token: str | None, *, topics: list[str] | None = None,
     finally:
         if client is None:
             http.close()
+
+
+def end_stream(response: httpx.Response) -> None:
+    """End a read in flight on ``response`` from another thread, at once.
+
+    Closing the client does not interrupt a blocking read, and the server would
+    hold the stream until its next keepalive (15 s) found the client gone — a
+    server stopping meanwhile waits for it. Shutting the socket down ends both."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _message(response: httpx.Response) -> str:

@@ -17,7 +17,7 @@ import time
 
 import httpx
 
-from modelport.core.store.feed import READ_TIMEOUT_S, FeedError, follow
+from modelport.core.store.feed import READ_TIMEOUT_S, FeedError, end_stream, follow
 
 log = logging.getLogger("modelport.feed")
 
@@ -36,6 +36,7 @@ class FeedWatch:
         self.changed.set()  # the first wait reads everything
         self.last_read = time.monotonic()
         self.closed = False
+        self.response: httpx.Response | None = None  # the stream being read
         self.client = httpx.Client(timeout=httpx.Timeout(10.0, read=READ_TIMEOUT_S))
         self.thread = threading.Thread(target=self._follow, args=(url, token),
                                        name="modelport-feed", daemon=True)
@@ -44,7 +45,7 @@ class FeedWatch:
     def _follow(self, url: str, token: str | None) -> None:
         try:
             for _event in follow(url, token, topics=TOPICS, client=self.client,
-                                 on_connect=self.changed.set):
+                                 on_connect=self._connected):
                 self.changed.set()
         except FeedError as exc:  # a key without read scope: say so, keep reconciling
             log.error("%s — endpoints are re-read every %.0f s instead", exc, self.reconcile_s)
@@ -52,6 +53,10 @@ class FeedWatch:
             if not self.closed:
                 log.exception("following the change feed failed; endpoints are re-read "
                               "every %.0f s instead", self.reconcile_s)
+
+    def _connected(self, response: httpx.Response) -> None:
+        self.response = response
+        self.changed.set()
 
     def wait(self, timeout: float) -> bool:
         due = self.last_read + self.reconcile_s - time.monotonic()
@@ -63,4 +68,6 @@ class FeedWatch:
 
     def close(self) -> None:
         self.closed = True
-        self.client.close()  # the follower's read fails and its thread ends
+        if self.response is not None:
+            end_stream(self.response)  # the follower's read fails and its thread ends
+        self.client.close()
