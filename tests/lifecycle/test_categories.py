@@ -171,7 +171,8 @@ def test_an_ensemble_is_registered_when_it_wins(ws: Workspace,
     monkeypatch.setattr(module, "score_model", score)
     monkeypatch.setattr(module, "prepare", prepare)
     data = Dataset("mixed", FRAME, digest_frame(FRAME))
-    result = automl(data, "target", budget=3, cv=3, ensemble=2, name="won", ws=ws,
+    # both families must finish a trial: 3 s left LightGBM none on a busy CI machine
+    result = automl(data, "target", budget=6, cv=3, ensemble=2, name="won", ws=ws,
                     families=["linear", "lightgbm"])
     assert result.ensemble is not None and result.ensemble["registered"]
     assert result.version is not None and result.version.format == "ensemble"
