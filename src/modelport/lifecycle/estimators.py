@@ -12,6 +12,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
+from modelport.core.formats.base import module_of
 from modelport.errors import InvalidInputError, MissingDependencyError
 from modelport.lifecycle.preprocessing import Features, wrap
 
@@ -116,12 +117,12 @@ def build(name: str, task: str, params: Mapping[str, Any], seed: int = 0,
     defaults: dict[str, Any] = {}
     if "random_state" in available:
         defaults["random_state"] = seed
-    if type(est).__module__.startswith("lightgbm"):
+    library = module_of(est)
+    if library == "lightgbm":
         defaults["verbose"] = -1
     if name == "logistic_regression":
         defaults["max_iter"] = 1000
-    if rows is not None and type(est).__module__.split(".")[0] in OPENMP_ALL_CORES \
-            and threads_for(rows) == 1:
+    if rows is not None and library in OPENMP_ALL_CORES and threads_for(rows) == 1:
         defaults["n_jobs"] = 1
     unknown = sorted(set(params) - set(available))
     if unknown:

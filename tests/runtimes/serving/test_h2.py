@@ -321,15 +321,21 @@ def test_streams_over_the_limit_are_refused() -> None:
     assert run(scenario) == (2 * h2.MAX_STREAMS + 1, h2.REFUSED_STREAM, b"first")
 
 
+async def slow_calls_each_cut_by(port: int, cut: Callable[[int], bytes]) -> int:
+    """``RESET_BUDGET`` + 2 slow calls, each followed at once by ``cut(stream id)``: the
+    code of the GOAWAY the connection ends with."""
+    client = await Client.connect(port)
+    for i in range(h2.RESET_BUDGET + 2):
+        sid = 2 * i + 1
+        client.send(h2.frame(h2.HEADERS, h2.END_HEADERS, sid, headers("/slow"))
+                    + h2.frame(h2.DATA, h2.END_STREAM, sid, message(b"x")) + cut(sid))
+    return await client.goaway()
+
+
 def test_rapid_reset_is_sent_away() -> None:
     async def scenario(port: int) -> int:
-        client = await Client.connect(port)
-        for i in range(h2.RESET_BUDGET + 2):
-            sid = 2 * i + 1
-            client.send(h2.frame(h2.HEADERS, h2.END_HEADERS, sid, headers("/slow"))
-                        + h2.frame(h2.DATA, h2.END_STREAM, sid, message(b"x"))
-                        + h2.frame(h2.RST_STREAM, 0, sid, struct.pack(">I", h2.CANCEL)))
-        return await client.goaway()
+        return await slow_calls_each_cut_by(
+            port, lambda sid: h2.frame(h2.RST_STREAM, 0, sid, struct.pack(">I", h2.CANCEL)))
 
     assert run(scenario) == h2.ENHANCE_YOUR_CALM
 
@@ -529,13 +535,8 @@ def test_resets_the_client_provokes_count_as_its_resets() -> None:
     """ "MadeYouReset": a WINDOW_UPDATE of 0 makes the server reset the call (its work
     cancelled, its slot freed) as RST_STREAM from the client would: the same budget holds."""
     async def scenario(port: int) -> int:
-        client = await Client.connect(port)
-        for i in range(h2.RESET_BUDGET + 2):
-            sid = 2 * i + 1
-            client.send(h2.frame(h2.HEADERS, h2.END_HEADERS, sid, headers("/slow"))
-                        + h2.frame(h2.DATA, h2.END_STREAM, sid, message(b"x"))
-                        + h2.frame(h2.WINDOW_UPDATE, 0, sid, b"\x00\x00\x00\x00"))
-        return await client.goaway()
+        return await slow_calls_each_cut_by(
+            port, lambda sid: h2.frame(h2.WINDOW_UPDATE, 0, sid, b"\x00\x00\x00\x00"))
 
     assert run(scenario) == h2.ENHANCE_YOUR_CALM
 
