@@ -148,6 +148,11 @@ class PredictionLog:
         return b"" if self.live is None else self.live.render(models)
 
     def start(self) -> None:
+        """Load what writing needs, then start the writer. The loading happens here, not on
+        the writer thread, so a server that calls this during its start-up (before it
+        freezes what start-up made out of the garbage collector's way) gets pyarrow's and
+        pandas' objects frozen too, instead of walked by every collection while serving."""
+        _warm()
         self._thread = threading.Thread(target=self._run, name="modelport-predlog",
                                         daemon=True)
         self._thread.start()
@@ -160,7 +165,6 @@ class PredictionLog:
         self.flush()
 
     def _run(self) -> None:
-        _warm()
         while not self._stop.wait(self.flush_s):
             self.flush()
             try:

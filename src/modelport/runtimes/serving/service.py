@@ -75,7 +75,7 @@ class InferenceService:
         """Load and warm every model (on a thread: a load takes milliseconds to seconds)."""
         await asyncio.to_thread(self.repo.load_all)
         if self.predlog is not None:
-            self.predlog.start()
+            await asyncio.to_thread(self.predlog.start)
 
     async def close(self) -> None:
         for task in self._tasks:
