@@ -11,6 +11,7 @@ import {jobsPage} from './jobs.js';
 import {streamsPage} from './streams.js';
 import {devicesPage} from './devices.js';
 import {monitorPage} from './monitor.js';
+import {chooseProject, forgetProject} from './projects.js';
 
 const main = document.getElementById('main');
 const who = document.getElementById('who');
@@ -45,9 +46,19 @@ const ROUTES = [
   [/^#\/monitor\/?$/, monitorPage, 'monitor'],
 ];
 
+/** The projects the key reaches, or null where it may not list them (a predict key). */
+const reached = () => api('/projects').catch((e) => {
+  if (e instanceof ApiError && e.status === 403) return null;
+  throw e;
+});
+
+let nav = 'runs';  // the page the URL shows: where a change of project lands
+
 async function identify() {
   try {
-    Object.assign(me, await api('/whoami'));
+    const [identity, listed] = await Promise.all([api('/whoami'), reached()]);
+    Object.assign(me, identity);
+    chooseProject(listed, () => `#/${nav}`);
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return false;
     throw e;
@@ -89,9 +100,10 @@ async function route() {
       session.clear();
       return loginPage(tried ? 'That key is unknown or revoked.' : null);
     }
-    for (const [pattern, page, nav] of ROUTES) {
+    for (const [pattern, page, where] of ROUTES) {
       const match = hash.match(pattern);
       if (!match) continue;
+      nav = where;
       for (const a of document.querySelectorAll('nav a')) {
         a.toggleAttribute('aria-current', a.dataset.page === nav);
       }
@@ -114,6 +126,7 @@ async function route() {
 logout.addEventListener('click', () => {
   session.clear();
   me.id = null;
+  forgetProject();
   who.textContent = '';
   logout.hidden = true;
   loginPage('Logged out.');
