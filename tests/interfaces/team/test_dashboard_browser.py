@@ -316,5 +316,15 @@ def test_the_picker_switches_project_and_the_url_and_storage_keep_it(
     expect(page.locator("table.runs tbody tr")).to_have_count(3)
     expect(picker).to_have_value("default")
     expect(page.get_by_role("alert")).to_be_hidden()
+
+    page.get_by_role("button", name="Log out").click()  # the next key, in the same tab
+    expect(picker).to_be_hidden()
+    page.get_by_label("API key").fill(site["lab_reader"])
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("table.runs tbody tr")).to_have_count(1)
+    expect(picker.locator("option")).to_have_count(1)
+    expect(picker).to_have_value(LAB)
+    page.get_by_role("combobox", name="Filter runs").fill("metrics.")
+    expect(page.get_by_role("option", name="metrics.accuracy")).to_have_count(0)  # default's
     assert page.errors == []  # type: ignore[attr-defined]
     page.close()

@@ -53,12 +53,14 @@ const reached = () => api('/projects').catch((e) => {
 });
 
 let nav = 'runs';  // the page the URL shows: where a change of project lands
+let served = false;  // a key has been let in in this document
 
 async function identify() {
   try {
     const [identity, listed] = await Promise.all([api('/whoami'), reached()]);
     Object.assign(me, identity);
     chooseProject(listed, () => `#/${nav}`);
+    served = true;
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return false;
     throw e;
@@ -74,7 +76,9 @@ function loginPage(message) {
   const form = h('form', {class: 'login', onsubmit: (event) => {
     event.preventDefault();
     session.key = input.value.trim();
-    route();
+    // after a log out, a fresh document: nothing the pages kept of the last key's projects
+    // (the runs filter's completions) is offered to the next
+    if (served) location.reload(); else route();
   }},
   h('h1', {}, 'Log in'),
   message ? h('p', {class: 'error', role: 'alert'}, message) : null,
