@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 from typing import Any
 
 from modelport.core.store.runs import MetricValue
@@ -11,6 +12,8 @@ from modelport.core.workspace import Workspace
 from modelport.lifecycle.tracking import create_run
 
 XSS = "<script>window.__xss = 1</script><img src=x onerror=window.__xss=2>"
+LAB = "lab"  # a second project (project names allow no markup: its objects' names carry it)
+LAB_XSS = "<img src=x onerror=window.__xss=5>lab"
 
 
 def seed(ws: Workspace, iris: Any) -> dict[str, str]:
@@ -43,3 +46,19 @@ def seed(ws: Workspace, iris: Any) -> dict[str, str]:
                        tags={"stage": "test"}, ws=ws)
     set_alias("iris", "champion", 1, ws=ws)
     return ids
+
+
+def a_job(ws: Workspace, label: str, model: str = "iris") -> None:
+    """A running prediction job of ``model`` reading ``label``, in ``ws``'s project."""
+    ws.store.jobs.create_job({
+        "id": uuid.uuid4().hex, "kind": "predict", "model": model, "version": 1,
+        "status": "running", "input": label, "input_digest": None, "output": "out/",
+        "options": {}, "rows": 0, "rows_failed": 0, "parts": 0, "error": None,
+        "started": time.time(), "ended": None, "duration": None})
+
+
+def job_and_stream(ws: Workspace, label: str, model: str = "iris") -> None:
+    """A job reading ``label`` and a stream named ``label``, both of ``model``, in ``ws``'s
+    project: what the pages of every other project must not show."""
+    a_job(ws, label, model)
+    ws.store.streams.start_stream(label, "c1", f"{model}:1", {}, time.time())

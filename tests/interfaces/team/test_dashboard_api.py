@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
 
+from dashboard_workspace import LAB, LAB_XSS, job_and_stream
 from modelport.core.keys import create_key
 from modelport.core.store.runs import MetricValue
 from modelport.core.workspace import Workspace
@@ -16,6 +18,13 @@ from modelport.interfaces.team.dashboard.pages import DIGEST
 from modelport.lifecycle.tracking import create_run
 
 LOCAL = {"X-Modelport-Local": "1"}
+# what the dashboard's pages read: runs, models, endpoints and rollouts, jobs, streams,
+# devices (and monitoring, from the runs); not studies — their first read opens the Optuna
+# storage, seconds — whose listing the auth matrix's test_listings_leave_other_projects_out reads
+PAGES = [("POST", "/api/v1/runs/search", {"max_results": 50}), ("GET", "/api/v1/models", None),
+         ("GET", "/api/v1/endpoints", None),
+         ("GET", "/api/v1/rollouts/active", None), ("GET", "/api/v1/jobs?limit=50", None),
+         ("GET", "/api/v1/streams", None), ("GET", "/api/v1/devices", None)]
 
 
 @pytest.fixture
@@ -109,3 +118,34 @@ def test_local_trust_needs_loopback_host_same_origin_and_the_header(
         assert local.get("/api/v1/whoami", headers={**LOCAL, "Host": host}).status_code == 200
     for host in ("127.0.0.1.attacker.example", "localhost.attacker.example:8765", ""):
         assert local.get("/api/v1/whoami", headers={**LOCAL, "Host": host}).status_code == 401
+
+
+@pytest.mark.storage_independent
+def test_a_key_limited_to_one_project_lists_it_alone_and_reads_nothing_of_another(
+        ws: Workspace) -> None:
+    """Every page's read, by a key limited to project lab: lab's objects and never
+    default's; default — or markup for a project name — is no project for it."""
+    lab = Workspace.open(dataclasses.replace(ws.settings, project=LAB))
+    for where, label, model in ((ws, "only-default", "iris"), (lab, LAB_XSS, "labmodel")):
+        create_run(name=label, ws=where).end()
+        job_and_stream(where, label, model)
+    key = create_key("lab reader", ["read"], ws=ws, projects=[LAB])[1]
+    with TestClient(create_app(ws)) as client:
+        client.headers["X-API-Key"] = key
+        assert ok(client.get("/api/v1/projects")) == [
+            {"name": LAB, "runs": 1, "models": 0, "endpoints": 0, "jobs": 1, "streams": 1}]
+        for method, url, body in PAGES:
+            got = client.request(method, url, json=body, headers={"X-Modelport-Project": LAB})
+            assert "only-default" not in ok(got) and "only-default" not in got.text, url
+            if url.split("/")[3].split("?")[0] in ("runs", "jobs", "streams"):
+                assert LAB_XSS in str(got.json()), url
+            refused = client.request(method, url, json=body,
+                                     headers={"X-Modelport-Project": "default"})
+            assert ok(refused, 404) == {"code": "not_found",
+                                        "error": "project 'default' not found"}, url
+        # no header is the default project; markup is no project name at all
+        assert client.get("/api/v1/models").status_code == 404
+        hostile = {"X-Modelport-Project": "<img src=x onerror=alert(1)>"}
+        assert ok(client.get("/api/v1/models", headers=hostile), 400)["code"] == "invalid_input"
+        feed = client.get("/api/v1/feed?topics=job", headers={"X-Modelport-Project": "default"})
+        assert feed.status_code == 404

@@ -8,21 +8,24 @@ suites cover PostgreSQL). Screenshots go to a temporary directory, or to
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from dashboard_workspace import XSS, seed
+from dashboard_workspace import LAB, LAB_XSS, XSS, a_job, job_and_stream, seed
 from modelport.config import Settings
 from modelport.core.keys import create_key
 from modelport.core.store.engine import forget_stores
 from modelport.core.workspace import Workspace
 from modelport.interfaces.team import create_app
+from modelport.lifecycle.tracking import create_run
 from services import require_service
 from team_server import serving, team_server
 
@@ -41,13 +44,20 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, iris: Any) -> Iterator[dict[str, Any]]:
     """The team server and ``modelport ui`` over one seeded workspace, with an admin and a
-    read key."""
+    read key; a second project (lab) with a run, a job and a stream named in markup, and a
+    key limited to it."""
     settings = Settings(home=tmp_path_factory.mktemp("dashboard") / "home")
     ws = Workspace.open(settings)
     ids = seed(ws, iris)
+    job_and_stream(ws, "only-default")
+    lab = Workspace.open(dataclasses.replace(settings, project=LAB))
+    create_run(name=LAB_XSS, experiment=LAB, ws=lab).end()
+    job_and_stream(lab, LAB_XSS, "labmodel")
     _, reader = create_key("reader", ["read"], ws=ws)
+    _, lab_reader = create_key("lab reader", ["read"], ws=ws, projects=[LAB])
     with team_server(settings) as (url, admin), serving(create_app(ws, local=True)) as local:
-        yield {"url": url, "admin": admin, "reader": reader, "local": local, "ids": ids, "ws": ws}
+        yield {"url": url, "admin": admin, "reader": reader, "lab_reader": lab_reader,
+               "local": local, "ids": ids, "ws": ws, "lab": lab}
     forget_stores()
 
 
@@ -73,11 +83,11 @@ def open_page(browser: Browser, **options: Any) -> Page:
     return page
 
 
-def login(page: Page, url: str, key: str) -> None:
+def login(page: Page, url: str, key: str, runs: int = 3) -> None:
     page.goto(url + "/")
     page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Log in").click()
-    expect(page.locator("table.runs tbody tr")).to_have_count(3)
+    expect(page.locator("table.runs tbody tr")).to_have_count(runs)
 
 
 def names(page: Page) -> list[str]:
@@ -218,6 +228,7 @@ def test_modelport_ui_needs_no_key_on_loopback_dark_and_on_a_phone(
     page.goto(site["local"] + "/#/runs")
     expect(page.locator("table.runs tbody tr")).to_have_count(3)
     expect(page.locator("#who")).to_have_text("local workspace")
+    expect(page.get_by_label("Project").locator("option")).to_have_count(2)  # every project
     assert page.get_by_role("button", name="Log out").is_hidden()
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(20, 22, 26)"  # the dark palette
@@ -226,5 +237,94 @@ def test_modelport_ui_needs_no_key_on_loopback_dark_and_on_a_phone(
     page.keyboard.press("Tab")  # the brand link first, then the page links: keyboard order
     assert page.evaluate("document.activeElement.textContent") == "modelport"
     assert re.search(r"Runs 1–3", page.locator("[role=status]").first.text_content() or "")
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.close()
+
+
+def test_a_key_limited_to_a_project_sees_it_alone_on_every_page_its_markup_as_text(
+        browser: Browser, site: dict[str, Any]) -> None:
+    page = open_page(browser)
+    sent: list[tuple[str, str | None]] = []  # every API call and the project it named
+    page.on("request", lambda r: sent.append((r.url, r.headers.get("x-modelport-project")))
+            if "/api/v1/" in r.url else None)
+    login(page, site["url"], site["lab_reader"], runs=1)
+    picker = page.get_by_label("Project")
+    expect(picker.locator("option")).to_have_text(["lab (1 run, 1 job, 1 stream)"])
+    expect(page.get_by_role("link", name=LAB_XSS)).to_be_visible()
+    assert page.url.endswith("/?project=lab")
+    # (studies: their first read opens the Optuna storage, seconds; test_dashboard_api's
+    # limited-key test reads their list as the page does)
+    for fragment, heading, shown in (
+            ("#/models", "Models", "No models yet"),
+            ("#/endpoints", "Endpoints", "No endpoints yet"), ("#/jobs", "Jobs", LAB_XSS),
+            ("#/streams", "Streams", LAB_XSS), ("#/devices", "Edge devices", "No devices"),
+            ("#/monitor", "Monitoring", "No monitoring reports")):
+        page.get_by_role("navigation").locator(f"a[href='{fragment}']").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+        expect(page.locator("main")).to_contain_text(shown)
+        assert page.url.endswith(f"/?project=lab{fragment}")
+        if fragment == "#/jobs":  # the page follows lab's changes, and only lab's
+            a_job(site["ws"], "later-default")
+            a_job(site["lab"], "later-lab", "labmodel")
+            expect(page.locator("main")).to_contain_text("later-lab")
+        for other in ("default", "baseline", "iris"):
+            assert other not in (page.locator("main").text_content() or ""), fragment
+    # every call about a project names lab, the feed's too (who the key is and which
+    # projects it reaches come first, about no project)
+    about = {p for url, p in sent if not url.endswith(("/api/v1/whoami", "/api/v1/projects"))}
+    assert about == {LAB}, sent
+    assert any("/api/v1/feed" in url for url, _ in sent)
+
+    # a link naming a project the key does not reach, or markup for one, shows lab
+    for asked in ("default", "<img src=x onerror=window.__xss=6>"):
+        page.goto(f"{site['url']}/?project={quote(asked)}#/runs")
+        expect(page.get_by_role("alert")).to_have_text(
+            "The link names a project this key does not reach: showing lab.")
+        expect(page.locator("table.runs tbody tr")).to_have_count(1)
+        assert page.url.endswith("/?project=lab#/runs")
+    assert page.locator("img, script:not([src])").count() == 0
+    assert page.evaluate("window.__xss") is None
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.close()
+
+
+def test_the_picker_switches_project_and_the_url_and_storage_keep_it(
+        browser: Browser, site: dict[str, Any], shots: Path) -> None:
+    page = open_page(browser, viewport={"width": 1280, "height": 800})
+    login(page, site["url"], site["admin"])
+    picker = page.get_by_label("Project")
+    expect(picker.locator("option")).to_have_text([  # (the other test may add jobs)
+        re.compile(r"default \(3 runs, 1 model, \d jobs?, 1 stream\)"),
+        re.compile(r"lab \(1 run, \d jobs?, 1 stream\)")])
+    expect(picker).to_have_value("default")
+    page.goto(f"{site['url']}/#/streams")
+    expect(page.get_by_role("rowheader", name="only-default")).to_be_visible()
+    picker.select_option(LAB)  # a fresh page of lab's, on the page it was on
+    expect(page.get_by_role("rowheader", name=LAB_XSS)).to_be_visible()
+    expect(page.get_by_role("rowheader", name="only-default")).to_have_count(0)
+    assert page.url.endswith("/?project=lab#/streams")
+    page.screenshot(path=shots / "dashboard-projects.png")
+
+    page.goto(f"{site['url']}/#/runs")  # no project in the URL: the remembered one
+    expect(page.locator("table.runs tbody tr")).to_have_count(1)
+    expect(picker).to_have_value(LAB)
+    page.goto(f"{site['url']}/?project=default#/runs")  # a shared link wins, and is kept
+    expect(page.locator("table.runs tbody tr")).to_have_count(3)
+    assert page.evaluate("localStorage.getItem('modelport.project')") == "default"
+    page.evaluate("localStorage.setItem('modelport.project', 'gone')")
+    page.goto(f"{site['url']}/#/runs")  # remembered but no longer listed: default
+    expect(page.locator("table.runs tbody tr")).to_have_count(3)
+    expect(picker).to_have_value("default")
+    expect(page.get_by_role("alert")).to_be_hidden()
+
+    page.get_by_role("button", name="Log out").click()  # the next key, in the same tab
+    expect(picker).to_be_hidden()
+    page.get_by_label("API key").fill(site["lab_reader"])
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("table.runs tbody tr")).to_have_count(1)
+    expect(picker.locator("option")).to_have_count(1)
+    expect(picker).to_have_value(LAB)
+    page.get_by_role("combobox", name="Filter runs").fill("metrics.")
+    expect(page.get_by_role("option", name="metrics.accuracy")).to_have_count(0)  # default's
     assert page.errors == []  # type: ignore[attr-defined]
     page.close()

@@ -16,12 +16,18 @@ export const session = {
   clear() { sessionStorage.removeItem(KEY); },
 };
 
-/** Who is calling: the key, and X-Modelport-Local — modelport ui trusts its own page only
- *  with it (a cross-site page cannot add a custom header); the team server wants the key. */
+/** The project every call is about (projects.js picks it from the ones the key reaches);
+ *  null before that: the server's default. */
+export const project = {name: null};
+
+/** Who is calling and about what: the key, the project, and X-Modelport-Local — modelport ui
+ *  trusts its own page only with it (a cross-site page cannot add a custom header); the team
+ *  server wants the key. */
 export function headers() {
   const out = {'X-Modelport-Local': '1'};
   const key = session.key;
   if (key) out['X-API-Key'] = key;
+  if (project.name) out['X-Modelport-Project'] = project.name;
   return out;
 }
 

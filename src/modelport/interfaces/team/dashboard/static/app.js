@@ -11,6 +11,7 @@ import {jobsPage} from './jobs.js';
 import {streamsPage} from './streams.js';
 import {devicesPage} from './devices.js';
 import {monitorPage} from './monitor.js';
+import {chooseProject, forgetProject} from './projects.js';
 
 const main = document.getElementById('main');
 const who = document.getElementById('who');
@@ -45,9 +46,21 @@ const ROUTES = [
   [/^#\/monitor\/?$/, monitorPage, 'monitor'],
 ];
 
+/** The projects the key reaches, or null where it may not list them (a predict key). */
+const reached = () => api('/projects').catch((e) => {
+  if (e instanceof ApiError && e.status === 403) return null;
+  throw e;
+});
+
+let nav = 'runs';  // the page the URL shows: where a change of project lands
+let served = false;  // a key has been let in in this document
+
 async function identify() {
   try {
-    Object.assign(me, await api('/whoami'));
+    const [identity, listed] = await Promise.all([api('/whoami'), reached()]);
+    Object.assign(me, identity);
+    chooseProject(listed, () => `#/${nav}`);
+    served = true;
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return false;
     throw e;
@@ -63,7 +76,9 @@ function loginPage(message) {
   const form = h('form', {class: 'login', onsubmit: (event) => {
     event.preventDefault();
     session.key = input.value.trim();
-    route();
+    // after a log out, a fresh document: nothing the pages kept of the last key's projects
+    // (the runs filter's completions) is offered to the next
+    if (served) location.reload(); else route();
   }},
   h('h1', {}, 'Log in'),
   message ? h('p', {class: 'error', role: 'alert'}, message) : null,
@@ -89,9 +104,10 @@ async function route() {
       session.clear();
       return loginPage(tried ? 'That key is unknown or revoked.' : null);
     }
-    for (const [pattern, page, nav] of ROUTES) {
+    for (const [pattern, page, where] of ROUTES) {
       const match = hash.match(pattern);
       if (!match) continue;
+      nav = where;
       for (const a of document.querySelectorAll('nav a')) {
         a.toggleAttribute('aria-current', a.dataset.page === nav);
       }
@@ -114,6 +130,7 @@ async function route() {
 logout.addEventListener('click', () => {
   session.clear();
   me.id = null;
+  forgetProject();
   who.textContent = '';
   logout.hidden = true;
   loginPage('Logged out.');

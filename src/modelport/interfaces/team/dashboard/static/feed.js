@@ -1,7 +1,7 @@
 // Following the server's change feed (/api/v1/feed, server-sent events). Read through fetch,
 // not EventSource, because EventSource cannot send the key header; after a drop it reconnects
 // with Last-Event-ID and the server sends what was missed, or a `reset` (re-read everything).
-import {session} from './api.js';
+import {headers} from './api.js';
 
 const RETRY_MS = 1000;
 
@@ -26,10 +26,9 @@ export function follow(query, {signal, onEvent, onState = () => {}}) {
   (async () => {
     while (!signal.aborted) {
       try {
-        const headers = {Accept: 'text/event-stream', 'X-Modelport-Local': '1'};
-        if (session.key) headers['X-API-Key'] = session.key;
-        if (last) headers['Last-Event-ID'] = last;
-        const response = await fetch(`/api/v1/feed?${query}`, {headers, signal,
+        const sent = {...headers(), Accept: 'text/event-stream'};  // the key and the project
+        if (last) sent['Last-Event-ID'] = last;
+        const response = await fetch(`/api/v1/feed?${query}`, {headers: sent, signal,
           credentials: 'omit', cache: 'no-store'});
         if (!response.ok) {
           const body = await response.json().catch(() => null);
