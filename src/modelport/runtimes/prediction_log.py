@@ -207,6 +207,16 @@ class PredictionLog:
         self._send()
         return written
 
+    def _left_here(self) -> list[Path]:
+        """Complete files under the spool, oldest hour (then oldest file) first."""
+        found = []
+        for path in self.root.glob(f"model=*/version=*/hour=*/{PREFIX}*.parquet"):
+            try:
+                found.append((path.parent.name, path.stat().st_mtime, path))
+            except OSError:  # removed meanwhile
+                continue
+        return [path for *_, path in sorted(found)]
+
     @property
     def unsent(self) -> int:
         """Files written here that the server does not have yet."""
@@ -218,8 +228,7 @@ class PredictionLog:
         if self.upload is None:
             return
         if self._unsent is None:  # what an earlier writer on this machine left
-            self._unsent = sorted(self.root.glob(f"model=*/version=*/hour=*/{PREFIX}*.parquet"),
-                                  key=lambda p: (p.parent.name, p.stat().st_mtime))
+            self._unsent = self._left_here()
         while self._unsent:
             path = self._unsent[0]
             try:
@@ -238,6 +247,10 @@ class PredictionLog:
             except OSError as exc:
                 self.upload_failures += 1
                 log.error("reading prediction-log file %s to upload failed: %s", path, exc)
+            except Exception:  # anything else: as if the server failed — kept, sent later
+                self.upload_failures += 1
+                log.exception("uploading prediction-log file %s failed", path)
+                return
             else:
                 self.uploaded += 1
                 path.unlink(missing_ok=True)

@@ -20,6 +20,9 @@ from modelport.core.store.rest.artifacts import TOKEN_ENV, TRANSFER_TIMEOUT_S
 from modelport.errors import ArtifactIntegrityError
 
 DIGEST_HEADER = "X-Content-SHA256"
+# between two pieces: a writer's thread waits no longer on a server that stopped answering
+# (the file stays and is sent after the next flush); a file is one flush, a few MB
+UPLOAD_TIMEOUT_S = 30.0
 
 
 class RestLogFiles:
@@ -61,7 +64,7 @@ class RestLogFiles:
         digest = file_sha256(path)
         with path.open("rb") as fh:
             self.api.call("PUT", self._at(model, version, file), content=read_pieces(fh),
-                          timeout=TRANSFER_TIMEOUT_S, headers={DIGEST_HEADER: digest})
+                          timeout=UPLOAD_TIMEOUT_S, headers={DIGEST_HEADER: digest})
 
     def close(self) -> None:
         self.api.client.close()
