@@ -157,8 +157,29 @@ class PredictionLog:
             buffered.add(x, prediction, request_id, now, rows)
 
     def gauges(self, models: Container[str] | None = None) -> bytes:
-        """The live drift gauges for ``/metrics`` (nothing without ``live``)."""
-        return b"" if self.live is None else self.live.render(models)
+        """The live drift gauges for ``/metrics`` (nothing without ``live``); with
+        ``upload``, how the uploads go — for a caller who sees every model (the counts are
+        the process's, not a model's)."""
+        drift = b"" if self.live is None else self.live.render(models)
+        if self.upload is None or models is not None:
+            return drift
+        pid = os.getpid()
+        lines = []
+        for metric, kind, help_, value in (
+                ("modelport_prediction_log_unsent_files", "gauge",
+                 "Prediction-log files written here that the server does not have yet.",
+                 self.unsent),
+                ("modelport_prediction_log_uploaded_files_total", "counter",
+                 "Prediction-log files the server kept.", self.uploaded),
+                ("modelport_prediction_log_upload_failures_total", "counter",
+                 "Failed uploads of prediction-log files (each file is kept and sent again).",
+                 self.upload_failures),
+                ("modelport_prediction_log_dropped_rows_total", "counter",
+                 "Sampled rows not logged: the buffer was full, or a write failed.",
+                 self.dropped)):
+            lines += [f"# HELP {metric} {help_}", f"# TYPE {metric} {kind}",
+                      f'{metric}{{pid="{pid}"}} {value}']
+        return drift + ("\n".join(lines) + "\n").encode()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="modelport-predlog",

@@ -9,6 +9,7 @@ with homes of their own and keys of their own.
 from __future__ import annotations
 
 import hashlib
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -232,6 +233,12 @@ def test_a_writer_keeps_its_files_while_the_server_is_down_and_sends_them_later(
         [spooled] = logs_root(ws).rglob("part-*.parquet")
         predlog.flush()  # still down: tried again, still kept
         assert predlog.upload_failures == 2 and spooled.exists()
+        metrics = predlog.gauges().decode()  # on /metrics, for a key that sees every model
+        assert re.search(r'^modelport_prediction_log_unsent_files\{pid="\d+"\} 1$', metrics,
+                         re.M)
+        assert re.search(r'^modelport_prediction_log_upload_failures_total\{pid="\d+"\} 2$',
+                         metrics, re.M)
+        assert predlog.gauges(models={"iris"}) == b""  # not a model's: not for a narrow key
         predlog.upload = uploads(ws)  # the server is back
         predlog.flush()
         assert (predlog.uploaded, predlog.unsent) == (1, 0) and not spooled.exists()
