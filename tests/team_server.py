@@ -106,3 +106,15 @@ def stop(proc: subprocess.Popen[str]) -> None:
     proc.wait(timeout=30)
     if proc.stdout is not None:
         proc.stdout.close()
+
+
+def remote_workspace(url: str, key: str, home: Path, project: str = "default") -> Workspace:
+    """A workspace of another machine (its own ``home``) on the server at ``url``."""
+    return Workspace.open(Settings(home=home, db_url=url, artifacts_url=url, token=key,
+                                   project=project))
+
+
+def close(ws: Workspace) -> None:
+    """Close a remote workspace's connections to its server."""
+    ws.store.close()  # type: ignore[attr-defined]
+    ws.artifacts.close()  # type: ignore[attr-defined]

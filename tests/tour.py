@@ -74,6 +74,7 @@ class Tour:
     grpc_port: int = field(default_factory=free_port)
     env: dict[str, str] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)  # sections that did not pass
+    key: str = ""  # with keys on: the key the tour's calls to its serving replicas carry
 
     @property
     def substitutions(self) -> list[tuple[str, str]]:
@@ -98,6 +99,20 @@ class Tour:
             *[(f'{call}("{name}"', f'{call}("{run}-{name}"')
               for call in ("xadd", "xrange", "publish") for name in BROKER_NAMES],
             ("--group field", f"--group {run}-field"),  # an edge group: retained MQTT topics
+            *(self.keyed if self.key else []),
+        ]
+
+    @property
+    def keyed(self) -> list[tuple[str, str]]:
+        """With keys on: the calls to a serving replica carry the tour's key, and the
+        replicas themselves run with the admin key (``$MODELPORT_ADMIN_KEY``)."""
+        bearer = f"Authorization: Bearer {self.key}"
+        return [
+            ("curl -s localhost", f"curl -s -H '{bearer}' localhost"),
+            ('client.infer("iris", [tensor])',
+             f'client.infer("iris", [tensor], headers={{"authorization": "Bearer {self.key}"}})'),
+            ("--trust release.pub &", f"--trust release.pub --api-key {self.key} &"),
+            ("modelport serve ", "MODELPORT_TOKEN=$MODELPORT_ADMIN_KEY modelport serve "),
         ]
 
     def substitute(self, script: str) -> str:

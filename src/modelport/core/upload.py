@@ -13,9 +13,19 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+from typing import Protocol
 
-from modelport.core.artifacts import ArtifactStore, check_digest
+from modelport.core.artifacts import check_digest
 from modelport.errors import DigestMismatchError, TooLargeError
+
+
+class Destination(Protocol):
+    """Where a received blob goes: an ``ArtifactStore``, or one prediction-log file
+    (``core.logfiles.Receiver``)."""
+
+    staging: Path
+
+    def put_file(self, path: Path, digest: str) -> None: ...
 
 
 class Upload:
@@ -27,8 +37,9 @@ class Upload:
     ...     up.finish()
     """
 
-    def __init__(self, store: ArtifactStore, digest: str, limit: int) -> None:
-        self.store, self.digest, self.limit = store, check_digest(digest), limit
+    def __init__(self, store: Destination, digest: str, limit: int,
+                 what: str = "an artifact") -> None:
+        self.store, self.digest, self.limit, self.what = store, check_digest(digest), limit, what
         self.size = 0
         self._hash = hashlib.sha256()
         store.staging.mkdir(parents=True, exist_ok=True)
@@ -40,7 +51,7 @@ class Upload:
         """Take the next piece; ``TooLargeError`` as soon as the blob passes the limit."""
         self.size += len(piece)
         if self.size > self.limit:
-            raise TooLargeError(f"an artifact may be at most {self.limit:,} bytes")
+            raise TooLargeError(f"{self.what} may be at most {self.limit:,} bytes")
         self._hash.update(piece)
         self._fh.write(piece)
 

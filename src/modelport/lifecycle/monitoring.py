@@ -26,7 +26,7 @@ from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, NotFoundError
 from modelport.lifecycle import drift, profile
 from modelport.lifecycle.labels import Labels, join, labels_root, read_labels
-from modelport.lifecycle.predlogs import INPUT_PREFIX, Window, hour_of, logs_root, read_window
+from modelport.lifecycle.predlogs import INPUT_PREFIX, Window, hour_of, log_files, read_window
 from modelport.lifecycle.refs import Ref, parse_ref
 from modelport.lifecycle.registry import ModelVersion, get_version, resolve, set_profile
 
@@ -115,7 +115,7 @@ def stored_profile(version: ModelVersion, ws: Workspace | None = None
 
 def _baseline(version: ModelVersion, baseline: str, ws: Workspace
               ) -> tuple[dict[str, Any], list[str]]:
-    root = logs_root(ws)
+    root = log_files(ws)
     if baseline != TRAINING:
         start, end = parse_period(baseline)
         window = read_window(root, version.name, version.version, start, end)
@@ -183,7 +183,7 @@ def monitor(target: str, since_s: float = 86400.0, baseline: str = TRAINING,
     if since_s <= 0:
         raise InvalidInputError("--since must be positive")
     end = time.time() if now is None else now
-    root = logs_root(ws)
+    root = log_files(ws)
     reports, quiet = [], []
     joined = read_labels(labels_root(ws))
     for ref in versions_of(target, ws=ws):

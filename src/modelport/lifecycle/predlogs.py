@@ -11,6 +11,11 @@ signature's matrix form: numbers, or a category's code, -1 unseen, NaN missing) 
 until it is complete and renames it then, so a reader never sees half a file; anything
 that still fails to read (a disk error, a file damaged later) is skipped and counted,
 never fatal: a report reads up to the last complete file.
+
+Behind a ``modelport server`` the server keeps them: a writer spools each file under its
+own ``MODELPORT_HOME/predictions`` and uploads it once complete (``uploads``), and readers
+anywhere list and read them through the server (``log_files``: ``core/logfiles.py``'s
+``LogFiles``, local or REST — the reader here never knows which).
 """
 
 from __future__ import annotations
@@ -23,36 +28,64 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelport.core.logfiles import (
+    HOUR_FORMAT,
+    LOGS,
+    PREFIX,
+    TEMP_PREFIX,
+    LocalLogFiles,
+    LogFiles,
+    open_log_files,
+)
 from modelport.core.workspace import Workspace, current
-from modelport.errors import InvalidInputError
+from modelport.errors import ArtifactIntegrityError, InvalidInputError
 
-LOGS = "predictions"
-HOUR_FORMAT = "%Y-%m-%dT%H"
+__all__ = ["HOUR_FORMAT", "INPUT_PREFIX", "LOGS", "PREFIX", "TEMP_PREFIX", "Window",
+           "hour_of", "log_files", "log_location", "logs_root", "read_window", "uploads"]
+
 INPUT_PREFIX = "in."
-PREFIX = "part-"
-TEMP_PREFIX = ".tmp-"
+
+
+def _remote(ws: Workspace) -> bool:
+    return ws.settings.artifacts_url.startswith(("http://", "https://"))
 
 
 def logs_root(ws: Workspace | None = None) -> Path:
-    """The directory holding every prediction log of the workspace's artifact store.
+    """The directory this machine writes prediction logs to.
 
-    Artifacts behind a ``modelport server`` are blobs named by their digest, with no
-    paths to list by model, version and hour, so there the logs stay on the machine that
-    wrote them, under its ``MODELPORT_HOME`` (``log_location`` says where, for the job
-    and stream records the server keeps); ``modelport monitor`` reads them there."""
+    With a local artifact store, its ``predictions/`` — where readers find them too.
+    Behind a ``modelport server`` (artifacts are blobs by digest there), a spool under
+    this machine's ``MODELPORT_HOME``: each complete file is uploaded to the server
+    (``uploads``) and removed here once the server has it, so what stays is what the
+    server does not have yet."""
     ws = current(ws)
-    url = ws.settings.artifacts_url
-    if url.startswith(("http://", "https://")):
+    if _remote(ws):
         return Path(ws.settings.home) / LOGS
-    if "://" in url and not url.startswith("file://"):
-        raise InvalidInputError(f"prediction logs need a local artifact store for now, not "
-                                f"{url} — set MODELPORT_ARTIFACTS_URL to a directory")
-    return Path(url.removeprefix("file://")) / LOGS
+    files = open_log_files(ws.settings.artifacts_url)
+    assert isinstance(files, LocalLogFiles)
+    return files.root
+
+
+def log_files(ws: Workspace | None = None) -> LogFiles:
+    """Where readers (``monitor``) find the workspace's prediction logs: its directory,
+    or its server."""
+    ws = current(ws)
+    return open_log_files(ws.settings.artifacts_url, ws.artifacts)
+
+
+def uploads(ws: Workspace | None = None) -> LogFiles | None:
+    """Where a writer sends each complete file: the server, for a remote workspace; None
+    where ``logs_root`` is already where readers look."""
+    ws = current(ws)
+    return log_files(ws) if _remote(ws) else None
 
 
 def log_location(ws: Workspace | None = None) -> str:
-    """Where this machine writes prediction logs, as ``HOST:PATH`` — what a job or stream
-    record on a shared store names, so a reader elsewhere knows which machine holds them."""
+    """Where a job's or stream's prediction log is, for its record: ``HOST:PATH`` on a
+    local store, the server's route behind a server."""
+    ws = current(ws)
+    if _remote(ws):
+        return f"{ws.settings.artifacts_url.rstrip('/')}/api/v1/prediction-logs"
     return f"{socket.gethostname()}:{logs_root(ws).resolve()}"
 
 
@@ -73,13 +106,6 @@ def _hour_start(directory: Path) -> float | None:
         return None
 
 
-def hours(root: Path, name: str, version: int) -> list[tuple[float, Path]]:
-    """(start, directory) of every logged hour of one version, oldest first."""
-    base = root / f"model={name}" / f"version={version}"
-    found = [(start, d) for d in base.glob("hour=*") if (start := _hour_start(d)) is not None]
-    return sorted(found)
-
-
 @dataclass
 class Window:
     """Logged rows of one version between two times, and what could not be read."""
@@ -95,9 +121,10 @@ class Window:
         return int(self.table.num_rows) if self.table is not None else 0
 
 
-def read_window(root: Path, name: str, version: int, start: float, end: float | None = None,
-                first_hour_only: bool = False) -> Window:
-    """Every complete file of ``name:version`` with rows in [start, end), rows filtered to it.
+def read_window(root: Path | LogFiles, name: str, version: int, start: float,
+                end: float | None = None, first_hour_only: bool = False) -> Window:
+    """Every complete file of ``name:version`` with rows in [start, end), rows filtered to it
+    (``root``: a directory, or any ``LogFiles`` — a server's).
 
     ``first_hour_only``: just the earliest logged hour (a baseline for a version that has
     no training profile)."""
@@ -106,22 +133,23 @@ def read_window(root: Path, name: str, version: int, start: float, end: float | 
     import pyarrow.parquet as pq
 
     end = time.time() + 1 if end is None else end
-    chosen = [d for s, d in hours(root, name, version) if s + 3600 > start and s < end]
+    source = LocalLogFiles(root) if isinstance(root, Path) else root
+    listed = source.list(name, version)
+    chosen = sorted({f.hour for f in listed if f.start + 3600 > start and f.start < end})
     if first_hour_only:
         chosen = chosen[:1]
     tables, files, unreadable = [], 0, 0
-    for directory in chosen:
-        for path in sorted(directory.glob(f"{PREFIX}*.parquet")):
-            try:
-                table = pq.read_table(path)
-            except (OSError, pa.ArrowException):
-                unreadable += 1
-                continue
-            if not _is_log(table):  # a Parquet file, but not one a writer made
-                unreadable += 1
-                continue
-            tables.append(table)
-            files += 1
+    for file in (f for f in listed if f.hour in chosen):
+        try:
+            table = pq.read_table(source.open(name, version, file))
+        except (OSError, pa.ArrowException, ArtifactIntegrityError):
+            unreadable += 1
+            continue
+        if not _is_log(table):  # a Parquet file, but not one a writer made
+            unreadable += 1
+            continue
+        tables.append(table)
+        files += 1
     table = None
     if tables:
         try:

@@ -14,6 +14,14 @@ for complete. With a retention, hours older than it are removed as the writer go
 With ``live`` (``runtimes/drift_gauges.py``), the writer also hands each written group
 to it, so the drift gauges on ``/metrics`` follow the sample at no cost to requests.
 
+With ``upload`` (a workspace behind a ``modelport server``: ``predlogs.uploads``), each
+complete file is then sent to the server, on the writer thread too, and removed here once
+the server kept it. A file the server could not take (unreachable, 5xx) stays and is
+sent again after the next flush, oldest first — also by the next writer on this machine,
+which picks up what an earlier one left; a file the server refuses (4xx) stays here,
+logged. Neither loses a row or holds up a request: ``upload_failures`` counts them,
+``unsent`` says how many files wait.
+
 >>> log = PredictionLog(logs_root(ws), sample=0.1, retention_s=7 * 86400)   # doctest: +SKIP
 >>> log.start(); log.record("iris", 2, signature, "req-1", x, prediction)   # doctest: +SKIP
 """
@@ -32,8 +40,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from modelport.core.logfiles import LogFiles, file_of
 from modelport.core.signature import Signature
-from modelport.errors import InvalidInputError
+from modelport.errors import InvalidInputError, ModelportError
 from modelport.lifecycle.predlogs import INPUT_PREFIX, PREFIX, TEMP_PREFIX, partition
 from modelport.lifecycle.predlogs import remove_older as remove_hours_before
 
@@ -86,9 +95,13 @@ class PredictionLog:
 
     def __init__(self, root: Path, sample: float, retention_s: float | None = None,
                  flush_s: float = FLUSH_S, max_rows: int = MAX_ROWS,
-                 live: LiveDrift | None = None) -> None:
+                 live: LiveDrift | None = None, upload: LogFiles | None = None) -> None:
         self.root = root
         self.live = live
+        self.upload = upload
+        self.uploaded = 0  # files the server kept
+        self.upload_failures = 0  # attempts that failed (the file stays, sent again later)
+        self._unsent: list[Path] | None = None  # files to send, oldest first (None: not looked)
         self.sample = check_sample(sample)
         self.retention_s = retention_s
         self.flush_s = flush_s
@@ -144,8 +157,29 @@ class PredictionLog:
             buffered.add(x, prediction, request_id, now, rows)
 
     def gauges(self, models: Container[str] | None = None) -> bytes:
-        """The live drift gauges for ``/metrics`` (nothing without ``live``)."""
-        return b"" if self.live is None else self.live.render(models)
+        """The live drift gauges for ``/metrics`` (nothing without ``live``); with
+        ``upload``, how the uploads go — for a caller who sees every model (the counts are
+        the process's, not a model's)."""
+        drift = b"" if self.live is None else self.live.render(models)
+        if self.upload is None or models is not None:
+            return drift
+        pid = os.getpid()
+        lines = []
+        for metric, kind, help_, value in (
+                ("modelport_prediction_log_unsent_files", "gauge",
+                 "Prediction-log files written here that the server does not have yet.",
+                 self.unsent),
+                ("modelport_prediction_log_uploaded_files_total", "counter",
+                 "Prediction-log files the server kept.", self.uploaded),
+                ("modelport_prediction_log_upload_failures_total", "counter",
+                 "Failed uploads of prediction-log files (each file is kept and sent again).",
+                 self.upload_failures),
+                ("modelport_prediction_log_dropped_rows_total", "counter",
+                 "Sampled rows not logged: the buffer was full, or a write failed.",
+                 self.dropped)):
+            lines += [f"# HELP {metric} {help_}", f"# TYPE {metric} {kind}",
+                      f'{metric}{{pid="{pid}"}} {value}']
+        return drift + ("\n".join(lines) + "\n").encode()
 
     def start(self) -> None:
         """Load what writing needs, then start the writer. The loading happens here, not on
@@ -195,7 +229,57 @@ class PredictionLog:
                     continue
                 written += rows
         self.written += written
+        self._send()
         return written
+
+    def _left_here(self) -> list[Path]:
+        """Complete files under the spool, oldest hour (then oldest file) first."""
+        found = []
+        for path in self.root.glob(f"model=*/version=*/hour=*/{PREFIX}*.parquet"):
+            try:
+                found.append((path.parent.name, path.stat().st_mtime, path))
+            except OSError:  # removed meanwhile
+                continue
+        return [path for *_, path in sorted(found)]
+
+    @property
+    def unsent(self) -> int:
+        """Files written here that the server does not have yet."""
+        return len(self._unsent or ())
+
+    def _send(self) -> None:
+        """Upload what the server lacks, oldest first; stop at the first failure that is
+        the server's (it is down: the next flush tries again)."""
+        if self.upload is None:
+            return
+        if self._unsent is None:  # what an earlier writer on this machine left
+            self._unsent = self._left_here()
+        while self._unsent:
+            path = self._unsent[0]
+            try:
+                model, version, _ = file_of(path)
+                self.upload.put(model, version, path)
+            except FileNotFoundError:  # removed by the retention meanwhile
+                pass
+            except ModelportError as exc:
+                self.upload_failures += 1
+                if exc.status >= 500:  # unreachable or failing: keep the order, retry later
+                    log.warning("uploading prediction logs failed (%d file(s) wait, sent "
+                                "again after the next flush): %s", len(self._unsent), exc)
+                    return
+                log.error("the server refused prediction-log file %s (kept here): %s",
+                          path, exc)
+            except OSError as exc:
+                self.upload_failures += 1
+                log.error("reading prediction-log file %s to upload failed: %s", path, exc)
+            except Exception:  # anything else: as if the server failed — kept, sent later
+                self.upload_failures += 1
+                log.exception("uploading prediction-log file %s failed", path)
+                return
+            else:
+                self.uploaded += 1
+                path.unlink(missing_ok=True)
+            self._unsent.pop(0)
 
     def _write(self, name: str, version: int, signature: Signature, ts: np.ndarray,
                ids: Any, x: np.ndarray, predictions: np.ndarray) -> None:
@@ -220,6 +304,8 @@ class PredictionLog:
             os.replace(temp, directory / f"{PREFIX}{stem}.parquet")
         finally:
             temp.unlink(missing_ok=True)
+        if self._unsent is not None:
+            self._unsent.append(directory / f"{PREFIX}{stem}.parquet")
         if self.live is not None:
             try:  # the rows are safe on disk: a gauge that fails only logs
                 self.live.observe(name, version, list(signature.names), x, predictions)

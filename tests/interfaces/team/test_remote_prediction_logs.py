@@ -1,54 +1,256 @@
-"""Prediction logs on a workspace of a team server: the job is recorded on the server,
-naming the machine and directory that hold its log; the Parquet files stay on that
-machine (the server's artifacts are blobs by digest, with no hour partitions to list),
-and ``monitor`` there reads them against the profile it pulls from the server; a recorded
-check is a job on the server, with its decision, and a run holding the reports."""
+"""Prediction logs behind a team server: the machine that serves (or scores) uploads each
+complete Parquet file to the server, and ``monitor`` on any other machine reads them
+there — within the model's project, every path part checked, nothing half-sent visible.
+
+One server (PostgreSQL, a schema of its own) for the module; machines are workspaces
+with homes of their own and keys of their own.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import re
 import socket
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from modelport.config import Settings
 from modelport.control.monitor_loop import record
-from modelport.core.workspace import Workspace
+from modelport.core.keys import create_key
+from modelport.core.logfiles import LocalLogFiles
+from modelport.core.store.rest.logfiles import RestLogFiles
+from modelport.errors import NotFoundError
 from modelport.lifecycle.monitoring import monitor
-from modelport.lifecycle.predlogs import logs_root, read_window
+from modelport.lifecycle.predlogs import log_files, log_location, logs_root, read_window, uploads
 from modelport.lifecycle.registry import register_model
 from modelport.runtimes.batch import predict_job
-from team_server import team_server
+from modelport.runtimes.prediction_log import PredictionLog
+from served import serve_frame
+from servers import free_port
+from team_server import close, remote_workspace, team_server
 
 pytestmark = pytest.mark.storage_independent  # the server's database is PostgreSQL itself
 
+X, Y = load_iris(return_X_y=True, as_frame=True)
+API = "/api/v1/prediction-logs"
 
-def test_a_remote_batch_job_logs_on_its_machine_and_says_so(tmp_path: Path,
-                                                             pg_schema: str) -> None:
-    with team_server(Settings(home=tmp_path / "server", db_url=pg_schema)) as (url, key):
-        ws = Workspace.open(Settings(home=tmp_path / "client", db_url=url, artifacts_url=url,
-                                     token=key))
-        X, y = load_iris(return_X_y=True, as_frame=True)
-        register_model("iris", LogisticRegression(max_iter=500).fit(X, y), X=X, ws=ws)
+
+class Team:
+    def __init__(self, url: str, server_home: Path, homes: Path, keys: dict[str, str]) -> None:
+        self.url, self.server_home, self.homes, self.keys = url, server_home, homes, keys
+
+    def machine(self, name: str, key: str, project: str = "default"):  # type: ignore[no-untyped-def]
+        return remote_workspace(self.url, self.keys[key], self.homes / name, project)
+
+    def client(self, key: str, project: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.keys[key]}"}
+        if project is not None:
+            headers["X-Modelport-Project"] = project
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    @property
+    def kept(self) -> Path:
+        """The server's own log directory."""
+        return self.server_home / "artifacts" / "predictions"
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory: pytest.TempPathFactory, pg_schema_module: str) -> Iterator[Team]:
+    """A server with model ``iris`` in project ``default`` and keys: ``writer`` (write,
+    default), ``reader`` (read, default), ``other`` (read+write, project ``b``) and
+    ``narrow`` (write, limited to model ``wine``)."""
+    base = tmp_path_factory.mktemp("logs")
+    server = Settings(home=base / "server", db_url=pg_schema_module)
+    with team_server(server) as (url, admin):
+        ws = remote_workspace(url, admin, base / "admin")
+        register_model("iris", LogisticRegression(max_iter=500).fit(X, Y), X=X, ws=ws)
+        keys = {"admin": admin}
+        for name, scopes, projects, models in (
+                ("writer", ["write"], ["default"], None), ("reader", ["read"], ["default"], None),
+                ("other", ["write"], ["b"], None), ("narrow", ["write"], None, ["wine"])):
+            keys[name] = create_key(name, scopes, models, projects=projects, ws=ws)[1]
+        close(ws)
+        yield Team(url, base / "server", base, keys)
+
+
+def serve(team: Team, machine: str, rows: int, batch: int = 5) -> PredictionLog:
+    """Real traffic through the serving app of a machine logged in with the writer key,
+    every request logged (``modelport serve --log-sample 1`` builds the same), then shut
+    down: the last flush uploads."""
+    ws = team.machine(machine, "writer")
+    predlog = PredictionLog(logs_root(ws), 1.0, flush_s=3600, upload=uploads(ws))
+    try:
+        serve_frame(ws, "iris", X.head(rows), predlog, batch)  # its last flush uploads
+    finally:
+        close(ws)
+    return predlog
+
+
+def test_served_traffic_is_uploaded_and_monitored_from_another_machine(team: Team) -> None:
+    before = read_window(team.kept, "iris", 1, 0).rows
+    predlog = serve(team, "a", rows=60)
+    assert (predlog.uploaded, predlog.unsent, predlog.upload_failures) == (1, 0, 0)
+    assert not list((team.homes / "a" / "predictions").rglob("part-*"))  # none left behind
+    b = team.machine("b", "reader")  # another machine, a read key: no file of its own
+    try:
+        [report] = monitor("iris", since_s=3600, ws=b)
+        assert report["volume"]["rows"] == before + 60
+        assert set(report["features"]) == set(X.columns)
+        assert isinstance(log_files(b), RestLogFiles)
+    finally:
+        close(b)
+    assert not (team.homes / "b" / "predictions").exists()
+
+
+def test_a_remote_batch_job_uploads_its_log_and_the_check_is_kept_on_the_server(
+        team: Team, tmp_path: Path) -> None:
+    ws = team.machine("c", "writer")
+    before = read_window(team.kept, "iris", 1, 0).rows
+    try:
         X.to_csv(tmp_path / "in.csv", index=False)
         report = predict_job("iris", str(tmp_path / "in.csv"), str(tmp_path / "out"),
                              workers=1, log_sample=1.0, ws=ws)
-        assert logs_root(ws) == tmp_path / "client" / "predictions"
-        assert read_window(logs_root(ws), "iris", 1, 0).rows == 150
         job = ws.store.jobs.get_job(report.job.id)  # as the server keeps it
         assert job is not None and job["status"] == "succeeded"
-        assert job["options"]["prediction_log"] == \
-            f"{socket.gethostname()}:{(tmp_path / 'client' / 'predictions').resolve()}"
-        [drift] = monitor("iris", since_s=3600, ws=ws)
-        assert drift["rows"] == 150 and set(drift["features"]) == set(X.columns)
-        _, checked = record("iris", since_s=3600, ws=ws)
+        assert job["options"]["prediction_log"] == log_location(ws) == \
+            f"{team.url}/api/v1/prediction-logs"
+        assert not list((team.homes / "c" / "predictions").rglob("part-*"))
+        assert read_window(log_files(ws), "iris", 1, 0).rows == before + 150
+        _, checked = record("iris", since_s=60, ws=ws)
         [kept] = ws.store.jobs.list_jobs(10, None, "monitor", None)  # GET /api/v1/jobs
-        assert (kept["id"], kept["status"], kept["rows"]) == (checked.job_id, "succeeded", 150)
-        assert kept.get("result") == {k: v for k, v in checked.to_dict().items()
-                                      if k != "job_id"}
-        assert ws.store.runs.get_runs([checked.run_id])[0].experiment == "monitor"
-        ws.store.close()  # type: ignore[attr-defined]
-        ws.artifacts.close()  # type: ignore[attr-defined]
-    assert not list((tmp_path / "client").rglob("sha256"))  # the model came from the server
+        assert (kept["id"], kept["status"]) == (checked.job_id, "succeeded")
+        assert kept["rows"] >= 150
+    finally:
+        close(ws)
+    assert not list((team.homes / "c").rglob("sha256"))  # the model came from the server
+
+
+def test_another_projects_key_or_another_models_key_finds_no_logs(team: Team) -> None:
+    serve(team, "d", rows=5)
+    [file] = LocalLogFiles(team.kept).list("iris", 1)[:1]
+    one = f"{API}/iris/1/{file.hour}/{file.name}"
+    for key, project in (("other", None), ("other", "b"), ("narrow", None)):
+        with team.client(key, project) as api:
+            for answer in (api.get(f"{API}/iris/1"), api.get(one),
+                           api.put(one, content=b"x", headers={
+                               "x-content-sha256": hashlib.sha256(b"x").hexdigest()})):
+                assert answer.status_code == 404 and answer.json()["code"] == "not_found", \
+                    (key, project, answer.request.method, answer.text)
+    b = team.machine("e", "other", project="b")
+    try:
+        with pytest.raises(NotFoundError):
+            log_files(b).list("iris", 1)
+    finally:
+        close(b)
+    with team.client("reader") as api:  # the project's own read key does see them
+        assert api.get(f"{API}/iris/1").status_code == 200
+        assert api.get(one).status_code == 200
+
+
+# as they reach the handler: a bare ``..`` segment is resolved before routing (below)
+HOSTILE = ["%2E%2E", "..%2F..%2Fescape", "%2Fetc%2Fpasswd", "part-%00.parquet", "x%00",
+           "part-" + "a" * 32 + ".parquet%2F..", "%5C..%5Cx", ".hidden", "-1", "99999999999"]
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT"])
+def test_a_hostile_path_part_is_refused_with_a_json_4xx(team: Team, method: str) -> None:
+    good_hour, good_name = "2026-12-04T22", "part-" + "b" * 32 + ".parquet"
+    key = "writer" if method == "PUT" else "reader"
+    with team.client(key) as api:
+        for bad in HOSTILE:
+            for model, hour, name in ((bad, good_hour, good_name), ("iris", bad, good_name),
+                                      ("iris", good_hour, bad)):
+                # raw, as sent: no client-side normalisation of the dot segments
+                url = httpx.URL(team.url).copy_with(
+                    raw_path=f"{API}/{model}/1/{hour}/{name}".encode())
+                answer = api.request(method, url, content=b"PAR1", headers={
+                    "x-content-sha256": hashlib.sha256(b"PAR1").hexdigest()})
+                assert 400 <= answer.status_code < 500, (model, hour, name, answer.text)
+                assert answer.json()["code"], (model, hour, name, answer.text)
+        # bare dot segments climb no further than the routes: nothing outside them answers
+        climb = httpx.URL(team.url).copy_with(
+            raw_path=f"{API}/iris/1/../../../../../../etc/passwd".encode())
+        answer = api.request(method, climb, content=b"PAR1")
+        assert 400 <= answer.status_code < 500 and answer.json()["code"], answer.text
+    escaped = [p for p in team.server_home.rglob("*") if p.is_file()
+               and "predictions" not in p.parts and p.suffix == ".parquet"]
+    assert escaped == [] and not (team.kept / "model=iris" / "version=1" / f"hour={good_hour}"
+                                  ).exists()
+
+
+def test_an_interrupted_or_altered_upload_leaves_nothing_visible(team: Team) -> None:
+    hour, name = "2026-12-04T21", "part-" + "c" * 32 + ".parquet"
+    path = f"{API}/iris/1/{hour}/{name}"
+    body = b"PAR1" + bytes(200_000)
+    digest = hashlib.sha256(body).hexdigest()
+    port = int(team.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as raw:  # a sender that stops halfway
+        raw.sendall(f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    f"Authorization: Bearer {team.keys['writer']}\r\n"
+                    f"x-content-sha256: {digest}\r\nContent-Length: {len(body)}\r\n\r\n"
+                    .encode() + body[:50_000])
+    with team.client("writer") as api:
+        altered = api.put(path, content=body[:-1] + b"x", headers={"x-content-sha256": digest})
+        assert (altered.status_code, altered.json()["code"]) == (422, "digest_mismatch")
+        staging = team.kept / ".staging"
+        deadline = time.monotonic() + 10
+        while staging.exists() and any(staging.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the server notices the closed connection
+        assert not staging.exists() or not any(staging.iterdir())
+        assert name not in {f["name"] for f in api.get(f"{API}/iris/1").json()}
+        assert api.get(path).status_code == 404
+        kept = api.put(path, content=body, headers={"x-content-sha256": digest})  # whole
+        assert kept.status_code == 201, kept.text
+        assert api.put(path, content=body, headers={"x-content-sha256": digest}
+                       ).status_code == 201  # a retry whose answer was lost: kept once
+        other = bytes(reversed(body))
+        clash = api.put(path, content=other,
+                        headers={"x-content-sha256": hashlib.sha256(other).hexdigest()})
+        assert (clash.status_code, clash.json()["code"]) == (409, "conflict")
+        assert api.get(path).content == body
+    (team.kept / "model=iris" / "version=1" / f"hour={hour}" / name).unlink()  # not a log
+
+
+def test_a_writer_keeps_its_files_while_the_server_is_down_and_sends_them_later(
+        team: Team) -> None:
+    ws = team.machine("f", "writer")
+    try:
+        dead = RestLogFiles.at(f"http://127.0.0.1:{free_port()}", team.keys["writer"])
+        predlog = PredictionLog(logs_root(ws), 1.0, flush_s=3600, upload=dead)
+        signature = ws.store.registry.get_version("iris", 1)["signature"]
+        from modelport.core.signature import Signature
+
+        predlog.keep("iris", 1, Signature.from_dict(signature), "r1", X.values[:3],
+                     Y.values[:3])
+        assert predlog.flush() == 3  # written here; the upload failed
+        assert (predlog.uploaded, predlog.upload_failures, predlog.unsent) == (0, 1, 1)
+        [spooled] = logs_root(ws).rglob("part-*.parquet")
+        predlog.flush()  # still down: tried again, still kept
+        assert predlog.upload_failures == 2 and spooled.exists()
+        metrics = predlog.gauges().decode()  # on /metrics, for a key that sees every model
+        assert re.search(r'^modelport_prediction_log_unsent_files\{pid="\d+"\} 1$', metrics,
+                         re.M)
+        assert re.search(r'^modelport_prediction_log_upload_failures_total\{pid="\d+"\} 2$',
+                         metrics, re.M)
+        assert predlog.gauges(models={"iris"}) == b""  # not a model's: not for a narrow key
+        predlog.upload = uploads(ws)  # the server is back
+        predlog.flush()
+        assert (predlog.uploaded, predlog.unsent) == (1, 0) and not spooled.exists()
+        assert spooled.name in {f.name for f in log_files(ws).list("iris", 1)}
+        # a later writer on this machine picks up what an earlier one could not send
+        predlog2 = PredictionLog(logs_root(ws), 1.0, flush_s=3600, upload=dead)
+        predlog2.keep("iris", 1, Signature.from_dict(signature), "r2", X.values[:2],
+                      Y.values[:2])
+        predlog2.flush()
+        later = PredictionLog(logs_root(ws), 1.0, flush_s=3600, upload=uploads(ws))
+        later.flush()
+        assert later.uploaded == 1 and not list(logs_root(ws).rglob("part-*.parquet"))
+        dead.close()
+    finally:
+        close(ws)

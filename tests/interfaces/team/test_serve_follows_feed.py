@@ -1,8 +1,8 @@
 """A serving replica on a remote workspace follows the team server's change feed: a policy
 changed through the API reaches it within about a second, and it asks the server for
 endpoint revisions only when the feed says something changed — never 4×/s. It pulls its
-versions through the server and writes its statistics back there; its prediction log
-stays on its own machine."""
+versions through the server and writes its statistics back there, and its prediction
+log (``--log-sample``) too: another machine's ``monitor`` reads it there."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from sklearn.linear_model import LogisticRegression
 from modelport.config import Settings
 from modelport.core.workspace import Workspace
 from modelport.lifecycle.endpoints import Policy, create_endpoint
+from modelport.lifecycle.monitoring import monitor
+from modelport.lifecycle.predlogs import log_files, read_window
 from modelport.lifecycle.registry import register_model
 from servers import start_server, stop_server
 from team_server import team_server
@@ -79,7 +81,12 @@ def test_a_policy_change_reaches_a_replica_through_the_feed(tmp_path: Path,
         log = served.log.read_text()
         assert "Traceback" not in log, log
         assert not list((tmp_path / "replica").rglob("sha256"))  # pulled, kept nowhere
-        # its prediction log stays on its machine (see test_remote_prediction_logs)
-        assert list((tmp_path / "replica" / "predictions").glob("model=iris/version=*/*/*"))
+        # its prediction log went to the server as it stopped, none of it left behind; another
+        # machine's monitor reads it there (see test_remote_prediction_logs)
+        assert not list((tmp_path / "replica" / "predictions").rglob("part-*"))
+        logged = {v: read_window(log_files(ws), "iris", v, 0).rows for v in (1, 2)}
+        assert logged[1] >= 1 and logged[2] >= 1, logged
+        [report] = monitor("iris:2", since_s=3600, ws=ws)
+        assert report["volume"]["rows"] == logged[2]
         ws.store.close()  # type: ignore[attr-defined]
         ws.artifacts.close()  # type: ignore[attr-defined]

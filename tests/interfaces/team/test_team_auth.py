@@ -78,3 +78,27 @@ def test_bootstrap_key_is_made_once_and_only_its_hash_is_stored(ws: Workspace) -
     assert key.scopes == ("admin",) and secret not in str(ws.store.keys.active_keys_by_digest())
     with TestClient(create_app(ws)) as c:
         assert c.get("/api/v1/models", headers=bearer(secret)).status_code == 200
+
+
+def test_a_key_made_or_revoked_through_the_server_counts_from_the_next_request(
+        ws: Workspace) -> None:
+    """``modelport keys create`` then ``modelport login`` at once: no two-second wait
+    for the key table (nor after a revoke) on the server that took the change."""
+    from modelport.core.keys import digest
+
+    admin = bootstrap_key(ws)
+    assert admin is not None
+    with TestClient(create_app(ws, refresh_s=3600)) as c:
+        assert c.get("/api/v1/models", headers=bearer(admin)).status_code == 200  # loaded
+        secret = "mp_k1_fresh"
+        record = {"id": "k1", "name": "new", "scopes": ["read"], "models": None,
+                  "rate_limit": None, "created": time.time(), "revoked": None,
+                  "projects": None}
+        made = c.post("/api/v1/keys", headers=bearer(admin),
+                      json={"key": record, "digest": digest(secret)})
+        assert made.status_code == 201, made.text
+        assert c.get("/api/v1/models", headers=bearer(secret)).status_code == 200
+        revoked = c.post("/api/v1/keys/k1/revoke", headers=bearer(admin),
+                         json={"now": time.time()})
+        assert revoked.status_code == 200, revoked.text
+        assert c.get("/api/v1/models", headers=bearer(secret)).status_code == 401

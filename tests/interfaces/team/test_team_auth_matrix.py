@@ -121,6 +121,9 @@ ROUTES = {
     ("GET", "/api/v1/endpoints/{name:str}/live"): "read",
     ("PUT", "/api/v1/runs/{run_id:str}"): "write",
     ("GET", "/api/v1/projects"): "read",
+    ("GET", "/api/v1/prediction-logs/{model:str}/{version:int}"): "read",
+    ("GET", "/api/v1/prediction-logs/{model:str}/{version:int}/{hour:str}/{file:str}"): "read",
+    ("PUT", "/api/v1/prediction-logs/{model:str}/{version:int}/{hour:str}/{file:str}"): "write",
 }
 # routes about every project the key reaches, not the one the request names: no 404
 ACROSS = {("GET", "/api/v1/projects")}
@@ -137,7 +140,9 @@ RANK = {"read": 1, "write": 2, "deploy": 3, "admin": 4}
 OWN_404 = {("GET", "/api/v1/endpoints/{name:str}/rollout"): "the endpoint has had no rollout",
            ("GET", "/api/v1/studies/detail"): "no such study",
            ("GET", "/api/v1/studies/importances"): "no such study",
-           ("GET", "/api/v1/studies/trials"): "no such study"}
+           ("GET", "/api/v1/studies/trials"): "no such study",
+           ("GET", "/api/v1/prediction-logs/{model:str}/{version:int}/{hour:str}/{file:str}"):
+               "no such file"}
 
 BLOB = b"model bytes"
 DIGEST = hashlib.sha256(BLOB).hexdigest()
@@ -241,7 +246,9 @@ def _url(path: str, names: dict[str, str], model: str | None = None) -> str:
               "endpoint": names["endpoint"], "version": "1", "alias": "champion",
               "rollout_id": "ro1", "key_id": "nokey", "consumer": "c", "digest": DIGEST,
               "method": "get_all_studies" if "/read/" in path else "create_new_study",
-              "key": "acc" if "/runs/" in path else f"bundle-{names['project']}"}
+              "key": "acc" if "/runs/" in path else f"bundle-{names['project']}",
+              "model": model or names["model"], "hour": "2026-12-04T22",
+              "file": "part-" + "0" * 32 + ".parquet"}
     if path.startswith("/api/v1/streams/"):
         values["name"] = names["stream"]
     return re.sub(r"\{(\w+):\w+\}", lambda m: values[m.group(1)], path)
@@ -354,7 +361,7 @@ def test_a_key_limited_to_models_finds_the_others_absent(
     names = {**_objects("alpha"), "project": "alpha"}
     with httpx.Client(base_url=url, timeout=30) as client:
         for (method, path), _ in ROUTES.items():
-            if not path.startswith("/api/v1/models/{name"):
+            if not path.startswith(("/api/v1/models/{name", "/api/v1/prediction-logs/")):
                 continue
             other, absent = (_call(client, method, path, _url(path, names, model), key,
                                    "alpha") for model, key in (

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,11 +23,8 @@ from modelport.lifecycle.predlogs import logs_root
 from modelport.lifecycle.registry import get_version, register_artifact
 from modelport.lifecycle.train import train
 from modelport.runtimes.prediction_log import PredictionLog
-from modelport.runtimes.serving.app import ServingApp
 from modelport.runtimes.serving.feedback import record_feedback
-from modelport.runtimes.serving.http import Request
-from modelport.runtimes.serving.repository import Repository
-from modelport.runtimes.serving.service import InferenceService
+from served import serve_frame
 
 NUMERIC = ["age", "income", "debt", "tenure", "score"]
 
@@ -61,23 +56,10 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def serve_rows(home: Path, frame: pd.DataFrame, name: str = "credit", batch: int = 50) -> None:
     """Send ``frame`` through the app's MLflow route, logging every request, then flush."""
     ws = Workspace.open(Settings(home=home))
-    predlog = PredictionLog(logs_root(ws), sample=1.0, flush_s=3600)
-    served = ServingApp(InferenceService(Repository([name], ws=ws), predlog))
-    loop = asyncio.new_event_loop()
-    loop.run_until_complete(served.startup())
     try:
-        for start in range(0, len(frame), batch):
-            part = frame.iloc[start:start + batch].astype(object)
-            part = part.where(part.notna(), None)  # a missing value is JSON null
-            body = {"dataframe_split": {"columns": list(part.columns),
-                                        "data": part.values.tolist()}}
-            response = loop.run_until_complete(served.respond(Request(
-                "POST", "/invocations", {"content-type": "application/json"},
-                json.dumps(body).encode())))
-            assert response.status == 200, response.body
+        serve_frame(ws, name, frame, PredictionLog(logs_root(ws), sample=1.0, flush_s=3600),
+                    batch)
     finally:
-        loop.run_until_complete(served.shutdown())  # flushes the log
-        loop.close()
         forget_stores()
 
 

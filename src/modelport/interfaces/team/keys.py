@@ -3,6 +3,10 @@
 Only a key's digest travels: ``modelport keys create`` against a remote store
 makes the secret on the caller's machine and sends its SHA-256, so the server
 never sees a secret it did not print itself (the bootstrap key).
+
+A key created or revoked here counts on this server from the next request (its key
+table is re-read then), so ``modelport keys create`` followed by ``modelport login``
+works at once; other replicas of the server see it within their two seconds.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from litestar import Router, get, post
+from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from modelport.core.keys import SCOPES
@@ -37,7 +42,7 @@ class Revoked:
 
 
 @post("/", guards=[needs("admin")], status_code=201, sync_to_thread=True)
-def create_key(store: ProjectStore, data: JSONBody[NewKey]) -> None:
+def create_key(state: State, store: ProjectStore, data: JSONBody[NewKey]) -> None:
     storable(data)
     unknown = sorted(set(data.key["scopes"]) - set(SCOPES))
     if unknown or not data.key["scopes"]:
@@ -47,6 +52,7 @@ def create_key(store: ProjectStore, data: JSONBody[NewKey]) -> None:
     if len(data.digest) != 64 or data.digest.strip("0123456789abcdef"):
         raise InvalidInputError("digest must be a key's SHA-256 in hex")
     store.keys.create_key(data.key, data.digest)
+    _reread_keys(state)
 
 
 @get("/", guards=[needs("admin")], sync_to_thread=True)
@@ -60,8 +66,17 @@ def active_keys_by_digest(store: ProjectStore) -> dict[str, KeyRecord]:
 
 
 @post("/{key_id:str}/revoke", guards=[needs("admin")], status_code=200, sync_to_thread=True)
-def revoke_key(store: ProjectStore, key_id: FromPath[str], data: JSONBody[Revoke]) -> Revoked:
-    return Revoked(store.keys.revoke_key(key_id, data.now))
+def revoke_key(state: State, store: ProjectStore, key_id: FromPath[str],
+               data: JSONBody[Revoke]) -> Revoked:
+    revoked = Revoked(store.keys.revoke_key(key_id, data.now))
+    _reread_keys(state)
+    return revoked
+
+
+def _reread_keys(state: State) -> None:
+    """Make this server's key table stale: the next request re-reads it."""
+    if state.guard is not None:
+        state.guard.loaded = float("-inf")
 
 
 router = Router("/api/v1/keys", route_handlers=[

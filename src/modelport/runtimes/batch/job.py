@@ -26,7 +26,7 @@ from modelport.core.signature import Signature
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, NotFoundError, SchemaError
 from modelport.lifecycle.loading import artifact_for, check_runtime
-from modelport.lifecycle.predlogs import log_location, logs_root
+from modelport.lifecycle.predlogs import log_location, logs_root, uploads
 from modelport.lifecycle.registry import ModelVersion, get_version, resolve
 from modelport.runtimes.batch import jobs
 from modelport.runtimes.batch.parallel import Task, get_backend
@@ -206,7 +206,7 @@ def _run(job: jobs.Job, staging: Staging, files: list[InputFile], spec: ModelSpe
     saved = time.monotonic()
     predlog = None
     if options.log_sample > 0:  # written by its own thread while the job goes on
-        predlog = PredictionLog(logs_root(ws), 1.0, flush_s=LOG_FLUSH_S)
+        predlog = PredictionLog(logs_root(ws), 1.0, flush_s=LOG_FLUSH_S, upload=uploads(ws))
         predlog.start()
     signature = Signature.from_dict(spec.signature)
     # nothing left (a resume after the last part, or a kill during publish): no worker,

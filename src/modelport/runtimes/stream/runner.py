@@ -39,7 +39,7 @@ from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, SchemaError
 from modelport.lifecycle.loading import load
 from modelport.lifecycle.online_score import OnlineScore
-from modelport.lifecycle.predlogs import log_location, logs_root
+from modelport.lifecycle.predlogs import log_location, logs_root, uploads
 from modelport.lifecycle.tracking import create_run
 from modelport.runtimes.prediction_log import PredictionLog
 from modelport.runtimes.stream import progress
@@ -159,7 +159,7 @@ class StreamRunner:
         self.predlog: PredictionLog | None = None
         if config.log_sample > 0:
             self.predlog = PredictionLog(logs_root(self.ws), config.log_sample,
-                                         config.log_retention_s)
+                                         config.log_retention_s, upload=uploads(self.ws))
         self._resume()
 
     # -- lifecycle ---------------------------------------------------------------------------

@@ -44,10 +44,13 @@ class Api:
         self.transport_error = httpx.TransportError
 
     def call(self, method: str, path: str, body: Any = None, *, content: Any = None,
-             timeout: float | None = None, **params: Any) -> Any:
+             timeout: float | None = None, headers: dict[str, str] | None = None,
+             **params: Any) -> Any:
         """One request: ``body`` as JSON (or raw ``content``), ``params`` as the query
         (None left out); the answer's JSON, or the server's error raised as its class."""
-        options = {"timeout": timeout} if timeout else {}
+        options: dict[str, Any] = {"timeout": timeout} if timeout else {}
+        if headers:
+            options["headers"] = headers
         try:
             response = self.client.request(method, path, json=body, content=content, params={
                 k: v for k, v in params.items() if v is not None} or None, **options)

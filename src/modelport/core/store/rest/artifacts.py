@@ -13,10 +13,14 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from modelport.core.artifacts import CHUNK, check_digest, read_pieces, sha256, verified_chunks
 from modelport.core.store.rest.api import Api
 from modelport.errors import NotFoundError, StoreUnavailableError, first_line
+
+if TYPE_CHECKING:
+    from modelport.core.store.rest.logfiles import RestLogFiles
 
 TOKEN_ENV = "MODELPORT_TOKEN"
 TRANSFER_TIMEOUT_S = 300.0  # between two pieces of a blob, not for the whole of it
@@ -29,6 +33,12 @@ class RestArtifacts:
                        project)
         self.url = self.api.url
         self.staging = Path(tempfile.gettempdir()) / "modelport-staging"
+
+    def log_files(self) -> RestLogFiles:
+        """The server's prediction-log files, over this store's connections."""
+        from modelport.core.store.rest.logfiles import RestLogFiles
+
+        return RestLogFiles(self.api)
 
     def _at(self, digest: str) -> str:
         return f"/artifacts/{check_digest(digest)}"

@@ -1,0 +1,192 @@
+"""Prediction-log files by model, version and hour: where writers put them, where readers
+find them — in a directory, or behind a ``modelport server``.
+
+The layout (``lifecycle/predlogs.py`` says what a file holds)::
+
+    <root>/model=iris/version=2/hour=2026-12-04T22/part-<32 hex>.parquet
+
+``LogFiles`` is what a reader needs (the complete files of one version, and each one's
+bytes) and what an uploader needs (``put`` a complete file); ``LocalLogFiles`` keeps
+them in a directory, ``core/store/rest/logfiles.py`` on a server (chosen by URL scheme,
+``open_log_files``). Every name that reaches a path is checked first (``check_file``):
+a model name as the registry allows it, a version number, an hour as ``HOUR_FORMAT``
+writes it, a part's name as writers make it — nothing else, so ``..``, ``/`` or NUL
+never reach the filesystem.
+
+>>> files = open_log_files("/srv/modelport/artifacts")              # doctest: +SKIP
+>>> [f.hour for f in files.list("iris", 2)]                         # doctest: +SKIP
+['2026-12-04T22', '2026-12-04T23']
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from modelport.errors import ConflictError, InvalidInputError
+
+LOGS = "predictions"
+HOUR_FORMAT = "%Y-%m-%dT%H"
+PREFIX = "part-"
+TEMP_PREFIX = ".tmp-"
+MAX_FILE = 256 * 1024**2  # bytes: one flush's file (a writer buffers 200,000 rows at most)
+MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}")  # lifecycle/refs.py's NAME
+HOUR = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}")
+PART = re.compile(rf"{PREFIX}[0-9a-f]{{32}}\.parquet")
+
+
+@dataclass(frozen=True)
+class LogFile:
+    """One complete file of a version's log: its hour (``HOUR_FORMAT``), name and size."""
+
+    hour: str
+    name: str
+    size: int
+
+    @property
+    def start(self) -> float:
+        """The epoch second its hour begins at."""
+        return float(calendar.timegm(time.strptime(self.hour, HOUR_FORMAT)))
+
+
+class LogFiles(Protocol):
+    """Where a workspace's prediction-log files are. Thread-safe; ``put`` is idempotent
+    (the same file twice is kept once; other bytes under a kept name are a conflict)."""
+
+    def list(self, model: str, version: int) -> list[LogFile]:
+        """Every complete file of ``model:version``, oldest hour first."""
+        ...
+
+    def open(self, model: str, version: int, file: LogFile) -> Any:
+        """What ``pyarrow.parquet.read_table`` reads: a path, or a buffer."""
+        ...
+
+    def put(self, model: str, version: int, path: Path) -> None:
+        """Keep the complete file at ``path`` (named and placed as the layout says)."""
+        ...
+
+
+def check_file(model: str, version: int, hour: str, name: str) -> None:
+    """``InvalidInputError`` unless every part is one the layout makes."""
+    if not MODEL.fullmatch(model):
+        raise InvalidInputError(f"invalid model name {model!r} in a prediction-log path")
+    if isinstance(version, bool) or not isinstance(version, int) or not 0 < version < 2**31:
+        raise InvalidInputError(f"invalid version {version!r} in a prediction-log path")
+    if not HOUR.fullmatch(hour):
+        raise InvalidInputError(f"invalid hour {hour!r} — an hour is written as "
+                                "YYYY-MM-DDTHH (UTC)")
+    try:
+        time.strptime(hour, HOUR_FORMAT)
+    except ValueError:
+        raise InvalidInputError(f"invalid hour {hour!r} — no such hour") from None
+    if not PART.fullmatch(name):
+        raise InvalidInputError(f"invalid prediction-log file name {name!r} — a file is "
+                                f"named {PREFIX}<32 hex digits>.parquet")
+
+
+def file_of(path: Path) -> tuple[str, int, LogFile]:
+    """(model, version, file) of a path laid out as ``<root>/model=…/version=…/hour=…/part-…``."""
+    hour_dir = path.parent
+    version_dir = hour_dir.parent
+    model = version_dir.parent.name.removeprefix("model=")
+    try:
+        version = int(version_dir.name.removeprefix("version="))
+    except ValueError:
+        raise InvalidInputError(f"{path} is not where a prediction log is kept") from None
+    hour = hour_dir.name.removeprefix("hour=")
+    check_file(model, version, hour, path.name)
+    return model, version, LogFile(hour, path.name, path.stat().st_size)
+
+
+class LocalLogFiles:
+    """Prediction logs in a directory (the embedded default; the server's own)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.staging = self.root / ".staging"  # where ``core.upload.Upload`` receives
+
+    def directory(self, model: str, version: int, hour: str) -> Path:
+        return self.root / f"model={model}" / f"version={version}" / f"hour={hour}"
+
+    def list(self, model: str, version: int) -> list[LogFile]:
+        base = self.root / f"model={model}" / f"version={version}"
+        found = []
+        for hour_dir in sorted(base.glob("hour=*")):
+            hour = hour_dir.name.removeprefix("hour=")
+            if not HOUR.fullmatch(hour):
+                continue
+            for path in sorted(hour_dir.glob(f"{PREFIX}*.parquet")):
+                try:
+                    found.append(LogFile(hour, path.name, path.stat().st_size))
+                except OSError:  # removed by retention while listed
+                    continue
+        return found
+
+    def open(self, model: str, version: int, file: LogFile) -> Any:
+        """The path of a file ``list`` gave (also one a writer did not make, for the
+        reader to count: names from elsewhere are checked before they get here)."""
+        return self.directory(model, version, file.hour) / file.name
+
+    def put(self, model: str, version: int, path: Path) -> None:
+        _, _, file = file_of(path)
+        target = self.directory(model, version, file.hour) / file.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+
+    def receiver(self, model: str, version: int, hour: str, name: str) -> Receiver:
+        """Where ``core.upload.Upload`` puts a received file once whole and checked."""
+        check_file(model, version, hour, name)
+        return Receiver(self.staging, self.directory(model, version, hour) / name)
+
+
+@dataclass
+class Receiver:
+    """An upload's destination: ``Upload`` writes to ``staging`` and, once the digest
+    matched, calls ``put_file`` — which moves it into place by one rename (a reader never
+    sees half a file). The same file sent twice (a retry whose answer was lost) is kept
+    once; other bytes under a kept name are refused."""
+
+    staging: Path
+    target: Path
+
+    def put_file(self, path: Path, digest: str) -> None:
+        try:
+            if self.target.exists():
+                if file_sha256(self.target) != digest:
+                    raise ConflictError(f"{self.target.name} is already kept with other "
+                                        "content — a file is never replaced")
+                return
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, self.target)
+        finally:
+            path.unlink(missing_ok=True)
+
+
+def file_sha256(path: Path) -> str:
+    from modelport.core.artifacts import read_pieces
+
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for piece in read_pieces(fh):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+def open_log_files(url: str, artifacts: Any = None) -> LogFiles:
+    """The log files of an artifact store's URL: a directory (``file://`` or a path) keeps
+    them under ``predictions/``; a ``modelport server`` (``artifacts``: the workspace's
+    store of that URL, whose connection they share) behind ``/api/v1``."""
+    if url.startswith(("http://", "https://")):
+        if artifacts is None or not hasattr(artifacts, "log_files"):
+            raise InvalidInputError(f"no connection to {url} for its prediction logs")
+        return artifacts.log_files()  # type: ignore[no-any-return]
+    if "://" in url and not url.startswith("file://"):
+        raise InvalidInputError(f"prediction logs need a local artifact store for now, not "
+                                f"{url} — set MODELPORT_ARTIFACTS_URL to a directory")
+    return LocalLogFiles(Path(url.removeprefix("file://")) / LOGS)

@@ -1,0 +1,70 @@
+"""Prediction-log files through ``modelport server``: ``LogFiles`` as calls to
+``/api/v1/prediction-logs/MODEL/VERSION[/HOUR/FILE]``.
+
+``put`` streams a complete file up under its SHA-256 (``X-Content-SHA256``): the server
+hashes it as it arrives and keeps it only whole and matching, so a cut-off upload leaves
+nothing there and the writer keeps its local copy to send again. ``open`` downloads a
+file whole (one flush's rows) and checks its size against the listing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from modelport.core.artifacts import read_pieces
+from modelport.core.logfiles import LogFile, check_file, file_of, file_sha256
+from modelport.core.store.rest.api import Api, segment
+from modelport.core.store.rest.artifacts import TOKEN_ENV, TRANSFER_TIMEOUT_S
+from modelport.errors import ArtifactIntegrityError
+
+DIGEST_HEADER = "X-Content-SHA256"
+# between two pieces: a writer's thread waits no longer on a server that stopped answering
+# (the file stays and is sent after the next flush); a file is one flush, a few MB
+UPLOAD_TIMEOUT_S = 30.0
+
+
+class RestLogFiles:
+    """``LogFiles`` on a server, over an ``Api`` (a remote artifact store's: one connection
+    pool per workspace, see ``RestArtifacts.log_files``)."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    @classmethod
+    def at(cls, url: str, token: str | None = None, project: str = "default") -> RestLogFiles:
+        """A client of its own (``close`` it)."""
+        return cls(Api(url, token if token is not None else os.environ.get(TOKEN_ENV), project))
+
+    def _at(self, model: str, version: int, file: LogFile | None = None) -> str:
+        path = f"/prediction-logs/{segment(model)}/{int(version)}"
+        if file is None:
+            return path
+        check_file(model, version, file.hour, file.name)
+        return f"{path}/{file.hour}/{file.name}"
+
+    def list(self, model: str, version: int) -> list[LogFile]:
+        return [LogFile(str(f["hour"]), str(f["name"]), int(f["size"]))
+                for f in self.api.call("GET", self._at(model, version))]
+
+    def open(self, model: str, version: int, file: LogFile) -> Any:
+        import pyarrow as pa
+
+        with self.api.stream("GET", self._at(model, version, file),
+                             timeout=TRANSFER_TIMEOUT_S) as response:
+            data = response.read()
+        if len(data) != file.size:
+            raise ArtifactIntegrityError(f"{file.name} arrived with {len(data):,} bytes, not "
+                                         f"the {file.size:,} listed")
+        return pa.BufferReader(data)
+
+    def put(self, model: str, version: int, path: Path) -> None:
+        _, _, file = file_of(path)
+        digest = file_sha256(path)
+        with path.open("rb") as fh:
+            self.api.call("PUT", self._at(model, version, file), content=read_pieces(fh),
+                          timeout=UPLOAD_TIMEOUT_S, headers={DIGEST_HEADER: digest})
+
+    def close(self) -> None:
+        self.api.client.close()
