@@ -7,8 +7,9 @@ Keys carry scopes — ``predict`` (inference), ``read`` (metadata, metrics),
 ``deploy`` (what a release pipeline does: endpoints, rollouts, alias moves),
 ``feedback`` (labels that steer rollout analysis), ``admin`` (everything: keys,
 the audit log) — and may be limited to some projects, some models and a request
-rate. On the team server the metadata roles form a ladder, ``read`` < ``write`` <
-``deploy`` < ``admin``: each grants what the ones below it do. ``predict`` does not imply
+rate. The metadata roles form a ladder, ``read`` < ``write`` < ``deploy`` < ``admin``: each
+grants what the ones below it do, on the team server and on serving replicas alike (a
+release pipeline's deploy key reads a replica's models and bundles). ``predict`` does not imply
 ``feedback``: a predict key ships inside every client app, while labels move
 release decisions, so only the pipeline that owns the ground truth gets them.
 """
@@ -28,6 +29,8 @@ from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, NotFoundError
 
 SCOPES = ("predict", "read", "write", "deploy", "feedback", "admin")
+# scopes that also grant a scope: the ladder read < write < deploy (< admin, which grants all)
+IMPLIED = {"read": ("write", "deploy"), "write": ("deploy",)}
 PREFIX = "mp_"
 
 
@@ -63,7 +66,8 @@ class ApiKey:
     def allows(self, scope: str, model: str | None = None) -> bool:
         if "admin" in self.scopes:
             return True
-        if scope not in self.scopes:
+        if scope not in self.scopes and not any(s in self.scopes
+                                                for s in IMPLIED.get(scope, ())):
             return False
         return model is None or self.model_set is None or model in self.model_set
 

@@ -50,6 +50,7 @@ def secured(model_home: Path, tmp_path_factory: pytest.TempPathFactory
         "predict": create_key("app", ["predict"], ws=ws)[1],
         "iris": create_key("iris app", ["predict", "read"], models=["iris"], ws=ws)[1],
         "slow": create_key("batch", ["predict"], rate_limit=2, ws=ws)[1],
+        "release": create_key("release", ["deploy"], models=["iris"], ws=ws)[1],
     }
     forget_stores()
     with serving(home, "iris", "flowers", "ep", "--workers", "2") as srv:
@@ -127,6 +128,20 @@ def test_a_key_for_one_model_reads_only_that_model(secured) -> None:  # type: ig
         assert other.status_code == 403 and "flowers" in other.json()["error"]
         assert c.get(f"/v2/edge/bundles/{bundles['flowers']}",
                      headers=_auth(keys["admin"])).status_code == 200
+
+
+def test_a_deploy_key_reads_what_a_read_key_does_and_predicts_nothing(secured
+                                                                       ) -> None:  # type: ignore
+    """The metadata ladder (read < write < deploy) holds on a replica as on the team server:
+    a release pipeline's key reads its model and bundles, and is no predict key."""
+    srv, ctx = secured
+    key = _auth(ctx["keys"]["release"])
+    with srv.client() as c:
+        assert c.get("/v2/models/iris", headers=key).status_code == 200
+        assert c.get(f"/v2/edge/bundles/{ctx['bundles']['iris']}", headers=key).content == \
+            b"bundle of iris:1"
+        assert c.get("/v2/models/flowers", headers=key).status_code == 403  # its models only
+        assert c.post("/v2/models/iris/infer", json=BODY, headers=key).status_code == 403
 
 
 def test_a_pinned_endpoint_version_must_be_in_its_policy(secured) -> None:  # type: ignore

@@ -47,8 +47,6 @@ PresentedKey = Annotated[ApiKey, Dependency(kind="named"), SkipValidationMarker(
 ProjectStore = Annotated[Store, Dependency(kind="named"), SkipValidationMarker()]
 ProjectWorkspace = Annotated[Workspace, Dependency(kind="named"), SkipValidationMarker()]
 RouteGuard = Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]  # type: ignore[type-arg]
-# scopes that also grant a route's scope: the ladder read < write < deploy < admin
-IMPLIED = {"read": ("write", "deploy"), "write": ("deploy",)}
 CREDENTIALS = frozenset({b"authorization", b"x-api-key"})  # ASGI header names are lower case
 PROJECT = frozenset({PROJECT_HEADER.lower().encode()})
 # who calls where no key is asked for: the workspace's owner on loopback (``modelport ui``,
@@ -69,8 +67,7 @@ def needs(scope: str, across: bool = False) -> RouteGuard:
         state = connection.scope["state"]
         state.update(key=key.id, key_name=key.name, scope=scope, api_key=key)
         project = None if across else _reached_project(connection, key)
-        if not any(key.allows(s) for s in IMPLIED.get(scope, ())):
-            authorize(key, scope)
+        authorize(key, scope)
         if project is not None:
             app = connection.app.state
             models = key.model_set if key.restricted else None
