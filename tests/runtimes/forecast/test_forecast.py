@@ -100,6 +100,46 @@ def test_integer_index_and_many_series_in_parallel(ws: Workspace) -> None:
     assert set(frame.model) <= {"SeasonalNaive", "Naive", "HistoricAverage"}
 
 
+def test_a_long_series_is_searched_as_r_does_in_this_process(
+        ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past 150 points AutoARIMA ranks orders by conditional sums of squares (R's rule) and
+    the stored order is the one statsforecast's own search settles on; a few series are not
+    worth a process pool, eight are."""
+    from statsforecast.models import AutoARIMA
+
+    from modelport.runtimes.forecast import models as catalogue
+    from modelport.runtimes.forecast import train as training
+
+    jobs: list[int] = []
+    engine = training._engine
+
+    def spy(models: list[object], series: object, n_jobs: int) -> object:
+        jobs.append(n_jobs)
+        return engine(models, series, n_jobs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(training, "_engine", spy)
+    rng = np.random.default_rng(5)
+    t = np.arange(160)
+    y = 50 + 0.1 * t + 5 * np.sin(2 * np.pi * t / 7) + rng.normal(0, 1, 160)
+    train_forecast(pd.DataFrame({"ds": pd.date_range("2026-01-01", periods=160), "y": y}),
+                   name="long", horizon=7, models=["AutoARIMA"], ws=ws)
+    assert jobs == [1, 1]  # cross-validation and the winner's fit, both in this process
+    _, forecaster = load_forecaster("long", ws=ws)
+    with catalogue.quiet():
+        search = AutoARIMA(season_length=7, approximation=None).fit(y)
+    p, q, sp, sq, period, d, sd = (int(v) for v in search.model_["arma"])
+    [chosen] = forecaster.model.series.values()
+    assert (chosen.params["order"], chosen.params["seasonal"], chosen.params["period"]) == \
+        ([p, d, q], [sp, sd, sq], period)
+
+    jobs.clear()
+    eight = pd.DataFrame({"ds": np.tile(np.arange(30), 8), "y": rng.normal(10, 1, 240),
+                          "unique_id": np.repeat(range(8), 30)})
+    train_forecast(eight, name="eight", horizon=3, id_col="unique_id", models=["Naive"],
+                   ws=ws)
+    assert jobs == [-1]  # every core (Naive searches nothing: no second fit)
+
+
 def test_bad_series_are_clear_errors(ws: Workspace, tmp_path: Path) -> None:
     data = generated(series=2)
     cases = [

@@ -37,7 +37,10 @@ def searching(name: str, season_length: int) -> Any:
     """The model that searches its own specification while fitting."""
     m = require("statsforecast.models", "forecast")
     if name == "AutoARIMA":
-        return m.AutoARIMA(season_length=season_length)
+        # R's auto.arima rule (statsforecast's own when asked): past 150 points or a season
+        # past 12 the search ranks orders by conditional sums of squares and refits only the
+        # winner by exact likelihood — 240 daily points: 1.5 s instead of 13 s per series pair
+        return m.AutoARIMA(season_length=season_length, approximation=None)
     if name == "AutoETS":
         return m.AutoETS(season_length=season_length)
     return fixed(name, season_length, {})

@@ -32,6 +32,9 @@ from modelport.runtimes.forecast import models as catalogue
 from modelport.runtimes.forecast.data import Series, default_season, read_series
 
 DEFAULT_LEVELS = (80, 95)
+# fewer series than this are searched in this process: a worker process costs about as much
+# CPU to start (~1.5 s) as searching one series does, so a pool only pays off past a few
+INLINE_SERIES = 8
 
 
 @dataclass
@@ -61,7 +64,10 @@ def train_forecast(data: Any, *, name: str, horizon: int, time_col: str = "ds",
                    models: Sequence[str] = catalogue.CANDIDATES, cv_windows: int = 2,
                    levels: Sequence[int] = DEFAULT_LEVELS, n_jobs: int = -1,
                    ws: Workspace | None = None) -> ForecastTraining:
-    """Choose, fit and register a forecast model for every series in ``data``."""
+    """Choose, fit and register a forecast model for every series in ``data``.
+
+    ``n_jobs=-1`` searches on every core once there are ``INLINE_SERIES`` series or more,
+    in this process below that."""
     ws = current(ws)
     started = time.time()
     if horizon < 1:
@@ -73,6 +79,8 @@ def train_forecast(data: Any, *, name: str, horizon: int, time_col: str = "ds",
     series = read_series(data, time_col, target, id_col, freq)
     season = season_length or default_season(series.freq)
     _check_lengths(series, horizon, cv_windows, season)
+    if n_jobs == -1 and series.frame["unique_id"].nunique() < INLINE_SERIES:
+        n_jobs = 1
     with catalogue.quiet():
         scores = _cross_validate(series, names, horizon, cv_windows, season, n_jobs)
         winners = {uid: min(s, key=lambda m: (s[m], names.index(m))) for uid, s in scores.items()}
