@@ -8,8 +8,6 @@ class.
 
 from __future__ import annotations
 
-import os
-
 from modelport.core.store.projects import DEFAULT_PROJECT, check_project
 from modelport.core.store.rest.api import Api
 from modelport.core.store.rest.devices import RestDevices
@@ -22,8 +20,6 @@ from modelport.core.store.rest.runs import RestRuns
 from modelport.core.store.rest.stats import RestStats
 from modelport.core.store.rest.streams import RestStreams
 
-TOKEN_ENV = "MODELPORT_TOKEN"
-
 
 class RestStore:
     """Every repository of a ``modelport server``, over one connection pool."""
@@ -31,7 +27,7 @@ class RestStore:
     def __init__(self, url: str, token: str | None = None, project: str = DEFAULT_PROJECT
                  ) -> None:
         self.url, self.token, self.project = url, token, check_project(project)
-        self.api = Api(url, token if token is not None else os.environ.get(TOKEN_ENV), project)
+        self.api = Api.connect(url, token, project)
         self.runs = RestRuns(self.api)
         self.registry = RestRegistry(self.api)
         self.keys = RestKeys(self.api)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -23,12 +24,19 @@ from modelport.errors import (
 )
 
 TIMEOUT_S = 30.0
+TRANSFER_TIMEOUT_S = 300.0  # between two pieces of a blob, not for the whole of it
+TOKEN_ENV = "MODELPORT_TOKEN"  # the key, when the caller names none (CI, a replica)
 PROJECT_HEADER = "X-Modelport-Project"  # which project a call is about; ``default`` if absent
 BARE = {401: "unauthorized", 403: "forbidden", 404: "not_found", 413: "too_large"}
 
 
 class Api:
     """One HTTP connection pool to the server; JSON in, JSON out, errors re-raised."""
+
+    @classmethod
+    def connect(cls, url: str, token: str | None = None, project: str = "default") -> Api:
+        """A pool to ``url`` with ``token``, or else the key ``MODELPORT_TOKEN`` holds."""
+        return cls(url, token if token is not None else os.environ.get(TOKEN_ENV), project)
 
     def __init__(self, url: str, token: str | None, project: str = "default") -> None:
         httpx = require("httpx", "server")

@@ -9,28 +9,24 @@ the server's URL and a key, never the object store's credentials.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modelport.core.artifacts import CHUNK, check_digest, read_pieces, sha256, verified_chunks
-from modelport.core.store.rest.api import Api
+from modelport.core.store.rest.api import TRANSFER_TIMEOUT_S, Api
 from modelport.errors import NotFoundError, StoreUnavailableError, first_line
 
 if TYPE_CHECKING:
     from modelport.core.store.rest.logfiles import RestLogFiles
 
-TOKEN_ENV = "MODELPORT_TOKEN"
-TRANSFER_TIMEOUT_S = 300.0  # between two pieces of a blob, not for the whole of it
 
 
 class RestArtifacts:
     def __init__(self, url: str, token: str | None = None, project: str = "default") -> None:
         # the project a blob is read in: another project's blobs answer as missing ones
-        self.api = Api(url, token if token is not None else os.environ.get(TOKEN_ENV),
-                       project)
+        self.api = Api.connect(url, token, project)
         self.url = self.api.url
         self.staging = Path(tempfile.gettempdir()) / "modelport-staging"
 

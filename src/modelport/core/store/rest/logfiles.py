@@ -9,14 +9,12 @@ file whole (one flush's rows) and checks its size against the listing.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from modelport.core.artifacts import read_pieces
 from modelport.core.logfiles import LogFile, check_file, file_of, file_sha256
-from modelport.core.store.rest.api import Api, segment
-from modelport.core.store.rest.artifacts import TOKEN_ENV, TRANSFER_TIMEOUT_S
+from modelport.core.store.rest.api import TRANSFER_TIMEOUT_S, Api, segment
 from modelport.errors import ArtifactIntegrityError
 
 DIGEST_HEADER = "X-Content-SHA256"
@@ -35,7 +33,7 @@ class RestLogFiles:
     @classmethod
     def at(cls, url: str, token: str | None = None, project: str = "default") -> RestLogFiles:
         """A client of its own (``close`` it)."""
-        return cls(Api(url, token if token is not None else os.environ.get(TOKEN_ENV), project))
+        return cls(Api.connect(url, token, project))
 
     def _at(self, model: str, version: int, file: LogFile | None = None) -> str:
         path = f"/prediction-logs/{segment(model)}/{int(version)}"
