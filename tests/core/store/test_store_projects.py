@@ -189,7 +189,8 @@ def test_a_blob_is_seen_by_the_projects_whose_records_name_it(settings: Any) -> 
     vision, limited = default.in_project("vision"), ScopedStore(default.inner, "vision",
                                                                 models=frozenset({"other"}))
     blob = {name: hashlib.sha256(name.encode()).hexdigest() for name in (
-        "model", "sample", "profile", "onnx", "tokenizer", "logged", "checkpoint", "window")}
+        "model", "sample", "profile", "onnx", "tokenizer", "logged", "checkpoint", "window",
+        "bundle")}
     vision.registry.create_version("m", new(blob["model"], sample_digest=blob["sample"],
                                             profile_digest=blob["profile"], signature={
         "inputs": [], "text": {"tokenizer": blob["tokenizer"]}}), {}, now=1.0)
@@ -199,10 +200,105 @@ def test_a_blob_is_seen_by_the_projects_whose_records_name_it(settings: Any) -> 
     vision.streams.start_stream("s", "c", "m:1", {}, now=1.0)
     vision.streams.save_checkpoint("s", "c", {"model": blob["checkpoint"],
                                               "window": blob["window"]}, now=2.0)
+    vision.registry.set_tag("m", 1, "edge.bundle." + blob["bundle"], "{}")  # published
     for name, digest in blob.items():
         assert vision.sees_artifact(digest), name
         assert not default.sees_artifact(digest), name
         # a key limited to other models: the model's blobs only are out of its view
         assert limited.sees_artifact(digest) == (name in ("logged", "checkpoint", "window"))
-    assert default.sees_artifact("f" * 64)  # nothing names it: anyone who knows it
+    assert not default.sees_artifact("f" * 64)  # nothing names it: no one's
+    forget_stores()
+
+
+def test_a_blob_is_its_uploaders_and_a_deleted_records_blobs_are_no_longer_named(
+        settings: Any) -> None:
+    from modelport.core.store import open_store
+
+    default = open_store(settings.db_url)
+    vision = default.in_project("vision")
+    limited = ScopedStore(default.inner, "vision", models=frozenset({"other"}))
+    fresh, versioned, logged = (hashlib.sha256(n).hexdigest() for n in (b"1", b"2", b"3"))
+    for digest in (fresh, versioned, logged):
+        vision.uploaded(digest)
+        vision.uploaded(digest)  # again: nothing changes
+    assert default.inner.projects.artifact_owners(fresh) == {("uploads", "vision", "vision")}
+    assert vision.sees_artifact(fresh) and limited.sees_artifact(fresh)
+    assert not default.sees_artifact(fresh)
+    default.uploaded(fresh)  # a second project with the same bytes: both own them
+    assert default.sees_artifact(fresh) and vision.sees_artifact(fresh)
+    vision.registry.create_version("m", new(versioned), {}, now=1.0)
+    vision.runs.create_run(run("r"))
+    vision.runs.log_artifact("r", "model.bin", logged, 1)
+    # once a model out of its view names it, a limited key's upload no longer counts
+    assert not limited.sees_artifact(versioned) and limited.sees_artifact(logged)
+    vision.registry.delete_model("m")
+    vision.runs.delete_run("r")
+    assert default.inner.projects.artifact_owners(versioned) == {
+        ("uploads", "vision", "vision")} == default.inner.projects.artifact_owners(logged)
+    assert limited.sees_artifact(versioned)
+    forget_stores()
+
+
+class _Crash(Exception):
+    pass
+
+
+def test_a_new_object_is_in_its_project_from_its_first_statement(
+        settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing is created in ``default`` and then moved: read unscoped the moment each
+    create returns — and with the process dying right there — every new object is already
+    the creating project's, and never one of ``default``'s."""
+    from modelport.core.store import open_store
+
+    inner = open_store(settings.db_url).inner
+    found: dict[str, tuple[str | None, bool]] = {}
+
+    def crashing(repo: Any, method: str, kind: str, key: str) -> None:
+        create = getattr(repo, method)
+
+        def created_then_crash(*args: Any, **kwargs: Any) -> Any:
+            create(*args, **kwargs)
+            found[kind] = (inner.projects.project_of(kind, key),
+                           key in inner.projects.keys_in(kind, "default"))
+            raise _Crash
+
+        monkeypatch.setattr(repo, method, created_then_crash)
+
+    for repo, method, kind, key in (
+            (inner.runs, "create_run", "runs", "r1"),
+            (inner.registry, "create_version", "models", "m1"),
+            (inner.endpoints, "create_endpoint", "endpoints", "e1"),
+            (inner.jobs, "create_job", "jobs", "j1"),
+            (inner.streams, "start_stream", "streams", "s1")):
+        crashing(repo, method, kind, key)
+    vision = ScopedStore(inner, "vision")
+    for create in (lambda: vision.runs.create_run(run("r1")),
+                   lambda: vision.registry.create_version("m1", new(), {}, now=1.0),
+                   lambda: vision.endpoints.create_endpoint("e1", ONE, now=1.0),
+                   lambda: vision.jobs.create_job(job("j1", 1.0)),
+                   lambda: vision.streams.start_stream("s1", "c1", "m1:1", {}, now=1.0)):
+        with pytest.raises(_Crash):
+            create()
+    assert found == {kind: ("vision", False)
+                     for kind in ("runs", "models", "endpoints", "jobs", "streams")}
+    default = ScopedStore(inner)
+    assert default.registry.list_models() == default.endpoints.list_endpoints() == []
+    assert [m.name for m in vision.registry.list_models()] == ["m1"]
+    forget_stores()
+
+
+def test_two_projects_racing_to_create_one_model_name_cannot_share_it(settings: Any) -> None:
+    """Both asked and found the name free; the second to write is refused as a name taken —
+    never given a version inside the first's model (on both databases' statements: with
+    and without a copied version's number)."""
+    from modelport.core.store import open_store
+
+    inner = open_store(settings.db_url).inner
+    inner.registry.create_version("m", new(), {}, now=1.0, project="vision")
+    for number in (None, 7):
+        with pytest.raises(ConflictError, match="model name 'm' is taken"):
+            inner.registry.create_version("m", new("c" * 64), {}, 2.0, number, project="default")
+    assert [v["version"] for v in inner.registry.list_versions("m")] == [1]
+    assert inner.projects.artifact_owners("c" * 64) == set()
+    assert inner.registry.create_version("m", new(), {}, now=3.0, project="vision") == 2
     forget_stores()

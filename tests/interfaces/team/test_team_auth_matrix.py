@@ -441,12 +441,22 @@ def test_a_blob_is_read_only_in_the_projects_that_own_it(
                 assert missing[0] == (204 if method == "DELETE" else 404), missing
                 for digest in (versioned, logged, onnx, tokenizer, checkpoint):  # beta's
                     assert answer(method, digest, key, "alpha") == missing, (method, key)
-        assert answer("GET", loose, "read@alpha", "alpha")[0] == 200  # nobody's: anyone's
+        for method in ("GET", "HEAD"):  # beta's fresh upload: knowing its digest reads nothing
+            for key in ("admin", "read@alpha", "write@all"):
+                assert answer(method, loose, key, "alpha") == answer(method, absent, key,
+                                                                     "alpha"), (method, key)
+        assert answer("GET", loose, "write@all", "beta")[0] == 200  # the uploader's
         for digest in (versioned, logged, onnx, tokenizer, checkpoint):  # none gone by DELETE
             assert answer("GET", digest, "admin", "beta")[0] == 200
         assert answer("GET", other_model, "write@all", "alpha")[0] == 200
         assert answer("GET", other_model, "deploy@alpha/ma", "alpha") == answer(
             "GET", absent, "deploy@alpha/ma", "alpha")  # a model the key is not limited to
+    writer = RestStore(url, keys["write@alpha"], "alpha")
+    _blob(writer, b"nobody's")  # the same bytes sent from alpha: alpha's too from then on
+    writer.close()
+    with httpx.Client(base_url=url, timeout=30) as client:
+        assert _call(client, "GET", "", f"/api/v1/artifacts/{loose}", keys["read@alpha"],
+                     "alpha")[0] == 200
     # a client reads its blobs in its own project: the header travels with every call
     mine, unnamed = (open_artifacts(url, keys["read@alpha"], *p) for p in (["alpha"], []))
     assert mine.get(DIGEST) == BLOB
@@ -454,6 +464,32 @@ def test_a_blob_is_read_only_in_the_projects_that_own_it(
         unnamed.get(DIGEST)
     for client_store in (mine, unnamed):
         client_store.close()  # type: ignore[attr-defined]
+
+
+def test_a_published_bundle_is_read_in_its_models_project(
+        server: tuple[str, dict[str, str | None]], tmp_path: Any) -> None:
+    """What ``modelport serve`` on a team server does for a device asking for a bundle
+    (``edge_routes``): the tag publishing it names the blob as its model's, so a key
+    limited to that model reads it — even bytes another project happened to upload."""
+    from modelport.runtimes.edge.catalog import find_published, record_published
+
+    url, keys = server
+    beta = RestStore(url, keys["admin"], "beta")
+    bundle = _blob(beta, b"a bundle of ma:1")  # stored, beta's: not alpha's yet
+    beta.close()
+    device = Workspace.open(Settings(home=tmp_path, db_url=url, artifacts_url=url,
+                                     token=keys["deploy@alpha/ma"] or "", project="alpha"))
+    with pytest.raises(NotFoundError):
+        device.artifacts.get(bundle)
+    admin = Workspace.open(Settings(home=tmp_path, db_url=url, artifacts_url=url,
+                                    token=keys["admin"] or "", project="alpha"))
+    record_published("ma:1", bundle, {"group": "shop", "percent": 100}, ws=admin)
+    assert find_published(bundle, device) == {"model": "ma", "version": 1, "group": "shop",
+                                              "percent": 100}
+    assert device.artifacts.get(bundle) == b"a bundle of ma:1"
+    for ws in (device, admin):
+        ws.store.close()  # type: ignore[attr-defined]
+        ws.artifacts.close()  # type: ignore[attr-defined]
 
 
 def test_listings_leave_other_projects_out(server: tuple[str, dict[str, str | None]]) -> None:

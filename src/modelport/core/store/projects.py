@@ -19,9 +19,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from modelport.errors import InvalidInputError
+from modelport.errors import ConflictError, InvalidInputError
 
 DEFAULT_PROJECT = "default"
+UPLOADS = "uploads"  # the kind of an artifact owner that uploaded the blob (its key: the project)
 KINDS = ("runs", "models", "endpoints", "jobs", "streams")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
@@ -32,6 +33,12 @@ def check_project(name: str) -> str:
         raise InvalidInputError(f"invalid project name {name!r} — use 1 to 100 letters, "
                                 "digits, '.', '_' or '-', starting with a letter or digit")
     return name
+
+
+def name_taken(kind: str, name: str) -> ConflictError:
+    """The error for creating a ``kind`` under a name another project holds."""
+    return ConflictError(f"the {kind} name {name!r} is taken (names are unique across "
+                         "projects) — choose another name")
 
 
 @dataclass(frozen=True)
@@ -68,17 +75,18 @@ class ProjectsRepository(ProjectListing, Protocol):
         """The project of one object; None if there is no such object."""
         ...
 
-    def assign(self, kind: str, key: str, project: str) -> None:
-        """Move one object into ``project``."""
-        ...
-
     def keys_in(self, kind: str, project: str) -> set[str]:
         """The ids or names of every object of ``kind`` in ``project``."""
         ...
 
     def artifact_owners(self, digest: str) -> set[tuple[str, str, str]]:
         """(kind, key, project) of every run, model and stream whose records name blob
-        ``digest``."""
+        ``digest``, and (``UPLOADS``, project, project) of every project that uploaded it
+        through the server. Served by an index on the digest."""
+        ...
+
+    def uploaded(self, digest: str, project: str) -> None:
+        """Record that ``project`` uploaded blob ``digest``."""
         ...
 
     def list_projects(self) -> list[ProjectSummary]:
@@ -165,20 +173,22 @@ class ScopedStore:
         owner = self.owners.of(kind, key)
         return owner is not None and owner != self.project
 
-    def adopt(self, kind: str, key: str) -> None:
-        """Put a just-created object into this project (new rows start in ``default``)."""
-        if self.project != DEFAULT_PROJECT:
-            self.inner.projects.assign(kind, key, self.project)
-        self.owners.forget(kind, key)
-
     def sees_artifact(self, digest: str) -> bool:
-        """Whether this project may read blob ``digest``: one some run, model version or
-        stream checkpoint names is its owners' (a blob is content, so two projects may own
-        the same one); one nothing names yet — just uploaded, an edge bundle — anyone's who
-        knows its digest."""
-        owners = self.inner.projects.artifact_owners(digest)
-        return not owners or any(project == self.project and (kind != "models" or self.sees(key))
-                                 for kind, key, project in owners)
+        """Whether this project may read blob ``digest``: one of its runs, model versions
+        (a model in view) or stream checkpoints names it, or it uploaded it (a blob is
+        content, so two projects may own the same one). An upload counts for a key limited
+        to some models only while no other model of the project names the blob. Anything
+        else — another project's upload, a blob nothing records — is no one's: knowing a
+        digest reads nothing."""
+        mine = {(kind, key) for kind, key, project in self.inner.projects.artifact_owners(digest)
+                if project == self.project}
+        hidden = any(kind == "models" and not self.sees(key) for kind, key in mine)
+        return any(self.sees(key) if kind == "models" else not (kind == UPLOADS and hidden)
+                   for kind, key in mine)
+
+    def uploaded(self, digest: str) -> None:
+        """Record that this project uploaded blob ``digest``: it may read it from now on."""
+        self.inner.projects.uploaded(digest, self.project)
 
     def names_in(self, kind: str) -> set[str]:
         """The ids or names of this project's objects of ``kind``."""

@@ -57,6 +57,11 @@ class Model:
         return dict(self.__dict__)
 
 
+# a tag whose key is this followed by a blob's digest names that blob as the version's
+# (a published edge bundle): its project may read the blob
+BLOB_TAG = "edge.bundle."
+
+
 class RegistryRepository(Protocol):
     """Models and versions. Thread-safe; every method is one transaction.
 

@@ -286,6 +286,18 @@ streams = Table(
     Index("ix_streams_project", "project"),
 )
 
+# which blobs each run, model and stream names, and which projects uploaded a blob through
+# the server: what an artifact request is checked against, by digest (the table's key)
+blob_owners = Table(
+    "blob_owners",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # runs | models | streams | uploads
+    Column("key", String(200), primary_key=True),  # the object's id or name; an upload's project
+    Column("project", String(100), nullable=False),
+    Index("ix_blob_owners_kind_key", "kind", "key"),
+)
+
 # one row per edge device: its last reported status (copied from MQTT by runtimes/edge/fleet)
 edge_devices = Table(
     "edge_devices",

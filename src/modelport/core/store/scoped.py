@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from modelport.core.store.endpoints import EndpointRecord, Event, Rollout, Watch
 from modelport.core.store.jobs import JobRecord
+from modelport.core.store.projects import name_taken
 from modelport.core.store.registry import Model, NewVersion, VersionRecord, missing_model
 from modelport.core.store.runs import Condition, MetricValue, RunPage, RunRecord, Term
 from modelport.core.store.stats import StatsRow
@@ -46,8 +47,6 @@ class Scope(Protocol):
     def sees(self, model: str) -> bool: ...
 
     def foreign(self, kind: str, key: str) -> bool: ...
-
-    def adopt(self, kind: str, key: str) -> None: ...
 
     def names_in(self, kind: str) -> set[str]: ...
 
@@ -83,11 +82,6 @@ def _ours_only(call: Callable[..., Any], scope: Scope, kind: str) -> Callable[..
     return checked
 
 
-def _taken(kind: str, name: str) -> ConflictError:
-    return ConflictError(f"the {kind} name {name!r} is taken (names are unique across "
-                         "projects) — choose another name")
-
-
 class ScopedRegistry:
     def __init__(self, inner: Any, scope: Scope) -> None:
         self.inner, self.scope = inner, scope
@@ -100,11 +94,9 @@ class ScopedRegistry:
                        now: float, number: int | None = None) -> int:
         owner = self.scope.owners.of("models", name)
         if owner is not None and owner != self.scope.project:
-            raise _taken("model", name)
-        created: int = self.inner.create_version(name, version, tags, now, number)
-        if owner is None:
-            self.scope.adopt("models", name)
-        return created
+            raise name_taken("model", name)
+        return self.inner.create_version(  # type: ignore[no-any-return]
+            name, version, tags, now, number, project=self.scope.project)
 
     def referenced_digests(self, digests: Collection[str]) -> set[str]:
         # every project's references keep bytes alive: the artifact store is shared
@@ -213,10 +205,9 @@ class ScopedEndpoints:
 
     def create_endpoint(self, name: str, policy: dict[str, Any], now: float) -> EndpointRecord:
         if self.scope.foreign("endpoints", name):
-            raise _taken("endpoint", name)
-        created: EndpointRecord = self.inner.create_endpoint(name, policy, now)
-        self.scope.adopt("endpoints", name)
-        return created
+            raise name_taken("endpoint", name)
+        return self.inner.create_endpoint(  # type: ignore[no-any-return]
+            name, policy, now, project=self.scope.project)
 
     def get_endpoint(self, name: str) -> EndpointRecord | None:
         if self.scope.foreign("endpoints", name):
@@ -330,7 +321,7 @@ class ScopedStreams:
     def start_stream(self, name: str, consumer: str, model: str, config: dict[str, Any],
                      now: float) -> None:
         if self.scope.foreign("streams", name):
-            raise _taken("stream", name)
+            raise name_taken("stream", name)
         self.inner.start_stream(name, consumer, model, config, now, project=self.scope.project)
 
     def get_stream(self, name: str, consumer: str) -> StreamRecord | None:

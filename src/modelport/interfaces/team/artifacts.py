@@ -8,10 +8,10 @@ server's own artifact store (a directory or any fsspec URL, so clients need no
 cloud credentials) a piece at a time. Either way the server holds about one
 piece of a blob in memory, whatever its size.
 
-A blob a run, a model version or a stream checkpoint names belongs to their projects
-(``ScopedStore.sees_artifact``): asked about in any
+A blob a run, a model version or a stream checkpoint names belongs to their projects,
+and so does one a project uploaded (``ScopedStore.sees_artifact``): asked about in any
 other project (or by a key limited to other models) it is answered 404, exactly as a
-missing one.
+missing one — knowing a digest reads nothing.
 """
 
 from __future__ import annotations
@@ -45,7 +45,11 @@ class Stored:
 
 @put("/{digest:str}", guards=[needs("write")], status_code=201,
      request_max_body_size=MAX_ARTIFACT)
-async def upload(request: Request, state: State, digest: FromPath[str]) -> Stored:  # type: ignore[type-arg]
+async def upload(request: Request, state: State, store: ProjectStore,  # type: ignore[type-arg]
+                 digest: FromPath[str]) -> Stored:
+    """A whole, matching blob is the uploading project's from then on (recorded once it
+    is stored: a blob whose record failed is uploaded again by the client that misses
+    it)."""
     limit = int(getattr(state, "max_artifact", MAX_ARTIFACT))
     if (request.content_length or 0) > limit:
         raise TooLargeError(f"an artifact may be at most {limit:,} bytes")
@@ -53,6 +57,7 @@ async def upload(request: Request, state: State, digest: FromPath[str]) -> Store
         async for piece in request.stream():
             up.write(piece)
         await anyio.to_thread.run_sync(up.finish)
+    await anyio.to_thread.run_sync(cast(ScopedStore, store).uploaded, digest)
     return Stored(digest, up.size)
 
 

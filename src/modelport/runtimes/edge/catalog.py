@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from modelport.core.store.registry import BLOB_TAG
 from modelport.core.workspace import Workspace, current
 from modelport.lifecycle.registry import set_tag
 
-TAG_PREFIX = "edge.bundle."
+TAG_PREFIX = BLOB_TAG  # the store knows such a tag names a blob: the model's project reads it
 
 
 def record_published(ref: str, digest: str, info: dict[str, Any],

@@ -17,6 +17,7 @@ from modelport.core.store.endpoints import (
     Watch,
 )
 from modelport.core.store.engine import Database
+from modelport.core.store.projects import DEFAULT_PROJECT
 from modelport.errors import ConflictError, NotFoundError
 
 _ROLLOUT_FIELDS = tuple(Rollout.__dataclass_fields__)
@@ -30,11 +31,14 @@ class SqlEndpoints:
         """A database pushes nothing: a watch polls the revisions (one cheap query)."""
         return PollingWatch(self)
 
-    def create_endpoint(self, name: str, policy: dict[str, Any], now: float) -> EndpointRecord:
+    def create_endpoint(self, name: str, policy: dict[str, Any], now: float,
+                        project: str = DEFAULT_PROJECT) -> EndpointRecord:
+        """``project``: the one the endpoint is written in (``ScopedEndpoints`` names it,
+        so no other project sees it even for an instant)."""
         record = EndpointRecord(name=name, policy=policy, revision=1, created=now, updated=now)
         try:
             with self.db.write() as conn:
-                conn.execute(t.endpoints.insert().values(**record))
+                conn.execute(t.endpoints.insert().values(**record, project=project))
         except IntegrityError:  # the name is taken (also by a writer racing this one)
             raise ConflictError(f"endpoint {name!r} already exists — change it with a rollout "
                                 f"or delete it first: modelport endpoints delete {name}"

@@ -4,9 +4,9 @@ Registering statement by statement spends four round trips (``BEGIN``, the
 model's counter, the version, ``COMMIT``) and five with tags. Here the model's
 row is created or counted up by ``INSERT … ON CONFLICT DO UPDATE … RETURNING``
 (its row lock orders concurrent writers, so no two share a number) and the
-version and its tags are written from what it returned, in data-modifying
-``WITH`` queries of the same statement: atomic on its own, it runs without a
-transaction around it, in one round trip. SQLite keeps ``registry``'s
+version, its tags and the blobs it names (``blob_owners``) are written from what it
+returned, in data-modifying ``WITH`` queries of the same statement: atomic on its
+own, it runs without a transaction around it, in one round trip. SQLite keeps ``registry``'s
 statements: in process, it has no round trips to save.
 """
 
@@ -19,14 +19,22 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from modelport.core.store.registry import NewVersion
+from modelport.core.store.sql.projects import version_blobs
 
 _NUMBERED = text("""
 WITH counted AS (
-  INSERT INTO models (name, description, last_version, created, updated)
-  VALUES (CAST(:name AS VARCHAR), '', 1, CAST(:now AS FLOAT8), CAST(:now AS FLOAT8))
+  INSERT INTO models (name, description, last_version, created, updated, project)
+  VALUES (CAST(:name AS VARCHAR), '', 1, CAST(:now AS FLOAT8), CAST(:now AS FLOAT8),
+          CAST(:project AS VARCHAR))
   ON CONFLICT (name) DO UPDATE SET last_version = models.last_version + 1,
                                    updated = excluded.updated
-  RETURNING last_version
+                               WHERE models.project = excluded.project
+  RETURNING last_version, project
+), owned AS (
+  INSERT INTO blob_owners (digest, kind, key, project)
+  SELECT DISTINCT d, 'models', CAST(:name AS VARCHAR), project
+  FROM counted, unnest(CAST(:digests AS TEXT[])) AS b(d)
+  ON CONFLICT (digest, kind, key) DO UPDATE SET project = excluded.project
 ), written AS (
   INSERT INTO model_versions (name, version, format, artifact_digest, artifact_size,
     sample_digest, profile_digest, signature, input_example, metrics, run_id,
@@ -53,11 +61,12 @@ def _json(value: Any) -> str | None:
 
 
 def register_numbered(conn: Connection, name: str, version: NewVersion,
-                      tags: Mapping[str, str], now: float) -> int:
-    """Register ``version`` under the next number of model ``name`` (created if new);
-    the number."""
-    return int(conn.execute(_NUMBERED, {
-        "name": name, "now": now, "format": version["format"],
+                      tags: Mapping[str, str], now: float, project: str) -> int | None:
+    """Register ``version`` under the next number of model ``name`` (created in
+    ``project`` if new); the number, or None if the model is another project's (nothing
+    is written)."""
+    number = conn.execute(_NUMBERED, {
+        "name": name, "now": now, "project": project, "format": version["format"],
         "artifact_digest": version["artifact_digest"],
         "artifact_size": version["artifact_size"], "sample_digest": version["sample_digest"],
         "profile_digest": version.get("profile_digest"),
@@ -65,4 +74,6 @@ def register_numbered(conn: Connection, name: str, version: NewVersion,
         "input_example": _json(version["input_example"]),
         "metrics": _json(version["metrics"]), "run_id": version["run_id"],
         "dataset_digest": version["dataset_digest"], "description": version["description"],
-        "tag_keys": list(tags), "tag_values": list(tags.values())}).scalar_one())
+        "tag_keys": list(tags), "tag_values": list(tags.values()),
+        "digests": sorted({d for d in version_blobs(version) if d})}).scalar()
+    return None if number is None else int(number)

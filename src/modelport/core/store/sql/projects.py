@@ -4,11 +4,28 @@ A stream is its name: all its consumers' rows are in its project."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Table, distinct, func, literal, or_, select, union_all, update
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    String,
+    Table,
+    delete,
+    distinct,
+    func,
+    literal,
+    select,
+    true,
+    union_all,
+)
 
 from modelport.core.store import schema as t
 from modelport.core.store.engine import Database
-from modelport.core.store.projects import DEFAULT_PROJECT, ProjectSummary
+from modelport.core.store.projects import DEFAULT_PROJECT, UPLOADS, ProjectSummary
+from modelport.core.store.sql.upsert import dialect_insert
 from modelport.errors import InvalidInputError
 
 # each kind's table and the column naming one of its objects
@@ -37,11 +54,6 @@ class SqlProjects:
         with self.db.read() as conn:
             return conn.execute(select(table.c.project).where(column == key).limit(1)).scalar()
 
-    def assign(self, kind: str, key: str, project: str) -> None:
-        table, column = _table(kind)
-        with self.db.write() as conn:
-            conn.execute(update(table).where(column == key).values(project=project))
-
     def keys_in(self, kind: str, project: str) -> set[str]:
         table, column = _table(kind)
         with self.db.read() as conn:
@@ -61,21 +73,56 @@ class SqlProjects:
         return [ProjectSummary(name, **counts[name]) for name in sorted(counts)]
 
     def artifact_owners(self, digest: str) -> set[tuple[str, str, str]]:
-        """(kind, key, project) of every model (by a version's artifact, sample, profile,
-        ONNX copy or tokenizer), run (by a logged artifact) and stream (by its checkpoint)
-        that refers to blob ``digest``. One statement; the JSON paths are read by the
-        database (SQLite's json_extract, PostgreSQL's #>>)."""
-        v, m, a, r, s = t.model_versions, t.models, t.run_artifacts, t.runs, t.streams
-        query = union_all(
-            select(literal("models"), m.c.name, m.c.project)
-            .join(v, v.c.name == m.c.name)
-            .where(or_(v.c.artifact_digest == digest, v.c.sample_digest == digest,
-                       v.c.profile_digest == digest, v.c.onnx["digest"].as_string() == digest,
-                       v.c.signature[("text", "tokenizer")].as_string() == digest)),
-            select(literal("runs"), r.c.id, r.c.project)
-            .join(a, a.c.run_id == r.c.id).where(a.c.digest == digest),
-            select(literal("streams"), s.c.name, s.c.project)
-            .where(or_(s.c.checkpoint["model"].as_string() == digest,
-                       s.c.checkpoint["window"].as_string() == digest)))
+        """(kind, key, project) of every model, run and stream whose records name blob
+        ``digest``, and (``UPLOADS``, project, project) of every project that uploaded it:
+        rows of ``blob_owners``, found by its key."""
+        b = t.blob_owners
         with self.db.read() as conn:
-            return {(kind, key, project) for kind, key, project in conn.execute(query)}
+            return {(kind, key, project) for kind, key, project in conn.execute(
+                select(b.c.kind, b.c.key, b.c.project).where(b.c.digest == digest))}
+
+    def uploaded(self, digest: str, project: str) -> None:
+        """Record that ``project`` uploaded blob ``digest`` (again: nothing changes)."""
+        with self.db.write() as conn:
+            _own(conn, digest, UPLOADS, project, literal(project, String), true())
+
+
+_DIGEST = re.compile("[0-9a-f]{64}")  # what names a blob; nothing else is one
+
+
+def _own(conn: Connection, digest: str, kind: str, key: str, project: Any, where: Any) -> None:
+    """One ``blob_owners`` row, its ``project`` read from the first row ``where`` finds (no
+    row: none written). Always a ``WHERE``: SQLite reads ``INSERT … SELECT … ON CONFLICT``
+    unambiguously only with one."""
+    b = t.blob_owners
+    row = select(literal(digest, String), literal(kind, String), literal(key, String),
+                 project).where(where).limit(1)
+    insert = dialect_insert(conn, b).from_select(["digest", "kind", "key", "project"], row)
+    conn.execute(insert.on_conflict_do_update(
+        index_elements=["digest", "kind", "key"], set_={"project": insert.excluded.project}))
+
+
+def name_blobs(conn: Connection, kind: str, key: str, digests: Iterable[str | None]) -> None:
+    """Record that object ``key`` of ``kind`` names these blobs, in its project (read from
+    its row, in the transaction writing the record that names them): what
+    ``artifact_owners`` finds."""
+    table, column = _table(kind)
+    for digest in sorted({d for d in digests if isinstance(d, str) and _DIGEST.fullmatch(d)}):
+        _own(conn, digest, kind, key, table.c.project, column == key)
+
+
+def forget_blobs(conn: Connection, kind: str, key: str) -> None:
+    """An object is deleted: the blobs it named are no longer its."""
+    b = t.blob_owners
+    conn.execute(delete(b).where(b.c.kind == kind, b.c.key == key))
+
+
+def version_blobs(version: Mapping[str, Any]) -> list[str | None]:
+    """The blobs a model version's record names: its artifact, sample, profile, ONNX copy
+    and tokenizer."""
+    text = (version.get("signature") or {}).get("text")
+    onnx = version.get("onnx")
+    return [version.get("artifact_digest"), version.get("sample_digest"),
+            version.get("profile_digest"),
+            onnx.get("digest") if isinstance(onnx, dict) else None,
+            text.get("tokenizer") if isinstance(text, dict) else None]

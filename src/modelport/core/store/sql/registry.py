@@ -10,7 +10,9 @@ from sqlalchemy.sql import ColumnElement
 
 from modelport.core.store import schema as t
 from modelport.core.store.engine import Database
+from modelport.core.store.projects import DEFAULT_PROJECT, name_taken
 from modelport.core.store.registry import (
+    BLOB_TAG,
     Model,
     NewVersion,
     VersionRecord,
@@ -18,6 +20,7 @@ from modelport.core.store.registry import (
     missing_version,
 )
 from modelport.core.store.sql.numbering import register_numbered
+from modelport.core.store.sql.projects import forget_blobs, name_blobs, version_blobs
 from modelport.core.store.sql.upsert import count_up, insert_ignore, upsert
 from modelport.errors import ConflictError, InvalidInputError, NotFoundError
 
@@ -27,19 +30,34 @@ class SqlRegistry:
         self.db = db
 
     def create_version(self, name: str, version: NewVersion, tags: Mapping[str, str],
-                       now: float, number: int | None = None) -> int:
+                       now: float, number: int | None = None,
+                       project: str = DEFAULT_PROJECT) -> int:
+        """``project``: the one a new model is written in (``ScopedRegistry`` names it, so
+        no other project sees the model even for an instant); a model's next version
+        stays in the model's."""
         if number is None and self.db.dialect == "postgresql":  # one round trip
             with self.db.single() as conn:
-                return register_numbered(conn, name, version, tags, now)
+                created = register_numbered(conn, name, version, tags, now, project)
+            if created is None:
+                raise name_taken("model", name)
+            return created
         with self.db.write() as conn:
-            model = {"name": name, "description": "", "created": now, "updated": now}
+            model = {"name": name, "description": "", "created": now, "updated": now,
+                     "project": project}
             if number is None:  # the model (created with its first version) and a number
-                number = count_up(conn, t.models, model, "last_version", update=["updated"])
+                number = count_up(conn, t.models, model, "last_version", update=["updated"],
+                                  where=_same_project)
             else:
                 insert_ignore(conn, t.models, {**model, "last_version": 0})
-                _claim(conn, name, number, now)
+                if _project(conn, name) == project:
+                    _claim(conn, name, number, now)
+                else:
+                    number = None
+            if number is None:  # another project created the model meanwhile
+                raise name_taken("model", name)
             conn.execute(t.model_versions.insert().values(
                 name=name, version=number, onnx=None, created=now, **version))
+            name_blobs(conn, "models", name, version_blobs(version))
             if tags:
                 conn.execute(t.model_tags.insert(), [
                     {"name": name, "version": number, "key": k, "value": v}
@@ -126,6 +144,8 @@ class SqlRegistry:
             _lock(conn, name, version or None)
             upsert(conn, t.model_tags, {"name": name, "version": version, "key": key,
                                         "value": value}, update=["value"])
+            if key.startswith(BLOB_TAG):
+                name_blobs(conn, "models", name, [key.removeprefix(BLOB_TAG)])
 
     def find_tag(self, key: str) -> tuple[str, int, str] | None:
         g = t.model_tags
@@ -143,20 +163,23 @@ class SqlRegistry:
     def set_profile(self, name: str, version: int, digest: str) -> None:
         v = t.model_versions
         with self.db.write() as conn:
-            conn.execute(update(v).where(v.c.name == name, v.c.version == version,
-                                         v.c.profile_digest.is_(None))
-                         .values(profile_digest=digest))
+            if conn.execute(update(v).where(v.c.name == name, v.c.version == version,
+                                            v.c.profile_digest.is_(None))
+                            .values(profile_digest=digest)).rowcount:
+                name_blobs(conn, "models", name, [digest])
 
     def _update_version(self, name: str, version: int | None, **values: Any) -> None:
         table, cond = _row(name, version)
         with self.db.write() as conn:
             if not conn.execute(update(table).where(cond).values(**values)).rowcount:
                 raise _missing(conn, name, version)
+            name_blobs(conn, "models", name, version_blobs(values))
 
     def delete_model(self, name: str) -> None:
         with self.db.write() as conn:  # versions, aliases and tags go by ON DELETE CASCADE
             if not conn.execute(delete(t.models).where(t.models.c.name == name)).rowcount:
                 raise missing_model(name)
+            forget_blobs(conn, "models", name)
 
     def delete_version(self, name: str, version: int) -> None:
         with self.db.write() as conn:
@@ -166,6 +189,16 @@ class SqlRegistry:
                                                  table.c.version == version))
             v = t.model_versions
             conn.execute(delete(v).where(v.c.name == name, v.c.version == version))
+
+
+def _same_project(models: Table, excluded: Any) -> ColumnElement[bool]:
+    """A model takes a next version only from its own project (two projects racing to
+    create one name: the second is refused, not given a version in the first's model)."""
+    return models.c.project == excluded.project  # type: ignore[no-any-return]
+
+
+def _project(conn: Connection, name: str) -> str | None:
+    return conn.execute(select(t.models.c.project).where(t.models.c.name == name)).scalar()
 
 
 def _lock(conn: Connection, name: str, version: int | None) -> None:

@@ -47,6 +47,7 @@ from modelport.core.store.runs import (
     Term,
 )
 from modelport.core.store.sql.batch import write_batch
+from modelport.core.store.sql.projects import forget_blobs, name_blobs
 from modelport.core.store.sql.upsert import insert_ignore, upsert
 from modelport.core.store.text import storable
 from modelport.errors import ConflictError, InvalidInputError, NotFoundError
@@ -141,6 +142,7 @@ class SqlRuns:
             upsert(conn, t.run_artifacts,
                    {"run_id": run_id, "path": path, "digest": digest, "size": size},
                    update=["digest", "size"])
+            name_blobs(conn, "runs", run_id, [digest])
 
     def log_dataset(self, run_id: str, dataset: DatasetRecord, now: float) -> None:
         with self.db.write() as conn:
@@ -157,6 +159,7 @@ class SqlRuns:
         with self.db.write() as conn:  # params, metrics, tags, artifacts go by ON DELETE CASCADE
             if conn.execute(delete(t.runs).where(t.runs.c.id == run_id)).rowcount == 0:
                 raise NotFoundError(f"run {run_id!r} not found")
+            forget_blobs(conn, "runs", run_id)
 
     def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]:
         m = t.run_metrics

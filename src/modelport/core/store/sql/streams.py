@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from modelport.core.store import schema as t
 from modelport.core.store.engine import Database
 from modelport.core.store.projects import DEFAULT_PROJECT
+from modelport.core.store.sql.projects import name_blobs
 from modelport.core.store.sql.upsert import upsert
 from modelport.core.store.streams import StreamRecord
 
@@ -42,18 +43,21 @@ class SqlStreams:
 
     def heartbeat(self, name: str, consumer: str, stats: dict[str, Any], state: str,
                   now: float) -> None:
-        self._update(name, consumer, stats=stats, state=state, updated=now)
+        with self.db.write() as conn:
+            self._update(conn, name, consumer, stats=stats, state=state, updated=now)
 
     def save_checkpoint(self, name: str, consumer: str, checkpoint: dict[str, Any],
                         now: float) -> None:
-        self._update(name, consumer, checkpoint=checkpoint, updated=now)
+        """The checkpoint's model and window blobs become the stream's."""
+        with self.db.write() as conn:
+            self._update(conn, name, consumer, checkpoint=checkpoint, updated=now)
+            name_blobs(conn, "streams", name, [checkpoint.get("model"), checkpoint.get("window")])
 
     def _select(self, query: Any) -> list[StreamRecord]:
         with self.db.read() as conn:
             return [StreamRecord(**r) for r in conn.execute(query).mappings()]
 
-    def _update(self, name: str, consumer: str, **values: Any) -> None:
+    def _update(self, conn: Connection, name: str, consumer: str, **values: Any) -> None:
         s = t.streams
-        with self.db.write() as conn:
-            conn.execute(update(s).where(s.c.name == name, s.c.consumer == consumer)
-                         .values(**values))
+        conn.execute(update(s).where(s.c.name == name, s.c.consumer == consumer)
+                     .values(**values))

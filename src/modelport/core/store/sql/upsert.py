@@ -15,7 +15,9 @@ from typing import Any
 from sqlalchemy import Connection, Table
 
 
-def _insert(conn: Connection, table: Table) -> Any:
+def dialect_insert(conn: Connection, table: Table) -> Any:
+    """``INSERT`` into ``table`` as the connection's dialect builds it (with ``ON
+    CONFLICT``)."""
     dialect = importlib.import_module(f"sqlalchemy.dialects.{conn.dialect.name}")
     return dialect.insert(table)
 
@@ -30,7 +32,7 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
         key = (conn.dialect.name, table.name)
         stmt = _IGNORES.get(key)
         if stmt is None:
-            stmt = _IGNORES[key] = _insert(conn, table).on_conflict_do_nothing()
+            stmt = _IGNORES[key] = dialect_insert(conn, table).on_conflict_do_nothing()
         conn.execute(stmt, rows)
 
 
@@ -50,7 +52,7 @@ def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]] | dict
     key = (conn.dialect.name, table.name, tuple(update), where)
     stmt = _UPSERTS.get(key)
     if stmt is None:
-        insert = _insert(conn, table)
+        insert = dialect_insert(conn, table)
         keys = [c.name for c in table.primary_key.columns]
         set_ = {name: insert.excluded[name] for name in update}
         cond = where(table, insert.excluded) if where is not None else None
@@ -60,14 +62,17 @@ def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]] | dict
 
 
 def count_up(conn: Connection, table: Table, row: dict[str, Any], counter: str,
-             update: Sequence[str] = ()) -> int:
+             update: Sequence[str] = (), where: Any = None) -> int | None:
     """Insert ``row`` with ``counter`` at 1, or add one to the existing row's ``counter``
     (and set its ``update`` columns from ``row``); the count after. One atomic statement:
-    concurrent callers never see the same count."""
-    insert = _insert(conn, table)
+    concurrent callers never see the same count. ``where`` (written against ``excluded``,
+    as ``upsert``'s): None when the row exists and it does not hold (nothing changes)."""
+    insert = dialect_insert(conn, table)
     keys = [c.name for c in table.primary_key.columns]
     stmt = insert.values({**row, counter: 1}).on_conflict_do_update(
         index_elements=keys, set_={counter: table.c[counter] + 1,
-                                   **{name: insert.excluded[name] for name in update}}
+                                   **{name: insert.excluded[name] for name in update}},
+        where=where(table, insert.excluded) if where is not None else None,
     ).returning(table.c[counter])
-    return int(conn.execute(stmt).scalar_one())
+    count = conn.execute(stmt).scalar()
+    return None if count is None else int(count)
