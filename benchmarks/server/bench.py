@@ -29,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -51,6 +52,7 @@ PG_ADMIN = os.environ.get("MODELPORT_BENCH_PG", "postgresql://postgres@127.0.0.1
 LATENCY_CALLS = 1000
 REPEATS = 5
 BLOCKS = 10  # auth off and on are measured in turn, this many blocks each
+CLIENTS = 8  # registering at once (a CI fleet), each over its own connection
 MLFLOW_ADMIN = b"bench-Admin-2026"
 
 
@@ -149,10 +151,49 @@ def workload(client: Any, server: Server, runs: list[Any], versions: int,
     out["fetch_all_s"], out["fetched"] = round(seconds, 3), len(every)
     seconds, _ = timed(lambda: [client.register(ids[i % len(ids)], i) for i in range(versions)])
     out["register_per_s"] = round(versions / seconds, 1)
+    rate, failed = register_concurrently(client, ids, versions)
+    out["register_concurrent_per_s"], out["register_concurrent_failed"] = round(rate, 1), failed
     time.sleep(2)
     out["rss_rest_mb"] = round(server.rss_mb(), 1)
     out["run_id"] = ids[0]
     return out
+
+
+def register_concurrently(client: Any, ids: list[str], versions: int) -> tuple[float, int]:
+    """Versions per second registered by ``CLIENTS`` clients at once, each on its own
+    keep-alive connection (``versions`` in all, numbered after the sequential ones): a
+    durable commit each, which a database may flush together (PostgreSQL's group commit).
+    Also how many registrations failed (an error answer): they do not count."""
+    each = max(1, versions // CLIENTS)
+    clients = [type(client)(str(client.http.base_url)) for _ in range(CLIENTS)]
+    start = threading.Barrier(CLIENTS + 1)
+    failed: list[str] = []
+
+    def register(k: int) -> None:
+        start.wait()
+        for i in range(each):
+            number = versions + k * each + i
+            try:
+                clients[k].register(ids[number % len(ids)], number)
+            except RuntimeError as exc:
+                failed.append(str(exc))
+
+    workers = [threading.Thread(target=register, args=(k,)) for k in range(CLIENTS)]
+    try:
+        for worker in workers:
+            worker.start()
+        start.wait()
+        began = time.perf_counter()
+        for worker in workers:
+            worker.join()
+        seconds = time.perf_counter() - began
+        if failed:
+            print(f"  {len(failed)} concurrent registrations failed, e.g. {failed[0][:200]}",
+                  flush=True)
+        return (CLIENTS * each - len(failed)) / seconds, len(failed)
+    finally:
+        for c in clients:
+            c.close()
 
 
 def auth_latencies(off: Server, on: Server, logdir: Path, run_id: str,
@@ -245,6 +286,8 @@ def ratios(r: dict[str, Any]) -> dict[str, float | None]:
         "top100": div(ml["top100_ms"], mp["top100_ms"]),
         "fetch_all": div(ml["fetch_all_s"], mp["fetch_all_s"]),
         "register": div(mp["register_per_s"], ml["register_per_s"]),
+        "register_concurrent": div(mp["register_concurrent_per_s"],
+                                   ml["register_concurrent_per_s"]),
         "modelport_auth_cost": div(mp["get_auth_ms"], mp["get_ms"]),
         "mlflow_auth_cost": div(ml["get_auth_ms"], ml["get_ms"]),
         "rss_rest": div(mp["rss_rest_mb"], ml["rss_rest_mb"]),
@@ -270,6 +313,10 @@ def markdown(results: dict[str, Any]) -> str:
                   f"{x['fetch_all']}× | ≥ 10× |",
                   f"| register versions (/s) | {mp['register_per_s']} | "
                   f"{ml['register_per_s']} | {x['register']}× | ≥ 10× |",
+                  f"| register versions, {CLIENTS} clients at once (/s) | "
+                  f"{mp['register_concurrent_per_s']} | {ml['register_concurrent_per_s']} | "
+                  f"{x['register_concurrent']}× | (for information; failed: "
+                  f"{mp['register_concurrent_failed']} / {ml['register_concurrent_failed']}) |",
                   f"| get a run, auth off (ms, median) | {mp['get_ms']} | {ml['get_ms']} | | |",
                   f"| get a run, auth on (ms, median) | {mp['get_auth_ms']} | "
                   f"{ml['get_auth_ms']} | {x['modelport_auth_cost']}× / "

@@ -3,6 +3,7 @@ runs, models, endpoints and jobs look absent — the same answers a missing one 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterator
 from typing import Any
@@ -147,6 +148,12 @@ def test_a_name_another_project_holds_is_taken(store: Store, vision: Any) -> Non
         vision.endpoints.create_endpoint("api-a", ONE, now=2.0)
     with pytest.raises(ConflictError, match="run 'run-a' already exists"):
         vision.runs.create_run(run("run-a"))
+    whole = dataclasses.replace(run("run-a"), status="FINISHED", params={"p": "1"},
+                                metrics={"m": 1.0}, tags={"t": "1"})
+    with pytest.raises(ConflictError, match="run 'run-a' already exists"):
+        vision.runs.log_run(whole, [], now=2.0)  # the store refuses it: nothing is written
+    [kept] = store.runs.get_runs(["run-a"])
+    assert (kept.status, kept.params, kept.metrics, kept.tags) == ("RUNNING", {}, {"acc": 0.9}, {})
     with pytest.raises(ConflictError, match="job 'job-a' already exists"):
         vision.jobs.create_job(job("job-a", 2.0))
     with pytest.raises(ConflictError, match="stream name 'stream-a' is taken"):

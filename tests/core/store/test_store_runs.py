@@ -137,6 +137,10 @@ def test_search_filters_and_orders(store: Store) -> None:
                              [(acc, True)], None, None, None)
     assert [r.id for r in page.runs] == ["r07", "r10"]  # depth 1: r01 .25, r04 0, r07 .75, r10 .5
     assert page.next_page_token is None
+    # the same shape with other values (a statement is built once per shape, values bound)
+    page = store.runs.search([Condition(acc, ">=", 0.75), Condition(depth, "=", "0")],
+                             [(acc, True)], None, None, None)
+    assert [r.id for r in page.runs] == ["r03"]  # depth 0: r00 0, r03 .75, r06 .5, r09 .25
     page = store.runs.search([], [(Term("attributes", "start_time"), False)], "a", 3, None)
     assert [r.id for r in page.runs] == ["r01", "r03", "r05"]
     assert page.next_page_token is not None

@@ -12,6 +12,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
+from modelport.errors import ConflictError
+
 # run attributes a filter or ordering may name (``run_id`` is ``id``), and which are numbers
 ATTRIBUTES = frozenset({"id", "run_id", "name", "experiment", "status", "start_time",
                         "end_time", "duration", "dataset_digest", "git_commit", "project"})
@@ -76,6 +78,11 @@ class DatasetRecord(NamedTuple):
     columns: list[str]
 
 
+def taken_run(run_id: str) -> ConflictError:
+    """The error for a run id in use (by another project's run, to a scoped store)."""
+    return ConflictError(f"run {run_id!r} already exists — a new run needs a new id")
+
+
 class RunsRepository(Protocol):
     """Runs. Thread-safe; every method is one transaction. A missing run raises
     ``NotFoundError`` where the method names one to read or delete."""
@@ -93,7 +100,8 @@ class RunsRepository(Protocol):
         status, end time and duration), its params and tags, ``run.metrics`` as values at
         step 0 and ``metrics`` (any steps). Idempotent: sending it again changes nothing,
         so a client may retry it. Artifacts are logged on their own (``InvalidInputError``
-        if ``run.artifacts`` names any)."""
+        if ``run.artifacts`` names any). A run of another project than ``run.project``
+        with that id: ``ConflictError``, nothing written."""
         ...
 
     def log_artifact(self, run_id: str, path: str, digest: str, size: int) -> None: ...

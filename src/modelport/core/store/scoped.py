@@ -17,7 +17,14 @@ from modelport.core.store.endpoints import EndpointRecord, Event, Rollout, Watch
 from modelport.core.store.jobs import JobRecord
 from modelport.core.store.projects import name_taken
 from modelport.core.store.registry import Model, NewVersion, VersionRecord, missing_model
-from modelport.core.store.runs import Condition, MetricValue, RunPage, RunRecord, Term
+from modelport.core.store.runs import (
+    Condition,
+    MetricValue,
+    RunPage,
+    RunRecord,
+    Term,
+    taken_run,
+)
 from modelport.core.store.stats import StatsRow
 from modelport.core.store.streams import StreamRecord
 from modelport.core.store.text import unstorable
@@ -150,12 +157,12 @@ class ScopedRuns:
 
     def create_run(self, run: RunRecord) -> None:
         if self.scope.foreign("runs", run.id):
-            raise ConflictError(f"run {run.id!r} already exists — a new run needs a new id")
+            raise taken_run(run.id)
         self.inner.create_run(dataclasses.replace(run, project=self.scope.project))
 
     def log_run(self, run: RunRecord, metrics: Sequence[MetricValue], now: float) -> None:
-        if self.scope.foreign("runs", run.id):
-            raise ConflictError(f"run {run.id!r} already exists — a new run needs a new id")
+        # the store refuses another project's run itself, in the statement that writes it:
+        # asking first cost a query per new run (an unknown id is never cached)
         self.inner.log_run(dataclasses.replace(run, project=self.scope.project), metrics, now)
 
     def get_runs(self, ids: Collection[str]) -> list[RunRecord]:

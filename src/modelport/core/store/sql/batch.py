@@ -21,18 +21,23 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from modelport.core.store.runs import MetricValue, RunRecord
+from modelport.core.store.runs import MetricValue, RunRecord, taken_run
 
 _HOLDS = "WHERE NOT EXISTS (SELECT 1 FROM changed)"
+# a whole run also writes nothing when its id is another project's run's
+_HOLDS_RUN = f"{_HOLDS} AND NOT EXISTS (SELECT 1 FROM foreign_run)"
 _RUN = f"""
-written_run AS (
+foreign_run AS (
+  SELECT project FROM runs
+  WHERE id = CAST(:run_id AS VARCHAR) AND project <> CAST(:project AS VARCHAR)
+), written_run AS (
   INSERT INTO runs (id, name, experiment, status, start_time, end_time, duration,
                     dataset_digest, git_commit, packages, project)
   SELECT CAST(:run_id AS VARCHAR), CAST(:name AS VARCHAR), CAST(:experiment AS VARCHAR),
          CAST(:status AS VARCHAR), CAST(:start_time AS FLOAT8), CAST(:end_time AS FLOAT8),
          CAST(:duration AS FLOAT8), CAST(:dataset_digest AS VARCHAR),
          CAST(:git_commit AS VARCHAR), CAST(:packages AS JSON),
-         CAST(:project AS VARCHAR) {_HOLDS}
+         CAST(:project AS VARCHAR) {_HOLDS_RUN}
   ON CONFLICT (id) DO UPDATE SET status = excluded.status, end_time = excluded.end_time,
                                  duration = excluded.duration),"""
 _BATCH = """
@@ -68,17 +73,19 @@ written_params AS (
   ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, step = excluded.step
   WHERE excluded.step >= run_latest_metrics.step
 )
-SELECT key, value FROM changed
+SELECT key, value FROM changed{foreign}
 """
-_WITH_RUN = text(_BATCH.format(run=_RUN, holds=_HOLDS))
-_WITHOUT_RUN = text(_BATCH.format(run="", holds=_HOLDS))
+_WITH_RUN = text(_BATCH.format(run=_RUN, holds=_HOLDS_RUN, foreign="""
+UNION ALL SELECT NULL, project FROM foreign_run"""))
+_WITHOUT_RUN = text(_BATCH.format(run="", holds=_HOLDS, foreign=""))
 
 
 def write_batch(conn: Connection, run_id: str, params: Mapping[str, str],
                 metrics: Sequence[MetricValue], tags: Mapping[str, str], now: float,
                 run: RunRecord | None = None) -> dict[str, str]:
     """Write the batch (and ``run``, if given) in one statement, or nothing: the params
-    that already hold another value, with that value (empty: everything was written).
+    that already hold another value, with that value (empty: everything was written);
+    ``ConflictError`` if ``run``'s id is a run of another project.
 
     Each (key, step) is written once, its last value in ``metrics`` winning, and a
     metric's latest value is the last one given at its highest step — what writing
@@ -104,4 +111,6 @@ def write_batch(conn: Connection, run_id: str, params: Mapping[str, str],
                   "git_commit": run.git_commit, "packages": json.dumps(run.packages),
                   "project": run.project}
     rows = conn.execute(_WITH_RUN if run is not None else _WITHOUT_RUN, bound).all()
+    if any(key is None for key, _ in rows):
+        raise taken_run(run_id)
     return {key: value for key, value in rows}

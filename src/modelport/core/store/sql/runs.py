@@ -10,6 +10,7 @@ from an offset, so page 100 costs what page 1 does.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 import threading
@@ -17,13 +18,12 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     Connection,
+    Integer,
     Select,
-    Text,
     and_,
-    cast,
+    bindparam,
     delete,
     exists,
     func,
@@ -45,9 +45,11 @@ from modelport.core.store.runs import (
     RunPage,
     RunRecord,
     Term,
+    taken_run,
 )
 from modelport.core.store.sql.batch import write_batch
 from modelport.core.store.sql.projects import forget_blobs, name_blobs
+from modelport.core.store.sql.run_records import page_statement, read_page, read_runs
 from modelport.core.store.sql.upsert import insert_ignore, upsert
 from modelport.core.store.text import storable
 from modelport.errors import ConflictError, InvalidInputError, NotFoundError
@@ -68,7 +70,6 @@ _OPS = {
 }
 # nulls sort last whatever the direction: they compare as beyond every real value
 _NULL_HIGH, _NULL_LOW = 1e308, -1e308
-_CHUNK = 500
 _FIRST_ANALYZE = 256  # runs written by this process before PostgreSQL's statistics are renewed
 
 
@@ -93,8 +94,7 @@ class SqlRuns:
                 yield conn
         except IntegrityError:
             if creating:
-                raise ConflictError(f"run {run_id!r} already exists — a new run needs a new id"
-                                    ) from None
+                raise taken_run(run_id) from None
             raise NotFoundError(f"run {run_id!r} not found") from None
 
     def create_run(self, run: RunRecord) -> None:
@@ -128,6 +128,9 @@ class SqlRuns:
             self.statistics.grew()
             return
         with self._into(run.id) as conn:
+            if conn.execute(select(t.runs.c.project).where(
+                    t.runs.c.id == run.id, t.runs.c.project != run.project)).first():
+                raise taken_run(run.id)
             upsert(conn, t.runs, {
                 "id": run.id, "name": run.name, "experiment": run.experiment,
                 "status": run.status, "start_time": run.start_time, "end_time": run.end_time,
@@ -170,7 +173,7 @@ class SqlRuns:
 
     def get_runs(self, ids: Collection[str]) -> list[RunRecord]:
         with self.db.read() as conn:
-            return _records(conn, list(ids))
+            return read_runs(conn, list(ids))
 
     def ids_starting_with(self, prefix: str, limit: int) -> list[str]:
         with self.db.read() as conn:
@@ -184,33 +187,23 @@ class SqlRuns:
         if (len(ordering) == 1 and ordering[0][0].kind == "metrics"
                 and ordering[0][0] not in {c.term for c in conditions}):
             return self._by_metric(conditions, ordering[0], experiment, max_results, page_token)
-        q = _Query()
-        for cond in conditions:
-            q.where.append(q.condition(cond))
-        if experiment:
-            q.where.append(t.runs.c.experiment == experiment)
-        filtered = {cond.term for cond in conditions}
-        sort_keys = [(_sort_key(q.column(term, inner=False), term, desc,
-                                nullable=_nullable(term, filtered)), desc)
-                     for term, desc in ordering]
-        sort_keys.append((t.runs.c.id, sort_keys[0][1]))
-        if len(q.joined) > MAX_TERMS:
-            raise InvalidInputError(f"a search may name at most {MAX_TERMS} metrics, params and "
-                                    "tags (filter and ordering together)")
-        if page_token:
-            kinds = [term.numeric for term, _ in ordering] + [False]  # the run id: text
-            q.where.append(_after(sort_keys, _decode(page_token, kinds)))
-        stmt = q.stmt.add_columns(*(k for k, _ in sort_keys)).where(*q.where).order_by(
-            *(k.desc() if desc else k.asc() for k, desc in sort_keys))
-        if max_results is not None:
-            stmt = stmt.limit(max_results + 1)
+        numbers = [term.numeric for term, _ in ordering] + [False]  # the run id: text
+        last = _decode(page_token, numbers) if page_token else None
+        stmt = _search_statement(
+            self.db.dialect, tuple(_shape(cond) for cond in conditions), tuple(ordering),
+            experiment is not None, last is not None, max_results is not None)
+        params: dict[str, Any] = {"experiment": experiment, "limit": (max_results or 0) + 1}
+        for i, cond in enumerate(conditions):
+            params[f"c{i}"] = cond.value
+            params[f"c{i}p"] = _prefix(cond)
+        for i, value in enumerate(last or ()):
+            params[f"after{i}"] = value
         with self.db.read() as conn:
-            rows = conn.execute(stmt).all()
-            more = max_results is not None and len(rows) > max_results
-            rows = rows[:max_results] if max_results is not None else rows
-            records = _records(conn, [r[0] for r in rows])
-        token = _encode(list(rows[-1][1:])) if more else None
-        return RunPage(records, token)
+            found = read_page(conn, stmt, params)
+        more = max_results is not None and len(found) > max_results
+        found = found[:max_results] if max_results is not None else found
+        token = _encode(found[-1][1]) if more else None
+        return RunPage([record for record, _ in found], token)
 
     def _by_metric(self, conditions: Sequence[Condition], order: tuple[Term, bool],
                    experiment: str | None, max_results: int | None, page_token: str | None
@@ -223,46 +216,86 @@ class SqlRuns:
         absent = _NULL_LOW if desc else _NULL_HIGH  # where a run without it sorts: last
         last = _decode(page_token, [True, False]) if page_token else None
         want = None if max_results is None else max_results + 1
-        rows: list[tuple[str, float]] = []
+        found: list[tuple[RunRecord, list[Any]]] = []
         with self.db.read() as conn:
             if last is None or last[0] != absent:
                 q = _filtered(conditions, experiment)
                 keys = [(q.column(term, inner=True), desc), (t.runs.c.id, desc)]
                 if last is not None:
                     q.where.append(_after(keys, last))
-                rows = [(r[0], r[1]) for r in conn.execute(_ordered(q, keys, want)).all()]
-            if want is None or len(rows) < want:
+                found = read_page(conn, page_statement(
+                    self.db.dialect, q.stmt.where(*q.where), keys, want))
+            if want is None or len(found) < want:
                 q = _filtered(conditions, experiment)
                 m = _KIND_TABLES["metrics"]
                 q.where.append(~exists().where(m.c.run_id == t.runs.c.id, m.c.key == term.key))
                 if last is not None and last[0] == absent:
                     q.where.append(t.runs.c.id < last[1] if desc else t.runs.c.id > last[1])
-                keys = [(t.runs.c.id, desc)]
-                rows += [(r[0], absent) for r in conn.execute(_ordered(
-                    q, keys, None if want is None else want - len(rows))).all()]
-            more = want is not None and len(rows) == want
-            rows = rows[:max_results] if max_results is not None else rows
-            records = _records(conn, [r[0] for r in rows])
-        token = _encode([rows[-1][1], rows[-1][0]]) if more else None
-        return RunPage(records, token)
+                found += [(record, [absent, record.id]) for record, _ in read_page(
+                    conn, page_statement(self.db.dialect, q.stmt.where(*q.where),
+                                         [(t.runs.c.id, desc)],
+                                         None if want is None else want - len(found)))]
+        more = want is not None and len(found) == want
+        found = found[:max_results] if max_results is not None else found
+        token = _encode(found[-1][1]) if more else None
+        return RunPage([record for record, _ in found], token)
+
+
+# a condition's part of a search's shape: its term, operator, value type, and whether it
+# also compares the indexed prefix (a param's or tag's text equality)
+_Shape = tuple[Term, str, type, bool]
+
+
+def _shape(cond: Condition) -> _Shape:
+    return cond.term, cond.op, type(cond.value), _prefix(cond) is not None
+
+
+def _prefix(cond: Condition) -> str | None:
+    """The indexed prefix a condition also compares: a param's or tag's equality's."""
+    if cond.op == "=" and cond.term.kind in _PREFIXED and isinstance(cond.value, str):
+        return cond.value[:t.VALUE_PREFIX]
+    return None
+
+
+@functools.lru_cache(maxsize=128)  # shapes name keys a client chose: bounded
+def _search_statement(dialect: str, conditions: tuple[_Shape, ...],
+                      ordering: tuple[tuple[Term, bool], ...], experiment: bool,
+                      after: bool, limited: bool) -> Select[Any]:
+    """A search's statement, for every search of its shape: the values are bound
+    parameters (``c0``, ``c0p`` (the prefix), ``experiment``, ``after0``…, ``limit``), so
+    it is built once — building took as long as reading a top-100 — and its text is the
+    same each time (PostgreSQL prepares it)."""
+    q = _Query()
+    for i, (term, op, _, prefixed) in enumerate(conditions):
+        q.where.append(q.condition(term, op, bindparam(f"c{i}"),
+                                   bindparam(f"c{i}p") if prefixed else None))
+    if experiment:
+        q.where.append(t.runs.c.experiment == bindparam("experiment"))
+    filtered = {term for term, _, _, _ in conditions}
+    sort_keys = [(_sort_key(q.column(term, inner=False), term, desc,
+                            nullable=_nullable(term, filtered)), desc)
+                 for term, desc in ordering]
+    sort_keys.append((t.runs.c.id, sort_keys[0][1]))
+    if len(q.joined) > MAX_TERMS:
+        raise InvalidInputError(f"a search may name at most {MAX_TERMS} metrics, params and "
+                                "tags (filter and ordering together)")
+    if after:
+        q.where.append(_after(sort_keys, [bindparam(f"after{i}")
+                                          for i in range(len(sort_keys))]))
+    limit = bindparam("limit", type_=Integer) if limited else None
+    return page_statement(dialect, q.stmt.where(*q.where), sort_keys, limit)
 
 
 def _filtered(conditions: Sequence[Condition], experiment: str | None) -> _Query:
     q = _Query()
     for cond in conditions:
-        q.where.append(q.condition(cond))
+        q.where.append(q.condition(cond.term, cond.op, cond.value, _prefix(cond)))
     if experiment:
         q.where.append(t.runs.c.experiment == experiment)
     if len(q.joined) >= MAX_TERMS:
         raise InvalidInputError(f"a search may name at most {MAX_TERMS} metrics, params and "
                                 "tags (filter and ordering together)")
     return q
-
-
-def _ordered(q: _Query, keys: list[tuple[Any, bool]], limit: int | None) -> Select[Any]:
-    stmt = q.stmt.add_columns(*(k for k, _ in keys[:1])).where(*q.where).order_by(
-        *(k.desc() if desc else k.asc() for k, desc in keys))
-    return stmt if limit is None else stmt.limit(limit)
 
 
 class _Statistics:
@@ -342,14 +375,15 @@ class _Query:
             self.joined[term] = alias
         return alias.c.value
 
-    def condition(self, cond: Condition) -> ColumnElement[bool]:
-        """``cond`` on its term's column; a param's or tag's equality also on the value's
-        indexed prefix (``schema.value_prefix``), so the database finds its runs through
-        the (key, prefix) index instead of reading every param of every run."""
-        column = self.column(cond.term, inner=True)
-        test: ColumnElement[bool] = _OPS[cond.op](column, cond.value)
-        if cond.op == "=" and cond.term.kind in _PREFIXED and isinstance(cond.value, str):
-            return and_(t.value_prefix(column) == cond.value[:t.VALUE_PREFIX], test)
+    def condition(self, term: Term, op: str, value: Any, prefix: Any) -> ColumnElement[bool]:
+        """``term op value`` on its term's column; a param's or tag's equality also on the
+        value's indexed ``prefix`` (``schema.value_prefix``; None: not compared), so the
+        database finds its runs through the (key, prefix) index instead of reading every
+        param of every run."""
+        column = self.column(term, inner=True)
+        test: ColumnElement[bool] = _OPS[op](column, value)
+        if prefix is not None:
+            return and_(t.value_prefix(column) == prefix, test)
         return test
 
 
@@ -400,50 +434,3 @@ def _decode(token: str, numeric: list[bool]) -> list[Any]:
     except (ValueError, TypeError, ArithmeticError, RecursionError):
         raise InvalidInputError("invalid page token — it belongs to another query or was "
                                 "altered") from None
-
-
-def _records(conn: Connection, ids: list[str]) -> list[RunRecord]:
-    """Full records for ``ids``, in that order, ``_CHUNK`` runs per query.
-
-    One statement per chunk brings every run with its params, tags and artifacts
-    aggregated as JSON objects: on PostgreSQL each round trip costs more than the
-    query, and on SQLite walking a row costs more in Python than aggregating it in C
-    (a top-100: ~3,700 rows). Metrics come in the same statement on PostgreSQL (it
-    renders a float8 exactly); SQLite's JSON rounds a float to 15 digits, so there they
-    are read as rows, in a second statement of the same read transaction."""
-    by_id: dict[str, RunRecord] = {}
-    for start in range(0, len(ids), _CHUNK):
-        _read_chunk(conn, ids[start:start + _CHUNK], by_id)
-    return [by_id[i] for i in ids if i in by_id]
-
-
-# what a record holds of each narrow table: (table, attribute, key column, value column)
-_PARTS = ((t.run_params, "params", "key", "value"),
-          (t.run_latest_metrics, "metrics", "key", "value"),
-          (t.run_tags, "tags", "key", "value"),
-          (t.run_artifacts, "artifacts", "path", "digest"))
-# each database's aggregate into one JSON object, and the parts it renders exactly
-_AGGREGATE = {"postgresql": (func.json_object_agg, _PARTS),
-              "sqlite": (func.json_group_object, tuple(p for p in _PARTS if p[1] != "metrics"))}
-
-
-def _read_chunk(conn: Connection, chunk: list[str], by_id: dict[str, RunRecord]) -> None:
-    aggregate, exact = _AGGREGATE[conn.dialect.name]
-    # as text, parsed here by orjson: psycopg's json.loads of four objects per run took
-    # half the time of reading a page of records
-    parts = [select(cast(aggregate(table.c[key], table.c[value]), Text))
-             .where(table.c.run_id == t.runs.c.id).scalar_subquery().label(attr)
-             for table, attr, key, value in exact]
-    for row in conn.execute(select(t.runs, *parts).where(t.runs.c.id.in_(chunk))).mappings():
-        record: dict[str, Any] = {c.name: row[c.name] for c in t.runs.columns}
-        record["packages"] = record["packages"] or {}
-        for _, attr, _, _ in exact:
-            record[attr] = orjson.loads(row[attr]) if row[attr] else {}
-        # JSON has no infinity: PostgreSQL writes it as the string "Infinity"
-        record["metrics"] = {k: float(v) for k, v in record.get("metrics", {}).items()}
-        by_id[row["id"]] = RunRecord(**record)
-    if len(exact) < len(_PARTS):
-        m = t.run_latest_metrics
-        for run_id, key, value in conn.execute(select(m.c.run_id, m.c.key, m.c.value)
-                                               .where(m.c.run_id.in_(chunk))):
-            by_id[run_id].metrics[key] = value
