@@ -127,13 +127,17 @@ def monitor(
               1 if every is None else times)
         return
     if labels is not None:
+        from modelport.lifecycle.monitoring import versions_of
         from modelport.runtimes.label_stream import drain
 
-        drained = drain(labels)
+        drained = drain(labels, [(ref.name, ref.version) for ref in versions_of(target)
+                                 if ref.version is not None])
         if not as_json:
             console.print(f"read {drained.labels:,} labels from {labels}"
                           + (f" ({drained.malformed:,} malformed messages skipped)"
-                             if drained.malformed else ""))
+                             if drained.malformed else "")
+                          + (f"; {drained.unsent:,} label file(s) wait here for the server "
+                             "(sent by the next --labels run)" if drained.unsent else ""))
     fed_back = _labels(target, time.time() - since_s)
     recorded = None
     if record:
