@@ -95,9 +95,15 @@ class Labels:
     unreadable: int  # files skipped
 
 
-def read_labels(source: Path | LogFiles, model: str, version: int) -> Labels:
+CLOCK_SLACK_S = 3600.0  # machines' clocks may differ: a label's hour may look earlier
+
+
+def read_labels(source: Path | LogFiles, model: str, version: int,
+                since: float = 0.0) -> Labels:
     """Every complete label file of ``model:version`` (``source``: a directory, or any
-    ``LogFiles`` — a server's), oldest first."""
+    ``LogFiles`` — a server's), oldest first; ``since``: only those that can label a
+    prediction made after it (a label comes after its prediction, so older hours are not
+    read — nor downloaded)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -107,6 +113,8 @@ def read_labels(source: Path | LogFiles, model: str, version: int) -> Labels:
     by_request: dict[str, str] = {}
     unreadable = 0
     for file in files.list(model, version):
+        if file.start + 3600 + CLOCK_SLACK_S <= since:
+            continue
         try:
             table = pq.read_table(files.open(model, version, file),
                                   columns=["request_id", "label"])

@@ -192,7 +192,7 @@ def monitor(target: str, since_s: float = 86400.0, baseline: str = TRAINING,
         if not window.rows:
             quiet.append(version)
             continue
-        joined = read_labels(kept_labels, version.name, version.version)
+        joined = read_labels(kept_labels, version.name, version.version, end - since_s)
         base, notes = _baseline(version, baseline, ws)
         one = report(version, window, base, (labels or {}).get(version.ref), joined)
         one["notes"] = notes + ([f"{window.unreadable} log file(s) could not be read and were "

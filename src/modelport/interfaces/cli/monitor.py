@@ -92,7 +92,8 @@ def monitor(
         help="The challenger must beat the champion by more than this.")] = 0.0,
     labels: Annotated[str | None, typer.Option(
         help="A stream of delayed labels ({\"id\": REQUEST_ID, \"label\": …}), e.g. "
-             "redis://127.0.0.1:6379/labels: drained first, joined to the logged "
+             "redis://127.0.0.1:6379/labels: drained first (kept for the versions the "
+             "target names; behind a server, on the server), joined to the logged "
              "predictions by request id for accuracy.")] = None,
     every: Annotated[str | None, typer.Option(
         help="With --on-drift retrain: check again at this interval (e.g. 1h), re-reading "
