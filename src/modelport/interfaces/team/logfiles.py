@@ -192,7 +192,7 @@ async def pruning(app: Litestar) -> AsyncIterator[None]:
         while not stop.is_set():
             try:
                 await anyio.to_thread.run_sync(prune, app.state, time.time())
-            except OSError:
+            except Exception:  # a disk error, a race: logged; the next pass tries again
                 log.exception("removing old prediction logs failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), RETENTION_CHECK_S)
