@@ -44,13 +44,13 @@ def serving(app: Litestar) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def team_server(settings: Settings, max_artifact: int | None = None
-                ) -> Iterator[tuple[str, str]]:
+def team_server(settings: Settings, max_artifact: int | None = None,
+                log_retention_s: float | None = None) -> Iterator[tuple[str, str]]:
     """(URL, admin key) of a server over ``settings``' store, for a ``with`` block."""
     ws = Workspace.open(settings)
     secret = bootstrap_key(ws)
     assert secret is not None, "a fresh store has no admin key yet"
-    app = create_app(ws)
+    app = create_app(ws, log_retention_s=log_retention_s)
     if max_artifact is not None:
         app.state.max_artifact = max_artifact
     with serving(app) as url:

@@ -5,6 +5,10 @@ The layout (``lifecycle/predlogs.py`` says what a file holds)::
 
     <root>/model=iris/version=2/hour=2026-12-04T22/part-<32 hex>.parquet
 
+Two kinds of files share it, each under its own root: the logged predictions
+(``predictions/``) and the delayed labels joined to them by request id (``labels/``,
+``lifecycle/labels.py``).
+
 ``LogFiles`` is what a reader needs (the complete files of one version, and each one's
 bytes) and what an uploader needs (``put`` a complete file); ``LocalLogFiles`` keeps
 them in a directory, ``core/store/rest/logfiles.py`` on a server (chosen by URL scheme,
@@ -32,6 +36,8 @@ from typing import Any, Protocol
 from modelport.errors import ConflictError, InvalidInputError
 
 LOGS = "predictions"
+LABELS = "labels"
+KINDS = (LOGS, LABELS)
 HOUR_FORMAT = "%Y-%m-%dT%H"
 PREFIX = "part-"
 TEMP_PREFIX = ".tmp-"
@@ -139,6 +145,15 @@ class LocalLogFiles:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, target)
 
+    def remove(self, model: str, version: int) -> int:
+        """Delete every file of ``model:version``; how many went."""
+        import shutil
+
+        base = self.root / f"model={model}" / f"version={version}"
+        removed = sum(1 for _ in base.glob(f"hour=*/{PREFIX}*.parquet"))
+        shutil.rmtree(base, ignore_errors=True)
+        return removed
+
     def receiver(self, model: str, version: int, hour: str, name: str) -> Receiver:
         """Where ``core.upload.Upload`` puts a received file once whole and checked."""
         check_file(model, version, hour, name)
@@ -178,15 +193,18 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def open_log_files(url: str, artifacts: Any = None) -> LogFiles:
-    """The log files of an artifact store's URL: a directory (``file://`` or a path) keeps
-    them under ``predictions/``; a ``modelport server`` (``artifacts``: the workspace's
-    store of that URL, whose connection they share) behind ``/api/v1``."""
+def open_log_files(url: str, artifacts: Any = None, kind: str = LOGS) -> LogFiles:
+    """The log files (``kind``: ``LOGS`` or ``LABELS``) of an artifact store's URL: a
+    directory (``file://`` or a path) keeps them under ``predictions/`` (``labels/``); a
+    ``modelport server`` (``artifacts``: the workspace's store of that URL, whose
+    connection they share) behind ``/api/v1``."""
+    if kind not in KINDS:
+        raise InvalidInputError(f"no such kind of log file: {kind!r}")
     if url.startswith(("http://", "https://")):
         if artifacts is None or not hasattr(artifacts, "log_files"):
             raise InvalidInputError(f"no connection to {url} for its prediction logs")
-        return artifacts.log_files()  # type: ignore[no-any-return]
+        return artifacts.log_files(kind)  # type: ignore[no-any-return]
     if "://" in url and not url.startswith("file://"):
         raise InvalidInputError(f"prediction logs need a local artifact store for now, not "
                                 f"{url} — set MODELPORT_ARTIFACTS_URL to a directory")
-    return LocalLogFiles(Path(url.removeprefix("file://")) / LOGS)
+    return LocalLogFiles(Path(url.removeprefix("file://")) / kind)

@@ -2,10 +2,17 @@
 
 A label often arrives hours or days after its prediction (a loan defaults, a fraud is
 confirmed), through a stream the serving process does not read. ``modelport monitor
---labels URL`` drains such a stream (``runtimes/label_stream.py``) into Parquet files
-of (``request_id``, ``label``, ``ts``) under ``<artifacts>/labels/hour=…/``; a report
-joins them to the logged predictions of its window by request id, so the accuracy
-of a version is measured on its own logged traffic, whenever the labels came.
+TARGET --labels URL`` drains such a stream (``runtimes/label_stream.py``) into Parquet
+files of (``request_id``, ``label``, ``ts``) for each version TARGET names, laid out as
+the prediction logs are (``core/logfiles.py``)::
+
+    <artifacts>/labels/model=iris/version=2/hour=2026-12-05T10/part-<32 hex>.parquet
+
+A report joins a version's labels to its logged predictions of the window by request
+id, so the accuracy of a version is measured on its own logged traffic, whenever the
+labels came. Behind a ``modelport server`` they go where the logs go: written whole
+under this machine's ``MODELPORT_HOME/labels``, uploaded, read back from anywhere
+(``label_files``) within the model's project.
 
 A label names one request: a request that logged several rows (a batch) cannot be
 scored by one label and is counted as ``ambiguous``. A request labelled twice (a
@@ -23,14 +30,32 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelport.core.logfiles import LABELS, LocalLogFiles, LogFiles
 from modelport.core.workspace import Workspace
-from modelport.lifecycle.predlogs import PREFIX, TEMP_PREFIX, Window, hour_of, logs_root
-
-LABELS = "labels"
+from modelport.lifecycle.predlogs import (
+    PREFIX,
+    TEMP_PREFIX,
+    Window,
+    log_files,
+    logs_root,
+    partition,
+    uploads,
+)
 
 
 def labels_root(ws: Workspace | None = None) -> Path:
+    """The directory this machine writes labels to (beside its ``logs_root``)."""
     return logs_root(ws).parent / LABELS
+
+
+def label_files(ws: Workspace | None = None) -> LogFiles:
+    """Where reports read the labels: the artifact store's ``labels/``, or the server."""
+    return log_files(ws, LABELS)
+
+
+def label_uploads(ws: Workspace | None = None) -> LogFiles | None:
+    """Where a drain sends each complete file: the server, or None (already in place)."""
+    return uploads(ws, LABELS)
 
 
 def label_text(value: Any) -> str:
@@ -40,16 +65,18 @@ def label_text(value: Any) -> str:
     return str(value)
 
 
-def write_labels(root: Path, request_ids: list[str], labels: list[Any],
-                 ts: float | None = None) -> Path:
-    """One whole file of labels (temp name, renamed once complete); its path."""
+def write_labels(root: Path, model: str, version: int, request_ids: list[str],
+                 labels: list[Any], ts: float | None = None) -> Path:
+    """One whole file of ``model:version``'s labels (temp name, renamed once complete); its
+    path. Its name starts with the nanosecond it was written at, so an hour's files sort
+    as they came (the first label of a request wins, wherever they are read)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     ts = time.time() if ts is None else ts
-    directory = root / f"hour={hour_of(ts)}"
+    directory = partition(root, model, version, ts)
     directory.mkdir(parents=True, exist_ok=True)
-    stem = uuid.uuid4().hex
+    stem = f"{time.time_ns():016x}{uuid.uuid4().hex[:16]}"
     temp, final = directory / f"{TEMP_PREFIX}{stem}.parquet", directory / f"{PREFIX}{stem}.parquet"
     table = pa.table({"request_id": pa.array(request_ids, pa.string()),
                       "label": pa.array([label_text(v) for v in labels], pa.string()),
@@ -68,18 +95,30 @@ class Labels:
     unreadable: int  # files skipped
 
 
-def read_labels(root: Path) -> Labels:
-    """Every complete label file under ``root``, oldest first."""
+CLOCK_SLACK_S = 3600.0  # machines' clocks may differ: a label's hour may look earlier
+
+
+def read_labels(source: Path | LogFiles, model: str, version: int,
+                since: float = 0.0) -> Labels:
+    """Every complete label file of ``model:version`` (``source``: a directory, or any
+    ``LogFiles`` — a server's), oldest first; ``since``: only those that can label a
+    prediction made after it (a label comes after its prediction, so older hours are not
+    read — nor downloaded)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from modelport.errors import ArtifactIntegrityError
+
+    files = LocalLogFiles(source) if isinstance(source, Path) else source
     by_request: dict[str, str] = {}
     unreadable = 0
-    for path in sorted(root.glob(f"hour=*/{PREFIX}*.parquet"),
-                       key=lambda p: (p.parent.name, p.stat().st_mtime)):
+    for file in files.list(model, version):
+        if file.start + 3600 + CLOCK_SLACK_S <= since:
+            continue
         try:
-            table = pq.read_table(path, columns=["request_id", "label"])
-        except (OSError, pa.ArrowException, KeyError):
+            table = pq.read_table(files.open(model, version, file),
+                                  columns=["request_id", "label"])
+        except (OSError, pa.ArrowException, KeyError, ArtifactIntegrityError):
             unreadable += 1
             continue
         for request_id, label in zip(table.column("request_id").to_pylist(),

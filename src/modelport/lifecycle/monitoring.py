@@ -25,7 +25,7 @@ import numpy as np
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, NotFoundError
 from modelport.lifecycle import drift, profile
-from modelport.lifecycle.labels import Labels, join, labels_root, read_labels
+from modelport.lifecycle.labels import Labels, join, label_files, read_labels
 from modelport.lifecycle.predlogs import INPUT_PREFIX, Window, hour_of, log_files, read_window
 from modelport.lifecycle.refs import Ref, parse_ref
 from modelport.lifecycle.registry import ModelVersion, get_version, resolve, set_profile
@@ -185,13 +185,14 @@ def monitor(target: str, since_s: float = 86400.0, baseline: str = TRAINING,
     end = time.time() if now is None else now
     root = log_files(ws)
     reports, quiet = [], []
-    joined = read_labels(labels_root(ws))
+    kept_labels = label_files(ws)
     for ref in versions_of(target, ws=ws):
         version = get_version(ref, ws=ws)
         window = read_window(root, version.name, version.version, end - since_s, end)
         if not window.rows:
             quiet.append(version)
             continue
+        joined = read_labels(kept_labels, version.name, version.version, end - since_s)
         base, notes = _baseline(version, baseline, ws)
         one = report(version, window, base, (labels or {}).get(version.ref), joined)
         one["notes"] = notes + ([f"{window.unreadable} log file(s) could not be read and were "

@@ -66,18 +66,18 @@ def logs_root(ws: Workspace | None = None) -> Path:
     return files.root
 
 
-def log_files(ws: Workspace | None = None) -> LogFiles:
-    """Where readers (``monitor``) find the workspace's prediction logs: its directory,
-    or its server."""
+def log_files(ws: Workspace | None = None, kind: str = LOGS) -> LogFiles:
+    """Where readers (``monitor``) find the workspace's prediction logs (``kind``: or its
+    delayed labels, ``LABELS``): its directory, or its server."""
     ws = current(ws)
-    return open_log_files(ws.settings.artifacts_url, ws.artifacts)
+    return open_log_files(ws.settings.artifacts_url, ws.artifacts, kind)
 
 
-def uploads(ws: Workspace | None = None) -> LogFiles | None:
+def uploads(ws: Workspace | None = None, kind: str = LOGS) -> LogFiles | None:
     """Where a writer sends each complete file: the server, for a remote workspace; None
     where ``logs_root`` is already where readers look."""
     ws = current(ws)
-    return log_files(ws) if _remote(ws) else None
+    return log_files(ws, kind) if _remote(ws) else None
 
 
 def log_location(ws: Workspace | None = None) -> str:

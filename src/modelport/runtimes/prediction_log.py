@@ -40,11 +40,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modelport.core.logfiles import LogFiles, file_of
+from modelport.core.logfiles import LogFiles
 from modelport.core.signature import Signature
-from modelport.errors import InvalidInputError, ModelportError
+from modelport.errors import InvalidInputError
 from modelport.lifecycle.predlogs import INPUT_PREFIX, PREFIX, TEMP_PREFIX, partition
 from modelport.lifecycle.predlogs import remove_older as remove_hours_before
+from modelport.runtimes.log_spool import Spool
 
 if TYPE_CHECKING:
     from modelport.runtimes.drift_gauges import LiveDrift
@@ -98,10 +99,7 @@ class PredictionLog:
                  live: LiveDrift | None = None, upload: LogFiles | None = None) -> None:
         self.root = root
         self.live = live
-        self.upload = upload
-        self.uploaded = 0  # files the server kept
-        self.upload_failures = 0  # attempts that failed (the file stays, sent again later)
-        self._unsent: list[Path] | None = None  # files to send, oldest first (None: not looked)
+        self.spool = Spool(root, upload)
         self.sample = check_sample(sample)
         self.retention_s = retention_s
         self.flush_s = flush_s
@@ -229,57 +227,31 @@ class PredictionLog:
                     continue
                 written += rows
         self.written += written
-        self._send()
+        self.spool.send()
         return written
 
-    def _left_here(self) -> list[Path]:
-        """Complete files under the spool, oldest hour (then oldest file) first."""
-        found = []
-        for path in self.root.glob(f"model=*/version=*/hour=*/{PREFIX}*.parquet"):
-            try:
-                found.append((path.parent.name, path.stat().st_mtime, path))
-            except OSError:  # removed meanwhile
-                continue
-        return [path for *_, path in sorted(found)]
+    @property
+    def upload(self) -> LogFiles | None:
+        return self.spool.upload
+
+    @upload.setter
+    def upload(self, files: LogFiles | None) -> None:
+        self.spool.upload = files
+
+    @property
+    def uploaded(self) -> int:
+        """Files the server kept."""
+        return self.spool.uploaded
+
+    @property
+    def upload_failures(self) -> int:
+        """Uploads that failed (each file is kept and sent again)."""
+        return self.spool.failures
 
     @property
     def unsent(self) -> int:
         """Files written here that the server does not have yet."""
-        return len(self._unsent or ())
-
-    def _send(self) -> None:
-        """Upload what the server lacks, oldest first; stop at the first failure that is
-        the server's (it is down: the next flush tries again)."""
-        if self.upload is None:
-            return
-        if self._unsent is None:  # what an earlier writer on this machine left
-            self._unsent = self._left_here()
-        while self._unsent:
-            path = self._unsent[0]
-            try:
-                model, version, _ = file_of(path)
-                self.upload.put(model, version, path)
-            except FileNotFoundError:  # removed by the retention meanwhile
-                pass
-            except ModelportError as exc:
-                self.upload_failures += 1
-                if exc.status >= 500:  # unreachable or failing: keep the order, retry later
-                    log.warning("uploading prediction logs failed (%d file(s) wait, sent "
-                                "again after the next flush): %s", len(self._unsent), exc)
-                    return
-                log.error("the server refused prediction-log file %s (kept here): %s",
-                          path, exc)
-            except OSError as exc:
-                self.upload_failures += 1
-                log.error("reading prediction-log file %s to upload failed: %s", path, exc)
-            except Exception:  # anything else: as if the server failed — kept, sent later
-                self.upload_failures += 1
-                log.exception("uploading prediction-log file %s failed", path)
-                return
-            else:
-                self.uploaded += 1
-                path.unlink(missing_ok=True)
-            self._unsent.pop(0)
+        return self.spool.unsent
 
     def _write(self, name: str, version: int, signature: Signature, ts: np.ndarray,
                ids: Any, x: np.ndarray, predictions: np.ndarray) -> None:
@@ -304,8 +276,7 @@ class PredictionLog:
             os.replace(temp, directory / f"{PREFIX}{stem}.parquet")
         finally:
             temp.unlink(missing_ok=True)
-        if self._unsent is not None:
-            self._unsent.append(directory / f"{PREFIX}{stem}.parquet")
+        self.spool.added(directory / f"{PREFIX}{stem}.parquet")
         if self.live is not None:
             try:  # the rows are safe on disk: a gauge that fails only logs
                 self.live.observe(name, version, list(signature.names), x, predictions)

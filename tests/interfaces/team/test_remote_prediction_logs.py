@@ -1,6 +1,8 @@
-"""Prediction logs behind a team server: the machine that serves (or scores) uploads each
-complete Parquet file to the server, and ``monitor`` on any other machine reads them
-there — within the model's project, every path part checked, nothing half-sent visible.
+"""Prediction logs (and delayed labels) behind a team server: the machine that serves (or
+scores, or drains labels) uploads each complete Parquet file to the server, and
+``monitor`` on any other machine reads them there — within the model's project, every
+path part checked, nothing half-sent visible; the server prunes what is past its
+retention, and an admin removes a version's files.
 
 One server (PostgreSQL, a schema of its own) for the module; machines are workspaces
 with homes of their own and keys of their own.
@@ -9,41 +11,70 @@ with homes of their own and keys of their own.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
+from cli_runner import invoke
 from modelport.config import Settings
 from modelport.control.monitor_loop import record
 from modelport.core.keys import create_key
-from modelport.core.logfiles import LocalLogFiles
+from modelport.core.logfiles import LABELS, LocalLogFiles
 from modelport.core.store.rest.logfiles import RestLogFiles
-from modelport.errors import NotFoundError
+from modelport.errors import InvalidInputError, NotFoundError
+from modelport.interfaces.team.logfiles import prune
+from modelport.lifecycle.labels import label_files, labels_root
 from modelport.lifecycle.monitoring import monitor
-from modelport.lifecycle.predlogs import log_files, log_location, logs_root, read_window, uploads
+from modelport.lifecycle.predlogs import (
+    hour_of,
+    log_files,
+    log_location,
+    logs_root,
+    read_window,
+    uploads,
+)
 from modelport.lifecycle.registry import register_model
+from modelport.runtimes import label_stream
 from modelport.runtimes.batch import predict_job
+from modelport.runtimes.label_stream import drain
 from modelport.runtimes.prediction_log import PredictionLog
+from modelport.runtimes.stream import brokers
 from served import serve_frame
 from servers import free_port
+from services import require_service
 from team_server import close, remote_workspace, team_server
 
 pytestmark = pytest.mark.storage_independent  # the server's database is PostgreSQL itself
 
 X, Y = load_iris(return_X_y=True, as_frame=True)
 API = "/api/v1/prediction-logs"
+RETENTION_S = 30 * 86400  # the module server's --log-retention
+REDIS = "redis://127.0.0.1:6379"
+
+
+def plant(root: Path, model: str, hour: str) -> Path:
+    """A file in ``root``'s layout (not a real log: retention looks at hours only)."""
+    path = LocalLogFiles(root).directory(model, 1, hour) / f"part-{uuid.uuid4().hex}.parquet"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"PAR1")
+    return path
 
 
 class Team:
-    def __init__(self, url: str, server_home: Path, homes: Path, keys: dict[str, str]) -> None:
+    def __init__(self, url: str, server_home: Path, homes: Path, keys: dict[str, str],
+                 planted: dict[str, list[Path]]) -> None:
         self.url, self.server_home, self.homes, self.keys = url, server_home, homes, keys
+        self.planted = planted  # "old" and "recent" files put there before the server began
 
     def machine(self, name: str, key: str, project: str = "default"):  # type: ignore[no-untyped-def]
         return remote_workspace(self.url, self.keys[key], self.homes / name, project)
@@ -59,15 +90,27 @@ class Team:
         """The server's own log directory."""
         return self.server_home / "artifacts" / "predictions"
 
+    @property
+    def labels(self) -> Path:
+        """The server's own label directory."""
+        return self.server_home / "artifacts" / "labels"
+
 
 @pytest.fixture(scope="module")
 def team(tmp_path_factory: pytest.TempPathFactory, pg_schema_module: str) -> Iterator[Team]:
     """A server with model ``iris`` in project ``default`` and keys: ``writer`` (write,
     default), ``reader`` (read, default), ``other`` (read+write, project ``b``) and
-    ``narrow`` (write, limited to model ``wine``)."""
+    ``narrow`` (write, limited to model ``wine``). The server keeps logs ``RETENTION_S``;
+    files 40 days old (and a day old) were there before it started."""
     base = tmp_path_factory.mktemp("logs")
     server = Settings(home=base / "server", db_url=pg_schema_module)
-    with team_server(server) as (url, admin):
+    now = time.time()
+    planted: dict[str, list[Path]] = {"old": [], "recent": []}
+    for kind in ("predictions", "labels"):
+        for age, days in (("old", 40), ("recent", 1)):
+            planted[age].append(plant(base / "server" / "artifacts" / kind, "gone",
+                                      hour_of(now - days * 86400)))
+    with team_server(server, log_retention_s=RETENTION_S) as (url, admin):
         ws = remote_workspace(url, admin, base / "admin")
         register_model("iris", LogisticRegression(max_iter=500).fit(X, Y), X=X, ws=ws)
         keys = {"admin": admin}
@@ -76,7 +119,7 @@ def team(tmp_path_factory: pytest.TempPathFactory, pg_schema_module: str) -> Ite
                 ("other", ["write"], ["b"], None), ("narrow", ["write"], None, ["wine"])):
             keys[name] = create_key(name, scopes, models, projects=projects, ws=ws)[1]
         close(ws)
-        yield Team(url, base / "server", base, keys)
+        yield Team(url, base / "server", base, keys, planted)
 
 
 def serve(team: Team, machine: str, rows: int, batch: int = 5) -> PredictionLog:
@@ -158,8 +201,10 @@ HOSTILE = ["%2E%2E", "..%2F..%2Fescape", "%2Fetc%2Fpasswd", "part-%00.parquet", 
            "part-" + "a" * 32 + ".parquet%2F..", "%5C..%5Cx", ".hidden", "-1", "99999999999"]
 
 
+@pytest.mark.parametrize("kind", ["", "/labels"])
 @pytest.mark.parametrize("method", ["GET", "PUT"])
-def test_a_hostile_path_part_is_refused_with_a_json_4xx(team: Team, method: str) -> None:
+def test_a_hostile_path_part_is_refused_with_a_json_4xx(team: Team, method: str,
+                                                         kind: str) -> None:
     good_hour, good_name = "2026-12-04T22", "part-" + "b" * 32 + ".parquet"
     key = "writer" if method == "PUT" else "reader"
     with team.client(key) as api:
@@ -168,20 +213,26 @@ def test_a_hostile_path_part_is_refused_with_a_json_4xx(team: Team, method: str)
                                       ("iris", good_hour, bad)):
                 # raw, as sent: no client-side normalisation of the dot segments
                 url = httpx.URL(team.url).copy_with(
-                    raw_path=f"{API}/{model}/1/{hour}/{name}".encode())
+                    raw_path=f"{API}/{model}/1{kind}/{hour}/{name}".encode())
                 answer = api.request(method, url, content=b"PAR1", headers={
                     "x-content-sha256": hashlib.sha256(b"PAR1").hexdigest()})
                 assert 400 <= answer.status_code < 500, (model, hour, name, answer.text)
                 assert answer.json()["code"], (model, hour, name, answer.text)
         # bare dot segments climb no further than the routes: nothing outside them answers
         climb = httpx.URL(team.url).copy_with(
-            raw_path=f"{API}/iris/1/../../../../../../etc/passwd".encode())
+            raw_path=f"{API}/iris/1{kind}/../../../../../../etc/passwd".encode())
         answer = api.request(method, climb, content=b"PAR1")
         assert 400 <= answer.status_code < 500 and answer.json()["code"], answer.text
     escaped = [p for p in team.server_home.rglob("*") if p.is_file()
-               and "predictions" not in p.parts and p.suffix == ".parquet"]
-    assert escaped == [] and not (team.kept / "model=iris" / "version=1" / f"hour={good_hour}"
-                                  ).exists()
+               and not {"predictions", "labels"} & set(p.parts) and p.suffix == ".parquet"]
+    assert escaped == []
+    if method == "PUT":  # refused writes are audited too — a NUL in a path loses no entry
+        with team.client("admin") as api:
+            entries = api.get("/api/v1/audit", params={"limit": 200}).json()
+        assert any(e["path"].endswith("/x%00") and e["status"] == 400 for e in entries), \
+            [e["path"] for e in entries]
+    for root in (team.kept, team.labels):
+        assert not (root / "model=iris" / "version=1" / f"hour={good_hour}").exists()
 
 
 def test_an_interrupted_or_altered_upload_leaves_nothing_visible(team: Team) -> None:
@@ -254,3 +305,147 @@ def test_a_writer_keeps_its_files_while_the_server_is_down_and_sends_them_later(
         dead.close()
     finally:
         close(ws)
+
+
+@pytest.fixture
+def label_stream_url() -> Iterator[str]:
+    """A Redis stream of its own for this test, deleted after."""
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1.0).close()
+    except OSError as exc:
+        require_service("redis", f"nothing answers at {REDIS} ({exc})")
+    url = f"{REDIS}/mp-test-labels-{uuid.uuid4().hex[:12]}"
+    yield url
+    for made in (url, brokers.dead_letter_url(url)):
+        brokers.delete(made)
+
+
+def publish(url: str, labels: dict[str, str]) -> None:
+    sink = brokers.open_sink(url)
+    try:
+        sink.publish([json.dumps({"id": rid, "label": label}).encode()
+                      for rid, label in labels.items()])
+    finally:
+        sink.close()
+
+
+def test_labels_drained_on_one_machine_join_predictions_monitored_from_another(
+        team: Team, label_stream_url: str) -> None:
+    seen = set(read_window(team.kept, "iris", 1, 0).table.column("request_id").to_pylist())
+    serve(team, "g", rows=30, batch=1)  # 30 requests of one row each, logged, uploaded
+    window = read_window(team.kept, "iris", 1, 0).table
+    predicted = {rid: p for rid, p in zip(window.column("request_id").to_pylist(),
+                                          window.column("prediction").to_pylist(), strict=True)
+                 if rid not in seen}
+    assert len(predicted) == 30
+    ids = sorted(predicted)
+    # 20 right, 5 wrong; 5 not labelled yet
+    truth = {rid: predicted[rid] for rid in ids[:20]} | {
+        rid: str((int(predicted[rid]) + 1) % 3) for rid in ids[20:25]}
+    publish(label_stream_url, truth)
+    a = team.machine("g", "writer")  # the machine that served drains the labels too
+    try:
+        drained = drain(label_stream_url, [("iris", 1)], wait_s=1.0, ws=a)
+    finally:
+        close(a)
+    assert (drained.labels, drained.malformed, drained.unsent) == (25, 0, 0)
+    assert not list((team.homes / "g" / "labels").rglob("part-*"))  # sent, none left here
+    assert len(LocalLogFiles(team.labels).list("iris", 1)) == 1
+    b = team.machine("h", "reader")  # another machine, a read key
+    try:
+        [report] = monitor("iris", since_s=3600, ws=b)
+        accuracy = report["accuracy"]
+        assert (accuracy["labels"], accuracy["correct"]) == (25, 20)
+        assert accuracy["source"] == "labels joined by request id"
+        assert isinstance(label_files(b), RestLogFiles)
+    finally:
+        close(b)
+    # another project's key, or one limited to other models, finds none
+    [file] = LocalLogFiles(team.labels).list("iris", 1)
+    for key, project in (("other", None), ("other", "b"), ("narrow", None)):
+        with team.client(key, project) as api:
+            for answer in (api.get(f"{API}/iris/1/labels"),
+                           api.get(f"{API}/iris/1/labels/{file.hour}/{file.name}")):
+                assert answer.status_code == 404 and answer.json()["code"] == "not_found", \
+                    (key, project, answer.text)
+    elsewhere = RestLogFiles.at(team.url, team.keys["other"], "b", kind=LABELS)
+    try:
+        with pytest.raises(NotFoundError):
+            elsewhere.list("iris", 1)
+    finally:
+        elsewhere.close()
+
+
+def test_labels_the_server_did_not_take_wait_here_and_go_with_the_next_drain(
+        team: Team, label_stream_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    publish(label_stream_url, {"kept-1": "0", "kept-2": "1", "kept-3": "2"})
+    a = team.machine("i", "writer")
+    dead = RestLogFiles.at(f"http://127.0.0.1:{free_port()}", team.keys["writer"],
+                           kind=LABELS)
+    try:
+        monkeypatch.setattr(label_stream, "label_uploads", lambda ws: dead)  # server down
+        drained = drain(label_stream_url, [("iris", 1)], wait_s=1.0, ws=a)
+        assert (drained.labels, drained.unsent) == (3, 1)  # acknowledged: safe here
+        [spooled] = labels_root(a).rglob("part-*.parquet")
+        monkeypatch.undo()  # the server is back
+        again = drain(label_stream_url, [("iris", 1)], wait_s=0.1, ws=a)
+        assert (again.labels, again.unsent) == (0, 0)  # nothing re-read; the file went up
+        assert not spooled.exists()
+        assert spooled.name in {f.name for f in label_files(a).list("iris", 1)}
+    finally:
+        dead.close()
+        close(a)
+
+
+def test_the_server_removes_hours_past_its_retention(team: Team, tmp_path: Path) -> None:
+    deadline = time.monotonic() + 10  # the server's first pass runs as it starts
+    while any(p.exists() for p in team.planted["old"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(p.exists() for p in team.planted["old"])
+    assert all(p.exists() for p in team.planted["recent"])
+    # what a pass removes: hours ended before now - retention, of logs and labels alike
+    now = time.time()
+    files = [plant(tmp_path / kind, "iris", hour_of(now - hours * 3600))
+             for kind in ("predictions", "labels") for hours in (3, 1)]
+    state = SimpleNamespace(ws=SimpleNamespace(settings=SimpleNamespace(
+        artifacts_url=str(tmp_path))), log_retention_s=2 * 3600)
+    assert prune(state, now) == 2  # type: ignore[arg-type]
+    assert [p.exists() for p in files] == [False, True, False, True]
+    state.log_retention_s = None
+    assert prune(state, now + 86400) == 0  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="invalid --log-retention 'soon'"):
+        invoke("server", "--log-retention", "soon")
+
+
+def test_an_admin_deletes_a_versions_logs_and_labels_and_the_audit_log_says_so(
+        team: Team) -> None:
+    admin = team.machine("admin", "admin")
+    try:
+        petals = X.iloc[:, 2:]
+        register_model("petals", LogisticRegression(max_iter=200).fit(petals, Y), X=petals,
+                       ws=admin)
+    finally:
+        close(admin)
+    body = b"PAR1"
+    sent = {"x-content-sha256": hashlib.sha256(body).hexdigest()}
+    hour = hour_of(time.time())
+    with team.client("writer") as api:
+        for kind in ("", "/labels"):
+            assert api.put(f"{API}/petals/1{kind}/{hour}/part-{uuid.uuid4().hex}.parquet",
+                           content=body, headers=sent).status_code == 201
+    for key, status in (("writer", 403), ("reader", 403), ("other", 404)):
+        with team.client(key) as api:
+            answer = api.delete(f"{API}/petals/1")
+            assert answer.status_code == status and answer.json()["code"], (key, answer.text)
+    with team.client("admin") as api:
+        assert api.delete(f"{API}/petals/1").json() == {"files": 2}
+        assert api.get(f"{API}/petals/1").json() == []
+        assert api.get(f"{API}/petals/1/labels").json() == []
+        assert api.delete(f"{API}/petals/1").json() == {"files": 0}  # again: nothing left
+        assert api.delete(f"{API}/petals/9").status_code == 404  # no such version
+        entries = api.get("/api/v1/audit", params={"limit": 20}).json()
+    removals = [e for e in entries if e["method"] == "DELETE" and e["path"] == f"{API}/petals/1"]
+    admin_name = "bootstrap admin (modelport server)"
+    assert sorted((e["status"], e["key_name"]) for e in removals) == [
+        (200, admin_name), (200, admin_name), (403, "reader"), (403, "writer"), (404, "other")]
+    assert {e["route"] for e in removals} == {f"{API}/{{model}}/{{version}}"}

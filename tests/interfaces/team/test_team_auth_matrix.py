@@ -124,6 +124,12 @@ ROUTES = {
     ("GET", "/api/v1/prediction-logs/{model:str}/{version:int}"): "read",
     ("GET", "/api/v1/prediction-logs/{model:str}/{version:int}/{hour:str}/{file:str}"): "read",
     ("PUT", "/api/v1/prediction-logs/{model:str}/{version:int}/{hour:str}/{file:str}"): "write",
+    ("DELETE", "/api/v1/prediction-logs/{model:str}/{version:int}"): "admin",
+    ("GET", "/api/v1/prediction-logs/{model:str}/{version:int}/labels"): "read",
+    ("GET", "/api/v1/prediction-logs/{model:str}/{version:int}/labels/{hour:str}/{file:str}"):
+        "read",
+    ("PUT", "/api/v1/prediction-logs/{model:str}/{version:int}/labels/{hour:str}/{file:str}"):
+        "write",
 }
 # routes about every project the key reaches, not the one the request names: no 404
 ACROSS = {("GET", "/api/v1/projects")}
@@ -142,7 +148,9 @@ OWN_404 = {("GET", "/api/v1/endpoints/{name:str}/rollout"): "the endpoint has ha
            ("GET", "/api/v1/studies/importances"): "no such study",
            ("GET", "/api/v1/studies/trials"): "no such study",
            ("GET", "/api/v1/prediction-logs/{model:str}/{version:int}/{hour:str}/{file:str}"):
-               "no such file"}
+               "no such file",
+           ("GET", "/api/v1/prediction-logs/{model:str}/{version:int}/labels/{hour:str}/"
+                   "{file:str}"): "no such file"}
 
 BLOB = b"model bytes"
 DIGEST = hashlib.sha256(BLOB).hexdigest()

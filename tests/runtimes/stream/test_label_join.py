@@ -79,7 +79,7 @@ def test_labels_from_a_redis_stream_join_logged_predictions(make_url: Callable[[
     assert accuracy["source"] == "labels joined by request id"
     assert accuracy["low"] < expected / 200 < accuracy["high"]
     # acknowledged once kept: nothing is read again, and the report still has them
-    assert drain(labels, wait_s=0.2, ws=env_ws).labels == 0
+    assert drain(labels, [("loans", 1)], wait_s=0.2, ws=env_ws).labels == 0
     out = cli("monitor", "loans", "--since", "1h")
     assert "accuracy on 200 labels (labels joined by request id)" in out
     assert "read" not in out.splitlines()[0]

@@ -92,7 +92,8 @@ def monitor(
         help="The challenger must beat the champion by more than this.")] = 0.0,
     labels: Annotated[str | None, typer.Option(
         help="A stream of delayed labels ({\"id\": REQUEST_ID, \"label\": …}), e.g. "
-             "redis://127.0.0.1:6379/labels: drained first, joined to the logged "
+             "redis://127.0.0.1:6379/labels: drained first (kept for the versions the "
+             "target names; behind a server, on the server), joined to the logged "
              "predictions by request id for accuracy.")] = None,
     every: Annotated[str | None, typer.Option(
         help="With --on-drift retrain: check again at this interval (e.g. 1h), re-reading "
@@ -127,13 +128,17 @@ def monitor(
               1 if every is None else times)
         return
     if labels is not None:
+        from modelport.lifecycle.monitoring import versions_of
         from modelport.runtimes.label_stream import drain
 
-        drained = drain(labels)
+        drained = drain(labels, [(ref.name, ref.version) for ref in versions_of(target)
+                                 if ref.version is not None])
         if not as_json:
             console.print(f"read {drained.labels:,} labels from {labels}"
                           + (f" ({drained.malformed:,} malformed messages skipped)"
-                             if drained.malformed else ""))
+                             if drained.malformed else "")
+                          + (f"; {drained.unsent:,} label file(s) wait here for the server "
+                             "(sent by the next --labels run)" if drained.unsent else ""))
     fed_back = _labels(target, time.time() - since_s)
     recorded = None
     if record:

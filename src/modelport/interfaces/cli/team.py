@@ -28,6 +28,9 @@ def server(
     port: Annotated[int, typer.Option(parser=port_number, help="Port to listen on.")] = 8080,
     auth: Annotated[str, typer.Option(
         help="on: every /api/v1 call needs a key; off: none do (loopback only).")] = "on",
+    log_retention: Annotated[str | None, typer.Option(
+        help="Remove prediction logs and labels kept here once older than this "
+             "(e.g. 30d); kept forever by default.")] = None,
 ) -> None:
     """Serve runs and the model registry over REST (/api/v1, OpenAPI at /api/v1/openapi.json).
 
@@ -43,6 +46,9 @@ def server(
 
     if auth not in ("on", "off"):
         raise InvalidInputError(f"--auth must be on or off, not {auth!r}")
+    from modelport.interfaces.cli.tune import parse_duration
+
+    retention_s = parse_duration(log_retention, "--log-retention") if log_retention else None
     check_listening(host, auth == "on")
     uvicorn = require("uvicorn", "server")
     require("litestar", "server")
@@ -54,7 +60,8 @@ def server(
     console.print(f"modelport server on http://{host}:{port}/api/v1 (dashboard at /)",
                   markup=False)
     log_requests()
-    uvicorn.run(create_app(ws, auth=auth == "on"), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(ws, auth=auth == "on", log_retention_s=retention_s), host=host,
+                port=port, log_level="warning")
 
 
 def log_requests() -> None:

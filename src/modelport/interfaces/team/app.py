@@ -66,8 +66,9 @@ def readyz(state: State) -> dict[str, str]:
 
 
 def create_app(ws: Workspace, refresh_s: float = 2.0, auth: bool = True,
-               local: bool = False) -> Litestar:
-    """The server over ``ws``'s store; keys are re-read every ``refresh_s`` seconds.
+               local: bool = False, log_retention_s: float | None = None) -> Litestar:
+    """The server over ``ws``'s store; keys are re-read every ``refresh_s`` seconds;
+    prediction logs and labels older than ``log_retention_s`` are removed (``logfiles``).
 
     ``auth=False`` (for a trial or a benchmark on loopback) lets every call through;
     ``local`` trusts the loopback owner's own pages without a key (``modelport ui``; see
@@ -92,8 +93,9 @@ def create_app(ws: Workspace, refresh_s: float = 2.0, auth: bool = True,
         state=State({"ws": ws, "store": ws.store, "base_store": base, "owners": Owners(
                          base.projects), "guard": guard,
                      "feed": feed.Feed(base, live=live.reader(ws)),
-                     "request_metrics": counted, "auditor": auditor}),
-        lifespan=[feed.polling, audit.recording],
+                     "request_metrics": counted, "auditor": auditor,
+                     "log_retention_s": log_retention_s}),
+        lifespan=[feed.polling, audit.recording, logfiles.pruning],
         on_shutdown=[study_storage.close],
         exception_handlers=HANDLERS,
         request_max_body_size=MAX_BODY,

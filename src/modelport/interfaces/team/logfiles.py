@@ -13,19 +13,36 @@ writers make before it touches a path (422 otherwise). An upload is streamed und
 SHA-256 it names (``X-Content-SHA256``), hashed and counted as it arrives (413 past the
 limit, 422 on a mismatch) and moved into place only whole: an interrupted one leaves
 nothing visible.
+
+The delayed labels of a version (``lifecycle/labels.py``) go the same way under
+``…/MODEL/VERSION/labels[/HOUR/FILE]``: same checks, same project, same uploads.
+
+``DELETE /MODEL/VERSION`` removes a version's logs and labels (admin: they are the
+record of what a model answered, so only an administrator erases them early; the write
+is audit-logged as every write is). With a retention (``modelport server
+--log-retention 30d``), the server removes hours older than it from both, as a writer
+does from its own directory.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import anyio.to_thread
-from litestar import Request, Router, get, put
+from litestar import Litestar, Request, Router, delete, get, put
 from litestar.datastructures import State
 from litestar.params import FromPath
 from litestar.response import File
 
 from modelport.core.logfiles import (
+    KINDS,
+    LABELS,
+    LOGS,
     MAX_FILE,
     PART,
     LocalLogFiles,
@@ -36,8 +53,11 @@ from modelport.core.logfiles import (
 from modelport.core.upload import Upload
 from modelport.errors import InvalidInputError, NotFoundError, TooLargeError
 from modelport.interfaces.team.access import ProjectStore, needs
+from modelport.lifecycle.predlogs import remove_older
 
 DIGEST_HEADER = "x-content-sha256"
+RETENTION_CHECK_S = 300.0  # how often the server looks for hours past its retention
+log = logging.getLogger("modelport.server")
 
 
 @dataclass
@@ -47,8 +67,13 @@ class Kept:
     size: int
 
 
-def _files(state: State) -> LocalLogFiles:
-    files = open_log_files(state.ws.settings.artifacts_url)
+@dataclass
+class Removed:
+    files: int  # prediction-log and label files deleted
+
+
+def _files(state: State, kind: str = LOGS) -> LocalLogFiles:
+    files = open_log_files(state.ws.settings.artifacts_url, kind=kind)
     if not isinstance(files, LocalLogFiles):
         raise InvalidInputError("this server keeps no prediction logs: its artifact store "
                                 "is not a directory")
@@ -61,12 +86,10 @@ def _reached(store: ProjectStore, model: str, version: int) -> None:
     store.registry.get_version(model, version)  # 404: missing, or another project's
 
 
-@put("/{model:str}/{version:int}/{hour:str}/{file:str}", guards=[needs("write")],
-     status_code=201, request_max_body_size=MAX_FILE)
-async def upload(request: Request, state: State, store: ProjectStore,  # type: ignore[type-arg]
-                 model: FromPath[str], version: FromPath[int], hour: FromPath[str],
-                 file: FromPath[str]) -> Kept:
-    receiver = _files(state).receiver(model, version, hour, file)  # 422 before anything
+async def _upload(kind: str, request: Request, state: State,  # type: ignore[type-arg]
+                  store: ProjectStore, model: str, version: int, hour: str,
+                  file: str) -> Kept:
+    receiver = _files(state, kind).receiver(model, version, hour, file)  # 422 before anything
     await anyio.to_thread.run_sync(_reached, store, model, version)
     digest = request.headers.get(DIGEST_HEADER, "")
     limit = int(getattr(state, "max_log_file", MAX_FILE))
@@ -79,25 +102,114 @@ async def upload(request: Request, state: State, store: ProjectStore,  # type: i
     return Kept(hour, file, up.size)
 
 
+def _listing(kind: str, state: State, store: ProjectStore, model: str,
+             version: int) -> list[LogFile]:
+    _reached(store, model, version)
+    return [f for f in _files(state, kind).list(model, version) if PART.fullmatch(f.name)]
+
+
+def _download(kind: str, state: State, store: ProjectStore, model: str, version: int,
+              hour: str, file: str) -> File:
+    check_file(model, version, hour, file)
+    _reached(store, model, version)
+    path = _files(state, kind).open(model, version, LogFile(hour, file, 0))
+    if not path.is_file():
+        raise NotFoundError(f"{kind} file {hour}/{file} of {model}:{version} "
+                            "is not on this server")
+    return File(path, media_type="application/octet-stream", filename=file)
+
+
+@put("/{model:str}/{version:int}/{hour:str}/{file:str}", guards=[needs("write")],
+     status_code=201, request_max_body_size=MAX_FILE)
+async def upload(request: Request, state: State, store: ProjectStore,  # type: ignore[type-arg]
+                 model: FromPath[str], version: FromPath[int], hour: FromPath[str],
+                 file: FromPath[str]) -> Kept:
+    return await _upload(LOGS, request, state, store, model, version, hour, file)
+
+
 @get("/{model:str}/{version:int}", guards=[needs("read")], sync_to_thread=True)
 def listing(state: State, store: ProjectStore, model: FromPath[str],
             version: FromPath[int]) -> list[LogFile]:
-    _reached(store, model, version)
-    return [f for f in _files(state).list(model, version) if PART.fullmatch(f.name)]
+    return _listing(LOGS, state, store, model, version)
 
 
 @get("/{model:str}/{version:int}/{hour:str}/{file:str}", guards=[needs("read")],
      sync_to_thread=True)
 def download(state: State, store: ProjectStore, model: FromPath[str], version: FromPath[int],
              hour: FromPath[str], file: FromPath[str]) -> File:
-    check_file(model, version, hour, file)
+    return _download(LOGS, state, store, model, version, hour, file)
+
+
+@put("/{model:str}/{version:int}/labels/{hour:str}/{file:str}", guards=[needs("write")],
+     status_code=201, request_max_body_size=MAX_FILE)
+async def upload_labels(request: Request, state: State,  # type: ignore[type-arg]
+                        store: ProjectStore, model: FromPath[str], version: FromPath[int],
+                        hour: FromPath[str], file: FromPath[str]) -> Kept:
+    return await _upload(LABELS, request, state, store, model, version, hour, file)
+
+
+@get("/{model:str}/{version:int}/labels", guards=[needs("read")], sync_to_thread=True)
+def labels_listing(state: State, store: ProjectStore, model: FromPath[str],
+                   version: FromPath[int]) -> list[LogFile]:
+    return _listing(LABELS, state, store, model, version)
+
+
+@get("/{model:str}/{version:int}/labels/{hour:str}/{file:str}", guards=[needs("read")],
+     sync_to_thread=True)
+def labels_download(state: State, store: ProjectStore, model: FromPath[str],
+                    version: FromPath[int], hour: FromPath[str], file: FromPath[str]) -> File:
+    return _download(LABELS, state, store, model, version, hour, file)
+
+
+@delete("/{model:str}/{version:int}", guards=[needs("admin")], status_code=200,
+        sync_to_thread=True)
+def remove(state: State, store: ProjectStore, model: FromPath[str],
+           version: FromPath[int]) -> Removed:
+    """Delete every prediction-log and label file of ``model:version`` on this server."""
     _reached(store, model, version)
-    path = _files(state).open(model, version, LogFile(hour, file, 0))
-    if not path.is_file():
-        raise NotFoundError(f"prediction-log file {hour}/{file} of {model}:{version} "
-                            "is not on this server")
-    return File(path, media_type="application/octet-stream", filename=file)
+    return Removed(sum(_files(state, kind).remove(model, version) for kind in KINDS))
 
 
-router = Router("/api/v1/prediction-logs", route_handlers=[upload, listing, download],
+def prune(state: State, now: float) -> int:
+    """Remove the hours that ended more than the retention before ``now`` (both kinds);
+    how many hour directories went. Nothing without a retention."""
+    retention_s = getattr(state, "log_retention_s", None)
+    if retention_s is None:
+        return 0
+    try:
+        roots = [_files(state, kind).root for kind in KINDS]
+    except InvalidInputError:  # keeps no logs
+        return 0
+    return sum(remove_older(root, now - retention_s) for root in roots)
+
+
+@asynccontextmanager
+async def pruning(app: Litestar) -> AsyncIterator[None]:
+    """The app's lifespan: with a retention, old hours are removed every few minutes."""
+    import time
+
+    async def loop(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await anyio.to_thread.run_sync(prune, app.state, time.time())
+            except Exception:  # a disk error, a race: logged; the next pass tries again
+                log.exception("removing old prediction logs failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RETENTION_CHECK_S)
+
+    if getattr(app.state, "log_retention_s", None) is None:
+        yield
+        return
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+router = Router("/api/v1/prediction-logs",
+                route_handlers=[upload, listing, download, upload_labels, labels_listing,
+                                labels_download, remove],
                 tags=["prediction logs"])

@@ -35,6 +35,17 @@ MAX_ID = 64
 SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
 UNMATCHED = "unmatched"  # the route label of a request no route took (404s, probes of junk)
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def shown_path(path: str) -> str:
+    """A request's path as the logs keep it: at most 512 characters, control characters
+    percent-encoded again — a NUL is refused by PostgreSQL and would lose the audit log
+    the whole batch it came in."""
+    path = path[:512]
+    if path.isprintable():  # nearly every request: a C check, no regex
+        return path
+    return CONTROL.sub(lambda m: f"%{ord(m.group()):02X}", path)
 access_log = logging.getLogger("modelport.team.access")
 
 
@@ -98,6 +109,7 @@ class Observe:
         try:
             await self.app(scope, receive, sending)
         finally:
+            path = shown_path(scope["path"])
             seconds = time.perf_counter() - start
             route = scope.get("path_template") or UNMATCHED
             self.metrics.observe(method, route, status, seconds)
@@ -105,12 +117,12 @@ class Observe:
             if method not in READS and state.get("scope") not in (None, "read"):  # a write
                 self.auditor.add(AuditEntry(
                     at=time.time(), key_id=state.get("key"), key_name=state.get("key_name"),
-                    method=method, route=route, path=scope["path"][:512], status=status,
+                    method=method, route=route, path=path, status=status,
                     request_id=rid))
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info(json.dumps({
                     "ts": round(time.time(), 3), "request_id": rid, "method": method,
-                    "path": scope["path"][:512], "route": route, "status": status,
+                    "path": path, "route": route, "status": status,
                     "ms": round(seconds * 1000, 3), "key": state.get("key"),
                     "client": (scope.get("client") or ("", 0))[0]}, ensure_ascii=True))
 

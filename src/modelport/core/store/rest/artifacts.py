@@ -30,11 +30,11 @@ class RestArtifacts:
         self.url = self.api.url
         self.staging = Path(tempfile.gettempdir()) / "modelport-staging"
 
-    def log_files(self) -> RestLogFiles:
-        """The server's prediction-log files, over this store's connections."""
+    def log_files(self, kind: str = "predictions") -> RestLogFiles:
+        """The server's prediction-log (or label) files, over this store's connections."""
         from modelport.core.store.rest.logfiles import RestLogFiles
 
-        return RestLogFiles(self.api)
+        return RestLogFiles(self.api, kind)
 
     def _at(self, digest: str) -> str:
         return f"/artifacts/{check_digest(digest)}"

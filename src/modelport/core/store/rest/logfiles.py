@@ -1,5 +1,6 @@
 """Prediction-log files through ``modelport server``: ``LogFiles`` as calls to
-``/api/v1/prediction-logs/MODEL/VERSION[/HOUR/FILE]``.
+``/api/v1/prediction-logs/MODEL/VERSION[/HOUR/FILE]`` — and the delayed labels of that
+version under ``…/MODEL/VERSION/labels[/HOUR/FILE]``.
 
 ``put`` streams a complete file up under its SHA-256 (``X-Content-SHA256``): the server
 hashes it as it arrives and keeps it only whole and matching, so a cut-off upload leaves
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from modelport.core.artifacts import read_pieces
-from modelport.core.logfiles import LogFile, check_file, file_of, file_sha256
+from modelport.core.logfiles import LABELS, LOGS, LogFile, check_file, file_of, file_sha256
 from modelport.core.store.rest.api import TRANSFER_TIMEOUT_S, Api, segment
 from modelport.errors import ArtifactIntegrityError
 
@@ -27,16 +28,20 @@ class RestLogFiles:
     """``LogFiles`` on a server, over an ``Api`` (a remote artifact store's: one connection
     pool per workspace, see ``RestArtifacts.log_files``)."""
 
-    def __init__(self, api: Api) -> None:
+    def __init__(self, api: Api, kind: str = LOGS) -> None:
         self.api = api
+        self.kind = kind
 
     @classmethod
-    def at(cls, url: str, token: str | None = None, project: str = "default") -> RestLogFiles:
+    def at(cls, url: str, token: str | None = None, project: str = "default",
+           kind: str = LOGS) -> RestLogFiles:
         """A client of its own (``close`` it)."""
-        return cls(Api.connect(url, token, project))
+        return cls(Api.connect(url, token, project), kind)
 
     def _at(self, model: str, version: int, file: LogFile | None = None) -> str:
         path = f"/prediction-logs/{segment(model)}/{int(version)}"
+        if self.kind == LABELS:
+            path += "/labels"
         if file is None:
             return path
         check_file(model, version, file.hour, file.name)
