@@ -4,13 +4,17 @@ a model that does not convert is registered all the same, on its native runtime.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
+from modelport.core.formats.sklearn import SklearnFormat
 from modelport.core.workspace import Workspace
 from modelport.lifecycle.automl import automl
 from modelport.lifecycle.datasets import load_dataset
-from modelport.lifecycle.loading import load, onnx_note
+from modelport.lifecycle.loading import export_onnx, load, onnx_note
+from modelport.lifecycle.registry import Stored
 from modelport.lifecycle.train import train
 from modelport.lifecycle.tune import tune
 
@@ -20,6 +24,20 @@ pytestmark = pytest.mark.storage_independent
 
 pytest.importorskip("skl2onnx")
 pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture
+def loads(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every model scikit-learn's format builds from bytes, in order."""
+    built: list[Any] = []
+    original = SklearnFormat.load_model
+
+    def load_model(self: SklearnFormat, data: bytes) -> Any:
+        built.append(original(self, data))
+        return built[-1]
+
+    monkeypatch.setattr(SklearnFormat, "load_model", load_model)
+    return built
 
 
 def test_train_registers_a_checked_onnx_copy_that_serving_uses(ws: Workspace) -> None:
@@ -57,7 +75,8 @@ def test_onnx_false_registers_the_native_model_only(ws: Workspace) -> None:
     assert load("iris:1", runtime="auto", ws=ws).runtime == "sklearn"
 
 
-def test_tune_and_automl_register_the_copy_before_moving_the_alias(ws: Workspace) -> None:
+def test_tune_and_automl_register_the_copy_before_moving_the_alias(ws: Workspace,
+                                                                  loads: list[Any]) -> None:
     tuned = tune("sklearn:iris", "target", "logistic_regression", trials=2, cv=2,
                  name="tuned", promote=True, ws=ws).version
     assert tuned is not None and tuned.aliases == ["champion"]
@@ -69,3 +88,39 @@ def test_tune_and_automl_register_the_copy_before_moving_the_alias(ws: Workspace
     skipped = automl("sklearn:iris", "target", budget=4, families=["linear"], cv=2,
                      name="auto", onnx=False, ws=ws).version
     assert skipped is not None and skipped.onnx is None
+    assert len(loads) == 3  # each registration loaded its stored model once
+
+
+def test_registering_loads_the_stored_model_once(ws: Workspace, loads: list[Any]) -> None:
+    """The ONNX export converts the model registration loaded from the stored bytes (the
+    allow-listed skops load), not a second load of them, nor the object that was fitted."""
+    trained = train("sklearn:iris", "target", "logistic_regression", name="iris", cv=2,
+                    ws=ws)
+    assert trained.version is not None and trained.version.onnx is not None
+    assert trained.version.onnx["passed"] is True
+    assert trained.stored is not None and len(loads) == 1
+    assert trained.stored.model is loads[0]
+    assert trained.stored.digest == trained.version.artifact_digest
+
+
+def test_a_model_not_from_the_versions_bytes_is_not_exported(ws: Workspace,
+                                                              loads: list[Any]) -> None:
+    """Handed a model whose digest is not the version's, the export loads the version's
+    own artifact: what gets an ONNX copy is always what was stored and digest-checked."""
+    from sklearn.dummy import DummyClassifier
+
+    frame = load_dataset("sklearn:iris").frame
+    X, y = frame.drop(columns=["target"]), frame["target"]
+    version = train(frame, "target", "logistic_regression", name="iris", cv=2, onnx=False,
+                    ws=ws).version
+    assert version is not None
+    other = DummyClassifier(strategy="constant", constant=0).fit(X, y)
+    loads.clear()
+    for digest in ("0" * 64, ws.artifacts.put(b"other bytes")):
+        exported = export_onnx(version.ref, ws=ws, stored=Stored(digest, other))
+        assert len(loads) == 1 and loads.pop() is not other
+        assert exported.onnx is not None and exported.onnx["passed"] is True
+        onnx = load(version.ref, runtime="onnx", ws=ws).predict(X)
+        assert np.array_equal(onnx, load(version.ref, runtime="native", ws=ws).predict(X))
+        assert len(set(onnx)) == 3  # the stored regression, not the constant impostor
+        loads.clear()

@@ -50,7 +50,7 @@ from modelport.errors import InvalidInputError, first_line
 from modelport.lifecycle.datasets import Dataset, DataSource, as_dataset, choose_columns
 from modelport.lifecycle.estimators import threads_for
 from modelport.lifecycle.preprocessing import Features
-from modelport.lifecycle.registry import ModelVersion
+from modelport.lifecycle.registry import ModelVersion, Stored
 from modelport.lifecycle.tuning_data import Prepared, greater_is_better, prepare, score_model
 
 # family -> (classifier short name, regressor short name), cheapest first
@@ -163,8 +163,8 @@ def automl(data: DataSource, target: str, budget: float = 60, *, metric: str | N
     if ensemble > 1:
         estimator, voted = _vote(estimator, search.top_families(ensemble), prepared, seed, say)
         family = "ensemble" if voted["registered"] else family
-    run_id, test_metrics = _log(estimator, family, best, prepared, dataset, study, recipe,
-                                voted, ws)
+    run_id, test_metrics, stored = _log(estimator, family, best, prepared, dataset, study,
+                                        recipe, voted, ws)
     version = None
     if name:
         from modelport.lifecycle.tune import register_version
@@ -172,7 +172,7 @@ def automl(data: DataSource, target: str, budget: float = 60, *, metric: str | N
         tags = {"recipe": json.dumps(recipe), "study": study, "family": family}
         if family == "ensemble" and voted is not None:
             tags["members"] = ",".join(voted["families"])
-        version = register_version(name, run_id, tags, promote, ws, onnx=onnx)
+        version = register_version(name, run_id, tags, promote, ws, onnx=onnx, stored=stored)
     return AutoMLResult(study, prepared.task, prepared.metric, float(budget),
                         time.perf_counter() - started, search.board, best, test_metrics, run_id,
                         estimator, version, recipe, voted)
@@ -414,8 +414,9 @@ def _vote(best: Any, top: list[Candidate], p: Prepared, seed: int,
 
 def _log(est: Any, family: str, best: Candidate, p: Prepared, dataset: Dataset, study: str,
          recipe: Mapping[str, Any], voted: Mapping[str, Any] | None, ws: Workspace
-         ) -> tuple[str, dict[str, float]]:
-    """Measure the final model on the held-out rows and log it in the study's best run."""
+         ) -> tuple[str, dict[str, float], Stored]:
+    """Measure the final model on the held-out rows and log it in the study's best run
+    (with the model as stored, for its ONNX export)."""
     from modelport.lifecycle.registry import log_model
     from modelport.lifecycle.tracking import start_run
     from modelport.lifecycle.tuning_data import metrics_for
@@ -436,5 +437,5 @@ def _log(est: Any, family: str, best: Candidate, p: Prepared, dataset: Dataset, 
                         **({"members": ",".join(voted["families"])} if voted else {})})
         run.log_metrics({f"cv_{p.metric}_mean": best.score, f"cv_{p.metric}_std": best.std,
                          **test_metrics, **extra}, step=0)
-        log_model(run, est, p.raw_X, sample=p.raw_X_test, inputs=p.inputs)
-    return run.id, test_metrics
+        stored = log_model(run, est, p.raw_X, sample=p.raw_X_test, inputs=p.inputs)
+    return run.id, test_metrics, stored

@@ -17,7 +17,7 @@ from modelport.core.formats import Predictor, get_format
 from modelport.core.workspace import Workspace, current
 from modelport.errors import ExportError, InvalidInputError, MissingDependencyError, NotFoundError
 from modelport.lifecycle.refs import Ref
-from modelport.lifecycle.registry import ModelVersion, get_version
+from modelport.lifecycle.registry import ModelVersion, Stored, get_version
 
 
 def load_sample(version: ModelVersion, ws: Workspace | None = None) -> np.ndarray | None:
@@ -67,9 +67,14 @@ def load(ref: str | Ref, runtime: str = DEFAULT_RUNTIME, ws: Workspace | None = 
     return predictor
 
 
-def export_onnx(ref: str | Ref, ws: Workspace | None = None) -> ModelVersion:
+def export_onnx(ref: str | Ref, ws: Workspace | None = None, stored: Stored | None = None
+                ) -> ModelVersion:
     """Convert a version to ONNX, check parity on its example and sample rows, and
-    record the result on the version (a failure is recorded too, then raised)."""
+    record the result on the version (a failure is recorded too, then raised).
+
+    ``stored``: the model as registration stored it (``registry.log_model``), already
+    loaded from its bytes. It is converted only when its digest is the version's
+    artifact digest; otherwise the artifact is loaded from the store as always."""
     from modelport.core.formats.onnx import check_parity, convert
 
     ws = current(ws)
@@ -77,7 +82,10 @@ def export_onnx(ref: str | Ref, ws: Workspace | None = None) -> ModelVersion:
     if version.format == "onnx":
         raise InvalidInputError(f"{version.ref} is already an ONNX model")
     fmt = get_format(version.format)
-    native = fmt.load_model(ws.artifacts.get(version.artifact_digest))
+    if stored is not None and stored.digest == version.artifact_digest:
+        native = stored.model  # built by load_model from these very bytes: not loaded twice
+    else:
+        native = fmt.load_model(ws.artifacts.get(version.artifact_digest))
     rows = [r for r in (version.signature.to_matrix(version.input_example)
                         if version.input_example else None, load_sample(version, ws=ws))
             if r is not None]
@@ -101,16 +109,18 @@ def export_onnx(ref: str | Ref, ws: Workspace | None = None) -> ModelVersion:
     return get_version(Ref(version.name, version=version.version), ws=ws)
 
 
-def add_onnx_copy(ref: str | Ref, ws: Workspace | None = None) -> ModelVersion:
+def add_onnx_copy(ref: str | Ref, ws: Workspace | None = None, stored: Stored | None = None
+                  ) -> ModelVersion:
     """The fast path by default: ``train``, ``tune`` and ``automl`` give the version they
     register its parity-checked ONNX copy, so serving it at once uses onnxruntime.
 
     A model that does not convert, or whose copy disagrees, is still registered and keeps
     its native runtime: the reason is recorded on the version (``onnx_note`` says it in
-    one line), not raised. Without the ``onnx`` extra nothing is tried.
+    one line), not raised. Without the ``onnx`` extra nothing is tried. ``stored``: as
+    for ``export_onnx``.
     """
     try:
-        return export_onnx(ref, ws=ws)
+        return export_onnx(ref, ws=ws, stored=stored)
     except (ExportError, MissingDependencyError):
         return get_version(ref, ws=ws)
 

@@ -93,6 +93,20 @@ class Described:
     example: list[dict[str, Any]]
     sample: np.ndarray
     profile: bytes  # the training data's profile (lifecycle/profile.py), JSON
+    model: Any  # the native model ``Format.load_model`` built from ``data``
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A model as it was stored: the digest of its bytes and the native object that
+    ``Format.load_model`` built from exactly those bytes (so through the format's checks:
+    skops' types from modelport's allow-list, the trees' structure), never the object
+    that was trained. Registration hands it to the ONNX export (``loading.export_onnx``)
+    so the export need not load the same bytes again; the export takes it only for the
+    version whose artifact has this digest."""
+
+    digest: str
+    model: Any
 
 
 def describe(model: Any, X: Any, sample: Any = None, inputs: Sequence[ColumnSpec] | None = None
@@ -119,10 +133,11 @@ def describe(model: Any, X: Any, sample: Any = None, inputs: Sequence[ColumnSpec
                                  else np.asarray(rows)[:SAMPLE_ROWS])
     fmt = format_for(model)
     data = fmt.dump(model)
-    predictor = fmt.load(data, signature)  # as every runtime will see it
+    stored = fmt.load_model(data)  # as every runtime will see it
+    predictor = fmt.predictor(stored, signature)
     signature = replace(signature, takes_missing=takes_missing(predictor, matrix))
     return Described(fmt.name, data, signature, example, matrix,
-                     training_profile(predictor, signature, X))
+                     training_profile(predictor, signature, X), stored)
 
 
 def training_profile(predictor: Predictor, signature: Signature, X: Any) -> bytes:
@@ -364,16 +379,20 @@ MODEL_META = "model/meta.json"
 
 
 def log_model(run: Any, model: Any, X: Any, sample: Any = None,
-              inputs: Sequence[ColumnSpec] | None = None) -> None:
+              inputs: Sequence[ColumnSpec] | None = None) -> Stored:
     """Store a trained model with its run, ready to be registered later with
-    ``register_run`` (or ``modelport models register NAME --run RUN_ID``)."""
+    ``register_run`` (or ``modelport models register NAME --run RUN_ID``).
+
+    Returns the model as stored, for the ONNX export of the version registered from
+    this run (``loading.add_onnx_copy``)."""
     d = describe(model, X, sample, inputs)
-    run.log_artifact(d.data, MODEL_PATH)
+    stored = Stored(run.log_artifact(d.data, MODEL_PATH), d.model)
     sample_digest = run.log_artifact(_npy(d.sample), "model/sample.npy")
     meta = {"format": d.format, "signature": d.signature.to_dict(), "input_example": d.example,
             "sample_digest": sample_digest,
             "profile_digest": run.log_artifact(d.profile, "model/profile.json")}
     run.log_artifact(json.dumps(meta).encode(), MODEL_META)
+    return stored
 
 
 def register_run(name: str, run_id: str, description: str = "",

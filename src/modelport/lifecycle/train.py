@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,7 @@ from modelport.lifecycle.datasets import DataSource, as_dataset, choose_columns
 from modelport.lifecycle.estimators import build, final_step, task_of
 from modelport.lifecycle.loading import add_onnx_copy
 from modelport.lifecycle.preprocessing import Features, encode
-from modelport.lifecycle.registry import ModelVersion, log_model, register_run
+from modelport.lifecycle.registry import ModelVersion, Stored, log_model, register_run
 from modelport.lifecycle.tracking import start_run
 
 MAX_CLASSES = 50  # integer targets with more distinct values than this are regression
@@ -42,6 +42,8 @@ class TrainResult:
     metrics: dict[str, float]
     duration: float
     version: ModelVersion | None
+    # the model as its run stored it, for the ONNX export of a version registered later
+    stored: Stored | None = field(default=None, repr=False, compare=False)
 
 
 def parse_params(items: Sequence[str]) -> dict[str, Any]:
@@ -226,13 +228,13 @@ def train(data: DataSource, target: str, model: str, params: Mapping[str, Any] |
         run.log_metrics(metrics, step=0)
         run.log_metric("train_seconds", time.perf_counter() - started, step=0)
         say("storing the model")
-        log_model(run, est, raw_train, sample=raw_test, inputs=signature.inputs)
+        stored = log_model(run, est, raw_train, sample=raw_test, inputs=signature.inputs)
     version = register_run(name, run.id, ws=ws) if name else None
     if version is not None and onnx:
         say(f"checking an ONNX copy of {version.ref}")
-        version = add_onnx_copy(version.ref, ws=ws)
+        version = add_onnx_copy(version.ref, ws=ws, stored=stored)
     return TrainResult(run.id, task, estimator_name, metrics, time.perf_counter() - started,
-                       version)
+                       version, stored)
 
 
 def _scaled(est: Any) -> bool:

@@ -40,7 +40,7 @@ from modelport.lifecycle.datasets import (
     choose_columns,
     load_dataset,
 )
-from modelport.lifecycle.registry import ModelVersion, register_run, set_alias
+from modelport.lifecycle.registry import ModelVersion, Stored, register_run, set_alias
 from modelport.lifecycle.studies import (
     WORKER_ATTR,
     fail_dead_trials,
@@ -437,19 +437,22 @@ def _register(result: TuneResult, spec: TuneSpec, dataset: Dataset, name: str, p
     result.run_id = trained.run_id
     tags = {"recipe": json.dumps(result.recipe), "study": spec.study,
             "best_trial": str(result.best_trial)}
-    result.version = register_version(name, trained.run_id, tags, promote, ws, onnx=onnx)
+    result.version = register_version(name, trained.run_id, tags, promote, ws, onnx=onnx,
+                                      stored=trained.stored)
 
 
 def register_version(name: str, run_id: str, tags: Mapping[str, str], promote: bool,
-                     ws: Workspace, onnx: bool = True) -> ModelVersion:
+                     ws: Workspace, onnx: bool = True, stored: Stored | None = None
+                     ) -> ModelVersion:
     """Register a run's model with alias ``challenger``, or ``champion`` when promoted;
-    its ONNX copy is checked before the alias moves, so what the alias serves is fast."""
+    its ONNX copy is checked before the alias moves, so what the alias serves is fast.
+    ``stored``: the model as the run stored it (``registry.log_model``), for that check."""
     from modelport.lifecycle.loading import add_onnx_copy
     from modelport.lifecycle.registry import get_version
 
     version = register_run(name, run_id, tags=tags, ws=ws)
     if onnx:
-        add_onnx_copy(version.ref, ws=ws)
+        add_onnx_copy(version.ref, ws=ws, stored=stored)
     set_alias(name, "champion" if promote else "challenger", version.version, ws=ws)
     return get_version(version.ref, ws=ws)
 
