@@ -9,7 +9,7 @@ import pytest
 from cli_runner import cli, cli_json
 from modelport.config import Settings
 from modelport.core.keys import create_key
-from modelport.core.store.projects import ScopedStore
+from modelport.core.store.scoped import ScopedStore
 from modelport.core.workspace import Workspace
 from team_server import modelport, team_server
 

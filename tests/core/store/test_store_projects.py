@@ -16,8 +16,8 @@ from test_store_runs import run
 
 from modelport.core.store import Store
 from modelport.core.store.engine import forget_stores
-from modelport.core.store.projects import ScopedStore
 from modelport.core.store.runs import MetricValue, Term
+from modelport.core.store.scoped import ScopedStore
 from modelport.errors import ConflictError, InvalidInputError, NotFoundError
 
 NEWEST = [(Term("attributes", "start_time"), True)]

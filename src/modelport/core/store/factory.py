@@ -10,7 +10,8 @@ from urllib.parse import urlparse
 from modelport.core.artifacts import ArtifactStore, FsspecArtifactStore, LocalArtifactStore
 from modelport.core.store.base import Store
 from modelport.core.store.engine import open_database
-from modelport.core.store.projects import DEFAULT_PROJECT, ScopedStore
+from modelport.core.store.projects import DEFAULT_PROJECT
+from modelport.core.store.scoped import ScopedStore
 from modelport.core.store.sql import SqlStore
 
 

@@ -1,10 +1,9 @@
-"""Projects: which project a run, model, endpoint, job or stream belongs to, and a store
-seeing one.
+"""Projects: which project a run, model, endpoint, job or stream belongs to.
 
 Names stay unique across the whole store (a model ``iris`` is one model, in one
 project), so nothing that refers to a model or an endpoint by name changes; a
 project is a column on the five tables, ``default`` unless named. ``ScopedStore``
-is the store as one project sees it: objects of other projects behave exactly as
+(``scoped.py``) is the store as one project sees it: objects of other projects behave exactly as
 absent ones (the same ``None``, the same 404), listings leave them out and new
 objects join the project. The SQL store is wrapped on open; the team server wraps
 its store per request with the project the request names, so a REST client sends
@@ -122,74 +121,3 @@ class Owners:
     def forget(self, kind: str, key: str) -> None:
         with self._lock:
             self._seen.pop((kind, key), None)
-
-
-class ScopedStore:
-    """``store`` as project ``project`` sees it (see the module's docstring); ``models``
-    narrows the registry further, for a key limited to those models."""
-
-    def __init__(self, store: Any, project: str = DEFAULT_PROJECT,
-                 owners: Owners | None = None, models: frozenset[str] | None = None) -> None:
-        from modelport.core.store.scoped import (
-            ScopedEndpoints,
-            ScopedJobs,
-            ScopedRegistry,
-            ScopedRuns,
-            ScopedStats,
-            ScopedStreams,
-        )
-
-        self.inner = store
-        self.project = check_project(project)
-        self.owners = owners or Owners(store.projects)
-        self.models = models
-        self.registry = ScopedRegistry(store.registry, self)
-        self.runs = ScopedRuns(store.runs, self)
-        self.endpoints = ScopedEndpoints(store.endpoints, self)
-        self.jobs = ScopedJobs(store.jobs, self)
-        self.stats = ScopedStats(store.stats, self)
-        self.streams = ScopedStreams(store.streams, self)
-
-    def in_project(self, project: str) -> ScopedStore:
-        """The same store as ``project`` sees it."""
-        return ScopedStore(self.inner, project, self.owners, self.models)
-
-    def __getattr__(self, name: str) -> Any:
-        """What projects do not divide (keys, devices, the audit log, the database)."""
-        return getattr(self.inner, name)
-
-    def mine(self, kind: str, key: str) -> bool:
-        """Whether ``key`` is an object of this project (and, for a model, one in view)."""
-        if kind == "models" and not self.sees(key):
-            return False
-        return self.owners.of(kind, key) == self.project
-
-    def sees(self, model: str) -> bool:
-        """Whether ``model`` is one of the models in view (all without a limit)."""
-        return self.models is None or model in self.models
-
-    def foreign(self, kind: str, key: str) -> bool:
-        """Whether ``key`` exists in another project: to this one it must look absent."""
-        owner = self.owners.of(kind, key)
-        return owner is not None and owner != self.project
-
-    def sees_artifact(self, digest: str) -> bool:
-        """Whether this project may read blob ``digest``: one of its runs, model versions
-        (a model in view) or stream checkpoints names it, or it uploaded it (a blob is
-        content, so two projects may own the same one). An upload counts for a key limited
-        to some models only while no other model of the project names the blob. Anything
-        else — another project's upload, a blob nothing records — is no one's: knowing a
-        digest reads nothing."""
-        mine = {(kind, key) for kind, key, project in self.inner.projects.artifact_owners(digest)
-                if project == self.project}
-        hidden = any(kind == "models" and not self.sees(key) for kind, key in mine)
-        return any(self.sees(key) if kind == "models" else not (kind == UPLOADS and hidden)
-                   for kind, key in mine)
-
-    def uploaded(self, digest: str) -> None:
-        """Record that this project uploaded blob ``digest``: it may read it from now on."""
-        self.inner.projects.uploaded(digest, self.project)
-
-    def names_in(self, kind: str) -> set[str]:
-        """The ids or names of this project's objects of ``kind``."""
-        return self.inner.projects.keys_in(kind, self.project)  # type: ignore[no-any-return]

@@ -1,4 +1,4 @@
-"""The repositories as one project sees them (``projects.ScopedStore`` builds them).
+"""The store as one project sees it: ``ScopedStore`` and the repositories it builds.
 
 Each method first asks whose object it touches. Another project's object gets
 exactly the answer a missing one gets — the same ``None``, empty list or
@@ -11,11 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from modelport.core.store.endpoints import EndpointRecord, Event, Rollout, Watch
 from modelport.core.store.jobs import JobRecord
-from modelport.core.store.projects import name_taken
+from modelport.core.store.projects import (
+    DEFAULT_PROJECT,
+    UPLOADS,
+    Owners,
+    check_project,
+    name_taken,
+)
 from modelport.core.store.registry import Model, NewVersion, VersionRecord, missing_model
 from modelport.core.store.runs import (
     Condition,
@@ -31,31 +37,6 @@ from modelport.core.store.text import unstorable
 from modelport.errors import ConflictError, InvalidInputError, NotFoundError
 
 MAX_JOBS_READ = 100_000  # how far back a project's job listing looks past other projects'
-
-
-
-class Owners(Protocol):
-    def of(self, kind: str, key: str) -> str | None: ...
-
-    def forget(self, kind: str, key: str) -> None: ...
-
-
-class Scope(Protocol):
-    """What a scoped repository asks of its project's view (``projects.ScopedStore``)."""
-
-    @property
-    def project(self) -> str: ...
-
-    @property
-    def owners(self) -> Owners: ...
-
-    def mine(self, kind: str, key: str) -> bool: ...
-
-    def sees(self, model: str) -> bool: ...
-
-    def foreign(self, kind: str, key: str) -> bool: ...
-
-    def names_in(self, kind: str) -> set[str]: ...
 
 
 def _sendable(*values: Any) -> None:
@@ -78,7 +59,7 @@ def _checked(call: Callable[..., Any], check: Callable[[str], None]) -> Callable
     return checked
 
 
-def _ours_only(call: Callable[..., Any], scope: Scope, kind: str) -> Callable[..., None]:
+def _ours_only(call: Callable[..., Any], scope: ScopedStore, kind: str) -> Callable[..., None]:
     """``call`` changing an object of ``kind`` (its first argument) of this project or a
     missing one; another project's is left as a missing one is: unchanged, no error."""
 
@@ -90,7 +71,7 @@ def _ours_only(call: Callable[..., Any], scope: Scope, kind: str) -> Callable[..
 
 
 class ScopedRegistry:
-    def __init__(self, inner: Any, scope: Scope) -> None:
+    def __init__(self, inner: Any, scope: ScopedStore) -> None:
         self.inner, self.scope = inner, scope
 
     def _check(self, name: str) -> None:
@@ -148,7 +129,7 @@ class ScopedRegistry:
 
 
 class ScopedRuns:
-    def __init__(self, inner: Any, scope: Scope) -> None:
+    def __init__(self, inner: Any, scope: ScopedStore) -> None:
         self.inner, self.scope = inner, scope
 
     def _check(self, run_id: str) -> None:
@@ -195,7 +176,7 @@ class ScopedRuns:
 
 
 class ScopedEndpoints:
-    def __init__(self, inner: Any, scope: Scope) -> None:
+    def __init__(self, inner: Any, scope: ScopedStore) -> None:
         self.inner, self.scope = inner, scope
 
     def _missing(self, name: str) -> NotFoundError:
@@ -268,7 +249,7 @@ class ScopedEndpoints:
 
 
 class ScopedJobs:
-    def __init__(self, inner: Any, scope: Scope) -> None:
+    def __init__(self, inner: Any, scope: ScopedStore) -> None:
         self.inner, self.scope = inner, scope
 
     def _visible(self, jobs: list[JobRecord]) -> list[JobRecord]:
@@ -305,7 +286,7 @@ class ScopedJobs:
 
 
 class ScopedStats:
-    def __init__(self, inner: Any, scope: Scope) -> None:
+    def __init__(self, inner: Any, scope: ScopedStore) -> None:
         self.inner, self.scope = inner, scope
 
     def write_windows(self, rows: Sequence[StatsRow], worker: str, forget_before: float
@@ -322,7 +303,7 @@ class ScopedStats:
 class ScopedStreams:
     """A stream is its name: every consumer of it is in the project that started it first."""
 
-    def __init__(self, inner: Any, scope: Scope) -> None:
+    def __init__(self, inner: Any, scope: ScopedStore) -> None:
         self.inner, self.scope = inner, scope
 
     def start_stream(self, name: str, consumer: str, model: str, config: dict[str, Any],
@@ -343,3 +324,65 @@ class ScopedStreams:
         save_checkpoint); another project's stream changes as a missing one does: not at
         all."""
         return _ours_only(getattr(self.inner, method), self.scope, "streams")
+
+
+class ScopedStore:
+    """``store`` as project ``project`` sees it (see the module's docstring); ``models``
+    narrows the registry further, for a key limited to those models."""
+
+    def __init__(self, store: Any, project: str = DEFAULT_PROJECT,
+                 owners: Owners | None = None, models: frozenset[str] | None = None) -> None:
+        self.inner = store
+        self.project = check_project(project)
+        self.owners = owners or Owners(store.projects)
+        self.models = models
+        self.registry = ScopedRegistry(store.registry, self)
+        self.runs = ScopedRuns(store.runs, self)
+        self.endpoints = ScopedEndpoints(store.endpoints, self)
+        self.jobs = ScopedJobs(store.jobs, self)
+        self.stats = ScopedStats(store.stats, self)
+        self.streams = ScopedStreams(store.streams, self)
+
+    def in_project(self, project: str) -> ScopedStore:
+        """The same store as ``project`` sees it."""
+        return ScopedStore(self.inner, project, self.owners, self.models)
+
+    def __getattr__(self, name: str) -> Any:
+        """What projects do not divide (keys, devices, the audit log, the database)."""
+        return getattr(self.inner, name)
+
+    def mine(self, kind: str, key: str) -> bool:
+        """Whether ``key`` is an object of this project (and, for a model, one in view)."""
+        if kind == "models" and not self.sees(key):
+            return False
+        return self.owners.of(kind, key) == self.project
+
+    def sees(self, model: str) -> bool:
+        """Whether ``model`` is one of the models in view (all without a limit)."""
+        return self.models is None or model in self.models
+
+    def foreign(self, kind: str, key: str) -> bool:
+        """Whether ``key`` exists in another project: to this one it must look absent."""
+        owner = self.owners.of(kind, key)
+        return owner is not None and owner != self.project
+
+    def sees_artifact(self, digest: str) -> bool:
+        """Whether this project may read blob ``digest``: one of its runs, model versions
+        (a model in view) or stream checkpoints names it, or it uploaded it (a blob is
+        content, so two projects may own the same one). An upload counts for a key limited
+        to some models only while no other model of the project names the blob. Anything
+        else — another project's upload, a blob nothing records — is no one's: knowing a
+        digest reads nothing."""
+        mine = {(kind, key) for kind, key, project in self.inner.projects.artifact_owners(digest)
+                if project == self.project}
+        hidden = any(kind == "models" and not self.sees(key) for kind, key in mine)
+        return any(self.sees(key) if kind == "models" else not (kind == UPLOADS and hidden)
+                   for kind, key in mine)
+
+    def uploaded(self, digest: str) -> None:
+        """Record that this project uploaded blob ``digest``: it may read it from now on."""
+        self.inner.projects.uploaded(digest, self.project)
+
+    def names_in(self, kind: str) -> set[str]:
+        """The ids or names of this project's objects of ``kind``."""
+        return self.inner.projects.keys_in(kind, self.project)  # type: ignore[no-any-return]

@@ -10,7 +10,7 @@ so a key that may log runs may also read them back, and a release pipeline's
 Every request is about one project: the one its ``X-Modelport-Project`` header
 names, ``default`` without one. A key limited to other projects is answered 404
 "project not found" — the same as for a project that does not exist — and the
-handlers see the store as that project sees it (``projects.ScopedStore``), so
+handlers see the store as that project sees it (``scoped.ScopedStore``), so
 another project's runs, models, endpoints and jobs are absent, never forbidden.
 A key limited to some models finds the other models absent in the same way (and may
 not register a model it is not limited to: 403, whether that name exists or not).
@@ -35,8 +35,9 @@ from litestar.params import SkipValidationMarker
 
 from modelport.core.keys import ApiKey, create_key, list_keys
 from modelport.core.store.base import Store
-from modelport.core.store.projects import DEFAULT_PROJECT, ScopedStore, check_project
+from modelport.core.store.projects import DEFAULT_PROJECT, check_project
 from modelport.core.store.rest.api import PROJECT_HEADER
+from modelport.core.store.scoped import ScopedStore
 from modelport.core.workspace import Workspace
 from modelport.errors import InvalidInputError, NotFoundError
 from modelport.runtimes.serving.auth import Guard, authorize, is_loopback

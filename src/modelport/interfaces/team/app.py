@@ -17,7 +17,8 @@ from litestar.openapi.plugins import JsonRenderPlugin
 
 import modelport
 from modelport.core.store.audit import audit_log
-from modelport.core.store.projects import Owners, ScopedStore
+from modelport.core.store.projects import Owners
+from modelport.core.store.scoped import ScopedStore
 from modelport.core.workspace import Workspace
 from modelport.errors import StoreUnavailableError, first_line
 from modelport.interfaces.team import (

@@ -28,7 +28,7 @@ from litestar.params import FromPath
 from litestar.response import Stream
 
 from modelport.core.artifacts import check_digest
-from modelport.core.store.projects import ScopedStore
+from modelport.core.store.scoped import ScopedStore
 from modelport.core.upload import Upload
 from modelport.errors import ArtifactIntegrityError, NotFoundError, TooLargeError
 from modelport.interfaces.team.access import ProjectStore, needs

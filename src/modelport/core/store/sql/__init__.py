@@ -33,5 +33,5 @@ class SqlStore:
         self.stats = SqlStats(db)
         self.devices = SqlDevices(db)
         self.audit = SqlAudit(db)  # the team server's own: not part of ``Store``
-        self.projects = SqlProjects(db)  # what ``projects.ScopedStore`` divides by
+        self.projects = SqlProjects(db)  # what ``scoped.ScopedStore`` divides by
 
