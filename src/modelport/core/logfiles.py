@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from modelport.core.store.registry import MODEL_NAME
 from modelport.errors import ConflictError, InvalidInputError
 
 LOGS = "predictions"
@@ -42,7 +43,6 @@ HOUR_FORMAT = "%Y-%m-%dT%H"
 PREFIX = "part-"
 TEMP_PREFIX = ".tmp-"
 MAX_FILE = 256 * 1024**2  # bytes: one flush's file (a writer buffers 200,000 rows at most)
-MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}")  # lifecycle/refs.py's NAME
 HOUR = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}")
 PART = re.compile(rf"{PREFIX}[0-9a-f]{{32}}\.parquet")
 
@@ -58,7 +58,22 @@ class LogFile:
     @property
     def start(self) -> float:
         """The epoch second its hour begins at."""
-        return float(calendar.timegm(time.strptime(self.hour, HOUR_FORMAT)))
+        return hour_start(self.hour)
+
+
+def hour_start(hour: str) -> float:
+    """The epoch second an hour written as ``HOUR_FORMAT`` begins at (``ValueError`` for
+    anything else)."""
+    return float(calendar.timegm(time.strptime(hour, HOUR_FORMAT)))
+
+
+def version_dir(root: Path, model: str, version: int) -> Path:
+    """The layout's directory of ``model:version`` under a log root."""
+    return root / f"model={model}" / f"version={version}"
+
+
+def hour_dir(root: Path, model: str, version: int, hour: str) -> Path:
+    return version_dir(root, model, version) / f"hour={hour}"
 
 
 class LogFiles(Protocol):
@@ -78,12 +93,17 @@ class LogFiles(Protocol):
         ...
 
 
-def check_file(model: str, version: int, hour: str, name: str) -> None:
-    """``InvalidInputError`` unless every part is one the layout makes."""
-    if not MODEL.fullmatch(model):
+def check_version(model: str, version: int) -> None:
+    """``InvalidInputError`` unless ``model`` and ``version`` are parts the layout makes."""
+    if not MODEL_NAME.fullmatch(model):
         raise InvalidInputError(f"invalid model name {model!r} in a prediction-log path")
     if isinstance(version, bool) or not isinstance(version, int) or not 0 < version < 2**31:
         raise InvalidInputError(f"invalid version {version!r} in a prediction-log path")
+
+
+def check_file(model: str, version: int, hour: str, name: str) -> None:
+    """``InvalidInputError`` unless every part is one the layout makes."""
+    check_version(model, version)
     if not HOUR.fullmatch(hour):
         raise InvalidInputError(f"invalid hour {hour!r} — an hour is written as "
                                 "YYYY-MM-DDTHH (UTC)")
@@ -118,10 +138,10 @@ class LocalLogFiles:
         self.staging = self.root / ".staging"  # where ``core.upload.Upload`` receives
 
     def directory(self, model: str, version: int, hour: str) -> Path:
-        return self.root / f"model={model}" / f"version={version}" / f"hour={hour}"
+        return hour_dir(self.root, model, version, hour)
 
     def list(self, model: str, version: int) -> list[LogFile]:
-        base = self.root / f"model={model}" / f"version={version}"
+        base = version_dir(self.root, model, version)
         found = []
         for hour_dir in sorted(base.glob("hour=*")):
             hour = hour_dir.name.removeprefix("hour=")
@@ -149,7 +169,7 @@ class LocalLogFiles:
         """Delete every file of ``model:version``; how many went."""
         import shutil
 
-        base = self.root / f"model={model}" / f"version={version}"
+        base = version_dir(self.root, model, version)
         removed = sum(1 for _ in base.glob(f"hour=*/{PREFIX}*.parquet"))
         shutil.rmtree(base, ignore_errors=True)
         return removed

@@ -20,7 +20,6 @@ anywhere list and read them through the server (``log_files``: ``core/logfiles.p
 
 from __future__ import annotations
 
-import calendar
 import shutil
 import socket
 import time
@@ -35,6 +34,8 @@ from modelport.core.logfiles import (
     TEMP_PREFIX,
     LocalLogFiles,
     LogFiles,
+    hour_dir,
+    hour_start,
     open_log_files,
 )
 from modelport.core.workspace import Workspace, current
@@ -94,14 +95,14 @@ def hour_of(ts: float) -> str:
 
 
 def partition(root: Path, name: str, version: int, ts: float) -> Path:
-    return root / f"model={name}" / f"version={version}" / f"hour={hour_of(ts)}"
+    return hour_dir(root, name, version, hour_of(ts))
 
 
 def _hour_start(directory: Path) -> float | None:
     """The epoch second an ``hour=…`` directory begins at; None for anything else."""
     _, _, text = directory.name.partition("hour=")
     try:
-        return float(calendar.timegm(time.strptime(text, HOUR_FORMAT)))
+        return hour_start(text)
     except ValueError:
         return None
 

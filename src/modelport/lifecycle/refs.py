@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from modelport.core.store.registry import MODEL_NAME as NAME
 from modelport.errors import InvalidInputError
 
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}")
 LATEST = "latest"
 DEFAULT_ALIAS = "champion"
 ALIAS = re.compile(r"[A-Za-z][A-Za-z0-9_\-]{0,99}")

@@ -234,10 +234,6 @@ class PredictionLog:
     def upload(self) -> LogFiles | None:
         return self.spool.upload
 
-    @upload.setter
-    def upload(self, files: LogFiles | None) -> None:
-        self.spool.upload = files
-
     @property
     def uploaded(self) -> int:
         """Files the server kept."""
@@ -268,15 +264,16 @@ class PredictionLog:
         directory.mkdir(parents=True, exist_ok=True)
         stem = uuid.uuid4().hex
         temp = directory / f"{TEMP_PREFIX}{stem}.parquet"
+        final = directory / f"{PREFIX}{stem}.parquet"
         try:
             # inputs are measurements, nearly all distinct: a dictionary per column would
             # be built and thrown away; labels repeat, and get one
             pq.write_table(pa.table(columns), temp,
                            use_dictionary=["prediction"] if classes else False)
-            os.replace(temp, directory / f"{PREFIX}{stem}.parquet")
+            os.replace(temp, final)
         finally:
             temp.unlink(missing_ok=True)
-        self.spool.added(directory / f"{PREFIX}{stem}.parquet")
+        self.spool.added(final)
         if self.live is not None:
             try:  # the rows are safe on disk: a gauge that fails only logs
                 self.live.observe(name, version, list(signature.names), x, predictions)

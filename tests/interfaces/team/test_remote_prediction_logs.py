@@ -290,7 +290,7 @@ def test_a_writer_keeps_its_files_while_the_server_is_down_and_sends_them_later(
         assert re.search(r'^modelport_prediction_log_upload_failures_total\{pid="\d+"\} 2$',
                          metrics, re.M)
         assert predlog.gauges(models={"iris"}) == b""  # not a model's: not for a narrow key
-        predlog.upload = uploads(ws)  # the server is back
+        predlog.spool.upload = uploads(ws)  # the server is back
         predlog.flush()
         assert (predlog.uploaded, predlog.unsent) == (1, 0) and not spooled.exists()
         assert spooled.name in {f.name for f in log_files(ws).list("iris", 1)}

@@ -8,11 +8,16 @@ tag means the model itself.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NotRequired, Protocol, TypedDict
 
 from modelport.errors import NotFoundError
+
+# what a model may be called (``lifecycle/refs.py`` checks references against it, and the
+# server the model part of a prediction-log path)
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}")
 
 
 class NewVersion(TypedDict):

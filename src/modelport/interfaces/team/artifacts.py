@@ -29,7 +29,7 @@ from litestar.response import Stream
 
 from modelport.core.artifacts import check_digest
 from modelport.core.store.scoped import ScopedStore
-from modelport.core.upload import Upload
+from modelport.core.upload import Destination, Upload
 from modelport.errors import ArtifactIntegrityError, NotFoundError, TooLargeError
 from modelport.interfaces.team.access import ProjectStore, needs
 
@@ -43,6 +43,20 @@ class Stored:
     size: int
 
 
+async def receive(request: Request, destination: Destination,  # type: ignore[type-arg]
+                  digest: str, limit: int, what: str) -> int:
+    """The request's body into ``destination`` under ``digest``: refused at once when it
+    declares more than ``limit`` bytes, counted and hashed as it arrives, kept only whole
+    and matching; its size."""
+    if (request.content_length or 0) > limit:
+        raise TooLargeError(f"{what} may be at most {limit:,} bytes")
+    with Upload(destination, digest, limit, what) as up:
+        async for piece in request.stream():
+            up.write(piece)
+        await anyio.to_thread.run_sync(up.finish)
+    return up.size
+
+
 @put("/{digest:str}", guards=[needs("write")], status_code=201,
      request_max_body_size=MAX_ARTIFACT)
 async def upload(request: Request, state: State, store: ProjectStore,  # type: ignore[type-arg]
@@ -50,15 +64,10 @@ async def upload(request: Request, state: State, store: ProjectStore,  # type: i
     """A whole, matching blob is the uploading project's from then on (recorded once it
     is stored: a blob whose record failed is uploaded again by the client that misses
     it)."""
-    limit = int(getattr(state, "max_artifact", MAX_ARTIFACT))
-    if (request.content_length or 0) > limit:
-        raise TooLargeError(f"an artifact may be at most {limit:,} bytes")
-    with Upload(state.ws.artifacts, digest, limit) as up:
-        async for piece in request.stream():
-            up.write(piece)
-        await anyio.to_thread.run_sync(up.finish)
+    size = await receive(request, state.ws.artifacts, digest,
+                         int(getattr(state, "max_artifact", MAX_ARTIFACT)), "an artifact")
     await anyio.to_thread.run_sync(cast(ScopedStore, store).uploaded, digest)
-    return Stored(digest, up.size)
+    return Stored(digest, size)
 
 
 @get("/{digest:str}", guards=[needs("read")], sync_to_thread=True)

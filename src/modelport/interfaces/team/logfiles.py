@@ -48,11 +48,12 @@ from modelport.core.logfiles import (
     LocalLogFiles,
     LogFile,
     check_file,
+    check_version,
     open_log_files,
 )
-from modelport.core.upload import Upload
-from modelport.errors import InvalidInputError, NotFoundError, TooLargeError
+from modelport.errors import InvalidInputError, NotFoundError
 from modelport.interfaces.team.access import ProjectStore, needs
+from modelport.interfaces.team.artifacts import receive
 from modelport.lifecycle.predlogs import remove_older
 
 DIGEST_HEADER = "x-content-sha256"
@@ -82,7 +83,7 @@ def _files(state: State, kind: str = LOGS) -> LocalLogFiles:
 
 def _reached(store: ProjectStore, model: str, version: int) -> None:
     """404 unless ``model:version`` is registered in the request's project and in view."""
-    check_file(model, version, "2000-01-01T00", "part-" + "0" * 32 + ".parquet")
+    check_version(model, version)
     store.registry.get_version(model, version)  # 404: missing, or another project's
 
 
@@ -91,15 +92,9 @@ async def _upload(kind: str, request: Request, state: State,  # type: ignore[typ
                   file: str) -> Kept:
     receiver = _files(state, kind).receiver(model, version, hour, file)  # 422 before anything
     await anyio.to_thread.run_sync(_reached, store, model, version)
-    digest = request.headers.get(DIGEST_HEADER, "")
-    limit = int(getattr(state, "max_log_file", MAX_FILE))
-    if (request.content_length or 0) > limit:
-        raise TooLargeError(f"a prediction-log file may be at most {limit:,} bytes")
-    with Upload(receiver, digest, limit, "a prediction-log file") as up:
-        async for piece in request.stream():
-            up.write(piece)
-        await anyio.to_thread.run_sync(up.finish)
-    return Kept(hour, file, up.size)
+    size = await receive(request, receiver, request.headers.get(DIGEST_HEADER, ""),
+                         int(getattr(state, "max_log_file", MAX_FILE)), "a prediction-log file")
+    return Kept(hour, file, size)
 
 
 def _listing(kind: str, state: State, store: ProjectStore, model: str,
