@@ -76,7 +76,7 @@ def revoke_key(state: State, store: ProjectStore, key_id: FromPath[str],
 def _reread_keys(state: State) -> None:
     """Make this server's key table stale: the next request re-reads it."""
     if state.guard is not None:
-        state.guard.loaded = float("-inf")
+        state.guard.stale()
 
 
 router = Router("/api/v1/keys", route_handlers=[

@@ -69,6 +69,10 @@ class Guard:
             self.on = True  # latched: once a key exists, keys stay required
         return self.on
 
+    def stale(self) -> None:
+        """The keys changed here: the next request re-reads them, not ``refresh_s`` later."""
+        self.loaded = float("-inf")
+
     def authenticate(self, headers: dict[str, str]) -> ApiKey:
         """The key a request presents, or 401; spends one token of its rate limit (429)."""
         secret = headers.get("x-api-key")
