@@ -28,7 +28,9 @@ import calendar
 import hashlib
 import os
 import re
+import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -91,6 +93,35 @@ class LogFiles(Protocol):
     def put(self, model: str, version: int, path: Path) -> None:
         """Keep the complete file at ``path`` (named and placed as the layout says)."""
         ...
+
+
+class Aging(Protocol):
+    """Log files that can lose their old hours (a directory's, an object store's)."""
+
+    def remove_older(self, before: float) -> int:
+        """Delete every hour that ended before ``before``; how many went."""
+        ...
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long log files are kept: a pass removes, from each kind it holds (the
+    predictions and the delayed labels joined to them), the hours that ended more than
+    ``seconds`` before it — one retention for both, so labels never outlive the
+    predictions they score. A writer's own (``modelport serve --log-retention``,
+    ``lifecycle.labels.writer_retention``) and the team server's are this one.
+
+    >>> month = Retention((LocalLogFiles(logs), LocalLogFiles(labels)), 30 * 86400)
+    >>> month.prune(time.time())                                       # doctest: +SKIP
+    3
+    """
+
+    kinds: Sequence[Aging]
+    seconds: float
+
+    def prune(self, now: float) -> int:
+        """Remove the hours ended before ``now - seconds`` of every kind; how many went."""
+        return sum(kind.remove_older(now - self.seconds) for kind in self.kinds)
 
 
 def check_version(model: str, version: int) -> None:
@@ -167,11 +198,22 @@ class LocalLogFiles:
 
     def remove(self, model: str, version: int) -> int:
         """Delete every file of ``model:version``; how many went."""
-        import shutil
-
         base = version_dir(self.root, model, version)
         removed = sum(1 for _ in base.glob(f"hour=*/{PREFIX}*.parquet"))
         shutil.rmtree(base, ignore_errors=True)
+        return removed
+
+    def remove_older(self, before: float) -> int:
+        """Delete every hour that ended before ``before`` (epoch seconds); how many went."""
+        removed = 0
+        for directory in self.root.glob("model=*/version=*/hour=*"):
+            try:
+                start = hour_start(directory.name.removeprefix("hour="))
+            except ValueError:  # not an hour a writer makes: not retention's
+                continue
+            if start + 3600 <= before:
+                shutil.rmtree(directory, ignore_errors=True)
+                removed += 1
         return removed
 
     def receiver(self, model: str, version: int, hour: str, name: str) -> Receiver:

@@ -28,6 +28,7 @@ from modelport.core.keys import list_keys
 from modelport.core.workspace import current
 from modelport.errors import InvalidInputError, require
 from modelport.interfaces.serving_host import serving_app
+from modelport.lifecycle.labels import writer_retention
 from modelport.lifecycle.predlogs import logs_root, uploads
 from modelport.runtimes.drift_gauges import LiveDrift
 from modelport.runtimes.prediction_log import PredictionLog, check_sample, check_writer
@@ -101,7 +102,8 @@ def build_app(config: ServeConfig, buckets: Buckets | None = None,
                            loopback_only=asgi and not config.insecure)
     predlog = None
     if config.log_sample > 0:  # each worker writes its own files: no lock across processes
-        predlog = PredictionLog(logs_root(ws), config.log_sample, config.log_retention_s,
+        predlog = PredictionLog(logs_root(ws), config.log_sample,
+                                writer_retention(ws, config.log_retention_s),
                                 live=LiveDrift(ws), upload=uploads(ws))
     return serving_app(InferenceService(repository, predlog), guard, app_config, controller)
 

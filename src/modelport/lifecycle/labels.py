@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelport.core.logfiles import LABELS, LocalLogFiles, LogFiles
+from modelport.core.logfiles import LABELS, LocalLogFiles, LogFiles, Retention
 from modelport.core.workspace import Workspace
 from modelport.lifecycle.predlogs import (
     PREFIX,
@@ -46,6 +46,15 @@ from modelport.lifecycle.predlogs import (
 def labels_root(ws: Workspace | None = None) -> Path:
     """The directory this machine writes labels to (beside its ``logs_root``)."""
     return logs_root(ws).parent / LABELS
+
+
+def writer_retention(ws: Workspace | None = None,
+                     seconds: float | None = None) -> Retention | None:
+    """A writer's ``--log-retention`` on this machine: its prediction logs and the labels
+    beside them lose their hours older than ``seconds`` together (None: kept forever)."""
+    if seconds is None:
+        return None
+    return Retention((LocalLogFiles(logs_root(ws)), LocalLogFiles(labels_root(ws))), seconds)
 
 
 def label_files(ws: Workspace | None = None) -> LogFiles:

@@ -20,7 +20,6 @@ anywhere list and read them through the server (``log_files``: ``core/logfiles.p
 
 from __future__ import annotations
 
-import shutil
 import socket
 import time
 from dataclasses import dataclass
@@ -35,7 +34,6 @@ from modelport.core.logfiles import (
     LocalLogFiles,
     LogFiles,
     hour_dir,
-    hour_start,
     open_log_files,
 )
 from modelport.core.workspace import Workspace, current
@@ -96,15 +94,6 @@ def hour_of(ts: float) -> str:
 
 def partition(root: Path, name: str, version: int, ts: float) -> Path:
     return hour_dir(root, name, version, hour_of(ts))
-
-
-def _hour_start(directory: Path) -> float | None:
-    """The epoch second an ``hour=…`` directory begins at; None for anything else."""
-    _, _, text = directory.name.partition("hour=")
-    try:
-        return hour_start(text)
-    except ValueError:
-        return None
 
 
 @dataclass
@@ -172,14 +161,3 @@ def _is_log(table: Any) -> bool:
         table.schema.field("ts").type == pa.float64() and \
         all(table.schema.field(n).type == pa.float64() for n in names
             if n.startswith(INPUT_PREFIX))
-
-
-def remove_older(root: Path, before: float) -> int:
-    """Delete every hour directory that ended before ``before``; how many went."""
-    removed = 0
-    for directory in root.glob("model=*/version=*/hour=*"):
-        start = _hour_start(directory)
-        if start is not None and start + 3600 <= before:
-            shutil.rmtree(directory, ignore_errors=True)
-            removed += 1
-    return removed

@@ -10,7 +10,8 @@ bounded: past ``max_rows`` buffered rows a sampled request is dropped and counte
 Each flush writes one file per model, version and hour (``lifecycle/predlogs.py``
 gives the layout), first under a ``.tmp-`` name, renamed once complete: a ``kill -9``
 loses at most the rows not yet flushed, and never leaves a file a reader would take
-for complete. With a retention, hours older than it are removed as the writer goes.
+for complete. With a retention (``core.logfiles.Retention``), hours older than it are removed as the
+writer goes — of the labels beside the logs too.
 With ``live`` (``runtimes/drift_gauges.py``), the writer also hands each written group
 to it, so the drift gauges on ``/metrics`` follow the sample at no cost to requests.
 
@@ -22,7 +23,7 @@ which picks up what an earlier one left; a file the server refuses (4xx) stays h
 logged. Neither loses a row or holds up a request: ``upload_failures`` counts them,
 ``unsent`` says how many files wait.
 
->>> log = PredictionLog(logs_root(ws), sample=0.1, retention_s=7 * 86400)   # doctest: +SKIP
+>>> log = PredictionLog(logs_root(ws), 0.1, writer_retention(ws, 7 * 86400))  # doctest: +SKIP
 >>> log.start(); log.record("iris", 2, signature, "req-1", x, prediction)   # doctest: +SKIP
 """
 
@@ -40,11 +41,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modelport.core.logfiles import LogFiles
+from modelport.core.logfiles import LogFiles, Retention
 from modelport.core.signature import Signature
 from modelport.errors import InvalidInputError
 from modelport.lifecycle.predlogs import INPUT_PREFIX, PREFIX, TEMP_PREFIX, partition
-from modelport.lifecycle.predlogs import remove_older as remove_hours_before
 from modelport.runtimes.log_spool import Spool
 
 if TYPE_CHECKING:
@@ -94,14 +94,14 @@ class PredictionLog:
     Thread-safe: ``record`` may be called from any thread (the event loop, batch workers);
     ``flush`` runs on the writer thread, or directly when no thread was started."""
 
-    def __init__(self, root: Path, sample: float, retention_s: float | None = None,
+    def __init__(self, root: Path, sample: float, retention: Retention | None = None,
                  flush_s: float = FLUSH_S, max_rows: int = MAX_ROWS,
                  live: LiveDrift | None = None, upload: LogFiles | None = None) -> None:
         self.root = root
         self.live = live
         self.spool = Spool(root, upload)
         self.sample = check_sample(sample)
-        self.retention_s = retention_s
+        self.retention = retention
         self.flush_s = flush_s
         self.max_rows = max_rows
         self.dropped = 0  # sampled rows not logged: the buffer was full, or a write failed
@@ -206,9 +206,9 @@ class PredictionLog:
 
     def _retain(self) -> None:
         now = time.time()
-        if self.retention_s is not None and now - self._checked_retention >= RETENTION_CHECK_S:
+        if self.retention is not None and now - self._checked_retention >= RETENTION_CHECK_S:
             self._checked_retention = now
-            remove_hours_before(self.root, now - self.retention_s)
+            self.retention.prune(now)
 
     def flush(self) -> int:
         """Write every buffered row (one file per model, version and hour); rows written."""

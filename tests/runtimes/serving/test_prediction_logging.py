@@ -18,10 +18,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from modelport.config import Settings
+from modelport.core.logfiles import LocalLogFiles
 from modelport.core.signature import ColumnSpec, Signature
 from modelport.core.store.engine import forget_stores
 from modelport.core.workspace import Workspace
-from modelport.lifecycle.predlogs import read_window, remove_older
+from modelport.lifecycle.labels import labels_root, writer_retention
+from modelport.lifecycle.predlogs import hour_of, logs_root, read_window
 from modelport.runtimes.prediction_log import PredictionLog
 from modelport.runtimes.serving.app import ServingApp
 from modelport.runtimes.serving.http import Request
@@ -124,8 +126,44 @@ def test_retention_removes_old_hours_only(tmp_path: Path) -> None:
     old = tmp_path / "model=m" / "version=1" / "hour=2020-01-01T00"
     old.mkdir(parents=True)
     (old / "part-x.parquet").write_bytes(b"")
-    assert remove_older(tmp_path, time.time() - 7 * 86400) == 1
+    (tmp_path / "model=m" / "version=1" / "hour=not-an-hour").mkdir()  # not the writer's
+    assert LocalLogFiles(tmp_path).remove_older(time.time() - 7 * 86400) == 1
     assert not old.exists() and read_window(tmp_path, "m", 1, 0).rows == 1
+    assert (tmp_path / "model=m" / "version=1" / "hour=not-an-hour").exists()
+
+
+def test_a_writers_retention_removes_the_old_hours_of_its_labels_too(tmp_path: Path) -> None:
+    """One ``--log-retention`` for a writer: the delayed labels beside its logs lose their
+    old hours in the same pass, as they do on the team server."""
+    ws = Workspace.open(Settings(home=tmp_path / "home"))
+    try:
+        now = time.time()
+        planted = {(kind, days): plant(root, hour_of(now - days * 86400))
+                   for kind, root in (("logs", logs_root(ws)), ("labels", labels_root(ws)))
+                   for days in (10, 1)}
+        predlog = PredictionLog(logs_root(ws), 1.0, writer_retention(ws, 7 * 86400),
+                                flush_s=0.01)
+        predlog.start()  # the writer thread's first pass looks for old hours
+        try:
+            deadline = time.monotonic() + 30
+            while any(planted[kind, 10].exists() for kind in ("logs", "labels")) \
+                    and time.monotonic() < deadline:
+                time.sleep(0.02)
+        finally:
+            predlog.close()
+        assert {key: path.exists() for key, path in planted.items()} == {
+            ("logs", 10): False, ("logs", 1): True, ("labels", 10): False, ("labels", 1): True}
+        assert writer_retention(ws, None) is None  # kept forever by default
+    finally:
+        forget_stores()
+
+
+def plant(root: Path, hour: str) -> Path:
+    """A file in ``root``'s layout (retention looks at hours only)."""
+    path = LocalLogFiles(root).directory("m", 1, hour) / f"part-{'a' * 32}.parquet"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"PAR1")
+    return path
 
 
 WRITER = """

@@ -47,6 +47,7 @@ from modelport.core.logfiles import (
     PART,
     LocalLogFiles,
     LogFile,
+    Retention,
     check_file,
     check_version,
     open_log_files,
@@ -54,7 +55,6 @@ from modelport.core.logfiles import (
 from modelport.errors import InvalidInputError, NotFoundError
 from modelport.interfaces.team.access import ProjectStore, needs
 from modelport.interfaces.team.artifacts import receive
-from modelport.lifecycle.predlogs import remove_older
 
 DIGEST_HEADER = "x-content-sha256"
 RETENTION_CHECK_S = 300.0  # how often the server looks for hours past its retention
@@ -172,10 +172,10 @@ def prune(state: State, now: float) -> int:
     if retention_s is None:
         return 0
     try:
-        roots = [_files(state, kind).root for kind in KINDS]
+        kinds = [_files(state, kind) for kind in KINDS]
     except InvalidInputError:  # keeps no logs
         return 0
-    return sum(remove_older(root, now - retention_s) for root in roots)
+    return Retention(kinds, retention_s).prune(now)
 
 
 @asynccontextmanager

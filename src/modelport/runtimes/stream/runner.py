@@ -37,6 +37,7 @@ from modelport.core.formats.online import OnlinePredictor
 from modelport.core.tensor_inputs import TensorBatch
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, SchemaError
+from modelport.lifecycle.labels import writer_retention
 from modelport.lifecycle.loading import load
 from modelport.lifecycle.online_score import OnlineScore
 from modelport.lifecycle.predlogs import log_location, logs_root, uploads
@@ -159,7 +160,8 @@ class StreamRunner:
         self.predlog: PredictionLog | None = None
         if config.log_sample > 0:
             self.predlog = PredictionLog(logs_root(self.ws), config.log_sample,
-                                         config.log_retention_s, upload=uploads(self.ws))
+                                         writer_retention(self.ws, config.log_retention_s),
+                                         upload=uploads(self.ws))
         self._resume()
 
     # -- lifecycle ---------------------------------------------------------------------------
