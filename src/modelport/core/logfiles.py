@@ -33,7 +33,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from modelport.core.store.registry import MODEL_NAME
 from modelport.errors import ConflictError, InvalidInputError
@@ -78,6 +78,21 @@ def hour_dir(root: Path, model: str, version: int, hour: str) -> Path:
     return version_dir(root, model, version) / f"hour={hour}"
 
 
+def ended(directory: str, before: float) -> bool:
+    """Whether an ``hour=…`` directory's hour ended before ``before`` (False for a name
+    no writer makes: not retention's to remove)."""
+    try:
+        return hour_start(directory.removeprefix("hour=")) + 3600 <= before
+    except ValueError:
+        return False
+
+
+def listed(hour: str, name: str) -> bool:
+    """Whether a file found in an ``hour=…`` directory is one to list: a real hour, a
+    complete file (never a writer's ``.tmp-`` one)."""
+    return bool(HOUR.fullmatch(hour)) and name.startswith(PREFIX) and name.endswith(".parquet")
+
+
 class LogFiles(Protocol):
     """Where a workspace's prediction-log files are. Thread-safe; ``put`` is idempotent
     (the same file twice is kept once; other bytes under a kept name are a conflict)."""
@@ -95,11 +110,36 @@ class LogFiles(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Located:
+    """Where a kept file is: a path on ``file_system`` (an fsspec filesystem; None: this
+    machine's disk)."""
+
+    path: str
+    file_system: Any = None
+
+
 class Aging(Protocol):
     """Log files that can lose their old hours (a directory's, an object store's)."""
 
     def remove_older(self, before: float) -> int:
         """Delete every hour that ended before ``before``; how many went."""
+        ...
+
+
+class KeptLogFiles(LogFiles, Aging, Protocol):
+    """Log files a server keeps itself (a directory, an object store): it also receives
+    uploads, finds a file to send, and removes a version's files."""
+
+    def receiver(self, model: str, version: int, hour: str, name: str) -> Any:
+        """Where ``core.upload.Upload`` puts a received file once whole and checked
+        (``InvalidInputError`` first for a name the layout does not make)."""
+        ...
+
+    def locate(self, model: str, version: int, hour: str, name: str) -> Located | None: ...
+
+    def remove(self, model: str, version: int) -> int:
+        """Delete every file of ``model:version``; how many went."""
         ...
 
 
@@ -176,9 +216,9 @@ class LocalLogFiles:
         found = []
         for hour_dir in sorted(base.glob("hour=*")):
             hour = hour_dir.name.removeprefix("hour=")
-            if not HOUR.fullmatch(hour):
-                continue
             for path in sorted(hour_dir.glob(f"{PREFIX}*.parquet")):
+                if not listed(hour, path.name):
+                    continue
                 try:
                     found.append(LogFile(hour, path.name, path.stat().st_size))
                 except OSError:  # removed by retention while listed
@@ -207,14 +247,15 @@ class LocalLogFiles:
         """Delete every hour that ended before ``before`` (epoch seconds); how many went."""
         removed = 0
         for directory in self.root.glob("model=*/version=*/hour=*"):
-            try:
-                start = hour_start(directory.name.removeprefix("hour="))
-            except ValueError:  # not an hour a writer makes: not retention's
-                continue
-            if start + 3600 <= before:
+            if ended(directory.name, before):
                 shutil.rmtree(directory, ignore_errors=True)
                 removed += 1
         return removed
+
+    def locate(self, model: str, version: int, hour: str, name: str) -> Located | None:
+        """Where a kept file is, for a server to send it (None: not kept here)."""
+        path = self.directory(model, version, hour) / name
+        return Located(str(path)) if path.is_file() else None
 
     def receiver(self, model: str, version: int, hour: str, name: str) -> Receiver:
         """Where ``core.upload.Upload`` puts a received file once whole and checked."""
@@ -235,9 +276,7 @@ class Receiver:
     def put_file(self, path: Path, digest: str) -> None:
         try:
             if self.target.exists():
-                if file_sha256(self.target) != digest:
-                    raise ConflictError(f"{self.target.name} is already kept with other "
-                                        "content — a file is never replaced")
+                check_same(self.target.name, sha256_of(self.target.open("rb")), digest)
                 return
             self.target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, self.target)
@@ -245,28 +284,48 @@ class Receiver:
             path.unlink(missing_ok=True)
 
 
-def file_sha256(path: Path) -> str:
+def check_same(name: str, kept: str, digest: str) -> None:
+    """A file sent under a name already kept: fine with the same bytes (a retry whose
+    answer was lost), ``ConflictError`` with others — a file is never replaced."""
+    if kept != digest:
+        raise ConflictError(f"{name} is already kept with other content — a file is "
+                            "never replaced")
+
+
+def sha256_of(fh: IO[bytes]) -> str:
+    """The SHA-256 of what ``fh`` holds, read in pieces (closed at the end)."""
     from modelport.core.artifacts import read_pieces
 
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for piece in read_pieces(fh):
-            digest.update(piece)
+    for piece in read_pieces(fh):
+        digest.update(piece)
     return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    return sha256_of(path.open("rb"))
+
+
+def is_directory(url: str) -> bool:
+    """Whether an artifact store's URL is a directory here (``file://`` or a path), where
+    writers put their log files in place; anywhere else they spool and upload."""
+    return "://" not in url or url.startswith("file://")
 
 
 def open_log_files(url: str, artifacts: Any = None, kind: str = LOGS) -> LogFiles:
     """The log files (``kind``: ``LOGS`` or ``LABELS``) of an artifact store's URL: a
-    directory (``file://`` or a path) keeps them under ``predictions/`` (``labels/``); a
-    ``modelport server`` (``artifacts``: the workspace's store of that URL, whose
-    connection they share) behind ``/api/v1``."""
+    directory (``file://`` or a path) keeps them under ``predictions/`` (``labels/``), and
+    so does any other fsspec URL (``s3://…``: ``core/fsspec_logfiles.py``); a ``modelport
+    server`` (``artifacts``: the workspace's store of that URL, whose connection they
+    share) behind ``/api/v1``."""
     if kind not in KINDS:
         raise InvalidInputError(f"no such kind of log file: {kind!r}")
     if url.startswith(("http://", "https://")):
         if artifacts is None or not hasattr(artifacts, "log_files"):
             raise InvalidInputError(f"no connection to {url} for its prediction logs")
         return artifacts.log_files(kind)  # type: ignore[no-any-return]
-    if "://" in url and not url.startswith("file://"):
-        raise InvalidInputError(f"prediction logs need a local artifact store for now, not "
-                                f"{url} — set MODELPORT_ARTIFACTS_URL to a directory")
+    if not is_directory(url):
+        from modelport.core.fsspec_logfiles import FsspecLogFiles
+
+        return FsspecLogFiles(f"{url.rstrip('/')}/{kind}")
     return LocalLogFiles(Path(url.removeprefix("file://")) / kind)

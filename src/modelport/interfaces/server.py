@@ -131,7 +131,6 @@ def check(config: ServeConfig) -> None:
         raise InvalidInputError("--max-connections must be at least 1")
     check_sample(config.log_sample)
     if config.log_sample > 0:
-        logs_root()  # a remote artifact store is refused before anything listens
         check_writer()
     auth_enabled(config)
     resolve(config.refs or None)

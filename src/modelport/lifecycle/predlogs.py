@@ -12,8 +12,9 @@ until it is complete and renames it then, so a reader never sees half a file; an
 that still fails to read (a disk error, a file damaged later) is skipped and counted,
 never fatal: a report reads up to the last complete file.
 
-Behind a ``modelport server`` the server keeps them: a writer spools each file under its
-own ``MODELPORT_HOME/predictions`` and uploads it once complete (``uploads``), and readers
+Behind a ``modelport server`` the server keeps them (and with an object store as the
+artifact store, the store does): a writer spools each file under its own
+``MODELPORT_HOME/predictions`` and uploads it once complete (``uploads``), and readers
 anywhere list and read them through the server (``log_files``: ``core/logfiles.py``'s
 ``LogFiles``, local or REST — the reader here never knows which).
 """
@@ -34,6 +35,7 @@ from modelport.core.logfiles import (
     LocalLogFiles,
     LogFiles,
     hour_dir,
+    is_directory,
     open_log_files,
 )
 from modelport.core.workspace import Workspace, current
@@ -45,20 +47,22 @@ __all__ = ["HOUR_FORMAT", "INPUT_PREFIX", "LOGS", "PREFIX", "TEMP_PREFIX", "Wind
 INPUT_PREFIX = "in."
 
 
-def _remote(ws: Workspace) -> bool:
-    return ws.settings.artifacts_url.startswith(("http://", "https://"))
+def _spooled(ws: Workspace) -> bool:
+    """Whether this machine's writers spool and upload: the logs are kept elsewhere (a
+    server, an object store)."""
+    return not is_directory(ws.settings.artifacts_url)
 
 
 def logs_root(ws: Workspace | None = None) -> Path:
     """The directory this machine writes prediction logs to.
 
     With a local artifact store, its ``predictions/`` — where readers find them too.
-    Behind a ``modelport server`` (artifacts are blobs by digest there), a spool under
-    this machine's ``MODELPORT_HOME``: each complete file is uploaded to the server
-    (``uploads``) and removed here once the server has it, so what stays is what the
-    server does not have yet."""
+    Behind a ``modelport server`` (artifacts are blobs by digest there), or with an
+    object store (``s3://…``), a spool under this machine's ``MODELPORT_HOME``: each
+    complete file is uploaded (``uploads``) and removed here once it is kept there, so
+    what stays is what the server or the store does not have yet."""
     ws = current(ws)
-    if _remote(ws):
+    if _spooled(ws):
         return Path(ws.settings.home) / LOGS
     files = open_log_files(ws.settings.artifacts_url)
     assert isinstance(files, LocalLogFiles)
@@ -67,24 +71,27 @@ def logs_root(ws: Workspace | None = None) -> Path:
 
 def log_files(ws: Workspace | None = None, kind: str = LOGS) -> LogFiles:
     """Where readers (``monitor``) find the workspace's prediction logs (``kind``: or its
-    delayed labels, ``LABELS``): its directory, or its server."""
+    delayed labels, ``LABELS``): its directory, its server, or its object store."""
     ws = current(ws)
     return open_log_files(ws.settings.artifacts_url, ws.artifacts, kind)
 
 
 def uploads(ws: Workspace | None = None, kind: str = LOGS) -> LogFiles | None:
-    """Where a writer sends each complete file: the server, for a remote workspace; None
+    """Where a writer sends each complete file: the server, or the object store; None
     where ``logs_root`` is already where readers look."""
     ws = current(ws)
-    return log_files(ws, kind) if _remote(ws) else None
+    return log_files(ws, kind) if _spooled(ws) else None
 
 
 def log_location(ws: Workspace | None = None) -> str:
     """Where a job's or stream's prediction log is, for its record: ``HOST:PATH`` on a
-    local store, the server's route behind a server."""
+    local store, the server's route behind a server, the URL on an object store."""
     ws = current(ws)
-    if _remote(ws):
-        return f"{ws.settings.artifacts_url.rstrip('/')}/api/v1/prediction-logs"
+    url = ws.settings.artifacts_url.rstrip("/")
+    if url.startswith(("http://", "https://")):
+        return f"{url}/api/v1/prediction-logs"
+    if _spooled(ws):
+        return f"{url}/{LOGS}"
     return f"{socket.gethostname()}:{logs_root(ws).resolve()}"
 
 

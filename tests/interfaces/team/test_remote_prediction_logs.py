@@ -26,6 +26,7 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from cli_runner import invoke
+from log_uploads import keep_once, one_of_each, refuse_altered, stop_halfway
 from modelport.config import Settings
 from modelport.control.monitor_loop import record
 from modelport.core.keys import create_key
@@ -239,16 +240,9 @@ def test_an_interrupted_or_altered_upload_leaves_nothing_visible(team: Team) -> 
     hour, name = "2026-12-04T21", "part-" + "c" * 32 + ".parquet"
     path = f"{API}/iris/1/{hour}/{name}"
     body = b"PAR1" + bytes(200_000)
-    digest = hashlib.sha256(body).hexdigest()
-    port = int(team.url.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port)) as raw:  # a sender that stops halfway
-        raw.sendall(f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                    f"Authorization: Bearer {team.keys['writer']}\r\n"
-                    f"x-content-sha256: {digest}\r\nContent-Length: {len(body)}\r\n\r\n"
-                    .encode() + body[:50_000])
+    stop_halfway(team.url, team.keys["writer"], path, body)
     with team.client("writer") as api:
-        altered = api.put(path, content=body[:-1] + b"x", headers={"x-content-sha256": digest})
-        assert (altered.status_code, altered.json()["code"]) == (422, "digest_mismatch")
+        refuse_altered(api, path, body)
         staging = team.kept / ".staging"
         deadline = time.monotonic() + 10
         while staging.exists() and any(staging.iterdir()) and time.monotonic() < deadline:
@@ -256,15 +250,7 @@ def test_an_interrupted_or_altered_upload_leaves_nothing_visible(team: Team) -> 
         assert not staging.exists() or not any(staging.iterdir())
         assert name not in {f["name"] for f in api.get(f"{API}/iris/1").json()}
         assert api.get(path).status_code == 404
-        kept = api.put(path, content=body, headers={"x-content-sha256": digest})  # whole
-        assert kept.status_code == 201, kept.text
-        assert api.put(path, content=body, headers={"x-content-sha256": digest}
-                       ).status_code == 201  # a retry whose answer was lost: kept once
-        other = bytes(reversed(body))
-        clash = api.put(path, content=other,
-                        headers={"x-content-sha256": hashlib.sha256(other).hexdigest()})
-        assert (clash.status_code, clash.json()["code"]) == (409, "conflict")
-        assert api.get(path).content == body
+        keep_once(api, path, body)
     (team.kept / "model=iris" / "version=1" / f"hour={hour}" / name).unlink()  # not a log
 
 
@@ -426,13 +412,8 @@ def test_an_admin_deletes_a_versions_logs_and_labels_and_the_audit_log_says_so(
                        ws=admin)
     finally:
         close(admin)
-    body = b"PAR1"
-    sent = {"x-content-sha256": hashlib.sha256(body).hexdigest()}
-    hour = hour_of(time.time())
     with team.client("writer") as api:
-        for kind in ("", "/labels"):
-            assert api.put(f"{API}/petals/1{kind}/{hour}/part-{uuid.uuid4().hex}.parquet",
-                           content=body, headers=sent).status_code == 201
+        one_of_each(api, "petals")
     for key, status in (("writer", 403), ("reader", 403), ("other", 404)):
         with team.client(key) as api:
             answer = api.delete(f"{API}/petals/1")

@@ -3,8 +3,10 @@
 A workspace of the server (``modelport serve --log-sample``, ``batch predict``, ``stream
 run``) uploads each complete Parquet file of its log here, and ``modelport monitor`` on
 any machine lists and reads them back (``core/store/rest/logfiles.py``). The files live
-in the server's own log directory (``<artifacts>/predictions``, the layout of
-``core/logfiles.py``), so the server's workspace reads them as a local one does.
+in the server's own artifact store under ``<artifacts>/predictions`` (the layout of
+``core/logfiles.py``): a directory, or any fsspec URL (``modelport server --artifacts
+s3://…``: ``core/fsspec_logfiles.py``), so the server's workspace reads them as a local
+one does.
 
 Like everything else they belong to the model's project: a model another project holds,
 or one a key limited to other models does not reach, is answered 404 as a missing one —
@@ -39,12 +41,14 @@ from litestar.datastructures import State
 from litestar.params import FromPath
 from litestar.response import File
 
+from modelport.core.fsspec_logfiles import FsspecLogFiles
 from modelport.core.logfiles import (
     KINDS,
     LABELS,
     LOGS,
     MAX_FILE,
     PART,
+    KeptLogFiles,
     LocalLogFiles,
     LogFile,
     Retention,
@@ -73,11 +77,13 @@ class Removed:
     files: int  # prediction-log and label files deleted
 
 
-def _files(state: State, kind: str = LOGS) -> LocalLogFiles:
+def _files(state: State, kind: str = LOGS) -> KeptLogFiles:
+    """The server's own files of ``kind``: in its artifact store, a directory or any
+    fsspec URL."""
     files = open_log_files(state.ws.settings.artifacts_url, kind=kind)
-    if not isinstance(files, LocalLogFiles):
+    if not isinstance(files, LocalLogFiles | FsspecLogFiles):
         raise InvalidInputError("this server keeps no prediction logs: its artifact store "
-                                "is not a directory")
+                                "is another server")
     return files
 
 
@@ -107,11 +113,12 @@ def _download(kind: str, state: State, store: ProjectStore, model: str, version:
               hour: str, file: str) -> File:
     check_file(model, version, hour, file)
     _reached(store, model, version)
-    path = _files(state, kind).open(model, version, LogFile(hour, file, 0))
-    if not path.is_file():
+    found = _files(state, kind).locate(model, version, hour, file)
+    if found is None:
         raise NotFoundError(f"{kind} file {hour}/{file} of {model}:{version} "
                             "is not on this server")
-    return File(path, media_type="application/octet-stream", filename=file)
+    return File(found.path, file_system=found.file_system,
+                media_type="application/octet-stream", filename=file)
 
 
 @put("/{model:str}/{version:int}/{hour:str}/{file:str}", guards=[needs("write")],

@@ -1,0 +1,145 @@
+"""Prediction-log files on an object store (any fsspec URL: ``s3://``, ``gs://``,
+``memory://``…), in the layout of ``core/logfiles.py``.
+
+What a ``modelport server --artifacts s3://…`` keeps its uploaded logs and labels in, and
+what a workspace whose artifacts live there uploads its spooled files to. A file becomes
+visible only whole: it is written under a ``.tmp-`` key in its hour (never listed) and
+then moved to its name — on an object store the upload of the finished file is one
+atomic PUT and the move a server-side copy; on a filesystem the move is a rename. A key
+left by a crash is never listed and goes with its hour's retention.
+
+>>> files = FsspecLogFiles("s3://team/artifacts/predictions")       # doctest: +SKIP
+>>> [f.hour for f in files.list("iris", 2)]                         # doctest: +SKIP
+['2026-12-04T22']
+"""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelport.core.logfiles import (
+    TEMP_PREFIX,
+    Located,
+    LogFile,
+    check_file,
+    check_same,
+    ended,
+    file_of,
+    listed,
+    sha256_of,
+)
+
+
+class FsspecLogFiles:
+    """``KeptLogFiles`` under an fsspec URL (``<url>/model=…/version=…/hour=…/part-…``).
+    Thread-safe as its filesystem is."""
+
+    def __init__(self, url: str) -> None:
+        import fsspec
+
+        self.url = url.rstrip("/")
+        self.fs, self.base = fsspec.core.url_to_fs(self.url)
+        self.staging = Path(tempfile.gettempdir()) / "modelport-staging"
+
+    def _version(self, model: str, version: int) -> str:
+        return f"{self.base}/model={model}/version={version}"
+
+    def _key(self, model: str, version: int, hour: str, name: str) -> str:
+        return f"{self._version(model, version)}/hour={hour}/{name}"
+
+    def _found(self, prefix: str) -> dict[str, Any]:
+        """Every object under ``prefix`` (key → details), none when there is nothing."""
+        try:
+            return dict(self.fs.find(prefix, detail=True))
+        except FileNotFoundError:
+            return {}
+
+    def list(self, model: str, version: int) -> list[LogFile]:
+        found = []
+        for key, info in self._found(self._version(model, version)).items():
+            *_, directory, name = key.split("/")
+            hour = directory.removeprefix("hour=")
+            if directory.startswith("hour=") and listed(hour, name):
+                found.append(LogFile(hour, name, int(info.get("size") or 0)))
+        return sorted(found, key=lambda f: (f.hour, f.name))
+
+    def open(self, model: str, version: int, file: LogFile) -> Any:
+        """The file's bytes (one flush's rows), for ``pyarrow.parquet.read_table``."""
+        import pyarrow as pa
+
+        return pa.BufferReader(self.fs.cat_file(self._key(model, version, file.hour,
+                                                          file.name)))
+
+    def put(self, model: str, version: int, path: Path) -> None:
+        """Keep a complete local file (a workspace's spool uploading here)."""
+        _, _, file = file_of(path)
+        self.commit(path, self._key(model, version, file.hour, file.name),
+                     sha256_of(path.open("rb")))
+
+    def commit(self, path: Path, key: str, digest: str) -> None:
+        """``path`` under ``key``, visible only whole; kept once (the same bytes again are
+        fine, others a ``ConflictError``)."""
+        if self.fs.exists(key):
+            check_same(key.rsplit("/", 1)[1], sha256_of(self.fs.open(key, "rb")), digest)
+            return
+        directory = key.rsplit("/", 1)[0]
+        temp = f"{directory}/{TEMP_PREFIX}{uuid.uuid4().hex}.parquet"
+        self.fs.makedirs(directory, exist_ok=True)
+        try:
+            self.fs.put_file(str(path), temp)
+            self.fs.mv(temp, key)
+        finally:
+            if self.fs.exists(temp):
+                self.fs.rm_file(temp)
+
+    def receiver(self, model: str, version: int, hour: str, name: str) -> ObjectReceiver:
+        check_file(model, version, hour, name)
+        return ObjectReceiver(self.staging, self, self._key(model, version, hour, name))
+
+    def locate(self, model: str, version: int, hour: str, name: str) -> Located | None:
+        key = self._key(model, version, hour, name)
+        return Located(key, self.fs) if self.fs.isfile(key) else None
+
+    def remove(self, model: str, version: int) -> int:
+        found = self._found(self._version(model, version))
+        removed = sum(1 for key in found if _complete(key))
+        if found:
+            self.fs.rm(list(found))
+        return removed
+
+    def remove_older(self, before: float) -> int:
+        hours: dict[str, list[str]] = defaultdict(list)
+        for key in self._found(self.base):
+            parts = key.removeprefix(self.base).strip("/").split("/")
+            if len(parts) == 4 and parts[2].startswith("hour="):
+                hours["/".join(parts[:3])].append(key)
+        gone = [keys for hour, keys in hours.items() if ended(hour.rsplit("/", 1)[1], before)]
+        for keys in gone:
+            self.fs.rm(keys)
+        return len(gone)
+
+
+def _complete(key: str) -> bool:
+    directory, name = key.split("/")[-2:]
+    return directory.startswith("hour=") and listed(directory.removeprefix("hour="), name)
+
+
+@dataclass
+class ObjectReceiver:
+    """An upload's destination on an object store: ``Upload`` writes to ``staging`` (on
+    this machine) and, once the digest matched, ``put_file`` sends it up whole."""
+
+    staging: Path
+    files: FsspecLogFiles
+    key: str
+
+    def put_file(self, path: Path, digest: str) -> None:
+        try:
+            self.files.commit(path, self.key, digest)
+        finally:
+            path.unlink(missing_ok=True)

@@ -1,0 +1,88 @@
+"""Log files on an object store (fsspec's in-memory filesystem): a file is visible whole or
+not at all — never half, and never under its name while it is being sent."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import fsspec
+import pytest
+from fsspec.implementations.memory import MemoryFileSystem
+
+from modelport.core.fsspec_logfiles import FsspecLogFiles
+from modelport.core.logfiles import open_log_files
+from modelport.errors import ConflictError
+
+pytestmark = pytest.mark.storage_independent
+HOUR, NAME = "2026-12-04T22", "part-" + "d" * 32 + ".parquet"
+
+
+class Watched(MemoryFileSystem):
+    """The in-memory filesystem, noting whether a file's name showed while it was being
+    sent, and made to fail its move when ``broken``."""
+
+    broken = False
+    final = ""  # the name to watch
+    seen_early: ClassVar[list[bool]] = []
+
+    def put_file(self, lpath: Any, rpath: Any, **kwargs: Any) -> None:
+        super().put_file(lpath, rpath, **kwargs)
+        self.seen_early.append(self.exists(self.final))
+
+    def mv(self, path1: Any, path2: Any, **kwargs: Any) -> None:
+        if self.broken:
+            raise OSError("the store went away")
+        super().mv(path1, path2, **kwargs)
+
+
+@pytest.fixture
+def files() -> Iterator[FsspecLogFiles]:
+    url = f"memory://mp-{uuid.uuid4().hex}/predictions"
+    kept = open_log_files(url.removesuffix("/predictions"))
+    assert isinstance(kept, FsspecLogFiles)
+    kept.fs = Watched()  # the same store (memory is one per process), watched
+    Watched.final = f"{kept.base}/model=iris/version=1/hour={HOUR}/{NAME}"
+    Watched.broken, Watched.seen_early = False, []
+    yield kept
+    fsspec.filesystem("memory").rm(kept.base.rsplit("/", 1)[0], recursive=True)
+
+
+def _file(tmp_path: Path, body: bytes) -> Path:
+    path = tmp_path / "model=iris" / "version=1" / f"hour={HOUR}" / NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body)
+    return path
+
+
+def test_a_file_shows_under_its_name_only_once_whole(files: FsspecLogFiles,
+                                                    tmp_path: Path) -> None:
+    files.put("iris", 1, _file(tmp_path, b"PAR1" * 1000))
+    assert Watched.seen_early == [False]  # sent under a temporary key first
+    assert files.fs.cat_file(Watched.final) == b"PAR1" * 1000
+    assert [(f.hour, f.name, f.size) for f in files.list("iris", 1)] == [(HOUR, NAME, 4000)]
+    assert files.fs.find(files.base) == [Watched.final]  # no temporary key left
+
+
+def test_a_failed_move_leaves_neither_the_file_nor_its_temporary_key(
+        files: FsspecLogFiles, tmp_path: Path) -> None:
+    Watched.broken = True
+    with pytest.raises(OSError, match="went away"):
+        files.put("iris", 1, _file(tmp_path, b"PAR1"))
+    assert files.list("iris", 1) == []
+    assert not files.fs.exists(files.base) or files.fs.find(files.base) == []
+
+
+def test_the_same_file_twice_is_kept_once_and_other_bytes_are_refused(
+        files: FsspecLogFiles, tmp_path: Path) -> None:
+    files.put("iris", 1, _file(tmp_path, b"PAR1"))
+    files.put("iris", 1, _file(tmp_path, b"PAR1"))  # a retry whose answer was lost
+    receiver = files.receiver("iris", 1, HOUR, NAME)
+    other = _file(tmp_path, b"PAR2")
+    with pytest.raises(ConflictError, match="never replaced"):
+        receiver.put_file(other, hashlib.sha256(b"PAR2").hexdigest())
+    assert not other.exists()  # the received copy goes either way
+    assert files.fs.cat_file(Watched.final) == b"PAR1"
