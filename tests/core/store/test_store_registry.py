@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 import time
 from typing import Any
@@ -11,7 +12,14 @@ import pytest
 
 from modelport.core.store import Store
 from modelport.core.store.registry import NewVersion
+from modelport.core.store.runs import RunRecord
 from modelport.errors import ConflictError, InvalidInputError, NotFoundError
+
+
+def run(run_id: str) -> RunRecord:
+    return RunRecord(id=run_id, name=run_id, experiment="default", status="RUNNING",
+                     start_time=1.0, end_time=None, duration=None, dataset_digest=None,
+                     git_commit="abc", packages={})
 
 
 def new(digest: str = "a" * 64, **changes: Any) -> NewVersion:
@@ -119,6 +127,56 @@ def test_referenced_digests(store: Store) -> None:
     assert repo.referenced_digests([]) == set()
     repo.set_profile("iris", 1, "d" * 64)
     assert repo.referenced_digests(["d" * 64]) == {"d" * 64}
+
+
+def test_every_record_that_names_a_blob_keeps_it_referenced(store: Store) -> None:
+    """What GC asks before deleting a blob: every kind of record that names one counts
+    (a version's artifact, sample, profile, ONNX copy and tokenizer, an edge bundle's tag,
+    a run's artifact, a stream's checkpoint), in any project."""
+    named = {part: hashlib.sha256(part.encode()).hexdigest() for part in (
+        "artifact", "sample", "profile", "onnx", "tokenizer", "bundle", "run", "model",
+        "window")}
+    repo = store.registry
+    signature = {"inputs": [{"name": "x", "dtype": "float64"}],
+                 "text": {"tokenizer": named["tokenizer"]}}
+    repo.create_version("iris", new(named["artifact"], sample_digest=named["sample"],
+                                    profile_digest=named["profile"], signature=signature),
+                        {}, now=1.0)
+    repo.set_onnx("iris", 1, {"digest": named["onnx"], "size": 3})
+    repo.set_tag("iris", 1, f"edge.bundle.{named['bundle']}", "bundle")
+    store.runs.create_run(run("r1"))
+    store.runs.log_artifact("r1", "model.bin", named["run"], 3)
+    store.streams.start_stream("clicks", "c1", "iris:1", {}, now=1.0)
+    store.streams.save_checkpoint("clicks", "c1", {"model": named["model"],
+                                                   "window": named["window"]}, now=2.0)
+    nobody = hashlib.sha256(b"nobody").hexdigest()
+    assert repo.referenced_digests([*named.values(), nobody]) == set(named.values())
+
+
+def test_a_blob_whose_record_is_gone_or_moved_on_is_no_longer_referenced(
+        store: Store) -> None:
+    """A record that no longer names a blob does not keep it: a deleted version (whose
+    ``blob_owners`` rows are kept on purpose), a stream's earlier checkpoint, a run
+    artifact logged again under its path, a deleted run, a deleted model."""
+    old = {part: hashlib.sha256(part.encode()).hexdigest() for part in (
+        "version", "checkpoint", "overwritten", "run", "model", "kept")}
+    repo = store.registry
+    repo.create_version("iris", new(old["kept"]), {}, now=1.0)
+    repo.create_version("iris", new(old["version"]), {}, now=2.0)
+    repo.delete_version("iris", 2)
+    store.streams.start_stream("clicks", "c1", "iris:1", {}, now=1.0)
+    store.streams.save_checkpoint("clicks", "c1", {"model": old["checkpoint"]}, now=2.0)
+    store.streams.save_checkpoint("clicks", "c1", {"model": "e" * 64}, now=3.0)
+    store.runs.create_run(run("r1"))
+    store.runs.log_artifact("r1", "model.bin", old["overwritten"], 3)
+    store.runs.log_artifact("r1", "model.bin", "f" * 64, 3)
+    store.runs.create_run(run("r2"))
+    store.runs.log_artifact("r2", "model.bin", old["run"], 3)
+    store.runs.delete_run("r2")
+    repo.create_version("gone", new(old["model"]), {}, now=1.0)
+    repo.delete_model("gone")
+    assert repo.referenced_digests([*old.values(), "e" * 64, "f" * 64]) == {
+        old["kept"], "e" * 64, "f" * 64}
 
 
 def test_a_recorded_profile_is_never_replaced(store: Store) -> None:

@@ -86,7 +86,9 @@ class RegistryRepository(Protocol):
         ...
 
     def referenced_digests(self, digests: Collection[str]) -> set[str]:
-        """Those of ``digests`` some version or run still points at."""
+        """Those of ``digests`` some record names now, in any project: a version (its
+        artifact, sample, profile, ONNX copy or tokenizer), an edge bundle's tag, a run's
+        artifact, a stream's checkpoint — what GC must not delete."""
         ...
 
     def has_model(self, name: str) -> bool: ...

@@ -13,18 +13,22 @@ from sqlalchemy import (
     Connection,
     String,
     Table,
+    and_,
     delete,
     distinct,
     func,
     literal,
+    or_,
     select,
     true,
+    union,
     union_all,
 )
 
 from modelport.core.store import schema as t
 from modelport.core.store.engine import Database
 from modelport.core.store.projects import DEFAULT_PROJECT, UPLOADS, ProjectSummary
+from modelport.core.store.registry import BLOB_TAG
 from modelport.core.store.sql.upsert import dialect_insert
 from modelport.errors import InvalidInputError
 
@@ -88,6 +92,7 @@ class SqlProjects:
 
 
 _DIGEST = re.compile("[0-9a-f]{64}")  # what names a blob; nothing else is one
+_CHUNK = 500  # digests per statement
 
 
 def _own(conn: Connection, digest: str, kind: str, key: str, project: Any, where: Any) -> None:
@@ -115,6 +120,39 @@ def forget_blobs(conn: Connection, kind: str, key: str) -> None:
     """An object is deleted: the blobs it named are no longer its."""
     b = t.blob_owners
     conn.execute(delete(b).where(b.c.kind == kind, b.c.key == key))
+
+
+def still_named(conn: Connection, digests: Iterable[str]) -> set[str]:
+    """Those of ``digests`` some record names now — what GC must keep, in any project.
+
+    ``blob_owners`` finds the candidates by digest (its key: no scan of every version's
+    JSON, every run's artifacts, every stream's checkpoint); each row is then confirmed
+    against the record it names, since a row outlives what it recorded on purpose (a
+    deleted version's rows stay, so a project keeps reading the blobs its other versions
+    may share) or by moving on (a stream's next checkpoint, a run artifact logged again
+    under its path, an ONNX copy replaced). An upload names nothing: its row lets a
+    project read a blob, it does not keep one."""
+    wanted = sorted({d for d in digests if _DIGEST.fullmatch(d)})
+    if not wanted:
+        return set()
+    b, v, g, a, s = t.blob_owners, t.model_versions, t.model_tags, t.run_artifacts, t.streams
+    versions = or_(*(column == b.c.digest for column in (
+        v.c.artifact_digest, v.c.sample_digest, v.c.profile_digest,
+        v.c.onnx["digest"].as_string(), v.c.signature[("text", "tokenizer")].as_string())))
+    checkpoints = or_(*(s.c.checkpoint[part].as_string() == b.c.digest
+                        for part in ("model", "window")))
+    confirmed = [
+        ("models", v, and_(v.c.name == b.c.key, versions)),
+        ("models", g, and_(g.c.name == b.c.key, g.c.key == literal(BLOB_TAG) + b.c.digest)),
+        ("runs", a, and_(a.c.run_id == b.c.key, a.c.digest == b.c.digest)),
+        ("streams", s, and_(s.c.name == b.c.key, checkpoints))]
+    found: set[str] = set()
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start:start + _CHUNK]
+        query = union(*(select(b.c.digest).select_from(b.join(table, on)).where(
+            b.c.digest.in_(chunk), b.c.kind == kind) for kind, table, on in confirmed))
+        found.update(conn.execute(query).scalars())
+    return found
 
 
 def version_blobs(version: Mapping[str, Any]) -> list[str | None]:

@@ -20,7 +20,12 @@ from modelport.core.store.registry import (
     missing_version,
 )
 from modelport.core.store.sql.numbering import register_numbered
-from modelport.core.store.sql.projects import forget_blobs, name_blobs, version_blobs
+from modelport.core.store.sql.projects import (
+    forget_blobs,
+    name_blobs,
+    still_named,
+    version_blobs,
+)
 from modelport.core.store.sql.upsert import count_up, insert_ignore, upsert
 from modelport.errors import ConflictError, InvalidInputError, NotFoundError
 
@@ -65,15 +70,8 @@ class SqlRegistry:
         return number
 
     def referenced_digests(self, digests: Collection[str]) -> set[str]:
-        v, a = t.model_versions, t.run_artifacts
-        wanted = list(digests)
         with self.db.read() as conn:
-            used = set(conn.execute(select(v.c.artifact_digest).where(
-                v.c.artifact_digest.in_(wanted))).scalars())
-            for column in (v.c.sample_digest, v.c.profile_digest):
-                used |= set(conn.execute(select(column).where(column.in_(wanted))).scalars())
-            used |= set(conn.execute(select(a.c.digest).where(a.c.digest.in_(wanted))).scalars())
-        return used
+            return still_named(conn, digests)
 
     def has_model(self, name: str) -> bool:
         with self.db.read() as conn:
