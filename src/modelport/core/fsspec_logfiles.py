@@ -103,7 +103,7 @@ class FsspecLogFiles:
 
     def locate(self, model: str, version: int, hour: str, name: str) -> Located | None:
         key = self._key(model, version, hour, name)
-        return Located(key, self.fs) if self.fs.isfile(key) else None
+        return Located(key, Opened(self.fs)) if self.fs.isfile(key) else None
 
     def remove(self, model: str, version: int) -> int:
         found = self._found(self._version(model, version))
@@ -122,6 +122,22 @@ class FsspecLogFiles:
         for keys in gone:
             self.fs.rm(keys)
         return len(gone)
+
+
+@dataclass
+class Opened:
+    """A store's files as a server sends them (``info`` and ``open``, what Litestar's
+    ``File`` asks of a file system), opened plainly: the ``buffering`` it passes would
+    reach some fsspec stores as their block size (s3fs once cut responses short so:
+    litestar-org/litestar#4049)."""
+
+    fs: Any
+
+    def info(self, path: str, **_: Any) -> Any:
+        return self.fs.info(path)
+
+    def open(self, file: str, mode: str = "rb", buffering: int = -1) -> Any:
+        return self.fs.open(file, mode)
 
 
 def _complete(key: str) -> bool:
