@@ -5,15 +5,18 @@ does (a deleted version's ``blob_owners`` rows are kept, and prove nothing)."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from modelport.config import Settings
+from modelport.core.keys import create_key
 from modelport.core.workspace import Workspace
 from modelport.errors import ConflictError
 from modelport.lifecycle.registry import register_artifact, register_model
+from team_server import close, remote_workspace, team_server
 
 X, Y = load_iris(return_X_y=True, as_frame=True)
 
@@ -45,3 +48,22 @@ def test_a_failed_registration_deletes_only_the_blobs_no_record_names(
     assert ws.artifacts.get(iris.artifact_digest) == shared
     assert not ws.artifacts.exists(stale.artifact_digest)  # a stale row kept nothing
     assert orphan is not None and not ws.artifacts.exists(orphan.artifact_digest)
+
+
+def test_a_writer_whose_registration_fails_is_told_why_not_about_the_cleanup(
+        tmp_path: Path) -> None:
+    """Behind a server only an admin deletes blobs: the cleanup of a writer's failed
+    registration is refused there, and must not hide the registration's own error."""
+    with team_server(Settings(home=tmp_path / "server")) as (url, admin):
+        owner = remote_workspace(url, admin, tmp_path / "a")
+        try:
+            register_model("iris", _fitted(1.0), X=X, ws=owner)
+            key = create_key("w", ["write"], None, projects=["b"], ws=owner)[1]
+        finally:
+            close(owner)
+        writer = remote_workspace(url, key, tmp_path / "b", project="b")
+        try:
+            with pytest.raises(ConflictError, match="iris"):  # not "may not admin"
+                register_model("iris", _fitted(2.0), X=X, ws=writer)
+        finally:
+            close(writer)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelport.core.store.registry import Model, NewVersion, VersionRecord, missing_model
 from modelport.core.workspace import Workspace, current
-from modelport.errors import InvalidInputError, NotFoundError
+from modelport.errors import InvalidInputError, ModelportError, NotFoundError
 from modelport.lifecycle.refs import (
     DEFAULT_ALIAS,
     LATEST,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from modelport.core.formats.base import Predictor
     from modelport.core.signature import ColumnSpec, Signature
 
+log = logging.getLogger("modelport.registry")
 SAMPLE_ROWS = 200
 EXAMPLE_ROWS = 5
 
@@ -251,8 +253,15 @@ def register_artifact(name: str, format: str, data: bytes, signature: Signature,
 
 
 def _discard_unreferenced(ws: Workspace, digests: list[str]) -> None:
+    """Delete the blobs a failed registration wrote that no record names. A store that
+    refuses (behind a server only an admin deletes blobs) keeps them: the registration's
+    own error is the one its caller must see."""
     for digest in set(digests) - ws.store.registry.referenced_digests(digests):
-        ws.artifacts.delete(digest)
+        try:
+            ws.artifacts.delete(digest)
+        except ModelportError as exc:
+            log.warning("kept artifact %s… of a failed registration: %s", digest[:12],
+                        exc.message)
 
 
 # ---------------------------------------------------------------- reading
