@@ -61,7 +61,8 @@ def serve(
         help="Share of requests whose inputs and predictions are logged to Parquet for "
              "'modelport monitor' (e.g. 0.1; 0 = off).")] = 0.0,
     log_retention: Annotated[str | None, typer.Option(
-        help="Remove logged hours older than this (e.g. 7d, 12h); default: keep all.")] = None,
+        help="Remove logged hours, and the delayed labels' hours beside them, older than "
+             "this (e.g. 7d, 12h); default: keep all.")] = None,
 ) -> None:
     """Serve registered models over OIP v2, KServe v1 and MLflow's scoring protocol."""
     from modelport.interfaces.cli.tune import parse_duration

@@ -75,7 +75,8 @@ def run(
         help="Share of event batches whose inputs and predictions are logged to Parquet "
              "for 'modelport monitor' (0 = off).")] = 0.0,
     log_retention: Annotated[str | None, typer.Option(
-        help="Remove logged hours older than this (e.g. 7d); default: keep all.")] = None,
+        help="Remove logged hours, and the delayed labels' hours beside them, older than "
+             "this (e.g. 7d); default: keep all.")] = None,
 ) -> None:
     """Consume events, predict, publish; with --learn, keep learning from labels."""
     from modelport.interfaces.cli.tune import parse_duration
