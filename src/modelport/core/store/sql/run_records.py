@@ -12,8 +12,9 @@ A search's page is read in the same statement as the runs it picks
 the filtered, ordered, limited SELECT (it aggregates only the rows the LIMIT
 keeps); on SQLite the filtered, ordered, limited ids are a subquery the records
 are joined to — one statement, one plan, and no list of ids sent back. Its
-text is the same for every search of one shape, so PostgreSQL prepares it and
-the driver keeps its parse.
+text is the same for every search of one shape (SQLAlchemy compiles it once),
+but PostgreSQL plans it for the values of each search (``engine.CUSTOM_PLAN``):
+whether to walk the runs by a metric or start from a param depends on them.
 
 Metrics come in the same row on PostgreSQL (it renders a float8 exactly);
 SQLite's JSON — and its ``printf`` — round a float to 15-16 digits, so there
@@ -29,6 +30,7 @@ import orjson
 from sqlalchemy import Connection, Select, Text, bindparam, cast, func, null, select
 
 from modelport.core.store import schema as t
+from modelport.core.store.engine import CUSTOM_PLAN
 from modelport.core.store.runs import RunRecord
 
 _CHUNK = 500  # ids per statement where they are sent as a list (``get_runs``)
@@ -89,7 +91,8 @@ def page_statement(dialect: str, ids: Select[Any], keys: Sequence[tuple[Any, boo
     order = [key.desc() if desc else key.asc() for key, desc in keys]
     if _FLAT[dialect]:
         flat = ids.with_only_columns(*_COLUMNS[dialect], *sorted_by).order_by(*order)
-        return flat if limit is None else flat.limit(limit)
+        return (flat if limit is None else flat.limit(limit)).execution_options(
+            **{CUSTOM_PLAN: True})  # how to walk the runs depends on the values
     inner = ids.add_columns(*sorted_by).order_by(*order)
     page = (inner if limit is None else inner.limit(limit)).subquery("page")
     sort = [page.c[label] for label in labels]
