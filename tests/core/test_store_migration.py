@@ -126,6 +126,9 @@ def test_an_older_legacy_revision_is_upgraded(settings: Settings, engine: Engine
     _legacy_workspace(settings.db_url, engine)
     with engine.begin() as conn:  # undo 0005 to the head by hand
         ops = Operations(MigrationContext.configure(conn))
+        ops.drop_index("ix_run_latest_metrics_key_value_run", table_name="run_latest_metrics")
+        ops.create_index("ix_run_latest_metrics_key_value", "run_latest_metrics",
+                         ["key", "value"])
         ops.drop_index("ix_blob_owners_kind_key", table_name="blob_owners")
         ops.drop_table("blob_owners")
         with ops.batch_alter_table("jobs") as batch:
@@ -149,7 +152,7 @@ def test_an_older_legacy_revision_is_upgraded(settings: Settings, engine: Engine
     assert revisions()["0007"] == "0006" and revisions()["0008"] == "0007"
     assert revisions()["0009"] == "0008" and revisions()["0010"] == "0009"
     assert revisions()["0011"] == "0010" and revisions()["0012"] == "0011"
-    assert revisions()["0013"] == "0012"
+    assert revisions()["0013"] == "0012" and revisions()["0014"] == "0013"
     store = open_database(settings.db_url)
     with store.read() as conn:
         assert inspect(conn).has_table("streams")

@@ -44,6 +44,8 @@ from modelport.core.store.text import redact
 from modelport.errors import InvalidInputError, MissingDependencyError, StoreUnavailableError
 
 _IMMEDIATE = "modelport_immediate"
+# an execution option: plan this statement for its values each time (see ``_server_engine``)
+CUSTOM_PLAN = "modelport_custom_plan"
 IDLE_PING_S = 10.0  # a pooled PostgreSQL connection idle this long is pinged before use
 
 
@@ -184,6 +186,19 @@ def _server_engine(url: str) -> Engine:
         with dbapi_conn.cursor() as cur:
             cur.execute("SET jit = off")
         dbapi_conn.autocommit = autocommit
+
+    @event.listens_for(engine, "do_execute")
+    def _planned_for_values(cursor: Any, statement: str, parameters: Any, context: Any
+                            ) -> bool | None:
+        # psycopg prepares a statement run five times, and after five more PostgreSQL
+        # may plan it once for any values: a search's generic plan guesses one run per
+        # filter, starts from the param and sorts (28-106 ms for a top-100 of 10,000
+        # runs, against 2.6 ms planned for its values). Such statements are never
+        # prepared: each is planned for the values it is sent with.
+        if context.execution_options.get(CUSTOM_PLAN):
+            cursor.execute(statement, parameters, prepare=False)
+            return True
+        return None
 
     @event.listens_for(engine, "checkin")
     def _mark_used(_dbapi_conn: Any, record: Any) -> None:

@@ -84,7 +84,9 @@ run_latest_metrics = Table(
     Column("key", String(250), primary_key=True),
     Column("value", Float, nullable=False),
     Column("step", Integer, nullable=False),
-    Index("ix_run_latest_metrics_key_value", "key", "value"),
+    # by value, ties by run: a search walks it in its order and stops after the page
+    # (migration 0014, which also gives PostgreSQL statistics of params' and tags' values)
+    Index("ix_run_latest_metrics_key_value_run", "key", "value", "run_id"),
 )
 
 run_tags = Table(

@@ -8,10 +8,13 @@ SQLite walking a row costs more in Python than aggregating it in C (a
 top-100: ~3,700 rows).
 
 A search's page is read in the same statement as the runs it picks
-(``read_page``): the filtered, ordered, limited ids are a subquery the records
+(``read_page``): on PostgreSQL the records' columns sit beside the sort keys of
+the filtered, ordered, limited SELECT (it aggregates only the rows the LIMIT
+keeps); on SQLite the filtered, ordered, limited ids are a subquery the records
 are joined to — one statement, one plan, and no list of ids sent back. Its
-text is the same for every search of one shape, so PostgreSQL prepares it and
-the driver keeps its parse.
+text is the same for every search of one shape (SQLAlchemy compiles it once),
+but PostgreSQL plans it for the values of each search (``engine.CUSTOM_PLAN``):
+whether to walk the runs by a metric or start from a param depends on them.
 
 Metrics come in the same row on PostgreSQL (it renders a float8 exactly);
 SQLite's JSON — and its ``printf`` — round a float to 15-16 digits, so there
@@ -27,6 +30,7 @@ import orjson
 from sqlalchemy import Connection, Select, Text, bindparam, cast, func, null, select
 
 from modelport.core.store import schema as t
+from modelport.core.store.engine import CUSTOM_PLAN
 from modelport.core.store.runs import RunRecord
 
 _CHUNK = 500  # ids per statement where they are sent as a list (``get_runs``)
@@ -53,6 +57,12 @@ def _columns(dialect: str) -> list[Any]:
 
 
 _COLUMNS = {dialect: _columns(dialect) for dialect in _AGGREGATE}
+# whether a page is read in one SELECT, the runs' aggregates beside the sort keys:
+# PostgreSQL computes such costly columns only for the rows past the LIMIT, and the
+# outer join to ``runs`` a page subquery needs was planned as a hash join over every run
+# (a sequential scan of 10,000 runs for a page of 100); SQLite would aggregate every
+# matching run before sorting, so there the page is a subquery the runs are joined to
+_FLAT = {"postgresql": True, "sqlite": False}
 _WIDTH = len(_COLUMNS["sqlite"])
 
 
@@ -77,9 +87,13 @@ def page_statement(dialect: str, ids: Select[Any], keys: Sequence[tuple[Any, boo
     pairs; the last one unique), at most ``limit`` (a number, a bound parameter or None):
     each run's row, then its values of ``keys``."""
     labels = [f"sort_{i}" for i in range(len(keys))]
-    inner = ids.add_columns(*(key.label(label) for (key, _), label in zip(keys, labels,
-                                                                          strict=True)))
-    inner = inner.order_by(*(key.desc() if desc else key.asc() for key, desc in keys))
+    sorted_by = [key.label(label) for (key, _), label in zip(keys, labels, strict=True)]
+    order = [key.desc() if desc else key.asc() for key, desc in keys]
+    if _FLAT[dialect]:
+        flat = ids.with_only_columns(*_COLUMNS[dialect], *sorted_by).order_by(*order)
+        return (flat if limit is None else flat.limit(limit)).execution_options(
+            **{CUSTOM_PLAN: True})  # how to walk the runs depends on the values
+    inner = ids.add_columns(*sorted_by).order_by(*order)
     page = (inner if limit is None else inner.limit(limit)).subquery("page")
     sort = [page.c[label] for label in labels]
     return (select(*_COLUMNS[dialect], *sort)

@@ -264,7 +264,7 @@ def _search_statement(dialect: str, conditions: tuple[_Shape, ...],
     """A search's statement, for every search of its shape: the values are bound
     parameters (``c0``, ``c0p`` (the prefix), ``experiment``, ``after0``…, ``limit``), so
     it is built once — building took as long as reading a top-100 — and its text is the
-    same each time (PostgreSQL prepares it)."""
+    same each time (SQLAlchemy compiles it once)."""
     q = _Query()
     for i, (term, op, _, prefixed) in enumerate(conditions):
         q.where.append(q.condition(term, op, bindparam(f"c{i}"),
