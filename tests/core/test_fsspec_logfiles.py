@@ -4,6 +4,9 @@ not at all — never half, and never under its name while it is being sent."""
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +16,7 @@ import fsspec
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
+from modelport.core.artifacts import FsspecArtifactStore
 from modelport.core.fsspec_logfiles import FsspecLogFiles
 from modelport.core.logfiles import open_log_files
 from modelport.errors import ConflictError
@@ -86,3 +90,22 @@ def test_the_same_file_twice_is_kept_once_and_other_bytes_are_refused(
         receiver.put_file(other, hashlib.sha256(b"PAR2").hexdigest())
     assert not other.exists()  # the received copy goes either way
     assert files.fs.cat_file(Watched.final) == b"PAR1"
+
+
+def test_a_received_file_waits_where_no_other_user_can_reach_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The system's temp directory is everyone's: a ``modelport-staging`` another user made
+    there first must not be where an upload to an object store waits — its owner could
+    swap the file between its digest check and its upload, or lock the server out."""
+    theirs = tmp_path / "modelport-staging"
+    theirs.mkdir()
+    theirs.chmod(0o777)
+    if os.getuid() == 0:
+        os.chown(theirs, 65534, 65534)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    for store in (FsspecLogFiles(f"memory://mp-{uuid.uuid4().hex}/predictions"),
+                  FsspecArtifactStore(f"memory://mp-{uuid.uuid4().hex}/artifacts")):
+        info = store.staging.lstat()
+        assert store.staging != theirs
+        assert stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
+        assert stat.S_IMODE(info.st_mode) & 0o077 == 0

@@ -15,13 +15,13 @@ left by a crash is never listed and goes with its hour's retention.
 
 from __future__ import annotations
 
-import tempfile
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelport.core.artifacts import private_staging
 from modelport.core.logfiles import (
     TEMP_PREFIX,
     Located,
@@ -44,7 +44,7 @@ class FsspecLogFiles:
 
         self.url = url.rstrip("/")
         self.fs, self.base = fsspec.core.url_to_fs(self.url)
-        self.staging = Path(tempfile.gettempdir()) / "modelport-staging"
+        self.staging = private_staging()
 
     def _version(self, model: str, version: int) -> str:
         return f"{self.base}/model={model}/version={version}"
