@@ -3,6 +3,7 @@ not at all — never half, and never under its name while it is being sent."""
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import os
 import stat
@@ -109,3 +110,33 @@ def test_a_received_file_waits_where_no_other_user_can_reach_it(
         assert store.staging != theirs
         assert stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
         assert stat.S_IMODE(info.st_mode) & 0o077 == 0
+
+
+class Listed(MemoryFileSystem):
+    """The in-memory filesystem, noting every name a listing returned."""
+
+    names: ClassVar[set[str]] = set()
+
+    def ls(self, path: Any, detail: bool = True, **kwargs: Any) -> Any:
+        return self._noted(super().ls(path, detail=detail, **kwargs))
+
+    def find(self, path: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._noted(super().find(path, *args, **kwargs))
+
+    def _noted(self, found: Any) -> Any:
+        self.names.update(f["name"] if isinstance(f, dict) else f for f in found)
+        return found
+
+
+def test_retention_lists_hours_not_the_files_of_the_hours_it_keeps(
+        files: FsspecLogFiles, tmp_path: Path) -> None:
+    """A version's hour holds a file per writer per flush (10 s): hundreds an hour, so a
+    month of them is millions of keys, which a pass every five minutes must not list."""
+    files.put("iris", 1, _file(tmp_path, b"PAR1"))
+    old = f"{files.base}/model=iris/version=2/hour=2026-12-01T00/{NAME}"
+    files.fs.pipe_file(old, b"PAR1")
+    files.fs = Listed()
+    Listed.names = set()
+    assert files.remove_older(calendar.timegm((2026, 12, 4, 0, 0, 0))) == 1
+    assert not files.fs.exists(old) and files.fs.exists(Watched.final)
+    assert Watched.final not in Listed.names  # the kept hour's files were never listed

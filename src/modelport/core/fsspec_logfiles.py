@@ -16,7 +16,6 @@ left by a crash is never listed and goes with its hour's retention.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,14 +112,15 @@ class FsspecLogFiles:
         return removed
 
     def remove_older(self, before: float) -> int:
-        hours: dict[str, list[str]] = defaultdict(list)
-        for key in self._found(self.base):
-            parts = key.removeprefix(self.base).strip("/").split("/")
-            if len(parts) == 4 and parts[2].startswith("hour="):
-                hours["/".join(parts[:3])].append(key)
-        gone = [keys for hour, keys in hours.items() if ended(hour.rsplit("/", 1)[1], before)]
-        for keys in gone:
-            self.fs.rm(keys)
+        """Delete every hour that ended before ``before``; how many went. Walked by name
+        (models, their versions, their hours): an hour holds a file per writer per flush,
+        so a month is millions of keys, which a pass must not list to keep most of them."""
+        gone = [hour for model in _dirs(self.fs, self.base, "model=")
+                for version in _dirs(self.fs, model, "version=")
+                for hour in _dirs(self.fs, version, "hour=")
+                if ended(hour.rsplit("/", 1)[1], before)]
+        for hour in gone:
+            self.fs.rm(hour, recursive=True)
         return len(gone)
 
 
@@ -138,6 +138,17 @@ class Opened:
 
     def open(self, file: str, mode: str = "rb", buffering: int = -1) -> Any:
         return self.fs.open(file, mode)
+
+
+def _dirs(fs: Any, path: str, prefix: str) -> list[str]:
+    """The directories under ``path`` named ``prefix…``, listed afresh (a cached listing
+    would miss what other servers wrote since)."""
+    try:
+        found = fs.ls(path, detail=True, refresh=True)
+    except FileNotFoundError:
+        return []
+    names = [f["name"].rstrip("/") for f in found if f.get("type") == "directory"]
+    return [name for name in names if name.rsplit("/", 1)[-1].startswith(prefix)]
 
 
 def _complete(key: str) -> bool:
