@@ -140,3 +140,24 @@ def test_retention_lists_hours_not_the_files_of_the_hours_it_keeps(
     assert files.remove_older(calendar.timegm((2026, 12, 4, 0, 0, 0))) == 1
     assert not files.fs.exists(old) and files.fs.exists(Watched.final)
     assert Watched.final not in Listed.names  # the kept hour's files were never listed
+
+
+class Prefixed(MemoryFileSystem):
+    """A store listing by bare key prefix, as an object store's own API does (fsspec's
+    backends bound it to the directory themselves, gcsfs by filtering what GCS sent)."""
+
+    def find(self, path: Any, *args: Any, detail: bool = False, **kwargs: Any) -> Any:
+        path = self._strip_protocol(path)
+        found = {k: self.info(k) for k in self.store if k.startswith(path)}
+        return found if detail else sorted(found)
+
+
+def test_a_version_never_reaches_the_files_of_a_version_its_number_begins(
+        files: FsspecLogFiles, tmp_path: Path) -> None:
+    files.put("iris", 1, _file(tmp_path, b"PAR1"))
+    tenth = f"{files.base}/model=iris/version=10/hour={HOUR}/{NAME}"
+    files.fs.pipe_file(tenth, b"PAR1")
+    files.fs = Prefixed()
+    assert len(files.list("iris", 1)) == 1 and len(files.list("iris", 10)) == 1
+    assert files.remove("iris", 1) == 1
+    assert files.fs.exists(tenth) and files.list("iris", 10) != []

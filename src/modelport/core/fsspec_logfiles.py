@@ -51,12 +51,16 @@ class FsspecLogFiles:
     def _key(self, model: str, version: int, hour: str, name: str) -> str:
         return f"{self._version(model, version)}/hour={hour}/{name}"
 
-    def _found(self, prefix: str) -> dict[str, Any]:
-        """Every object under ``prefix`` (key → details), none when there is nothing."""
+    def _found(self, directory: str) -> dict[str, Any]:
+        """Every object in ``directory`` (key → details), none when there is nothing —
+        never one beside it whose name only begins the same (``version=10`` for
+        ``version=1``): an object store lists by bare prefix, and a backend that let it
+        through would hand a version's reader, or its DELETE, another version's files."""
         try:
-            return dict(self.fs.find(prefix, detail=True))
+            found = self.fs.find(directory, detail=True)
         except FileNotFoundError:
             return {}
+        return {key: info for key, info in found.items() if key.startswith(f"{directory}/")}
 
     def list(self, model: str, version: int) -> list[LogFile]:
         found = []
