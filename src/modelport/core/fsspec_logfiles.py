@@ -63,13 +63,9 @@ class FsspecLogFiles:
         return {key: info for key, info in found.items() if key.startswith(f"{directory}/")}
 
     def list(self, model: str, version: int) -> list[LogFile]:
-        found = []
-        for key, info in self._found(self._version(model, version)).items():
-            *_, directory, name = key.split("/")
-            hour = directory.removeprefix("hour=")
-            if directory.startswith("hour=") and listed(hour, name):
-                found.append(LogFile(hour, name, int(info.get("size") or 0)))
-        return sorted(found, key=lambda f: (f.hour, f.name))
+        found = [_kept(key, int(info.get("size") or 0))
+                 for key, info in self._found(self._version(model, version)).items()]
+        return sorted((f for f in found if f), key=lambda f: (f.hour, f.name))
 
     def open(self, model: str, version: int, file: LogFile) -> Any:
         """The file's bytes (one flush's rows), for ``pyarrow.parquet.read_table``."""
@@ -110,7 +106,7 @@ class FsspecLogFiles:
 
     def remove(self, model: str, version: int) -> int:
         found = self._found(self._version(model, version))
-        removed = sum(1 for key in found if _complete(key))
+        removed = sum(1 for key in found if _kept(key))
         if found:
             self.fs.rm(list(found))
         return removed
@@ -155,9 +151,13 @@ def _dirs(fs: Any, path: str, prefix: str) -> list[str]:
     return [name for name in names if name.rsplit("/", 1)[-1].startswith(prefix)]
 
 
-def _complete(key: str) -> bool:
+def _kept(key: str, size: int = 0) -> LogFile | None:
+    """The complete file a key found in a version's directory is; None for anything else
+    (a writer's ``.tmp-`` key, an object no writer makes)."""
     directory, name = key.split("/")[-2:]
-    return directory.startswith("hour=") and listed(directory.removeprefix("hour="), name)
+    hour = directory.removeprefix("hour=")
+    return LogFile(hour, name, size) if directory.startswith("hour=") and listed(hour, name) \
+        else None
 
 
 @dataclass
