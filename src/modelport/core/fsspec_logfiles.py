@@ -15,6 +15,7 @@ left by a crash is never listed and goes with its hour's retention.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,7 +121,8 @@ class FsspecLogFiles:
                 for hour in _dirs(self.fs, version, "hour=")
                 if ended(hour.rsplit("/", 1)[1], before)]
         for hour in gone:
-            self.fs.rm(hour, recursive=True)
+            with contextlib.suppress(FileNotFoundError):  # another writer's pass was first
+                self.fs.rm(hour, recursive=True)
         return len(gone)
 
 
