@@ -32,22 +32,20 @@ def test_a_failed_registration_deletes_only_the_blobs_no_record_names(
     shared = ws.artifacts.get(iris.artifact_digest)
     ws.store.registry.set_onnx("copy", 1, {"digest": iris.artifact_digest, "size": len(shared)})
     stale = register_model("iris", _fitted(3.0), X=X, ws=ws)  # iris:2, deleted below
-    stale_bytes = ws.artifacts.get(stale.artifact_digest)
     for version in (2, 1):  # the rows naming both stay; only copy:1's ONNX names one now
         ws.store.registry.delete_version("iris", version)
+    assert ws.store.registry.referenced_digests(
+        [iris.artifact_digest, stale.artifact_digest]) == {iris.artifact_digest}
     other = Workspace.open(dataclasses.replace(settings, project="b"))
-    orphan = None
-    for data in (shared, stale_bytes, None):
-        if data is None:  # bytes no record ever named
-            orphan = register_model("spare", _fitted(4.0), X=X, ws=other)
-            data = other.artifacts.get(orphan.artifact_digest)
-            other.store.registry.delete_model("spare")
+    fresh = register_model("spare", _fitted(4.0), X=X, ws=other)  # bytes stored first below
+    data = other.artifacts.get(fresh.artifact_digest)
+    other.store.registry.delete_model("spare")
+    other.artifacts.delete(fresh.artifact_digest)
+    for blob in (shared, data):
         with pytest.raises(ConflictError, match="iris"):  # the name is project default's
-            register_artifact("iris", iris.format, data, iris.signature, ws=other)
-    assert ws.artifacts.exists(iris.artifact_digest)  # copy:1's ONNX copy still names it
-    assert ws.artifacts.get(iris.artifact_digest) == shared
-    assert not ws.artifacts.exists(stale.artifact_digest)  # a stale row kept nothing
-    assert orphan is not None and not ws.artifacts.exists(orphan.artifact_digest)
+            register_artifact("iris", iris.format, blob, iris.signature, ws=other)
+    assert ws.artifacts.get(iris.artifact_digest) == shared  # copy:1's ONNX copy names it
+    assert not ws.artifacts.exists(fresh.artifact_digest)  # stored by the failure: gone
 
 
 def test_a_writer_whose_registration_fails_is_told_why_not_about_the_cleanup(
@@ -67,3 +65,19 @@ def test_a_writer_whose_registration_fails_is_told_why_not_about_the_cleanup(
                 register_model("iris", _fitted(2.0), X=X, ws=writer)
         finally:
             close(writer)
+
+
+def test_a_failed_registration_leaves_a_blob_it_found_already_stored(
+        ws: Workspace, settings: Settings) -> None:
+    """A blob no record names yet may be another writer's, uploaded for a registration not
+    recorded yet (an upload names nothing): a failed registration of the same bytes —
+    models trained alike share their sample and profile — must not take it away."""
+    iris = register_model("iris", _fitted(1.0), X=X, ws=ws)
+    data = ws.artifacts.get(iris.artifact_digest)
+    ws.store.registry.delete_model("iris")  # nothing names the bytes now…
+    ws.artifacts.put(data)  # …and a writer stores them again, its version not recorded yet
+    register_model("iris", _fitted(2.0), X=X, ws=ws)  # a name project default holds
+    other = Workspace.open(dataclasses.replace(settings, project="b"))
+    with pytest.raises(ConflictError, match="iris"):
+        register_artifact("iris", iris.format, data, iris.signature, ws=other)
+    assert ws.artifacts.get(iris.artifact_digest) == data

@@ -8,6 +8,7 @@ default; any fsspec URL (``s3://``, ``gs://``, ``memory://``…) for the rest.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import tempfile
 from collections.abc import Iterator
@@ -34,6 +35,16 @@ def _key(digest: str) -> str:
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         raise InvalidInputError(f"not a SHA-256 digest: {digest!r}")
     return f"sha256/{digest[:2]}/{digest[2:]}"
+
+
+@functools.cache
+def private_staging() -> Path:
+    """Where a blob received for an object store or a server waits for its upload: a
+    directory of this process's own (0700, made once) in the system's temp directory.
+    Never a fixed name there: the directory is everyone's, and one another user made
+    first could have a file swapped between its digest check and its upload — or keep
+    this user out."""
+    return Path(tempfile.mkdtemp(prefix="modelport-staging-"))
 
 
 def write_whole(path: Path, data: bytes) -> None:
@@ -163,7 +174,7 @@ class FsspecArtifactStore:
 
         self.url = url.rstrip("/")
         self.fs, self._base = fsspec.core.url_to_fs(self.url)
-        self.staging = Path(tempfile.gettempdir()) / "modelport-staging"
+        self.staging = private_staging()
 
     def _path(self, digest: str) -> str:
         return f"{self._base}/{_key(digest)}"

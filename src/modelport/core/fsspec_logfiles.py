@@ -15,13 +15,13 @@ left by a crash is never listed and goes with its hour's retention.
 
 from __future__ import annotations
 
-import tempfile
+import contextlib
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelport.core.artifacts import private_staging
 from modelport.core.logfiles import (
     TEMP_PREFIX,
     Located,
@@ -44,7 +44,7 @@ class FsspecLogFiles:
 
         self.url = url.rstrip("/")
         self.fs, self.base = fsspec.core.url_to_fs(self.url)
-        self.staging = Path(tempfile.gettempdir()) / "modelport-staging"
+        self.staging = private_staging()
 
     def _version(self, model: str, version: int) -> str:
         return f"{self.base}/model={model}/version={version}"
@@ -52,21 +52,21 @@ class FsspecLogFiles:
     def _key(self, model: str, version: int, hour: str, name: str) -> str:
         return f"{self._version(model, version)}/hour={hour}/{name}"
 
-    def _found(self, prefix: str) -> dict[str, Any]:
-        """Every object under ``prefix`` (key → details), none when there is nothing."""
+    def _found(self, directory: str) -> dict[str, Any]:
+        """Every object in ``directory`` (key → details), none when there is nothing —
+        never one beside it whose name only begins the same (``version=10`` for
+        ``version=1``): an object store lists by bare prefix, and a backend that let it
+        through would hand a version's reader, or its DELETE, another version's files."""
         try:
-            return dict(self.fs.find(prefix, detail=True))
+            found = self.fs.find(directory, detail=True)
         except FileNotFoundError:
             return {}
+        return {key: info for key, info in found.items() if key.startswith(f"{directory}/")}
 
     def list(self, model: str, version: int) -> list[LogFile]:
-        found = []
-        for key, info in self._found(self._version(model, version)).items():
-            *_, directory, name = key.split("/")
-            hour = directory.removeprefix("hour=")
-            if directory.startswith("hour=") and listed(hour, name):
-                found.append(LogFile(hour, name, int(info.get("size") or 0)))
-        return sorted(found, key=lambda f: (f.hour, f.name))
+        found = [_kept(key, int(info.get("size") or 0))
+                 for key, info in self._found(self._version(model, version)).items()]
+        return sorted((f for f in found if f), key=lambda f: (f.hour, f.name))
 
     def open(self, model: str, version: int, file: LogFile) -> Any:
         """The file's bytes (one flush's rows), for ``pyarrow.parquet.read_table``."""
@@ -107,20 +107,22 @@ class FsspecLogFiles:
 
     def remove(self, model: str, version: int) -> int:
         found = self._found(self._version(model, version))
-        removed = sum(1 for key in found if _complete(key))
+        removed = sum(1 for key in found if _kept(key))
         if found:
             self.fs.rm(list(found))
         return removed
 
     def remove_older(self, before: float) -> int:
-        hours: dict[str, list[str]] = defaultdict(list)
-        for key in self._found(self.base):
-            parts = key.removeprefix(self.base).strip("/").split("/")
-            if len(parts) == 4 and parts[2].startswith("hour="):
-                hours["/".join(parts[:3])].append(key)
-        gone = [keys for hour, keys in hours.items() if ended(hour.rsplit("/", 1)[1], before)]
-        for keys in gone:
-            self.fs.rm(keys)
+        """Delete every hour that ended before ``before``; how many went. Walked by name
+        (models, their versions, their hours): an hour holds a file per writer per flush,
+        so a month is millions of keys, which a pass must not list to keep most of them."""
+        gone = [hour for model in _dirs(self.fs, self.base, "model=")
+                for version in _dirs(self.fs, model, "version=")
+                for hour in _dirs(self.fs, version, "hour=")
+                if ended(hour.rsplit("/", 1)[1], before)]
+        for hour in gone:
+            with contextlib.suppress(FileNotFoundError):  # another writer's pass was first
+                self.fs.rm(hour, recursive=True)
         return len(gone)
 
 
@@ -140,9 +142,24 @@ class Opened:
         return self.fs.open(file, mode)
 
 
-def _complete(key: str) -> bool:
+def _dirs(fs: Any, path: str, prefix: str) -> list[str]:
+    """The directories under ``path`` named ``prefix…``, listed afresh (a cached listing
+    would miss what other servers wrote since)."""
+    try:
+        found = fs.ls(path, detail=True, refresh=True)
+    except FileNotFoundError:
+        return []
+    names = [f["name"].rstrip("/") for f in found if f.get("type") == "directory"]
+    return [name for name in names if name.rsplit("/", 1)[-1].startswith(prefix)]
+
+
+def _kept(key: str, size: int = 0) -> LogFile | None:
+    """The complete file a key found in a version's directory is; None for anything else
+    (a writer's ``.tmp-`` key, an object no writer makes)."""
     directory, name = key.split("/")[-2:]
-    return directory.startswith("hour=") and listed(directory.removeprefix("hour="), name)
+    hour = directory.removeprefix("hour=")
+    return LogFile(hour, name, size) if directory.startswith("hour=") and listed(hour, name) \
+        else None
 
 
 @dataclass

@@ -33,7 +33,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, runtime_checkable
 
 from modelport.core.store.registry import MODEL_NAME
 from modelport.errors import ConflictError, InvalidInputError
@@ -119,6 +119,7 @@ class Located:
     file_system: Any = None
 
 
+@runtime_checkable
 class Aging(Protocol):
     """Log files that can lose their old hours (a directory's, an object store's)."""
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelport.core.logfiles import LABELS, LocalLogFiles, LogFiles, Retention
+from modelport.core.logfiles import LABELS, Aging, LocalLogFiles, LogFiles, Retention
 from modelport.core.workspace import Workspace
 from modelport.lifecycle.predlogs import (
     PREFIX,
@@ -50,11 +50,17 @@ def labels_root(ws: Workspace | None = None) -> Path:
 
 def writer_retention(ws: Workspace | None = None,
                      seconds: float | None = None) -> Retention | None:
-    """A writer's ``--log-retention`` on this machine: its prediction logs and the labels
-    beside them lose their hours older than ``seconds`` together (None: kept forever)."""
+    """A writer's ``--log-retention``: its prediction logs and the labels beside them lose
+    their hours older than ``seconds`` together (None: kept forever) — on this machine,
+    and in the object store they are uploaded to, which nothing else prunes (a server
+    prunes its own: ``modelport server --log-retention``)."""
     if seconds is None:
         return None
-    return Retention((LocalLogFiles(logs_root(ws)), LocalLogFiles(labels_root(ws))), seconds)
+    kinds: list[Aging] = [LocalLogFiles(logs_root(ws)), LocalLogFiles(labels_root(ws))]
+    for kept in (uploads(ws), uploads(ws, LABELS)):
+        if isinstance(kept, Aging):  # a server's are not a writer's to prune
+            kinds.append(kept)
+    return Retention(kinds, seconds)
 
 
 def label_files(ws: Workspace | None = None) -> LogFiles:

@@ -232,30 +232,43 @@ def register_artifact(name: str, format: str, data: bytes, signature: Signature,
     check_name(name)
     get_format(format).check(data)
     tag_rows = {_key(k): _text(k, v, 8000, "tag") for k, v in (tags or {}).items()}
-    written = [ws.artifacts.put(data)]
-    if sample is not None:
-        written.append(ws.artifacts.put(_npy(sample)))
-    profile_digest = ws.artifacts.put(profile) if profile is not None else None
-    if profile_digest is not None:
-        written.append(profile_digest)
+    created: list[str] = []  # the blobs this registration stored: what a failure takes back
+    artifact_digest = _put(ws, data, created)
+    sample_digest = _put(ws, _npy(sample), created) if sample is not None else None
+    profile_digest = _put(ws, profile, created) if profile is not None else None
     record = NewVersion(
-        format=format, artifact_digest=written[0], artifact_size=len(data),
-        sample_digest=written[1] if sample is not None else None,
-        profile_digest=profile_digest, signature=signature.to_dict(),
+        format=format, artifact_digest=artifact_digest, artifact_size=len(data),
+        sample_digest=sample_digest, profile_digest=profile_digest,
+        signature=signature.to_dict(),
         input_example=example, metrics={k: float(v) for k, v in (metrics or {}).items()},
         run_id=run_id, dataset_digest=dataset_digest, description=description)
     try:
         version = ws.store.registry.create_version(name, record, tag_rows, time.time())
     except BaseException:
-        _discard_unreferenced(ws, written)
+        _discard_unreferenced(ws, created)
         raise
     return get_version(Ref(name, version=version), ws=ws)
 
 
+def _put(ws: Workspace, data: bytes, created: list[str]) -> str:
+    """Store ``data``; its digest, also added to ``created`` when no blob held these
+    bytes before. Only those may a failed registration take back: a blob already there
+    that no record names yet may be another writer's, stored for a registration of the
+    same bytes not recorded yet (models trained on the same rows share their sample and
+    profile)."""
+    from modelport.core.artifacts import sha256
+
+    digest = sha256(data)
+    if not ws.artifacts.exists(digest):
+        created.append(digest)
+    ws.artifacts.put(data)
+    return digest
+
+
 def _discard_unreferenced(ws: Workspace, digests: list[str]) -> None:
-    """Delete the blobs a failed registration wrote that no record names. A store that
-    refuses (behind a server only an admin deletes blobs) keeps them: the registration's
-    own error is the one its caller must see."""
+    """Delete the blobs a failed registration created that no record names. A store
+    that refuses (behind a server only an admin deletes blobs) keeps them: the
+    registration's own error is the one its caller must see."""
     for digest in set(digests) - ws.store.registry.referenced_digests(digests):
         try:
             ws.artifacts.delete(digest)

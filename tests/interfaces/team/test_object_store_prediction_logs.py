@@ -27,7 +27,13 @@ from modelport.config import Settings
 from modelport.core.logfiles import LABELS, LOGS, open_log_files
 from modelport.core.workspace import Workspace
 from modelport.interfaces.team.logfiles import prune
-from modelport.lifecycle.labels import label_files, label_uploads, labels_root, write_labels
+from modelport.lifecycle.labels import (
+    label_files,
+    label_uploads,
+    labels_root,
+    write_labels,
+    writer_retention,
+)
 from modelport.lifecycle.monitoring import monitor
 from modelport.lifecycle.predlogs import hour_of, log_files, logs_root, read_window, uploads
 from modelport.lifecycle.registry import register_model
@@ -226,5 +232,23 @@ def test_a_workspace_on_an_object_store_logs_there_without_a_server(tmp_path: Pa
         assert read_window(log_files(ws), "iris", 1, 0).rows == 10
         assert len([k for k in keys(bucket, LOGS) if k.endswith(".parquet")]) == 1
         assert type(open_log_files(f"memory://{bucket}")).__name__ == "FsspecLogFiles"
+    finally:
+        MEMORY.rm(f"/{bucket}", recursive=True)
+
+
+def test_a_writers_retention_reaches_the_object_store_it_logs_to(tmp_path: Path) -> None:
+    """Without a server nothing else prunes the store: ``serve --log-retention 1d`` on a
+    workspace whose artifacts are there removes the old hours there — its labels' too —
+    not only in its spool, which keeps just what is not sent yet."""
+    bucket = f"mp-{uuid.uuid4().hex}"
+    ws = Workspace.open(Settings(home=tmp_path / "home", artifacts_url=f"memory://{bucket}"))
+    try:
+        now = time.time()
+        kept = [plant(bucket, kind, "iris", hour_of(now - hours * 3600))
+                for hours in (72, 1) for kind in (LOGS, LABELS)]
+        retention = writer_retention(ws, 86400)
+        assert retention is not None
+        retention.prune(now)
+        assert [MEMORY.exists(k) for k in kept] == [False, False, True, True]
     finally:
         MEMORY.rm(f"/{bucket}", recursive=True)

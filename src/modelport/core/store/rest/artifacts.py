@@ -9,12 +9,18 @@ the server's URL and a key, never the object store's credentials.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelport.core.artifacts import CHUNK, check_digest, read_pieces, sha256, verified_chunks
+from modelport.core.artifacts import (
+    CHUNK,
+    check_digest,
+    private_staging,
+    read_pieces,
+    sha256,
+    verified_chunks,
+)
 from modelport.core.store.rest.api import TRANSFER_TIMEOUT_S, Api
 from modelport.errors import NotFoundError, StoreUnavailableError, first_line
 
@@ -28,7 +34,7 @@ class RestArtifacts:
         # the project a blob is read in: another project's blobs answer as missing ones
         self.api = Api.connect(url, token, project)
         self.url = self.api.url
-        self.staging = Path(tempfile.gettempdir()) / "modelport-staging"
+        self.staging = private_staging()
 
     def log_files(self, kind: str = "predictions") -> RestLogFiles:
         """The server's prediction-log (or label) files, over this store's connections."""
