@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from modelport.core.store.registry import Model, NewVersion, VersionRecord
+from modelport.core.store.registry import (
+    Model,
+    NewVersion,
+    Registration,
+    VersionRecord,
+    check_batch,
+)
 from modelport.core.store.rest.api import Api, segment
 
 
@@ -20,6 +26,14 @@ class RestRegistry:
                        now: float, number: int | None = None) -> int:
         body = {"version": version, "tags": dict(tags), "now": now, "number": number}
         return int(self.api.call("POST", f"{self._model(name)}/versions", body)["version"])
+
+    def create_versions(self, batch: Sequence[Registration], now: float) -> list[int]:
+        check_batch(batch)  # before sending a body the server would refuse
+        body = {"now": now, "versions": [
+            {"name": name, "version": version, "tags": dict(tags)}
+            for name, version, tags in batch]}
+        return [int(n) for n in self.api.call("POST", "/models/versions:batch",
+                                              body)["versions"]]
 
     def referenced_digests(self, digests: Collection[str]) -> set[str]:
         return set(self.api.call("POST", "/registry/digests/referenced",
