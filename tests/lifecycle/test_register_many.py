@@ -95,3 +95,23 @@ def test_remote_many_models_are_one_request(settings: Settings, tmp_path: Path,
         assert sent == ["POST /api/v1/models/versions:batch"]
         assert reg.get_version("shop-1:1", ws=remote).to_dict() == versions[1].to_dict()
         close(remote)
+
+
+@pytest.mark.storage_independent
+def test_a_batch_past_the_servers_body_limit_says_to_split_it(settings: Settings,
+                                                              tmp_path: Path) -> None:
+    from modelport.core.store.registry import Registration
+    from modelport.interfaces.team.app import MAX_BODY
+
+    record: Any = {"format": "sklearn", "artifact_digest": "a" * 64, "artifact_size": 1,
+                   "sample_digest": None, "signature": {}, "input_example": None,
+                   "metrics": {}, "run_id": None, "dataset_digest": None,
+                   "description": "x" * (MAX_BODY // 10)}
+    with team_server(settings) as (url, admin):
+        remote = remote_workspace(url, admin, tmp_path / "laptop")
+        with pytest.raises(TooLargeError, match="12 versions as too large a request — "
+                                                "register them in smaller batches"):
+            remote.store.registry.create_versions([Registration(f"m{i}", record, {})
+                                                   for i in range(12)], now=1.0)
+        assert modelport.list_models(ws=remote) == []
+        close(remote)

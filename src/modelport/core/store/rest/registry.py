@@ -13,6 +13,7 @@ from modelport.core.store.registry import (
     check_batch,
 )
 from modelport.core.store.rest.api import Api, segment
+from modelport.errors import TooLargeError
 
 
 class RestRegistry:
@@ -32,8 +33,12 @@ class RestRegistry:
         body = {"now": now, "versions": [
             {"name": name, "version": version, "tags": dict(tags)}
             for name, version, tags in batch]}
-        return [int(n) for n in self.api.call("POST", "/models/versions:batch",
-                                              body)["versions"]]
+        try:
+            numbers = self.api.call("POST", "/models/versions:batch", body)["versions"]
+        except TooLargeError as exc:  # the count was checked: the body is past the server's
+            raise TooLargeError(f"the server refused a batch of {len(batch)} versions as too "
+                                "large a request — register them in smaller batches") from exc
+        return [int(n) for n in numbers]
 
     def referenced_digests(self, digests: Collection[str]) -> set[str]:
         return set(self.api.call("POST", "/registry/digests/referenced",
