@@ -36,7 +36,7 @@ class Register:
 
 
 @dataclass
-class Entry:
+class BatchItem:
     """One version of a batch: the model it is a version of, the version, its tags."""
 
     name: str
@@ -45,8 +45,8 @@ class Entry:
 
 
 @dataclass
-class Batch:
-    versions: list[Entry]
+class VersionBatch:
+    versions: list[BatchItem]
     now: float
 
 
@@ -123,7 +123,8 @@ def create_version(store: ProjectStore, api_key: PresentedKey, name: FromPath[st
 
 
 @post("/versions:batch", guards=[needs("write")], status_code=201, sync_to_thread=True)
-def create_versions(store: ProjectStore, api_key: PresentedKey, data: JSONBody[Batch]) -> Numbers:
+def create_versions(store: ProjectStore, api_key: PresentedKey,
+                    data: JSONBody[VersionBatch]) -> Numbers:
     """Register many versions (a training job's many models) in one transaction: all or
     none, numbered in the body's order. A bad item is refused (422 naming its index and
     field) before anything is written; past ``MAX_BATCH`` versions, 413."""
