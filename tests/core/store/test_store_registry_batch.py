@@ -13,7 +13,6 @@ import pytest
 from test_store_registry import new
 
 from modelport.core.store import Store
-from modelport.core.store.engine import forget_stores
 from modelport.core.store.registry import MAX_BATCH, Registration
 from modelport.errors import ConflictError, InvalidInputError, TooLargeError
 
@@ -146,4 +145,3 @@ def test_batches_and_single_registrations_at_once_share_no_number(store: Store) 
         assert sorted(got[name]) == list(range(1, len(got[name]) + 1)), name
     assert sum(map(len, got.values())) == (threads // 2) * rounds * 6
     assert all(run == list(range(run[0], run[0] + len(run))) for run in runs)
-    forget_stores()
