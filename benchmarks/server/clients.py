@@ -5,7 +5,9 @@ does: modelport's sends it whole in one idempotent request (``PUT
 /api/v1/runs/{id}``, what ``modelport.log_run`` sends); MLflow has no such
 call, so its run is created, gets its params, metrics and tags in one
 ``log-batch`` and is ended — three requests, as ``mlflow.start_run`` with
-``log_params``/``log_metrics`` batched makes. Queries return plain run names
+``log_params``/``log_metrics`` batched makes. Registering many versions at
+once is one request to modelport (``modelport.register_models``) and one per
+version to MLflow, which has no batch call. Queries return plain run names
 so the two answers can be compared.
 """
 
@@ -74,14 +76,22 @@ class ModelportClient(Client):
 
     def register(self, run_id: str, i: int) -> None:
         self.call("POST", f"/api/v1/models/{MODEL}/versions", {"now": time.time(), "tags": {},
-                  "version": {
-                      "format": "sklearn", "artifact_digest": f"{i:064x}", "artifact_size": 1,
-                      "sample_digest": None, "signature": {}, "input_example": None,
-                      "metrics": {}, "run_id": run_id, "dataset_digest": None,
-                      "description": ""}})
+                  "version": _version(run_id, i)})
+
+    def register_batch(self, run_ids: list[str], first: int) -> None:
+        """``len(run_ids)`` versions in one request (``modelport.register_models``' call)."""
+        self.call("POST", "/api/v1/models/versions:batch", {"now": time.time(), "versions": [
+            {"name": MODEL, "version": _version(run_id, first + k)}
+            for k, run_id in enumerate(run_ids)]})
 
     def get(self, run_id: str) -> None:
         self.call("GET", f"/api/v1/runs/{run_id}")
+
+
+def _version(run_id: str, i: int) -> dict[str, Any]:
+    return {"format": "sklearn", "artifact_digest": f"{i:064x}", "artifact_size": 1,
+            "sample_digest": None, "signature": {}, "input_example": None, "metrics": {},
+            "run_id": run_id, "dataset_digest": None, "description": ""}
 
 
 class MlflowClient(Client):
@@ -131,6 +141,11 @@ class MlflowClient(Client):
     def register(self, run_id: str, i: int) -> None:
         self.call("POST", "/api/2.0/mlflow/model-versions/create", {
             "name": MODEL, "source": f"runs:/{run_id}/model", "run_id": run_id})
+
+    def register_batch(self, run_ids: list[str], first: int) -> None:
+        """MLflow has no call registering several versions: one request each."""
+        for k, run_id in enumerate(run_ids):
+            self.register(run_id, first + k)
 
     def get(self, run_id: str) -> None:
         self.call("GET", "/api/2.0/mlflow/runs/get", run_id=run_id)

@@ -35,6 +35,7 @@ _EXPORTS = {
     "retrain": "modelport.lifecycle.retrain",
     "load_dataset": "modelport.lifecycle.datasets",
     "register_model": "modelport.lifecycle.registry",
+    "register_models": "modelport.lifecycle.register_many",
     "register_run": "modelport.lifecycle.registry",
     "import_onnx": "modelport.lifecycle.importing",
     "get_version": "modelport.lifecycle.registry",
@@ -93,6 +94,7 @@ __all__ = [
     "monitor",
     "record_feedback",
     "register_model",
+    "register_models",
     "register_run",
     "retrain",
     "search_runs",
@@ -135,6 +137,7 @@ if TYPE_CHECKING:
     from modelport.lifecycle.loading import export_onnx, load
     from modelport.lifecycle.monitoring import monitor
     from modelport.lifecycle.online import train_online
+    from modelport.lifecycle.register_many import register_models
     from modelport.lifecycle.registry import (
         delete_alias,
         delete_model,

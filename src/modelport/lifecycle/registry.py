@@ -25,7 +25,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from modelport.core.store.registry import Model, NewVersion, VersionRecord, missing_model
+from modelport.core.store.registry import (
+    Model,
+    NewVersion,
+    Registration,
+    VersionRecord,
+    missing_model,
+)
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, ModelportError, NotFoundError
 from modelport.lifecycle.refs import (
@@ -226,9 +232,30 @@ def register_artifact(name: str, format: str, data: bytes, signature: Signature,
 
     ``profile``: the training data's profile (``training_profile``), stored as an artifact
     the version names (``profile_digest``); monitoring compares served traffic with it."""
+    ws = current(ws)
+    entry, created = store_artifacts(
+        ws, name, format, data, signature, example=example, sample=sample, metrics=metrics,
+        run_id=run_id, dataset_digest=dataset_digest, description=description, tags=tags,
+        profile=profile)
+    try:
+        version = ws.store.registry.create_version(name, entry.version, entry.tags, time.time())
+    except BaseException:
+        discard_unreferenced(ws, created)
+        raise
+    return get_version(Ref(name, version=version), ws=ws)
+
+
+def store_artifacts(ws: Workspace, name: str, format: str, data: bytes, signature: Signature, *,
+                    example: list[dict[str, Any]] | None = None,
+                    sample: np.ndarray | None = None,
+                    metrics: Mapping[str, float] | None = None, run_id: str | None = None,
+                    dataset_digest: str | None = None, description: str = "",
+                    tags: Mapping[str, str] | None = None, profile: bytes | None = None
+                    ) -> tuple[Registration, list[str]]:
+    """Check a version and store its blobs (the model's bytes, its sample, its profile):
+    what registering it records, and the digests it created (to discard if that fails)."""
     from modelport.core.formats import get_format
 
-    ws = current(ws)
     check_name(name)
     get_format(format).check(data)
     tag_rows = {_key(k): _text(k, v, 8000, "tag") for k, v in (tags or {}).items()}
@@ -242,12 +269,7 @@ def register_artifact(name: str, format: str, data: bytes, signature: Signature,
         signature=signature.to_dict(),
         input_example=example, metrics={k: float(v) for k, v in (metrics or {}).items()},
         run_id=run_id, dataset_digest=dataset_digest, description=description)
-    try:
-        version = ws.store.registry.create_version(name, record, tag_rows, time.time())
-    except BaseException:
-        _discard_unreferenced(ws, created)
-        raise
-    return get_version(Ref(name, version=version), ws=ws)
+    return Registration(name, record, tag_rows), created
 
 
 def _put(ws: Workspace, data: bytes, created: list[str]) -> str:
@@ -265,7 +287,7 @@ def _put(ws: Workspace, data: bytes, created: list[str]) -> str:
     return digest
 
 
-def _discard_unreferenced(ws: Workspace, digests: list[str]) -> None:
+def discard_unreferenced(ws: Workspace, digests: list[str]) -> None:
     """Delete the blobs a failed registration created that no record names. A store
     that refuses (behind a server only an admin deletes blobs) keeps them: the
     registration's own error is the one its caller must see."""
@@ -279,7 +301,7 @@ def _discard_unreferenced(ws: Workspace, digests: list[str]) -> None:
 
 # ---------------------------------------------------------------- reading
 
-def _version(record: VersionRecord) -> ModelVersion:
+def version_of(record: VersionRecord) -> ModelVersion:
     from modelport.core.signature import Signature
 
     data: dict[str, Any] = dict(record)
@@ -313,13 +335,13 @@ def _require_model(ws: Workspace, name: str) -> None:
 def get_version(ref: str | Ref, ws: Workspace | None = None) -> ModelVersion:
     ws = current(ws)
     ref = resolve(ref, ws=ws)
-    return _version(ws.store.registry.get_version(ref.name, ref.version or 0))
+    return version_of(ws.store.registry.get_version(ref.name, ref.version or 0))
 
 
 def list_versions(name: str, ws: Workspace | None = None) -> list[ModelVersion]:
     ws = current(ws)
     check_name(name)
-    return [_version(r) for r in ws.store.registry.list_versions(name)]
+    return [version_of(r) for r in ws.store.registry.list_versions(name)]
 
 
 def list_models(ws: Workspace | None = None) -> list[Model]:

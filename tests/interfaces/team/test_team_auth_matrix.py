@@ -53,6 +53,7 @@ ROUTES = {
     ("GET", "/api/v1/models/{name:str}/exists"): "read",
     ("GET", "/api/v1/models/{name:str}/versions"): "read",
     ("POST", "/api/v1/models/{name:str}/versions"): "write",
+    ("POST", "/api/v1/models/versions:batch"): "write",
     ("GET", "/api/v1/models/{name:str}/versions/{version:int}"): "read",
     ("DELETE", "/api/v1/models/{name:str}/versions/{version:int}"): "write",
     ("POST", "/api/v1/models/{name:str}/pick"): "read",
@@ -185,6 +186,9 @@ BODIES: dict[tuple[str, str], Any] = {
                                            "now": 2.0},
     ("POST", "/api/v1/runs/search"): {"order_by": ["attributes.start_time DESC"]},
     ("POST", "/api/v1/models/{name:str}/versions"): {"version": VERSION, "now": 2.0},
+    # the model a key limited to models is limited to (in beta: alpha's name, taken)
+    ("POST", "/api/v1/models/versions:batch"): {"versions": [{"name": "ma", "version": VERSION}],
+                                                "now": 2.0},
     ("POST", "/api/v1/models/{name:str}/pick"): {"aliases": ["champion"]},
     ("PUT", "/api/v1/models/{name:str}/aliases/{alias:str}"): {"version": 1},
     ("PUT", "/api/v1/models/{name:str}/versions/{version:int}/tags/{key:str}"): {

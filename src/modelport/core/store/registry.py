@@ -11,13 +11,17 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NotRequired, Protocol, TypedDict
+from typing import Any, NamedTuple, NotRequired, Protocol, TypedDict
 
-from modelport.errors import NotFoundError
+from modelport.errors import NotFoundError, TooLargeError
 
 # what a model may be called (``lifecycle/refs.py`` checks references against it, and the
 # server the model part of a prediction-log path)
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}")
+# the most versions one ``create_versions`` call registers: a transaction, a request body and
+# the server's memory stay bounded, and a training job's "many models" (one per store,
+# customer or series) fit a few calls
+MAX_BATCH = 1000
 
 
 class NewVersion(TypedDict):
@@ -34,6 +38,14 @@ class NewVersion(TypedDict):
     run_id: str | None
     dataset_digest: str | None
     description: str
+
+
+class Registration(NamedTuple):
+    """One version of a batch (``create_versions``): the model's name, the version, its tags."""
+
+    name: str
+    version: NewVersion
+    tags: Mapping[str, str]
 
 
 class VersionRecord(NewVersion):
@@ -82,6 +94,16 @@ class RegistryRepository(Protocol):
         ``number``: keep the number a version has elsewhere (a copy of it, as an image's
         own workspace holds); one taken, deleted or not, is a ``ConflictError``, and later
         numbers continue after it.
+        """
+        ...
+
+    def create_versions(self, batch: Sequence[Registration], now: float) -> list[int]:
+        """Record every version of ``batch`` (creating models) in one transaction — all or
+        none — and return their numbers in the batch's order.
+
+        Numbered as ``create_version`` numbers (never shared with a concurrent writer,
+        never reused); a model's versions in one batch get consecutive numbers in the
+        batch's order. At most ``MAX_BATCH`` versions (``TooLargeError`` past it).
         """
         ...
 
@@ -143,6 +165,13 @@ class RegistryRepository(Protocol):
     def delete_version(self, name: str, version: int) -> None:
         """One version, its aliases and tags; its number is never handed out again."""
         ...
+
+
+def check_batch(batch: Sequence[Registration]) -> None:
+    """Refuse a batch past ``MAX_BATCH`` before anything is written or sent."""
+    if len(batch) > MAX_BATCH:
+        raise TooLargeError(f"a batch registers at most {MAX_BATCH} versions, not "
+                            f"{len(batch)} — split it into several calls")
 
 
 def missing_model(name: str) -> NotFoundError:

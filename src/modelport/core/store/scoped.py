@@ -22,7 +22,13 @@ from modelport.core.store.projects import (
     check_project,
     name_taken,
 )
-from modelport.core.store.registry import Model, NewVersion, VersionRecord, missing_model
+from modelport.core.store.registry import (
+    Model,
+    NewVersion,
+    Registration,
+    VersionRecord,
+    missing_model,
+)
 from modelport.core.store.runs import (
     Condition,
     MetricValue,
@@ -85,6 +91,12 @@ class ScopedRegistry:
             raise name_taken("model", name)
         return self.inner.create_version(  # type: ignore[no-any-return]
             name, version, tags, now, number, project=self.scope.project)
+
+    def create_versions(self, batch: Sequence[Registration], now: float) -> list[int]:
+        """The store refuses, in the batch's one transaction, a model of another project
+        (asking first would cost a query per name)."""
+        return self.inner.create_versions(  # type: ignore[no-any-return]
+            batch, now, project=self.scope.project)
 
     def referenced_digests(self, digests: Collection[str]) -> set[str]:
         # every project's references keep bytes alive: the artifact store is shared

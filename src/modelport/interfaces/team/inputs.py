@@ -23,10 +23,14 @@ def storable(value: Any, where: str = "body") -> None:
         value = dataclasses.asdict(value)
     found = unstorable(value, where)
     if found:
-        raise ValidationException(f"invalid field {found}", extra=[{
-            "source": "body", "key": found,
-            "message": "no store can keep this value (NUL, lone surrogate or an integer "
-                       "past 64 bits)"}])
+        raise invalid(found, "no store can keep this value (NUL, lone surrogate or an "
+                             "integer past 64 bits)")
+
+
+def invalid(field: str, message: str) -> ValidationException:
+    """The 422 naming the body's ``field`` (``versions[3].name``) and what is wrong."""
+    return ValidationException(f"invalid field {field}", extra=[{
+        "source": "body", "key": field, "message": message}])
 
 
 def storable_request(request: Request) -> None:  # type: ignore[type-arg]

@@ -7,14 +7,23 @@ store's own ``VersionRecord``: the wire type is the stored type.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from litestar import Router, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 
-from modelport.core.store.registry import Model, NewVersion, VersionRecord, missing_model
+from modelport.core.store.registry import (
+    MODEL_NAME,
+    Model,
+    NewVersion,
+    Registration,
+    VersionRecord,
+    check_batch,
+    missing_model,
+)
 from modelport.interfaces.team.access import PresentedKey, ProjectStore, needs
+from modelport.interfaces.team.inputs import invalid, storable
 from modelport.runtimes.serving.auth import ForbiddenError
 
 
@@ -24,6 +33,26 @@ class Register:
     now: float
     tags: dict[str, str] = field(default_factory=dict)
     number: int | None = None  # a copied version keeps its number
+
+
+@dataclass
+class BatchItem:
+    """One version of a batch: the model it is a version of, the version, its tags."""
+
+    name: str
+    version: NewVersion
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class VersionBatch:
+    versions: list[BatchItem]
+    now: float
+
+
+@dataclass
+class Numbers:
+    versions: list[int]
 
 
 @dataclass
@@ -91,6 +120,25 @@ def create_version(store: ProjectStore, api_key: PresentedKey, name: FromPath[st
                              f"{name!r}")
     return Number(store.registry.create_version(name, data.version, data.tags, data.now,
                                                 data.number))
+
+
+@post("/versions:batch", guards=[needs("write")], status_code=201, sync_to_thread=True)
+def create_versions(store: ProjectStore, api_key: PresentedKey,
+                    data: JSONBody[VersionBatch]) -> Numbers:
+    """Register many versions (a training job's many models) in one transaction: all or
+    none, numbered in the body's order. A bad item is refused (422 naming its index and
+    field) before anything is written; past ``MAX_BATCH`` versions, 413."""
+    batch = [Registration(e.name, e.version, e.tags) for e in data.versions]
+    check_batch(batch)
+    for i, entry in enumerate(data.versions):
+        if not MODEL_NAME.fullmatch(entry.name):
+            raise invalid(f"versions[{i}].name", "not a model name (a letter or digit, then "
+                                                 "letters, digits, '_', '.', '-'; 200 at most)")
+        if not api_key.sees(entry.name):  # the same answer whether it exists or not
+            raise ForbiddenError(f"key {api_key.id} ({api_key.name}) may not register model "
+                                 f"{entry.name!r} (versions[{i}])")
+    storable(asdict(data)["versions"], "versions")
+    return Numbers(store.registry.create_versions(batch, data.now))
 
 
 @get("/{name:str}/versions", guards=[needs("read")], sync_to_thread=True)
@@ -170,9 +218,9 @@ def referenced_digests(store: ProjectStore, data: JSONBody[Digests]) -> list[str
 
 
 models = Router("/api/v1/models", route_handlers=[
-    list_models, get_model, has_model, create_version, list_versions, get_version, pick_version,
-    set_alias, delete_alias, set_tag, set_description, set_onnx, set_profile, delete_model,
-    delete_version],
+    list_models, get_model, has_model, create_version, create_versions, list_versions,
+    get_version, pick_version, set_alias, delete_alias, set_tag, set_description, set_onnx,
+    set_profile, delete_model, delete_version],
     tags=["models"])
 lookups = Router("/api/v1/registry", route_handlers=[find_tag, referenced_digests],
                  tags=["models"])

@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from modelport.core.store.registry import Model, NewVersion, VersionRecord
+from modelport.core.store.registry import (
+    Model,
+    NewVersion,
+    Registration,
+    VersionRecord,
+    check_batch,
+)
 from modelport.core.store.rest.api import Api, segment
+from modelport.errors import TooLargeError
 
 
 class RestRegistry:
@@ -20,6 +27,18 @@ class RestRegistry:
                        now: float, number: int | None = None) -> int:
         body = {"version": version, "tags": dict(tags), "now": now, "number": number}
         return int(self.api.call("POST", f"{self._model(name)}/versions", body)["version"])
+
+    def create_versions(self, batch: Sequence[Registration], now: float) -> list[int]:
+        check_batch(batch)  # before sending a body the server would refuse
+        body = {"now": now, "versions": [
+            {"name": name, "version": version, "tags": dict(tags)}
+            for name, version, tags in batch]}
+        try:
+            numbers = self.api.call("POST", "/models/versions:batch", body)["versions"]
+        except TooLargeError as exc:  # the count was checked: the body is past the server's
+            raise TooLargeError(f"the server refused a batch of {len(batch)} versions as too "
+                                "large a request — register them in smaller batches") from exc
+        return [int(n) for n in numbers]
 
     def referenced_digests(self, digests: Collection[str]) -> set[str]:
         return set(self.api.call("POST", "/registry/digests/referenced",

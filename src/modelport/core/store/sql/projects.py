@@ -29,7 +29,7 @@ from modelport.core.store import schema as t
 from modelport.core.store.engine import Database
 from modelport.core.store.projects import DEFAULT_PROJECT, UPLOADS, ProjectSummary
 from modelport.core.store.registry import BLOB_TAG
-from modelport.core.store.sql.upsert import dialect_insert
+from modelport.core.store.sql.upsert import dialect_insert, upsert
 from modelport.errors import InvalidInputError
 
 # each kind's table and the column naming one of its objects
@@ -112,8 +112,23 @@ def name_blobs(conn: Connection, kind: str, key: str, digests: Iterable[str | No
     its row, in the transaction writing the record that names them): what
     ``artifact_owners`` finds."""
     table, column = _table(kind)
-    for digest in sorted({d for d in digests if isinstance(d, str) and _DIGEST.fullmatch(d)}):
+    for digest in _blobs(digests):
         _own(conn, digest, kind, key, table.c.project, column == key)
+
+
+def name_blobs_in(conn: Connection, kind: str, project: str,
+                  named: Iterable[tuple[str, Iterable[str | None]]]) -> None:
+    """``name_blobs`` for many objects of ``project`` at once ((key, digests) pairs), in
+    one statement: the caller wrote their rows in ``project`` in this transaction. Rows go
+    in primary key order, so two such writers lock them in the same order."""
+    rows = sorted({(digest, key) for key, digests in named for digest in _blobs(digests)})
+    upsert(conn, t.blob_owners, [{"digest": d, "kind": kind, "key": key, "project": project}
+                                 for d, key in rows], update=["project"])
+
+
+def _blobs(digests: Iterable[str | None]) -> list[str]:
+    """Those of ``digests`` that name a blob, once each, sorted."""
+    return sorted({d for d in digests if isinstance(d, str) and _DIGEST.fullmatch(d)})
 
 
 def forget_blobs(conn: Connection, kind: str, key: str) -> None:

@@ -15,7 +15,9 @@ from modelport.core.store.registry import (
     BLOB_TAG,
     Model,
     NewVersion,
+    Registration,
     VersionRecord,
+    check_batch,
     missing_model,
     missing_version,
 )
@@ -27,6 +29,7 @@ from modelport.core.store.sql.projects import (
     version_blobs,
 )
 from modelport.core.store.sql.upsert import count_up, insert_ignore, upsert
+from modelport.core.store.sql.version_batch import register_batch
 from modelport.errors import ConflictError, InvalidInputError, NotFoundError
 
 
@@ -68,6 +71,13 @@ class SqlRegistry:
                     {"name": name, "version": number, "key": k, "value": v}
                     for k, v in tags.items()])
         return number
+
+    def create_versions(self, batch: Sequence[Registration], now: float,
+                        project: str = DEFAULT_PROJECT) -> list[int]:
+        """``project``: as ``create_version``'s, for the batch's new models."""
+        check_batch(batch)
+        with self.db.write() as conn:
+            return register_batch(conn, batch, now, project)
 
     def referenced_digests(self, digests: Collection[str]) -> set[str]:
         with self.db.read() as conn:
