@@ -129,3 +129,15 @@ def test_the_route_is_in_the_openapi_document(client: Any) -> None:
     assert "requestBody" in operation and {"201", "413", "422"} <= set(operation["responses"])
     # its types have names of their own: a run's batch keeps its schema's name for clients
     assert {"Batch", "VersionBatch", "BatchItem"} <= set(document["components"]["schemas"])
+
+
+@pytest.mark.parametrize("name", ["a b", "-lead", "x" * 201, "a;b"])
+def test_the_single_route_refuses_what_is_not_a_model_name(client: Any, name: str) -> None:
+    """A REST client bypasses the CLI's check: the route itself refuses a name no model may
+    have (it used to create a model named ``a b``)."""
+    answer = client.post(f"/api/v1/models/{name}/versions",
+                         json={"now": 1.0, "tags": {}, "version": VERSION})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "invalid_input"
+    assert "name" in answer.json()["error"]
+    assert client.get("/api/v1/models").json() == []

@@ -27,10 +27,10 @@ def storable(value: Any, where: str = "body") -> None:
                              "integer past 64 bits)")
 
 
-def invalid(field: str, message: str) -> ValidationException:
-    """The 422 naming the body's ``field`` (``versions[3].name``) and what is wrong."""
+def invalid(field: str, message: str, source: str = "body") -> ValidationException:
+    """The 422 naming the ``field`` (``versions[3].name``) and what is wrong."""
     return ValidationException(f"invalid field {field}", extra=[{
-        "source": "body", "key": field, "message": message}])
+        "source": source, "key": field, "message": message}])
 
 
 def storable_request(request: Request) -> None:  # type: ignore[type-arg]

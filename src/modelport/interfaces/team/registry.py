@@ -94,6 +94,14 @@ class Tagged:
     value: str
 
 
+def check_model_name(name: str, field: str, source: str = "body") -> None:
+    """The store keeps what it is given: a client that skips the CLI's check must still not
+    create a model no reference could name."""
+    if not MODEL_NAME.fullmatch(name):
+        raise invalid(field, "not a model name (a letter or digit, then letters, digits, "
+                             "'_', '.', '-'; 200 at most)", source)
+
+
 @get("/", guards=[needs("read")], sync_to_thread=True)
 def list_models(store: ProjectStore) -> list[Model]:
     return store.registry.list_models()  # type: ignore[no-any-return]
@@ -115,6 +123,7 @@ def has_model(store: ProjectStore, name: FromPath[str]) -> bool:
 @post("/{name:str}/versions", guards=[needs("write")], status_code=201, sync_to_thread=True)
 def create_version(store: ProjectStore, api_key: PresentedKey, name: FromPath[str],
                    data: JSONBody[Register]) -> Number:
+    check_model_name(name, "name", "path")
     if not api_key.sees(name):  # the same answer whether ``name`` exists or not
         raise ForbiddenError(f"key {api_key.id} ({api_key.name}) may not register model "
                              f"{name!r}")
@@ -131,9 +140,7 @@ def create_versions(store: ProjectStore, api_key: PresentedKey,
     batch = [Registration(e.name, e.version, e.tags) for e in data.versions]
     check_batch(batch)
     for i, entry in enumerate(data.versions):
-        if not MODEL_NAME.fullmatch(entry.name):
-            raise invalid(f"versions[{i}].name", "not a model name (a letter or digit, then "
-                                                 "letters, digits, '_', '.', '-'; 200 at most)")
+        check_model_name(entry.name, f"versions[{i}].name")
         if not api_key.sees(entry.name):  # the same answer whether it exists or not
             raise ForbiddenError(f"key {api_key.id} ({api_key.name}) may not register model "
                                  f"{entry.name!r} (versions[{i}])")
