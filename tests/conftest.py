@@ -19,6 +19,10 @@ import pytest
 # the CLI's tables are as wide as the terminal, and a test has none (nor, under pytest-xdist,
 # a parent that has one): one width for every run, wide enough that no cell is cut
 os.environ["COLUMNS"] = "200"
+# one OpenBLAS thread per process (the suite's own, and the CLIs and servers it starts): three
+# workers and their subprocesses on two cores leave a second BLAS thread spinning for a core
+# it cannot get — an MLP fit on digits took 5.6 CPU s with two threads, 0.9 s with one
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from modelport.config import Settings
 from modelport.core.store.engine import forget_stores
