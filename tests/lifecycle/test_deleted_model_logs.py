@@ -17,6 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from modelport.config import Settings
 from modelport.core.logfiles import LABELS, LOGS, LocalLogFiles, open_log_files
 from modelport.core.workspace import Workspace
+from modelport.errors import NotFoundError, StoreUnavailableError
 from modelport.lifecycle.predlogs import hour_of, log_files
 from modelport.lifecycle.registry import delete_model, register_model
 
@@ -91,7 +92,19 @@ def test_a_missing_model_erases_nothing(settings: Settings, tmp_path: Path) -> N
     _register(ws, "iris")
     _log(ws, "iris", 1, tmp_path)
     b = Workspace.open(replace(settings, project="b"))
-    with pytest.raises(Exception, match="iris"):
+    with pytest.raises(NotFoundError, match="iris"):
         delete_model("iris", ws=b)  # another project's: missing, its files stay
     assert len(_listed(ws, "iris", 1)) == 2
 
+
+
+def test_a_file_that_would_not_go_keeps_the_model(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    ws = Workspace.open(Settings(home=tmp_path / "home"))
+    _register(ws, "iris")
+    _log(ws, "iris", 1, tmp_path)
+    monkeypatch.setattr(LocalLogFiles, "remove", lambda self, model, version: 0)  # a disk error
+    with pytest.raises(StoreUnavailableError, match="could not all be erased"):
+        delete_model("iris", ws=ws)
+    assert ws.store.registry.has_model("iris")  # its records, and so its files, stay its own
+    assert len(_listed(ws, "iris", 1)) == 2
