@@ -8,10 +8,11 @@ where they fail.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,19 @@ def pg_schema() -> Iterator[str]:
 def pg_schema_module() -> Iterator[str]:
     """``pg_schema`` shared by a module's tests (a server the whole module talks to)."""
     yield from _fresh_schema()
+
+
+@pytest.fixture(scope="module")
+def pg_schemas_module() -> Iterator[Callable[[], str]]:
+    """``pg_schema`` on demand, each dropped with the module: for a module whose fixture
+    starts a server per parameter, each on a store of its own."""
+    with contextlib.ExitStack() as made:
+        def fresh() -> str:
+            schema = _fresh_schema()
+            made.callback(schema.close)
+            return next(schema)
+
+        yield fresh
 
 
 def _fresh_schema() -> Iterator[str]:

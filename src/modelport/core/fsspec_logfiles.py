@@ -32,6 +32,7 @@ from modelport.core.logfiles import (
     file_of,
     listed,
     sha256_of,
+    version_number,
 )
 
 
@@ -104,6 +105,15 @@ class FsspecLogFiles:
     def locate(self, model: str, version: int, hour: str, name: str) -> Located | None:
         key = self._key(model, version, hour, name)
         return Located(key, Opened(self.fs)) if self.fs.isfile(key) else None
+
+    def versions(self, model: str) -> tuple[int, ...]:
+        """The versions listed in ``model``'s directory (by name: never its files)."""
+        try:
+            found = self.fs.ls(f"{self.base}/model={model}", detail=False, refresh=True)
+        except FileNotFoundError:
+            return ()
+        numbers = (version_number(str(key).rstrip("/").rsplit("/", 1)[-1]) for key in found)
+        return tuple(sorted(n for n in numbers if n is not None))
 
     def remove(self, model: str, version: int) -> int:
         found = self._found(self._version(model, version))

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
 
 from modelport.core.store.registry import MODEL_NAME
-from modelport.errors import ConflictError, InvalidInputError
+from modelport.errors import ConflictError, InvalidInputError, StoreUnavailableError
 
 LOGS = "predictions"
 LABELS = "labels"
@@ -143,6 +143,45 @@ class KeptLogFiles(LogFiles, Aging, Protocol):
         """Delete every file of ``model:version``; how many went."""
         ...
 
+    def versions(self, model: str) -> tuple[int, ...]:
+        """The versions of ``model`` that have a directory here (files or not)."""
+        ...
+
+
+def version_number(directory: str) -> int | None:
+    """The version a ``version=N`` directory is of (None for a name no writer makes)."""
+    number = directory.removeprefix("version=")
+    return int(number) if directory.startswith("version=") and number.isdecimal() \
+        and number.isascii() else None
+
+
+def holds(files: KeptLogFiles, model: str) -> bool:
+    """Whether any version of ``model`` has a complete file in ``files``."""
+    check_model(model)
+    return any(files.list(model, version) for version in files.versions(model))
+
+
+def erase_model(kinds: Sequence[KeptLogFiles], model: str) -> int:
+    """Delete the files of every version of ``model`` in each of ``kinds``; how many
+    complete ones went. ``StoreUnavailableError`` if one is still listed afterwards (a
+    file that could not be removed, or one uploaded meanwhile): the caller keeps the
+    model's records then, so the leftovers stay its own — never the next model's."""
+    check_model(model)
+    removed = sum(files.remove(model, version) for files in kinds
+                  for version in files.versions(model))
+    if any(holds(files, model) for files in kinds):
+        raise StoreUnavailableError(f"the prediction logs of model {model!r} could not all "
+                                    "be erased — the model is kept; try again")
+    return removed
+
+
+def kept_here(url: str) -> list[KeptLogFiles]:
+    """The log files of each kind an artifact store's URL keeps itself (a directory, an
+    object store); none for a server's URL (the server keeps them, and erases them)."""
+    if url.startswith(("http://", "https://")):
+        return []
+    return [_kept(url, kind) for kind in KINDS]
+
 
 @dataclass(frozen=True)
 class Retention:
@@ -165,10 +204,15 @@ class Retention:
         return sum(kind.remove_older(now - self.seconds) for kind in self.kinds)
 
 
-def check_version(model: str, version: int) -> None:
-    """``InvalidInputError`` unless ``model`` and ``version`` are parts the layout makes."""
+def check_model(model: str) -> None:
+    """``InvalidInputError`` unless ``model`` is a name the layout makes."""
     if not MODEL_NAME.fullmatch(model):
         raise InvalidInputError(f"invalid model name {model!r} in a prediction-log path")
+
+
+def check_version(model: str, version: int) -> None:
+    """``InvalidInputError`` unless ``model`` and ``version`` are parts the layout makes."""
+    check_model(model)
     if isinstance(version, bool) or not isinstance(version, int) or not 0 < version < 2**31:
         raise InvalidInputError(f"invalid version {version!r} in a prediction-log path")
 
@@ -243,6 +287,10 @@ class LocalLogFiles:
         removed = sum(1 for _ in base.glob(f"hour=*/{PREFIX}*.parquet"))
         shutil.rmtree(base, ignore_errors=True)
         return removed
+
+    def versions(self, model: str) -> tuple[int, ...]:
+        found = (version_number(d.name) for d in (self.root / f"model={model}").glob("version=*"))
+        return tuple(sorted(n for n in found if n is not None))
 
     def remove_older(self, before: float) -> int:
         """Delete every hour that ended before ``before`` (epoch seconds); how many went."""
@@ -325,6 +373,11 @@ def open_log_files(url: str, artifacts: Any = None, kind: str = LOGS) -> LogFile
         if artifacts is None or not hasattr(artifacts, "log_files"):
             raise InvalidInputError(f"no connection to {url} for its prediction logs")
         return artifacts.log_files(kind)  # type: ignore[no-any-return]
+    return _kept(url, kind)
+
+
+def _kept(url: str, kind: str) -> KeptLogFiles:
+    """The files of ``kind`` under a directory's or an object store's URL."""
     if not is_directory(url):
         from modelport.core.fsspec_logfiles import FsspecLogFiles
 

@@ -403,14 +403,32 @@ def set_description(ref: str, description: str, ws: Workspace | None = None) -> 
 def delete_model(ref: str, ws: Workspace | None = None) -> None:
     """Delete a whole model (``NAME``) or one version (``NAME:VERSION``).
 
-    Version numbers are never reused. Artifacts stay in the content-addressed
-    store: other versions or runs may share them.
+    Deleting a whole model erases its prediction logs and delayed labels, every
+    version's, where the workspace keeps them (its artifact store's directory or object
+    store; behind a server, the server erases them — and asks an ``admin`` key for a
+    model that has any). They are kept by name and number, and a deleted model's
+    numbering goes with its records: a model made later under the name — in any
+    project — starts at version 1 again and would read them as its own.
+
+    The files go *first*, the records after: if the records' delete then fails, the
+    model stays without its logs (as retention would leave it); the other order could
+    leave the files of a model no longer recorded, for the next one of its name to read.
+    A file still listed after the erase (one that would not go, one uploaded meanwhile)
+    stops the delete with the model kept.
+
+    Deleting one version keeps its files: version numbers within a model are never
+    reused, so no later version reads them (an admin removes them, or retention does).
+    Artifacts stay in the content-addressed store: other versions or runs may share them.
     """
+    from modelport.core.logfiles import erase_model, kept_here
+
     ws = current(ws)
     parsed = parse_ref(ref)
     if parsed.alias is not None:
         raise InvalidInputError(f"delete takes NAME or NAME:VERSION, not an alias ({ref})")
     if parsed.version is None:
+        _require_model(ws, parsed.name)  # another project's, or none: its files stay
+        erase_model(kept_here(ws.settings.artifacts_url), parsed.name)
         ws.store.registry.delete_model(parsed.name)
     else:
         ws.store.registry.delete_version(parsed.name, parsed.version)

@@ -198,10 +198,15 @@ def describe(ref: Annotated[str, typer.Argument(help="NAME (the model) or NAME:V
 def delete(ref: Annotated[str, typer.Argument(help="NAME (every version) or NAME:VERSION")],
            yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
            ) -> None:
-    """Delete a model or one of its versions (numbers are never reused)."""
+    """Delete a model with its prediction logs and labels, or one of its versions
+    (numbers are never reused; a version's logs are kept)."""
+    from modelport.lifecycle.refs import parse_ref
     from modelport.lifecycle.registry import delete_model
 
-    if not yes and not typer.confirm(f"delete {ref}?"):
+    parsed = parse_ref(ref)
+    whole = parsed.version is None and parsed.alias is None
+    erased = " and erase its prediction logs and labels" if whole else ""
+    if not yes and not typer.confirm(f"delete {ref}{erased}?"):
         raise typer.Exit(1)
     delete_model(ref)
     console.print(f"deleted {ref}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from litestar import Router, delete, get, post, put
+from litestar import Request, Router, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 
 from modelport.core.store.registry import (
@@ -202,9 +202,33 @@ def set_profile(store: ProjectStore, name: FromPath[str], version: FromPath[int]
     store.registry.set_profile(name, version, data.value)
 
 
+class LogsKeptError(ForbiddenError):
+    """A whole model's delete would erase its prediction logs: an admin's to do."""
+
+    code = "model_logs_kept"
+
+
 @delete("/{name:str}", guards=[needs("write")], status_code=204, sync_to_thread=True)
-def delete_model(store: ProjectStore, name: FromPath[str]) -> None:
-    store.registry.delete_model(name)
+def delete_model(request: Request, api_key: PresentedKey, name: FromPath[str]) -> None:
+    """Delete a model and erase its prediction logs and labels (``lifecycle.registry.
+    delete_model`` says why and in which order). Erasing them is an admin's (they are the
+    record of what the model answered): a model that has any needs an ``admin`` key —
+    asked only once the model is known to be the caller's, so another project's key
+    learns nothing of its files."""
+    from modelport.core.logfiles import holds, kept_here
+    from modelport.interfaces.team.access import request_workspace
+    from modelport.lifecycle import registry
+
+    ws = request_workspace(request)
+    if not ws.store.registry.has_model(name):
+        raise missing_model(name)
+    if not api_key.allows("admin") and any(holds(files, name) for files in
+                                           kept_here(ws.settings.artifacts_url)):
+        raise LogsKeptError(f"model {name!r} has prediction logs or labels on this server "
+                            "and deleting it would erase its prediction logs, which only an "
+                            "admin key may do — delete its versions one by one "
+                            f"(modelport models delete {name}:VERSION) to keep them")
+    registry.delete_model(name, ws=ws)
 
 
 @delete("/{name:str}/versions/{version:int}", guards=[needs("write")], status_code=204,
