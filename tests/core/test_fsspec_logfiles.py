@@ -19,7 +19,7 @@ from fsspec.implementations.memory import MemoryFileSystem
 
 from modelport.core.artifacts import FsspecArtifactStore
 from modelport.core.fsspec_logfiles import FsspecLogFiles
-from modelport.core.logfiles import open_log_files
+from modelport.core.log_stores import open_log_files
 from modelport.errors import ConflictError
 
 pytestmark = pytest.mark.storage_independent

@@ -15,7 +15,8 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from modelport.config import Settings
-from modelport.core.logfiles import LABELS, LOGS, LocalLogFiles, open_log_files
+from modelport.core.log_stores import open_log_files
+from modelport.core.logfiles import LABELS, LOGS, LocalLogFiles
 from modelport.core.workspace import Workspace
 from modelport.errors import NotFoundError, StoreUnavailableError
 from modelport.lifecycle.predlogs import hour_of, log_files

@@ -11,13 +11,13 @@ Two kinds of files share it, each under its own root: the logged predictions
 
 ``LogFiles`` is what a reader needs (the complete files of one version, and each one's
 bytes) and what an uploader needs (``put`` a complete file); ``LocalLogFiles`` keeps
-them in a directory, ``core/store/rest/logfiles.py`` on a server (chosen by URL scheme,
-``open_log_files``). Every name that reaches a path is checked first (``check_file``):
-a model name as the registry allows it, a version number, an hour as ``HOUR_FORMAT``
-writes it, a part's name as writers make it — nothing else, so ``..``, ``/`` or NUL
-never reach the filesystem.
+them in a directory, ``core/fsspec_logfiles.py`` on an object store,
+``core/store/rest/logfiles.py`` on a server (chosen by URL, ``core/log_stores.py``).
+Every name that reaches a path is checked first (``check_file``): a model name as the
+registry allows it, a version number, an hour as ``HOUR_FORMAT`` writes it, a part's name
+as writers make it — nothing else, so ``..``, ``/`` or NUL never reach the filesystem.
 
->>> files = open_log_files("/srv/modelport/artifacts")              # doctest: +SKIP
+>>> files = LocalLogFiles(Path("/srv/modelport/artifacts/predictions"))  # doctest: +SKIP
 >>> [f.hour for f in files.list("iris", 2)]                         # doctest: +SKIP
 ['2026-12-04T22', '2026-12-04T23']
 """
@@ -173,14 +173,6 @@ def erase_model(kinds: Sequence[KeptLogFiles], model: str) -> int:
         raise StoreUnavailableError(f"the prediction logs of model {model!r} could not all "
                                     "be erased — the model is kept; try again")
     return removed
-
-
-def kept_here(url: str) -> list[KeptLogFiles]:
-    """The log files of each kind an artifact store's URL keeps itself (a directory, an
-    object store); none for a server's URL (the server keeps them, and erases them)."""
-    if url.startswith(("http://", "https://")):
-        return []
-    return [_kept(url, kind) for kind in KINDS]
 
 
 @dataclass(frozen=True)
@@ -359,27 +351,3 @@ def is_directory(url: str) -> bool:
     """Whether an artifact store's URL is a directory here (``file://`` or a path), where
     writers put their log files in place; anywhere else they spool and upload."""
     return "://" not in url or url.startswith("file://")
-
-
-def open_log_files(url: str, artifacts: Any = None, kind: str = LOGS) -> LogFiles:
-    """The log files (``kind``: ``LOGS`` or ``LABELS``) of an artifact store's URL: a
-    directory (``file://`` or a path) keeps them under ``predictions/`` (``labels/``), and
-    so does any other fsspec URL (``s3://…``: ``core/fsspec_logfiles.py``); a ``modelport
-    server`` (``artifacts``: the workspace's store of that URL, whose connection they
-    share) behind ``/api/v1``."""
-    if kind not in KINDS:
-        raise InvalidInputError(f"no such kind of log file: {kind!r}")
-    if url.startswith(("http://", "https://")):
-        if artifacts is None or not hasattr(artifacts, "log_files"):
-            raise InvalidInputError(f"no connection to {url} for its prediction logs")
-        return artifacts.log_files(kind)  # type: ignore[no-any-return]
-    return _kept(url, kind)
-
-
-def _kept(url: str, kind: str) -> KeptLogFiles:
-    """The files of ``kind`` under a directory's or an object store's URL."""
-    if not is_directory(url):
-        from modelport.core.fsspec_logfiles import FsspecLogFiles
-
-        return FsspecLogFiles(f"{url.rstrip('/')}/{kind}")
-    return LocalLogFiles(Path(url.removeprefix("file://")) / kind)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelport.core.log_stores import open_log_files
 from modelport.core.logfiles import (
     HOUR_FORMAT,
     LOGS,
@@ -36,7 +37,6 @@ from modelport.core.logfiles import (
     LogFiles,
     hour_dir,
     is_directory,
-    open_log_files,
 )
 from modelport.core.workspace import Workspace, current
 from modelport.errors import ArtifactIntegrityError, InvalidInputError

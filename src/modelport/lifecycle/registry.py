@@ -420,7 +420,8 @@ def delete_model(ref: str, ws: Workspace | None = None) -> None:
     reused, so no later version reads them (an admin removes them, or retention does).
     Artifacts stay in the content-addressed store: other versions or runs may share them.
     """
-    from modelport.core.logfiles import erase_model, kept_here
+    from modelport.core.log_stores import kept_here
+    from modelport.core.logfiles import erase_model
 
     ws = current(ws)
     parsed = parse_ref(ref)

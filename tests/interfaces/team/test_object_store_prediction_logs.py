@@ -24,7 +24,8 @@ from sklearn.linear_model import LogisticRegression
 
 from log_uploads import keep_once, one_of_each, refuse_altered, stop_halfway
 from modelport.config import Settings
-from modelport.core.logfiles import LABELS, LOGS, open_log_files
+from modelport.core.log_stores import open_log_files
+from modelport.core.logfiles import LABELS, LOGS
 from modelport.core.workspace import Workspace
 from modelport.interfaces.team.logfiles import prune
 from modelport.lifecycle.labels import (

@@ -42,6 +42,7 @@ from litestar.params import FromPath
 from litestar.response import File
 
 from modelport.core.fsspec_logfiles import FsspecLogFiles
+from modelport.core.log_stores import open_log_files
 from modelport.core.logfiles import (
     KINDS,
     LABELS,
@@ -54,7 +55,6 @@ from modelport.core.logfiles import (
     Retention,
     check_file,
     check_version,
-    open_log_files,
 )
 from modelport.errors import InvalidInputError, NotFoundError
 from modelport.interfaces.team.access import ProjectStore, needs

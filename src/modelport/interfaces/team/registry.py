@@ -215,7 +215,8 @@ def delete_model(request: Request, api_key: PresentedKey, name: FromPath[str]) -
     record of what the model answered): a model that has any needs an ``admin`` key —
     asked only once the model is known to be the caller's, so another project's key
     learns nothing of its files."""
-    from modelport.core.logfiles import holds, kept_here
+    from modelport.core.log_stores import kept_here
+    from modelport.core.logfiles import holds
     from modelport.interfaces.team.access import request_workspace
     from modelport.lifecycle import registry
 
