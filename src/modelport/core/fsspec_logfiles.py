@@ -30,6 +30,7 @@ from modelport.core.logfiles import (
     check_same,
     ended,
     file_of,
+    file_sha256,
     listed,
     sha256_of,
     version_number,
@@ -79,8 +80,7 @@ class FsspecLogFiles:
     def put(self, model: str, version: int, path: Path) -> None:
         """Keep a complete local file (a workspace's spool uploading here)."""
         _, _, file = file_of(path)
-        self.commit(path, self._key(model, version, file.hour, file.name),
-                     sha256_of(path.open("rb")))
+        self.commit(path, self._key(model, version, file.hour, file.name), file_sha256(path))
 
     def commit(self, path: Path, key: str, digest: str) -> None:
         """``path`` under ``key``, visible only whole; kept once (the same bytes again are

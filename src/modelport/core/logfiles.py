@@ -317,7 +317,7 @@ class Receiver:
     def put_file(self, path: Path, digest: str) -> None:
         try:
             if self.target.exists():
-                check_same(self.target.name, sha256_of(self.target.open("rb")), digest)
+                check_same(self.target.name, file_sha256(self.target), digest)
                 return
             self.target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, self.target)

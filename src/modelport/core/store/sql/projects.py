@@ -147,7 +147,7 @@ def still_named(conn: Connection, digests: Iterable[str]) -> set[str]:
     may share) or by moving on (a stream's next checkpoint, a run artifact logged again
     under its path, an ONNX copy replaced). An upload names nothing: its row lets a
     project read a blob, it does not keep one."""
-    wanted = sorted({d for d in digests if _DIGEST.fullmatch(d)})
+    wanted = _blobs(digests)
     if not wanted:
         return set()
     b, v, g, a, s = t.blob_owners, t.model_versions, t.model_tags, t.run_artifacts, t.streams
