@@ -28,10 +28,12 @@ from modelport.core.logfiles import (
     LogFile,
     check_file,
     check_same,
+    check_since,
     ended,
     file_of,
     file_sha256,
     listed,
+    recent_hours,
     sha256_of,
     version_number,
 )
@@ -65,9 +67,16 @@ class FsspecLogFiles:
             return {}
         return {key: info for key, info in found.items() if key.startswith(f"{directory}/")}
 
-    def list(self, model: str, version: int) -> list[LogFile]:
+    def list(self, model: str, version: int, since: float | None = None) -> list[LogFile]:
+        """The whole history in one walk of the version's keys; ``since``: its hours
+        listed by name first, and only the recent ones walked — a month is hundreds of
+        hours of hundreds of files each, which a monitor of the last hour must not list."""
+        check_since(since)
+        version_key = self._version(model, version)
+        searched = [version_key] if since is None else \
+            recent_hours(_dirs(self.fs, version_key, "hour="), since)
         found = [_kept(key, int(info.get("size") or 0))
-                 for key, info in self._found(self._version(model, version)).items()]
+                 for directory in searched for key, info in self._found(directory).items()]
         return sorted((f for f in found if f), key=lambda f: (f.hour, f.name))
 
     def open(self, model: str, version: int, file: LogFile) -> Any:

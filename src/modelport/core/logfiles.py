@@ -17,8 +17,15 @@ Every name that reaches a path is checked first (``check_file``): a model name a
 registry allows it, a version number, an hour as ``HOUR_FORMAT`` writes it, a part's name
 as writers make it — nothing else, so ``..``, ``/`` or NUL never reach the filesystem.
 
+A reader of a window lists from its start (``since``): the hours before it are passed
+over by their directory's name — never listed, never stat'ed, never sent — so the last
+hour of a version costs the same after a year of logs as after a day.
+
 >>> files = LocalLogFiles(Path("/srv/modelport/artifacts/predictions"))  # doctest: +SKIP
 >>> [f.hour for f in files.list("iris", 2)]                         # doctest: +SKIP
+['2026-12-04T21', '2026-12-04T22', '2026-12-04T23']
+>>> since = hour_start("2026-12-04T22")  # a window from 22:00 UTC
+>>> [f.hour for f in files.list("iris", 2, since=since)]             # doctest: +SKIP
 ['2026-12-04T22', '2026-12-04T23']
 """
 
@@ -30,7 +37,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
@@ -47,6 +54,8 @@ TEMP_PREFIX = ".tmp-"
 MAX_FILE = 256 * 1024**2  # bytes: one flush's file (a writer buffers 200,000 rows at most)
 HOUR = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}")
 PART = re.compile(rf"{PREFIX}[0-9a-f]{{32}}\.parquet")
+# the instants the layout's hours span: 0001-01-01T00 to the end of 9999-12-31T23 (UTC)
+EARLIEST, LATEST = -62135596800.0, 253402300800.0
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,55 @@ def ended(directory: str, before: float) -> bool:
         return False
 
 
+def recent_hours(directories: Iterable[str], since: float | None) -> list[str]:
+    """The ``hour=…`` directories (names, or paths ending in one) to look in for files
+    with records at or after ``since`` (None: every hour), oldest first — chosen by name
+    alone, so an hour that ended by ``since`` is never opened, nor is a name no writer
+    makes (nothing in it would be listed). Hours sort as their names do: the walk goes
+    back from the newest and stops at the first that ended, so a year of hours costs
+    what its last few do."""
+    named = sorted((d for d in directories if _hour_name(d)), key=_base)
+    if since is None:
+        return named
+    kept = []
+    for directory in reversed(named):
+        try:
+            if hour_start(_base(directory).removeprefix("hour=")) + 3600 <= since:
+                break
+        except ValueError:  # no such hour (a 13th month): nothing of it is after anything
+            continue
+        kept.append(directory)
+    return kept[::-1]
+
+
+def _base(directory: str) -> str:
+    return directory.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _hour_name(directory: str) -> bool:
+    name = _base(directory)
+    return name.startswith("hour=") and bool(HOUR.fullmatch(name.removeprefix("hour=")))
+
+
+def check_since(since: float | None) -> None:
+    """``InvalidInputError`` unless ``since`` is None or an instant the layout's hours can
+    reach: NaN, an infinity or a year past 9999 would pick no hour, or every one, by
+    accident rather than by asking."""
+    if since is None:
+        return
+    if isinstance(since, bool) or not isinstance(since, int | float) \
+            or not EARLIEST <= since <= LATEST:
+        raise InvalidInputError(f"invalid since {since!r} — an epoch second between "
+                                "0001-01-01 and 9999-12-31 (UTC)")
+
+
+def since_of(start: float) -> float | None:
+    """The ``since`` that lists the hours a window beginning at ``start`` needs: None
+    (every hour) for a start before the layout's first hour, the last hour's end for
+    one past it."""
+    return min(start, LATEST) if start > EARLIEST else None
+
+
 def listed(hour: str, name: str) -> bool:
     """Whether a file found in an ``hour=…`` directory is one to list: a real hour, a
     complete file (never a writer's ``.tmp-`` one)."""
@@ -97,8 +155,11 @@ class LogFiles(Protocol):
     """Where a workspace's prediction-log files are. Thread-safe; ``put`` is idempotent
     (the same file twice is kept once; other bytes under a kept name are a conflict)."""
 
-    def list(self, model: str, version: int) -> list[LogFile]:
-        """Every complete file of ``model:version``, oldest hour first."""
+    def list(self, model: str, version: int, since: float | None = None) -> list[LogFile]:
+        """Every complete file of ``model:version``, oldest hour first; ``since`` (epoch
+        seconds): only those of the hours that end after it, the older hours passed over
+        by name (``recent_hours``). ``InvalidInputError`` for a ``since`` no hour can reach
+        (``check_since``)."""
         ...
 
     def open(self, model: str, version: int, file: LogFile) -> Any:
@@ -248,16 +309,17 @@ class LocalLogFiles:
     def directory(self, model: str, version: int, hour: str) -> Path:
         return hour_dir(self.root, model, version, hour)
 
-    def list(self, model: str, version: int) -> list[LogFile]:
+    def list(self, model: str, version: int, since: float | None = None) -> list[LogFile]:
+        check_since(since)
         base = version_dir(self.root, model, version)
         found = []
-        for hour_dir in sorted(base.glob("hour=*")):
-            hour = hour_dir.name.removeprefix("hour=")
-            for path in sorted(hour_dir.glob(f"{PREFIX}*.parquet")):
-                if not listed(hour, path.name):
+        for directory in recent_hours(_names(base), since):
+            hour = directory.removeprefix("hour=")
+            for name in sorted(_names(base / directory)):
+                if not listed(hour, name):
                     continue
                 try:
-                    found.append(LogFile(hour, path.name, path.stat().st_size))
+                    found.append(LogFile(hour, name, os.stat(base / directory / name).st_size))
                 except OSError:  # removed by retention while listed
                     continue
         return found
@@ -302,6 +364,16 @@ class LocalLogFiles:
         """Where ``core.upload.Upload`` puts a received file once whole and checked."""
         check_file(model, version, hour, name)
         return Receiver(self.staging, self.directory(model, version, hour) / name)
+
+
+def _names(directory: Path) -> list[str]:
+    """The names in ``directory``: none when it is missing or unreadable (a version never
+    logged, an hour removed by retention meanwhile)."""
+    try:
+        with os.scandir(directory) as entries:
+            return [entry.name for entry in entries]
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return []
 
 
 @dataclass

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelport.core.logfiles import LABELS, Aging, LocalLogFiles, LogFiles, Retention
+from modelport.core.logfiles import LABELS, Aging, LocalLogFiles, LogFiles, Retention, since_of
 from modelport.core.workspace import Workspace
 from modelport.lifecycle.predlogs import (
     PREFIX,
@@ -117,8 +117,17 @@ def read_labels(source: Path | LogFiles, model: str, version: int,
                 since: float = 0.0) -> Labels:
     """Every complete label file of ``model:version`` (``source``: a directory, or any
     ``LogFiles`` — a server's), oldest first; ``since``: only those that can label a
-    prediction made after it (a label comes after its prediction, so older hours are not
-    read — nor downloaded)."""
+    prediction made at or after it — the labels a window from ``since`` joins.
+
+    Which hours those are: a label comes after its prediction, so none of a prediction
+    made at or after ``since`` is in an hour that ended before it — less
+    ``CLOCK_SLACK_S``, as the machine that drained the label may run behind the one that
+    stamped the prediction. Those hours are not listed, nor downloaded. But a label may
+    come any time later (a loan defaults months after), past the window's end: so the
+    listing has no end, and a report of an old window still finds the labels that came
+    since. The first label of each of the window's requests is in what is read, so the
+    one that wins is the same as over the whole history; labels of older predictions
+    read along match no request of the window and count for nothing."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -127,9 +136,7 @@ def read_labels(source: Path | LogFiles, model: str, version: int,
     files = LocalLogFiles(source) if isinstance(source, Path) else source
     by_request: dict[str, str] = {}
     unreadable = 0
-    for file in files.list(model, version):
-        if file.start + 3600 + CLOCK_SLACK_S <= since:
-            continue
+    for file in files.list(model, version, since_of(since - CLOCK_SLACK_S)):
         try:
             table = pq.read_table(files.open(model, version, file),
                                   columns=["request_id", "label"])

@@ -16,6 +16,12 @@ SHA-256 it names (``X-Content-SHA256``), hashed and counted as it arrives (413 p
 limit, 422 on a mismatch) and moved into place only whole: an interrupted one leaves
 nothing visible.
 
+A listing takes ``?since=EPOCH_SECONDS``: only the hours that can hold records at or
+after it, the older ones passed over by name — a monitor of the last hour transfers (and
+the server opens) a few hours, not a version's whole history. A ``since`` that is no
+number, or no instant the layout's hours reach (NaN, an infinity, past year 9999), is a
+422 ``invalid_input`` like any other bad field.
+
 The delayed labels of a version (``lifecycle/labels.py``) go the same way under
 ``…/MODEL/VERSION/labels[/HOUR/FILE]``: same checks, same project, same uploads.
 
@@ -38,7 +44,7 @@ from dataclasses import dataclass
 import anyio.to_thread
 from litestar import Litestar, Request, Router, delete, get, put
 from litestar.datastructures import State
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import File
 
 from modelport.core.fsspec_logfiles import FsspecLogFiles
@@ -54,11 +60,13 @@ from modelport.core.logfiles import (
     LogFile,
     Retention,
     check_file,
+    check_since,
     check_version,
 )
 from modelport.errors import InvalidInputError, NotFoundError
 from modelport.interfaces.team.access import ProjectStore, needs
 from modelport.interfaces.team.artifacts import receive
+from modelport.interfaces.team.inputs import invalid
 
 DIGEST_HEADER = "x-content-sha256"
 RETENTION_CHECK_S = 300.0  # how often the server looks for hours past its retention
@@ -103,10 +111,15 @@ async def _upload(kind: str, request: Request, state: State,  # type: ignore[typ
     return Kept(hour, file, size)
 
 
-def _listing(kind: str, state: State, store: ProjectStore, model: str,
-             version: int) -> list[LogFile]:
+def _listing(kind: str, state: State, store: ProjectStore, model: str, version: int,
+             since: float | None) -> list[LogFile]:
+    try:
+        check_since(since)
+    except InvalidInputError as exc:
+        raise invalid("since", exc.message, "query") from None
     _reached(store, model, version)
-    return [f for f in _files(state, kind).list(model, version) if PART.fullmatch(f.name)]
+    return [f for f in _files(state, kind).list(model, version, since)
+            if PART.fullmatch(f.name)]
 
 
 def _download(kind: str, state: State, store: ProjectStore, model: str, version: int,
@@ -130,9 +143,11 @@ async def upload(request: Request, state: State, store: ProjectStore,  # type: i
 
 
 @get("/{model:str}/{version:int}", guards=[needs("read")], sync_to_thread=True)
-def listing(state: State, store: ProjectStore, model: FromPath[str],
-            version: FromPath[int]) -> list[LogFile]:
-    return _listing(LOGS, state, store, model, version)
+def listing(state: State, store: ProjectStore, model: FromPath[str], version: FromPath[int],
+            since: FromQuery[float | None] = None) -> list[LogFile]:
+    """The complete files of ``model:version``, oldest hour first; ``since`` (epoch
+    seconds): only those of the hours that end after it."""
+    return _listing(LOGS, state, store, model, version, since)
 
 
 @get("/{model:str}/{version:int}/{hour:str}/{file:str}", guards=[needs("read")],
@@ -152,8 +167,10 @@ async def upload_labels(request: Request, state: State,  # type: ignore[type-arg
 
 @get("/{model:str}/{version:int}/labels", guards=[needs("read")], sync_to_thread=True)
 def labels_listing(state: State, store: ProjectStore, model: FromPath[str],
-                   version: FromPath[int]) -> list[LogFile]:
-    return _listing(LABELS, state, store, model, version)
+                   version: FromPath[int], since: FromQuery[float | None] = None
+                   ) -> list[LogFile]:
+    """The label files of ``model:version``, as ``listing`` gives the logs."""
+    return _listing(LABELS, state, store, model, version, since)
 
 
 @get("/{model:str}/{version:int}/labels/{hour:str}/{file:str}", guards=[needs("read")],

@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from modelport.core.artifacts import read_pieces
-from modelport.core.logfiles import LABELS, LOGS, LogFile, check_file, file_of, file_sha256
+from modelport.core.logfiles import (
+    LABELS,
+    LOGS,
+    LogFile,
+    check_file,
+    check_since,
+    file_of,
+    file_sha256,
+)
 from modelport.core.store.rest.api import TRANSFER_TIMEOUT_S, Api, segment
 from modelport.errors import ArtifactIntegrityError
 
@@ -47,9 +55,13 @@ class RestLogFiles:
         check_file(model, version, file.hour, file.name)
         return f"{path}/{file.hour}/{file.name}"
 
-    def list(self, model: str, version: int) -> list[LogFile]:
+    def list(self, model: str, version: int, since: float | None = None) -> list[LogFile]:
+        """``since`` goes as the query's: the server lists (and sends) only the recent
+        hours. (A server older than ``since`` ignores it and sends them all: more to
+        read, the same report — readers choose their hours from what is listed.)"""
+        check_since(since)
         return [LogFile(str(f["hour"]), str(f["name"]), int(f["size"]))
-                for f in self.api.call("GET", self._at(model, version))]
+                for f in self.api.call("GET", self._at(model, version), since=since)]
 
     def open(self, model: str, version: int, file: LogFile) -> Any:
         import pyarrow as pa
