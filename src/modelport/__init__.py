@@ -47,6 +47,7 @@ _EXPORTS = {
     "set_tag": "modelport.lifecycle.registry",
     "set_description": "modelport.lifecycle.registry",
     "delete_model": "modelport.lifecycle.registry",
+    "collect_garbage": "modelport.lifecycle.gc",
     "export_onnx": "modelport.lifecycle.loading",
     "load": "modelport.lifecycle.loading",
     "monitor": "modelport.lifecycle.monitoring",
@@ -72,6 +73,7 @@ __all__ = [
     "Workspace",
     "__version__",
     "automl",
+    "collect_garbage",
     "create_endpoint",
     "create_run",
     "delete_alias",
@@ -133,6 +135,7 @@ if TYPE_CHECKING:
         list_endpoints,
         set_policy,
     )
+    from modelport.lifecycle.gc import collect_garbage
     from modelport.lifecycle.importing import import_onnx
     from modelport.lifecycle.loading import export_onnx, load
     from modelport.lifecycle.monitoring import monitor

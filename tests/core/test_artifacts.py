@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import pytest
@@ -55,11 +55,21 @@ def test_bad_digest_is_refused(store: ArtifactStore) -> None:
         store.get("../../etc/passwd")
 
 
-def test_delete(store: ArtifactStore) -> None:
+def nothing_named(digests: Collection[str]) -> set[str]:
+    return set()
+
+
+def test_only_the_collector_deletes_and_only_past_its_grace(store: ArtifactStore) -> None:
+    """No store deletes a blob on request; a blob stored — or found stored (``touch``) —
+    within the grace period stays, named or not (a server collects against its own
+    records: it is never told what the client's name)."""
     digest = store.put(b"x")
-    store.delete(digest)
+    assert not hasattr(store, "delete")
+    assert store.touch(digest) and not store.touch(sha256(b"never stored"))
+    kept = store.collect(nothing_named, 3600)
+    assert (kept.deleted, kept.recent) == ([], 1) and store.exists(digest)
+    assert store.collect(nothing_named, 0).deleted == [digest]
     assert not store.exists(digest)
-    store.delete(digest)  # deleting twice is fine
 
 
 def test_a_file_is_adopted_whole_and_read_back_in_pieces(store: ArtifactStore,

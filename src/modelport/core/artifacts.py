@@ -4,21 +4,32 @@ A blob's name is its SHA-256 (``sha256/ab/cdef…``), so identical content is
 stored once and a reader can check what it got: every ``get`` re-hashes the
 bytes and refuses a blob that no longer matches its name. Local files by
 default; any fsspec URL (``s3://``, ``gs://``, ``memory://``…) for the rest.
+
+No blob is deleted the moment nothing seems to name it: each store knows when a blob was
+last stored — written, or found present by a writer — and ``collect`` removes only blobs
+no record names that were last stored longer ago than a grace period
+(``core.artifact_gc``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import math
+import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Protocol
 
+from modelport.core.artifact_gc import Collected, Named, Stamp, sweep
 from modelport.errors import ArtifactIntegrityError, InvalidInputError, NotFoundError
 from modelport_edge.device import replace_atomic, write_atomic
 
 CHUNK = 1024 * 1024  # what a streamed read or copy holds at a time
+BLOBS = "sha256"  # the directory every blob is under
+TOUCHED = "touched"  # an object store's markers: when a present blob was last found stored
 
 
 def sha256(data: bytes) -> str:
@@ -31,10 +42,20 @@ def check_digest(digest: str) -> str:
     return digest
 
 
+def is_digest(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+
+
 def _key(digest: str) -> str:
-    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+    if not is_digest(digest):
         raise InvalidInputError(f"not a SHA-256 digest: {digest!r}")
-    return f"sha256/{digest[:2]}/{digest[2:]}"
+    return f"{BLOBS}/{digest[:2]}/{digest[2:]}"
+
+
+def _listed(prefix: str, name: str) -> str | None:
+    """The digest a blob's two path parts (``ab``, ``cdef…``) spell, None for any other
+    name (a temp file, a stray directory)."""
+    return prefix + name if len(prefix) == 2 and is_digest(prefix + name) else None
 
 
 @functools.cache
@@ -61,7 +82,12 @@ class ArtifactStore(Protocol):
 
     ``put_file`` and ``chunks`` move a blob in pieces, so a blob of any size costs
     ``CHUNK`` bytes of memory; ``staging`` is where a blob being received is
-    written first (beside the blobs when they are local, so adopting it is a rename)."""
+    written first (beside the blobs when they are local, so adopting it is a rename).
+
+    Nothing here deletes a blob on request: ``collect`` does, for blobs no record names
+    that were last stored before its grace period. So ``put`` and ``put_file`` of a
+    blob already present mark it stored now (``touch``), as a write would: the writer
+    that found it has the grace period to record what names it."""
 
     url: str
     staging: Path
@@ -83,7 +109,13 @@ class ArtifactStore(Protocol):
 
     def exists(self, digest: str) -> bool: ...
 
-    def delete(self, digest: str) -> None: ...
+    def touch(self, digest: str) -> bool:
+        """Mark a present blob stored now; False if it is not stored."""
+        ...
+
+    def collect(self, named: Named, grace_s: float, dry_run: bool = False) -> Collected:
+        """Delete the blobs ``named`` does not name, last stored over ``grace_s`` ago."""
+        ...
 
 
 def _verified(digest: str, data: bytes, where: str) -> bytes:
@@ -130,10 +162,12 @@ class LocalArtifactStore:
     def put(self, data: bytes) -> str:
         digest = sha256(data)
         path = self._path(digest)
-        if path.exists() and path.stat().st_size == len(data):
-            return digest
-        write_whole(path, data)
+        if not _refresh(path, len(data)):
+            write_whole(path, data)
         return digest
+
+    def touch(self, digest: str) -> bool:
+        return _refresh(self._path(digest))
 
     def put_file(self, path: Path, digest: str) -> None:
         target = self._path(digest)
@@ -162,8 +196,43 @@ class LocalArtifactStore:
     def exists(self, digest: str) -> bool:
         return self._path(digest).exists()
 
-    def delete(self, digest: str) -> None:
+    def collect(self, named: Named, grace_s: float, dry_run: bool = False) -> Collected:
+        return sweep(self, named, grace_s, dry_run)
+
+    def digests(self) -> Iterator[str]:
+        top = self.root / BLOBS
+        for prefix in sorted(top.iterdir()) if top.is_dir() else ():
+            if prefix.is_symlink() or not prefix.is_dir():  # never followed out of the store
+                continue
+            for blob in sorted(prefix.iterdir()):  # listed whole: the sweep deletes from it
+                if (digest := _listed(prefix.name, blob.name)) is not None:
+                    yield digest
+
+    def stamp(self, digest: str) -> Stamp | None:
+        try:
+            st = self._path(digest).lstat()  # a link's own age, never its target's
+        except FileNotFoundError:
+            return None
+        return Stamp(st.st_mtime, st.st_size)
+
+    def delete_older(self, digest: str, before: float) -> bool:
+        stamp = self.stamp(digest)
+        if stamp is None or stamp.at >= before:
+            return False
         self._path(digest).unlink(missing_ok=True)
+        return True
+
+
+def _refresh(path: Path, size: int | None = None) -> bool:
+    """Mark the blob at ``path`` stored now (its mtime): False if it is missing, or is not
+    ``size`` bytes (a damaged copy, which the caller writes again)."""
+    try:
+        if size is not None and path.stat().st_size != size:
+            return False
+        os.utime(path)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 class FsspecArtifactStore:
@@ -179,22 +248,34 @@ class FsspecArtifactStore:
     def _path(self, digest: str) -> str:
         return f"{self._base}/{_key(digest)}"
 
+    def _marker(self, digest: str) -> str:
+        """Where a present blob's last reuse is marked: an object store cannot change an
+        object's modified time without writing it again, so an empty object beside the
+        blobs is written instead, and the newer of the two times is the blob's."""
+        return f"{self._base}/{TOUCHED}/{_key(digest)}"
+
     def put(self, data: bytes) -> str:
         digest = sha256(data)
-        path = self._path(digest)
-        if not self.fs.exists(path):
-            self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-            self.fs.pipe_file(path, data)
+        if not self.touch(digest):
+            self._write(self._path(digest), lambda path: self.fs.pipe_file(path, data))
         return digest
+
+    def _write(self, path: str, write: Callable[[str], object]) -> None:
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        write(path)
+
+    def touch(self, digest: str) -> bool:
+        if not self.exists(digest):
+            return False
+        self._write(self._marker(digest), lambda path: self.fs.pipe_file(path, b""))
+        return True
 
     def put_file(self, path: Path, digest: str) -> None:
         """One upload of the whole file (an object store shows an object whole or not
         at all), streamed from disk; the local copy goes either way."""
         try:
-            target = self._path(digest)
-            if not self.fs.exists(target):
-                self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-                self.fs.put_file(str(path), target)
+            if not self.touch(digest):
+                self._write(self._path(digest), lambda target: self.fs.put_file(str(path), target))
         finally:
             path.unlink(missing_ok=True)
 
@@ -219,6 +300,42 @@ class FsspecArtifactStore:
     def exists(self, digest: str) -> bool:
         return bool(self.fs.exists(self._path(digest)))
 
-    def delete(self, digest: str) -> None:
-        if self.exists(digest):
+    def collect(self, named: Named, grace_s: float, dry_run: bool = False) -> Collected:
+        return sweep(self, named, grace_s, dry_run)
+
+    def digests(self) -> Iterator[str]:
+        top = f"{self._base}/{BLOBS}/"
+        for path in self.fs.find(top):  # a listing, not a walk: no link is followed
+            prefix, _, name = path.removeprefix(top).partition("/")
+            if path.startswith(top) and (digest := _listed(prefix, name)) is not None:
+                yield digest
+
+    def stamp(self, digest: str) -> Stamp | None:
+        try:
+            size = int(self.fs.info(self._path(digest))["size"])
+        except FileNotFoundError:
+            return None
+        times = [self._modified(self._path(digest))]
+        if self.fs.exists(self._marker(digest)):
+            times.append(self._modified(self._marker(digest)))
+        return Stamp(max(times), size)
+
+    def _modified(self, path: str) -> float:
+        """``path``'s modified time; a filesystem that cannot tell keeps its blobs (the
+        time is then the far future)."""
+        try:
+            return float(self.fs.modified(path).timestamp())
+        except (NotImplementedError, FileNotFoundError):
+            return math.inf
+
+    def delete_older(self, digest: str, before: float) -> bool:
+        stamp = self.stamp(digest)
+        if stamp is None or stamp.at >= before:
+            return False
+        try:
             self.fs.rm_file(self._path(digest))
+        except FileNotFoundError:  # another collection's, a moment ago
+            return False
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(self._marker(digest))
+        return True

@@ -4,9 +4,9 @@ per-series models ("many models"), or versions imported from elsewhere.
 Each model is described and its blobs stored first, as ``register_model`` does;
 then every version is recorded by one store call (``create_versions``): one
 transaction and one commit — one request to a team server — instead of one per
-version, and all or none. If it fails, the blobs no record names are removed
-again, so the registry never points at bytes it does not have and nothing is
-left half registered.
+version, and all or none. If it fails, no version is recorded; the blobs stored
+for them stay until the collector (``modelport gc``) finds them unnamed and past
+their grace period — another writer may have found them stored meanwhile.
 
 >>> versions = modelport.register_models([                       # doctest: +SKIP
 ...     {"name": f"sales-{shop}", "model": model, "X": X, "metrics": {"mae": mae}}
@@ -28,7 +28,6 @@ from modelport.lifecycle.refs import check_name
 from modelport.lifecycle.registry import (
     ModelVersion,
     describe,
-    discard_unreferenced,
     store_artifacts,
     version_of,
 )
@@ -56,26 +55,19 @@ def register_models(models: Iterable[Mapping[str, Any]], ws: Workspace | None = 
     for i, item in enumerate(items):
         _check(i, item)
     batch: list[Registration] = []
-    created: list[str] = []  # the blobs this call stored: what a failure takes back
-    try:
-        for i, item in enumerate(items):
-            try:
-                entry, blobs = _store(ws, item)
-            except InvalidInputError as exc:
-                raise InvalidInputError(f"models[{i}] ({item['name']}): {exc}") from exc
-            batch.append(entry)
-            created += blobs
-        now = time.time()
-        numbers = ws.store.registry.create_versions(batch, now)
-    except BaseException:
-        discard_unreferenced(ws, created)
-        raise
+    for i, item in enumerate(items):
+        try:
+            batch.append(_store(ws, item))
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"models[{i}] ({item['name']}): {exc}") from exc
+    now = time.time()
+    numbers = ws.store.registry.create_versions(batch, now)
     return [version_of({**entry.version, "name": entry.name, "version": number, "onnx": None,
                         "created": now, "aliases": [], "tags": dict(entry.tags)})
             for entry, number in zip(batch, numbers, strict=True)]
 
 
-def _store(ws: Workspace, item: Mapping[str, Any]) -> tuple[Registration, list[str]]:
+def _store(ws: Workspace, item: Mapping[str, Any]) -> Registration:
     d = describe(item["model"], item["X"], item.get("sample"))
     return store_artifacts(
         ws, item["name"], d.format, d.data, d.signature, example=d.example, sample=d.sample,

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -33,7 +32,7 @@ from modelport.core.store.registry import (
     missing_model,
 )
 from modelport.core.workspace import Workspace, current
-from modelport.errors import InvalidInputError, ModelportError, NotFoundError
+from modelport.errors import InvalidInputError, NotFoundError
 from modelport.lifecycle.refs import (
     DEFAULT_ALIAS,
     LATEST,
@@ -50,7 +49,6 @@ if TYPE_CHECKING:
     from modelport.core.formats.base import Predictor
     from modelport.core.signature import ColumnSpec, Signature
 
-log = logging.getLogger("modelport.registry")
 SAMPLE_ROWS = 200
 EXAMPLE_ROWS = 5
 
@@ -233,15 +231,11 @@ def register_artifact(name: str, format: str, data: bytes, signature: Signature,
     ``profile``: the training data's profile (``training_profile``), stored as an artifact
     the version names (``profile_digest``); monitoring compares served traffic with it."""
     ws = current(ws)
-    entry, created = store_artifacts(
+    entry = store_artifacts(
         ws, name, format, data, signature, example=example, sample=sample, metrics=metrics,
         run_id=run_id, dataset_digest=dataset_digest, description=description, tags=tags,
         profile=profile)
-    try:
-        version = ws.store.registry.create_version(name, entry.version, entry.tags, time.time())
-    except BaseException:
-        discard_unreferenced(ws, created)
-        raise
+    version = ws.store.registry.create_version(name, entry.version, entry.tags, time.time())
     return get_version(Ref(name, version=version), ws=ws)
 
 
@@ -251,52 +245,30 @@ def store_artifacts(ws: Workspace, name: str, format: str, data: bytes, signatur
                     metrics: Mapping[str, float] | None = None, run_id: str | None = None,
                     dataset_digest: str | None = None, description: str = "",
                     tags: Mapping[str, str] | None = None, profile: bytes | None = None
-                    ) -> tuple[Registration, list[str]]:
+                    ) -> Registration:
     """Check a version and store its blobs (the model's bytes, its sample, its profile):
-    what registering it records, and the digests it created (to discard if that fails)."""
+    what registering it records.
+
+    If recording it then fails, the blobs stay: nothing names them, but a writer of the
+    same bytes (models trained on the same rows share their sample and profile) may have
+    found them stored a moment ago, for a version it is about to record. The collector
+    (``modelport gc``) removes them once no record names them and the grace period
+    since they were last stored — or found stored — has passed."""
     from modelport.core.formats import get_format
 
     check_name(name)
     get_format(format).check(data)
     tag_rows = {_key(k): _text(k, v, 8000, "tag") for k, v in (tags or {}).items()}
-    created: list[str] = []  # the blobs this registration stored: what a failure takes back
-    artifact_digest = _put(ws, data, created)
-    sample_digest = _put(ws, _npy(sample), created) if sample is not None else None
-    profile_digest = _put(ws, profile, created) if profile is not None else None
+    artifact_digest = ws.artifacts.put(data)
+    sample_digest = ws.artifacts.put(_npy(sample)) if sample is not None else None
+    profile_digest = ws.artifacts.put(profile) if profile is not None else None
     record = NewVersion(
         format=format, artifact_digest=artifact_digest, artifact_size=len(data),
         sample_digest=sample_digest, profile_digest=profile_digest,
         signature=signature.to_dict(),
         input_example=example, metrics={k: float(v) for k, v in (metrics or {}).items()},
         run_id=run_id, dataset_digest=dataset_digest, description=description)
-    return Registration(name, record, tag_rows), created
-
-
-def _put(ws: Workspace, data: bytes, created: list[str]) -> str:
-    """Store ``data``; its digest, also added to ``created`` when no blob held these
-    bytes before. Only those may a failed registration take back: a blob already there
-    that no record names yet may be another writer's, stored for a registration of the
-    same bytes not recorded yet (models trained on the same rows share their sample and
-    profile)."""
-    from modelport.core.artifacts import sha256
-
-    digest = sha256(data)
-    if not ws.artifacts.exists(digest):
-        created.append(digest)
-    ws.artifacts.put(data)
-    return digest
-
-
-def discard_unreferenced(ws: Workspace, digests: list[str]) -> None:
-    """Delete the blobs a failed registration created that no record names. A store
-    that refuses (behind a server only an admin deletes blobs) keeps them: the
-    registration's own error is the one its caller must see."""
-    for digest in set(digests) - ws.store.registry.referenced_digests(digests):
-        try:
-            ws.artifacts.delete(digest)
-        except ModelportError as exc:
-            log.warning("kept artifact %s… of a failed registration: %s", digest[:12],
-                        exc.message)
+    return Registration(name, record, tag_rows)
 
 
 # ---------------------------------------------------------------- reading

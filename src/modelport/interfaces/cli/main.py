@@ -56,6 +56,7 @@ from modelport.interfaces.cli import (  # noqa: E402
     batch,
     deploy,
     edge,
+    gc,
     login,
     monitor,
     predict,
@@ -70,7 +71,7 @@ from modelport.interfaces.cli import (  # noqa: E402
 )
 
 for module in (quickstart, train, tune, predict, serve, release, batch, stream, edge, monitor,
-               team, login, deploy, projects):
+               team, login, deploy, projects, gc):
     module.register(app)
 
 

@@ -12,6 +12,10 @@ A blob a run, a model version or a stream checkpoint names belongs to their proj
 and so does one a project uploaded (``ScopedStore.sees_artifact``): asked about in any
 other project (or by a key limited to other models) it is answered 404, exactly as a
 missing one — knowing a digest reads nothing.
+
+No route deletes a blob on request: a writer that found a blob stored marks it stored
+now (``POST …/touch``), and an ``admin``'s ``POST /api/v1/artifacts:gc`` removes the blobs
+no record names that were last stored before a grace period (``core.artifact_gc``).
 """
 
 from __future__ import annotations
@@ -19,19 +23,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import anyio.to_thread
-from litestar import Request, Router, delete, get, head, put
+from litestar import Request, Router, get, head, post, put
 from litestar.datastructures import State
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
+from modelport.core.artifact_gc import GRACE_S
 from modelport.core.artifacts import check_digest
 from modelport.core.store.scoped import ScopedStore
 from modelport.core.upload import Destination, Upload
 from modelport.errors import ArtifactIntegrityError, NotFoundError, TooLargeError
 from modelport.interfaces.team.access import ProjectStore, needs
+from modelport.lifecycle.gc import collect_garbage
 
 log = logging.getLogger("modelport.team")
 MAX_ARTIFACT = 16 * 1024**3  # bytes; a server may lower it with state.max_artifact
@@ -111,12 +117,27 @@ def exists(state: State, store: ProjectStore, digest: FromPath[str]) -> None:
         raise _missing(digest)
 
 
-@delete("/{digest:str}", guards=[needs("admin")], status_code=204, sync_to_thread=True)
-def remove(state: State, store: ProjectStore, digest: FromPath[str]) -> None:
-    """Another project's blob is left as a missing one is: unchanged, and a 204."""
-    if _sees(store, digest):
-        state.ws.artifacts.delete(digest)
+@post("/{digest:str}/touch", guards=[needs("write")], status_code=204, sync_to_thread=True)
+def touch(state: State, store: ProjectStore, digest: FromPath[str]) -> None:
+    """A writer found the blob stored and will record it: it is marked stored now, so the
+    collector's grace period covers that writer. A 404 (missing, or another project's):
+    the writer uploads it."""
+    if not state.ws.artifacts.touch(_readable(store, digest)):
+        raise _missing(digest)
 
 
-router = Router("/api/v1/artifacts", route_handlers=[upload, download, exists, remove],
+@dataclass
+class Collect:
+    grace_s: float = GRACE_S
+    dry_run: bool = False
+
+
+@post("/artifacts:gc", guards=[needs("admin")], status_code=200, sync_to_thread=True)
+def collect(state: State, data: JSONBody[Collect]) -> dict[str, Any]:
+    """The server's collection, on its own store against every project's records."""
+    return collect_garbage(data.grace_s, data.dry_run, ws=state.ws).to_dict()
+
+
+router = Router("/api/v1/artifacts", route_handlers=[upload, download, exists, touch],
                 tags=["artifacts"])
+collector = Router("/api/v1", route_handlers=[collect], tags=["artifacts"])

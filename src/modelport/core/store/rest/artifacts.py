@@ -5,6 +5,10 @@ checks the digest as it arrives and keeps nothing on a mismatch), ``GET``
 streams it down and this side checks the digest again — every load is
 verified here, whatever happened on the server or the wire. The client needs
 the server's URL and a key, never the object store's credentials.
+
+A blob the server already has is not sent again: ``POST …/touch`` marks it stored
+now, so the server's collector (``POST /api/v1/artifacts:gc``, run there) gives the
+writer that found it its grace period.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from modelport.core.artifact_gc import Collected, Named, check_grace
 from modelport.core.artifacts import (
     CHUNK,
     check_digest,
@@ -47,13 +52,13 @@ class RestArtifacts:
 
     def put(self, data: bytes) -> str:
         digest = sha256(data)
-        if not self.exists(digest):
+        if not self.touch(digest):
             self.api.call("PUT", self._at(digest), content=data)
         return digest
 
     def put_file(self, path: Path, digest: str) -> None:
         try:
-            if not self.exists(digest):
+            if not self.touch(digest):
                 with path.open("rb") as fh:
                     self.api.call("PUT", self._at(digest), content=read_pieces(fh),
                                   timeout=TRANSFER_TIMEOUT_S)
@@ -81,8 +86,19 @@ class RestArtifacts:
             return False
         return True
 
-    def delete(self, digest: str) -> None:
-        self.api.call("DELETE", self._at(digest))
+    def touch(self, digest: str) -> bool:
+        try:
+            self.api.call("POST", f"{self._at(digest)}/touch")
+        except NotFoundError:  # not there (or another project's): the caller uploads it
+            return False
+        return True
+
+    def collect(self, named: Named, grace_s: float, dry_run: bool = False) -> Collected:
+        """Run by the server, on its store and against its records (``named`` is this
+        side's view, not asked): an admin key's call."""
+        return Collected.from_dict(self.api.call(
+            "POST", "/artifacts:gc", {"grace_s": check_grace(grace_s), "dry_run": dry_run},
+            timeout=TRANSFER_TIMEOUT_S))
 
     def close(self) -> None:
         self.api.client.close()
