@@ -57,6 +57,7 @@ from modelport.interfaces.cli import (  # noqa: E402
     deploy,
     edge,
     login,
+    logs,
     monitor,
     predict,
     projects,
@@ -70,7 +71,7 @@ from modelport.interfaces.cli import (  # noqa: E402
 )
 
 for module in (quickstart, train, tune, predict, serve, release, batch, stream, edge, monitor,
-               team, login, deploy, projects):
+               team, login, deploy, projects, logs):
     module.register(app)
 
 
