@@ -17,8 +17,8 @@ The registration time alone would nearly do, but a client chooses it when it reg
 count as the version's own); with the artifact's digest too, a new model matches an old
 one's incarnation only by registering the same bytes at the same microsecond.
 
->>> incarnation("iris", 1, 1765000000.25, "ab" * 32)
-'...'                                                                   # doctest: +SKIP
+>>> incarnation("iris", 1, version.created, version.artifact_digest)  # doctest: +SKIP
+'5b0c8f1e4d2a97c3e6f1a0b9d8c7e6f5'
 """
 
 from __future__ import annotations
