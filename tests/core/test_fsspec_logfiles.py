@@ -161,3 +161,16 @@ def test_a_version_never_reaches_the_files_of_a_version_its_number_begins(
     assert len(files.list("iris", 1)) == 1 and len(files.list("iris", 10)) == 1
     assert files.remove("iris", 1) == 1
     assert files.fs.exists(tenth) and files.list("iris", 10) != []
+
+
+def test_a_received_file_is_taken_back_whole_and_its_model_listed_by_name(
+        files: FsspecLogFiles, tmp_path: Path) -> None:
+    """A server that finds, once a file is in place, that its version is gone takes it
+    back (``interfaces/team/logfiles.py``); the orphan check lists models by name."""
+    receiver = files.receiver("iris", 1, HOUR, NAME)
+    receiver.put_file(_file(tmp_path, b"PAR1"), hashlib.sha256(b"PAR1").hexdigest())
+    assert [f.name for f in files.list("iris", 1)] == [NAME]
+    assert files.models() == ("iris",)
+    receiver.take_back()
+    receiver.take_back()  # gone already: nothing to do
+    assert files.list("iris", 1) == []

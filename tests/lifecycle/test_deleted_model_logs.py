@@ -109,3 +109,36 @@ def test_a_file_that_would_not_go_keeps_the_model(tmp_path: Path,
         delete_model("iris", ws=ws)
     assert ws.store.registry.has_model("iris")  # its records, and so its files, stay its own
     assert len(_listed(ws, "iris", 1)) == 2
+
+
+def test_a_writer_still_logging_a_deleted_model_never_feeds_the_next_one(
+        settings: Settings) -> None:
+    """No server checks a workspace's own store: a serving process that still logs the
+    deleted ``iris:1`` writes its files there (or to the object store) after the erase.
+    Each file says which ``iris:1`` it is of, and readers of the new one skip it."""
+    from modelport.lifecycle.labels import label_files, labels_root, read_labels, write_labels
+    from modelport.lifecycle.predlogs import logs_root, read_window, uploads
+    from modelport.lifecycle.registry import get_version
+    from modelport.runtimes.log_spool import Spool
+    from modelport.runtimes.prediction_log import PredictionLog
+
+    ws = Workspace.open(settings)
+    _register(ws, "iris")
+    old = get_version("iris:1", ws=ws)
+    predlog = PredictionLog(logs_root(ws), 1.0, flush_s=3600, upload=uploads(ws))
+    delete_model("iris", ws=ws)
+    assert _register(ws, "iris") == 1
+    new = get_version("iris:1", ws=ws)
+    assert new.incarnation != old.incarnation
+    predlog.keep("iris", 1, old.signature, "r1", X.values[:3], Y.values[:3], old.incarnation)
+    predlog.flush()  # the old model's rows, written after its delete
+    spool = Spool(labels_root(ws), uploads(ws, LABELS), "label")
+    spool.added(write_labels(labels_root(ws), "iris", 1, ["r1"], ["0"],
+                             incarnation=old.incarnation))
+    spool.send()
+    assert read_window(log_files(ws), "iris", 1, 0).rows == 3  # there, by name and number
+    assert read_window(log_files(ws), "iris", 1, 0, incarnation=new.incarnation).rows == 0
+    assert read_window(log_files(ws), "iris", 1, 0, incarnation=old.incarnation).rows == 3
+    assert read_labels(label_files(ws), "iris", 1).by_request == {"r1": "0"}
+    assert read_labels(label_files(ws), "iris", 1,
+                       incarnation=new.incarnation).by_request == {}

@@ -33,6 +33,7 @@ from modelport.core.logfiles import (
     file_of,
     file_sha256,
     listed,
+    model_name,
     recent_hours,
     sha256_of,
     version_number,
@@ -86,7 +87,8 @@ class FsspecLogFiles:
         return pa.BufferReader(self.fs.cat_file(self._key(model, version, file.hour,
                                                           file.name)))
 
-    def put(self, model: str, version: int, path: Path) -> None:
+    def put(self, model: str, version: int, path: Path, incarnation: str | None = None
+            ) -> None:
         """Keep a complete local file (a workspace's spool uploading here)."""
         _, _, file = file_of(path)
         self.commit(path, self._key(model, version, file.hour, file.name), file_sha256(path))
@@ -123,6 +125,11 @@ class FsspecLogFiles:
             return ()
         numbers = (version_number(str(key).rstrip("/").rsplit("/", 1)[-1]) for key in found)
         return tuple(sorted(n for n in numbers if n is not None))
+
+    def models(self) -> tuple[str, ...]:
+        """The models listed at the top (by name: never their files)."""
+        names = (model_name(d.rsplit("/", 1)[-1]) for d in _dirs(self.fs, self.base, "model="))
+        return tuple(sorted(n for n in names if n is not None))
 
     def remove(self, model: str, version: int) -> int:
         found = self._found(self._version(model, version))
@@ -195,3 +202,8 @@ class ObjectReceiver:
             self.files.commit(path, self.key, digest)
         finally:
             path.unlink(missing_ok=True)
+
+    def take_back(self) -> None:
+        """Remove the object ``put_file`` kept (gone already: nothing to do)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.files.fs.rm_file(self.key)

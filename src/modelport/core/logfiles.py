@@ -166,8 +166,13 @@ class LogFiles(Protocol):
         """What ``pyarrow.parquet.read_table`` reads: a path, or a buffer."""
         ...
 
-    def put(self, model: str, version: int, path: Path) -> None:
-        """Keep the complete file at ``path`` (named and placed as the layout says)."""
+    def put(self, model: str, version: int, path: Path, incarnation: str | None = None
+            ) -> None:
+        """Keep the complete file at ``path`` (named and placed as the layout says);
+        ``incarnation``: the life of ``model:version`` it was logged for
+        (``core/incarnation.py``) — a server keeps it only while that version is the one
+        registered (``VersionGoneError`` otherwise); a directory or an object store, which
+        know no registry, keep it as they are told."""
         ...
 
 
@@ -195,7 +200,14 @@ class KeptLogFiles(LogFiles, Aging, Protocol):
 
     def receiver(self, model: str, version: int, hour: str, name: str) -> Any:
         """Where ``core.upload.Upload`` puts a received file once whole and checked
-        (``InvalidInputError`` first for a name the layout does not make)."""
+        (``InvalidInputError`` first for a name the layout does not make); its
+        ``take_back()`` removes the file again (a server that found, once it was in place,
+        that its version is gone: ``interfaces/team/logfiles.py``)."""
+        ...
+
+    def models(self) -> tuple[str, ...]:
+        """The model names that have a directory here (files or not), as the layout makes
+        them: what ``core/log_orphans.py`` checks against the registry."""
         ...
 
     def locate(self, model: str, version: int, hour: str, name: str) -> Located | None: ...
@@ -216,10 +228,24 @@ def version_number(directory: str) -> int | None:
         and number.isascii() else None
 
 
+def model_name(directory: str) -> str | None:
+    """The model a ``model=NAME`` directory is of (None for a name no writer makes)."""
+    name = directory.removeprefix("model=")
+    return name if directory.startswith("model=") and MODEL_NAME.fullmatch(name) else None
+
+
 def holds(files: KeptLogFiles, model: str) -> bool:
     """Whether any version of ``model`` has a complete file in ``files``."""
     check_model(model)
     return any(files.list(model, version) for version in files.versions(model))
+
+
+def remove_model(kinds: Sequence[KeptLogFiles], model: str) -> int:
+    """Delete the files of every version of ``model`` in each of ``kinds``; how many
+    complete ones went."""
+    check_model(model)
+    return sum(files.remove(model, version) for files in kinds
+               for version in files.versions(model))
 
 
 def erase_model(kinds: Sequence[KeptLogFiles], model: str) -> int:
@@ -227,9 +253,7 @@ def erase_model(kinds: Sequence[KeptLogFiles], model: str) -> int:
     complete ones went. ``StoreUnavailableError`` if one is still listed afterwards (a
     file that could not be removed, or one uploaded meanwhile): the caller keeps the
     model's records then, so the leftovers stay its own — never the next model's."""
-    check_model(model)
-    removed = sum(files.remove(model, version) for files in kinds
-                  for version in files.versions(model))
+    removed = remove_model(kinds, model)
     if any(holds(files, model) for files in kinds):
         raise StoreUnavailableError(f"the prediction logs of model {model!r} could not all "
                                     "be erased — the model is kept; try again")
@@ -329,7 +353,8 @@ class LocalLogFiles:
         reader to count: names from elsewhere are checked before they get here)."""
         return self.directory(model, version, file.hour) / file.name
 
-    def put(self, model: str, version: int, path: Path) -> None:
+    def put(self, model: str, version: int, path: Path, incarnation: str | None = None
+            ) -> None:
         _, _, file = file_of(path)
         target = self.directory(model, version, file.hour) / file.name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -344,6 +369,10 @@ class LocalLogFiles:
 
     def versions(self, model: str) -> tuple[int, ...]:
         found = (version_number(d.name) for d in (self.root / f"model={model}").glob("version=*"))
+        return tuple(sorted(n for n in found if n is not None))
+
+    def models(self) -> tuple[str, ...]:
+        found = (model_name(d.name) for d in self.root.glob("model=*") if d.is_dir())
         return tuple(sorted(n for n in found if n is not None))
 
     def remove_older(self, before: float) -> int:
@@ -395,6 +424,10 @@ class Receiver:
             os.replace(path, self.target)
         finally:
             path.unlink(missing_ok=True)
+
+    def take_back(self) -> None:
+        """Remove the file ``put_file`` kept (gone already: nothing to do)."""
+        self.target.unlink(missing_ok=True)
 
 
 def check_same(name: str, kept: str, digest: str) -> None:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelport.core.incarnation import foreign, stamp
 from modelport.core.logfiles import LABELS, Aging, LocalLogFiles, LogFiles, Retention, since_of
 from modelport.core.workspace import Workspace
 from modelport.lifecycle.predlogs import (
@@ -81,10 +82,12 @@ def label_text(value: Any) -> str:
 
 
 def write_labels(root: Path, model: str, version: int, request_ids: list[str],
-                 labels: list[Any], ts: float | None = None) -> Path:
+                 labels: list[Any], ts: float | None = None, incarnation: str | None = None
+                 ) -> Path:
     """One whole file of ``model:version``'s labels (temp name, renamed once complete); its
     path. Its name starts with the nanosecond it was written at, so an hour's files sort
-    as they came (the first label of a request wins, wherever they are read)."""
+    as they came (the first label of a request wins, wherever they are read).
+    ``incarnation``: the version's life, stamped in (``core/incarnation.py``)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -97,7 +100,7 @@ def write_labels(root: Path, model: str, version: int, request_ids: list[str],
                       "label": pa.array([label_text(v) for v in labels], pa.string()),
                       "ts": pa.array([ts] * len(request_ids), pa.float64())})
     try:
-        pq.write_table(table, temp)
+        pq.write_table(stamp(table, incarnation), temp)
         os.replace(temp, final)
     finally:
         temp.unlink(missing_ok=True)
@@ -114,10 +117,12 @@ CLOCK_SLACK_S = 3600.0  # machines' clocks may differ: a label's hour may look e
 
 
 def read_labels(source: Path | LogFiles, model: str, version: int,
-                since: float = 0.0) -> Labels:
+                since: float = 0.0, incarnation: str | None = None) -> Labels:
     """Every complete label file of ``model:version`` (``source``: a directory, or any
     ``LogFiles`` — a server's), oldest first; ``since``: only those that can label a
     prediction made at or after it — the labels a window from ``since`` joins.
+    ``incarnation``: the version's — a file stamped for another life of ``model:version``
+    (a deleted model's) is skipped.
 
     Which hours those are: a label comes after its prediction, so none of a prediction
     made at or after ``since`` is in an hour that ended before it — less
@@ -142,6 +147,8 @@ def read_labels(source: Path | LogFiles, model: str, version: int,
                                   columns=["request_id", "label"])
         except (OSError, pa.ArrowException, KeyError, ArtifactIntegrityError):
             unreadable += 1
+            continue
+        if foreign(table, incarnation):
             continue
         for request_id, label in zip(table.column("request_id").to_pylist(),
                                      table.column("label").to_pylist(), strict=True):

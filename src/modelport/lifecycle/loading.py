@@ -55,7 +55,16 @@ def load(ref: str | Ref, runtime: str = DEFAULT_RUNTIME, ws: Workspace | None = 
     """A ``Predictor`` for ``ref``, from the copy ``artifact_for`` chooses for ``runtime``."""
     check_runtime(runtime)
     ws = current(ws)
-    version = get_version(ref, ws=ws)
+    return load_version(get_version(ref, ws=ws), runtime, ws)
+
+
+def load_version(version: ModelVersion, runtime: str = DEFAULT_RUNTIME,
+                 ws: Workspace | None = None) -> Predictor:
+    """A ``Predictor`` for the version whose record ``version`` is: for a caller that keeps
+    the record too (a stream stamps its log with the record's incarnation — the one it
+    loaded, not whichever a second lookup would find)."""
+    check_runtime(runtime)
+    ws = current(ws)
     fmt, digest = artifact_for(version, runtime)
     predictor = get_format(fmt).load(ws.artifacts.get(digest), version.signature)
     if version.signature.text is not None:  # the tokenizer goes before the graph

@@ -118,7 +118,8 @@ def _baseline(version: ModelVersion, baseline: str, ws: Workspace
     root = log_files(ws)
     if baseline != TRAINING:
         start, end = parse_period(baseline)
-        window = read_window(root, version.name, version.version, start, end)
+        window = read_window(root, version.name, version.version, start, end,
+                             incarnation=version.incarnation)
         if not window.rows:
             raise NotFoundError(f"no logged traffic of {version.ref} in {baseline} to use as "
                                 "the baseline")
@@ -128,7 +129,8 @@ def _baseline(version: ModelVersion, baseline: str, ws: Workspace
     stored = stored_profile(version, ws)
     if stored is not None:
         return stored, []
-    first = read_window(root, version.name, version.version, 0.0, first_hour_only=True)
+    first = read_window(root, version.name, version.version, 0.0, first_hour_only=True,
+                        incarnation=version.incarnation)
     if not first.rows:
         raise NotFoundError(f"{version.ref} has no training profile and no logged traffic")
     columns, predictions = columns_of(first, version)
@@ -188,11 +190,13 @@ def monitor(target: str, since_s: float = 86400.0, baseline: str = TRAINING,
     kept_labels = label_files(ws)
     for ref in versions_of(target, ws=ws):
         version = get_version(ref, ws=ws)
-        window = read_window(root, version.name, version.version, end - since_s, end)
+        window = read_window(root, version.name, version.version, end - since_s, end,
+                             incarnation=version.incarnation)
         if not window.rows:
             quiet.append(version)
             continue
-        joined = read_labels(kept_labels, version.name, version.version, end - since_s)
+        joined = read_labels(kept_labels, version.name, version.version, end - since_s,
+                             version.incarnation)
         base, notes = _baseline(version, baseline, ws)
         one = report(version, window, base, (labels or {}).get(version.ref), joined)
         one["notes"] = notes + ([f"{window.unreadable} log file(s) could not be read and were "

@@ -27,7 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelport.core.log_stores import open_log_files
+from modelport.core.incarnation import foreign
+from modelport.core.log_orphans import Orphans, orphans
+from modelport.core.log_stores import kept_here, open_log_files
 from modelport.core.logfiles import (
     HOUR_FORMAT,
     LOGS,
@@ -43,7 +45,8 @@ from modelport.core.workspace import Workspace, current
 from modelport.errors import ArtifactIntegrityError, InvalidInputError
 
 __all__ = ["HOUR_FORMAT", "INPUT_PREFIX", "LOGS", "PREFIX", "TEMP_PREFIX", "Window",
-           "hour_of", "log_files", "log_location", "logs_root", "read_window", "uploads"]
+           "hour_of", "log_files", "log_location", "logs_root", "prune_orphans", "read_window",
+           "uploads"]
 
 INPUT_PREFIX = "in."
 
@@ -84,6 +87,22 @@ def uploads(ws: Workspace | None = None, kind: str = LOGS) -> LogFiles | None:
     return log_files(ws, kind) if _spooled(ws) else None
 
 
+def prune_orphans(erase: bool = True, ws: Workspace | None = None) -> Orphans:
+    """The logs and labels of models that no longer exist in the workspace's store
+    (``core/log_orphans.py``; ``erase``: and erase them); behind a server, the server's
+    (an admin key's call)."""
+    ws = current(ws)
+    kinds = kept_here(ws.settings.artifacts_url)
+    if not kinds:  # a server keeps them: it finds and erases them
+        return log_files(ws).orphans(erase)  # type: ignore[attr-defined,no-any-return]
+    # every project's owners: a name another project holds is no orphan
+    owner = getattr(ws.store.projects, "project_of", None)
+    if owner is None:
+        raise InvalidInputError("this workspace's registry is on a server that does not keep "
+                                "its logs: it cannot tell which of them are orphans")
+    return orphans(kinds, lambda name: owner("models", name) is not None, erase)
+
+
 def log_location(ws: Workspace | None = None) -> str:
     """Where a job's or stream's prediction log is, for its record: ``HOST:PATH`` on a
     local store, the server's route behind a server, the URL on an object store."""
@@ -120,14 +139,16 @@ class Window:
 
 
 def read_window(root: Path | LogFiles, name: str, version: int, start: float,
-                end: float | None = None, first_hour_only: bool = False) -> Window:
+                end: float | None = None, first_hour_only: bool = False,
+                incarnation: str | None = None) -> Window:
     """Every complete file of ``name:version`` with rows in [start, end), rows filtered to it
     (``root``: a directory, or any ``LogFiles`` — a server's). Only the hours from
     ``start`` on are listed: a window of the last hour reads as fast after a year of
     logs as after a day.
 
     ``first_hour_only``: just the earliest logged hour (a baseline for a version that has
-    no training profile)."""
+    no training profile). ``incarnation``: the version's (``ModelVersion.incarnation``) —
+    a file stamped for another life of ``name:version`` (a deleted model's) is skipped."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -147,6 +168,8 @@ def read_window(root: Path | LogFiles, name: str, version: int, start: float,
             continue
         if not _is_log(table):  # a Parquet file, but not one a writer made
             unreadable += 1
+            continue
+        if foreign(table, incarnation):
             continue
         tables.append(table)
         files += 1

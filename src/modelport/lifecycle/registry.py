@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from modelport.core.formats.base import Predictor
+    from modelport.core.logfiles import KeptLogFiles
     from modelport.core.signature import ColumnSpec, Signature
 
 SAMPLE_ROWS = 200
@@ -76,6 +77,14 @@ class ModelVersion:
     @property
     def ref(self) -> str:
         return f"{self.name}:{self.version}"
+
+    @property
+    def incarnation(self) -> str:
+        """This registration of ``name:version`` as its log files name it
+        (``core/incarnation.py``): a later model of the name reuses the number, not this."""
+        from modelport.core.incarnation import incarnation
+
+        return incarnation(self.name, self.version, self.created, self.artifact_digest)
 
     @property
     def onnx_ready(self) -> bool:
@@ -386,7 +395,13 @@ def delete_model(ref: str, ws: Workspace | None = None) -> None:
     model stays without its logs (as retention would leave it); the other order could
     leave the files of a model no longer recorded, for the next one of its name to read.
     A file still listed after the erase (one that would not go, one uploaded meanwhile)
-    stops the delete with the model kept.
+    stops the delete with the model kept. Once the records are gone the files are erased
+    *again*: an upload whose body was still arriving may have put one in place between
+    the first erase and the records' delete, and it checks the records only after (the
+    server takes back what arrives once they are gone:
+    ``interfaces/team/logfiles.py``), so this second pass is what catches it. A file
+    that second pass cannot remove is logged; ``modelport logs prune-orphans``
+    (``core/log_orphans.py``) erases what a deleted model left.
 
     Deleting one version keeps its files: version numbers within a model are never
     reused, so no later version reads them (an admin removes them, or retention does).
@@ -401,10 +416,29 @@ def delete_model(ref: str, ws: Workspace | None = None) -> None:
         raise InvalidInputError(f"delete takes NAME or NAME:VERSION, not an alias ({ref})")
     if parsed.version is None:
         _require_model(ws, parsed.name)  # another project's, or none: its files stay
-        erase_model(kept_here(ws.settings.artifacts_url), parsed.name)
+        kinds = kept_here(ws.settings.artifacts_url)
+        erase_model(kinds, parsed.name)
         ws.store.registry.delete_model(parsed.name)
+        _sweep(kinds, parsed.name)
     else:
         ws.store.registry.delete_version(parsed.name, parsed.version)
+
+
+def _sweep(kinds: Sequence[KeptLogFiles], name: str) -> None:
+    """Erase what an upload put in place while a model's records were being deleted; what
+    will not go is logged (the model is deleted: ``modelport logs prune-orphans`` erases
+    a deleted model's leftovers)."""
+    from modelport.core.logfiles import holds, remove_model
+
+    try:
+        remove_model(kinds, name)
+        left = any(holds(files, name) for files in kinds)
+    except Exception:  # a store that failed now: what it holds waits for the prune
+        log.exception("erasing the last log files of deleted model %r failed", name)
+        return
+    if left:
+        log.error("model %r is deleted but some of its log files remain — erase them with: "
+                  "modelport logs prune-orphans", name)
 
 
 # ---------------------------------------------------------------- runs ↔ registry

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 from modelport.core.workspace import Workspace, current
 from modelport.lifecycle.labels import label_uploads, labels_root, write_labels
+from modelport.lifecycle.refs import Ref
+from modelport.lifecycle.registry import get_version
 from modelport.runtimes.log_spool import Spool
 from modelport.runtimes.stream.brokers import open_source
 from modelport.runtimes.stream.events import parse_labels
@@ -43,8 +45,12 @@ def drain(url: str, versions: Sequence[tuple[str, int]], group: str = GROUP,
           consumer: str = "monitor", wait_s: float = 1.0, most: int = MOST,
           ws: Workspace | None = None) -> Drained:
     """Read every label ``url`` holds now (waiting ``wait_s`` for the first), keep them for
-    each of ``versions`` (model, version)."""
+    each of ``versions`` (model, version) — as registered when the drain begins: each
+    file says which life of its version it is for (``core/incarnation.py``), so one sent
+    after that version was deleted goes to no later model of its name."""
     ws = current(ws)
+    lives = [(model, version, get_version(Ref(model, version=version), ws=ws).incarnation)
+             for model, version in versions]
     root = labels_root(ws)
     spool = Spool(root, label_uploads(ws), "label")
     drained = Drained()
@@ -56,10 +62,11 @@ def drain(url: str, versions: Sequence[tuple[str, int]], group: str = GROUP,
                 break
             labels, dead = parse_labels(messages)
             if labels:
-                for model, version in versions:
+                for model, version, incarnation in lives:
                     spool.added(write_labels(root, model, version,
                                              [label.id for label in labels],
-                                             [label.value for label in labels]))
+                                             [label.value for label in labels],
+                                             incarnation=incarnation))
             source.ack(messages)  # after the files are whole
             drained.labels += len(labels)
             drained.malformed += len(dead)

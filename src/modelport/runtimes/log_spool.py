@@ -8,6 +8,12 @@ answers 5xx) stops the round: the files stay, in order, for the next ``send`` â€
 later writer's on this machine, which starts by picking up what an earlier one left. A
 file the server refuses (4xx) stays here too, logged. ``failures`` counts both.
 
+Each file goes up with the incarnation stamped into it (``core/incarnation.py``). One
+the server answers ``version_gone`` belongs to a version that no longer exists (its
+model was deleted, maybe made again under the name): no later send could place it, and
+keeping it would send it again at every start â€” it is deleted here, logged and counted
+(``dropped``).
+
 >>> spool = Spool(labels_root(ws), label_uploads(ws))                  # doctest: +SKIP
 >>> spool.added(path); spool.send()                                    # doctest: +SKIP
 """
@@ -17,6 +23,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from modelport.core.incarnation import VersionGoneError, stamped
 from modelport.core.logfiles import PREFIX, LogFiles, file_of
 from modelport.errors import ModelportError
 
@@ -34,6 +41,7 @@ class Spool:
         self.what = what
         self.uploaded = 0  # files the server kept
         self.failures = 0  # attempts that failed (the file stays, sent again later)
+        self.dropped = 0  # files of a version that is gone, deleted unsent
         self._unsent: list[Path] | None = None  # files to send, oldest first (None: not looked)
 
     def left_here(self) -> list[Path]:
@@ -67,10 +75,14 @@ class Spool:
             path = self._unsent[0]
             try:
                 model, version, _ = file_of(path)
-                self.upload.put(model, version, path)
+                self.upload.put(model, version, path, stamped(path))
             except FileNotFoundError:  # removed by the retention meanwhile
                 pass
             except ModelportError as exc:
+                if exc.code == VersionGoneError.code:
+                    self._drop(path, exc)
+                    self._unsent.pop(0)
+                    continue
                 self.failures += 1
                 if exc.status >= 500:  # unreachable or failing: keep the order, retry later
                     log.warning("uploading %s files failed (%d file(s) wait, sent again "
@@ -89,3 +101,9 @@ class Spool:
                 self.uploaded += 1
                 path.unlink(missing_ok=True)
             self._unsent.pop(0)
+
+    def _drop(self, path: Path, exc: ModelportError) -> None:
+        """Delete a file the server will never keep: its version is gone."""
+        self.dropped += 1
+        path.unlink(missing_ok=True)
+        log.warning("dropped %s file %s: %s", self.what, path, exc)

@@ -20,8 +20,10 @@ complete file is then sent to the server, on the writer thread too, and removed 
 the server kept it. A file the server could not take (unreachable, 5xx) stays and is
 sent again after the next flush, oldest first — also by the next writer on this machine,
 which picks up what an earlier one left; a file the server refuses (4xx) stays here,
-logged. Neither loses a row or holds up a request: ``upload_failures`` counts them,
-``unsent`` says how many files wait.
+logged — except one of a version that is gone (deleted, or replaced by a new model of
+its name: ``core/incarnation.py``), which is dropped. Neither loses a row of a live
+version or holds up a request: ``upload_failures`` counts them, ``unsent`` says how many
+files wait, ``dropped_files`` how many went nowhere.
 
 >>> log = PredictionLog(logs_root(ws), 0.1, writer_retention(ws, 7 * 86400))  # doctest: +SKIP
 >>> log.start(); log.record("iris", 2, signature, "req-1", x, prediction)   # doctest: +SKIP
@@ -41,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from modelport.core.incarnation import stamp
 from modelport.core.logfiles import LogFiles, Retention
 from modelport.core.signature import Signature
 from modelport.errors import InvalidInputError
@@ -108,7 +111,9 @@ class PredictionLog:
         self.written = 0  # rows written to files
         self._draw = random.Random().random
         self._lock = threading.Lock()
-        self._pending: dict[tuple[str, int], _Buffered] = {}
+        # (name, version, incarnation): a version deleted and registered again while
+        # served is two lives, never one file
+        self._pending: dict[tuple[str, int, str | None], _Buffered] = {}
         self._rows = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -121,16 +126,23 @@ class PredictionLog:
         return self._draw() < self.sample
 
     def record(self, name: str, version: int, signature: Signature,
-               request_id: str | list[str], x: np.ndarray, prediction: Any) -> None:
+               request_id: str | list[str], x: np.ndarray, prediction: Any,
+               incarnation: str | None = None) -> None:
         """Maybe keep one request's rows (``x``: its checked matrix) for the next flush;
         ``request_id``: the request's, or one per row (a stream's event ids)."""
         if self._draw() < self.sample:
-            self.keep(name, version, signature, request_id, x, prediction)
+            self.keep(name, version, signature, request_id, x, prediction, incarnation)
 
     def keep(self, name: str, version: int, signature: Signature,
-             request_id: str | list[str], x: np.ndarray, prediction: Any) -> None:
+             request_id: str | list[str], x: np.ndarray, prediction: Any,
+             incarnation: str | None = None) -> None:
         """Keep one sampled request's rows for the next flush: references appended to
         its version's lists, nothing copied or converted (the writer does that in bulk).
+
+        ``incarnation``: the loaded version's (``ModelVersion.incarnation``), stamped into
+        its files so a server takes them only while that version is the one registered
+        under its number (``core/incarnation.py``); a runtime always knows it — None only
+        writes a file as writers did before (the server takes it on the number alone).
 
         An imported graph's tensors (texts, ids) are no columns: its rows are logged with
         their prediction only — one value per row (a label, a score); an embedding is not
@@ -149,9 +161,9 @@ class PredictionLog:
                 self.dropped += rows
                 return
             self._rows += rows
-            buffered = self._pending.get((name, version))
+            buffered = self._pending.get((name, version, incarnation))
             if buffered is None:
-                buffered = self._pending[name, version] = _Buffered(signature)
+                buffered = self._pending[name, version, incarnation] = _Buffered(signature)
             buffered.add(x, prediction, request_id, now, rows)
 
     def gauges(self, models: Container[str] | None = None) -> bytes:
@@ -172,6 +184,9 @@ class PredictionLog:
                 ("modelport_prediction_log_upload_failures_total", "counter",
                  "Failed uploads of prediction-log files (each file is kept and sent again).",
                  self.upload_failures),
+                ("modelport_prediction_log_dropped_files_total", "counter",
+                 "Prediction-log files of a deleted version, dropped unsent.",
+                 self.dropped_files),
                 ("modelport_prediction_log_dropped_rows_total", "counter",
                  "Sampled rows not logged: the buffer was full, or a write failed.",
                  self.dropped)):
@@ -215,11 +230,12 @@ class PredictionLog:
         with self._lock:
             pending, self._pending, self._rows = self._pending, {}, 0
         written = 0
-        for (name, version), buffered in pending.items():
+        for (name, version, incarnation), buffered in pending.items():
             for ts, columns in buffered.hours():
                 rows = len(ts)
                 try:
-                    self._write(name, version, buffered.signature, ts, *columns)
+                    self._write(name, version, incarnation, buffered.signature, ts,
+                                *columns)
                 except Exception:  # a full or read-only disk: count the rows, keep serving
                     log.exception("writing %d logged rows failed", rows)
                     with self._lock:
@@ -245,12 +261,18 @@ class PredictionLog:
         return self.spool.failures
 
     @property
+    def dropped_files(self) -> int:
+        """Files of a version that is gone (deleted, or replaced by a new model of its
+        name), deleted here unsent: the server would keep them nowhere."""
+        return self.spool.dropped
+
+    @property
     def unsent(self) -> int:
         """Files written here that the server does not have yet."""
         return self.spool.unsent
 
-    def _write(self, name: str, version: int, signature: Signature, ts: np.ndarray,
-               ids: Any, x: np.ndarray, predictions: np.ndarray) -> None:
+    def _write(self, name: str, version: int, incarnation: str | None, signature: Signature,
+               ts: np.ndarray, ids: Any, x: np.ndarray, predictions: np.ndarray) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -268,7 +290,7 @@ class PredictionLog:
         try:
             # inputs are measurements, nearly all distinct: a dictionary per column would
             # be built and thrown away; labels repeat, and get one
-            pq.write_table(pa.table(columns), temp,
+            pq.write_table(stamp(pa.table(columns), incarnation), temp,
                            use_dictionary=["prediction"] if classes else False)
             os.replace(temp, final)
         finally:

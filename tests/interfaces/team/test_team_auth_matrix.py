@@ -132,6 +132,8 @@ ROUTES = {
         "read",
     ("PUT", "/api/v1/prediction-logs/{model:str}/{version:int}/labels/{hour:str}/{file:str}"):
         "write",
+    ("GET", "/api/v1/prediction-logs/orphans"): "admin",
+    ("DELETE", "/api/v1/prediction-logs/orphans"): "admin",
 }
 # routes about every project the key reaches, not the one the request names: no 404
 ACROSS = {("GET", "/api/v1/projects")}

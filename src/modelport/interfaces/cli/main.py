@@ -58,6 +58,7 @@ from modelport.interfaces.cli import (  # noqa: E402
     edge,
     gc,
     login,
+    logs,
     monitor,
     predict,
     projects,
@@ -71,7 +72,7 @@ from modelport.interfaces.cli import (  # noqa: E402
 )
 
 for module in (quickstart, train, tune, predict, serve, release, batch, stream, edge, monitor,
-               team, login, deploy, projects, gc):
+               team, login, deploy, projects, gc, logs):
     module.register(app)
 
 

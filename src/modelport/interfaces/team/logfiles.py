@@ -14,7 +14,12 @@ for listing, reading and uploading alike. Every path part is checked against wha
 writers make before it touches a path (422 otherwise). An upload is streamed under the
 SHA-256 it names (``X-Content-SHA256``), hashed and counted as it arrives (413 past the
 limit, 422 on a mismatch) and moved into place only whole: an interrupted one leaves
-nothing visible.
+nothing visible. A writer names the life of the version it logged
+(``X-Model-Incarnation``, ``core/incarnation.py``): the file is kept only while that
+version is the one registered under its name and number — checked again once the file is
+in place, and taken back if not (410 ``version_gone``; ``_upload`` says why that holds
+against a concurrent delete). An upload naming none (a writer older than the header) is
+kept on the name and number alone, checked the same twice.
 
 A listing takes ``?since=EPOCH_SECONDS``: only the hours that can hold records at or
 after it, the older ones passed over by name — a monitor of the last hour transfers (and
@@ -27,9 +32,11 @@ The delayed labels of a version (``lifecycle/labels.py``) go the same way under
 
 ``DELETE /MODEL/VERSION`` removes a version's logs and labels (admin: they are the
 record of what a model answered, so only an administrator erases them early; the write
-is audit-logged as every write is). With a retention (``modelport server
---log-retention 30d``), the server removes hours older than it from both, as a writer
-does from its own directory.
+is audit-logged as every write is). ``GET /orphans`` lists, and ``DELETE /orphans``
+erases, those of models that no longer exist in any project (admin: ``core/
+log_orphans.py``) — what models deleted before their delete erased files left. With a
+retention (``modelport server --log-retention 30d``), the server removes hours older than
+it from both, as a writer does from its own directory.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import anyio.to_thread
 from litestar import Litestar, Request, Router, delete, get, put
@@ -48,6 +56,8 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import File
 
 from modelport.core.fsspec_logfiles import FsspecLogFiles
+from modelport.core.incarnation import HEADER, VersionGoneError, claimed, incarnation
+from modelport.core.log_orphans import orphans
 from modelport.core.log_stores import open_log_files
 from modelport.core.logfiles import (
     KINDS,
@@ -63,6 +73,7 @@ from modelport.core.logfiles import (
     check_since,
     check_version,
 )
+from modelport.core.store.registry import VersionRecord
 from modelport.errors import InvalidInputError, NotFoundError
 from modelport.interfaces.team.access import ProjectStore, needs
 from modelport.interfaces.team.artifacts import receive
@@ -95,19 +106,52 @@ def _files(state: State, kind: str = LOGS) -> KeptLogFiles:
     return files
 
 
-def _reached(store: ProjectStore, model: str, version: int) -> None:
+def _reached(store: ProjectStore, model: str, version: int) -> VersionRecord:
     """404 unless ``model:version`` is registered in the request's project and in view."""
     check_version(model, version)
-    store.registry.get_version(model, version)  # 404: missing, or another project's
+    return store.registry.get_version(model, version)  # 404: missing, or another project's
+
+
+def _alive(store: ProjectStore, model: str, version: int, claim: str | None) -> None:
+    """``_reached``, and with ``claim`` (the incarnation the writer logged,
+    ``core/incarnation.py``) ``VersionGoneError`` unless the version registered under
+    ``model:version`` is that one — also when none is, in the request's view: the same
+    answer whether it was deleted, never was, or is another project's, and one the
+    writer acts on (it drops the file)."""
+    try:
+        record = _reached(store, model, version)
+    except NotFoundError:
+        if claim is None:
+            raise
+        record = None
+    if claim is not None and (record is None or incarnation(
+            model, version, record["created"], record["artifact_digest"]) != claim):
+        raise VersionGoneError(f"{model}:{version} is no longer the version this file was "
+                               "logged for (deleted, or a new model of its name): it is not "
+                               "kept — a writer drops it")
 
 
 async def _upload(kind: str, request: Request, state: State,  # type: ignore[type-arg]
                   store: ProjectStore, model: str, version: int, hour: str,
                   file: str) -> Kept:
+    """Receive a file, then check again that its version lives, taking the file back if
+    not. The first check spares a dead version's body; the second is what holds: a
+    model's delete (``lifecycle.registry.delete_model``) erases its files, deletes its
+    records, then erases again. A file moved into place before that second erase goes
+    with it; one moved in after it finds the records gone here, and is taken back. So
+    no order of the two leaves a deleted version's file for the next model of its name
+    — on any number of server replicas (both sides go through the shared database and
+    store; no lock in one process would hold across them)."""
+    claim = claimed(request.headers.get(HEADER))
     receiver = _files(state, kind).receiver(model, version, hour, file)  # 422 before anything
-    await anyio.to_thread.run_sync(_reached, store, model, version)
+    await anyio.to_thread.run_sync(_alive, store, model, version, claim)
     size = await receive(request, receiver, request.headers.get(DIGEST_HEADER, ""),
                          int(getattr(state, "max_log_file", MAX_FILE)), "a prediction-log file")
+    try:
+        await anyio.to_thread.run_sync(_alive, store, model, version, claim)
+    except Exception:  # gone meanwhile, or the check failed: not kept either way
+        await anyio.to_thread.run_sync(receiver.take_back)
+        raise
     return Kept(hour, file, size)
 
 
@@ -189,6 +233,27 @@ def remove(state: State, store: ProjectStore, model: FromPath[str],
     return Removed(sum(_files(state, kind).remove(model, version) for kind in KINDS))
 
 
+@get("/orphans", guards=[needs("admin")], sync_to_thread=True)
+def orphans_found(state: State) -> dict[str, Any]:
+    """The logs and labels of models that no longer exist (``core/log_orphans.py``), per
+    model: every project's, so an admin's."""
+    return _orphans(state, erase=False)
+
+
+@delete("/orphans", guards=[needs("admin")], status_code=200, sync_to_thread=True)
+def orphans_erased(state: State) -> dict[str, Any]:
+    """Erase the logs and labels of models that no longer exist: an admin's, as erasing a
+    version's is."""
+    return _orphans(state, erase=True)
+
+
+def _orphans(state: State, erase: bool) -> dict[str, Any]:
+    projects = state.ws.store.projects  # the server's own store: every project's names
+    return orphans([_files(state, kind) for kind in KINDS],
+                   lambda name: projects.project_of("models", name) is not None,
+                   erase).to_dict()
+
+
 def prune(state: State, now: float) -> int:
     """Remove the hours that ended more than the retention before ``now`` (both kinds);
     how many hour directories went. Nothing without a retention."""
@@ -230,5 +295,5 @@ async def pruning(app: Litestar) -> AsyncIterator[None]:
 
 router = Router("/api/v1/prediction-logs",
                 route_handlers=[upload, listing, download, upload_labels, labels_listing,
-                                labels_download, remove],
+                                labels_download, remove, orphans_found, orphans_erased],
                 tags=["prediction logs"])

@@ -176,7 +176,8 @@ def _spec(version: ModelVersion, runtime: str, ws: Workspace) -> ModelSpec:
     fmt, digest = artifact_for(version, runtime)
     text = version.signature.text
     return ModelSpec(fmt, ws.artifacts.get(digest), version.signature.to_dict(), version.name,
-                     version.version, None if text is None else ws.artifacts.get(text.tokenizer))
+                     version.version, None if text is None else ws.artifacts.get(text.tokenizer),
+                     version.incarnation)
 
 
 def _open_job(staged: dict[str, Any] | None, version: ModelVersion, input: str, output: str,
@@ -216,7 +217,7 @@ def _run(job: jobs.Job, staging: Staging, files: list[InputFile], spec: ModelSpe
             staging.commit(event)
             if predlog is not None and event.logged is not None:
                 predlog.record(spec.name, spec.version, signature, f"{job.id}/{event.part}",
-                               *event.logged)
+                               *event.logged, spec.incarnation)
             totals["rows"] += event.rows
             totals["failed"] += event.failed
             totals["parts"] += 1

@@ -40,6 +40,7 @@ class ModelSpec:
     name: str
     version: int
     tokenizer: bytes | None = None  # a text model's tokenizer.json
+    incarnation: str | None = None  # the version's life, stamped into its prediction log
 
     def load(self) -> Predictor:
         signature = Signature.from_dict(self.signature)

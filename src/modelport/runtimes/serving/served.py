@@ -24,8 +24,11 @@ class Served:
     # a graph taking named tensors (an imported model): its requests keep each tensor's
     # shape instead of being read as columns — decided here, once, not per request
     named_tensors: bool = field(init=False)
+    # the life of the version loaded, stamped into its log files (core/incarnation.py)
+    incarnation: str = field(init=False)
 
     def __post_init__(self) -> None:
+        self.incarnation = self.model.incarnation
         self.named_tensors = self.model.signature.tensors is not None
         self.version_text = str(self.version)
         self.label = f"{self.name}:{self.version}"

@@ -124,7 +124,8 @@ class InferenceService:
             outputs = await self.predict(served, x)
             if self.predlog is not None and self.predlog.sampled():
                 self.predlog.keep(served.name, served.version, served.model.signature,
-                                  call.request_id, x, served.predictor.prediction(outputs))
+                                  call.request_id, x, served.predictor.prediction(outputs),
+                                  served.incarnation)
             return outputs, context
         return await self._routed(served, router, call, x, batch), context
 
@@ -144,7 +145,7 @@ class InferenceService:
                            prediction)
         if self.predlog is not None and self.predlog.sampled():
             self.predlog.keep(served.name, served.version, served.model.signature,
-                              call.request_id, x, prediction)
+                              call.request_id, x, prediction, served.incarnation)
         self.feedback.remember(call.request_id, router.name, served.label, prediction, started)
         shadow = router.mirror()
         if shadow is not None and shadow is not served:

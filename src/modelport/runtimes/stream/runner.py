@@ -38,9 +38,10 @@ from modelport.core.tensor_inputs import TensorBatch
 from modelport.core.workspace import Workspace, current
 from modelport.errors import InvalidInputError, SchemaError
 from modelport.lifecycle.labels import writer_retention
-from modelport.lifecycle.loading import load
+from modelport.lifecycle.loading import load_version
 from modelport.lifecycle.online_score import OnlineScore
 from modelport.lifecycle.predlogs import log_location, logs_root, uploads
+from modelport.lifecycle.registry import get_version
 from modelport.lifecycle.tracking import create_run
 from modelport.runtimes.prediction_log import PredictionLog
 from modelport.runtimes.stream import progress
@@ -136,7 +137,9 @@ class StreamRunner:
         self.ws = current(ws)
         self.config = config
         self.say = say or (lambda _msg: None)
-        self.predictor: Predictor = load(ref, runtime=config.runtime, ws=self.ws)
+        version = get_version(ref, ws=self.ws)
+        self.incarnation = version.incarnation  # its log files say which iris:1 answered
+        self.predictor: Predictor = load_version(version, config.runtime, self.ws)
         self.ref = f"{self.predictor.name}:{self.predictor.version}"
         if config.learn and not isinstance(self.predictor, OnlinePredictor):
             raise InvalidInputError(f"{self.ref} is not an online model — train one with "
@@ -268,7 +271,7 @@ class StreamRunner:
             if self.predlog is not None:
                 self.predlog.record(str(self.predictor.name), self.predictor.version or 0,
                                     self.signature, [str(e.id) for e in events], x,
-                                    prediction)
+                                    prediction, self.incarnation)
             if self._labels is not None:
                 self._remember(events, rows, prediction)
             if self.drift is not None:

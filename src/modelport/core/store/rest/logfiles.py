@@ -2,8 +2,10 @@
 ``/api/v1/prediction-logs/MODEL/VERSION[/HOUR/FILE]`` — and the delayed labels of that
 version under ``…/MODEL/VERSION/labels[/HOUR/FILE]``.
 
-``put`` streams a complete file up under its SHA-256 (``X-Content-SHA256``): the server
-hashes it as it arrives and keeps it only whole and matching, so a cut-off upload leaves
+``put`` streams a complete file up under its SHA-256 (``X-Content-SHA256``) and the
+incarnation of the version it was logged for (``X-Model-Incarnation``,
+``core/incarnation.py``): the server hashes it as it arrives and keeps it only whole,
+matching, and while that version is still the one registered, so a cut-off upload leaves
 nothing there and the writer keeps its local copy to send again. ``open`` downloads a
 file whole (one flush's rows) and checks its size against the listing.
 """
@@ -14,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from modelport.core.artifacts import read_pieces
+from modelport.core.incarnation import HEADER
+from modelport.core.log_orphans import Orphans
 from modelport.core.logfiles import (
     LABELS,
     LOGS,
@@ -74,12 +78,23 @@ class RestLogFiles:
                                          f"the {file.size:,} listed")
         return pa.BufferReader(data)
 
-    def put(self, model: str, version: int, path: Path) -> None:
+    def put(self, model: str, version: int, path: Path, incarnation: str | None = None
+            ) -> None:
+        """Send a complete file; with ``incarnation``, the server keeps it only while that
+        version of ``model:version`` is registered (``VersionGoneError`` otherwise)."""
         _, _, file = file_of(path)
-        digest = file_sha256(path)
+        headers = {DIGEST_HEADER: file_sha256(path)}
+        if incarnation is not None:
+            headers[HEADER] = incarnation
         with path.open("rb") as fh:
             self.api.call("PUT", self._at(model, version, file), content=read_pieces(fh),
-                          timeout=UPLOAD_TIMEOUT_S, headers={DIGEST_HEADER: digest})
+                          timeout=UPLOAD_TIMEOUT_S, headers=headers)
+
+    def orphans(self, erase: bool) -> Orphans:
+        """The server's logs and labels of models that no longer exist (``erase``: and
+        erase them): an admin key's call (``core/log_orphans.py``)."""
+        method = "DELETE" if erase else "GET"
+        return Orphans.from_dict(self.api.call(method, "/prediction-logs/orphans"))
 
     def close(self) -> None:
         self.api.client.close()
