@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -42,6 +43,8 @@ from modelport.lifecycle.refs import (
     parse_ref,
 )
 from modelport.lifecycle.tracking import _key, _text
+
+log = logging.getLogger("modelport.registry")
 
 if TYPE_CHECKING:
     import numpy as np
