@@ -46,6 +46,7 @@ from modelport.errors import InvalidInputError, MissingDependencyError, StoreUna
 _IMMEDIATE = "modelport_immediate"
 # an execution option: plan this statement for its values each time (see ``_server_engine``)
 CUSTOM_PLAN = "modelport_custom_plan"
+BUSY_TIMEOUT_MS = 60_000  # how long a SQLite writer waits for another's lock
 IDLE_PING_S = 10.0  # a pooled PostgreSQL connection idle this long is pinged before use
 
 
@@ -135,7 +136,7 @@ def _sqlite_engine(url: str) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cur.close()
 
     @event.listens_for(engine, "begin")

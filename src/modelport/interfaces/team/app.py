@@ -7,8 +7,11 @@ OpenAPI 3.1 is generated from the typed routes at ``/api/v1/openapi.json``.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from litestar import Litestar, get
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -17,6 +20,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 
 import modelport
 from modelport.core.store.audit import audit_log
+from modelport.core.store.checkpoint import Checkpointer
 from modelport.core.store.projects import Owners
 from modelport.core.store.scoped import ScopedStore
 from modelport.core.workspace import Workspace
@@ -66,6 +70,22 @@ def readyz(state: State) -> dict[str, str]:
     return {"status": "ready"}
 
 
+@asynccontextmanager
+async def checkpointing(app: Litestar) -> AsyncIterator[None]:
+    """The app's lifespan: on SQLite, WAL checkpoints run on a thread of their own
+    rather than inside whichever write request fills the WAL (``core/store/checkpoint``)."""
+    db = getattr(app.state.base_store, "db", None)
+    if db is None or db.dialect != "sqlite":
+        yield
+        return
+    checkpoints = Checkpointer(db)
+    checkpoints.start()
+    try:
+        yield
+    finally:
+        await anyio.to_thread.run_sync(checkpoints.stop)
+
+
 def create_app(ws: Workspace, refresh_s: float = 2.0, auth: bool = True,
                local: bool = False, log_retention_s: float | None = None) -> Litestar:
     """The server over ``ws``'s store; keys are re-read every ``refresh_s`` seconds;
@@ -97,7 +117,7 @@ def create_app(ws: Workspace, refresh_s: float = 2.0, auth: bool = True,
                      "feed": feed.Feed(base, live=live.reader(ws)),
                      "request_metrics": counted, "auditor": auditor,
                      "log_retention_s": log_retention_s}),
-        lifespan=[feed.polling, audit.recording, logfiles.pruning],
+        lifespan=[checkpointing, feed.polling, audit.recording, logfiles.pruning],
         on_shutdown=[study_storage.close],
         exception_handlers=HANDLERS,
         request_max_body_size=MAX_BODY,
