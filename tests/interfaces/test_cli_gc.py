@@ -14,7 +14,7 @@ from modelport.config import Settings
 from modelport.core.keys import create_key
 from modelport.core.workspace import Workspace
 from stderr_lines import error_lines
-from team_server import modelport, team_server
+from team_server import close, modelport, remote_workspace, team_server
 
 
 def test_gc_says_what_it_would_delete_and_deletes_it(env_ws: Workspace) -> None:
@@ -46,7 +46,11 @@ def test_a_bad_grace_is_one_line(tmp_path: Path, grace: str, message: str) -> No
 def test_behind_a_server_only_an_admin_collects(tmp_path: Path) -> None:
     server = Settings(home=tmp_path / "server")
     with team_server(server) as (url, admin):
-        writer = create_key("w", ["write"], ws=Workspace.open(server))[1]
+        owner = remote_workspace(url, admin, tmp_path / "owner")  # known to the server at once
+        try:
+            writer = create_key("w", ["write"], ws=owner)[1]
+        finally:
+            close(owner)
         env = {"MODELPORT_URL": url, "MODELPORT_HOME": str(tmp_path / "client")}
         refused = modelport("gc", env={**env, "MODELPORT_TOKEN": writer})
         lines = error_lines(refused.stderr)
