@@ -118,3 +118,18 @@ def close(ws: Workspace) -> None:
     """Close a remote workspace's connections to its server."""
     ws.store.close()  # type: ignore[attr-defined]
     ws.artifacts.close()  # type: ignore[attr-defined]
+
+
+def project_keys(url: str, admin: str, home: Path, projects: tuple[str, ...] = ("a", "b")
+                 ) -> dict[str, str]:
+    """The admin key and a ``write`` key limited to each of ``projects``, made through the
+    server (known to it at once), by project name."""
+    from modelport.core.keys import create_key
+
+    ws = remote_workspace(url, admin, home)
+    try:
+        return {"admin": admin} | {project: create_key(project, ["write"], None,
+                                                       projects=[project], ws=ws)[1]
+                                   for project in projects}
+    finally:
+        close(ws)

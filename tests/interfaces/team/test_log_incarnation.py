@@ -24,12 +24,11 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from modelport.config import Settings
-from modelport.core.keys import create_key
 from modelport.lifecycle.predlogs import hour_of, logs_root, uploads
 from modelport.lifecycle.registry import get_version, register_model
 from modelport.runtimes.prediction_log import PredictionLog
 from modelport.runtimes.serving.auth import ForbiddenError
-from team_server import close, remote_workspace, team_server
+from team_server import close, project_keys, remote_workspace, team_server
 
 pytestmark = pytest.mark.storage_independent  # the server's database is PostgreSQL itself
 
@@ -77,13 +76,7 @@ class Team:
 def team(tmp_path_factory: pytest.TempPathFactory, pg_schema_module: str) -> Iterator[Team]:
     base = tmp_path_factory.mktemp("incarnation")
     with team_server(Settings(home=base / "server", db_url=pg_schema_module)) as (url, admin):
-        ws = remote_workspace(url, admin, base / "admin")
-        keys = {"admin": admin}
-        for project in ("a", "b"):
-            keys[project] = create_key(project, ["write"], None, projects=[project],
-                                       ws=ws)[1]
-        close(ws)
-        yield Team(url, base, keys)
+        yield Team(url, base, project_keys(url, admin, base / "admin"))
 
 
 def _name() -> str:

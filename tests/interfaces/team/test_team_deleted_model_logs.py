@@ -25,10 +25,9 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from modelport.config import Settings
-from modelport.core.keys import create_key
 from modelport.lifecycle.predlogs import hour_of
 from modelport.lifecycle.registry import register_model
-from team_server import close, remote_workspace, team_server
+from team_server import close, project_keys, remote_workspace, team_server
 
 pytestmark = pytest.mark.storage_independent  # the server's database is PostgreSQL itself
 
@@ -93,13 +92,7 @@ def team(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     server = Settings(home=base / "server", db_url=db_url, artifacts_url=artifacts)
     try:
         with team_server(server) as (url, admin):
-            ws = remote_workspace(url, admin, base / "admin")
-            keys = {"admin": admin}
-            for project in ("a", "b"):
-                keys[project] = create_key(project, ["write"], None, projects=[project],
-                                           ws=ws)[1]
-            close(ws)
-            yield Team(url, base, keys)
+            yield Team(url, base, project_keys(url, admin, base / "admin"))
     finally:
         if MEMORY.exists(f"/{bucket}"):
             MEMORY.rm(f"/{bucket}", recursive=True)
